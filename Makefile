@@ -1,0 +1,108 @@
+# finreg build, run and test. `make run` and `make test` are the two commands of the README;
+# everything else here is a step they use or a developer's convenience.
+
+SHELL := /bin/bash
+CC ?= gcc
+PKGS := libmicrohttpd gnutls libpq jansson libcrypto
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+BASE_CFLAGS := -std=c17 -D_GNU_SOURCE -Iservice -Ibuild/gen $(WARN)
+CFLAGS ?= -O2 -g
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRC := $(sort $(wildcard service/*.c service/*/*.c))
+DOMAIN_SRC := $(sort $(wildcard service/domain/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+
+GEN := build/gen/migrations.c build/gen/openapi.c
+OBJ := $(SRC:%.c=build/obj/%.o) build/obj/gen/migrations.o build/obj/gen/openapi.o
+ASAN_OBJ := $(SRC:%.c=build/asan/%.o) build/asan/gen/migrations.o build/asan/gen/openapi.o
+DOMAIN_OBJ := $(DOMAIN_SRC:%.c=build/obj/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
+
+.PHONY: all setup build certs db migrate run stop test check asan unit fuzz lint format format-check clean
+
+all: build
+build: build/finregd
+
+setup:
+	@scripts/setup.sh
+
+build/finregd: $(OBJ)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+build/asan/finregd: $(ASAN_OBJ)
+	$(CC) $(ASAN_FLAGS) $(BASE_CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+build/obj/%.o: %.c $(wildcard service/*.h service/*/*.h service/*.def) | $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(PKG_CFLAGS) -MMD -c -o $@ $<
+
+build/asan/%.o: %.c $(wildcard service/*.h service/*/*.h service/*.def) | $(GEN)
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_FLAGS) $(BASE_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/obj/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -c -o $@ $<
+
+build/asan/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ASAN_FLAGS) $(BASE_CFLAGS) -c -o $@ $<
+
+# Migrations are compiled into the binary, so `finregd migrate` needs no files beside it.
+build/gen/migrations.c: scripts/embed-migrations.sh $(MIGRATIONS)
+	@mkdir -p $(dir $@)
+	scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+build/gen/openapi.c: scripts/embed-text.sh docs/openapi.json
+	@mkdir -p $(dir $@)
+	scripts/embed-text.sh openapi_json docs/openapi.json > $@.tmp && mv $@.tmp $@
+
+build/unit/%: tests/unit/%.c tests/unit/check.h $(DOMAIN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Itests/unit -o $@ $< $(DOMAIN_OBJ) $(PKG_LIBS)
+
+unit: $(UNIT_BIN)
+
+certs: certs/dev/ca.pem
+certs/dev/ca.pem: certs/make-dev-certs
+	certs/make-dev-certs certs/dev
+
+# Private development cluster and server (see README).
+db: setup build certs
+	scripts/dev.sh db
+
+run: setup build certs
+	scripts/dev.sh run
+
+stop:
+	scripts/dev.sh stop
+
+# The whole suite: unit tests, then the API tests against the normal and the sanitizer build.
+test: setup build build/asan/finregd unit certs
+	tests/run-all.sh
+
+check: build unit certs
+	FINREG_SUITES=normal tests/run-all.sh
+
+asan: build/asan/finregd unit certs
+	FINREG_SUITES=asan tests/run-all.sh
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+		-Iservice --std=c11 service
+
+format:
+	clang-format -i $(SRC) $(wildcard service/*.h service/*/*.h) $(UNIT_SRC)
+
+format-check:
+	clang-format --dry-run -Werror $(SRC) $(wildcard service/*.h service/*/*.h) $(UNIT_SRC)
+
+clean:
+	rm -rf build
+
+-include $(OBJ:.o=.d)

@@ -1,0 +1,143 @@
+/* The option table and its loader. Every option has exactly one row here, which is also
+ * its documentation (`finregd --help` prints the table). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum opt_type { OPT_STR, OPT_UINT, OPT_SIZE };
+
+struct option_row {
+	const char *flag;
+	const char *env;
+	const char *def;
+	enum opt_type type;
+	size_t offset;
+	const char *doc;
+};
+
+#define ROW(flag, env, def, type, field, doc) {flag, env, def, type, offsetof(struct config, field), doc}
+
+static const struct option_row options[] = {
+	ROW("database-url", "FINREG_DATABASE_URL", "dbname=finreg", OPT_STR, database_url,
+	    "libpq connection string of the primary"),
+	ROW("listen", "FINREG_LISTEN", "0.0.0.0:8443", OPT_STR, listen,
+	    "address:port to serve HTTPS on ([::1]:8443 for IPv6)"),
+	ROW("tls-cert", "FINREG_TLS_CERT", "certs/dev/server.pem", OPT_STR, tls_cert,
+	    "server certificate chain (PEM)"),
+	ROW("tls-key", "FINREG_TLS_KEY", "certs/dev/server-key.pem", OPT_STR, tls_key,
+	    "server private key (PEM)"),
+	ROW("client-ca", "FINREG_CLIENT_CA", "certs/dev/ca.pem", OPT_STR, client_ca,
+	    "CA certificate(s) that issue client certificates (PEM)"),
+	ROW("threads", "FINREG_THREADS", "0", OPT_UINT, threads,
+	    "worker threads, each with its own database connection; 0 = 2 per core"),
+	ROW("max-body", "FINREG_MAX_BODY", "8388608", OPT_SIZE, max_body,
+	    "largest request body in bytes; larger ones get 413 before they are read"),
+	ROW("connection-timeout", "FINREG_CONNECTION_TIMEOUT", "30", OPT_UINT,
+	    connection_timeout, "seconds an idle or slow connection is kept"),
+	ROW("shutdown-grace", "FINREG_SHUTDOWN_GRACE", "25", OPT_UINT, shutdown_grace,
+	    "seconds SIGTERM waits for requests in flight"),
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+static bool set_value(struct config *cfg, const struct option_row *o, const char *v)
+{
+	char *end;
+	unsigned long long n;
+
+	if (o->type == OPT_STR) {
+		*(const char **)((char *)cfg + o->offset) = v;
+		return true;
+	}
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || v[0] == '-') {
+		fprintf(stderr, "finregd: %s/--%s: not a whole number: %s\n", o->env, o->flag, v);
+		return false;
+	}
+	if (o->type == OPT_UINT) {
+		if (n > 100000) {
+			fprintf(stderr, "finregd: --%s: too large: %s\n", o->flag, v);
+			return false;
+		}
+		*(unsigned *)((char *)cfg + o->offset) = (unsigned)n;
+	} else {
+		*(size_t *)((char *)cfg + o->offset) = (size_t)n;
+	}
+	return true;
+}
+
+static const struct option_row *find_flag(const char *arg, const char **value, bool *inline_value)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		size_t n = strlen(options[i].flag);
+
+		if (strncmp(arg, options[i].flag, n) != 0)
+			continue;
+		if (arg[n] == '=') {
+			*value = arg + n + 1;
+			*inline_value = true;
+			return &options[i];
+		}
+		if (arg[n] == '\0') {
+			*inline_value = false;
+			return &options[i];
+		}
+	}
+	return NULL;
+}
+
+bool config_load(struct config *cfg, int *argc, char **argv)
+{
+	int out = 1;
+
+	memset(cfg, 0, sizeof *cfg);
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const char *env = getenv(options[i].env);
+
+		if (!set_value(cfg, &options[i], options[i].def))
+			return false;
+		if (env != NULL && env[0] != '\0' && !set_value(cfg, &options[i], env))
+			return false;
+	}
+	for (int i = 1; i < *argc; i++) {
+		const char *arg = argv[i], *value = NULL;
+		const struct option_row *o = NULL;
+		bool inline_value = false;
+
+		if (strncmp(arg, "--", 2) == 0)
+			o = find_flag(arg + 2, &value, &inline_value);
+		if (o == NULL) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (!inline_value) {
+			if (i + 1 >= *argc) {
+				fprintf(stderr, "finregd: --%s needs a value\n", o->flag);
+				return false;
+			}
+			value = argv[++i];
+		}
+		if (!set_value(cfg, o, value))
+			return false;
+	}
+	argv[out] = NULL;
+	*argc = out;
+	if (cfg->threads == 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg->threads = cores > 0 ? (unsigned)cores * 2 : 2;
+	}
+	return true;
+}
+
+void config_usage(FILE *out)
+{
+	fprintf(out, "Options (flag, environment variable, default):\n");
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		fprintf(out, "  --%-20s %-28s %s\n      %s\n", options[i].flag, options[i].env,
+			options[i].def, options[i].doc);
+}

@@ -1,0 +1,32 @@
+/* finregd's configuration: one table of options (name, environment variable, default,
+ * documentation), read from the environment and overridden by --name=value flags. */
+#ifndef FINREG_CONFIG_H
+#define FINREG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct config {
+	const char *database_url;
+	const char *listen;
+	const char *tls_cert;
+	const char *tls_key;
+	const char *client_ca;
+	unsigned threads;
+	size_t max_body;
+	unsigned connection_timeout;
+	unsigned shutdown_grace;
+};
+
+/**
+ * Fills @a cfg from defaults, then the environment, then flags in argv (which are
+ * removed from argv; *argc is updated). Strings point into the environment, argv or
+ * static defaults; nothing to free. Returns false and prints to stderr on a bad value.
+ */
+bool config_load(struct config *cfg, int *argc, char **argv);
+
+/** Prints the option table (flag, variable, default, documentation) to @a out. */
+void config_usage(FILE *out);
+
+#endif

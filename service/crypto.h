@@ -1,0 +1,19 @@
+/* Small OpenSSL libcrypto helpers: SHA-256 fingerprints, random bytes, and reading a
+ * PEM certificate's fingerprint for `finregd principal add`. */
+#ifndef FINREG_CRYPTO_H
+#define FINREG_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/** Lower-case hex SHA-256 of @a len bytes at @a data into @a out (65 bytes). */
+void sha256_hex(const void *data, size_t len, char out[65]);
+
+/** Writes @a nbytes random bytes as lower-case hex (2 * nbytes + 1 bytes) into @a out. */
+void random_hex(size_t nbytes, char *out);
+
+/** Reads the first certificate of PEM file @a path: SHA-256 of its DER into @a sha256 and
+ *  its subject (one line) into @a subject. False with a message on stderr otherwise. */
+bool cert_file_fingerprint(const char *path, char sha256[65], char *subject, size_t subject_len);
+
+#endif

@@ -1,0 +1,302 @@
+/* One libpq connection per thread (opened lazily, statements prepared once per
+ * connection), error classification, and the transaction helper with its retries.
+ * A broken connection is dropped and re-opened by the next call; a thread that failed
+ * to connect waits CONNECT_BACKOFF_US before trying again, so an outage costs no more
+ * than one connection attempt per thread per back-off. */
+#include "db/db_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db/migrations.h"
+#include "log.h"
+#include "metrics.h"
+
+#define CONNECT_BACKOFF_US 300000u
+#define TX_ATTEMPTS 6
+
+static const char *db_url = "dbname=finreg";
+
+static _Thread_local PGconn *tl_conn;
+static _Thread_local bool tl_prepared;
+static _Thread_local bool tl_broken;
+static _Thread_local bool tl_had_conn;
+static _Thread_local uint64_t tl_failed_at;
+
+static const struct db_stmt *const stmt_tables[] = {
+	db_stmts_principals,
+	db_stmts_lpr,
+	NULL,
+};
+
+void db_configure(const char *url)
+{
+	db_url = url;
+}
+
+void db_disconnect(void)
+{
+	if (tl_conn != NULL)
+		PQfinish(tl_conn);
+	tl_conn = NULL;
+	tl_prepared = false;
+	tl_broken = false;
+}
+
+int db_schema_version_expected(void)
+{
+	return embedded_migrations_count == 0
+		       ? 0
+		       : embedded_migrations[embedded_migrations_count - 1].version;
+}
+
+static void quiet_notices(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static PGconn *connect_now(enum db_rc *rc)
+{
+	static const char *const keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *values[] = {db_url, "3", "finregd", NULL};
+	uint64_t now = log_monotonic_us();
+	PGconn *c;
+
+	if (tl_failed_at != 0 && now - tl_failed_at < CONNECT_BACKOFF_US) {
+		*rc = DB_UNAVAILABLE;
+		return NULL;
+	}
+	c = PQconnectdbParams(keys, values, 1);
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		if (tl_failed_at == 0)
+			LOG_WARN("database connection failed: %s",
+				 c ? PQerrorMessage(c) : "out of memory");
+		PQfinish(c);
+		metrics_db_connect_failure();
+		tl_failed_at = now == 0 ? 1 : now;
+		*rc = DB_UNAVAILABLE;
+		return NULL;
+	}
+	if (tl_had_conn)
+		metrics_db_reconnect();
+	if (tl_failed_at != 0)
+		LOG_INFO("database connection re-established");
+	tl_had_conn = true;
+	tl_failed_at = 0;
+	PQsetNoticeProcessor(c, quiet_notices, NULL);
+	return c;
+}
+
+static bool is_unavailable_state(const char *state)
+{
+	return state == NULL || strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+	       strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
+}
+
+/* Classifies a failed result; clears it. */
+static enum db_rc classify(PGconn *c, PGresult *r, const char *what)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	enum db_rc rc;
+
+	if (PQstatus(c) == CONNECTION_BAD || is_unavailable_state(state)) {
+		tl_broken = true;
+		rc = DB_UNAVAILABLE;
+		metrics_db_error();
+	} else if (strcmp(state, "23505") == 0) {
+		rc = DB_CONFLICT;
+	} else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
+		rc = DB_SERIALIZATION;
+	} else {
+		metrics_db_error();
+		LOG_BUG("statement %s failed: %s", what, PQresultErrorMessage(r));
+		rc = DB_ERROR;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static PGresult *check_result(PGconn *c, PGresult *r, const char *what, enum db_rc *rc)
+{
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		*rc = DB_OK;
+		return r;
+	}
+	*rc = classify(c, r, what);
+	return NULL;
+}
+
+PGresult *db_run(PGconn *c, const char *name, int n, const char *const *params, enum db_rc *rc)
+{
+	return check_result(c, PQexecPrepared(c, name, n, params, NULL, NULL, 0), name, rc);
+}
+
+PGresult *db_run_sql(PGconn *c, const char *sql, enum db_rc *rc)
+{
+	return check_result(c, PQexec(c, sql), sql, rc);
+}
+
+/* DB_OK when the schema is at least as new as this binary. */
+static enum db_rc check_schema(PGconn *c)
+{
+	PGresult *r = PQexec(c, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+	enum db_rc rc = DB_OK;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+		if (state != NULL && strcmp(state, "42P01") == 0) {
+			PQclear(r);
+			return DB_PENDING_MIGRATIONS;
+		}
+		return classify(c, r, "schema version");
+	}
+	if (atoi(PQgetvalue(r, 0, 0)) < db_schema_version_expected())
+		rc = DB_PENDING_MIGRATIONS;
+	PQclear(r);
+	return rc;
+}
+
+static enum db_rc prepare_all(PGconn *c)
+{
+	for (unsigned t = 0; stmt_tables[t] != NULL; t++) {
+		for (const struct db_stmt *s = stmt_tables[t]; s->name != NULL; s++) {
+			enum db_rc rc;
+			PGresult *r = check_result(c, PQprepare(c, s->name, s->sql, 0, NULL),
+						   s->name, &rc);
+
+			if (r == NULL)
+				return rc;
+			PQclear(r);
+		}
+	}
+	return DB_OK;
+}
+
+static PGconn *get_conn(enum db_rc *rc)
+{
+	if (tl_conn != NULL && (tl_broken || PQstatus(tl_conn) != CONNECTION_OK))
+		db_disconnect();
+	if (tl_conn == NULL)
+		tl_conn = connect_now(rc);
+	return tl_conn;
+}
+
+PGconn *db_get_unprepared(enum db_rc *rc)
+{
+	return get_conn(rc);
+}
+
+PGconn *db_get(enum db_rc *rc)
+{
+	PGconn *c = get_conn(rc);
+
+	if (c == NULL || tl_prepared)
+		return c;
+	*rc = check_schema(c);
+	if (*rc == DB_OK)
+		*rc = prepare_all(c);
+	if (*rc != DB_OK) {
+		if (*rc != DB_PENDING_MIGRATIONS)
+			db_disconnect();
+		return NULL;
+	}
+	tl_prepared = true;
+	return c;
+}
+
+enum db_rc db_readiness(void)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		enum db_rc rc;
+		PGconn *c = get_conn(&rc);
+
+		if (c == NULL)
+			return rc;
+		rc = check_schema(c);
+		if (rc == DB_UNAVAILABLE && attempt == 0)
+			continue;
+		return rc == DB_ERROR ? DB_UNAVAILABLE : rc;
+	}
+	return DB_UNAVAILABLE;
+}
+
+static void rollback(PGconn *c)
+{
+	enum db_rc rc;
+
+	if (tl_broken)
+		return;
+	PQclear(db_run_sql(c, "ROLLBACK", &rc));
+}
+
+static void backoff(int attempt)
+{
+	struct timespec ts = {0, (long)(1000000L << attempt) + (rand() % 1000000)};
+
+	nanosleep(&ts, NULL);
+}
+
+enum db_rc db_tx(db_work_fn fn, void *cls, bool serializable)
+{
+	const char *begin = serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN";
+
+	for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
+		enum db_rc rc;
+		PGconn *c = db_get(&rc);
+		PGresult *r;
+
+		if (c == NULL)
+			return rc;
+		r = db_run_sql(c, begin, &rc);
+		if (r == NULL) {
+			if (rc == DB_UNAVAILABLE && attempt == 0)
+				continue; /* a stale connection: nothing was sent yet */
+			return rc == DB_SERIALIZATION ? DB_ERROR : rc;
+		}
+		PQclear(r);
+		rc = fn(c, cls);
+		if (rc == DB_OK) {
+			r = db_run_sql(c, "COMMIT", &rc);
+			if (r != NULL) {
+				PQclear(r);
+				return DB_OK;
+			}
+			if (rc == DB_SERIALIZATION) {
+				backoff(attempt);
+				continue;
+			}
+			return rc == DB_CONFLICT ? DB_CONFLICT : DB_UNAVAILABLE;
+		}
+		rollback(c);
+		if (rc == DB_SERIALIZATION) {
+			backoff(attempt);
+			continue;
+		}
+		if (rc == DB_UNAVAILABLE && attempt == 0 && tl_broken)
+			continue; /* lost before COMMIT: nothing was stored; try once more */
+		return rc;
+	}
+	LOG_WARN("transaction gave up after %d serialization failures", TX_ATTEMPTS);
+	return DB_UNAVAILABLE;
+}
+
+enum db_rc db_once(db_work_fn fn, void *cls)
+{
+	for (int attempt = 0; attempt < 2; attempt++) {
+		enum db_rc rc;
+		PGconn *c = db_get(&rc);
+
+		if (c == NULL)
+			return rc;
+		rc = fn(c, cls);
+		if (rc == DB_UNAVAILABLE && attempt == 0 && tl_broken)
+			continue;
+		return rc == DB_SERIALIZATION ? DB_UNAVAILABLE : rc;
+	}
+	return DB_UNAVAILABLE;
+}

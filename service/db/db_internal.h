@@ -1,0 +1,50 @@
+/* Shared by the files of db/ only: this thread's connection, statement execution with
+ * error classification, and the transaction helper. */
+#ifndef FINREG_DB_INTERNAL_H
+#define FINREG_DB_INTERNAL_H
+
+#include <libpq-fe.h>
+
+#include "db/db.h"
+
+/** A named SQL statement, prepared on every connection at connect time. */
+struct db_stmt {
+	const char *name;
+	const char *sql;
+};
+
+/** This thread's connection, connected and with every statement prepared; NULL with
+ *  *rc set (DB_UNAVAILABLE or DB_PENDING_MIGRATIONS) when that is not possible. */
+PGconn *db_get(enum db_rc *rc);
+
+/** A plain connection for the CLI's migrate command: no statements prepared. */
+PGconn *db_get_unprepared(enum db_rc *rc);
+
+/**
+ * Runs prepared statement @a name with @a n text parameters (NULL means SQL NULL).
+ * Returns the result (the caller PQclear()s it) when the statement succeeded; otherwise
+ * NULL with *rc saying why (DB_CONFLICT for a unique violation, DB_SERIALIZATION,
+ * DB_UNAVAILABLE when the connection broke, DB_ERROR, logged, for anything else).
+ */
+PGresult *db_run(PGconn *c, const char *name, int n, const char *const *params, enum db_rc *rc);
+
+/** Like db_run, for SQL text without parameters (BEGIN, COMMIT, migrations). */
+PGresult *db_run_sql(PGconn *c, const char *sql, enum db_rc *rc);
+
+/** A unit of work inside a transaction. It must be safe to run again from the start:
+ *  db_tx retries it after a serialization failure or a connection lost before COMMIT. */
+typedef enum db_rc (*db_work_fn)(PGconn *c, void *cls);
+
+/** Runs @a fn in one READ COMMITTED transaction (or @a serializable). Commits when fn
+ *  returns DB_OK, rolls back otherwise and returns fn's outcome. */
+enum db_rc db_tx(db_work_fn fn, void *cls, bool serializable);
+
+/** Runs @a fn outside an explicit transaction (single read statements), retrying once
+ *  on a fresh connection when the connection turned out to be broken. */
+enum db_rc db_once(db_work_fn fn, void *cls);
+
+/** Statement tables of each area, NULL-name terminated; prepared by db.c. */
+extern const struct db_stmt db_stmts_principals[];
+extern const struct db_stmt db_stmts_lpr[];
+
+#endif

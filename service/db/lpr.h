@@ -1,0 +1,20 @@
+/* The LPR table: listing and the regulator's upsert. Rates travel as exact decimal
+ * strings ("3.8500"); dates as "YYYY-MM-DD". */
+#ifndef FINREG_DB_LPR_H
+#define FINREG_DB_LPR_H
+
+#include <stdbool.h>
+
+#include "db/db.h"
+
+/** Called once per LPR row, oldest first. Strings are valid only during the call. */
+typedef void (*lpr_row_fn)(void *cls, const char *effective_from, const char *one_year,
+			   const char *five_year);
+
+enum db_rc db_lpr_list(lpr_row_fn fn, void *cls);
+
+/** Inserts or replaces the rates effective from @a date; *created says which. */
+enum db_rc db_lpr_put(const char *date, const char *one_year, const char *five_year,
+		      const char *by, bool *created);
+
+#endif

@@ -1,0 +1,98 @@
+/* `finregd migrate`: applies the compiled-in migrations in order, each in its own
+ * transaction, and records them in schema_migrations. Safe to run twice or from two
+ * hosts at once (an advisory lock serialises runs; applied versions are skipped). */
+#include "db/db_internal.h"
+
+#include <stdio.h>
+
+#include "db/migrations.h"
+#include "log.h"
+
+#define MIGRATE_LOCK_KEY "7340012020"
+
+static enum db_rc exec_plain(PGconn *c, const char *sql)
+{
+	enum db_rc rc;
+	PGresult *r = db_run_sql(c, sql, &rc);
+
+	PQclear(r);
+	return rc;
+}
+
+static enum db_rc already_applied(PGconn *c, int version, bool *applied)
+{
+	char v[16];
+	const char *params[] = {v};
+	PGresult *r;
+
+	snprintf(v, sizeof v, "%d", version);
+	r = PQexecParams(c, "SELECT 1 FROM schema_migrations WHERE version = $1::int", 1, NULL,
+			 params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "finregd migrate: %s", PQerrorMessage(c));
+		PQclear(r);
+		return DB_ERROR;
+	}
+	*applied = PQntuples(r) > 0;
+	PQclear(r);
+	return DB_OK;
+}
+
+static enum db_rc apply_one(PGconn *c, const struct embedded_migration *m, unsigned *applied)
+{
+	char v[16];
+	const char *params[] = {v, m->name};
+	bool done = false;
+	enum db_rc rc = exec_plain(c, "BEGIN");
+	PGresult *r;
+
+	if (rc != DB_OK)
+		return rc;
+	rc = already_applied(c, m->version, &done);
+	if (rc != DB_OK || done)
+		goto out;
+	r = PQexec(c, m->sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "finregd migrate: %s failed: %s", m->name, PQerrorMessage(c));
+		PQclear(r);
+		rc = DB_ERROR;
+		goto out;
+	}
+	PQclear(r);
+	snprintf(v, sizeof v, "%d", m->version);
+	r = PQexecParams(c, "INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)",
+			 2, NULL, params, NULL, NULL, 0);
+	rc = PQresultStatus(r) == PGRES_COMMAND_OK ? DB_OK : DB_ERROR;
+	PQclear(r);
+	if (rc != DB_OK)
+		goto out;
+	rc = exec_plain(c, "COMMIT");
+	if (rc == DB_OK) {
+		(*applied)++;
+		LOG_INFO("applied migration %s", m->name);
+	}
+	return rc;
+out:
+	exec_plain(c, "ROLLBACK");
+	return rc;
+}
+
+enum db_rc db_migrate(unsigned *applied)
+{
+	enum db_rc rc;
+	PGconn *c = db_get_unprepared(&rc);
+
+	*applied = 0;
+	if (c == NULL)
+		return rc;
+	rc = exec_plain(c, "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")");
+	if (rc != DB_OK)
+		return rc;
+	rc = exec_plain(c, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+			   " version int PRIMARY KEY, name text NOT NULL,"
+			   " applied_at timestamptz NOT NULL DEFAULT now())");
+	for (unsigned i = 0; rc == DB_OK && i < embedded_migrations_count; i++)
+		rc = apply_one(c, &embedded_migrations[i], applied);
+	exec_plain(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")");
+	return rc;
+}

@@ -1,0 +1,190 @@
+/* Statements and functions of db/principals.h. */
+#include "db/principals.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_internal.h"
+
+const struct db_stmt db_stmts_principals[] = {
+	{"principal_select_by_cert",
+	 "SELECT p.id, p.kind, p.code, p.name FROM principal_certs c"
+	 " JOIN principals p ON p.id = c.principal_id WHERE c.sha256 = $1 AND p.active"},
+	{"principal_select_by_token",
+	 "SELECT p.id, p.kind, p.code, p.name FROM principal_tokens t"
+	 " JOIN principals p ON p.id = t.principal_id"
+	 " WHERE t.sha256 = $1 AND t.revoked_at IS NULL AND p.active"},
+	{"principal_select_by_code", "SELECT id, kind FROM principals WHERE code = $1"},
+	{"principal_insert",
+	 "INSERT INTO principals (kind, code, name) VALUES ($1, $2, $3) RETURNING id"},
+	{"principal_cert_select", "SELECT principal_id FROM principal_certs WHERE sha256 = $1"},
+	{"principal_cert_insert",
+	 "INSERT INTO principal_certs (sha256, principal_id, subject) VALUES ($1, $2, $3)"},
+	{"principal_disable",
+	 "UPDATE principals SET active = false, disabled_at = coalesce(disabled_at, now())"
+	 " WHERE code = $1 RETURNING id"},
+	{"principal_token_insert",
+	 "INSERT INTO principal_tokens (sha256, principal_id)"
+	 " SELECT $1, id FROM principals WHERE code = $2 AND active RETURNING principal_id"},
+	{NULL, NULL},
+};
+
+struct lookup {
+	const char *stmt;
+	const char *key;
+	struct principal *out;
+};
+
+static enum db_rc do_lookup(PGconn *c, void *cls)
+{
+	struct lookup *l = cls;
+	const char *params[] = {l->key};
+	enum db_rc rc;
+	PGresult *r = db_run(c, l->stmt, 1, params, &rc);
+
+	if (r == NULL)
+		return rc;
+	if (PQntuples(r) != 1) {
+		rc = DB_NOT_FOUND;
+		goto out;
+	}
+	l->out->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	if (!principal_kind_parse(PQgetvalue(r, 0, 1), &l->out->kind)) {
+		rc = DB_ERROR;
+		goto out;
+	}
+	snprintf(l->out->code, sizeof l->out->code, "%s", PQgetvalue(r, 0, 2));
+	snprintf(l->out->name, sizeof l->out->name, "%s", PQgetvalue(r, 0, 3));
+out:
+	PQclear(r);
+	return rc;
+}
+
+enum db_rc db_principal_by_cert(const char *sha256_hex, struct principal *out)
+{
+	struct lookup l = {"principal_select_by_cert", sha256_hex, out};
+
+	return db_once(do_lookup, &l);
+}
+
+enum db_rc db_principal_by_token(const char *sha256_hex, struct principal *out)
+{
+	struct lookup l = {"principal_select_by_token", sha256_hex, out};
+
+	return db_once(do_lookup, &l);
+}
+
+struct add {
+	enum principal_kind kind;
+	const char *code, *name, *cert, *subject;
+	bool created;
+};
+
+/* Finds or creates the principal; leaves its id in id (a decimal string). */
+static enum db_rc find_or_create(PGconn *c, struct add *a, char id[24])
+{
+	const char *by_code[] = {a->code};
+	const char *insert[] = {principal_kind_name(a->kind), a->code, a->name};
+	enum db_rc rc;
+	PGresult *r = db_run(c, "principal_select_by_code", 1, by_code, &rc);
+
+	if (r == NULL)
+		return rc;
+	if (PQntuples(r) == 1) {
+		rc = strcmp(PQgetvalue(r, 0, 1), principal_kind_name(a->kind)) == 0 ? DB_OK
+										    : DB_CONFLICT;
+		snprintf(id, 24, "%s", PQgetvalue(r, 0, 0));
+		PQclear(r);
+		return rc;
+	}
+	PQclear(r);
+	r = db_run(c, "principal_insert", 3, insert, &rc);
+	if (r == NULL)
+		return rc;
+	snprintf(id, 24, "%s", PQgetvalue(r, 0, 0));
+	a->created = true;
+	PQclear(r);
+	return DB_OK;
+}
+
+static enum db_rc do_add(PGconn *c, void *cls)
+{
+	struct add *a = cls;
+	char id[24];
+	const char *by_cert[] = {a->cert};
+	enum db_rc rc;
+	PGresult *r;
+
+	a->created = false;
+	rc = find_or_create(c, a, id);
+	if (rc != DB_OK)
+		return rc;
+	r = db_run(c, "principal_cert_select", 1, by_cert, &rc);
+	if (r == NULL)
+		return rc;
+	if (PQntuples(r) == 1) {
+		rc = strcmp(PQgetvalue(r, 0, 0), id) == 0 ? DB_OK : DB_CONFLICT;
+		PQclear(r);
+		return rc;
+	}
+	PQclear(r);
+	const char *insert[] = {a->cert, id, a->subject};
+
+	r = db_run(c, "principal_cert_insert", 3, insert, &rc);
+	PQclear(r);
+	return rc;
+}
+
+enum db_rc db_principal_add(enum principal_kind kind, const char *code, const char *name,
+			    const char *cert_sha256, const char *subject, bool *created)
+{
+	struct add a = {kind, code, name, cert_sha256, subject, false};
+	enum db_rc rc = db_tx(do_add, &a, true);
+
+	*created = a.created;
+	return rc;
+}
+
+static enum db_rc do_single(PGconn *c, const char *stmt, int n, const char *const *params)
+{
+	enum db_rc rc;
+	PGresult *r = db_run(c, stmt, n, params, &rc);
+
+	if (r == NULL)
+		return rc;
+	rc = PQntuples(r) == 1 ? DB_OK : DB_NOT_FOUND;
+	PQclear(r);
+	return rc;
+}
+
+static enum db_rc do_disable(PGconn *c, void *cls)
+{
+	const char *params[] = {cls};
+
+	return do_single(c, "principal_disable", 1, params);
+}
+
+enum db_rc db_principal_disable(const char *code)
+{
+	return db_tx(do_disable, (void *)code, false);
+}
+
+struct token_add {
+	const char *code, *digest;
+};
+
+static enum db_rc do_token_add(PGconn *c, void *cls)
+{
+	struct token_add *t = cls;
+	const char *params[] = {t->digest, t->code};
+
+	return do_single(c, "principal_token_insert", 2, params);
+}
+
+enum db_rc db_token_add(const char *code, const char *token_sha256)
+{
+	struct token_add t = {code, token_sha256};
+
+	return db_tx(do_token_add, &t, false);
+}

@@ -1,0 +1,131 @@
+/* Implementation of reply.h on libmicrohttpd responses. */
+#include "http/reply.h"
+
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define RETRY_AFTER_SECONDS "2"
+
+static void set_response(struct request *req, unsigned status, struct MHD_Response *resp,
+			 const char *content_type)
+{
+	if (resp == NULL) {
+		LOG_BUG("out of memory creating a response");
+		abort();
+	}
+	if (req->response != NULL) {
+		LOG_BUG("second reply to %s %s (status %u ignored)", req->method, req->path,
+			status);
+		MHD_destroy_response(resp);
+		return;
+	}
+	MHD_add_response_header(resp, "X-Request-Id", req->id);
+	if (content_type != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	req->response = resp;
+	req->status = status;
+}
+
+void reply_text(struct request *req, unsigned status, const char *content_type, char *text,
+		size_t len)
+{
+	set_response(req, status,
+		     MHD_create_response_from_buffer_with_free_callback(len, text, &free),
+		     content_type);
+}
+
+void reply_static(struct request *req, unsigned status, const char *content_type,
+		  const char *text, size_t len)
+{
+	set_response(req, status,
+		     MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_PERSISTENT),
+		     content_type);
+}
+
+void reply_json(struct request *req, unsigned status, json_t *body)
+{
+	char *text;
+
+	if (body == NULL) {
+		reply_error(req, ERR_INTERNAL, NULL, NULL, NULL);
+		return;
+	}
+	text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	json_decref(body);
+	if (text == NULL) {
+		LOG_BUG("json_dumps failed");
+		reply_error(req, ERR_INTERNAL, NULL, NULL, NULL);
+		return;
+	}
+	reply_text(req, status, "application/json", text, strlen(text));
+}
+
+void reply_error(struct request *req, enum api_error e, const char *rule, const char *field,
+		 const char *fmt, ...)
+{
+	char message[512];
+	json_t *err;
+
+	if (fmt != NULL) {
+		va_list ap;
+
+		va_start(ap, fmt);
+		vsnprintf(message, sizeof message, fmt, ap);
+		va_end(ap);
+	} else {
+		snprintf(message, sizeof message, "%s", api_error_message(e));
+	}
+	if (e == ERR_INTERNAL)
+		LOG_BUG("request %s %s %s answered 500: %s", req->id, req->method, req->path,
+			message);
+	err = json_pack("{s:s, s:s*, s:s*, s:s, s:s}", "code", api_error_code(e), "rule", rule,
+			"field", field, "message", e == ERR_INTERNAL ? "internal error" : message,
+			"request_id", req->id);
+	reply_json(req, api_error_status(e), json_pack("{s:o}", "error", err));
+	if (e == ERR_UNAVAILABLE)
+		reply_header(req, "Retry-After", RETRY_AFTER_SECONDS);
+}
+
+void reply_field_error(struct request *req, const struct field_error *err)
+{
+	reply_error(req, err->code, err->rule, err->field, "%s", err->message);
+}
+
+void reply_db_error(struct request *req, enum db_rc rc)
+{
+	switch (rc) {
+	case DB_NOT_FOUND:
+		reply_error(req, ERR_NOT_FOUND, NULL, NULL, NULL);
+		return;
+	case DB_CONFLICT:
+		reply_error(req, ERR_CONFLICT, NULL, NULL, NULL);
+		return;
+	case DB_UNAVAILABLE:
+		reply_error(req, ERR_UNAVAILABLE, NULL, NULL, NULL);
+		return;
+	case DB_PENDING_MIGRATIONS:
+		reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
+			    "the database schema is older than this server; run finregd migrate");
+		return;
+	case DB_OK:
+	case DB_ABORT:
+	case DB_SERIALIZATION:
+	case DB_ERROR:
+		break;
+	}
+	reply_error(req, ERR_INTERNAL, NULL, NULL, "database outcome %d", (int)rc);
+}
+
+void reply_header(struct request *req, const char *name, const char *value)
+{
+	if (req->response == NULL) {
+		LOG_BUG("reply_header(%s) before a reply", name);
+		return;
+	}
+	MHD_add_response_header(req->response, name, value);
+}

@@ -1,0 +1,42 @@
+/* Building replies: JSON bodies, the contract's error object, plain text, and extra
+ * headers. Each request gets exactly one reply; the server queues it. */
+#ifndef FINREG_REPLY_H
+#define FINREG_REPLY_H
+
+#include <jansson.h>
+
+#include "db/db.h"
+#include "errors.h"
+#include "http/request.h"
+#include "json/fields.h"
+
+/** Replies @a status with @a body as JSON. Takes ownership of @a body (may be NULL:
+ *  then it answers 500). */
+void reply_json(struct request *req, unsigned status, json_t *body);
+
+/**
+ * Replies with the error object of the contract: {"error": {"code", "rule", "field",
+ * "message", "request_id"}}. @a rule and @a field may be NULL (left out); @a fmt NULL
+ * uses the error's default message. 503 also carries Retry-After.
+ */
+void reply_error(struct request *req, enum api_error e, const char *rule, const char *field,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/** Replies with the field error @a err (422 or 400). */
+void reply_field_error(struct request *req, const struct field_error *err);
+
+/** Maps a database outcome that is not DB_OK to its reply (503, 409, 404, 500). */
+void reply_db_error(struct request *req, enum db_rc rc);
+
+/** Replies @a status with @a len bytes of @a text (malloc'd; ownership taken). */
+void reply_text(struct request *req, unsigned status, const char *content_type, char *text,
+		size_t len);
+
+/** Replies @a status with static bytes (not copied, not freed). */
+void reply_static(struct request *req, unsigned status, const char *content_type,
+		  const char *text, size_t len);
+
+/** Adds a header to the reply already made. */
+void reply_header(struct request *req, const char *name, const char *value);
+
+#endif

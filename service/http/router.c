@@ -1,0 +1,161 @@
+/* The route table and the matcher. The table is the one place that says which endpoints
+ * exist, who may call them, and what bodies they accept. */
+#include "http/router.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers/handlers.h"
+#include "metrics.h"
+
+#define JSON_BODY (1u << BODY_FORMAT_JSON)
+
+static const struct route routes[] = {
+	{"GET", "/healthz", ops_healthz, 0, 0},
+	{"GET", "/readyz", ops_readyz, 0, 0},
+	{"GET", "/metrics", ops_metrics, 0, 0},
+	{"GET", "/v1/openapi.json", openapi_get, 0, 0},
+	{"GET", "/v1/whoami", whoami_get, PK_ANY, 0},
+	{"GET", "/v1/lpr", lpr_list, PK_ANY, 0},
+	{"PUT", "/v1/lpr/{date}", lpr_put, PK_REGULATOR, JSON_BODY},
+};
+
+#define N_ROUTES (sizeof routes / sizeof routes[0])
+
+_Static_assert(N_ROUTES < METRICS_MAX_ROUTES, "too many routes for the metrics table");
+
+static int hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *percent_decode(const char *in, size_t len)
+{
+	char *out = malloc(len + 1);
+	size_t o = 0;
+
+	if (out == NULL)
+		abort();
+	for (size_t i = 0; i < len; i++) {
+		if (in[i] != '%') {
+			out[o++] = in[i];
+			continue;
+		}
+		int hi = i + 2 < len ? hex(in[i + 1]) : -1;
+		int lo = i + 2 < len ? hex(in[i + 2]) : -1;
+
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			free(out);
+			return NULL;
+		}
+		out[o++] = (char)(hi * 16 + lo);
+		i += 2;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Matches one pattern against the raw path; fills params on success. */
+static bool match_pattern(const char *pattern, const char *path, struct request *req,
+			  bool *bad_encoding)
+{
+	const char *p = pattern, *s = path;
+	unsigned n = 0;
+	char *params[REQUEST_MAX_PARAMS];
+
+	while (*p != '\0' && *s != '\0') {
+		const char *pend = strchr(p, '/'), *send = strchr(s, '/');
+		size_t plen = pend ? (size_t)(pend - p) : strlen(p);
+		size_t slen = send ? (size_t)(send - s) : strlen(s);
+
+		if (plen > 2 && p[0] == '{') {
+			if (slen == 0 || n == REQUEST_MAX_PARAMS)
+				goto fail;
+			params[n] = percent_decode(s, slen);
+			if (params[n] == NULL) {
+				*bad_encoding = true;
+				goto fail;
+			}
+			n++;
+		} else if (plen != slen || memcmp(p, s, plen) != 0) {
+			goto fail;
+		}
+		p += plen;
+		s += slen;
+		if ((*p == '/') != (*s == '/'))
+			goto fail;
+		if (*p == '/') {
+			p++;
+			s++;
+		}
+	}
+	if (*p != '\0' || *s != '\0')
+		goto fail;
+	for (unsigned i = 0; i < n; i++)
+		req->params[i] = params[i];
+	req->n_params = n;
+	return true;
+fail:
+	for (unsigned i = 0; i < n; i++)
+		free(params[i]);
+	return false;
+}
+
+enum route_match router_match(struct request *req, const char *method, const char *path)
+{
+	bool path_seen = false, bad_encoding = false;
+
+	for (unsigned i = 0; i < N_ROUTES; i++) {
+		bool same_method = strcmp(routes[i].method, method) == 0 ||
+				   (strcmp(method, "HEAD") == 0 &&
+				    strcmp(routes[i].method, "GET") == 0);
+
+		if (!match_pattern(routes[i].pattern, path, req, &bad_encoding))
+			continue;
+		if (!same_method) {
+			for (unsigned k = 0; k < req->n_params; k++) {
+				free(req->params[k]);
+				req->params[k] = NULL;
+			}
+			req->n_params = 0;
+			path_seen = true;
+			continue;
+		}
+		req->route = &routes[i];
+		req->route_index = i;
+		return ROUTE_FOUND;
+	}
+	if (bad_encoding)
+		return ROUTE_BAD_ENCODING;
+	return path_seen ? ROUTE_WRONG_METHOD : ROUTE_NO_PATH;
+}
+
+static char route_names[N_ROUTES][96];
+
+void router_init(void)
+{
+	for (unsigned k = 0; k < N_ROUTES; k++)
+		snprintf(route_names[k], sizeof route_names[k], "%s %s", routes[k].method,
+			 routes[k].pattern);
+}
+
+const char *router_route_name(unsigned i)
+{
+	if (i < N_ROUTES)
+		return route_names[i];
+	if (i == router_unmatched_index())
+		return "unmatched";
+	return NULL;
+}
+
+unsigned router_unmatched_index(void)
+{
+	return METRICS_MAX_ROUTES - 1;
+}

@@ -1,0 +1,45 @@
+/* The route table: method, path pattern, handler, who may call it and which bodies it
+ * takes. Matching splits the raw path on '/' and percent-decodes each parameter. */
+#ifndef FINREG_ROUTER_H
+#define FINREG_ROUTER_H
+
+#include <stdbool.h>
+
+#include "http/request.h"
+
+typedef void (*handler_fn)(struct request *req);
+
+struct route {
+	const char *method;
+	const char *pattern; /* "/v1/loans/{loan_ref}" */
+	handler_fn fn;
+	unsigned kinds;  /* mask of principal kinds allowed; 0 = no credential needed */
+	unsigned bodies; /* mask of (1u << BODY_FORMAT_x) accepted; 0 = no body */
+};
+
+enum route_match {
+	ROUTE_FOUND,
+	ROUTE_NO_PATH,
+	ROUTE_WRONG_METHOD,
+	ROUTE_BAD_ENCODING,
+};
+
+/** Finds the route for @a method and raw @a path. On ROUTE_FOUND sets req->route,
+ *  req->route_index and the decoded req->params (owned by the request). */
+enum route_match router_match(struct request *req, const char *method, const char *path);
+
+/** Prepares the route names; call once before serving. */
+void router_init(void);
+
+/** "GET /v1/lpr/{date}" for route @a i, "unmatched" for the last metrics slot, NULL
+ *  for unused indexes. Static storage. */
+const char *router_route_name(unsigned i);
+
+/** Index used for requests that matched no route. */
+unsigned router_unmatched_index(void);
+
+/** Percent-decodes @a len bytes of @a in into a new NUL-terminated string (caller frees).
+ *  NULL when an escape is malformed or decodes to a NUL byte. */
+char *percent_decode(const char *in, size_t len);
+
+#endif

@@ -1,0 +1,549 @@
+/* The HTTPS server. Threading: libmicrohttpd's epoll mode with a thread pool
+ * (MHD_USE_EPOLL_INTERNAL_THREAD + MHD_OPTION_THREAD_POOL_SIZE): each pool thread runs
+ * its own epoll loop and handles its connections from start to end, and owns one libpq
+ * connection (db.c's thread-local), so no locks sit on the request path and a slow
+ * statement stalls only that thread's connections. The request flow is: headers ->
+ * request id, length checks, route, caller, rights, media type and size -> body chunks
+ * -> JSON parse -> handler -> one queued reply -> access log and metrics. */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/auth.h"
+#include "http/reply.h"
+#include "http/router.h"
+#include "log.h"
+#include "metrics.h"
+
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define CONNECTION_MEMORY (128 * 1024)
+
+static const struct config *config;
+static atomic_int in_flight;
+
+static bool request_id_sane(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > REQUEST_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.' || c == ':'))
+			return false;
+	}
+	return true;
+}
+
+static void request_id_init(struct request *req)
+{
+	const char *given = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Request-Id");
+	unsigned char raw[16];
+
+	if (given != NULL && request_id_sane(given)) {
+		snprintf(req->id, sizeof req->id, "%s", given);
+		return;
+	}
+	if (RAND_bytes(raw, sizeof raw) != 1) {
+		LOG_BUG("RAND_bytes failed");
+		abort();
+	}
+	for (unsigned i = 0; i < sizeof raw; i++)
+		snprintf(req->id + 2 * i, 3, "%02x", raw[i]);
+}
+
+static struct request *request_new(struct MHD_Connection *conn, const char *url,
+				   const char *method)
+{
+	struct request *req = calloc(1, sizeof *req);
+
+	if (req == NULL)
+		abort();
+	req->conn = conn;
+	req->method = method;
+	req->path = strdup(url);
+	if (req->path == NULL)
+		abort();
+	req->start_us = log_monotonic_us();
+	req->route_index = router_unmatched_index();
+	request_id_init(req);
+	atomic_fetch_add(&in_flight, 1);
+	return req;
+}
+
+static void request_free(struct request *req)
+{
+	for (unsigned i = 0; i < req->n_params; i++)
+		free(req->params[i]);
+	for (size_t i = 0; i < req->n_owned; i++)
+		free(req->owned[i]);
+	free(req->owned);
+	free(req->body);
+	json_decref(req->json);
+	if (req->response != NULL)
+		MHD_destroy_response(req->response);
+	free((char *)req->path);
+	free(req);
+	atomic_fetch_sub(&in_flight, 1);
+}
+
+static enum MHD_Result queue(struct request *req)
+{
+	enum MHD_Result ret;
+
+	if (req->queued)
+		return MHD_YES;
+	if (req->response == NULL)
+		reply_error(req, ERR_INTERNAL, NULL, NULL, "handler made no reply");
+	ret = MHD_queue_response(req->conn, req->status, req->response);
+	MHD_destroy_response(req->response);
+	req->response = NULL;
+	req->queued = true;
+	return ret;
+}
+
+struct header_count {
+	unsigned content_length, transfer_encoding;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	struct header_count *h = cls;
+
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		h->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		h->transfer_encoding++;
+	return MHD_YES;
+}
+
+static struct tls_peer *peer_of(struct request *req)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info != NULL ? info->socket_context : NULL;
+}
+
+/* Identifies the caller; replies and returns false when that fails. */
+static bool authenticate(struct request *req)
+{
+	enum db_rc rc;
+
+	switch (auth_identify(req, peer_of(req), &rc)) {
+	case AUTH_OK:
+		req->authenticated = true;
+		return true;
+	case AUTH_NO_CREDENTIAL:
+		reply_error(req, ERR_UNAUTHENTICATED, NULL, NULL,
+			    "a client certificate or a bearer token is required");
+		break;
+	case AUTH_BAD_CERT:
+		reply_error(req, ERR_UNAUTHENTICATED, NULL, NULL,
+			    "the client certificate is not issued by the registry's CA for "
+			    "client authentication");
+		break;
+	case AUTH_UNKNOWN_CERT:
+		reply_error(req, ERR_UNAUTHENTICATED, NULL, NULL,
+			    "the client certificate belongs to no active principal");
+		break;
+	case AUTH_BAD_TOKEN:
+		reply_error(req, ERR_UNAUTHENTICATED, NULL, NULL,
+			    "the bearer token is unknown, revoked or of a disabled principal");
+		break;
+	case AUTH_DB:
+		reply_db_error(req, rc);
+		break;
+	}
+	return false;
+}
+
+/* The media type of the body, from Content-Type (parameters ignored). */
+static enum body_format body_format_of(struct request *req)
+{
+	const char *ct = req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t n;
+
+	if (ct == NULL)
+		return BODY_FORMAT_NONE;
+	while (*ct == ' ')
+		ct++;
+	n = strcspn(ct, "; ");
+	if (n == 16 && strncasecmp(ct, "application/json", n) == 0)
+		return BODY_FORMAT_JSON;
+	if (n == 8 && strncasecmp(ct, "text/csv", n) == 0)
+		return BODY_FORMAT_CSV;
+	return BODY_FORMAT_NONE;
+}
+
+/* Checks the body's declared size and type for a route that takes one. */
+static bool check_body_headers(struct request *req)
+{
+	const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	req->body_format = body_format_of(req);
+	if (req->body_format == BODY_FORMAT_NONE ||
+	    (req->route->bodies & (1u << req->body_format)) == 0) {
+		reply_error(req, ERR_UNSUPPORTED_MEDIA_TYPE, NULL, NULL,
+			    "Content-Type must be %s",
+			    (req->route->bodies & (1u << BODY_FORMAT_CSV))
+				    ? "application/json or text/csv"
+				    : "application/json");
+		return false;
+	}
+	if (cl != NULL) {
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (errno != 0 || end == cl || *end != '\0') {
+			reply_error(req, ERR_BAD_REQUEST, NULL, NULL, "bad Content-Length");
+			return false;
+		}
+		if (n > config->max_body) {
+			reply_error(req, ERR_PAYLOAD_TOO_LARGE, NULL, NULL,
+				    "the body is %llu bytes; the limit is %zu", n,
+				    config->max_body);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Everything that can be decided from the headers alone. */
+static void begin(struct request *req)
+{
+	struct header_count h = {0, 0};
+	enum route_match m;
+	bool needs_auth;
+
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &h);
+	if (h.content_length > 1 || (h.content_length > 0 && h.transfer_encoding > 0)) {
+		reply_error(req, ERR_BAD_REQUEST, NULL, NULL,
+			    "ambiguous body length (Content-Length with Transfer-Encoding, or twice)");
+		return;
+	}
+	m = router_match(req, req->method, req->path);
+	needs_auth = m == ROUTE_FOUND ? req->route->kinds != 0
+				      : strncmp(req->path, "/v1/", 4) == 0;
+	if (needs_auth && !authenticate(req))
+		return;
+	switch (m) {
+	case ROUTE_FOUND:
+		break;
+	case ROUTE_BAD_ENCODING:
+		reply_error(req, ERR_BAD_REQUEST, NULL, NULL, "malformed percent-encoding in path");
+		return;
+	case ROUTE_NO_PATH:
+		reply_error(req, ERR_NOT_FOUND, NULL, NULL, "no such endpoint: %s", req->path);
+		return;
+	case ROUTE_WRONG_METHOD:
+		reply_error(req, ERR_METHOD_NOT_ALLOWED, NULL, NULL,
+			    "%s is not allowed on %s", req->method, req->path);
+		return;
+	}
+	if (req->route->kinds != 0 && !req_is(req, req->route->kinds)) {
+		reply_error(req, ERR_FORBIDDEN, NULL, NULL, "a %s may not call %s %s",
+			    principal_kind_name(req->principal.kind), req->route->method,
+			    req->route->pattern);
+		return;
+	}
+	if (req->route->bodies != 0)
+		check_body_headers(req);
+}
+
+static void append_body(struct request *req, const char *data, size_t size)
+{
+	if (req->route == NULL || req->route->bodies == 0 || req->body_too_large)
+		return;
+	if (size > config->max_body - req->body_len) {
+		req->body_too_large = true;
+		free(req->body);
+		req->body = NULL;
+		req->body_len = req->body_cap = 0;
+		return;
+	}
+	if (req->body_len + size + 1 > req->body_cap) {
+		size_t cap = req->body_cap ? req->body_cap : 4096;
+
+		while (cap < req->body_len + size + 1)
+			cap *= 2;
+		req->body = realloc(req->body, cap);
+		if (req->body == NULL)
+			abort();
+		req->body_cap = cap;
+	}
+	memcpy(req->body + req->body_len, data, size);
+	req->body_len += size;
+	req->body[req->body_len] = '\0';
+}
+
+static bool parse_json_body(struct request *req)
+{
+	json_error_t e;
+
+	if (req->body_len == 0) {
+		reply_error(req, ERR_BAD_JSON, NULL, NULL, "the body is empty; a JSON object is expected");
+		return false;
+	}
+	req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
+	if (req->json == NULL) {
+		reply_error(req, ERR_BAD_JSON, NULL, NULL, "invalid JSON at byte %d: %s",
+			    e.position, e.text);
+		return false;
+	}
+	if (!json_is_object(req->json)) {
+		reply_error(req, ERR_BAD_JSON, NULL, NULL, "the body must be a JSON object");
+		return false;
+	}
+	return true;
+}
+
+/* The whole body has arrived (or there was none): run the handler. */
+static void finish(struct request *req)
+{
+	if (req->body_too_large) {
+		reply_error(req, ERR_PAYLOAD_TOO_LARGE, NULL, NULL,
+			    "the body is larger than the limit of %zu bytes", config->max_body);
+		return;
+	}
+	if (req->route->bodies != 0 && req->body_format == BODY_FORMAT_JSON &&
+	    !parse_json_body(req))
+		return;
+	req->route->fn(req);
+	if (req->response == NULL)
+		LOG_BUG("handler for %s %s made no reply", req->route->method,
+			req->route->pattern);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+				 const char *method, const char *version,
+				 const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct request *req = *con_cls;
+
+	(void)cls;
+	(void)version;
+	if (req == NULL) {
+		req = request_new(conn, url, method);
+		*con_cls = req;
+		begin(req);
+		/* A reply made from the headers alone is sent at once; the unread body is
+		 * discarded and the connection closed by libmicrohttpd. */
+		return req->response != NULL ? queue(req) : MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (req->response == NULL && !req->queued)
+			append_body(req, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (!req->queued && req->response == NULL)
+		finish(req);
+	return queue(req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct request *req = *con_cls;
+	uint64_t micros;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (req == NULL)
+		return;
+	micros = log_monotonic_us() - req->start_us;
+	log_access(req->id, req->authenticated ? req->principal.code : NULL, req->method,
+		   req->path, req->queued ? req->status : 0, micros);
+	metrics_request(req->route_index, req->queued ? req->status : 0, micros);
+	request_free(req);
+	*con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(struct tls_peer));
+		if (*socket_context == NULL)
+			abort();
+	} else {
+		free(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
+/* Leaves URL and query values percent-encoded: the router decodes each path segment on
+ * its own, so an encoded '/' inside a loan reference stays part of that reference. */
+static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char text[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(text, sizeof text, fmt, ap);
+	n = strlen(text);
+	while (n > 0 && text[n - 1] == '\n')
+		text[--n] = '\0';
+	LOG_WARN("libmicrohttpd: %s", text);
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (f == NULL)
+		goto fail;
+	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
+		goto fail;
+	buf = malloc((size_t)n + 1);
+	if (buf == NULL || fread(buf, 1, (size_t)n, f) != (size_t)n)
+		goto fail;
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+fail:
+	fprintf(stderr, "finregd: cannot read %s: %s\n", path, strerror(errno));
+	free(buf);
+	if (f != NULL)
+		fclose(f);
+	return NULL;
+}
+
+/* Parses "host:port" or "[v6]:port" into @a addr. */
+static bool parse_listen(const char *listen, struct sockaddr_storage *addr)
+{
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM}, *res;
+	size_t hl;
+
+	if (colon == NULL || colon == listen)
+		return false;
+	hl = (size_t)(colon - listen);
+	if (listen[0] == '[' && hl >= 2 && listen[hl - 1] == ']') {
+		listen++;
+		hl -= 2;
+	}
+	if (hl >= sizeof host)
+		return false;
+	memcpy(host, listen, hl);
+	host[hl] = '\0';
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0)
+		return false;
+	memcpy(addr, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return true;
+}
+
+static void drain(unsigned grace_seconds)
+{
+	uint64_t deadline = log_monotonic_us() + (uint64_t)grace_seconds * 1000000u;
+	struct timespec ts = {0, 10 * 1000 * 1000};
+
+	while (atomic_load(&in_flight) > 0 && log_monotonic_us() < deadline)
+		nanosleep(&ts, NULL);
+	if (atomic_load(&in_flight) > 0)
+		LOG_WARN("%d requests still in flight after %u s; stopping anyway",
+			 atomic_load(&in_flight), grace_seconds);
+}
+
+int server_run(const struct config *cfg)
+{
+	struct sockaddr_storage addr;
+	sigset_t signals;
+	char *cert = NULL, *key = NULL, *ca = NULL;
+	struct MHD_Daemon *d = NULL;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ITC;
+	int sig, rc = 1;
+	MHD_socket listen_fd;
+
+	config = cfg;
+	router_init();
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	/* Blocked before the pool threads start, so they inherit the mask and only the
+	 * main thread's sigwait() sees these signals. */
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	if (!parse_listen(cfg->listen, &addr)) {
+		fprintf(stderr, "finregd: bad listen address: %s\n", cfg->listen);
+		goto out;
+	}
+	if (addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	cert = read_file(cfg->tls_cert);
+	key = read_file(cfg->tls_key);
+	ca = read_file(cfg->client_ca);
+	if (cert == NULL || key == NULL || ca == NULL)
+		goto out;
+	d = MHD_start_daemon(flags, 0, NULL, NULL, &on_access, NULL,
+			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+			     MHD_OPTION_HTTPS_MEM_CERT, cert,
+			     MHD_OPTION_HTTPS_MEM_KEY, key,
+			     MHD_OPTION_HTTPS_MEM_TRUST, ca,
+			     MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+			     MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+			     MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+			     MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+			     MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL,
+			     MHD_OPTION_NOTIFY_CONNECTION, &on_connection, NULL,
+			     MHD_OPTION_UNESCAPE_CALLBACK, &unescape_none, NULL,
+			     MHD_OPTION_EXTERNAL_LOGGER, &mhd_log, NULL,
+			     MHD_OPTION_END);
+	if (d == NULL) {
+		fprintf(stderr, "finregd: cannot listen on %s (TLS files or address?)\n",
+			cfg->listen);
+		goto out;
+	}
+	LOG_INFO("serving https://%s with %u threads", cfg->listen, cfg->threads);
+	while (sigwait(&signals, &sig) != 0)
+		;
+	LOG_INFO("signal %d: no new connections; finishing requests in flight", sig);
+	listen_fd = MHD_quiesce_daemon(d);
+	drain(cfg->shutdown_grace);
+	MHD_stop_daemon(d);
+	if (listen_fd != MHD_INVALID_SOCKET)
+		close(listen_fd);
+	LOG_INFO("stopped");
+	rc = 0;
+out:
+	free(cert);
+	free(key);
+	free(ca);
+	return rc;
+}

@@ -1,0 +1,45 @@
+/* Field-by-field reading of JSON request bodies with contract errors: unknown fields are
+ * refused (typos must not be dropped silently), types are checked, and every error names
+ * its field path ("borrower.uscc", "loans[3].amount"). No HTTP here. */
+#ifndef FINREG_FIELDS_H
+#define FINREG_FIELDS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "errors.h"
+
+#define FIELD_PATH_MAX 128
+
+/** The first problem found in a body. */
+struct field_error {
+	enum api_error code; /* ERR_INVALID_FIELD, ERR_UNKNOWN_FIELD or ERR_BAD_JSON */
+	const char *rule;    /* rule id from the catalog, or NULL */
+	char field[FIELD_PATH_MAX];
+	char message[FIELD_PATH_MAX + 272];
+};
+
+/** Records an error; returns false so callers can `return field_fail(...)`. */
+bool field_fail(struct field_error *err, enum api_error code, const char *rule,
+		const char *prefix, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+/** False (unknown_field) when @a obj has a key not in the NULL-terminated @a allowed. */
+bool fields_only(const json_t *obj, const char *const *allowed, const char *prefix,
+		 struct field_error *err);
+
+/**
+ * Reads string field @a name of @a obj into *out (borrowed from obj). A missing or null
+ * field gives *out = NULL: an error when @a required. A non-string is an error.
+ */
+bool field_string(const json_t *obj, const char *name, bool required, const char *prefix,
+		  const char **out, struct field_error *err);
+
+/** Reads boolean field @a name; missing or null leaves *out = @a def unless required. */
+bool field_bool(const json_t *obj, const char *name, bool required, bool def, const char *prefix,
+		bool *out, struct field_error *err);
+
+/** Joins @a prefix and @a name into a field path ("borrower" + "uscc"). */
+void field_path(char *out, size_t len, const char *prefix, const char *name);
+
+#endif

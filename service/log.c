@@ -1,0 +1,91 @@
+/* Implementation of log.h: stderr diagnostics and stdout JSON access lines. Each line is
+ * written with a single write(2) so lines from worker threads do not interleave. */
+#include "log.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void log_now_rfc3339(char *out, unsigned len)
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[24];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, len, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+}
+
+uint64_t log_monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void write_all(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+void log_msg(const char *level, const char *file, int line, const char *fmt, ...)
+{
+	char when[32], text[1024], out[1280];
+	va_list ap;
+	int n;
+
+	log_now_rfc3339(when, sizeof when);
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	if (file != NULL)
+		n = snprintf(out, sizeof out, "%s %s %s:%d: %s\n", when, level, file, line, text);
+	else
+		n = snprintf(out, sizeof out, "%s %s %s\n", when, level, text);
+	if (n > 0)
+		write_all(2, out, (size_t)n < sizeof out ? (size_t)n : sizeof out - 1);
+}
+
+void log_access(const char *request_id, const char *principal, const char *method,
+		const char *path, unsigned status, uint64_t micros)
+{
+	char when[32];
+	json_t *o;
+	char *line;
+
+	log_now_rfc3339(when, sizeof when);
+	o = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:i, s:I}", "time", when, "request_id",
+		      request_id, "principal", principal, "method", method, "path", path,
+		      "status", (int)status, "us", (json_int_t)micros);
+	if (o == NULL)
+		return;
+	line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(o);
+	if (line == NULL)
+		return;
+	size_t n = strlen(line);
+	char *grown = realloc(line, n + 2);
+
+	if (grown == NULL) {
+		free(line);
+		return;
+	}
+	line = grown;
+	line[n] = '\n';
+	write_all(1, line, n + 1);
+	free(line);
+}
