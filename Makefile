@@ -14,13 +14,15 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 
 SRC := $(sort $(wildcard service/*.c service/*/*.c))
 DOMAIN_SRC := $(sort $(wildcard service/domain/*.c))
+# Unit tests link the pure parts only: domain rules, JSON/CSV parsing, the error list.
+UNIT_LINK_SRC := $(DOMAIN_SRC) $(sort $(wildcard service/json/*.c)) service/errors.c
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 
 GEN := build/gen/migrations.c build/gen/openapi.c
 OBJ := $(SRC:%.c=build/obj/%.o) build/obj/gen/migrations.o build/obj/gen/openapi.o
 ASAN_OBJ := $(SRC:%.c=build/asan/%.o) build/asan/gen/migrations.o build/asan/gen/openapi.o
-DOMAIN_OBJ := $(DOMAIN_SRC:%.c=build/obj/%.o)
+UNIT_LINK_OBJ := $(UNIT_LINK_SRC:%.c=build/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
 .PHONY: all setup build certs db migrate run stop test check asan unit fuzz lint format format-check clean
@@ -62,9 +64,9 @@ build/gen/openapi.c: scripts/embed-text.sh docs/openapi.json
 	@mkdir -p $(dir $@)
 	scripts/embed-text.sh openapi_json docs/openapi.json > $@.tmp && mv $@.tmp $@
 
-build/unit/%: tests/unit/%.c tests/unit/check.h $(DOMAIN_OBJ)
+build/unit/%: tests/unit/%.c tests/unit/check.h $(UNIT_LINK_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) -Itests/unit -o $@ $< $(DOMAIN_OBJ) $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(UNIT_LINK_OBJ) $(PKG_LIBS)
 
 unit: $(UNIT_BIN)
 

@@ -27,6 +27,7 @@ static _Thread_local uint64_t tl_failed_at;
 static const struct db_stmt *const stmt_tables[] = {
 	db_stmts_principals,
 	db_stmts_lpr,
+	db_stmts_loans,
 	NULL,
 };
 

@@ -46,5 +46,6 @@ enum db_rc db_once(db_work_fn fn, void *cls);
 /** Statement tables of each area, NULL-name terminated; prepared by db.c. */
 extern const struct db_stmt db_stmts_principals[];
 extern const struct db_stmt db_stmts_lpr[];
+extern const struct db_stmt db_stmts_loans[];
 
 #endif

@@ -17,4 +17,19 @@ void whoami_get(struct request *req);
 void lpr_list(struct request *req);
 void lpr_put(struct request *req);
 
+/* loans.c */
+void loans_post(struct request *req);
+void loans_get(struct request *req);
+void loans_list(struct request *req);
+void loans_put(struct request *req);
+void loans_history(struct request *req);
+void loans_void(struct request *req);
+void loans_repay(struct request *req);
+/* loans_batch.c */
+void loans_batch_post(struct request *req);
+/* rules.c */
+void rules_list(struct request *req);
+/* warnings.c */
+void warnings_list(struct request *req);
+
 #endif

@@ -10,6 +10,8 @@
 #include "metrics.h"
 
 #define JSON_BODY (1u << BODY_FORMAT_JSON)
+#define JSON_OR_CSV (JSON_BODY | (1u << BODY_FORMAT_CSV))
+#define READERS (PK_BANK | PK_REGULATOR)
 
 static const struct route routes[] = {
 	{"GET", "/healthz", ops_healthz, 0, 0},
@@ -19,6 +21,16 @@ static const struct route routes[] = {
 	{"GET", "/v1/whoami", whoami_get, PK_ANY, 0},
 	{"GET", "/v1/lpr", lpr_list, PK_ANY, 0},
 	{"PUT", "/v1/lpr/{date}", lpr_put, PK_REGULATOR, JSON_BODY},
+	{"GET", "/v1/rules", rules_list, PK_ANY, 0},
+	{"GET", "/v1/warnings", warnings_list, READERS, 0},
+	{"POST", "/v1/loans", loans_post, PK_BANK, JSON_BODY},
+	{"GET", "/v1/loans", loans_list, READERS, 0},
+	{"POST", "/v1/loans/batch", loans_batch_post, PK_BANK, JSON_OR_CSV},
+	{"GET", "/v1/loans/{loan_ref}", loans_get, READERS, 0},
+	{"PUT", "/v1/loans/{loan_ref}", loans_put, PK_BANK, JSON_BODY},
+	{"GET", "/v1/loans/{loan_ref}/history", loans_history, READERS, 0},
+	{"POST", "/v1/loans/{loan_ref}/void", loans_void, PK_BANK, JSON_BODY},
+	{"POST", "/v1/loans/{loan_ref}/repayments", loans_repay, PK_BANK, JSON_BODY},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])

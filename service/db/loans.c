@@ -1,0 +1,451 @@
+/* Statements and functions of db/loans.h. The checks that need stored rows and all the
+ * writes are SQL functions in migration 003; this file binds and reads them. */
+#include "db/loans.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_internal.h"
+#include "domain/dates.h"
+#include "domain/money.h"
+#include "log.h"
+
+const struct db_stmt db_stmts_loans[] = {
+	{"loan_ingest", "SELECT idx, status, code, rule, field, message, loan::text"
+			" FROM loan_ingest($1, $2::jsonb, $3::boolean, $4::boolean, $5::boolean)"},
+	{"loan_correct", "SELECT status, code, rule, field, message, loan::text"
+			 " FROM loan_correct($1, $2, $3::int, $4::jsonb)"},
+	{"loan_void", "SELECT status, code, NULL, NULL, message, loan::text"
+		      " FROM loan_void($1, $2, $3)"},
+	{"loan_repay", "SELECT status, code, rule, field, message, loan::text, repayment::text"
+		       " FROM loan_repay($1, $2, $3, $4::date, $5::bigint)"},
+	{"loan_select_json", "SELECT loan_to_json(l)::text FROM loans l"
+			     " WHERE l.bank_code = $1 AND l.loan_ref = $2"},
+	{"loan_history", "SELECT loan_history($1, $2)::text"},
+	{"loan_list",
+	 "SELECT l.id, loan_to_json(l)::text FROM loans l"
+	 " WHERE ($1::text IS NULL OR l.bank_code = $1)"
+	 " AND ($2::text IS NULL OR l.borrower_uscc = $2)"
+	 " AND ($3::date IS NULL OR l.issue_date >= $3::date)"
+	 " AND ($4::date IS NULL OR l.issue_date <= $4::date)"
+	 " AND ($5::text IS NULL OR l.status = $5)"
+	 " AND l.id > $6::bigint ORDER BY l.id LIMIT $7::int"},
+	{"warning_list",
+	 "SELECT w.id, jsonb_build_object('id', w.id, 'bank_code', w.bank_code,"
+	 " 'loan_ref', w.loan_ref, 'version', w.version, 'rule', w.rule, 'field', w.field,"
+	 " 'message', w.message, 'created_at', ts_text(w.created_at))::text"
+	 " FROM loan_warnings w"
+	 " WHERE ($1::text IS NULL OR w.bank_code = $1) AND ($2::text IS NULL OR w.rule = $2)"
+	 " AND ($3::date IS NULL OR (w.created_at AT TIME ZONE 'Asia/Shanghai')::date >= $3::date)"
+	 " AND ($4::date IS NULL OR (w.created_at AT TIME ZONE 'Asia/Shanghai')::date <= $4::date)"
+	 " AND w.id > $5::bigint ORDER BY w.id LIMIT $6::int"},
+	{"idempotency_lock", "SELECT pg_advisory_xact_lock(hashtextextended('idem:' || $1 || ':' || $2, 0))"},
+	{"idempotency_select", "SELECT request_sha256, status, response FROM idempotency_keys"
+			       " WHERE bank_code = $1 AND key = $2"},
+	{"idempotency_insert", "INSERT INTO idempotency_keys (bank_code, key, request_sha256,"
+			       " status, response) VALUES ($1, $2, $3, $4::int, $5)"},
+	{"refdata_select",
+	 "SELECT 'p', name, value::text, NULL FROM policy_params"
+	 " UNION ALL SELECT 'l', effective_from::text, (one_year * 10000)::int::text,"
+	 " (five_year * 10000)::int::text FROM (SELECT * FROM lpr_rates ORDER BY effective_from) r"},
+	{NULL, NULL},
+};
+
+static char *dup_or_null(const PGresult *r, int row, int col)
+{
+	char *s;
+
+	if (PQgetisnull(r, row, col))
+		return NULL;
+	s = strdup(PQgetvalue(r, row, col));
+	if (s == NULL)
+		abort();
+	return s;
+}
+
+static void copy_text(char *dst, size_t len, const PGresult *r, int row, int col)
+{
+	snprintf(dst, len, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+}
+
+void loan_outcome_clear(struct loan_outcome *o)
+{
+	free(o->message);
+	free(o->loan);
+	free(o->repayment);
+	memset(o, 0, sizeof *o);
+}
+
+void loan_outcomes_free(struct loan_outcomes *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		loan_outcome_clear(&r->items[i]);
+	free(r->items);
+	r->items = NULL;
+	r->n = 0;
+}
+
+/* Reads columns status, code, rule, field, message, loan[, repayment] from @a col. */
+static void read_outcome(const PGresult *r, int row, int col, struct loan_outcome *o)
+{
+	copy_text(o->status, sizeof o->status, r, row, col);
+	copy_text(o->code, sizeof o->code, r, row, col + 1);
+	copy_text(o->rule, sizeof o->rule, r, row, col + 2);
+	copy_text(o->field, sizeof o->field, r, row, col + 3);
+	o->message = dup_or_null(r, row, col + 4);
+	o->loan = dup_or_null(r, row, col + 5);
+	if (PQnfields(r) > col + 6)
+		o->repayment = dup_or_null(r, row, col + 6);
+}
+
+static enum db_rc run_ingest(PGconn *c, const struct ingest_call *call, struct loan_outcomes *out)
+{
+	const char *params[] = {call->bank, call->items, call->atomic ? "t" : "f",
+				call->dry_run ? "t" : "f", call->return_loans ? "t" : "f"};
+	enum db_rc rc;
+	PGresult *r = db_run(c, "loan_ingest", 5, params, &rc);
+	int n;
+
+	loan_outcomes_free(out);
+	if (r == NULL)
+		return rc;
+	n = PQntuples(r);
+	out->items = calloc((size_t)n + 1, sizeof *out->items);
+	if (out->items == NULL)
+		abort();
+	for (int i = 0; i < n; i++) {
+		out->items[i].idx = atoi(PQgetvalue(r, i, 0));
+		read_outcome(r, i, 1, &out->items[i]);
+	}
+	out->n = (size_t)n;
+	PQclear(r);
+	return DB_OK;
+}
+
+struct ingest_state {
+	const struct ingest_call *call;
+	struct loan_outcomes *out;
+};
+
+static enum db_rc do_ingest(PGconn *c, void *cls)
+{
+	struct ingest_state *s = cls;
+
+	return run_ingest(c, s->call, s->out);
+}
+
+enum db_rc db_loan_ingest(const struct ingest_call *call, struct loan_outcomes *out)
+{
+	struct ingest_state s = {call, out};
+
+	memset(out, 0, sizeof *out);
+	/* One statement: its own transaction, one round trip. Retrying it after a lost
+	 * connection is safe: a loan stored by the lost attempt then answers unchanged. */
+	return db_once(do_ingest, &s);
+}
+
+struct keyed_state {
+	const struct ingest_call *call;
+	const char *key, *sha;
+	ingest_answer_fn answer;
+	void *cls;
+	bool replayed;
+	unsigned status;
+	char *body;
+};
+
+static enum db_rc replay(PGresult *r, struct keyed_state *s)
+{
+	if (strcmp(PQgetvalue(r, 0, 0), s->sha) != 0)
+		return DB_CONFLICT;
+	s->replayed = true;
+	s->status = (unsigned)atoi(PQgetvalue(r, 0, 1));
+	s->body = dup_or_null(r, 0, 2);
+	return DB_OK;
+}
+
+static enum db_rc do_keyed(PGconn *c, void *cls)
+{
+	struct keyed_state *s = cls;
+	const char *key[] = {s->call->bank, s->key};
+	struct loan_outcomes outcomes = {NULL, 0};
+	char status[8];
+	enum db_rc rc;
+	PGresult *r;
+
+	free(s->body);
+	s->body = NULL;
+	s->replayed = false;
+	PQclear(db_run(c, "idempotency_lock", 2, key, &rc));
+	if (rc != DB_OK)
+		return rc;
+	r = db_run(c, "idempotency_select", 2, key, &rc);
+	if (r == NULL)
+		return rc;
+	if (PQntuples(r) == 1) {
+		rc = replay(r, s);
+		PQclear(r);
+		return rc;
+	}
+	PQclear(r);
+	rc = run_ingest(c, s->call, &outcomes);
+	if (rc != DB_OK)
+		goto out;
+	s->answer(s->cls, &outcomes, &s->status, &s->body);
+	if (!s->call->dry_run) {
+		snprintf(status, sizeof status, "%u", s->status);
+		const char *ins[] = {s->call->bank, s->key, s->sha, status, s->body};
+
+		PQclear(db_run(c, "idempotency_insert", 5, ins, &rc));
+	}
+out:
+	loan_outcomes_free(&outcomes);
+	return rc;
+}
+
+enum db_rc db_loan_ingest_keyed(const struct ingest_call *call, const char *key,
+				const char *request_sha256, ingest_answer_fn answer, void *cls,
+				bool *replayed, unsigned *status, char **body)
+{
+	struct keyed_state s = {call, key, request_sha256, answer, cls, false, 0, NULL};
+	enum db_rc rc = db_tx(do_keyed, &s, false);
+
+	*replayed = s.replayed;
+	*status = s.status;
+	if (rc == DB_OK) {
+		*body = s.body;
+	} else {
+		free(s.body);
+		*body = NULL;
+	}
+	return rc;
+}
+
+struct single_state {
+	const char *stmt;
+	int n;
+	const char *const *params;
+	struct loan_outcome *out;
+};
+
+static enum db_rc do_single(PGconn *c, void *cls)
+{
+	struct single_state *s = cls;
+	enum db_rc rc;
+	PGresult *r = db_run(c, s->stmt, s->n, s->params, &rc);
+
+	loan_outcome_clear(s->out);
+	if (r == NULL)
+		return rc;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		LOG_BUG("%s returned %d rows", s->stmt, PQntuples(r));
+		return DB_ERROR;
+	}
+	read_outcome(r, 0, 0, s->out);
+	PQclear(r);
+	return DB_OK;
+}
+
+static enum db_rc run_single(const char *stmt, int n, const char *const *params,
+			     struct loan_outcome *out)
+{
+	struct single_state s = {stmt, n, params, out};
+
+	memset(out, 0, sizeof *out);
+	return db_tx(do_single, &s, false);
+}
+
+enum db_rc db_loan_correct(const char *bank, const char *ref, int version, const char *item,
+			   struct loan_outcome *out)
+{
+	char v[16];
+	const char *params[] = {bank, ref, v, item};
+
+	snprintf(v, sizeof v, "%d", version);
+	return run_single("loan_correct", 4, params, out);
+}
+
+enum db_rc db_loan_void(const char *bank, const char *ref, const char *reason,
+			struct loan_outcome *out)
+{
+	const char *params[] = {bank, ref, reason};
+
+	return run_single("loan_void", 3, params, out);
+}
+
+enum db_rc db_loan_repay(const char *bank, const char *ref, const char *repayment_ref,
+			 const char *date, int64_t amount_fen, struct loan_outcome *out)
+{
+	char amount[24];
+	const char *params[] = {bank, ref, repayment_ref, date, amount};
+
+	snprintf(amount, sizeof amount, "%lld", (long long)amount_fen);
+	return run_single("loan_repay", 5, params, out);
+}
+
+struct text_state {
+	const char *stmt;
+	const char *const *params;
+	int n;
+	char *json;
+};
+
+static enum db_rc do_text(PGconn *c, void *cls)
+{
+	struct text_state *s = cls;
+	enum db_rc rc;
+	PGresult *r = db_run(c, s->stmt, s->n, s->params, &rc);
+
+	if (r == NULL)
+		return rc;
+	free(s->json);
+	s->json = NULL;
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		s->json = dup_or_null(r, 0, 0);
+	PQclear(r);
+	return s->json != NULL ? DB_OK : DB_NOT_FOUND;
+}
+
+static enum db_rc run_text(const char *stmt, int n, const char *const *params, char **json)
+{
+	struct text_state s = {stmt, params, n, NULL};
+	enum db_rc rc = db_once(do_text, &s);
+
+	*json = s.json;
+	return rc;
+}
+
+enum db_rc db_loan_get(const char *bank, const char *ref, char **json)
+{
+	const char *params[] = {bank, ref};
+
+	return run_text("loan_select_json", 2, params, json);
+}
+
+enum db_rc db_loan_history(const char *bank, const char *ref, char **json)
+{
+	const char *params[] = {bank, ref};
+
+	return run_text("loan_history", 2, params, json);
+}
+
+struct list_state {
+	const char *stmt;
+	const char *const *params;
+	int n;
+	json_row_fn fn;
+	void *cls;
+};
+
+static enum db_rc do_list(PGconn *c, void *cls)
+{
+	struct list_state *s = cls;
+	enum db_rc rc;
+	PGresult *r = db_run(c, s->stmt, s->n, s->params, &rc);
+
+	if (r == NULL)
+		return rc;
+	for (int i = 0; i < PQntuples(r); i++)
+		s->fn(s->cls, strtoll(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1));
+	PQclear(r);
+	return DB_OK;
+}
+
+enum db_rc db_loan_list(const struct loan_filter *f, json_row_fn fn, void *cls)
+{
+	char after[24], limit[16];
+	const char *params[] = {f->bank, f->borrower, f->issued_from, f->issued_to,
+				f->status, after, limit};
+	struct list_state s = {"loan_list", params, 7, fn, cls};
+
+	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
+	snprintf(limit, sizeof limit, "%d", f->limit);
+	return db_once(do_list, &s);
+}
+
+enum db_rc db_warning_list(const struct warning_filter *f, json_row_fn fn, void *cls)
+{
+	char after[24], limit[16];
+	const char *params[] = {f->bank, f->rule, f->from, f->to, after, limit};
+	struct list_state s = {"warning_list", params, 6, fn, cls};
+
+	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
+	snprintf(limit, sizeof limit, "%d", f->limit);
+	return db_once(do_list, &s);
+}
+
+/* The reference-data cache: one copy per process, guarded by a mutex, refreshed when
+ * older than REFDATA_TTL_SECONDS. */
+static pthread_mutex_t refdata_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct refdata refdata_cache;
+static uint64_t refdata_loaded_us;
+
+static bool read_policy(struct loan_policy *p, const char *name, const char *value)
+{
+	long long v = strtoll(value, NULL, 10);
+
+	if (strcmp(name, "inclusive_credit_line_max") == 0)
+		p->inclusive_credit_line_max = v;
+	else if (strcmp(name, "relief_amount_max") == 0)
+		p->relief_amount_max = v;
+	else if (strcmp(name, "relief_term_months_max") == 0)
+		p->relief_term_months_max = (int)v;
+	return true;
+}
+
+static enum db_rc do_refdata(PGconn *c, void *cls)
+{
+	struct refdata *d = cls;
+	enum db_rc rc;
+	PGresult *r = db_run(c, "refdata_select", 0, NULL, &rc);
+
+	if (r == NULL)
+		return rc;
+	memset(d, 0, sizeof *d);
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *kind = PQgetvalue(r, i, 0);
+
+		if (kind[0] == 'p') {
+			read_policy(&d->policy, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+		} else if (d->n_lpr < REFDATA_MAX_LPR &&
+			   date_parse(PQgetvalue(r, i, 1), &d->lpr[d->n_lpr].from)) {
+			d->lpr[d->n_lpr].one_year = atoi(PQgetvalue(r, i, 2));
+			d->lpr[d->n_lpr].five_year = atoi(PQgetvalue(r, i, 3));
+			d->n_lpr++;
+		}
+	}
+	PQclear(r);
+	return DB_OK;
+}
+
+enum db_rc db_refdata(struct refdata *out)
+{
+	uint64_t now = log_monotonic_us();
+	enum db_rc rc = DB_OK;
+
+	pthread_mutex_lock(&refdata_lock);
+	if (refdata_loaded_us == 0 ||
+	    now - refdata_loaded_us > (uint64_t)REFDATA_TTL_SECONDS * 1000000u) {
+		struct refdata fresh;
+
+		rc = db_once(do_refdata, &fresh);
+		if (rc == DB_OK) {
+			refdata_cache = fresh;
+			refdata_loaded_us = now;
+		}
+	}
+	if (rc == DB_OK)
+		*out = refdata_cache;
+	pthread_mutex_unlock(&refdata_lock);
+	return rc;
+}
+
+void db_refdata_invalidate(void)
+{
+	pthread_mutex_lock(&refdata_lock);
+	refdata_loaded_us = 0;
+	pthread_mutex_unlock(&refdata_lock);
+}

@@ -1,0 +1,122 @@
+/* Loan storage: ingest of validated items (single posts and batches go through the same
+ * database function), corrections, voids, repayments, reads, and the reference data
+ * (policy parameters and LPR table) that validation needs. JSON travels as text. */
+#ifndef FINREG_DB_LOANS_H
+#define FINREG_DB_LOANS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/db.h"
+#include "domain/loan.h"
+
+/** What the database said about one loan operation or batch item. Strings are owned by
+ *  the outcome; loan_outcome_clear() frees them. */
+struct loan_outcome {
+	int idx;
+	char status[16];  /* created | unchanged | rejected | updated | voided */
+	char code[24];    /* error code when rejected ("conflict", "invalid_field", "not_found") */
+	char rule[8];     /* rule id or "" */
+	char field[32];   /* field name (no prefix) or "" */
+	char *message;    /* NULL when none */
+	char *loan;       /* the stored loan as JSON text, when asked for and available */
+	char *repayment;  /* the repayment as JSON text (repayments only) */
+};
+
+void loan_outcome_clear(struct loan_outcome *o);
+
+/** All outcomes of one ingest, in input order. */
+struct loan_outcomes {
+	struct loan_outcome *items;
+	size_t n;
+};
+
+void loan_outcomes_free(struct loan_outcomes *r);
+
+/** One ingest call: @a items is a JSON array of loan_item objects (see migration 003). */
+struct ingest_call {
+	const char *bank;
+	const char *items;
+	bool atomic;
+	bool dry_run;
+	bool return_loans;
+};
+
+/** Runs the ingest; fills @a out (cleared first). */
+enum db_rc db_loan_ingest(const struct ingest_call *call, struct loan_outcomes *out);
+
+/** Builds the answer to remember for an Idempotency-Key: *status and a malloc'd *body. */
+typedef void (*ingest_answer_fn)(void *cls, const struct loan_outcomes *outcomes,
+				 unsigned *status, char **body);
+
+/**
+ * The ingest under an Idempotency-Key, in one transaction holding a lock on (bank, key).
+ * When a first answer exists: *replayed is true and *status / *body (malloc'd) are it —
+ * or DB_CONFLICT when it was given for a different request (@a request_sha256 differs).
+ * Otherwise runs the ingest, asks @a answer for the answer, stores it (except on a dry
+ * run) and returns it the same way with *replayed false.
+ */
+enum db_rc db_loan_ingest_keyed(const struct ingest_call *call, const char *key,
+				const char *request_sha256, ingest_answer_fn answer, void *cls,
+				bool *replayed, unsigned *status, char **body);
+
+/** Correction of loan @a ref at @a version with one loan_item (JSON text). */
+enum db_rc db_loan_correct(const char *bank, const char *ref, int version, const char *item,
+			   struct loan_outcome *out);
+
+enum db_rc db_loan_void(const char *bank, const char *ref, const char *reason,
+			struct loan_outcome *out);
+
+enum db_rc db_loan_repay(const char *bank, const char *ref, const char *repayment_ref,
+			 const char *date, int64_t amount_fen, struct loan_outcome *out);
+
+/** The loan as JSON text (malloc'd) in *json; DB_NOT_FOUND when bank has no such loan. */
+enum db_rc db_loan_get(const char *bank, const char *ref, char **json);
+
+/** The loan's history as JSON text (malloc'd); DB_NOT_FOUND when absent. */
+enum db_rc db_loan_history(const char *bank, const char *ref, char **json);
+
+/** Filters of the loan list; NULL members are not applied. */
+struct loan_filter {
+	const char *bank;
+	const char *borrower;
+	const char *issued_from;
+	const char *issued_to;
+	const char *status;
+	int64_t after_id;
+	int limit;
+};
+
+/** Called per listed row with its id and JSON text (valid during the call). */
+typedef void (*json_row_fn)(void *cls, int64_t id, const char *json);
+
+enum db_rc db_loan_list(const struct loan_filter *f, json_row_fn fn, void *cls);
+
+/** Filters of the warning list. */
+struct warning_filter {
+	const char *bank;
+	const char *rule;
+	const char *from;
+	const char *to;
+	int64_t after_id;
+	int limit;
+};
+
+enum db_rc db_warning_list(const struct warning_filter *f, json_row_fn fn, void *cls);
+
+/** Policy parameters and the LPR table, read through a per-process cache that is at most
+ *  REFDATA_TTL_SECONDS old (db_refdata_invalidate() drops it at once). */
+#define REFDATA_TTL_SECONDS 5
+#define REFDATA_MAX_LPR 512
+
+struct refdata {
+	struct loan_policy policy;
+	struct lpr_row lpr[REFDATA_MAX_LPR];
+	size_t n_lpr;
+};
+
+enum db_rc db_refdata(struct refdata *out);
+void db_refdata_invalidate(void);
+
+#endif

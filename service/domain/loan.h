@@ -1,0 +1,155 @@
+/* A loan record as the registry understands it: the bank's input (already parsed from
+ * JSON or CSV into exact values), the policy parameters and LPR table it is judged by,
+ * the fields derived from it, and the rule catalog every validation error names.
+ * Pure: no I/O. Checks that need the database (renewal target, relief-loan uniqueness,
+ * supply-chain program, guarantor) are done by db/ and named by rules here. */
+#ifndef FINREG_LOAN_H
+#define FINREG_LOAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "domain/codes.h"
+
+#define LOAN_REF_MAX_CHARS 64
+#define FIRM_NAME_MAX_CHARS 200
+
+/** Severity of a catalog rule: errors block a record, warnings are stored with it. */
+enum rule_severity { RULE_ERROR, RULE_WARNING };
+
+/** One row of the rule catalog (GET /v1/rules, docs/rules.md). */
+struct rule {
+	const char *id;    /* "L003" */
+	enum rule_severity severity;
+	const char *field; /* "borrower.uscc" */
+	const char *description;
+};
+
+/** The catalog, in id order, and its length. */
+extern const struct rule rule_catalog[];
+extern const size_t rule_catalog_len;
+
+/** The catalog row with @a id, or NULL. The row is static; never freed. */
+const struct rule *rule_find(const char *id);
+
+/** "error" or "warning" (a string literal; "unknown" outside the enum). */
+const char *rule_severity_name(enum rule_severity severity);
+
+/**
+ * The catalog as the Markdown page docs/rules.md (an intro paragraph and a table
+ * id | severity | field | description). malloc'd; the caller frees it. Never NULL
+ * (aborts when out of memory).
+ */
+char *rule_catalog_markdown(void);
+
+/**
+ * The number of characters (code points) in the @a len bytes at @a s when they are
+ * valid UTF-8 and printable: no NUL or other C0 control, DEL, C1 control, line or
+ * paragraph separator, invisible format character (zero-width, bidi controls, BOM) or
+ * noncharacter. With @a allow_breaks, tab, LF and CR are allowed. -1 otherwise.
+ */
+long text_chars(const char *s, size_t len, bool allow_breaks);
+
+/** The borrower object of a loan (also the {firm} of referrals and programs). Strings
+ *  are borrowed from the parsed input and live as long as it does. */
+struct firm {
+	const char *uscc;
+	const char *name;
+	const char *county_code;
+	const char *industry_code;
+	enum firm_size size;
+};
+
+/** A loan as posted, values exact (fen, 1/10000 percent, day numbers). */
+struct loan_input {
+	const char *loan_ref;
+	struct firm borrower;
+	int64_t amount;       /* fen */
+	int32_t issue_date;   /* days since 1970-01-01 */
+	int32_t maturity_date;
+	int32_t rate;         /* 1/10000 percent */
+	enum guarantee_mode guarantee_mode;
+	const char *guarantor_code; /* NULL when absent */
+	bool first_loan;
+	bool renewal;
+	const char *renews_loan_ref; /* NULL when absent */
+	int64_t scf_program_id;      /* 0 when absent */
+	bool relief_fund;
+	int64_t credit_line;         /* fen; equals amount when absent */
+};
+
+/** Policy parameters (the regulator's table; seeded values in domain.md). */
+struct loan_policy {
+	int64_t inclusive_credit_line_max; /* fen, 1,000,000,000 (10,000,000.00 yuan) */
+	int64_t relief_amount_max;         /* fen, 1,000,000,000 */
+	int relief_term_months_max;        /* 12 */
+	int32_t today;                     /* day number of the current date */
+};
+
+/** One LPR row: effective from @a from (day number), rates in 1/10000 percent. */
+struct lpr_row {
+	int32_t from;
+	int32_t one_year;
+	int32_t five_year;
+};
+
+/** Fields the registry derives from the input alone (plus the LPR table). */
+struct loan_derived {
+	int term_months;
+	bool medium_long_term;
+	bool manufacturing;
+	bool inclusive_small_micro;
+	bool lpr_five_year; /* lpr_tenor "5Y" when true, "1Y" otherwise */
+	bool has_lpr;       /* false before the LPR existed (2019-08-20) */
+	int32_t lpr;        /* 1/10000 percent, valid when has_lpr */
+	int32_t spread_bp;  /* valid when has_lpr */
+};
+
+/** A rule broken by a record: which rule, the field path and a message. */
+struct rule_violation {
+	const char *rule; /* catalog id */
+	char field[128];  /* with the caller's prefix, e.g. "loans[3].amount" */
+	char message[384];
+};
+
+/**
+ * Checks the cross-field rules of @a in under @a policy, in this order: L009 issue_date
+ * not after policy->today, L010 maturity after issue, L013 guarantor only for guaranteed
+ * loans, L015 renewal and renews_loan_ref together, L017/L018 relief-fund cap and term,
+ * L020 credit line not below the amount. The single-field formats are the parser's
+ * (json/loan_json.h). A violation's field is its catalog row's field. Field paths get @a prefix ("" or "loans[3]").
+ * Returns false and fills @a v with the first violation.
+ */
+bool loan_check(const struct loan_input *in, const struct loan_policy *policy,
+		const char *prefix, struct rule_violation *v);
+
+/**
+ * W001: true (and @a v filled, rule "W001", field "first_loan") when the bank's
+ * first_loan flag disagrees with @a registry_first_loan (no earlier non-void loan to the
+ * same USCC from any bank, as db/ finds it). False when they agree.
+ */
+bool loan_warn_first_loan(const struct loan_input *in, bool registry_first_loan,
+			  const char *prefix, struct rule_violation *v);
+
+/** Computes the derived fields of @a in; @a lpr is sorted by `from`, @a n_lpr rows. */
+void loan_derive(const struct loan_input *in, const struct loan_policy *policy,
+		 const struct lpr_row *lpr, size_t n_lpr, struct loan_derived *out);
+
+/** A repayment as posted (POST /v1/loans/{loan_ref}/repayments). The string is borrowed
+ *  from the parsed input. */
+struct repayment_input {
+	const char *repayment_ref;
+	int32_t date;   /* day number */
+	int64_t amount; /* fen, > 0 */
+};
+
+/**
+ * Checks a parsed repayment against its loan: L031 (@a date not before @a issue_date,
+ * not after @a today) and L032 (@a amount not above @a outstanding, in fen). Returns
+ * false and fills @a v with the first violation.
+ */
+bool repayment_check(const struct repayment_input *in, int32_t issue_date, int64_t outstanding,
+		     int32_t today, const char *prefix, struct rule_violation *v);
+
+#endif

@@ -1,0 +1,154 @@
+/* Implementation of handlers/common.h. */
+#include "handlers/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "domain/dates.h"
+#include "http/reply.h"
+
+int32_t today_day(void)
+{
+	time_t now = time(NULL) + 8 * 3600;
+
+	return (int32_t)(now / 86400);
+}
+
+const char *bank_scope(struct request *req, bool regulator_needs_bank, bool *ok)
+{
+	const char *bank = req_query(req, "bank");
+
+	*ok = true;
+	if (req->principal.kind == PK_BANK) {
+		if (bank == NULL || strcmp(bank, "self") == 0 ||
+		    strcmp(bank, req->principal.code) == 0)
+			return req->principal.code;
+		*ok = false;
+		reply_error(req, ERR_NOT_FOUND, NULL, NULL,
+			    "a bank reads only its own records");
+		return NULL;
+	}
+	if (bank == NULL && regulator_needs_bank) {
+		*ok = false;
+		reply_error(req, ERR_INVALID_FIELD, NULL, "bank",
+			    "bank: the regulator names the bank with ?bank=CODE");
+		return NULL;
+	}
+	return bank;
+}
+
+bool page_params(struct request *req, int64_t *after_id, int *limit)
+{
+	const char *l = req_query(req, "limit"), *c = req_query(req, "cursor");
+	char *end;
+
+	*after_id = 0;
+	*limit = PAGE_DEFAULT;
+	if (l != NULL) {
+		long v = strtol(l, &end, 10);
+
+		if (*l == '\0' || *end != '\0' || v < 1 || v > PAGE_MAX) {
+			reply_error(req, ERR_INVALID_FIELD, NULL, "limit",
+				    "limit: a whole number from 1 to %d", PAGE_MAX);
+			return false;
+		}
+		*limit = (int)v;
+	}
+	if (c != NULL) {
+		long long v = strtoll(c, &end, 10);
+
+		if (*c == '\0' || *end != '\0' || v < 0) {
+			reply_error(req, ERR_INVALID_FIELD, NULL, "cursor",
+				    "cursor: pass back the next_cursor of the previous page");
+			return false;
+		}
+		*after_id = v;
+	}
+	return true;
+}
+
+bool query_flag(struct request *req, const char *name, bool *out)
+{
+	const char *v = req_query(req, name);
+
+	*out = false;
+	if (v == NULL || strcmp(v, "false") == 0)
+		return true;
+	if (strcmp(v, "true") == 0) {
+		*out = true;
+		return true;
+	}
+	reply_error(req, ERR_INVALID_FIELD, NULL, name, "%s: true or false", name);
+	return false;
+}
+
+bool query_date(struct request *req, const char *name, const char **out)
+{
+	int32_t day;
+
+	*out = req_query(req, name);
+	if (*out == NULL || date_parse(*out, &day))
+		return true;
+	reply_error(req, ERR_INVALID_FIELD, NULL, name, "%s: a real date YYYY-MM-DD", name);
+	return false;
+}
+
+static void append(struct json_list *l, const char *s, size_t n)
+{
+	if (l->len + n + 1 > l->cap) {
+		size_t cap = l->cap ? l->cap : 4096;
+
+		while (cap < l->len + n + 1)
+			cap *= 2;
+		l->buf = realloc(l->buf, cap);
+		if (l->buf == NULL)
+			abort();
+		l->cap = cap;
+	}
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+	l->buf[l->len] = '\0';
+}
+
+void list_begin(struct json_list *l, int limit)
+{
+	memset(l, 0, sizeof *l);
+	l->limit = limit;
+	append(l, "{\"items\":[", 10);
+}
+
+void list_add(void *cls, int64_t id, const char *json)
+{
+	struct json_list *l = cls;
+
+	if (l->count == l->limit) {
+		l->more = true;
+		return;
+	}
+	if (l->count > 0)
+		append(l, ",", 1);
+	append(l, json, strlen(json));
+	l->count++;
+	l->last_id = id;
+}
+
+void list_reply(struct request *req, struct json_list *l)
+{
+	char tail[64];
+
+	if (l->more)
+		snprintf(tail, sizeof tail, "],\"next_cursor\":\"%lld\"}", (long long)l->last_id);
+	else
+		snprintf(tail, sizeof tail, "],\"next_cursor\":null}");
+	append(l, tail, strlen(tail));
+	reply_text(req, 200, "application/json", l->buf, l->len);
+	l->buf = NULL;
+}
+
+void list_free(struct json_list *l)
+{
+	free(l->buf);
+	l->buf = NULL;
+}

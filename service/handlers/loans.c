@@ -1,0 +1,286 @@
+/* Loans, one at a time: POST /v1/loans, GET /v1/loans/{loan_ref}, GET /v1/loans,
+ * PUT /v1/loans/{loan_ref} (a correction, If-Match), GET .../history, POST .../void and
+ * POST .../repayments. Banks write their own loans; the regulator reads every bank's. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/loans.h"
+#include "domain/codes.h"
+#include "domain/dates.h"
+#include "domain/uscc.h"
+#include "handlers/common.h"
+#include "handlers/handlers.h"
+#include "handlers/loan_items.h"
+#include "http/reply.h"
+#include "json/loan_json.h"
+
+/* Replies with a loan JSON text from the database (ownership of @a json taken). */
+static void reply_loan(struct request *req, unsigned status, char *json)
+{
+	reply_text(req, status, "application/json", json, strlen(json));
+}
+
+static void reply_outcome_error(struct request *req, const struct loan_outcome *o)
+{
+	struct field_error err;
+
+	loan_outcome_error(o, NULL, &err);
+	reply_field_error(req, &err);
+}
+
+static bool load_refdata(struct request *req, struct refdata *ref)
+{
+	enum db_rc rc = db_refdata(ref);
+
+	if (rc != DB_OK) {
+		reply_db_error(req, rc);
+		return false;
+	}
+	ref->policy.today = today_day();
+	return true;
+}
+
+void loans_post(struct request *req)
+{
+	struct refdata ref;
+	struct loan_prep p;
+	struct loan_outcomes out = {NULL, 0};
+	json_t *items = json_array();
+	struct ingest_call call = {req->principal.code, NULL, false, false, true};
+	enum db_rc rc;
+	char *text = NULL;
+
+	if (!load_refdata(req, &ref))
+		goto out;
+	if (!loan_prepare(req->json, 0, NULL, &ref, items, &p)) {
+		reply_field_error(req, &p.err);
+		goto out;
+	}
+	text = json_dumps(items, JSON_COMPACT);
+	call.items = text;
+	rc = db_loan_ingest(&call, &out);
+	if (rc != DB_OK) {
+		reply_db_error(req, rc);
+		goto out;
+	}
+	if (out.n != 1 || (strcmp(out.items[0].status, "rejected") != 0 && out.items[0].loan == NULL)) {
+		reply_error(req, ERR_INTERNAL, NULL, NULL, "ingest answered %zu rows", out.n);
+		goto out;
+	}
+	if (strcmp(out.items[0].status, "rejected") == 0) {
+		reply_outcome_error(req, &out.items[0]);
+		goto out;
+	}
+	reply_loan(req, strcmp(out.items[0].status, "created") == 0 ? 201 : 200, out.items[0].loan);
+	out.items[0].loan = NULL;
+out:
+	free(text);
+	json_decref(items);
+	loan_outcomes_free(&out);
+}
+
+void loans_get(struct request *req)
+{
+	bool ok;
+	const char *bank = bank_scope(req, true, &ok);
+	char *json = NULL;
+	enum db_rc rc;
+
+	if (!ok)
+		return;
+	rc = db_loan_get(bank, req_param(req, 0), &json);
+	if (rc != DB_OK) {
+		reply_db_error(req, rc);
+		return;
+	}
+	reply_loan(req, 200, json);
+}
+
+void loans_history(struct request *req)
+{
+	bool ok;
+	const char *bank = bank_scope(req, true, &ok);
+	char *json = NULL;
+	enum db_rc rc;
+
+	if (!ok)
+		return;
+	rc = db_loan_history(bank, req_param(req, 0), &json);
+	if (rc != DB_OK) {
+		reply_db_error(req, rc);
+		return;
+	}
+	reply_loan(req, 200, json);
+}
+
+static bool list_filter(struct request *req, struct loan_filter *f)
+{
+	static const char *const statuses[] = {"active", "repaid", "renewed", "void", NULL};
+	bool ok;
+
+	memset(f, 0, sizeof *f);
+	f->bank = bank_scope(req, false, &ok);
+	if (!ok || !page_params(req, &f->after_id, &f->limit) ||
+	    !query_date(req, "issued_from", &f->issued_from) ||
+	    !query_date(req, "issued_to", &f->issued_to))
+		return false;
+	f->borrower = req_query(req, "borrower");
+	if (f->borrower != NULL && uscc_problem(f->borrower) != NULL) {
+		reply_error(req, ERR_INVALID_FIELD, "L002", "borrower",
+			    "borrower: %s", uscc_problem(f->borrower));
+		return false;
+	}
+	f->status = req_query(req, "status");
+	if (f->status != NULL) {
+		const char *const *s = statuses;
+
+		while (*s != NULL && strcmp(*s, f->status) != 0)
+			s++;
+		if (*s == NULL) {
+			reply_error(req, ERR_INVALID_FIELD, NULL, "status",
+				    "status: active, repaid, renewed or void");
+			return false;
+		}
+	}
+	return true;
+}
+
+void loans_list(struct request *req)
+{
+	struct loan_filter f;
+	struct json_list l;
+	enum db_rc rc;
+
+	if (!list_filter(req, &f))
+		return;
+	list_begin(&l, f.limit);
+	f.limit += 1; /* one more row tells whether there is a next page */
+	rc = db_loan_list(&f, list_add, &l);
+	if (rc != DB_OK) {
+		list_free(&l);
+		reply_db_error(req, rc);
+		return;
+	}
+	list_reply(req, &l);
+}
+
+/* The version named by If-Match: "3", 3 or W/"3". */
+static bool if_match_version(struct request *req, int *version)
+{
+	const char *h = req_header(req, "If-Match");
+	char *end;
+	long v;
+
+	if (h == NULL) {
+		reply_error(req, ERR_PRECONDITION_REQUIRED, NULL, "If-Match",
+			    "If-Match: send the loan's current version, e.g. If-Match: \"1\"");
+		return false;
+	}
+	if (strncmp(h, "W/", 2) == 0)
+		h += 2;
+	if (*h == '"')
+		h++;
+	v = strtol(h, &end, 10);
+	if (end == h || v < 1 || v > 1000000 || (*end != '\0' && strcmp(end, "\"") != 0)) {
+		reply_error(req, ERR_BAD_REQUEST, NULL, "If-Match",
+			    "If-Match: a loan version such as \"2\"");
+		return false;
+	}
+	*version = (int)v;
+	return true;
+}
+
+void loans_put(struct request *req)
+{
+	struct refdata ref;
+	struct loan_prep p;
+	struct loan_outcome o = {0};
+	json_t *items = json_array();
+	char *item = NULL;
+	int version;
+	enum db_rc rc;
+
+	if (!if_match_version(req, &version) || !load_refdata(req, &ref))
+		goto out;
+	if (!loan_prepare(req->json, 0, NULL, &ref, items, &p)) {
+		reply_field_error(req, &p.err);
+		goto out;
+	}
+	if (strcmp(p.loan_ref, req_param(req, 0)) != 0) {
+		reply_error(req, ERR_INVALID_FIELD, "L001", "loan_ref",
+			    "loan_ref: must match the loan_ref in the path");
+		goto out;
+	}
+	item = json_dumps(json_array_get(items, 0), JSON_COMPACT);
+	rc = db_loan_correct(req->principal.code, req_param(req, 0), version, item, &o);
+	if (rc != DB_OK) {
+		reply_db_error(req, rc);
+		goto out;
+	}
+	if (strcmp(o.status, "rejected") == 0) {
+		reply_outcome_error(req, &o);
+		goto out;
+	}
+	reply_loan(req, 200, o.loan);
+	o.loan = NULL;
+out:
+	free(item);
+	json_decref(items);
+	loan_outcome_clear(&o);
+}
+
+void loans_void(struct request *req)
+{
+	struct field_error err;
+	struct loan_outcome o = {0};
+	const char *reason;
+	enum db_rc rc;
+
+	if (!void_from_json(req->json, &reason, &err)) {
+		reply_field_error(req, &err);
+		return;
+	}
+	rc = db_loan_void(req->principal.code, req_param(req, 0), reason, &o);
+	if (rc != DB_OK)
+		reply_db_error(req, rc);
+	else if (strcmp(o.status, "rejected") == 0)
+		reply_outcome_error(req, &o);
+	else {
+		reply_loan(req, 200, o.loan);
+		o.loan = NULL;
+	}
+	loan_outcome_clear(&o);
+}
+
+void loans_repay(struct request *req)
+{
+	struct field_error err;
+	struct repayment_input in;
+	struct loan_outcome o = {0};
+	char date[DATE_BUF], *body;
+	enum db_rc rc;
+
+	if (!repayment_from_json(req->json, &in, &err)) {
+		reply_field_error(req, &err);
+		return;
+	}
+	if (in.date > today_day()) {
+		reply_error(req, ERR_INVALID_FIELD, "L031", "date", "date: is after today");
+		return;
+	}
+	date_format(in.date, date);
+	rc = db_loan_repay(req->principal.code, req_param(req, 0), in.repayment_ref, date,
+			   in.amount, &o);
+	if (rc != DB_OK) {
+		reply_db_error(req, rc);
+	} else if (strcmp(o.status, "rejected") == 0) {
+		reply_outcome_error(req, &o);
+	} else if (asprintf(&body, "{\"repayment\":%s,\"loan\":%s}", o.repayment, o.loan) < 0) {
+		reply_error(req, ERR_INTERNAL, NULL, NULL, "out of memory");
+	} else {
+		reply_text(req, strcmp(o.status, "created") == 0 ? 201 : 200, "application/json",
+			   body, strlen(body));
+	}
+	loan_outcome_clear(&o);
+}

@@ -1,0 +1,261 @@
+/* POST /v1/loans/batch: up to 1000 loans as JSON ({"loans": [...]}) or CSV (a header row
+ * of field names), through the same rules as single posts, stored in one transaction by
+ * one set-based database call. Partial by default; ?atomic=true stores all or nothing;
+ * ?dry_run=true stores nothing; an Idempotency-Key makes a retry answer the first answer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "db/loans.h"
+#include "handlers/common.h"
+#include "handlers/handlers.h"
+#include "handlers/loan_items.h"
+#include "http/reply.h"
+#include "json/csv.h"
+
+#define BATCH_MAX 1000
+#define IDEMPOTENCY_KEY_MAX 128
+
+struct batch {
+	size_t n;
+	struct loan_prep *preps; /* one per input */
+	bool atomic, dry_run;
+	const json_t *loans;     /* the input array (borrowed from the request) */
+	json_t *csv_rows;        /* owned when the body was CSV */
+};
+
+/* The input array: from the JSON body or the CSV rows. Replies on error. */
+static const json_t *batch_input(struct request *req, struct batch *b)
+{
+	static const char *const allowed[] = {"loans", NULL};
+	struct field_error err;
+	const json_t *loans;
+
+	if (req->body_format == BODY_FORMAT_CSV) {
+		b->csv_rows = csv_to_rows(req->body ? req->body : "", req->body_len, &err);
+		if (b->csv_rows == NULL) {
+			reply_field_error(req, &err);
+			return NULL;
+		}
+		loans = b->csv_rows;
+	} else {
+		if (!fields_only(req->json, allowed, NULL, &err)) {
+			reply_field_error(req, &err);
+			return NULL;
+		}
+		loans = json_object_get(req->json, "loans");
+		if (!json_is_array(loans)) {
+			reply_error(req, ERR_INVALID_FIELD, NULL, "loans",
+				    "loans: an array of 1 to %d loan objects is required", BATCH_MAX);
+			return NULL;
+		}
+	}
+	if (json_array_size(loans) == 0 || json_array_size(loans) > BATCH_MAX) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "loans",
+			    "loans: a batch holds 1 to %d loans, not %zu", BATCH_MAX,
+			    json_array_size(loans));
+		return NULL;
+	}
+	return loans;
+}
+
+/* The first problem of an atomic batch: C-side rejections and database ones alike. */
+static const struct field_error *first_problem(const struct batch *b, const struct field_error *db_errs)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->preps[i].rejected)
+			return &b->preps[i].err;
+		if (db_errs[i].code != 0 || db_errs[i].message[0] != '\0')
+			return &db_errs[i];
+	}
+	return NULL;
+}
+
+/* Builds the answer: per-item results in input order and the counts. */
+static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsigned *status,
+			 char **body)
+{
+	struct batch *b = cls;
+	struct field_error *db_errs = calloc(b->n ? b->n : 1, sizeof *db_errs);
+	json_t *results = json_array(), *answer;
+	int created = 0, unchanged = 0, rejected = 0;
+	bool stored;
+	const struct field_error *first;
+
+	if (db_errs == NULL)
+		abort();
+	for (size_t k = 0; k < outcomes->n; k++) {
+		const struct loan_outcome *o = &outcomes->items[k];
+		char prefix[32];
+
+		if (o->idx < 0 || (size_t)o->idx >= b->n || strcmp(o->status, "rejected") != 0)
+			continue;
+		snprintf(prefix, sizeof prefix, "loans[%d]", o->idx);
+		loan_outcome_error(o, prefix, &db_errs[o->idx]);
+	}
+	for (size_t i = 0, k = 0; i < b->n; i++) {
+		const char *st = "rejected";
+		const struct field_error *err = NULL;
+
+		if (b->preps[i].rejected) {
+			err = &b->preps[i].err;
+		} else {
+			while (k < outcomes->n && outcomes->items[k].idx < (int)i)
+				k++;
+			if (k < outcomes->n && outcomes->items[k].idx == (int)i)
+				st = outcomes->items[k].status;
+			if (strcmp(st, "rejected") == 0)
+				err = &db_errs[i];
+		}
+		created += strcmp(st, "created") == 0;
+		unchanged += strcmp(st, "unchanged") == 0;
+		rejected += strcmp(st, "rejected") == 0;
+		json_array_append_new(results,
+				      json_pack("{s:i, s:s?, s:s, s:o?}", "index", (int)i,
+						"loan_ref", b->preps[i].loan_ref, "status", st,
+						"error", err ? field_error_json(err) : NULL));
+	}
+	first = first_problem(b, db_errs);
+	stored = !b->dry_run && !(b->atomic && first != NULL);
+	answer = json_pack("{s:i, s:i, s:i, s:b, s:b, s:o}", "created", created, "unchanged",
+			   unchanged, "rejected", rejected, "stored", stored, "dry_run", b->dry_run,
+			   "results", results);
+	*status = 200;
+	if (b->atomic && first != NULL) {
+		json_object_set_new(answer, "error", field_error_json(first));
+		*status = 422;
+	}
+	*body = json_dumps(answer, JSON_COMPACT);
+	json_decref(answer);
+	free(db_errs);
+	if (*body == NULL)
+		abort();
+}
+
+/* SHA-256 of what makes two posts the same request: query, media type and body. */
+static void request_digest(struct request *req, char out[65])
+{
+	const char *q[] = {"atomic", "dry_run"};
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f == NULL)
+		abort();
+	for (unsigned i = 0; i < 2; i++) {
+		const char *v = req_query(req, q[i]);
+
+		fprintf(f, "%s=%s\n", q[i], v ? v : "");
+	}
+	fprintf(f, "%d\n", (int)req->body_format);
+	fwrite(req->body ? req->body : "", 1, req->body_len, f);
+	fclose(f);
+	sha256_hex(text, len, out);
+	free(text);
+}
+
+static bool key_valid(const char *key)
+{
+	size_t n = strlen(key);
+
+	if (n == 0 || n > IDEMPOTENCY_KEY_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (key[i] < 0x21 || key[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static void run(struct request *req, struct batch *b, const char *items_text, const char *key)
+{
+	struct ingest_call call = {req->principal.code, items_text, b->atomic, b->dry_run, false};
+	bool c_rejected = false;
+	unsigned status = 0;
+	char *body = NULL;
+	enum db_rc rc;
+
+	for (size_t i = 0; i < b->n; i++)
+		c_rejected |= b->preps[i].rejected;
+	/* An atomic batch with an item already rejected here stores nothing; the database
+	 * still judges the others, as a dry run. */
+	if (b->atomic && c_rejected)
+		call.dry_run = true;
+	if (key != NULL) {
+		char digest[65];
+		bool replayed;
+
+		request_digest(req, digest);
+		rc = db_loan_ingest_keyed(&call, key, digest, build_answer, b, &replayed, &status,
+					  &body);
+		if (rc == DB_CONFLICT) {
+			reply_error(req, ERR_CONFLICT, NULL, "Idempotency-Key",
+				    "Idempotency-Key: already used for a different request");
+			return;
+		}
+		if (rc == DB_OK && replayed) {
+			reply_text(req, status, "application/json", body, strlen(body));
+			reply_header(req, "Idempotent-Replayed", "true");
+			return;
+		}
+	} else {
+		struct loan_outcomes out = {NULL, 0};
+
+		rc = db_loan_ingest(&call, &out);
+		if (rc == DB_OK)
+			build_answer(b, &out, &status, &body);
+		loan_outcomes_free(&out);
+	}
+	if (rc != DB_OK) {
+		free(body);
+		reply_db_error(req, rc);
+		return;
+	}
+	reply_text(req, status, "application/json", body, strlen(body));
+}
+
+void loans_batch_post(struct request *req)
+{
+	struct batch b = {0};
+	struct refdata ref;
+	json_t *items = json_array();
+	const char *key = req_header(req, "Idempotency-Key");
+	char *items_text = NULL;
+	enum db_rc rc;
+
+	if (!query_flag(req, "atomic", &b.atomic) || !query_flag(req, "dry_run", &b.dry_run))
+		goto out;
+	if (key != NULL && !key_valid(key)) {
+		reply_error(req, ERR_BAD_REQUEST, NULL, "Idempotency-Key",
+			    "Idempotency-Key: 1 to %d printable ASCII characters", IDEMPOTENCY_KEY_MAX);
+		goto out;
+	}
+	b.loans = batch_input(req, &b);
+	if (b.loans == NULL)
+		goto out;
+	rc = db_refdata(&ref);
+	if (rc != DB_OK) {
+		reply_db_error(req, rc);
+		goto out;
+	}
+	ref.policy.today = today_day();
+	b.n = json_array_size(b.loans);
+	b.preps = calloc(b.n, sizeof *b.preps);
+	if (b.preps == NULL)
+		abort();
+	for (size_t i = 0; i < b.n; i++) {
+		char prefix[32];
+
+		snprintf(prefix, sizeof prefix, "loans[%zu]", i);
+		loan_prepare(json_array_get(b.loans, i), (int)i, prefix, &ref, items, &b.preps[i]);
+	}
+	items_text = json_dumps(items, JSON_COMPACT);
+	if (items_text == NULL)
+		abort();
+	run(req, &b, items_text, key);
+out:
+	free(items_text);
+	free(b.preps);
+	json_decref(items);
+	json_decref(b.csv_rows);
+}
