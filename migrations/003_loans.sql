@@ -181,7 +181,10 @@ CREATE FUNCTION loan_to_json(l loans) RETURNS jsonb
         'warnings', coalesce((
             SELECT jsonb_agg(jsonb_build_object('rule', w.rule, 'field', w.field,
                                                 'message', w.message) ORDER BY w.id)
-            FROM loan_warnings w WHERE w.loan_id = l.id AND w.version = l.version),
+            FROM loan_warnings w
+            WHERE w.loan_id = l.id
+              AND w.version = (SELECT max(v.version) FROM loan_versions v
+                               WHERE v.loan_id = l.id AND v.change <> 'voided')),
             '[]'::jsonb),
         'created_at', ts_text(l.created_at),
         'updated_at', ts_text(l.updated_at));
@@ -220,6 +223,12 @@ BEGIN
     INSERT INTO firm_history (uscc, name, county_code, industry_code, size, changed_by, source)
     SELECT uscc, name, county_code, industry_code, size, p_actor, p_source FROM changed;
 END $$;
+
+-- A renewal must come after every repayment of the loan it renews, so a balance drops to
+-- zero on the renewal date and never below.
+CREATE FUNCTION loan_repaid_on_or_after(p_loan bigint, p_day date) RETURNS boolean
+    LANGUAGE sql STABLE
+    RETURN EXISTS (SELECT 1 FROM repayments r WHERE r.loan_id = p_loan AND r.repaid_on >= p_day);
 
 -- Stores a batch of validated loans for bank @p_bank. Per item it answers created,
 -- unchanged (the same loan_ref with the same content is already stored) or rejected
@@ -267,7 +276,8 @@ BEGIN
                WHEN i.renewal AND r.id IS NULL THEN 'L016a'
                WHEN i.renewal AND r.borrower_uscc <> i.uscc THEN 'L016b'
                WHEN i.renewal AND r.status <> 'active' THEN 'L016c'
-               WHEN i.renewal AND r.issue_date >= i.issue_date THEN 'L016d'
+               WHEN i.renewal AND (r.issue_date >= i.issue_date
+                                   OR loan_repaid_on_or_after(r.id, i.issue_date)) THEN 'L016d'
                WHEN i.relief_fund AND EXISTS (
                         SELECT 1 FROM loans o
                         WHERE o.borrower_uscc = i.uscc AND o.relief_fund
@@ -389,7 +399,7 @@ BEGIN
            WHEN 'L016a' THEN 'no loan of this bank has this loan_ref'
            WHEN 'L016b' THEN 'the renewed loan was made to another borrower'
            WHEN 'L016c' THEN format('the renewed loan is %s, not active', f.renewed_status)
-           WHEN 'L016d' THEN 'the renewed loan must be issued before the renewal'
+           WHEN 'L016d' THEN 'the renewed loan must be issued, and any of its repayments dated, before the renewal'
            WHEN 'L016e' THEN 'another loan of this batch already renews that loan'
            WHEN 'L019' THEN 'the firm already has a relief-fund loan'
            WHEN 'L021' THEN 'no supply-chain program with this id is run by this bank'
@@ -463,12 +473,13 @@ BEGIN
         WHERE x.bank_code = p_bank AND x.loan_ref = i.renews_loan_ref FOR UPDATE;
         IF NOT FOUND OR t.id = l.id OR t.borrower_uscc <> i.uscc
            OR (t.status <> 'active' AND NOT (t.status = 'renewed' AND t.renewed_by_id = l.id))
-           OR t.issue_date >= i.issue_date THEN
+           OR t.issue_date >= i.issue_date OR loan_repaid_on_or_after(t.id, i.issue_date) THEN
             RETURN QUERY SELECT 'rejected', 'invalid_field', 'L016', 'renews_loan_ref',
                 CASE WHEN t.id IS NULL THEN 'no loan of this bank has this loan_ref'
                      WHEN t.id = l.id THEN 'a loan cannot renew itself'
                      WHEN t.borrower_uscc <> i.uscc THEN 'the renewed loan was made to another borrower'
-                     WHEN t.issue_date >= i.issue_date THEN 'the renewed loan must be issued before the renewal'
+                     WHEN t.issue_date >= i.issue_date OR loan_repaid_on_or_after(t.id, i.issue_date)
+                         THEN 'the renewed loan must be issued, and any of its repayments dated, before the renewal'
                      ELSE format('the renewed loan is %s, not active', t.status) END,
                 NULL::jsonb;
             RETURN;

@@ -5,6 +5,7 @@
  * than one connection attempt per thread per back-off. */
 #include "db/db_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,7 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 
-#define CONNECT_BACKOFF_US 300000u
+#define CONNECT_BACKOFF_US 100000u
 #define TX_ATTEMPTS 6
 
 static const char *db_url = "dbname=finreg";
@@ -28,18 +29,38 @@ static const struct db_stmt *const stmt_tables[] = {
 	db_stmts_principals,
 	db_stmts_lpr,
 	db_stmts_loans,
+	db_stmts_stats,
 	NULL,
 };
+
+/* Closes a thread's connection when the thread exits (libmicrohttpd's pool threads end
+ * in MHD_stop_daemon), so no connection outlives its thread. */
+static pthread_key_t conn_key;
+static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
+
+static void close_at_thread_exit(void *conn)
+{
+	PQfinish(conn);
+}
+
+static void make_conn_key(void)
+{
+	if (pthread_key_create(&conn_key, close_at_thread_exit) != 0)
+		abort();
+}
 
 void db_configure(const char *url)
 {
 	db_url = url;
+	pthread_once(&conn_key_once, make_conn_key);
 }
 
 void db_disconnect(void)
 {
-	if (tl_conn != NULL)
+	if (tl_conn != NULL) {
 		PQfinish(tl_conn);
+		pthread_setspecific(conn_key, NULL);
+	}
 	tl_conn = NULL;
 	tl_prepared = false;
 	tl_broken = false;
@@ -182,8 +203,11 @@ static PGconn *get_conn(enum db_rc *rc)
 {
 	if (tl_conn != NULL && (tl_broken || PQstatus(tl_conn) != CONNECTION_OK))
 		db_disconnect();
-	if (tl_conn == NULL)
+	if (tl_conn == NULL) {
 		tl_conn = connect_now(rc);
+		if (tl_conn != NULL)
+			pthread_setspecific(conn_key, tl_conn);
+	}
 	return tl_conn;
 }
 

@@ -47,5 +47,6 @@ enum db_rc db_once(db_work_fn fn, void *cls);
 extern const struct db_stmt db_stmts_principals[];
 extern const struct db_stmt db_stmts_lpr[];
 extern const struct db_stmt db_stmts_loans[];
+extern const struct db_stmt db_stmts_stats[];
 
 #endif

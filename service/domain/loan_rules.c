@@ -15,75 +15,74 @@
 #define LPR_FIVE_YEAR_ABOVE_MONTHS 60
 
 const struct rule rule_catalog[] = {
-	{"L001", RULE_ERROR, "loan_ref",
-	 "required; 1-64 characters of printable Unicode (valid UTF-8, no control characters; "
-	 "characters are code points)"},
-	{"L002", RULE_ERROR, "borrower.uscc",
-	 "required; 18 characters of the GB 32100-2015 alphabet (digits and upper-case letters "
-	 "except I, O, S, V, Z)"},
-	{"L003", RULE_ERROR, "borrower.uscc", "the check character must match"},
-	{"L004", RULE_ERROR, "borrower.name", "required; 1-200 characters, no control characters"},
-	{"L005", RULE_ERROR, "borrower.county_code",
-	 "required; 6-digit administrative division code"},
-	{"L006", RULE_ERROR, "borrower.industry_code",
-	 "required; 4-digit GB/T 4754-2017 class (division 01-97)"},
-	{"L007", RULE_ERROR, "borrower.size", "required; large | medium | small | micro"},
-	{"L008", RULE_ERROR, "amount",
-	 "required; yuan string with at most two decimals, above zero"},
-	{"L009", RULE_ERROR, "issue_date", "required; a real date YYYY-MM-DD, not after today"},
-	{"L010", RULE_ERROR, "maturity_date",
-	 "required; a real date YYYY-MM-DD, later than issue_date"},
-	{"L011", RULE_ERROR, "rate",
-	 "required; annual percent string with at most four decimals, above 0 and at most 100"},
-	{"L012", RULE_ERROR, "guarantee_mode",
-	 "required; credit | guaranteed | collateral | pledge"},
-	{"L013", RULE_ERROR, "guarantor_code",
-	 "only with guarantee_mode \"guaranteed\"; must name a registered guarantor"},
-	{"L014", RULE_ERROR, "first_loan", "required boolean"},
-	{"L015", RULE_ERROR, "renewal",
-	 "required boolean; true needs renews_loan_ref, false must not have one"},
-	{"L016", RULE_ERROR, "renews_loan_ref",
-	 "must name an active loan of the same bank and borrower issued before this loan"},
-	{"L017", RULE_ERROR, "relief_fund",
-	 "required boolean; a relief-fund loan is at most the fund's cap (policy, "
-	 "10,000,000.00 yuan)"},
-	{"L018", RULE_ERROR, "relief_fund",
-	 "a relief-fund loan's term is at most the policy's months (12)"},
-	{"L019", RULE_ERROR, "relief_fund", "one funded relief-fund loan per firm"},
-	{"L020", RULE_ERROR, "credit_line",
-	 "optional yuan string; not below amount (defaults to amount)"},
-	{"L021", RULE_ERROR, "scf_program_id",
-	 "optional positive integer; a program the posting bank runs whose core or current "
-	 "member is the borrower"},
-	{"L030", RULE_ERROR, "repayment_ref", "required; 1-64 printable characters (repayment)"},
-	{"L031", RULE_ERROR, "date",
-	 "required; a real date, not before the loan's issue date and not after today "
-	 "(repayment)"},
-	{"L032", RULE_ERROR, "amount",
-	 "required; yuan string above zero, not above what is outstanding (repayment)"},
-	{"L040", RULE_ERROR, "reason", "required; 1-500 characters (void)"},
-	{"W001", RULE_WARNING, "first_loan",
-	 "the bank's first_loan flag disagrees with registry_first_loan (no earlier non-void "
-	 "loan to the same USCC from any bank)"},
+    {"L001", RULE_ERROR, "loan_ref",
+     "required; 1-64 characters of printable Unicode (valid UTF-8, no control characters; "
+     "characters are code points)"},
+    {"L002", RULE_ERROR, "borrower.uscc",
+     "required; 18 characters of the GB 32100-2015 alphabet (digits and upper-case letters "
+     "except I, O, S, V, Z)"},
+    {"L003", RULE_ERROR, "borrower.uscc", "the check character must match"},
+    {"L004", RULE_ERROR, "borrower.name", "required; 1-200 characters, no control characters"},
+    {"L005", RULE_ERROR, "borrower.county_code", "required; 6-digit administrative division code"},
+    {"L006", RULE_ERROR, "borrower.industry_code",
+     "required; 4-digit GB/T 4754-2017 class (division 01-97)"},
+    {"L007", RULE_ERROR, "borrower.size", "required; large | medium | small | micro"},
+    {"L008", RULE_ERROR, "amount", "required; yuan string with at most two decimals, above zero"},
+    {"L009", RULE_ERROR, "issue_date", "required; a real date YYYY-MM-DD, not after today"},
+    {"L010", RULE_ERROR, "maturity_date",
+     "required; a real date YYYY-MM-DD, later than issue_date"},
+    {"L011", RULE_ERROR, "rate",
+     "required; annual percent string with at most four decimals, above 0 and at most 100"},
+    {"L012", RULE_ERROR, "guarantee_mode", "required; credit | guaranteed | collateral | pledge"},
+    {"L013", RULE_ERROR, "guarantor_code",
+     "optional, 1-64 printable characters; only with guarantee_mode \"guaranteed\"; must "
+     "name a registered guarantor"},
+    {"L014", RULE_ERROR, "first_loan", "required boolean"},
+    {"L015", RULE_ERROR, "renewal",
+     "required boolean; true needs renews_loan_ref, false must not have one"},
+    {"L016", RULE_ERROR, "renews_loan_ref",
+     "optional, 1-64 printable characters; must name an active loan of the same bank and "
+     "borrower issued before this loan"},
+    {"L017", RULE_ERROR, "relief_fund",
+     "required boolean; a relief-fund loan is at most the fund's cap (policy, "
+     "10,000,000.00 yuan)"},
+    {"L018", RULE_ERROR, "relief_fund",
+     "a relief-fund loan's term is at most the policy's months (12)"},
+    {"L019", RULE_ERROR, "relief_fund", "one funded relief-fund loan per firm"},
+    {"L020", RULE_ERROR, "credit_line",
+     "optional yuan string; not below amount (defaults to amount)"},
+    {"L021", RULE_ERROR, "scf_program_id",
+     "optional positive integer; a program the posting bank runs whose core or current "
+     "member is the borrower"},
+    {"L030", RULE_ERROR, "repayment_ref", "required; 1-64 printable characters (repayment)"},
+    {"L031", RULE_ERROR, "date",
+     "required; a real date, not before the loan's issue date and not after today "
+     "(repayment)"},
+    {"L032", RULE_ERROR, "amount",
+     "required; yuan string above zero, not above what is outstanding (repayment)"},
+    {"L040", RULE_ERROR, "reason", "required; 1-500 characters (void)"},
+    {"W001", RULE_WARNING, "first_loan",
+     "the bank's first_loan flag disagrees with registry_first_loan (no earlier non-void "
+     "loan to the same USCC from any bank)"},
 };
 
 const size_t rule_catalog_len = sizeof(rule_catalog) / sizeof(rule_catalog[0]);
 
 static const char rules_md_intro[] =
-	"# Validation rules\n"
-	"\n"
-	"Every validation rule of finreg has a stable id, carried as `\"rule\"` in the error "
-	"that reports it and listed by `GET /v1/rules` with the same text as this page. "
-	"Errors (`L...`) block a record; warnings (`W...`) are stored with the record and "
-	"returned in its `\"warnings\"`. Some rules need stored records (a registered "
-	"guarantor, the loan a renewal replaces, earlier relief-fund loans, supply-chain "
-	"programs, what is outstanding); the registry checks those in the same transaction "
-	"that stores the record. This page is generated from the catalog in "
-	"`service/domain/loan_rules.c` (`rule_catalog_markdown()`), and a unit test fails "
-	"when the two differ.\n"
-	"\n"
-	"| id | severity | field | description |\n"
-	"|---|---|---|---|\n";
+    "# Validation rules\n"
+    "\n"
+    "Every validation rule of finreg has a stable id, carried as `\"rule\"` in the error "
+    "that reports it and listed by `GET /v1/rules` with the same text as this page. "
+    "Errors (`L...`) block a record; warnings (`W...`) are stored with the record and "
+    "returned in its `\"warnings\"`. Some rules need stored records (a registered "
+    "guarantor, the loan a renewal replaces, earlier relief-fund loans, supply-chain "
+    "programs, what is outstanding); the registry checks those in the same transaction "
+    "that stores the record. This page is generated from the catalog in "
+    "`service/domain/loan_rules.c` (`rule_catalog_markdown()`), and a unit test fails "
+    "when the two differ.\n"
+    "\n"
+    "| id | severity | field | description |\n"
+    "|---|---|---|---|\n";
 
 const struct rule *rule_find(const char *id)
 {
@@ -129,8 +128,7 @@ char *rule_catalog_markdown(void)
 	for (size_t i = 0; i < rule_catalog_len; i++) {
 		const struct rule *r = &rule_catalog[i];
 
-		fprintf(f, "| %s | %s | `%s` | ", r->id, rule_severity_name(r->severity),
-			r->field);
+		fprintf(f, "| %s | %s | `%s` | ", r->id, rule_severity_name(r->severity), r->field);
 		md_cell(f, r->description);
 		fputs(" |\n", f);
 	}
@@ -233,8 +231,8 @@ static bool violate(struct rule_violation *v, const char *rule, const char *pref
 	return false;
 }
 
-bool loan_check(const struct loan_input *in, const struct loan_policy *policy,
-		const char *prefix, struct rule_violation *v)
+bool loan_check(const struct loan_input *in, const struct loan_policy *policy, const char *prefix,
+		struct rule_violation *v)
 {
 	char day[DATE_BUF], money[MONEY_BUF];
 	int term;
@@ -271,20 +269,21 @@ bool loan_check(const struct loan_input *in, const struct loan_policy *policy,
 			       policy->relief_term_months_max, term);
 	if (in->credit_line < in->amount) {
 		money_format(in->amount, money);
-		return violate(v, "L020", prefix, "credit_line",
-			       "must not be below amount (%s)", money);
+		return violate(v, "L020", prefix, "credit_line", "must not be below amount (%s)",
+			       money);
 	}
 	return true;
 }
 
-bool loan_warn_first_loan(const struct loan_input *in, bool registry_first_loan,
-			  const char *prefix, struct rule_violation *v)
+bool loan_warn_first_loan(const struct loan_input *in, bool registry_first_loan, const char *prefix,
+			  struct rule_violation *v)
 {
 	if (in->first_loan == registry_first_loan)
 		return false;
 	violate(v, "W001", prefix, "first_loan",
-		in->first_loan ? "is true, but the registry holds an earlier loan to this borrower"
-			       : "is false, but the registry holds no earlier loan to this borrower");
+		in->first_loan
+		    ? "is true, but the registry holds an earlier loan to this borrower"
+		    : "is false, but the registry holds no earlier loan to this borrower");
 	return true;
 }
 

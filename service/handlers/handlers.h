@@ -32,4 +32,11 @@ void rules_list(struct request *req);
 /* warnings.c */
 void warnings_list(struct request *req);
 
+/* stats.c */
+void stats_new_loans(struct request *req);
+void stats_pricing(struct request *req);
+void stats_lending_growth(struct request *req);
+void stats_targets(struct request *req);
+void targets_put(struct request *req);
+
 #endif

@@ -1,4 +1,5 @@
 /* The LPR table: GET /v1/lpr (any principal) and PUT /v1/lpr/{date} (the regulator). */
+#include "db/loans.h"
 #include "db/lpr.h"
 #include "domain/dates.h"
 #include "domain/money.h"
@@ -67,6 +68,7 @@ void lpr_put(struct request *req)
 		reply_db_error(req, rc);
 		return;
 	}
+	db_refdata_invalidate();
 	reply_json(req, created ? 201 : 200,
 		   json_pack("{s:s, s:s, s:s}", "effective_from", date, "one_year", one,
 			     "five_year", five));

@@ -269,7 +269,8 @@ static bool read_header(const struct cells *h, struct column *cols, struct field
 			}
 			if (cols[i].parent == NULL && cols[j].parent != NULL &&
 			    strcmp(a, cols[j].parent) == 0) {
-				snprintf(text, sizeof text, "column \"%.*s\" conflicts with \"%.*s\"",
+				snprintf(text, sizeof text,
+					 "column \"%.*s\" conflicts with \"%.*s\"",
 					 FIELD_PATH_MAX / 2, a, FIELD_PATH_MAX / 2, b);
 				return header_fail(err, text);
 			}
@@ -285,8 +286,7 @@ static json_t *cell_value(enum column_kind kind, const char *s, size_t len)
 		return json_true();
 	if (kind == COL_BOOL && strcmp(s, "false") == 0)
 		return json_false();
-	if (kind == COL_INTEGER && len <= CSV_MAX_INTEGER_DIGITS &&
-	    strspn(s, "0123456789") == len)
+	if (kind == COL_INTEGER && len <= CSV_MAX_INTEGER_DIGITS && strspn(s, "0123456789") == len)
 		return json_integer(strtoll(s, NULL, 10));
 	return json_stringn(s, len);
 }

@@ -9,21 +9,22 @@
 #include "domain/money.h"
 #include "domain/uscc.h"
 
-#define REF_MAX_CHARS 64
+#define REF_MAX_CHARS    64
 #define REASON_MAX_CHARS 500
 
 /* The message uscc_problem_r() gives for a wrong check character (rule L003). */
 #define USCC_CHECK_MESSAGE "check character does not match"
 
 static const char *const loan_fields[] = {
-	"loan_ref",       "borrower",       "amount",        "issue_date",
-	"maturity_date",  "rate",           "guarantee_mode", "guarantor_code",
-	"first_loan",     "renewal",        "renews_loan_ref", "scf_program_id",
-	"relief_fund",    "credit_line",    NULL,
+    "loan_ref",       "borrower",        "amount",
+    "issue_date",     "maturity_date",   "rate",
+    "guarantee_mode", "guarantor_code",  "first_loan",
+    "renewal",        "renews_loan_ref", "scf_program_id",
+    "relief_fund",    "credit_line",     NULL,
 };
 
 static const char *const firm_fields[] = {
-	"uscc", "name", "county_code", "industry_code", "size", NULL,
+    "uscc", "name", "county_code", "industry_code", "size", NULL,
 };
 
 static const char *const repayment_fields[] = {"repayment_ref", "date", "amount", NULL};
@@ -92,8 +93,7 @@ static bool get_text(const json_t *obj, const char *name, bool required, const c
 					       : "must be printable text without control "
 						 "characters");
 	if (n == 0)
-		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
-				  "must not be empty");
+		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name, "must not be empty");
 	if (n > max)
 		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
 				  "must be at most %ld characters (has %ld)", max, n);
@@ -122,8 +122,8 @@ static bool get_date(const json_t *obj, const char *name, const char *rule, cons
 {
 	const char *s;
 
-	if (!get_string(obj, name, true, rule, prefix, "must be a string like \"2020-05-12\"",
-			&s, NULL, err))
+	if (!get_string(obj, name, true, rule, prefix, "must be a string like \"2020-05-12\"", &s,
+			NULL, err))
 		return false;
 	if (!date_parse(s, out))
 		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
@@ -139,8 +139,8 @@ static bool get_money(const json_t *obj, const char *name, bool required, const 
 	const char *s;
 
 	*present = false;
-	if (!get_string(obj, name, required, rule, prefix,
-			"must be a string like \"5000000.00\"", &s, NULL, err))
+	if (!get_string(obj, name, required, rule, prefix, "must be a string like \"5000000.00\"",
+			&s, NULL, err))
 		return false;
 	if (s == NULL)
 		return true;
@@ -148,8 +148,7 @@ static bool get_money(const json_t *obj, const char *name, bool required, const 
 		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
 				  "must be yuan with at most two decimals, like \"5000000.00\"");
 	if (*out <= 0)
-		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
-				  "must be above zero");
+		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name, "must be above zero");
 	*present = true;
 	return true;
 }
@@ -160,16 +159,15 @@ static bool get_rate(const json_t *obj, const char *name, const char *rule, cons
 {
 	const char *s;
 
-	if (!get_string(obj, name, true, rule, prefix, "must be a string like \"4.3500\"", &s,
-			NULL, err))
+	if (!get_string(obj, name, true, rule, prefix, "must be a string like \"4.3500\"", &s, NULL,
+			err))
 		return false;
 	if (!rate_parse(s, out))
 		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
 				  "must be an annual percent up to 100 with at most four "
 				  "decimals, like \"4.3500\"");
 	if (*out <= 0)
-		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
-				  "must be above zero");
+		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name, "must be above zero");
 	return true;
 }
 
@@ -207,8 +205,8 @@ bool firm_fields_from_json(const json_t *obj, const char *prefix, struct firm *o
 	if (!get_text(obj, "name", true, "L004", prefix, FIRM_NAME_MAX_CHARS, false, &out->name,
 		      err))
 		return false;
-	if (!get_string(obj, "county_code", true, "L005", prefix, "must be a string like \"350402\"",
-			&out->county_code, NULL, err))
+	if (!get_string(obj, "county_code", true, "L005", prefix,
+			"must be a string like \"350402\"", &out->county_code, NULL, err))
 		return false;
 	if (!county_code_valid(out->county_code))
 		return field_fail(err, ERR_INVALID_FIELD, "L005", prefix, "county_code",
@@ -275,8 +273,8 @@ bool loan_from_json(const json_t *obj, const char *prefix, struct loan_input *ou
 		return false;
 	if (!get_rate(obj, "rate", "L011", prefix, &out->rate, err))
 		return false;
-	if (!get_string(obj, "guarantee_mode", true, "L012", prefix, "must be a string", &s,
-			NULL, err))
+	if (!get_string(obj, "guarantee_mode", true, "L012", prefix, "must be a string", &s, NULL,
+			err))
 		return false;
 	if (!guarantee_mode_parse(s, &out->guarantee_mode))
 		return field_fail(err, ERR_INVALID_FIELD, "L012", prefix, "guarantee_mode",
@@ -295,8 +293,7 @@ bool loan_from_json(const json_t *obj, const char *prefix, struct loan_input *ou
 		return false;
 	if (!get_bool(obj, "relief_fund", "L017", prefix, &out->relief_fund, err))
 		return false;
-	if (!get_money(obj, "credit_line", false, "L020", prefix, &out->credit_line, &present,
-		       err))
+	if (!get_money(obj, "credit_line", false, "L020", prefix, &out->credit_line, &present, err))
 		return false;
 	if (!present)
 		out->credit_line = out->amount;
@@ -340,22 +337,19 @@ json_t *loan_input_to_json(const struct loan_input *in)
 	char rate[RATE_BUF];
 
 	rate_format(in->rate, rate);
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:o, s:b, s:b, s:o, s:o, s:b, s:o}",
-			 "loan_ref", string_or_null(in->loan_ref), "borrower",
-			 firm_to_json(&in->borrower), "amount", money_json(in->amount),
-			 "issue_date", date_json(in->issue_date), "maturity_date",
-			 date_json(in->maturity_date), "rate", rate, "guarantee_mode",
-			 guarantee_mode_name(in->guarantee_mode), "guarantor_code",
-			 string_or_null(in->guarantor_code), "first_loan", in->first_loan,
-			 "renewal", in->renewal, "renews_loan_ref",
-			 string_or_null(in->renews_loan_ref), "scf_program_id",
-			 in->scf_program_id > 0 ? json_integer(in->scf_program_id) : json_null(),
-			 "relief_fund", in->relief_fund, "credit_line",
-			 money_json(in->credit_line));
+	return json_pack(
+	    "{s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:o, s:b, s:b, s:o, s:o, s:b, s:o}", "loan_ref",
+	    string_or_null(in->loan_ref), "borrower", firm_to_json(&in->borrower), "amount",
+	    money_json(in->amount), "issue_date", date_json(in->issue_date), "maturity_date",
+	    date_json(in->maturity_date), "rate", rate, "guarantee_mode",
+	    guarantee_mode_name(in->guarantee_mode), "guarantor_code",
+	    string_or_null(in->guarantor_code), "first_loan", in->first_loan, "renewal",
+	    in->renewal, "renews_loan_ref", string_or_null(in->renews_loan_ref), "scf_program_id",
+	    in->scf_program_id > 0 ? json_integer(in->scf_program_id) : json_null(), "relief_fund",
+	    in->relief_fund, "credit_line", money_json(in->credit_line));
 }
 
-bool repayment_from_json(const json_t *obj, struct repayment_input *out,
-			 struct field_error *err)
+bool repayment_from_json(const json_t *obj, struct repayment_input *out, struct field_error *err)
 {
 	bool present;
 

@@ -54,8 +54,7 @@ json_t *loan_input_to_json(const struct loan_input *in);
  * (the loan-dependent parts are repayment_check()'s). The string in @a out is borrowed
  * from @a obj. Returns false and fills @a err on the first problem.
  */
-bool repayment_from_json(const json_t *obj, struct repayment_input *out,
-			 struct field_error *err);
+bool repayment_from_json(const json_t *obj, struct repayment_input *out, struct field_error *err);
 
 /**
  * Reads a void body {reason} (L040: 1-500 characters; line breaks allowed, other control

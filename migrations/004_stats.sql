@@ -1,0 +1,378 @@
+-- Statistics summaries, kept in the same transaction as every loan and repayment write by
+-- statement-level triggers, so the regulator's queries read a number of rows that grows
+-- with the calendar and the number of groups, never with the number of loans.
+--   stats_new_loans: new (non-void) loans by issue day and by issue month, along four
+--     dimensions (bank, county, industry division, size), split by manufacturing; the
+--     county, division and size rows exist for all banks (bank_code '*') and per bank.
+--   stats_balance:   changes of outstanding balance by day, month and year, per bank and
+--     manufacturing; a balance on a date is the sum of at most ~70 rows per group.
+--   stats_pricing:   new inclusive small-micro loans by issue month with rate x amount.
+-- Every summary row carries a shard (the writing backend's pid mod 8) so that concurrent
+-- writers of the same day and group do not queue on one row; readers add the shards up.
+
+-- Policy targets by year (measures table of docs/domain.md).
+CREATE TABLE targets (
+    year       int NOT NULL,
+    metric     text NOT NULL CHECK (metric IN ('manufacturing_loan_increase', 'lending_increase',
+                                               'guarantee_leverage', 'small_micro_rate_change_pp',
+                                               'relief_referrals')),
+    target     numeric NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    updated_by text NOT NULL DEFAULT 'seed',
+    PRIMARY KEY (year, metric)
+);
+INSERT INTO targets (year, metric, target) VALUES
+    (2020, 'manufacturing_loan_increase', 5000000000.00),
+    (2020, 'lending_increase', 3000000000.00),
+    (2020, 'guarantee_leverage', 1.5),
+    (2020, 'small_micro_rate_change_pp', -0.5),
+    (2020, 'relief_referrals', 500);
+
+CREATE TABLE stats_new_loans (
+    dim            char(1) NOT NULL CHECK (dim IN ('b', 'c', 'i', 's')),
+    grain          char(1) NOT NULL CHECK (grain IN ('d', 'm')),
+    bank_code      text NOT NULL,
+    period         date NOT NULL,
+    key            text NOT NULL,
+    manufacturing  boolean NOT NULL,
+    shard          smallint NOT NULL,
+    n              bigint NOT NULL DEFAULT 0,
+    amount         bigint NOT NULL DEFAULT 0,
+    first_n        bigint NOT NULL DEFAULT 0,
+    first_amount   bigint NOT NULL DEFAULT 0,
+    credit_n       bigint NOT NULL DEFAULT 0,
+    credit_amount  bigint NOT NULL DEFAULT 0,
+    mlt_n          bigint NOT NULL DEFAULT 0,
+    mlt_amount     bigint NOT NULL DEFAULT 0,
+    renewal_n      bigint NOT NULL DEFAULT 0,
+    renewal_amount bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (dim, grain, bank_code, period, key, manufacturing, shard)
+);
+
+CREATE TABLE stats_balance (
+    grain         char(1) NOT NULL CHECK (grain IN ('d', 'm', 'y')),
+    period        date NOT NULL,
+    bank_code     text NOT NULL,
+    manufacturing boolean NOT NULL,
+    shard         smallint NOT NULL,
+    delta         bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (grain, period, bank_code, manufacturing, shard)
+);
+
+CREATE TABLE stats_pricing (
+    bank_code       text NOT NULL,
+    period          date NOT NULL,
+    shard           smallint NOT NULL,
+    n               bigint NOT NULL DEFAULT 0,
+    amount          bigint NOT NULL DEFAULT 0,
+    rate_x_amount   numeric NOT NULL DEFAULT 0,
+    spread_amount   bigint NOT NULL DEFAULT 0,
+    spread_x_amount numeric NOT NULL DEFAULT 0,
+    PRIMARY KEY (bank_code, period, shard)
+);
+
+CREATE FUNCTION stats_shard() RETURNS smallint
+    LANGUAGE sql VOLATILE
+    RETURN (pg_backend_pid() % 8)::smallint;
+
+-- Balance events of loan rows @rows with sign @sign: +amount on the issue date and, for a
+-- renewed loan, minus what was left on the renewal date. Void rows have none.
+CREATE FUNCTION stats_loan_events(p_rows jsonb, p_sign int)
+RETURNS TABLE (day date, bank_code text, manufacturing boolean, delta bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT r.issue_date, r.bank_code, r.manufacturing, p_sign * r.amount_fen
+    FROM jsonb_to_recordset(p_rows) AS r(id bigint, issue_date date, bank_code text,
+         manufacturing boolean, amount_fen bigint, repaid_fen bigint, renewed_on date,
+         status text)
+    WHERE r.status <> 'void'
+    UNION ALL
+    SELECT r.renewed_on, r.bank_code, r.manufacturing, -p_sign * (r.amount_fen - r.repaid_fen)
+    FROM jsonb_to_recordset(p_rows) AS r(id bigint, issue_date date, bank_code text,
+         manufacturing boolean, amount_fen bigint, repaid_fen bigint, renewed_on date,
+         status text)
+    WHERE r.status <> 'void' AND r.renewed_on IS NOT NULL
+$$;
+
+-- Adds balance events to stats_balance at day, month and year grain.
+CREATE FUNCTION stats_balance_add(p_events jsonb) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO stats_balance AS s (grain, period, bank_code, manufacturing, shard, delta)
+    SELECT g.grain, g.period, e.bank_code, e.manufacturing, stats_shard(), sum(e.delta)
+    FROM jsonb_to_recordset(p_events) AS e(day date, bank_code text, manufacturing boolean,
+                                          delta bigint)
+    CROSS JOIN LATERAL (VALUES ('d', e.day),
+                               ('m', date_trunc('month', e.day)::date),
+                               ('y', date_trunc('year', e.day)::date)) AS g(grain, period)
+    GROUP BY g.grain, g.period, e.bank_code, e.manufacturing
+    HAVING sum(e.delta) <> 0
+    ON CONFLICT (grain, period, bank_code, manufacturing, shard)
+    DO UPDATE SET delta = s.delta + EXCLUDED.delta;
+$$;
+
+-- Adds (@sign 1) or removes (-1) the new-loan and pricing contributions of loan rows.
+CREATE FUNCTION stats_new_loans_add(p_rows jsonb, p_sign int) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stats_new_loans AS s (dim, grain, bank_code, period, key, manufacturing, shard,
+                                      n, amount,
+                                      first_n, first_amount, credit_n, credit_amount, mlt_n,
+                                      mlt_amount, renewal_n, renewal_amount)
+    SELECT d.dim, g.grain, d.bank, g.period, d.key, r.manufacturing, stats_shard(),
+           p_sign * count(*), p_sign * sum(r.amount_fen),
+           p_sign * count(*) FILTER (WHERE r.first_loan),
+           p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.first_loan), 0),
+           p_sign * count(*) FILTER (WHERE r.guarantee_mode = 'credit'),
+           p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.guarantee_mode = 'credit'), 0),
+           p_sign * count(*) FILTER (WHERE r.medium_long_term),
+           p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.medium_long_term), 0),
+           p_sign * count(*) FILTER (WHERE r.renewal),
+           p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.renewal), 0)
+    FROM jsonb_to_recordset(p_rows) AS r(issue_date date, bank_code text, county_code text,
+         industry_code text, size text, manufacturing boolean, amount_fen bigint,
+         first_loan boolean, guarantee_mode text, medium_long_term boolean, renewal boolean,
+         status text)
+    CROSS JOIN LATERAL (VALUES ('b', '*', r.bank_code),
+                               ('c', '*', r.county_code), ('c', r.bank_code, r.county_code),
+                               ('i', '*', left(r.industry_code, 2)),
+                               ('i', r.bank_code, left(r.industry_code, 2)),
+                               ('s', '*', r.size), ('s', r.bank_code, r.size)) AS d(dim, bank, key)
+    CROSS JOIN LATERAL (VALUES ('d', r.issue_date),
+                               ('m', date_trunc('month', r.issue_date)::date)) AS g(grain, period)
+    WHERE r.status <> 'void'
+    GROUP BY d.dim, g.grain, d.bank, g.period, d.key, r.manufacturing
+    ON CONFLICT (dim, grain, bank_code, period, key, manufacturing, shard) DO UPDATE SET
+        n = s.n + EXCLUDED.n, amount = s.amount + EXCLUDED.amount,
+        first_n = s.first_n + EXCLUDED.first_n,
+        first_amount = s.first_amount + EXCLUDED.first_amount,
+        credit_n = s.credit_n + EXCLUDED.credit_n,
+        credit_amount = s.credit_amount + EXCLUDED.credit_amount,
+        mlt_n = s.mlt_n + EXCLUDED.mlt_n, mlt_amount = s.mlt_amount + EXCLUDED.mlt_amount,
+        renewal_n = s.renewal_n + EXCLUDED.renewal_n,
+        renewal_amount = s.renewal_amount + EXCLUDED.renewal_amount;
+
+    INSERT INTO stats_pricing AS s (bank_code, period, shard, n, amount, rate_x_amount,
+                                    spread_amount, spread_x_amount)
+    SELECT b.bank, date_trunc('month', r.issue_date)::date, stats_shard(), p_sign * count(*),
+           p_sign * sum(r.amount_fen), p_sign * sum(r.rate_e4::numeric * r.amount_fen),
+           p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.spread_bp IS NOT NULL), 0),
+           p_sign * coalesce(sum(r.spread_bp::numeric * r.amount_fen), 0)
+    FROM jsonb_to_recordset(p_rows) AS r(issue_date date, bank_code text, amount_fen bigint,
+         rate_e4 int, spread_bp int, inclusive_small_micro boolean, status text)
+    CROSS JOIN LATERAL (VALUES ('*'), (r.bank_code)) AS b(bank)
+    WHERE r.status <> 'void' AND r.inclusive_small_micro
+    GROUP BY 1, 2
+    ON CONFLICT (bank_code, period, shard) DO UPDATE SET
+        n = s.n + EXCLUDED.n, amount = s.amount + EXCLUDED.amount,
+        rate_x_amount = s.rate_x_amount + EXCLUDED.rate_x_amount,
+        spread_amount = s.spread_amount + EXCLUDED.spread_amount,
+        spread_x_amount = s.spread_x_amount + EXCLUDED.spread_x_amount;
+END $$;
+
+-- Repayment balance events of loans @ids as their rows @rows say (bank, manufacturing,
+-- void), with sign @sign.
+CREATE FUNCTION stats_repayment_events(p_rows jsonb, p_sign int)
+RETURNS TABLE (day date, bank_code text, manufacturing boolean, delta bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT p.repaid_on, r.bank_code, r.manufacturing, -p_sign * p.amount_fen
+    FROM jsonb_to_recordset(p_rows) AS r(id bigint, bank_code text, manufacturing boolean,
+                                         status text)
+    JOIN repayments p ON p.loan_id = r.id
+    WHERE r.status <> 'void'
+$$;
+
+CREATE FUNCTION stats_on_loan_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_rows jsonb;
+BEGIN
+    SELECT jsonb_agg(to_jsonb(n)) INTO v_rows FROM new_rows n;
+    IF v_rows IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM stats_new_loans_add(v_rows, 1);
+    PERFORM stats_balance_add((SELECT jsonb_agg(to_jsonb(e)) FROM stats_loan_events(v_rows, 1) e));
+    RETURN NULL;
+END $$;
+
+-- On update, only rows whose contribution can change are looked at: those whose status,
+-- dates, amounts, grouping or flags changed (a plain repayment changes repaid_fen alone).
+CREATE FUNCTION stats_on_loan_update() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_old jsonb;
+    v_new jsonb;
+    v_old_moved jsonb;
+    v_new_moved jsonb;
+BEGIN
+    WITH pairs AS (
+        SELECT o AS o, n AS n FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE (o.status = 'void') IS DISTINCT FROM (n.status = 'void')
+           OR (o.issue_date, o.bank_code, o.county_code, o.industry_code, o.size,
+               o.manufacturing, o.amount_fen, o.first_loan, o.guarantee_mode,
+               o.medium_long_term, o.renewal, o.rate_e4, o.spread_bp, o.inclusive_small_micro,
+               o.renewed_on)
+              IS DISTINCT FROM
+              (n.issue_date, n.bank_code, n.county_code, n.industry_code, n.size,
+               n.manufacturing, n.amount_fen, n.first_loan, n.guarantee_mode,
+               n.medium_long_term, n.renewal, n.rate_e4, n.spread_bp, n.inclusive_small_micro,
+               n.renewed_on)
+           OR (n.renewed_on IS NOT NULL AND o.repaid_fen <> n.repaid_fen))
+    SELECT jsonb_agg(to_jsonb(p.o)), jsonb_agg(to_jsonb(p.n)),
+           jsonb_agg(to_jsonb(p.o)) FILTER (WHERE (p.o).bank_code <> (p.n).bank_code
+               OR (p.o).manufacturing <> (p.n).manufacturing
+               OR ((p.o).status = 'void') <> ((p.n).status = 'void')),
+           jsonb_agg(to_jsonb(p.n)) FILTER (WHERE (p.o).bank_code <> (p.n).bank_code
+               OR (p.o).manufacturing <> (p.n).manufacturing
+               OR ((p.o).status = 'void') <> ((p.n).status = 'void'))
+    INTO v_old, v_new, v_old_moved, v_new_moved
+    FROM pairs p;
+    IF v_old IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM stats_new_loans_add(v_old, -1);
+    PERFORM stats_new_loans_add(v_new, 1);
+    PERFORM stats_balance_add((
+        SELECT jsonb_agg(to_jsonb(e)) FROM (
+            SELECT * FROM stats_loan_events(v_old, -1)
+            UNION ALL SELECT * FROM stats_loan_events(v_new, 1)
+            UNION ALL SELECT * FROM stats_repayment_events(v_old_moved, -1)
+            UNION ALL SELECT * FROM stats_repayment_events(v_new_moved, 1)) e));
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION stats_on_repayment_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM stats_balance_add((
+        SELECT jsonb_agg(jsonb_build_object('day', p.repaid_on, 'bank_code', l.bank_code,
+                                            'manufacturing', l.manufacturing,
+                                            'delta', -p.amount_fen))
+        FROM new_rows p JOIN loans l ON l.id = p.loan_id
+        WHERE l.status <> 'void'));
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER loans_stats_insert AFTER INSERT ON loans
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION stats_on_loan_insert();
+CREATE TRIGGER loans_stats_update AFTER UPDATE ON loans
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stats_on_loan_update();
+CREATE TRIGGER repayments_stats_insert AFTER INSERT ON repayments
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stats_on_repayment_insert();
+
+-- New-loan figures over [@p_from, @p_to] along dimension @p_dim, read from month rows for
+-- whole months and day rows for the ragged ends. @p_mfg: NULL = all. @p_bank: '*' = all
+-- banks, or one bank's code.
+CREATE FUNCTION stats_new_loans_window(p_dim char, p_bank text, p_from date, p_to date,
+                                       p_mfg boolean)
+RETURNS TABLE (period date, key text, manufacturing boolean, n bigint, amount bigint,
+               first_n bigint,
+               first_amount bigint, credit_n bigint, credit_amount bigint, mlt_n bigint,
+               mlt_amount bigint, renewal_n bigint, renewal_amount bigint)
+LANGUAGE sql STABLE AS $$
+    WITH bounds AS (
+        SELECT CASE WHEN p_from = date_trunc('month', p_from)::date THEN p_from
+                    ELSE (date_trunc('month', p_from) + interval '1 month')::date END AS m_from,
+               date_trunc('month', p_to + 1)::date AS m_to)
+    SELECT s.period, s.key, s.manufacturing, s.n, s.amount, s.first_n, s.first_amount, s.credit_n,
+           s.credit_amount, s.mlt_n, s.mlt_amount, s.renewal_n, s.renewal_amount
+    FROM stats_new_loans s, bounds b
+    WHERE s.dim = p_dim AND (p_mfg IS NULL OR s.manufacturing = p_mfg)
+      AND CASE WHEN p_dim = 'b' THEN s.bank_code = '*' AND (p_bank = '*' OR s.key = p_bank)
+               ELSE s.bank_code = p_bank END
+      AND ((b.m_from < b.m_to AND s.grain = 'm' AND s.period >= b.m_from AND s.period < b.m_to)
+        OR (s.grain = 'd' AND s.period >= p_from AND s.period <= p_to
+            AND (b.m_from >= b.m_to OR s.period < b.m_from OR s.period >= b.m_to)))
+$$;
+
+-- Balance at the end of @p_day per bank and manufacturing: whole years, then whole
+-- months of that year, then days of that month.
+CREATE FUNCTION stats_balance_on(p_day date)
+RETURNS TABLE (bank_code text, manufacturing boolean, balance bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT s.bank_code, s.manufacturing, sum(s.delta)::bigint
+    FROM stats_balance s
+    WHERE (s.grain = 'y' AND s.period < date_trunc('year', p_day)::date)
+       OR (s.grain = 'm' AND s.period >= date_trunc('year', p_day)::date
+           AND s.period < date_trunc('month', p_day)::date)
+       OR (s.grain = 'd' AND s.period >= date_trunc('month', p_day)::date AND s.period <= p_day)
+    GROUP BY s.bank_code, s.manufacturing
+$$;
+
+-- Lending growth of @p_year up to the end of @p_as_of, per bank and manufacturing: the
+-- balance at the start of the year (end of 31 December before), at @p_as_of, and the
+-- amount issued from 1 January to @p_as_of. @p_bank: '*' = every bank.
+CREATE FUNCTION stats_lending_growth(p_year int, p_as_of date, p_bank text)
+RETURNS TABLE (bank_code text, manufacturing boolean, outstanding_start bigint,
+               outstanding_as_of bigint, issued bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT x.bank_code, x.manufacturing, sum(x.s)::bigint, sum(x.a)::bigint, sum(x.i)::bigint
+    FROM (
+        SELECT b.bank_code, b.manufacturing, b.balance AS s, 0 AS a, 0 AS i
+        FROM stats_balance_on(make_date(p_year, 1, 1) - 1) b
+        UNION ALL
+        SELECT b.bank_code, b.manufacturing, 0, b.balance, 0 FROM stats_balance_on(p_as_of) b
+        UNION ALL
+        SELECT w.key, w.manufacturing, 0, 0, w.amount
+        FROM stats_new_loans_window('b', '*', make_date(p_year, 1, 1), p_as_of, NULL) w) x
+    WHERE p_bank = '*' OR x.bank_code = p_bank
+    GROUP BY x.bank_code, x.manufacturing
+    ORDER BY x.bank_code, x.manufacturing
+$$;
+
+-- New inclusive small-micro loans of month @p_month (first day) and the same month a year
+-- before: count, amount, amount-weighted average rate and spread (exact until rounded to
+-- four decimals here), and the change of the average rate in percentage points.
+CREATE FUNCTION stats_pricing_month(p_bank text, p_month date)
+RETURNS TABLE (period date, n bigint, amount bigint, avg_rate text, avg_spread_bp text,
+               change_pp text)
+LANGUAGE sql STABLE AS $$
+    WITH p AS (
+        SELECT m.period, coalesce(sum(s.n), 0)::bigint AS n,
+               coalesce(sum(s.amount), 0)::bigint AS amount,
+               sum(s.rate_x_amount) AS rxa, sum(s.spread_amount) AS sa,
+               sum(s.spread_x_amount) AS sxa
+        FROM (VALUES (p_month), ((p_month - interval '1 year')::date)) AS m(period)
+        LEFT JOIN stats_pricing s ON s.bank_code = p_bank AND s.period = m.period
+        GROUP BY m.period),
+    cur AS (SELECT * FROM p WHERE p.period = p_month),
+    prev AS (SELECT * FROM p WHERE p.period <> p_month)
+    SELECT p.period, p.n, p.amount,
+           CASE WHEN p.amount > 0 THEN round(p.rxa / p.amount / 10000, 4)::text END,
+           CASE WHEN p.sa > 0 THEN round(p.sxa / p.sa, 4)::text END,
+           (SELECT CASE WHEN c.amount > 0 AND v.amount > 0
+                        THEN round((c.rxa / c.amount - v.rxa / v.amount) / 10000, 4)::text END
+            FROM cur c, prev v)
+    FROM p ORDER BY p.period DESC
+$$;
+
+-- Actual figures that other parts of the registry provide; the migrations that add those
+-- parts replace these (CREATE OR REPLACE) with the real computation.
+CREATE FUNCTION stats_actual_guarantee_leverage(p_as_of date) RETURNS numeric
+    LANGUAGE sql STABLE RETURN NULL;
+CREATE FUNCTION stats_actual_relief_referrals(p_as_of date) RETURNS numeric
+    LANGUAGE sql STABLE RETURN NULL;
+
+-- The policy targets of @p_year with their actual figures as of @p_as_of. Money in yuan.
+CREATE FUNCTION stats_targets(p_year int, p_as_of date)
+RETURNS TABLE (metric text, target numeric, actual numeric)
+LANGUAGE sql STABLE AS $$
+    WITH growth AS (
+        SELECT sum(g.outstanding_as_of - g.outstanding_start) AS all_increase,
+               sum(g.outstanding_as_of - g.outstanding_start)
+                   FILTER (WHERE g.manufacturing) AS mfg_increase
+        FROM stats_lending_growth(p_year, p_as_of, '*') g)
+    SELECT t.metric, t.target,
+           CASE t.metric
+           WHEN 'lending_increase' THEN (SELECT (coalesce(all_increase, 0)::numeric / 100)::numeric(20, 2) FROM growth)
+           WHEN 'manufacturing_loan_increase'
+               THEN (SELECT (coalesce(mfg_increase, 0)::numeric / 100)::numeric(20, 2) FROM growth)
+           WHEN 'small_micro_rate_change_pp'
+               THEN (SELECT x.change_pp::numeric
+                     FROM stats_pricing_month('*', date_trunc('month', p_as_of)::date) x LIMIT 1)
+           WHEN 'guarantee_leverage' THEN stats_actual_guarantee_leverage(p_as_of)
+           WHEN 'relief_referrals' THEN stats_actual_relief_referrals(p_as_of)
+           END
+    FROM targets t WHERE t.year = p_year ORDER BY t.metric
+$$;

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages finreg needs to build, run and test, as root or via sudo.
+# Checks each with dpkg first: a machine that already has everything prints one line and
+# touches no network; otherwise one apt-get update, then one install of what is missing.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential pkg-config
+	libmicrohttpd-dev libgnutls28-dev libpq-dev libjansson-dev libssl-dev openssl
+	postgresql-15 postgresql-client-15
+	python3 curl clang util-linux procps
+)
+
+installed() {
+	dpkg -s "$1" 2>/dev/null | grep -qx 'Status: install ok installed'
+}
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		echo "setup.sh: need root (or sudo) to run: $*" >&2
+		exit 1
+	fi
+}
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	installed "$p" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	echo "setup: all ${#PACKAGES[@]} packages already installed"
+else
+	echo "setup: installing ${missing[*]}"
+	as_root apt-get update
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+	for p in "${missing[@]}"; do
+		if ! installed "$p"; then
+			echo "setup.sh: package $p is still not installed" >&2
+			exit 1
+		fi
+	done
+fi
+
+# The postgresql package creates the postgres system user; initdb/postgres run as it
+# (they refuse root). Create it only if something removed it.
+if ! getent passwd postgres >/dev/null; then
+	echo "setup: creating system user postgres"
+	getent group postgres >/dev/null || as_root groupadd --system postgres
+	as_root useradd --system --gid postgres --home-dir /var/lib/postgresql \
+		--shell /bin/bash --comment "PostgreSQL administrator" postgres
+fi
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
+	echo "setup.sh: /usr/lib/postgresql/15/bin/initdb not found after install" >&2
+	exit 1
+fi
