@@ -94,6 +94,18 @@ check: build unit certs
 asan: build/asan/finregd unit certs
 	FINREG_SUITES=asan tests/run-all.sh
 
+# libFuzzer on the JSON/CSV -> validated loan path; FUZZ_SECONDS=600 make fuzz for longer.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := fuzz/fuzz_loan.c $(UNIT_LINK_SRC)
+build/fuzz_loan: $(FUZZ_SRC) $(wildcard service/*.h service/*/*.h)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c17 -D_GNU_SOURCE -Iservice \
+		-o $@ $(FUZZ_SRC) -ljansson
+
+fuzz: build/fuzz_loan
+	@mkdir -p build/fuzz-corpus
+	build/fuzz_loan -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz-corpus fuzz/corpus
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		-Iservice --std=c11 service

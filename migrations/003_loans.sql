@@ -230,6 +230,11 @@ CREATE FUNCTION loan_repaid_on_or_after(p_loan bigint, p_day date) RETURNS boole
     LANGUAGE sql STABLE
     RETURN EXISTS (SELECT 1 FROM repayments r WHERE r.loan_id = p_loan AND r.repaid_on >= p_day);
 
+-- L021: may bank @p_bank lend to @p_uscc under supply-chain program @p_program? Until
+-- programs exist (migration 007 replaces this) no program id is valid.
+CREATE FUNCTION loan_scf_allowed(p_bank text, p_program bigint, p_uscc text) RETURNS boolean
+    LANGUAGE sql STABLE RETURN false;
+
 -- Stores a batch of validated loans for bank @p_bank. Per item it answers created,
 -- unchanged (the same loan_ref with the same content is already stored) or rejected
 -- (with the error's code, rule, field and message). Atomic: any rejection stores
@@ -282,7 +287,8 @@ BEGIN
                         SELECT 1 FROM loans o
                         WHERE o.borrower_uscc = i.uscc AND o.relief_fund
                           AND o.status <> 'void') THEN 'L019'
-               WHEN i.scf_program_id IS NOT NULL THEN 'L021'
+               WHEN i.scf_program_id IS NOT NULL
+                    AND NOT loan_scf_allowed(p_bank, i.scf_program_id, i.uscc) THEN 'L021'
                ELSE 'ok' END AS verdict,
                e.version AS stored_version, r.status AS renewed_status
         FROM items i
@@ -402,7 +408,8 @@ BEGIN
            WHEN 'L016d' THEN 'the renewed loan must be issued, and any of its repayments dated, before the renewal'
            WHEN 'L016e' THEN 'another loan of this batch already renews that loan'
            WHEN 'L019' THEN 'the firm already has a relief-fund loan'
-           WHEN 'L021' THEN 'no supply-chain program with this id is run by this bank'
+           WHEN 'L021' THEN 'no supply-chain program with this id is run by this bank with the '
+                            'borrower as its core or a current member'
            END,
            CASE WHEN p_return_loans AND f.lid IS NOT NULL AND f.v IN ('ok', 'unchanged')
                 THEN loan_to_json(f.lrow) END
@@ -495,9 +502,10 @@ BEGIN
             RETURN;
         END IF;
     END IF;
-    IF i.scf_program_id IS NOT NULL THEN
+    IF i.scf_program_id IS NOT NULL AND NOT loan_scf_allowed(p_bank, i.scf_program_id, i.uscc) THEN
         RETURN QUERY SELECT 'rejected', 'invalid_field', 'L021', 'scf_program_id',
-                            'no supply-chain program with this id is run by this bank',
+                            'no supply-chain program with this id is run by this bank with the '
+                            'borrower as its core or a current member',
                             NULL::jsonb;
         RETURN;
     END IF;

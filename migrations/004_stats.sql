@@ -350,9 +350,9 @@ $$;
 -- Actual figures that other parts of the registry provide; the migrations that add those
 -- parts replace these (CREATE OR REPLACE) with the real computation.
 CREATE FUNCTION stats_actual_guarantee_leverage(p_as_of date) RETURNS numeric
-    LANGUAGE sql STABLE RETURN NULL;
+    LANGUAGE sql STABLE RETURN NULL::numeric;
 CREATE FUNCTION stats_actual_relief_referrals(p_as_of date) RETURNS numeric
-    LANGUAGE sql STABLE RETURN NULL;
+    LANGUAGE sql STABLE RETURN NULL::numeric;
 
 -- The policy targets of @p_year with their actual figures as of @p_as_of. Money in yuan.
 CREATE FUNCTION stats_targets(p_year int, p_as_of date)

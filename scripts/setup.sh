@@ -8,7 +8,7 @@ PACKAGES=(
 	build-essential pkg-config
 	libmicrohttpd-dev libgnutls28-dev libpq-dev libjansson-dev libssl-dev openssl
 	postgresql-15 postgresql-client-15
-	python3 curl clang util-linux procps
+	python3 curl clang libclang-rt-14-dev util-linux procps
 )
 
 installed() {

@@ -111,6 +111,32 @@ static PGconn *connect_now(enum db_rc *rc)
 	return c;
 }
 
+PGconn *db_connect_fresh(enum db_rc *rc)
+{
+	static const char *const keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *values[] = {db_url, "3", "finregd-stream", NULL};
+	PGconn *c = PQconnectdbParams(keys, values, 1);
+
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		metrics_db_connect_failure();
+		PQfinish(c);
+		*rc = DB_UNAVAILABLE;
+		return NULL;
+	}
+	PQsetNoticeProcessor(c, quiet_notices, NULL);
+	*rc = DB_OK;
+	return c;
+}
+
+const char *db_stmt_sql(const char *name)
+{
+	for (unsigned t = 0; stmt_tables[t] != NULL; t++)
+		for (const struct db_stmt *s = stmt_tables[t]; s->name != NULL; s++)
+			if (strcmp(s->name, name) == 0)
+				return s->sql;
+	return NULL;
+}
+
 static bool is_unavailable_state(const char *state)
 {
 	return state == NULL || strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||

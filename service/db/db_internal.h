@@ -17,6 +17,13 @@ struct db_stmt {
  *  *rc set (DB_UNAVAILABLE or DB_PENDING_MIGRATIONS) when that is not possible. */
 PGconn *db_get(enum db_rc *rc);
 
+/** A new connection of the caller's own (not the thread's), no statements prepared, no
+ *  back-off; the caller PQfinish()es it. NULL with *rc = DB_UNAVAILABLE on failure. */
+PGconn *db_connect_fresh(enum db_rc *rc);
+
+/** The SQL text of statement @a name from the statement tables, or NULL. */
+const char *db_stmt_sql(const char *name);
+
 /** A plain connection for the CLI's migrate command: no statements prepared. */
 PGconn *db_get_unprepared(enum db_rc *rc);
 

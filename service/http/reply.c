@@ -121,6 +121,48 @@ void reply_db_error(struct request *req, enum db_rc rc)
 	reply_error(req, ERR_INTERNAL, NULL, NULL, "database outcome %d", (int)rc);
 }
 
+struct stream {
+	stream_fill_fn fill;
+	void *cls;
+	void (*free_cls)(void *cls);
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct stream *s = cls;
+	long n = s->fill(s->cls, buf, max);
+
+	(void)pos;
+	if (n > 0)
+		return (ssize_t)n;
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls)
+{
+	struct stream *s = cls;
+
+	if (s->free_cls != NULL)
+		s->free_cls(s->cls);
+	free(s);
+}
+
+void reply_stream(struct request *req, unsigned status, const char *content_type,
+		  stream_fill_fn fill, void *cls, void (*free_cls)(void *cls))
+{
+	struct stream *s = malloc(sizeof *s);
+
+	if (s == NULL)
+		abort();
+	s->fill = fill;
+	s->cls = cls;
+	s->free_cls = free_cls;
+	set_response(req, status,
+		     MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, s,
+						       stream_free),
+		     content_type);
+}
+
 void reply_header(struct request *req, const char *name, const char *value)
 {
 	if (req->response == NULL) {

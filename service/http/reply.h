@@ -36,6 +36,18 @@ void reply_text(struct request *req, unsigned status, const char *content_type, 
 void reply_static(struct request *req, unsigned status, const char *content_type,
 		  const char *text, size_t len);
 
+/** Fills @a buf with up to @a max bytes of a streamed body: the count (> 0), 0 at the
+ *  end, or -1 on an error (the connection is then closed mid-body). */
+typedef long (*stream_fill_fn)(void *cls, char *buf, size_t max);
+
+/**
+ * Replies @a status with a body produced piece by piece by @a fill (chunked transfer
+ * encoding), on the connection's own thread. @a free_cls(cls) is called when the
+ * response is done or abandoned. Takes ownership of @a cls.
+ */
+void reply_stream(struct request *req, unsigned status, const char *content_type,
+		  stream_fill_fn fill, void *cls, void (*free_cls)(void *cls));
+
 /** Adds a header to the reply already made. */
 void reply_header(struct request *req, const char *name, const char *value);
 

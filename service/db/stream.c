@@ -1,0 +1,101 @@
+/* Implementation of db/stream.h with PQsendQueryParams and PQsetSingleRowMode. */
+#include "db/stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_internal.h"
+#include "log.h"
+
+#define STREAM_MAX_COLS 64
+
+struct db_stream {
+	PGconn *conn;
+	PGresult *row;
+	const char *values[STREAM_MAX_COLS];
+	bool done;
+};
+
+struct db_stream *db_stream_open(const char *name, int n, const char *const *params,
+				 enum db_rc *rc)
+{
+	const char *sql = db_stmt_sql(name);
+	struct db_stream *s;
+
+	if (sql == NULL) {
+		LOG_BUG("no statement named %s", name);
+		*rc = DB_ERROR;
+		return NULL;
+	}
+	s = calloc(1, sizeof *s);
+	if (s == NULL)
+		abort();
+	s->conn = db_connect_fresh(rc);
+	if (s->conn == NULL)
+		goto fail;
+	if (!PQsendQueryParams(s->conn, sql, n, NULL, params, NULL, NULL, 0) ||
+	    !PQsetSingleRowMode(s->conn)) {
+		LOG_WARN("stream %s: %s", name, PQerrorMessage(s->conn));
+		*rc = DB_UNAVAILABLE;
+		goto fail;
+	}
+	*rc = DB_OK;
+	return s;
+fail:
+	db_stream_close(s);
+	return NULL;
+}
+
+int db_stream_next(struct db_stream *s, const char *const **values, int *ncols)
+{
+	PGresult *r;
+	int n;
+
+	PQclear(s->row);
+	s->row = NULL;
+	if (s->done)
+		return 0;
+	r = PQgetResult(s->conn);
+	if (r == NULL || PQresultStatus(r) == PGRES_TUPLES_OK) {
+		PQclear(r);
+		s->done = true;
+		return 0;
+	}
+	if (PQresultStatus(r) != PGRES_SINGLE_TUPLE) {
+		LOG_WARN("stream query failed: %s", PQresultErrorMessage(r));
+		PQclear(r);
+		s->done = true;
+		return -1;
+	}
+	n = PQnfields(r) < STREAM_MAX_COLS ? PQnfields(r) : STREAM_MAX_COLS;
+	for (int i = 0; i < n; i++)
+		s->values[i] = PQgetisnull(r, 0, i) ? NULL : PQgetvalue(r, 0, i);
+	s->row = r;
+	*values = s->values;
+	*ncols = n;
+	return 1;
+}
+
+void db_stream_close(struct db_stream *s)
+{
+	PGresult *r;
+
+	if (s == NULL)
+		return;
+	PQclear(s->row);
+	if (s->conn != NULL) {
+		if (!s->done) {
+			PGcancel *c = PQgetCancel(s->conn);
+			char err[128];
+
+			if (c != NULL) {
+				PQcancel(c, err, sizeof err);
+				PQfreeCancel(c);
+			}
+			while ((r = PQgetResult(s->conn)) != NULL)
+				PQclear(r);
+		}
+		PQfinish(s->conn);
+	}
+	free(s);
+}
