@@ -1,0 +1,313 @@
+"""Regulator statistics against a hand-made dataset in a cluster of its own: three banks,
+2019 and 2020 loans with every flag, repayments, a renewal, a void and a correction. Every
+expected figure below was computed by hand from the table in this docstring, not by the code
+under test.
+
+ loan bank issued     county industry size   amount        rate   mode        first mlt  notes
+ L1   A    2019-03-10 350402 3412     small  1,000,000.00  5.0000 credit      yes   yes  repaid 200,000 on 2019-12-15 and 300,000 on 2020-06-30
+ L2   B    2019-03-20 350403 5212     micro    500,000.00  6.0000 collateral  no    no   renewed by L6 on 2020-03-19
+ L3   C    2019-11-05 350481 1311     medium 3,000,000.00  4.5000 pledge      yes   no   repaid in full on 2020-11-04
+ L11  B    2019-12-10 350402 3412     small  1,000,000.00  5.0000 credit      yes   no   repaid in full on 2020-06-09
+ L4   A    2020-03-10 350402 3412     small  2,000,000.00  4.5000 credit      no    yes  repaid 500,000 on 2021-01-15
+ L5   A    2020-03-25 350405 4410     micro    800,000.00  4.0000 credit      yes   no
+ L6   B    2020-03-19 350403 5212     micro    500,000.00  5.5000 collateral  no    no   renews L2
+ L7   C    2020-06-15 350427 2611     large 10,000,000.00  4.0000 collateral  no    yes
+ L8   B    2020-12-01 110105 3412     small  1,000,000.00  4.2000 credit      yes   no   credit line 12,000,000 (not inclusive)
+ L9   C    2020-03-05 350402 3412     small    600,000.00  4.8000 credit      yes   no   voided
+ L10  A    2020-07-01 350403 1311     small  1,500,000.00  4.4000 credit      no    yes  posted as 900,000.00 / 4.6000, then corrected
+ L12  A    2020-12-15 350402 3412     micro    400,000.00  4.2000 credit      no    no
+"""
+
+import harness
+from finreg_data import firm, loan
+
+A, B, C = 'CIB-SM', 'RCB-SM', 'ZB-SM'
+_world = {}
+
+
+def _firms():
+    # Fixed, valid USCCs (check characters computed by finreg_data.uscc_check).
+    from finreg_data import uscc_check
+    def u(n):
+        body = '9135040200000%04d' % n
+        return body + uscc_check(body)
+    return {
+        'F1': firm(u(1), county_code='350402', industry_code='3412', size='small'),
+        'F2': firm(u(2), county_code='350403', industry_code='5212', size='micro'),
+        'F3': firm(u(3), county_code='350481', industry_code='1311', size='medium'),
+        'F4': firm(u(4), county_code='350405', industry_code='4410', size='micro'),
+        'F5': firm(u(5), county_code='350427', industry_code='2611', size='large'),
+        'F6': firm(u(6), county_code='110105', industry_code='3412', size='small'),
+        'F7': firm(u(7), county_code='350402', industry_code='3412', size='small'),
+        'F8': firm(u(8), county_code='350403', industry_code='1311', size='small'),
+        'F9': firm(u(9), county_code='350402', industry_code='3412', size='small'),
+        'F10': firm(u(10), county_code='350402', industry_code='3412', size='micro'),
+    }
+
+
+def _post(client, body, expect=201):
+    r = client.post('/v1/loans', json=body)
+    assert r.status == expect, (body['loan_ref'], r.status, r.text)
+    return r.json()
+
+
+def _repay(client, ref, rid, date, amount):
+    r = client.post('/v1/loans/%s/repayments' % ref,
+                    json={'repayment_ref': rid, 'date': date, 'amount': amount})
+    assert r.status == 201, r.text
+
+
+def world():
+    """The cluster with the dataset, built once per run; each test starts its own server."""
+    if _world:
+        return _world
+    cl = harness.Cluster()
+    harness.finregd('migrate', cluster=cl)
+    for kind, code, cert in (('bank', A, 'bank'), ('bank', B, 'bank2'),
+                             ('regulator', 'SM-FSB', 'regulator')):
+        harness.finregd('principal', 'add', '--kind', kind, '--code', code, '--name', code,
+                        '--cert', harness.cert_paths(cert)[0], cluster=cl)
+    cert, key = harness.make_client_cert(C)
+    harness.finregd('principal', 'add', '--kind', 'bank', '--code', C, '--name', C,
+                    '--cert', cert, cluster=cl)
+    bank_c = harness.Identity('bank', C, C, cert, key)
+    srv = harness.Server(cluster=cl)
+    try:
+        a, b, c = srv.client('bank'), srv.client('bank2'), srv.client(bank_c)
+        f = _firms()
+        _post(a, loan('L1', f['F1'], amount='1000000.00', issue_date='2019-03-10',
+                      maturity_date='2022-03-09', rate='5.0000', credit_line=None))
+        _post(b, loan('L2', f['F2'], amount='500000.00', issue_date='2019-03-20',
+                      maturity_date='2020-03-19', rate='6.0000', guarantee_mode='collateral',
+                      first_loan=False, credit_line=None))
+        _post(c, loan('L3', f['F3'], amount='3000000.00', issue_date='2019-11-05',
+                      maturity_date='2020-11-04', rate='4.5000', guarantee_mode='pledge',
+                      credit_line=None))
+        _post(b, loan('L11', f['F9'], amount='1000000.00', issue_date='2019-12-10',
+                      maturity_date='2020-06-09', rate='5.0000', credit_line=None))
+        _post(a, loan('L4', f['F1'], amount='2000000.00', issue_date='2020-03-10',
+                      maturity_date='2023-03-09', rate='4.5000', first_loan=False,
+                      credit_line=None))
+        _post(a, loan('L5', f['F4'], amount='800000.00', issue_date='2020-03-25',
+                      maturity_date='2021-03-24', rate='4.0000', credit_line=None))
+        _post(b, loan('L6', f['F2'], amount='500000.00', issue_date='2020-03-19',
+                      maturity_date='2021-03-18', rate='5.5000', guarantee_mode='collateral',
+                      first_loan=False, renewal=True, renews_loan_ref='L2', credit_line=None))
+        _post(c, loan('L7', f['F5'], amount='10000000.00', issue_date='2020-06-15',
+                      maturity_date='2025-06-14', rate='4.0000', guarantee_mode='collateral',
+                      first_loan=False, credit_line=None))
+        _post(b, loan('L8', f['F6'], amount='1000000.00', issue_date='2020-12-01',
+                      maturity_date='2021-11-30', rate='4.2000', credit_line='12000000.00'))
+        _post(c, loan('L9', f['F7'], amount='600000.00', issue_date='2020-03-05',
+                      maturity_date='2021-03-04', rate='4.8000', credit_line=None))
+        l10 = loan('L10', f['F8'], amount='900000.00', issue_date='2020-07-01',
+                   maturity_date='2022-07-01', rate='4.6000', first_loan=False, credit_line=None)
+        _post(a, l10)
+        _post(a, loan('L12', f['F10'], amount='400000.00', issue_date='2020-12-15',
+                      maturity_date='2021-12-14', rate='4.2000', first_loan=False,
+                      credit_line=None))
+        r = c.post('/v1/loans/L9/void', json={'reason': 'posted by mistake'})
+        assert r.status == 200, r.text
+        l10.update(amount='1500000.00', rate='4.4000')
+        r = a.put('/v1/loans/L10', json=l10, headers={'If-Match': '"1"'})
+        assert r.status == 200, r.text
+        _repay(a, 'L1', 'R1', '2019-12-15', '200000.00')
+        _repay(a, 'L1', 'R2', '2020-06-30', '300000.00')
+        _repay(c, 'L3', 'R3', '2020-11-04', '3000000.00')
+        _repay(a, 'L4', 'R4', '2021-01-15', '500000.00')
+        _repay(b, 'L11', 'R5', '2020-06-09', '1000000.00')
+    finally:
+        srv.stop()
+    _world.update(cluster=cl, bank_c=bank_c)
+    return _world
+
+
+def _server():
+    return harness.Server(cluster=world()['cluster'])
+
+
+def _get(srv, who, path, expect=200):
+    r = srv.client(who).get(path)
+    assert r.status == expect, (path, r.status, r.text)
+    return r.json()
+
+
+def flag(count, amount, share_count, share_amount):
+    return {'count': count, 'amount': amount, 'share_count': share_count,
+            'share_amount': share_amount}
+
+
+def figures(count, amount, first, credit, mlt, renewal):
+    return {'count': count, 'amount': amount, 'first_loan': flag(*first), 'credit': flag(*credit),
+            'medium_long_term': flag(*mlt), 'renewal': flag(*renewal)}
+
+
+def _rows(body):
+    return {row['group']: {k: v for k, v in row.items() if k != 'group'} for row in body['rows']}
+
+
+def test_new_loans_by_bank_2020_counts_every_flag_and_share_by_hand():
+    srv = _server()
+    body = _get(srv, 'regulator', '/v1/stats/new-loans?from=2020-01-01&to=2020-12-31&group_by=bank')
+    assert (body['from'], body['to'], body['group_by']) == ('2020-01-01', '2020-12-31', 'bank')
+    assert [row['group'] for row in body['rows']] == [A, B, C]
+    rows = _rows(body)
+    assert rows[A] == figures(4, '4700000.00', (1, '800000.00', 0.25, 0.1702),
+                              (4, '4700000.00', 1.0, 1.0), (2, '3500000.00', 0.5, 0.7447),
+                              (0, '0.00', 0.0, 0.0)), rows[A]
+    assert rows[B] == figures(2, '1500000.00', (1, '1000000.00', 0.5, 0.6667),
+                              (1, '1000000.00', 0.5, 0.6667), (0, '0.00', 0.0, 0.0),
+                              (1, '500000.00', 0.5, 0.3333)), rows[B]
+    assert rows[C] == figures(1, '10000000.00', (0, '0.00', 0.0, 0.0), (0, '0.00', 0.0, 0.0),
+                              (1, '10000000.00', 1.0, 1.0), (0, '0.00', 0.0, 0.0)), rows[C]
+    assert body['total'] == figures(7, '16200000.00', (2, '1800000.00', 0.2857, 0.1111),
+                                    (5, '5700000.00', 0.7143, 0.3519),
+                                    (3, '13500000.00', 0.4286, 0.8333),
+                                    (1, '500000.00', 0.1429, 0.0309)), body['total']
+
+
+def test_new_loans_groups_by_county_industry_month_and_size():
+    srv = _server()
+    base = '/v1/stats/new-loans?from=2020-01-01&to=2020-12-31&group_by='
+    county = _rows(_get(srv, 'regulator', base + 'county'))
+    assert {k: (v['count'], v['amount']) for k, v in county.items()} == {
+        '350402': (2, '2400000.00'), '350403': (2, '2000000.00'), '350405': (1, '800000.00'),
+        '350427': (1, '10000000.00'), 'other': (1, '1000000.00')}
+    industry = _rows(_get(srv, 'regulator', base + 'industry'))
+    assert {k: (v['count'], v['amount']) for k, v in industry.items()} == {
+        '13': (1, '1500000.00'), '26': (1, '10000000.00'), '34': (3, '3400000.00'),
+        '44': (1, '800000.00'), '52': (1, '500000.00')}
+    month = _rows(_get(srv, 'regulator', base + 'month'))
+    assert {k: (v['count'], v['amount']) for k, v in month.items()} == {
+        '2020-03': (3, '3300000.00'), '2020-06': (1, '10000000.00'),
+        '2020-07': (1, '1500000.00'), '2020-12': (2, '1400000.00')}
+    size = _rows(_get(srv, 'regulator', base + 'size'))
+    assert {k: (v['count'], v['amount']) for k, v in size.items()} == {
+        'small': (3, '4500000.00'), 'micro': (3, '1700000.00'), 'large': (1, '10000000.00')}
+
+
+def test_new_loans_manufacturing_filter_and_ragged_windows():
+    srv = _server()
+    base = '/v1/stats/new-loans?group_by=bank&'
+    mfg = _get(srv, 'regulator', base + 'from=2020-01-01&to=2020-12-31&manufacturing=true')
+    assert (mfg['total']['count'], mfg['total']['amount']) == (5, '14900000.00')
+    non = _get(srv, 'regulator', base + 'from=2020-01-01&to=2020-12-31&manufacturing=false')
+    assert (non['total']['count'], non['total']['amount']) == (2, '1300000.00')
+    # Mid-month to mid-month: day rows at both ends, month rows in between (L6, L5, L7).
+    ragged = _get(srv, 'regulator', base + 'from=2020-03-15&to=2020-06-30')
+    assert (ragged['total']['count'], ragged['total']['amount']) == (3, '11300000.00')
+    one_day = _get(srv, 'regulator', base + 'from=2020-03-10&to=2020-03-10')
+    assert (one_day['total']['count'], one_day['total']['amount']) == (1, '2000000.00')
+    y2019 = _get(srv, 'regulator', base + 'from=2019-01-01&to=2019-12-31')
+    assert (y2019['total']['count'], y2019['total']['amount']) == (4, '5500000.00')
+
+
+def test_a_bank_sees_its_own_figures_with_bank_self_and_nothing_else():
+    srv = _server()
+    own = _rows(_get(srv, 'bank', '/v1/stats/new-loans?from=2020-01-01&to=2020-12-31'
+                                   '&group_by=county&bank=self'))
+    assert {k: (v['count'], v['amount']) for k, v in own.items()} == {
+        '350402': (2, '2400000.00'), '350403': (1, '1500000.00'), '350405': (1, '800000.00')}
+    r = srv.client('bank').get('/v1/stats/new-loans?from=2020-01-01&to=2020-12-31')
+    assert r.status == 403 and r.json()['error']['code'] == 'forbidden', r.text
+    r = srv.client('bank').get('/v1/stats/new-loans?from=2020-01-01&to=2020-12-31&bank=' + B)
+    assert r.status == 403, r.text
+    r = srv.client('bank').get('/v1/stats/targets?year=2020')
+    assert r.status == 403, r.text
+
+
+def test_pricing_march_2020_against_march_2019_amount_weighted():
+    srv = _server()
+    body = _get(srv, 'regulator', '/v1/stats/pricing?month=2020-03')
+    assert body['month'] == '2020-03'
+    assert body['rows'] == [
+        {'period': '2020-03', 'count': 3, 'amount': '3300000.00', 'avg_rate': '4.5303',
+         'avg_spread_bp': 48.0303},
+        {'period': '2019-03', 'count': 2, 'amount': '1500000.00', 'avg_rate': '5.3333',
+         'avg_spread_bp': None}], body['rows']
+    assert body['change_pp'] == -0.803, body
+    dec = _get(srv, 'regulator', '/v1/stats/pricing?month=2020-12')
+    assert [(r['count'], r['avg_rate'], r['avg_spread_bp']) for r in dec['rows']] == [
+        (1, '4.2000', 35.0), (1, '5.0000', 85.0)], dec
+    assert dec['change_pp'] == -0.8
+
+
+def test_lending_growth_2020_balances_repayments_renewal_and_void():
+    srv = _server()
+    body = _get(srv, 'regulator', '/v1/stats/lending-growth?year=2020&as_of=2020-12-31')
+
+    def g(start, as_of, inc, issued):
+        return {'outstanding_start': start, 'outstanding_as_of': as_of, 'increase': inc,
+                'issued': issued}
+
+    rows = {row.pop('bank_code'): row for row in body['rows']}
+    assert rows[A] == dict(g('800000.00', '5200000.00', '4400000.00', '4700000.00'),
+                           manufacturing=g('800000.00', '4400000.00', '3600000.00', '3900000.00'))
+    assert rows[B] == dict(g('1500000.00', '1500000.00', '0.00', '1500000.00'),
+                           manufacturing=g('1000000.00', '1000000.00', '0.00', '1000000.00'))
+    assert rows[C] == dict(g('3000000.00', '10000000.00', '7000000.00', '10000000.00'),
+                           manufacturing=g('3000000.00', '10000000.00', '7000000.00',
+                                           '10000000.00'))
+    assert body['total'] == dict(g('5300000.00', '16700000.00', '11400000.00', '16200000.00'),
+                                 manufacturing=g('4800000.00', '15400000.00', '10600000.00',
+                                                 '14900000.00'))
+    mid = _get(srv, 'regulator', '/v1/stats/lending-growth?year=2020&as_of=2020-06-30')
+    rows = {row['bank_code']: row for row in mid['rows']}
+    assert (rows[A]['outstanding_as_of'], rows[A]['issued']) == ('3300000.00', '2800000.00')
+    assert (rows[B]['outstanding_as_of'], rows[B]['increase']) == ('500000.00', '-1000000.00')
+    assert rows[C]['manufacturing']['outstanding_as_of'] == '13000000.00'
+
+
+def test_targets_2020_read_the_same_figures_and_say_whether_met():
+    srv = _server()
+    body = _get(srv, 'regulator', '/v1/stats/targets?year=2020')
+    rows = {row['metric']: row for row in body['rows']}
+    assert rows['lending_increase'] == {'metric': 'lending_increase', 'target': '3000000000.00',
+                                        'actual': '11400000.00', 'progress': 0.0038,
+                                        'met': False}
+    assert rows['manufacturing_loan_increase']['actual'] == '10600000.00'
+    assert rows['manufacturing_loan_increase']['progress'] == 0.0021
+    assert rows['small_micro_rate_change_pp'] == {
+        'metric': 'small_micro_rate_change_pp', 'target': -0.5, 'actual': -0.8,
+        'progress': 1.6, 'met': True}
+
+
+def test_a_change_shows_in_the_very_next_query_and_puts_targets():
+    srv = _server()
+    url = '/v1/stats/new-loans?from=2020-12-01&to=2020-12-31&group_by=bank'
+    before = _get(srv, 'regulator', url)['total']
+    assert (before['count'], before['amount']) == (2, '1400000.00')
+    extra = loan(None, firm(), amount='123.45', issue_date='2020-12-31',
+                 maturity_date='2021-12-31', credit_line=None)
+    bank = srv.client('bank2')
+    _post(bank, extra)
+    after = _get(srv, 'regulator', url)['total']
+    assert (after['count'], after['amount'], after['first_loan']['count']) == (3, '1400123.45', 2)
+    r = bank.post('/v1/loans/%s/void' % extra['loan_ref'], json={'reason': 'test'})
+    assert r.status == 200, r.text
+    again = _get(srv, 'regulator', url)['total']
+    assert (again['count'], again['amount']) == (2, '1400000.00')
+    r = srv.client('regulator').put('/v1/targets/2021/lending_increase',
+                                    json={'target': '3500000000.00'})
+    assert r.status == 200 and r.json()['target'] == '3500000000.00', r.text
+    rows = {x['metric']: x for x in _get(srv, 'regulator', '/v1/stats/targets?year=2021')['rows']}
+    assert rows['lending_increase']['target'] == '3500000000.00'
+    r = srv.client('bank').put('/v1/targets/2021/lending_increase', json={'target': '1.00'})
+    assert r.status == 403, r.text
+    r = srv.client('regulator').put('/v1/targets/2021/lending_increase', json={'target': 12})
+    assert r.status == 422, r.text
+
+
+def test_stats_reject_bad_queries():
+    srv = _server()
+    reg = srv.client('regulator')
+    for path, field in (('/v1/stats/new-loans?from=2020-01-01', 'to'),
+                        ('/v1/stats/new-loans?from=2020-02-30&to=2020-03-01', 'from'),
+                        ('/v1/stats/new-loans?from=2020-01-01&to=2020-12-31&group_by=city',
+                         'group_by'),
+                        ('/v1/stats/pricing?month=2020-13', 'month'),
+                        ('/v1/stats/lending-growth?year=2020&as_of=2021-01-01', 'as_of'),
+                        ('/v1/stats/targets?year=twenty', 'year')):
+        r = reg.get(path)
+        assert r.status == 422, (path, r.text)
+        assert r.json()['error']['field'] == field, (path, r.text)
