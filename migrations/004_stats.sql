@@ -75,31 +75,51 @@ CREATE FUNCTION stats_shard() RETURNS smallint
     LANGUAGE sql VOLATILE
     RETURN (pg_backend_pid() % 8)::smallint;
 
--- Balance events of loan rows @rows with sign @sign: +amount on the issue date and, for a
--- renewed loan, minus what was left on the renewal date. Void rows have none.
-CREATE FUNCTION stats_loan_events(p_rows jsonb, p_sign int)
-RETURNS TABLE (day date, bank_code text, manufacturing boolean, delta bigint)
+-- The columns of a loan that its contributions to the summaries depend on.
+CREATE TYPE stats_loan AS (
+    id bigint, issue_date date, bank_code text, county_code text, industry_code text,
+    size text, manufacturing boolean, amount_fen bigint, first_loan boolean,
+    guarantee_mode text, medium_long_term boolean, renewal boolean, rate_e4 int,
+    spread_bp int, inclusive_small_micro boolean, repaid_fen bigint, renewed_on date,
+    status text);
+
+-- A balance change: on @day, bank @bank_code's (manufacturing) balance moves by @delta.
+CREATE TYPE stats_event AS (day date, bank_code text, manufacturing boolean, delta bigint);
+
+CREATE FUNCTION stats_loan_of(l loans) RETURNS stats_loan
+    LANGUAGE sql IMMUTABLE
+    RETURN ROW(l.id, l.issue_date, l.bank_code, l.county_code, l.industry_code, l.size,
+               l.manufacturing, l.amount_fen, l.first_loan, l.guarantee_mode,
+               l.medium_long_term, l.renewal, l.rate_e4, l.spread_bp, l.inclusive_small_micro,
+               l.repaid_fen, l.renewed_on, l.status)::stats_loan;
+
+-- Balance events of loans @p_rows with sign @p_sign: +amount on the issue date and, for a
+-- renewed loan, minus what was left on the renewal date. Void loans have none.
+CREATE FUNCTION stats_loan_events(p_rows stats_loan[], p_sign int) RETURNS SETOF stats_event
 LANGUAGE sql STABLE AS $$
     SELECT r.issue_date, r.bank_code, r.manufacturing, p_sign * r.amount_fen
-    FROM jsonb_to_recordset(p_rows) AS r(id bigint, issue_date date, bank_code text,
-         manufacturing boolean, amount_fen bigint, repaid_fen bigint, renewed_on date,
-         status text)
-    WHERE r.status <> 'void'
+    FROM unnest(p_rows) r WHERE r.status <> 'void'
     UNION ALL
     SELECT r.renewed_on, r.bank_code, r.manufacturing, -p_sign * (r.amount_fen - r.repaid_fen)
-    FROM jsonb_to_recordset(p_rows) AS r(id bigint, issue_date date, bank_code text,
-         manufacturing boolean, amount_fen bigint, repaid_fen bigint, renewed_on date,
-         status text)
-    WHERE r.status <> 'void' AND r.renewed_on IS NOT NULL
+    FROM unnest(p_rows) r WHERE r.status <> 'void' AND r.renewed_on IS NOT NULL
+$$;
+
+-- Repayment events of loans @p_rows (their bank and manufacturing flag as these rows say),
+-- with sign @p_sign. Void loans have none.
+CREATE FUNCTION stats_repayment_events(p_rows stats_loan[], p_sign int)
+RETURNS SETOF stats_event
+LANGUAGE sql STABLE AS $$
+    SELECT p.repaid_on, r.bank_code, r.manufacturing, -p_sign * p.amount_fen
+    FROM unnest(p_rows) r JOIN repayments p ON p.loan_id = r.id
+    WHERE r.status <> 'void'
 $$;
 
 -- Adds balance events to stats_balance at day, month and year grain.
-CREATE FUNCTION stats_balance_add(p_events jsonb) RETURNS void
+CREATE FUNCTION stats_balance_add(p_events stats_event[]) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO stats_balance AS s (grain, period, bank_code, manufacturing, shard, delta)
     SELECT g.grain, g.period, e.bank_code, e.manufacturing, stats_shard(), sum(e.delta)
-    FROM jsonb_to_recordset(p_events) AS e(day date, bank_code text, manufacturing boolean,
-                                          delta bigint)
+    FROM unnest(p_events) e
     CROSS JOIN LATERAL (VALUES ('d', e.day),
                                ('m', date_trunc('month', e.day)::date),
                                ('y', date_trunc('year', e.day)::date)) AS g(grain, period)
@@ -109,14 +129,14 @@ LANGUAGE sql AS $$
     DO UPDATE SET delta = s.delta + EXCLUDED.delta;
 $$;
 
--- Adds (@sign 1) or removes (-1) the new-loan and pricing contributions of loan rows.
-CREATE FUNCTION stats_new_loans_add(p_rows jsonb, p_sign int) RETURNS void
+-- Adds (@p_sign 1) or removes (-1) the new-loan and pricing contributions of loans.
+CREATE FUNCTION stats_new_loans_add(p_rows stats_loan[], p_sign int) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO stats_new_loans AS s (dim, grain, bank_code, period, key, manufacturing, shard,
-                                      n, amount,
-                                      first_n, first_amount, credit_n, credit_amount, mlt_n,
-                                      mlt_amount, renewal_n, renewal_amount)
+                                      n, amount, first_n, first_amount, credit_n,
+                                      credit_amount, mlt_n, mlt_amount, renewal_n,
+                                      renewal_amount)
     SELECT d.dim, g.grain, d.bank, g.period, d.key, r.manufacturing, stats_shard(),
            p_sign * count(*), p_sign * sum(r.amount_fen),
            p_sign * count(*) FILTER (WHERE r.first_loan),
@@ -127,10 +147,7 @@ BEGIN
            p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.medium_long_term), 0),
            p_sign * count(*) FILTER (WHERE r.renewal),
            p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.renewal), 0)
-    FROM jsonb_to_recordset(p_rows) AS r(issue_date date, bank_code text, county_code text,
-         industry_code text, size text, manufacturing boolean, amount_fen bigint,
-         first_loan boolean, guarantee_mode text, medium_long_term boolean, renewal boolean,
-         status text)
+    FROM unnest(p_rows) r
     CROSS JOIN LATERAL (VALUES ('b', '*', r.bank_code),
                                ('c', '*', r.county_code), ('c', r.bank_code, r.county_code),
                                ('i', '*', left(r.industry_code, 2)),
@@ -156,8 +173,7 @@ BEGIN
            p_sign * sum(r.amount_fen), p_sign * sum(r.rate_e4::numeric * r.amount_fen),
            p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.spread_bp IS NOT NULL), 0),
            p_sign * coalesce(sum(r.spread_bp::numeric * r.amount_fen), 0)
-    FROM jsonb_to_recordset(p_rows) AS r(issue_date date, bank_code text, amount_fen bigint,
-         rate_e4 int, spread_bp int, inclusive_small_micro boolean, status text)
+    FROM unnest(p_rows) r
     CROSS JOIN LATERAL (VALUES ('*'), (r.bank_code)) AS b(bank)
     WHERE r.status <> 'void' AND r.inclusive_small_micro
     GROUP BY 1, 2
@@ -168,85 +184,77 @@ BEGIN
         spread_x_amount = s.spread_x_amount + EXCLUDED.spread_x_amount;
 END $$;
 
--- Repayment balance events of loans @ids as their rows @rows say (bank, manufacturing,
--- void), with sign @sign.
-CREATE FUNCTION stats_repayment_events(p_rows jsonb, p_sign int)
-RETURNS TABLE (day date, bank_code text, manufacturing boolean, delta bigint)
-LANGUAGE sql STABLE AS $$
-    SELECT p.repaid_on, r.bank_code, r.manufacturing, -p_sign * p.amount_fen
-    FROM jsonb_to_recordset(p_rows) AS r(id bigint, bank_code text, manufacturing boolean,
-                                         status text)
-    JOIN repayments p ON p.loan_id = r.id
-    WHERE r.status <> 'void'
-$$;
+-- Adds loans @p_rows (sign 1) or takes them away (-1) from every summary, repayments
+-- included when @p_with_repayments.
+CREATE FUNCTION stats_apply(p_rows stats_loan[], p_sign int, p_with_repayments boolean)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_rows IS NULL OR cardinality(p_rows) = 0 THEN
+        RETURN;
+    END IF;
+    PERFORM stats_new_loans_add(p_rows, p_sign);
+    PERFORM stats_balance_add(ARRAY(
+        SELECT e FROM stats_loan_events(p_rows, p_sign) e
+        UNION ALL
+        SELECT e FROM stats_repayment_events(p_rows, p_sign) e WHERE p_with_repayments));
+END $$;
 
 CREATE FUNCTION stats_on_loan_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_rows jsonb;
 BEGIN
-    SELECT jsonb_agg(to_jsonb(n)) INTO v_rows FROM new_rows n;
-    IF v_rows IS NULL THEN
-        RETURN NULL;
-    END IF;
-    PERFORM stats_new_loans_add(v_rows, 1);
-    PERFORM stats_balance_add((SELECT jsonb_agg(to_jsonb(e)) FROM stats_loan_events(v_rows, 1) e));
+    PERFORM stats_apply(ARRAY(SELECT stats_loan_of(n) FROM new_rows n), 1, false);
     RETURN NULL;
 END $$;
 
--- On update, only rows whose contribution can change are looked at: those whose status,
--- dates, amounts, grouping or flags changed (a plain repayment changes repaid_fen alone).
+-- On update only loans whose contribution can change are taken out and put back: those
+-- whose status, dates, amounts, grouping or flags changed (a repayment alone changes just
+-- repaid_fen). Their repayments move too when the bank, the manufacturing flag or the
+-- void status changed.
 CREATE FUNCTION stats_on_loan_update() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_old jsonb;
-    v_new jsonb;
-    v_old_moved jsonb;
-    v_new_moved jsonb;
+    v_old stats_loan[];
+    v_new stats_loan[];
+    v_old_moved stats_loan[];
+    v_new_moved stats_loan[];
 BEGIN
     WITH pairs AS (
-        SELECT o AS o, n AS n FROM old_rows o JOIN new_rows n ON n.id = o.id
-        WHERE (o.status = 'void') IS DISTINCT FROM (n.status = 'void')
-           OR (o.issue_date, o.bank_code, o.county_code, o.industry_code, o.size,
-               o.manufacturing, o.amount_fen, o.first_loan, o.guarantee_mode,
-               o.medium_long_term, o.renewal, o.rate_e4, o.spread_bp, o.inclusive_small_micro,
-               o.renewed_on)
+        SELECT stats_loan_of(o) AS o, stats_loan_of(n) AS n
+        FROM old_rows o JOIN new_rows n ON n.id = o.id),
+    changed AS (
+        SELECT p.o, p.n,
+               (p.o).bank_code <> (p.n).bank_code OR (p.o).manufacturing <> (p.n).manufacturing
+               OR ((p.o).status = 'void') <> ((p.n).status = 'void') AS moved
+        FROM pairs p
+        WHERE ((p.o).status = 'void') <> ((p.n).status = 'void')
+           OR (p.o).repaid_fen <> (p.n).repaid_fen AND (p.n).renewed_on IS NOT NULL
+           OR ((p.o).issue_date, (p.o).bank_code, (p.o).county_code, (p.o).industry_code,
+               (p.o).size, (p.o).manufacturing, (p.o).amount_fen, (p.o).first_loan,
+               (p.o).guarantee_mode, (p.o).medium_long_term, (p.o).renewal, (p.o).rate_e4,
+               (p.o).spread_bp, (p.o).inclusive_small_micro, (p.o).renewed_on)
               IS DISTINCT FROM
-              (n.issue_date, n.bank_code, n.county_code, n.industry_code, n.size,
-               n.manufacturing, n.amount_fen, n.first_loan, n.guarantee_mode,
-               n.medium_long_term, n.renewal, n.rate_e4, n.spread_bp, n.inclusive_small_micro,
-               n.renewed_on)
-           OR (n.renewed_on IS NOT NULL AND o.repaid_fen <> n.repaid_fen))
-    SELECT jsonb_agg(to_jsonb(p.o)), jsonb_agg(to_jsonb(p.n)),
-           jsonb_agg(to_jsonb(p.o)) FILTER (WHERE (p.o).bank_code <> (p.n).bank_code
-               OR (p.o).manufacturing <> (p.n).manufacturing
-               OR ((p.o).status = 'void') <> ((p.n).status = 'void')),
-           jsonb_agg(to_jsonb(p.n)) FILTER (WHERE (p.o).bank_code <> (p.n).bank_code
-               OR (p.o).manufacturing <> (p.n).manufacturing
-               OR ((p.o).status = 'void') <> ((p.n).status = 'void'))
+              ((p.n).issue_date, (p.n).bank_code, (p.n).county_code, (p.n).industry_code,
+               (p.n).size, (p.n).manufacturing, (p.n).amount_fen, (p.n).first_loan,
+               (p.n).guarantee_mode, (p.n).medium_long_term, (p.n).renewal, (p.n).rate_e4,
+               (p.n).spread_bp, (p.n).inclusive_small_micro, (p.n).renewed_on))
+    SELECT array_agg(c.o), array_agg(c.n), array_agg(c.o) FILTER (WHERE c.moved),
+           array_agg(c.n) FILTER (WHERE c.moved)
     INTO v_old, v_new, v_old_moved, v_new_moved
-    FROM pairs p;
-    IF v_old IS NULL THEN
-        RETURN NULL;
-    END IF;
-    PERFORM stats_new_loans_add(v_old, -1);
-    PERFORM stats_new_loans_add(v_new, 1);
-    PERFORM stats_balance_add((
-        SELECT jsonb_agg(to_jsonb(e)) FROM (
-            SELECT * FROM stats_loan_events(v_old, -1)
-            UNION ALL SELECT * FROM stats_loan_events(v_new, 1)
-            UNION ALL SELECT * FROM stats_repayment_events(v_old_moved, -1)
-            UNION ALL SELECT * FROM stats_repayment_events(v_new_moved, 1)) e));
+    FROM changed c;
+    PERFORM stats_apply(v_old, -1, false);
+    PERFORM stats_apply(v_new, 1, false);
+    PERFORM stats_balance_add(ARRAY(
+        SELECT e FROM stats_repayment_events(v_old_moved, -1) e
+        UNION ALL SELECT e FROM stats_repayment_events(v_new_moved, 1) e));
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION stats_on_repayment_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM stats_balance_add((
-        SELECT jsonb_agg(jsonb_build_object('day', p.repaid_on, 'bank_code', l.bank_code,
-                                            'manufacturing', l.manufacturing,
-                                            'delta', -p.amount_fen))
+    PERFORM stats_balance_add(ARRAY(
+        SELECT ROW(p.repaid_on, l.bank_code, l.manufacturing, -p.amount_fen)::stats_event
         FROM new_rows p JOIN loans l ON l.id = p.loan_id
         WHERE l.status <> 'void'));
     RETURN NULL;
@@ -260,6 +268,15 @@ CREATE TRIGGER loans_stats_update AFTER UPDATE ON loans
 CREATE TRIGGER repayments_stats_insert AFTER INSERT ON repayments
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION stats_on_repayment_insert();
+
+-- Rebuilds every summary from the loans and repayments tables (after a bulk load with the
+-- triggers disabled, or to check the summaries: compare before and after).
+CREATE FUNCTION stats_rebuild() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE stats_new_loans, stats_balance, stats_pricing;
+    PERFORM stats_apply(ARRAY(SELECT stats_loan_of(l) FROM loans l), 1, true);
+END $$;
 
 -- New-loan figures over [@p_from, @p_to] along dimension @p_dim, read from month rows for
 -- whole months and day rows for the ragged ends. @p_mfg: NULL = all. @p_bank: '*' = all
