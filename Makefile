@@ -106,6 +106,12 @@ fuzz: build/fuzz_loan
 	@mkdir -p build/fuzz-corpus
 	build/fuzz_loan -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz-corpus fuzz/corpus
 
+# The mutual-TLS load generator of bench/ingest.
+build/loadgen: bench/loadgen.c service/domain/uscc.c service/domain/uscc.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=c17 -D_GNU_SOURCE -Iservice -Wall -Wextra -o $@ bench/loadgen.c \
+		service/domain/uscc.c -lssl -lcrypto -lpthread
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 		-Iservice --std=c11 service

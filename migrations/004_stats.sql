@@ -7,8 +7,11 @@
 --   stats_balance:   changes of outstanding balance by day, month and year, per bank and
 --     manufacturing; a balance on a date is the sum of at most ~70 rows per group.
 --   stats_pricing:   new inclusive small-micro loans by issue month with rate x amount.
--- Every summary row carries a shard (the writing backend's pid mod 8) so that concurrent
--- writers of the same day and group do not queue on one row; readers add the shards up.
+-- Writers never update a summary row: the triggers append their changes to the _delta
+-- tables (no index, no row locks, no hot-row bloat), and stats_compact() — run every
+-- second by a finregd background thread, one instance at a time — folds the deltas into
+-- the summaries in one transaction. Readers add the summary and the pending deltas, so an
+-- answer is exact whether or not compaction has run.
 
 -- Policy targets by year (measures table of docs/domain.md).
 CREATE TABLE targets (
@@ -35,7 +38,6 @@ CREATE TABLE stats_new_loans (
     period         date NOT NULL,
     key            text NOT NULL,
     manufacturing  boolean NOT NULL,
-    shard          smallint NOT NULL,
     n              bigint NOT NULL DEFAULT 0,
     amount         bigint NOT NULL DEFAULT 0,
     first_n        bigint NOT NULL DEFAULT 0,
@@ -46,7 +48,7 @@ CREATE TABLE stats_new_loans (
     mlt_amount     bigint NOT NULL DEFAULT 0,
     renewal_n      bigint NOT NULL DEFAULT 0,
     renewal_amount bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (dim, grain, bank_code, period, key, manufacturing, shard)
+    PRIMARY KEY (dim, grain, bank_code, period, key, manufacturing)
 );
 
 CREATE TABLE stats_balance (
@@ -54,26 +56,32 @@ CREATE TABLE stats_balance (
     period        date NOT NULL,
     bank_code     text NOT NULL,
     manufacturing boolean NOT NULL,
-    shard         smallint NOT NULL,
     delta         bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (grain, period, bank_code, manufacturing, shard)
+    PRIMARY KEY (grain, period, bank_code, manufacturing)
 );
 
 CREATE TABLE stats_pricing (
     bank_code       text NOT NULL,
     period          date NOT NULL,
-    shard           smallint NOT NULL,
     n               bigint NOT NULL DEFAULT 0,
     amount          bigint NOT NULL DEFAULT 0,
     rate_x_amount   numeric NOT NULL DEFAULT 0,
     spread_amount   bigint NOT NULL DEFAULT 0,
     spread_x_amount numeric NOT NULL DEFAULT 0,
-    PRIMARY KEY (bank_code, period, shard)
+    PRIMARY KEY (bank_code, period)
 );
 
-CREATE FUNCTION stats_shard() RETURNS smallint
-    LANGUAGE sql VOLATILE
-    RETURN (pg_backend_pid() % 8)::smallint;
+CREATE TABLE stats_new_loans_delta (LIKE stats_new_loans);
+CREATE TABLE stats_balance_delta (LIKE stats_balance);
+CREATE TABLE stats_pricing_delta (LIKE stats_pricing);
+
+-- Summary and pending deltas together: what readers read.
+CREATE VIEW stats_new_loans_all AS
+    SELECT * FROM stats_new_loans UNION ALL SELECT * FROM stats_new_loans_delta;
+CREATE VIEW stats_balance_all AS
+    SELECT * FROM stats_balance UNION ALL SELECT * FROM stats_balance_delta;
+CREATE VIEW stats_pricing_all AS
+    SELECT * FROM stats_pricing UNION ALL SELECT * FROM stats_pricing_delta;
 
 -- The columns of a loan that its contributions to the summaries depend on.
 CREATE TYPE stats_loan AS (
@@ -117,27 +125,25 @@ $$;
 -- Adds balance events to stats_balance at day, month and year grain.
 CREATE FUNCTION stats_balance_add(p_events stats_event[]) RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO stats_balance AS s (grain, period, bank_code, manufacturing, shard, delta)
-    SELECT g.grain, g.period, e.bank_code, e.manufacturing, stats_shard(), sum(e.delta)
+    INSERT INTO stats_balance_delta (grain, period, bank_code, manufacturing, delta)
+    SELECT g.grain, g.period, e.bank_code, e.manufacturing, sum(e.delta)
     FROM unnest(p_events) e
     CROSS JOIN LATERAL (VALUES ('d', e.day),
                                ('m', date_trunc('month', e.day)::date),
                                ('y', date_trunc('year', e.day)::date)) AS g(grain, period)
     GROUP BY g.grain, g.period, e.bank_code, e.manufacturing
-    HAVING sum(e.delta) <> 0
-    ON CONFLICT (grain, period, bank_code, manufacturing, shard)
-    DO UPDATE SET delta = s.delta + EXCLUDED.delta;
+    HAVING sum(e.delta) <> 0;
 $$;
 
 -- Adds (@p_sign 1) or removes (-1) the new-loan and pricing contributions of loans.
 CREATE FUNCTION stats_new_loans_add(p_rows stats_loan[], p_sign int) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO stats_new_loans AS s (dim, grain, bank_code, period, key, manufacturing, shard,
-                                      n, amount, first_n, first_amount, credit_n,
-                                      credit_amount, mlt_n, mlt_amount, renewal_n,
-                                      renewal_amount)
-    SELECT d.dim, g.grain, d.bank, g.period, d.key, r.manufacturing, stats_shard(),
+    INSERT INTO stats_new_loans_delta (dim, grain, bank_code, period, key, manufacturing,
+                                       n, amount, first_n, first_amount, credit_n,
+                                       credit_amount, mlt_n, mlt_amount, renewal_n,
+                                       renewal_amount)
+    SELECT d.dim, g.grain, d.bank, g.period, d.key, r.manufacturing,
            p_sign * count(*), p_sign * sum(r.amount_fen),
            p_sign * count(*) FILTER (WHERE r.first_loan),
            p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.first_loan), 0),
@@ -156,32 +162,18 @@ BEGIN
     CROSS JOIN LATERAL (VALUES ('d', r.issue_date),
                                ('m', date_trunc('month', r.issue_date)::date)) AS g(grain, period)
     WHERE r.status <> 'void'
-    GROUP BY d.dim, g.grain, d.bank, g.period, d.key, r.manufacturing
-    ON CONFLICT (dim, grain, bank_code, period, key, manufacturing, shard) DO UPDATE SET
-        n = s.n + EXCLUDED.n, amount = s.amount + EXCLUDED.amount,
-        first_n = s.first_n + EXCLUDED.first_n,
-        first_amount = s.first_amount + EXCLUDED.first_amount,
-        credit_n = s.credit_n + EXCLUDED.credit_n,
-        credit_amount = s.credit_amount + EXCLUDED.credit_amount,
-        mlt_n = s.mlt_n + EXCLUDED.mlt_n, mlt_amount = s.mlt_amount + EXCLUDED.mlt_amount,
-        renewal_n = s.renewal_n + EXCLUDED.renewal_n,
-        renewal_amount = s.renewal_amount + EXCLUDED.renewal_amount;
+    GROUP BY d.dim, g.grain, d.bank, g.period, d.key, r.manufacturing;
 
-    INSERT INTO stats_pricing AS s (bank_code, period, shard, n, amount, rate_x_amount,
-                                    spread_amount, spread_x_amount)
-    SELECT b.bank, date_trunc('month', r.issue_date)::date, stats_shard(), p_sign * count(*),
+    INSERT INTO stats_pricing_delta (bank_code, period, n, amount, rate_x_amount,
+                                     spread_amount, spread_x_amount)
+    SELECT b.bank, date_trunc('month', r.issue_date)::date, p_sign * count(*),
            p_sign * sum(r.amount_fen), p_sign * sum(r.rate_e4::numeric * r.amount_fen),
            p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.spread_bp IS NOT NULL), 0),
            p_sign * coalesce(sum(r.spread_bp::numeric * r.amount_fen), 0)
     FROM unnest(p_rows) r
     CROSS JOIN LATERAL (VALUES ('*'), (r.bank_code)) AS b(bank)
     WHERE r.status <> 'void' AND r.inclusive_small_micro
-    GROUP BY 1, 2
-    ON CONFLICT (bank_code, period, shard) DO UPDATE SET
-        n = s.n + EXCLUDED.n, amount = s.amount + EXCLUDED.amount,
-        rate_x_amount = s.rate_x_amount + EXCLUDED.rate_x_amount,
-        spread_amount = s.spread_amount + EXCLUDED.spread_amount,
-        spread_x_amount = s.spread_x_amount + EXCLUDED.spread_x_amount;
+    GROUP BY 1, 2;
 END $$;
 
 -- Adds loans @p_rows (sign 1) or takes them away (-1) from every summary, repayments
@@ -274,8 +266,68 @@ CREATE TRIGGER repayments_stats_insert AFTER INSERT ON repayments
 CREATE FUNCTION stats_rebuild() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE stats_new_loans, stats_balance, stats_pricing;
+    PERFORM pg_advisory_xact_lock(7340012004);
+    TRUNCATE stats_new_loans, stats_balance, stats_pricing, stats_new_loans_delta,
+             stats_balance_delta, stats_pricing_delta;
     PERFORM stats_apply(ARRAY(SELECT stats_loan_of(l) FROM loans l), 1, true);
+    PERFORM stats_compact_locked();
+END $$;
+
+-- Folds the pending deltas into the summaries; the caller holds the compaction lock.
+CREATE FUNCTION stats_compact_locked() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_moved bigint := 0;
+    v_n bigint;
+BEGIN
+    WITH d AS (DELETE FROM stats_new_loans_delta RETURNING *)
+    INSERT INTO stats_new_loans AS s
+    SELECT dim, grain, bank_code, period, key, manufacturing, sum(n), sum(amount),
+           sum(first_n), sum(first_amount), sum(credit_n), sum(credit_amount), sum(mlt_n),
+           sum(mlt_amount), sum(renewal_n), sum(renewal_amount)
+    FROM d GROUP BY dim, grain, bank_code, period, key, manufacturing
+    ON CONFLICT (dim, grain, bank_code, period, key, manufacturing) DO UPDATE SET
+        n = s.n + EXCLUDED.n, amount = s.amount + EXCLUDED.amount,
+        first_n = s.first_n + EXCLUDED.first_n,
+        first_amount = s.first_amount + EXCLUDED.first_amount,
+        credit_n = s.credit_n + EXCLUDED.credit_n,
+        credit_amount = s.credit_amount + EXCLUDED.credit_amount,
+        mlt_n = s.mlt_n + EXCLUDED.mlt_n, mlt_amount = s.mlt_amount + EXCLUDED.mlt_amount,
+        renewal_n = s.renewal_n + EXCLUDED.renewal_n,
+        renewal_amount = s.renewal_amount + EXCLUDED.renewal_amount;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_moved := v_moved + v_n;
+    WITH d AS (DELETE FROM stats_balance_delta RETURNING *)
+    INSERT INTO stats_balance AS s
+    SELECT grain, period, bank_code, manufacturing, sum(delta)
+    FROM d GROUP BY grain, period, bank_code, manufacturing
+    ON CONFLICT (grain, period, bank_code, manufacturing)
+    DO UPDATE SET delta = s.delta + EXCLUDED.delta;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_moved := v_moved + v_n;
+    WITH d AS (DELETE FROM stats_pricing_delta RETURNING *)
+    INSERT INTO stats_pricing AS s
+    SELECT bank_code, period, sum(n), sum(amount), sum(rate_x_amount), sum(spread_amount),
+           sum(spread_x_amount)
+    FROM d GROUP BY bank_code, period
+    ON CONFLICT (bank_code, period) DO UPDATE SET
+        n = s.n + EXCLUDED.n, amount = s.amount + EXCLUDED.amount,
+        rate_x_amount = s.rate_x_amount + EXCLUDED.rate_x_amount,
+        spread_amount = s.spread_amount + EXCLUDED.spread_amount,
+        spread_x_amount = s.spread_x_amount + EXCLUDED.spread_x_amount;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_moved + v_n;
+END $$;
+
+-- Folds the pending deltas into the summaries unless another session is doing it;
+-- returns the number of summary rows touched (-1 when the lock was busy).
+CREATE FUNCTION stats_compact() RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(7340012004) THEN
+        RETURN -1;
+    END IF;
+    RETURN stats_compact_locked();
 END $$;
 
 -- New-loan figures over [@p_from, @p_to] along dimension @p_dim, read from month rows for
@@ -294,7 +346,7 @@ LANGUAGE sql STABLE AS $$
                date_trunc('month', p_to + 1)::date AS m_to)
     SELECT s.period, s.key, s.manufacturing, s.n, s.amount, s.first_n, s.first_amount, s.credit_n,
            s.credit_amount, s.mlt_n, s.mlt_amount, s.renewal_n, s.renewal_amount
-    FROM stats_new_loans s, bounds b
+    FROM stats_new_loans_all s, bounds b
     WHERE s.dim = p_dim AND (p_mfg IS NULL OR s.manufacturing = p_mfg)
       AND CASE WHEN p_dim = 'b' THEN s.bank_code = '*' AND (p_bank = '*' OR s.key = p_bank)
                ELSE s.bank_code = p_bank END
@@ -309,7 +361,7 @@ CREATE FUNCTION stats_balance_on(p_day date)
 RETURNS TABLE (bank_code text, manufacturing boolean, balance bigint)
 LANGUAGE sql STABLE AS $$
     SELECT s.bank_code, s.manufacturing, sum(s.delta)::bigint
-    FROM stats_balance s
+    FROM stats_balance_all s
     WHERE (s.grain = 'y' AND s.period < date_trunc('year', p_day)::date)
        OR (s.grain = 'm' AND s.period >= date_trunc('year', p_day)::date
            AND s.period < date_trunc('month', p_day)::date)
@@ -351,7 +403,7 @@ LANGUAGE sql STABLE AS $$
                sum(s.rate_x_amount) AS rxa, sum(s.spread_amount) AS sa,
                sum(s.spread_x_amount) AS sxa
         FROM (VALUES (p_month), ((p_month - interval '1 year')::date)) AS m(period)
-        LEFT JOIN stats_pricing s ON s.bank_code = p_bank AND s.period = m.period
+        LEFT JOIN stats_pricing_all s ON s.bank_code = p_bank AND s.period = m.period
         GROUP BY m.period),
     cur AS (SELECT * FROM p WHERE p.period = p_month),
     prev AS (SELECT * FROM p WHERE p.period <> p_month)

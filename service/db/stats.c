@@ -23,6 +23,7 @@ const struct db_stmt db_stmts_stats[] = {
 	 "INSERT INTO targets (year, metric, target, updated_by) VALUES ($1::int, $2, $3::numeric, $4)"
 	 " ON CONFLICT (year, metric) DO UPDATE SET target = EXCLUDED.target, updated_at = now(),"
 	 " updated_by = EXCLUDED.updated_by"},
+	{"stats_compact", "SELECT stats_compact()"},
 	{NULL, NULL},
 };
 
@@ -159,4 +160,16 @@ enum db_rc db_target_put(int year, const char *metric, const char *value, const 
 
 	snprintf(y, sizeof y, "%d", year);
 	return db_tx(do_write, &q, false);
+}
+
+static void moved_row(struct query *q, const PGresult *r, int i)
+{
+	*(long long *)q->cls = int_at(r, i, 0);
+}
+
+enum db_rc db_stats_compact(long long *moved)
+{
+	struct query q = {"stats_compact", 0, NULL, moved_row, NULL, moved};
+
+	return db_once(do_query, &q);
 }

@@ -54,4 +54,8 @@ enum db_rc db_stats_targets(int year, const char *as_of, target_row_fn fn, void 
 /** Sets the target of @a metric for @a year (@a value decimal text). */
 enum db_rc db_target_put(int year, const char *metric, const char *value, const char *by);
 
+/** Folds pending summary deltas into the summaries (one instance at a time); *moved is
+ *  the number of summary rows touched, -1 when another session was compacting. */
+enum db_rc db_stats_compact(long long *moved);
+
 #endif

@@ -19,9 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "compactor.h"
 #include "http/auth.h"
 #include "http/reply.h"
 #include "http/router.h"
@@ -531,12 +533,19 @@ int server_run(const struct config *cfg)
 		goto out;
 	}
 	LOG_INFO("serving https://%s with %u threads", cfg->listen, cfg->threads);
+	compactor_start(1000);
 	while (sigwait(&signals, &sig) != 0)
 		;
 	LOG_INFO("signal %d: no new connections; finishing requests in flight", sig);
 	listen_fd = MHD_quiesce_daemon(d);
+	/* Refuse new connections at once (shutdown takes a Linux listening socket out of
+	 * LISTEN and resets its backlog); the fd itself stays open until the pool threads
+	 * are gone, as MHD_quiesce_daemon requires in threaded modes. */
+	if (listen_fd != MHD_INVALID_SOCKET)
+		shutdown(listen_fd, SHUT_RDWR);
 	drain(cfg->shutdown_grace);
 	MHD_stop_daemon(d);
+	compactor_stop();
 	if (listen_fd != MHD_INVALID_SOCKET)
 		close(listen_fd);
 	LOG_INFO("stopped");
