@@ -259,6 +259,14 @@ BEGIN
         RETURN;
     END IF;
 
+    -- Serialise ingests of the same loan_refs of this bank, so that each judges what the
+    -- others stored (an atomic batch must never store part of itself and then meet a
+    -- conflict). The refs hash into 64 buckets per bank, locked in bucket order: a batch
+    -- takes at most 64 locks, and two batches cannot deadlock on them.
+    PERFORM pg_advisory_xact_lock(hashtext('loan:' || p_bank), b.bucket)
+    FROM (SELECT DISTINCT (hashtextextended(i.loan_ref, 0) & 63)::int AS bucket
+          FROM unnest(v_items) i ORDER BY 1) b;
+
     -- Serialise work on the same renewed loans and on the same relief-fund borrowers.
     PERFORM 1 FROM loans t
     WHERE t.bank_code = p_bank
@@ -305,18 +313,30 @@ BEGIN
                                   ORDER BY j.idx) AS relief_rank,
                row_number() OVER (PARTITION BY j.verdict = 'ok', j.renews_loan_ref
                                   ORDER BY j.idx) AS renew_rank
-        FROM judged j)
+        FROM judged j),
+    adjusted AS (
+        SELECT k.*, CASE
+                   WHEN k.verdict = 'ok' AND k.relief_fund AND k.relief_rank > 1 THEN 'L019'
+                   WHEN k.verdict = 'ok' AND k.renews_loan_ref IS NOT NULL
+                        AND k.renew_rank > 1 THEN 'L016e'
+                   ELSE k.verdict END AS own_verdict
+        FROM ranked k),
+    -- A repeat of an earlier item with the same content shares its fate: unchanged when
+    -- that one is stored (or was already), the same rejection when it is rejected.
+    firsts AS (
+        SELECT a.*, first_value(a.own_verdict) OVER (PARTITION BY a.loan_ref ORDER BY a.idx)
+                        AS first_verdict
+        FROM adjusted a)
     SELECT jsonb_agg(jsonb_build_object(
                'idx', k.idx, 'loan_ref', k.loan_ref,
                'stored_version', k.stored_version, 'renewed_status', k.renewed_status,
                'verdict', CASE
-                   WHEN k.ref_rank > 1 AND k.content = k.ref_first THEN 'unchanged'
+                   WHEN k.ref_rank > 1 AND k.content = k.ref_first
+                        AND k.first_verdict IN ('ok', 'unchanged') THEN 'unchanged'
+                   WHEN k.ref_rank > 1 AND k.content = k.ref_first THEN k.first_verdict
                    WHEN k.ref_rank > 1 THEN 'dup_conflict'
-                   WHEN k.verdict = 'ok' AND k.relief_fund AND k.relief_rank > 1 THEN 'L019'
-                   WHEN k.verdict = 'ok' AND k.renews_loan_ref IS NOT NULL
-                        AND k.renew_rank > 1 THEN 'L016e'
-                   ELSE k.verdict END) ORDER BY k.idx)
-    INTO v_verdicts FROM ranked k;
+                   ELSE k.own_verdict END) ORDER BY k.idx)
+    INTO v_verdicts FROM firsts k;
 
     v_store := NOT p_dry_run AND NOT (p_atomic AND EXISTS (
         SELECT 1 FROM jsonb_array_elements(v_verdicts) v
@@ -520,9 +540,10 @@ BEGIN
         'ord', 0, 'uscc', i.uscc, 'name', i.name, 'county_code', i.county_code,
         'industry_code', i.industry_code, 'size', i.size)), p_bank, 'loan correction');
     IF l.renews_loan_id IS DISTINCT FROM v_new_target AND l.renews_loan_id IS NOT NULL THEN
+        -- A loan voided meanwhile stays void.
         UPDATE loans x SET status = loan_unrenewed_status(x), renewed_on = NULL,
                            renewed_by_id = NULL, updated_at = now()
-        WHERE x.id = l.renews_loan_id AND x.renewed_by_id = l.id;
+        WHERE x.id = l.renews_loan_id AND x.renewed_by_id = l.id AND x.status = 'renewed';
     END IF;
     IF v_new_target IS NOT NULL THEN
         UPDATE loans x SET status = 'renewed', renewed_on = i.issue_date, renewed_by_id = l.id,
@@ -567,9 +588,10 @@ BEGIN
         RETURN;
     END IF;
     IF l.renews_loan_id IS NOT NULL THEN
+        -- A loan voided meanwhile stays void.
         UPDATE loans x SET status = loan_unrenewed_status(x), renewed_on = NULL,
                            renewed_by_id = NULL, updated_at = now()
-        WHERE x.id = l.renews_loan_id AND x.renewed_by_id = l.id;
+        WHERE x.id = l.renews_loan_id AND x.renewed_by_id = l.id AND x.status = 'renewed';
     END IF;
     UPDATE loans x SET status = 'void', void_reason = p_reason, voided_at = now(),
                        version = x.version + 1, updated_at = now()

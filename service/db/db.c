@@ -30,6 +30,10 @@ static const struct db_stmt *const stmt_tables[] = {
 	db_stmts_lpr,
 	db_stmts_loans,
 	db_stmts_stats,
+	db_stmts_referrals,
+	db_stmts_scf,
+	db_stmts_whitelist,
+	db_stmts_guarantees,
 	NULL,
 };
 

@@ -55,5 +55,9 @@ extern const struct db_stmt db_stmts_principals[];
 extern const struct db_stmt db_stmts_lpr[];
 extern const struct db_stmt db_stmts_loans[];
 extern const struct db_stmt db_stmts_stats[];
+extern const struct db_stmt db_stmts_referrals[];
+extern const struct db_stmt db_stmts_scf[];
+extern const struct db_stmt db_stmts_whitelist[];
+extern const struct db_stmt db_stmts_guarantees[];
 
 #endif

@@ -194,7 +194,7 @@ static enum db_rc do_keyed(PGconn *c, void *cls)
 	if (rc != DB_OK)
 		goto out;
 	s->answer(s->cls, &outcomes, &s->status, &s->body);
-	if (!s->call->dry_run) {
+	if (!s->call->dry_run || s->call->forced_dry_run) {
 		snprintf(status, sizeof status, "%u", s->status);
 		const char *ins[] = {s->call->bank, s->key, s->sha, status, s->body};
 

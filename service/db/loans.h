@@ -41,6 +41,9 @@ struct ingest_call {
 	bool atomic;
 	bool dry_run;
 	bool return_loans;
+	/* dry_run was set by the server (an atomic batch already rejected before the
+	 * database), not asked for: a keyed answer is remembered all the same. */
+	bool forced_dry_run;
 };
 
 /** Runs the ingest; fills @a out (cleared first). */
@@ -55,7 +58,7 @@ typedef void (*ingest_answer_fn)(void *cls, const struct loan_outcomes *outcomes
  * When a first answer exists: *replayed is true and *status / *body (malloc'd) are it —
  * or DB_CONFLICT when it was given for a different request (@a request_sha256 differs).
  * Otherwise runs the ingest, asks @a answer for the answer, stores it (except on a dry
- * run) and returns it the same way with *replayed false.
+ * run the client asked for) and returns it the same way with *replayed false.
  */
 enum db_rc db_loan_ingest_keyed(const struct ingest_call *call, const char *key,
 				const char *request_sha256, ingest_answer_fn answer, void *cls,

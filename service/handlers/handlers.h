@@ -39,4 +39,40 @@ void stats_lending_growth(struct request *req);
 void stats_targets(struct request *req);
 void targets_put(struct request *req);
 
+/* scf.c */
+void scf_programs_post(struct request *req);
+void scf_programs_list(struct request *req);
+void scf_programs_get(struct request *req);
+void scf_members_post(struct request *req);
+void scf_members_leave(struct request *req);
+void stats_scf_rewards(struct request *req);
+
+/* referrals.c */
+void referrals_post(struct request *req);
+void referrals_patch(struct request *req);
+void referrals_get(struct request *req);
+void referrals_list(struct request *req);
+void stats_referrals(struct request *req);
+struct referral_filter;
+/** Reads the filters of the referral list and export (bank scope, status, county, uscc;
+ *  with @a paged also limit and cursor) into @a f; replies and returns false on error. */
+bool referral_filter_read(struct request *req, struct referral_filter *f, bool paged);
+/* referrals_export.c */
+void referrals_export(struct request *req);
+
+/* whitelist.c */
+void whitelist_post(struct request *req);
+void whitelist_list(struct request *req);
+void whitelist_get(struct request *req);
+void whitelist_remove(struct request *req);
+void whitelist_history(struct request *req);
+/* guarantees.c */
+void guarantors_put(struct request *req);
+void guarantors_get(struct request *req);
+void guarantees_post(struct request *req);
+void guarantees_list(struct request *req);
+void guarantees_get(struct request *req);
+void guarantees_release(struct request *req);
+void stats_guarantee_leverage(struct request *req);
+
 #endif

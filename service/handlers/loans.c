@@ -26,7 +26,9 @@ static void reply_outcome_error(struct request *req, const struct loan_outcome *
 	struct field_error err;
 
 	loan_outcome_error(o, NULL, &err);
-	reply_field_error(req, &err);
+	/* A rejection without a field (not_found, a void loan) has no "field" member. */
+	reply_error(req, err.code, err.rule, err.field[0] != '\0' ? err.field : NULL, "%s",
+		    err.message);
 }
 
 static bool load_refdata(struct request *req, struct refdata *ref)
@@ -47,7 +49,7 @@ void loans_post(struct request *req)
 	struct loan_prep p;
 	struct loan_outcomes out = {NULL, 0};
 	json_t *items = json_array();
-	struct ingest_call call = {req->principal.code, NULL, false, false, true};
+	struct ingest_call call = {req->principal.code, NULL, false, false, true, false};
 	enum db_rc rc;
 	char *text = NULL;
 

@@ -22,6 +22,7 @@ struct batch {
 	struct loan_prep *preps; /* one per input */
 	bool atomic, dry_run;
 	const json_t *loans;     /* the input array (borrowed from the request) */
+	const char *request_id;  /* carried by the error of a rejected atomic batch */
 	json_t *csv_rows;        /* owned when the body was CSV */
 };
 
@@ -123,7 +124,10 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 			   "results", results);
 	*status = 200;
 	if (b->atomic && first != NULL) {
-		json_object_set_new(answer, "error", field_error_json(first));
+		json_t *error = field_error_json(first);
+
+		json_object_set_new(error, "request_id", json_string(b->request_id));
+		json_object_set_new(answer, "error", error);
 		*status = 422;
 	}
 	*body = json_dumps(answer, JSON_COMPACT);
@@ -169,7 +173,8 @@ static bool key_valid(const char *key)
 
 static void run(struct request *req, struct batch *b, const char *items_text, const char *key)
 {
-	struct ingest_call call = {req->principal.code, items_text, b->atomic, b->dry_run, false};
+	struct ingest_call call = {req->principal.code, items_text, b->atomic, b->dry_run, false,
+				   false};
 	bool c_rejected = false;
 	unsigned status = 0;
 	char *body = NULL;
@@ -179,8 +184,10 @@ static void run(struct request *req, struct batch *b, const char *items_text, co
 		c_rejected |= b->preps[i].rejected;
 	/* An atomic batch with an item already rejected here stores nothing; the database
 	 * still judges the others, as a dry run. */
-	if (b->atomic && c_rejected)
+	if (b->atomic && c_rejected && !b->dry_run) {
 		call.dry_run = true;
+		call.forced_dry_run = true;
+	}
 	if (key != NULL) {
 		char digest[65];
 		bool replayed;
@@ -223,6 +230,7 @@ void loans_batch_post(struct request *req)
 	char *items_text = NULL;
 	enum db_rc rc;
 
+	b.request_id = req->id;
 	if (!query_flag(req, "atomic", &b.atomic) || !query_flag(req, "dry_run", &b.dry_run))
 		goto out;
 	if (key != NULL && !key_valid(key)) {

@@ -140,3 +140,94 @@ def loans_csv(loans, bom=True, crlf=True, columns=None):
         lines.append(','.join(cells))
     text = nl.join(lines) + nl
     return (b'\xef\xbb\xbf' if bom else b'') + text.encode('utf-8')
+
+
+# --------------------------------------------------------------------------- derived fields
+
+LPR_HISTORY = [  # effective from, one-year, five-year (percent x 10000), docs/domain.md
+    ('2019-08-20', 42500, 48500), ('2019-09-20', 42000, 48500), ('2019-11-20', 41500, 48000),
+    ('2020-02-20', 40500, 47500), ('2020-04-20', 38500, 46500)]
+
+
+def add_months(d, months):
+    """d plus whole months, the day clamped to the month's last (2020-01-31 + 1 = 2020-02-29)."""
+    import calendar
+    index = d.year * 12 + d.month - 1 + months
+    y, m = divmod(index, 12)
+    m += 1
+    return _dt.date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
+
+
+def _fixed(s, places):
+    whole, _, frac = s.partition('.')
+    return int(whole) * 10 ** places + int((frac + '0' * places)[:places] or 0)
+
+
+def expected_derived(item):
+    """The derived fields docs/domain.md defines, computed here from a loan in the contract's
+    shape: term_months, medium_long_term, manufacturing, inclusive_small_micro, lpr_tenor, lpr,
+    spread_bp."""
+    issue = _dt.date.fromisoformat(item['issue_date'])
+    maturity = _dt.date.fromisoformat(item['maturity_date'])
+    end = maturity + _dt.timedelta(days=1)
+    months = 0
+    while add_months(issue, months + 1) <= end:
+        months += 1
+    division = int(item['borrower']['industry_code'][:2])
+    line = _fixed(item.get('credit_line') or item['amount'], 2)
+    five = months > 60
+    lpr = None
+    for since, one_y, five_y in LPR_HISTORY:
+        if since <= item['issue_date']:
+            lpr = five_y if five else one_y
+    spread = None
+    if lpr is not None:
+        diff = _fixed(item['rate'], 4) - lpr            # 1/10000 percent; 100 of them a bp
+        q, r = divmod(abs(diff), 100)
+        q += 1 if 2 * r >= 100 else 0
+        spread = q if diff >= 0 else -q
+    return {
+        'term_months': months,
+        'medium_long_term': maturity > add_months(issue, 12),
+        'manufacturing': 13 <= division <= 43,
+        'inclusive_small_micro': item['borrower']['size'] in ('small', 'micro')
+        and line <= 1000000000,
+        'lpr_tenor': '5Y' if five else '1Y',
+        'lpr': None if lpr is None else '%d.%04d' % divmod(lpr, 10000),
+        'spread_bp': spread,
+    }
+
+
+def random_loan(rng, today=None):
+    """A valid loan with random dates (2019-06 to today, terms 1 day to 10 years, month ends
+    and leap days favoured), rate, size, industry and credit line."""
+    today = today or today_cn()
+    start = _dt.date(2019, 6, 1)
+    span = (today - start).days
+    if rng.random() < 0.3:       # a month end or a leap day
+        y = rng.randrange(2019, today.year + 1)
+        m = rng.randrange(1, 13)
+        import calendar
+        issue = _dt.date(y, m, calendar.monthrange(y, m)[1])
+        if issue < start or issue > today:
+            issue = start + _dt.timedelta(days=rng.randrange(span + 1))
+    else:
+        issue = start + _dt.timedelta(days=rng.randrange(span + 1))
+    kind = rng.random()
+    if kind < 0.4:               # around whole months and years
+        maturity = add_months(issue, rng.choice([1, 6, 11, 12, 13, 24, 36, 59, 60, 61, 120]))
+        maturity += _dt.timedelta(days=rng.choice([-2, -1, 0, 1]))
+    else:
+        maturity = issue + _dt.timedelta(days=rng.randrange(1, 3700))
+    if maturity <= issue:
+        maturity = issue + _dt.timedelta(days=1)
+    amount_fen = rng.choice([1, 99, 100000, 500000000, 999999999, 1000000000, 1000000001])
+    line_fen = amount_fen + rng.choice([0, 0, 1, 500000000])
+    rate = rng.randrange(1, 150000)
+    return loan(borrower=firm(industry_code='%02d%02d' % (rng.randrange(1, 98),
+                                                          rng.randrange(0, 100)),
+                              size=rng.choice(['large', 'medium', 'small', 'micro'])),
+                amount='%d.%02d' % divmod(amount_fen, 100),
+                credit_line=rng.choice(['%d.%02d' % divmod(line_fen, 100), None]),
+                issue_date=issue.isoformat(), maturity_date=maturity.isoformat(),
+                rate='%d.%04d' % divmod(rate, 10000))

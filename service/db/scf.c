@@ -1,0 +1,240 @@
+/* Statements and functions of db/scf.h. The membership checks and all the writes are SQL
+ * functions in migration 007; this file binds and reads them. */
+#include "db/scf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_internal.h"
+#include "log.h"
+
+const struct db_stmt db_stmts_scf[] = {
+    {"scf_program_create", "SELECT status, code, field, message, program::text"
+			   " FROM scf_program_create($1, $2, $3::jsonb, $4, $5::bigint, $6::date)"},
+    {"scf_member_add", "SELECT status, code, field, message, member::text"
+		       " FROM scf_member_add($1, $2::bigint, $3::jsonb, $4, $5::date, $6::date)"},
+    {"scf_member_leave", "SELECT status, code, field, message, member::text"
+			 " FROM scf_member_leave($1, $2::bigint, $3, $4::date, $5::date, $6)"},
+    {"scf_program_detail", "SELECT scf_program_detail($1::bigint, $2)::text"},
+    {"scf_program_list",
+     "SELECT p.id, scf_program_to_json(p)::text FROM scf_programs p"
+     " WHERE ($1::text IS NULL OR p.bank_code = $1) AND ($2::text IS NULL OR p.core_uscc = $2)"
+     " AND p.id > $3::bigint ORDER BY p.id LIMIT $4::int"},
+    {"scf_rewards",
+     "SELECT 'p', name, NULL, value, NULL::bigint FROM policy_params"
+     " WHERE name IN ('scf_reward_rate_bp', 'scf_reward_min_members', 'scf_reward_cap')"
+     " UNION ALL SELECT 'r', core_uscc, core_name, financing, members_financed"
+     " FROM scf_reward_figures($1::int)"},
+    {NULL, NULL},
+};
+
+static char *dup_or_null(const PGresult *r, int row, int col)
+{
+	char *s;
+
+	if (PQgetisnull(r, row, col))
+		return NULL;
+	s = strdup(PQgetvalue(r, row, col));
+	if (s == NULL)
+		abort();
+	return s;
+}
+
+void scf_outcome_clear(struct scf_outcome *o)
+{
+	free(o->message);
+	free(o->json);
+	memset(o, 0, sizeof *o);
+}
+
+struct write_state {
+	const char *stmt;
+	int n;
+	const char *const *params;
+	struct scf_outcome *out;
+};
+
+static enum db_rc do_write(PGconn *c, void *cls)
+{
+	struct write_state *s = cls;
+	enum db_rc rc;
+	PGresult *r = db_run(c, s->stmt, s->n, s->params, &rc);
+
+	scf_outcome_clear(s->out);
+	if (r == NULL)
+		return rc;
+	if (PQntuples(r) != 1) {
+		LOG_BUG("%s returned %d rows", s->stmt, PQntuples(r));
+		PQclear(r);
+		return DB_ERROR;
+	}
+	snprintf(s->out->status, sizeof s->out->status, "%s", PQgetvalue(r, 0, 0));
+	snprintf(s->out->code, sizeof s->out->code, "%s", PQgetvalue(r, 0, 1));
+	snprintf(s->out->field, sizeof s->out->field, "%s", PQgetvalue(r, 0, 2));
+	s->out->message = dup_or_null(r, 0, 3);
+	s->out->json = dup_or_null(r, 0, 4);
+	PQclear(r);
+	return DB_OK;
+}
+
+static enum db_rc run_write(const char *stmt, int n, const char *const *params,
+			    struct scf_outcome *out)
+{
+	struct write_state s = {stmt, n, params, out};
+
+	memset(out, 0, sizeof *out);
+	return db_tx(do_write, &s, false);
+}
+
+enum db_rc db_scf_program_create(const struct scf_program_input *in, struct scf_outcome *out)
+{
+	char limit[24];
+	const char *params[] = {in->bank, in->name, in->core, in->product, limit, in->started_on};
+
+	snprintf(limit, sizeof limit, "%lld", (long long)in->credit_limit);
+	return run_write("scf_program_create", 6, params, out);
+}
+
+enum db_rc db_scf_member_add(const char *bank, int64_t program, const char *firm, const char *side,
+			     const char *joined_on, const char *today, struct scf_outcome *out)
+{
+	char id[24];
+	const char *params[] = {bank, id, firm, side, joined_on, today};
+
+	snprintf(id, sizeof id, "%lld", (long long)program);
+	return run_write("scf_member_add", 6, params, out);
+}
+
+enum db_rc db_scf_member_leave(const char *bank, int64_t program, const char *uscc,
+			       const char *left_on, const char *today, const char *reason,
+			       struct scf_outcome *out)
+{
+	char id[24];
+	const char *params[] = {bank, id, uscc, left_on, today, reason};
+
+	snprintf(id, sizeof id, "%lld", (long long)program);
+	return run_write("scf_member_leave", 6, params, out);
+}
+
+struct text_state {
+	const char *const *params;
+	char *json;
+};
+
+static enum db_rc do_detail(PGconn *c, void *cls)
+{
+	struct text_state *s = cls;
+	enum db_rc rc;
+	PGresult *r = db_run(c, "scf_program_detail", 2, s->params, &rc);
+
+	if (r == NULL)
+		return rc;
+	free(s->json);
+	s->json = PQntuples(r) == 1 ? dup_or_null(r, 0, 0) : NULL;
+	PQclear(r);
+	return s->json != NULL ? DB_OK : DB_NOT_FOUND;
+}
+
+enum db_rc db_scf_program_get(const char *bank, int64_t id, char **json)
+{
+	char idtext[24];
+	const char *params[] = {idtext, bank};
+	struct text_state s = {params, NULL};
+	enum db_rc rc;
+
+	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
+	rc = db_once(do_detail, &s);
+	*json = s.json;
+	return rc;
+}
+
+struct list_state {
+	const char *const *params;
+	json_row_fn fn;
+	void *cls;
+};
+
+static enum db_rc do_list(PGconn *c, void *cls)
+{
+	struct list_state *s = cls;
+	enum db_rc rc;
+	PGresult *r = db_run(c, "scf_program_list", 4, s->params, &rc);
+
+	if (r == NULL)
+		return rc;
+	for (int i = 0; i < PQntuples(r); i++)
+		s->fn(s->cls, strtoll(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1));
+	PQclear(r);
+	return DB_OK;
+}
+
+enum db_rc db_scf_program_list(const struct scf_program_filter *f, json_row_fn fn, void *cls)
+{
+	char after[24], limit[16];
+	const char *params[] = {f->bank, f->core, after, limit};
+	struct list_state s = {params, fn, cls};
+
+	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
+	snprintf(limit, sizeof limit, "%d", f->limit);
+	return db_once(do_list, &s);
+}
+
+struct rewards_state {
+	const char *const *params;
+	struct scf_reward_rule *rule;
+	scf_reward_row_fn fn;
+	void *cls;
+};
+
+/* Sets the rule parameter @a name; false when it is not one. */
+static bool read_param(struct scf_reward_rule *rule, const char *name, int64_t value)
+{
+	if (strcmp(name, "scf_reward_rate_bp") == 0)
+		rule->rate_bp = value;
+	else if (strcmp(name, "scf_reward_min_members") == 0)
+		rule->min_members = value;
+	else if (strcmp(name, "scf_reward_cap") == 0)
+		rule->cap = value;
+	else
+		return false;
+	return true;
+}
+
+static enum db_rc do_rewards(PGconn *c, void *cls)
+{
+	struct rewards_state *s = cls;
+	enum db_rc rc;
+	PGresult *r = db_run(c, "scf_rewards", 1, s->params, &rc);
+	int params = 0;
+
+	if (r == NULL)
+		return rc;
+	for (int i = 0; i < PQntuples(r); i++)
+		if (PQgetvalue(r, i, 0)[0] == 'p')
+			params += read_param(s->rule, PQgetvalue(r, i, 1),
+					     strtoll(PQgetvalue(r, i, 3), NULL, 10));
+	if (params != 3) {
+		LOG_BUG("policy_params lacks scf_reward_* rows (found %d of 3)", params);
+		PQclear(r);
+		return DB_ERROR;
+	}
+	for (int i = 0; i < PQntuples(r); i++)
+		if (PQgetvalue(r, i, 0)[0] == 'r')
+			s->fn(s->cls, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+			      strtoll(PQgetvalue(r, i, 3), NULL, 10),
+			      strtoll(PQgetvalue(r, i, 4), NULL, 10));
+	PQclear(r);
+	return DB_OK;
+}
+
+enum db_rc db_scf_rewards(int year, struct scf_reward_rule *rule, scf_reward_row_fn fn, void *cls)
+{
+	char y[12];
+	const char *params[] = {y};
+	struct rewards_state s = {params, rule, fn, cls};
+
+	memset(rule, 0, sizeof *rule);
+	snprintf(y, sizeof y, "%d", year);
+	return db_once(do_rewards, &s);
+}

@@ -1,0 +1,425 @@
+/* Guarantors and guarantees: PUT /v1/guarantors/{code} (the regulator records a
+ * guarantor's name and net assets as of a date; every version kept), GET
+ * /v1/guarantors/{code}, POST /v1/guarantees (a guarantor posts; idempotent on
+ * guarantee_ref), POST /v1/guarantees/{guarantee_ref}/release, GET /v1/guarantees and
+ * GET /v1/guarantees/{guarantee_ref}, and GET /v1/stats/guarantee-leverage: per guarantor,
+ * guarantees outstanding over net assets in force, rounded half away from zero to two
+ * decimals from exact fen, against the guarantee_leverage target. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/guarantees.h"
+#include "domain/dates.h"
+#include "domain/loan.h"
+#include "domain/money.h"
+#include "domain/uscc.h"
+#include "handlers/common.h"
+#include "handlers/handlers.h"
+#include "http/reply.h"
+
+#define REF_MAX_CHARS 64
+
+/* Reads text member @a name: 1..@a max printable characters, no line breaks. */
+static bool read_text(const json_t *body, const char *name, long max, const char **out,
+		      struct field_error *err)
+{
+	long n;
+
+	if (!field_string(body, name, true, NULL, out, err))
+		return false;
+	n = text_chars(*out, json_string_length(json_object_get(body, name)), false);
+	if (n < 0)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
+				  "must be printable text without control characters");
+	if (n == 0)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "must not be empty");
+	if (n > max)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
+				  "must be at most %ld characters (has %ld)", max, n);
+	return true;
+}
+
+/* Reads required date member @a name. */
+static bool read_date(const json_t *body, const char *name, int32_t *day,
+		      struct field_error *err)
+{
+	const char *s;
+
+	if (!field_string(body, name, true, NULL, &s, err))
+		return false;
+	if (!date_parse(s, day))
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
+				  "must be a real date YYYY-MM-DD");
+	return true;
+}
+
+/* Reads required money member @a name (yuan string above zero) into fen. */
+static bool read_money(const json_t *body, const char *name, int64_t *fen,
+		       struct field_error *err)
+{
+	const char *s;
+
+	if (!field_string(body, name, true, NULL, &s, err))
+		return false;
+	if (!money_parse(s, fen))
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
+				  "must be yuan with at most two decimals, like \"5000000.00\"");
+	if (*fen <= 0)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "must be above zero");
+	return true;
+}
+
+/* Reads the USCC member @a name (required, check character verified). */
+static bool read_uscc(const json_t *body, const char *name, const char **out,
+		      struct field_error *err)
+{
+	char buf[USCC_PROBLEM_BUF];
+	const char *problem;
+
+	if (!field_string(body, name, true, NULL, out, err))
+		return false;
+	problem = uscc_problem_r(*out, buf);
+	if (problem != NULL)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "%s", problem);
+	return true;
+}
+
+/* A date member that must not lie after today. */
+static bool not_after_today(int32_t day, const char *name, struct field_error *err)
+{
+	char today[DATE_BUF];
+
+	if (day <= today_day())
+		return true;
+	date_format(today_day(), today);
+	return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "must not be after today (%s)",
+			  today);
+}
+
+/* Replies with a write outcome: its JSON body (201 when created, else 200) or its
+ * rejection (422, 404 or 409 with the field it names). */
+static void reply_outcome(struct request *req, enum db_rc rc, struct guar_outcome *o)
+{
+	if (rc != DB_OK) {
+		reply_db_error(req, rc);
+	} else if (strcmp(o->status, "rejected") == 0) {
+		enum api_error e = strcmp(o->code, "not_found") == 0 ? ERR_NOT_FOUND
+				   : strcmp(o->code, "conflict") == 0 ? ERR_CONFLICT
+								      : ERR_INVALID_FIELD;
+
+		reply_error(req, e, NULL, o->field[0] ? o->field : NULL, "%s%s%s",
+			    o->field[0] ? o->field : "", o->field[0] ? ": " : "",
+			    o->message ? o->message : "rejected");
+	} else if (o->body == NULL) {
+		reply_error(req, ERR_INTERNAL, NULL, NULL, "guarantee write gave no body");
+	} else {
+		reply_text(req, strcmp(o->status, "created") == 0 ? 201 : 200, "application/json",
+			   o->body, strlen(o->body));
+		o->body = NULL;
+	}
+	guar_outcome_clear(o);
+}
+
+/* Replies 200 with JSON text from the database (ownership of @a json taken). */
+static void reply_json_text(struct request *req, enum db_rc rc, char *json)
+{
+	if (rc != DB_OK || json == NULL) {
+		free(json);
+		reply_db_error(req, rc == DB_OK ? DB_ERROR : rc);
+		return;
+	}
+	reply_text(req, 200, "application/json", json, strlen(json));
+}
+
+/* The guarantor whose records a read is scoped to: a guarantor its own (naming another
+ * answers 404 as if nothing existed), the regulator the one it names in @a named (NULL:
+ * all, or an error when @a regulator_needs_one). Replies and sets *ok false on a problem. */
+static const char *guarantor_scope(struct request *req, const char *named,
+				   bool regulator_needs_one, bool *ok)
+{
+	*ok = true;
+	if (req->principal.kind == PK_GUARANTOR) {
+		if (named == NULL || strcmp(named, "self") == 0 ||
+		    strcmp(named, req->principal.code) == 0)
+			return req->principal.code;
+		*ok = false;
+		reply_error(req, ERR_NOT_FOUND, NULL, NULL,
+			    "a guarantor reads only its own records");
+		return NULL;
+	}
+	if (named == NULL && regulator_needs_one) {
+		*ok = false;
+		reply_error(req, ERR_INVALID_FIELD, NULL, "guarantor",
+			    "guarantor: the regulator names the guarantor with ?guarantor=CODE");
+		return NULL;
+	}
+	return named;
+}
+
+void guarantors_put(struct request *req)
+{
+	static const char *const allowed[] = {"name", "net_assets", "as_of", NULL};
+	const char *code = req_param(req, 0), *name;
+	struct guar_outcome o;
+	struct field_error err;
+	char as_of[DATE_BUF];
+	int64_t net;
+	int32_t day;
+
+	if (!principal_code_valid(code)) {
+		reply_error(req, ERR_NOT_FOUND, NULL, NULL, "no guarantor has this code");
+		return;
+	}
+	if (!fields_only(req->json, allowed, NULL, &err) ||
+	    !read_text(req->json, "name", FIRM_NAME_MAX_CHARS, &name, &err) ||
+	    !read_money(req->json, "net_assets", &net, &err) ||
+	    !read_date(req->json, "as_of", &day, &err) || !not_after_today(day, "as_of", &err)) {
+		reply_field_error(req, &err);
+		return;
+	}
+	date_format(day, as_of);
+	reply_outcome(req, db_guarantor_put(code, name, net, as_of, req->principal.code, &o), &o);
+}
+
+void guarantors_get(struct request *req)
+{
+	bool ok;
+	const char *code = guarantor_scope(req, req_param(req, 0), true, &ok);
+	char *json = NULL;
+	enum db_rc rc;
+
+	if (!ok)
+		return;
+	rc = db_guarantor_get(code, &json);
+	reply_json_text(req, rc, json);
+}
+
+/* The canonical JSON text of a guarantee: what a retry must repeat (money and dates in
+ * their canonical spelling). malloc'd. */
+static char *guarantee_content(const struct guarantee_input *in)
+{
+	char amount[MONEY_BUF];
+	json_t *content;
+	char *text;
+
+	money_format(in->amount_fen, amount);
+	content = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "guarantee_ref",
+			    in->guarantee_ref, "bank_code", in->bank_code, "loan_ref", in->loan_ref,
+			    "borrower_uscc", in->borrower_uscc, "amount", amount, "start_date",
+			    in->start_date, "end_date", in->end_date);
+	text = content != NULL ? json_dumps(content, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(content);
+	if (text == NULL)
+		abort();
+	return text;
+}
+
+static bool guarantee_from_json(const json_t *body, struct guarantee_input *in, int32_t *start,
+				int32_t *end, struct field_error *err)
+{
+	static const char *const allowed[] = {"guarantee_ref", "bank_code",  "loan_ref",
+					      "borrower_uscc", "amount",     "start_date",
+					      "end_date",      NULL};
+
+	memset(in, 0, sizeof *in);
+	if (!fields_only(body, allowed, NULL, err) ||
+	    !read_text(body, "guarantee_ref", REF_MAX_CHARS, &in->guarantee_ref, err) ||
+	    !field_string(body, "bank_code", true, NULL, &in->bank_code, err))
+		return false;
+	if (!principal_code_valid(in->bank_code))
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, "bank_code",
+				  "must be a bank's code such as \"CIB-SM\"");
+	if (!read_text(body, "loan_ref", LOAN_REF_MAX_CHARS, &in->loan_ref, err) ||
+	    !read_uscc(body, "borrower_uscc", &in->borrower_uscc, err) ||
+	    !read_money(body, "amount", &in->amount_fen, err) ||
+	    !read_date(body, "start_date", start, err) || !read_date(body, "end_date", end, err))
+		return false;
+	if (*end < *start)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, "end_date",
+				  "must not be before start_date");
+	return true;
+}
+
+void guarantees_post(struct request *req)
+{
+	struct guarantee_input in;
+	struct guar_outcome o;
+	struct field_error err;
+	char start[DATE_BUF], end[DATE_BUF], today[DATE_BUF], *content;
+	int32_t dstart, dend;
+	enum db_rc rc;
+
+	if (!guarantee_from_json(req->json, &in, &dstart, &dend, &err)) {
+		reply_field_error(req, &err);
+		return;
+	}
+	date_format(dstart, start);
+	date_format(dend, end);
+	date_format(today_day(), today);
+	in.start_date = start;
+	in.end_date = end;
+	content = guarantee_content(&in);
+	in.content = content;
+	rc = db_guarantee_post(req->principal.code, &in, today, &o);
+	free(content);
+	reply_outcome(req, rc, &o);
+}
+
+void guarantees_release(struct request *req)
+{
+	static const char *const allowed[] = {"date", NULL};
+	struct guar_outcome o;
+	struct field_error err;
+	char date[DATE_BUF], today[DATE_BUF];
+	int32_t day;
+
+	if (!fields_only(req->json, allowed, NULL, &err) || !read_date(req->json, "date", &day, &err) ||
+	    !not_after_today(day, "date", &err)) {
+		reply_field_error(req, &err);
+		return;
+	}
+	date_format(day, date);
+	date_format(today_day(), today);
+	reply_outcome(req,
+		      db_guarantee_release(req->principal.code, req_param(req, 0), date, today, &o),
+		      &o);
+}
+
+void guarantees_get(struct request *req)
+{
+	bool ok;
+	const char *guarantor = guarantor_scope(req, req_query(req, "guarantor"), true, &ok);
+	char today[DATE_BUF], *json = NULL;
+	enum db_rc rc;
+
+	if (!ok)
+		return;
+	date_format(today_day(), today);
+	rc = db_guarantee_get(guarantor, req_param(req, 0), today, &json);
+	reply_json_text(req, rc, json);
+}
+
+void guarantees_list(struct request *req)
+{
+	struct guarantee_filter f = {0};
+	struct json_list l;
+	char today[DATE_BUF];
+	bool ok;
+	enum db_rc rc;
+
+	f.bank = bank_scope(req, false, &ok);
+	if (!ok)
+		return;
+	if (req->principal.kind != PK_BANK) {
+		f.guarantor = guarantor_scope(req, req_query(req, "guarantor"), false, &ok);
+		if (!ok)
+			return;
+	} else {
+		f.guarantor = req_query(req, "guarantor");
+	}
+	if (!page_params(req, &f.after_id, &f.limit) ||
+	    !query_date(req, "outstanding_on", &f.outstanding_on))
+		return;
+	f.borrower = req_query(req, "borrower");
+	if (f.borrower != NULL && uscc_problem(f.borrower) != NULL) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "borrower", "borrower: %s",
+			    uscc_problem(f.borrower));
+		return;
+	}
+	date_format(today_day(), today);
+	f.today = today;
+	list_begin(&l, f.limit);
+	f.limit += 1; /* one more row tells whether there is a next page */
+	rc = db_guarantee_list(&f, list_add, &l);
+	if (rc != DB_OK) {
+		list_free(&l);
+		reply_db_error(req, rc);
+		return;
+	}
+	list_reply(req, &l);
+}
+
+/* Outstanding over net assets in 1/100, rounded half away from zero from exact fen. */
+static int64_t leverage_e2(int64_t outstanding_fen, int64_t net_assets_fen)
+{
+	if (outstanding_fen > INT64_MAX / 100)
+		return INT64_MAX;
+	return div_round_half_away(outstanding_fen * 100, net_assets_fen);
+}
+
+static json_t *money_json(int64_t fen)
+{
+	char text[MONEY_BUF];
+
+	money_format(fen, text);
+	return json_string(text);
+}
+
+/* The figures of one row (or the total): leverage null without net assets; met when the
+ * leverage as shown (two decimals) reaches the target. */
+static json_t *figures_json(int64_t outstanding, bool has_net, int64_t net, int64_t target_e4)
+{
+	int64_t e2 = has_net ? leverage_e2(outstanding, net) : 0;
+
+	return json_pack("{s:o, s:o, s:o, s:f, s:b}", "outstanding", money_json(outstanding),
+			 "net_assets", has_net ? money_json(net) : json_null(), "leverage",
+			 has_net ? json_real((double)e2 / 100.0) : json_null(), "target",
+			 (double)target_e4 / 10000.0, "met", has_net && e2 * 100 >= target_e4);
+}
+
+struct leverage_state {
+	json_t *rows;
+	int64_t target_e4;
+	int64_t outstanding, net; /* totals over guarantors with net assets in force */
+	bool has_net, overflow;
+};
+
+static void leverage_add(void *cls, const struct leverage_row *r)
+{
+	struct leverage_state *s = cls;
+	json_t *row = figures_json(r->outstanding_fen, r->has_net_assets, r->net_assets_fen,
+				   s->target_e4);
+
+	json_object_set_new(row, "guarantor_code", json_string(r->guarantor_code));
+	json_object_set_new(row, "name", json_string(r->name));
+	json_object_set_new(row, "net_assets_as_of",
+			    r->net_assets_as_of ? json_string(r->net_assets_as_of) : json_null());
+	json_array_append_new(s->rows, row);
+	if (r->has_net_assets) {
+		s->has_net = true;
+		if (!fen_add(s->outstanding, r->outstanding_fen, &s->outstanding) ||
+		    !fen_add(s->net, r->net_assets_fen, &s->net))
+			s->overflow = true;
+	}
+}
+
+void stats_guarantee_leverage(struct request *req)
+{
+	struct leverage_state s = {json_array(), 0, 0, 0, false, false};
+	char as_of[DATE_BUF];
+	const char *day_s;
+	int32_t day = today_day();
+	bool ok;
+	const char *guarantor = guarantor_scope(req, req_query(req, "guarantor"), false, &ok);
+	enum db_rc rc;
+
+	if (!ok || !query_date(req, "as_of", &day_s))
+		goto fail;
+	if (day_s != NULL && !date_parse(day_s, &day))
+		goto fail;
+	date_format(day, as_of);
+	rc = db_guarantee_leverage(as_of, guarantor, &s.target_e4, leverage_add, &s);
+	if (rc != DB_OK || s.overflow) {
+		reply_db_error(req, rc == DB_OK ? DB_ERROR : rc);
+		goto fail;
+	}
+	reply_json(req, 200,
+		   json_pack("{s:s, s:s, s:f, s:o, s:o}", "as_of", as_of, "guarantor",
+			     guarantor ? guarantor : "all", "target",
+			     (double)s.target_e4 / 10000.0, "rows", s.rows, "total",
+			     figures_json(s.outstanding, s.has_net, s.net, s.target_e4)));
+	return;
+fail:
+	json_decref(s.rows);
+}

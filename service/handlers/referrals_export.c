@@ -1,0 +1,221 @@
+/* GET /v1/referrals/export?format=csv|json&lang=en|zh (filters as GET /v1/referrals): the
+ * referral list for the province, streamed row by row from a query on a connection of its
+ * own (db/stream.h) into a chunked response (reply_stream), so memory stays flat however
+ * many rows there are. CSV is Excel-safe (json/csv_out.h: BOM, CRLF, RFC 4180 quoting,
+ * formula guard) with a header row of the JSON field names, or Chinese ones with lang=zh;
+ * JSON is {"items": [...]} with the list's items. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/referrals.h"
+#include "domain/dates.h"
+#include "handlers/common.h"
+#include "handlers/handlers.h"
+#include "http/reply.h"
+#include "json/csv_out.h"
+#include "log.h"
+
+/* Column headers, in the order of the referral_export_csv statement's columns. */
+static const char *const headers_en[REFERRAL_EXPORT_COLUMNS] = {
+	"id", "uscc", "name", "county_code", "industry_code", "size", "bank_code",
+	"requested_amount", "reason", "referred_on", "status", "decline_reason", "loan_ref",
+	"funded_amount", "created_at", "updated_at",
+};
+
+static const char *const headers_zh[REFERRAL_EXPORT_COLUMNS] = {
+	"推荐编号", "统一社会信用代码", "企业名称", "区县代码", "行业代码", "企业规模",
+	"承接银行", "申请金额（元）", "推荐理由", "推荐日期", "状态", "拒绝原因",
+	"贷款合同号", "放款金额（元）", "创建时间", "更新时间",
+};
+
+enum phase { PHASE_HEAD, PHASE_ROWS, PHASE_TAIL, PHASE_DONE };
+
+/* The state of one export; owned by the response (freed by export_free). The bytes
+ * formatted but not yet handed out are [off, len) of csv.buf or json_buf. */
+struct export_state {
+	struct db_stream *stream;
+	bool json, zh;
+	enum phase phase;
+	const char *const *row; /* the row read but not yet formatted, when have_row */
+	int ncols;
+	bool have_row;
+	long rows; /* rows formatted so far */
+	struct csv_out csv;
+	char *json_buf;
+	size_t json_len, json_cap;
+	size_t len, off;
+};
+
+static void json_append(struct export_state *x, const char *s, size_t n)
+{
+	if (x->json_len + n > x->json_cap) {
+		size_t cap = x->json_cap ? x->json_cap : 64 * 1024;
+
+		while (cap < x->json_len + n)
+			cap *= 2;
+		x->json_buf = realloc(x->json_buf, cap);
+		if (x->json_buf == NULL)
+			abort();
+		x->json_cap = cap;
+	}
+	memcpy(x->json_buf + x->json_len, s, n);
+	x->json_len += n;
+}
+
+static size_t formatted(const struct export_state *x)
+{
+	return x->json ? x->json_len : x->csv.len;
+}
+
+static bool format_row(struct export_state *x)
+{
+	if (x->ncols != (x->json ? 1 : REFERRAL_EXPORT_COLUMNS) ||
+	    (x->json && x->row[0] == NULL)) {
+		LOG_BUG("referral export row has %d columns", x->ncols);
+		return false;
+	}
+	if (x->json) {
+		if (x->rows > 0)
+			json_append(x, ",", 1);
+		json_append(x, x->row[0], strlen(x->row[0]));
+	} else {
+		csv_row(&x->csv, x->row, REFERRAL_EXPORT_COLUMNS);
+	}
+	x->rows++;
+	return true;
+}
+
+/* Formats the next piece (about @a want bytes, whole rows) into the pending buffer:
+ * 1 when there is one, 0 at the end, -1 when the query failed. */
+static int refill(struct export_state *x, size_t want)
+{
+	const char *tail = x->json ? "]}" : "";
+
+	x->off = 0;
+	x->json_len = 0;
+	if (!x->json) {
+		csv_free(&x->csv);
+		csv_begin(&x->csv, x->phase == PHASE_HEAD);
+	}
+	if (x->phase == PHASE_HEAD) {
+		if (x->json)
+			json_append(x, "{\"items\":[", 10);
+		else
+			csv_row(&x->csv, x->zh ? headers_zh : headers_en, REFERRAL_EXPORT_COLUMNS);
+		x->phase = PHASE_ROWS;
+	}
+	while (x->phase == PHASE_ROWS && formatted(x) < want) {
+		if (!x->have_row) {
+			int r = db_stream_next(x->stream, &x->row, &x->ncols);
+
+			if (r < 0)
+				return -1;
+			if (r == 0) {
+				x->phase = PHASE_TAIL;
+				break;
+			}
+		}
+		x->have_row = false;
+		if (!format_row(x))
+			return -1;
+	}
+	if (x->phase == PHASE_TAIL) {
+		if (x->json)
+			json_append(x, tail, strlen(tail));
+		x->phase = PHASE_DONE;
+	}
+	x->len = formatted(x);
+	return x->len > 0 ? 1 : 0;
+}
+
+static long export_fill(void *cls, char *buf, size_t max)
+{
+	struct export_state *x = cls;
+	size_t n = 0;
+
+	while (n < max) {
+		size_t k;
+
+		if (x->off == x->len) {
+			int r = refill(x, max);
+
+			if (r < 0)
+				return -1;
+			if (r == 0)
+				break;
+		}
+		k = x->len - x->off < max - n ? x->len - x->off : max - n;
+		memcpy(buf + n, (x->json ? x->json_buf : x->csv.buf) + x->off, k);
+		n += k;
+		x->off += k;
+	}
+	return (long)n;
+}
+
+static void export_free(void *cls)
+{
+	struct export_state *x = cls;
+
+	db_stream_close(x->stream);
+	csv_free(&x->csv);
+	free(x->json_buf);
+	free(x);
+}
+
+/* Reads ?format (csv, the default, or json) and ?lang (en, the default, or zh). */
+static bool export_params(struct request *req, bool *json, bool *zh)
+{
+	const char *format = req_query(req, "format"), *lang = req_query(req, "lang");
+
+	*json = format != NULL && strcmp(format, "json") == 0;
+	*zh = lang != NULL && strcmp(lang, "zh") == 0;
+	if (format != NULL && !*json && strcmp(format, "csv") != 0) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "format", "format: csv or json");
+		return false;
+	}
+	if (lang != NULL && !*zh && strcmp(lang, "en") != 0) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "lang", "lang: en or zh");
+		return false;
+	}
+	return true;
+}
+
+void referrals_export(struct request *req)
+{
+	struct referral_filter f;
+	struct export_state *x;
+	char disposition[96], day[DATE_BUF];
+	bool json, zh;
+	enum db_rc rc;
+	int r;
+
+	if (!referral_filter_read(req, &f, false) || !export_params(req, &json, &zh))
+		return;
+	x = calloc(1, sizeof *x);
+	if (x == NULL)
+		abort();
+	x->json = json;
+	x->zh = zh;
+	x->stream = db_referral_export_open(&f, json, &rc);
+	if (x->stream == NULL) {
+		export_free(x);
+		reply_db_error(req, rc);
+		return;
+	}
+	/* The first row is read now, so a query that fails at once still gets an error reply
+	 * instead of a cut-off body. */
+	r = db_stream_next(x->stream, &x->row, &x->ncols);
+	if (r < 0) {
+		export_free(x);
+		reply_error(req, ERR_INTERNAL, NULL, NULL, "referral export query failed");
+		return;
+	}
+	x->have_row = r == 1;
+	date_format(today_day(), day);
+	snprintf(disposition, sizeof disposition, "attachment; filename=\"referrals-%s.%s\"", day,
+		 json ? "json" : "csv");
+	reply_stream(req, 200, json ? "application/json" : "text/csv; charset=utf-8", export_fill,
+		     x, export_free);
+	reply_header(req, "Content-Disposition", disposition);
+}

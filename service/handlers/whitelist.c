@@ -1,0 +1,367 @@
+/* The guarantee green channel (白名单): POST /v1/whitelist, GET /v1/whitelist (JSON pages
+ * or ?format=csv for Excel), GET /v1/whitelist/{uscc} (listed or not; an unknown firm is
+ * not listed), POST /v1/whitelist/{uscc}/remove and GET /v1/whitelist/{uscc}/history. The
+ * regulator writes; every principal reads. Entries are never deleted. "Today" and the
+ * default as_of are the registry's day (Asia/Shanghai). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/whitelist.h"
+#include "domain/codes.h"
+#include "domain/dates.h"
+#include "domain/loan.h"
+#include "domain/uscc.h"
+#include "handlers/common.h"
+#include "handlers/handlers.h"
+#include "http/reply.h"
+#include "json/csv_out.h"
+
+#define REASON_MAX_CHARS 500
+
+/* Columns of the CSV export: JSON field names of an entry, "firm.x" for the registry's
+ * firm data (the loans CSV names nested fields the same way). */
+static const char *const csv_columns[] = {
+	"id",	      "uscc",	    "name",	  "status",	"valid_from",	 "valid_to",
+	"reason",     "county_code", "firm.name", "firm.industry_code", "firm.size", "listed_at",
+	"listed_by",  "removed_at", "removed_by", "removal_reason",
+};
+#define N_CSV_COLUMNS (sizeof csv_columns / sizeof csv_columns[0])
+
+/* Reads text member @a name: 1..@a max printable characters, line breaks only when
+ * @a breaks. Absent or null is an error when @a required (else *out = NULL). */
+static bool read_text(const json_t *body, const char *name, bool required, long max, bool breaks,
+		      const char **out, struct field_error *err)
+{
+	long n;
+
+	if (!field_string(body, name, required, NULL, out, err))
+		return false;
+	if (*out == NULL)
+		return true;
+	n = text_chars(*out, json_string_length(json_object_get(body, name)), breaks);
+	if (n < 0)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
+				  "must be printable text without control characters");
+	if (n == 0)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "must not be empty");
+	if (n > max)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
+				  "must be at most %ld characters (has %ld)", max, n);
+	return true;
+}
+
+/* Reads date member @a name into *day; absent or null sets *present false (an error when
+ * @a required). */
+static bool read_date(const json_t *body, const char *name, bool required, int32_t *day,
+		      bool *present, struct field_error *err)
+{
+	const char *s;
+
+	*present = false;
+	if (!field_string(body, name, required, NULL, &s, err))
+		return false;
+	if (s == NULL)
+		return true;
+	if (!date_parse(s, day))
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
+				  "must be a real date YYYY-MM-DD");
+	*present = true;
+	return true;
+}
+
+/* Reads the USCC member @a name (required, check character verified). */
+static bool read_uscc(const json_t *body, const char *name, const char **out,
+		      struct field_error *err)
+{
+	char buf[USCC_PROBLEM_BUF];
+	const char *problem;
+
+	if (!field_string(body, name, true, NULL, out, err))
+		return false;
+	problem = uscc_problem_r(*out, buf);
+	if (problem != NULL)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "%s", problem);
+	return true;
+}
+
+/* The USCC of the path, checked; replies 422 and returns NULL when it is not valid. */
+static const char *path_uscc(struct request *req)
+{
+	const char *uscc = req_param(req, 0), *problem = uscc_problem(uscc);
+
+	if (problem == NULL)
+		return uscc;
+	reply_error(req, ERR_INVALID_FIELD, NULL, "uscc", "uscc: %s", problem);
+	return NULL;
+}
+
+/* Replies with a write outcome: its JSON body with @a status, or its rejection. */
+static void reply_outcome(struct request *req, enum db_rc rc, struct wl_outcome *o,
+			  unsigned status)
+{
+	if (rc != DB_OK) {
+		reply_db_error(req, rc);
+	} else if (strcmp(o->status, "rejected") == 0) {
+		enum api_error e = strcmp(o->code, "not_found") == 0 ? ERR_NOT_FOUND : ERR_CONFLICT;
+
+		reply_error(req, e, NULL, o->field[0] ? o->field : NULL, "%s%s%s",
+			    o->field[0] ? o->field : "", o->field[0] ? ": " : "",
+			    o->message ? o->message : "rejected");
+	} else if (o->body == NULL) {
+		reply_error(req, ERR_INTERNAL, NULL, NULL, "whitelist write gave no body");
+	} else {
+		reply_text(req, status, "application/json", o->body, strlen(o->body));
+		o->body = NULL;
+	}
+	wl_outcome_clear(o);
+}
+
+void whitelist_post(struct request *req)
+{
+	static const char *const allowed[] = {"uscc",	    "name",	"reason",
+					      "valid_from", "valid_to", NULL};
+	struct wl_entry_input in = {0};
+	struct wl_outcome o;
+	struct field_error err;
+	char from[DATE_BUF], to[DATE_BUF], today[DATE_BUF];
+	int32_t dfrom, dto;
+	bool has_from, has_to;
+
+	if (!fields_only(req->json, allowed, NULL, &err) ||
+	    !read_uscc(req->json, "uscc", &in.uscc, &err) ||
+	    !read_text(req->json, "name", true, FIRM_NAME_MAX_CHARS, false, &in.name, &err) ||
+	    !read_text(req->json, "reason", true, REASON_MAX_CHARS, true, &in.reason, &err) ||
+	    !read_date(req->json, "valid_from", true, &dfrom, &has_from, &err) ||
+	    !read_date(req->json, "valid_to", false, &dto, &has_to, &err)) {
+		reply_field_error(req, &err);
+		return;
+	}
+	if (has_to && dto < dfrom) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "valid_to",
+			    "valid_to: must not be before valid_from");
+		return;
+	}
+	date_format(dfrom, from);
+	in.valid_from = from;
+	if (has_to) {
+		date_format(dto, to);
+		in.valid_to = to;
+	}
+	date_format(today_day(), today);
+	reply_outcome(req, db_whitelist_add(&in, req->principal.code, today, &o), &o, 201);
+}
+
+void whitelist_remove(struct request *req)
+{
+	static const char *const allowed[] = {"reason", NULL};
+	const char *uscc = path_uscc(req), *reason;
+	struct wl_outcome o;
+	struct field_error err;
+	char today[DATE_BUF];
+
+	if (uscc == NULL)
+		return;
+	if (!fields_only(req->json, allowed, NULL, &err) ||
+	    !read_text(req->json, "reason", true, REASON_MAX_CHARS, true, &reason, &err)) {
+		reply_field_error(req, &err);
+		return;
+	}
+	date_format(today_day(), today);
+	reply_outcome(req, db_whitelist_remove(uscc, reason, req->principal.code, today, &o), &o,
+		      200);
+}
+
+/* ?as_of= (default today) as canonical text; replies 422 when malformed. */
+static bool as_of_param(struct request *req, char out[DATE_BUF])
+{
+	const char *as_of;
+	int32_t day = today_day();
+
+	if (!query_date(req, "as_of", &as_of))
+		return false;
+	if (as_of != NULL && !date_parse(as_of, &day))
+		return false;
+	date_format(day, out);
+	return true;
+}
+
+/* Replies 200 with JSON text from the database (ownership of @a json taken). */
+static void reply_json_text(struct request *req, enum db_rc rc, char *json)
+{
+	if (rc != DB_OK || json == NULL) {
+		free(json);
+		reply_db_error(req, rc == DB_OK ? DB_ERROR : rc);
+		return;
+	}
+	reply_text(req, 200, "application/json", json, strlen(json));
+}
+
+void whitelist_get(struct request *req)
+{
+	const char *uscc = path_uscc(req);
+	char day[DATE_BUF], *json = NULL;
+	enum db_rc rc;
+
+	if (uscc == NULL || !as_of_param(req, day))
+		return;
+	rc = db_whitelist_check(uscc, day, &json);
+	reply_json_text(req, rc, json);
+}
+
+void whitelist_history(struct request *req)
+{
+	const char *uscc = path_uscc(req);
+	char today[DATE_BUF], *json = NULL;
+	enum db_rc rc;
+
+	if (uscc == NULL)
+		return;
+	date_format(today_day(), today);
+	rc = db_whitelist_history(uscc, today, &json);
+	reply_json_text(req, rc, json);
+}
+
+/* Reads ?active= (true, the default: in force on as_of; false: not in force; all) and
+ * ?county= into @a f; replies 422 on a bad value. */
+static bool list_filter(struct request *req, struct wl_filter *f)
+{
+	const char *active = req_query(req, "active");
+
+	if (active == NULL || strcmp(active, "true") == 0) {
+		f->active = "true";
+	} else if (strcmp(active, "false") == 0) {
+		f->active = "false";
+	} else if (strcmp(active, "all") == 0) {
+		f->active = NULL;
+	} else {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "active", "active: true, false or all");
+		return false;
+	}
+	f->county = req_query(req, "county");
+	if (f->county != NULL && !county_code_valid(f->county)) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "county",
+			    "county: a 6-digit administrative division code");
+		return false;
+	}
+	return true;
+}
+
+/* The CSV export under construction: rows appended page by page. */
+struct csv_state {
+	struct csv_out out;
+	int64_t last_id;
+	int count;
+	bool broken;
+};
+
+/* The text of member @a path ("name" or "firm.size") of @a entry: a string as is, an
+ * integer in decimal, anything else (null, absent) empty. */
+static const char *cell_text(const json_t *entry, const char *path, char buf[32])
+{
+	const char *dot = strchr(path, '.');
+	const json_t *v;
+
+	if (dot != NULL) {
+		char parent[16];
+
+		snprintf(parent, sizeof parent, "%.*s", (int)(dot - path), path);
+		v = json_object_get(json_object_get(entry, parent), dot + 1);
+	} else {
+		v = json_object_get(entry, path);
+	}
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(buf, 32, "%lld", (long long)json_integer_value(v));
+		return buf;
+	}
+	return NULL;
+}
+
+static void csv_add(void *cls, int64_t id, const char *json)
+{
+	struct csv_state *s = cls;
+	json_t *entry = json_loads(json, 0, NULL);
+	char buf[32];
+
+	s->count++;
+	s->last_id = id;
+	if (entry == NULL) {
+		s->broken = true;
+		return;
+	}
+	for (size_t i = 0; i < N_CSV_COLUMNS; i++)
+		csv_field(&s->out, cell_text(entry, csv_columns[i], buf));
+	csv_end_row(&s->out);
+	json_decref(entry);
+}
+
+/* Every matching entry in one CSV file (UTF-8 with BOM, CRLF, a header row), read from
+ * the database a page at a time. The whitelist holds hundreds of firms, not millions. */
+static void reply_csv(struct request *req, struct wl_filter *f)
+{
+	struct csv_state s;
+	char disposition[80], *text;
+	size_t len;
+	enum db_rc rc;
+
+	csv_begin(&s.out, true);
+	csv_row(&s.out, csv_columns, N_CSV_COLUMNS);
+	s.broken = false;
+	f->limit = PAGE_MAX;
+	do {
+		s.count = 0;
+		rc = db_whitelist_list(f, csv_add, &s);
+		f->after_id = s.last_id;
+	} while (rc == DB_OK && !s.broken && s.count == f->limit);
+	if (rc != DB_OK || s.broken) {
+		csv_free(&s.out);
+		reply_db_error(req, rc == DB_OK ? DB_ERROR : rc);
+		return;
+	}
+	text = csv_take(&s.out, &len);
+	reply_text(req, 200, "text/csv; charset=utf-8", text, len);
+	snprintf(disposition, sizeof disposition, "attachment; filename=\"whitelist-%s.csv\"",
+		 f->day);
+	reply_header(req, "Content-Disposition", disposition);
+}
+
+void whitelist_list(struct request *req)
+{
+	const char *format = req_query(req, "format");
+	struct wl_filter f = {0};
+	struct json_list l;
+	char day[DATE_BUF];
+	enum db_rc rc;
+
+	if (!as_of_param(req, day) || !list_filter(req, &f))
+		return;
+	f.day = day;
+	if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "format", "format: json or csv");
+		return;
+	}
+	if (format != NULL && strcmp(format, "csv") == 0) {
+		if (req_query(req, "limit") != NULL || req_query(req, "cursor") != NULL) {
+			reply_error(req, ERR_INVALID_FIELD, NULL,
+				    req_query(req, "limit") ? "limit" : "cursor",
+				    "the CSV export holds every matching entry; limit and cursor "
+				    "page the JSON list only");
+			return;
+		}
+		reply_csv(req, &f);
+		return;
+	}
+	if (!page_params(req, &f.after_id, &f.limit))
+		return;
+	list_begin(&l, f.limit);
+	f.limit += 1; /* one more row tells whether there is a next page */
+	rc = db_whitelist_list(&f, list_add, &l);
+	if (rc != DB_OK) {
+		list_free(&l);
+		reply_db_error(req, rc);
+		return;
+	}
+	list_reply(req, &l);
+}

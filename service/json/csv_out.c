@@ -1,0 +1,111 @@
+/* Implementation of json/csv_out.h. */
+#include "json/csv_out.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void append(struct csv_out *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1024;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->buf = realloc(b->buf, cap);
+		if (b->buf == NULL)
+			abort();
+		b->cap = cap;
+	}
+	memcpy(b->buf + b->len, s, n);
+	b->len += n;
+	b->buf[b->len] = '\0';
+}
+
+void csv_begin(struct csv_out *b, bool bom)
+{
+	memset(b, 0, sizeof *b);
+	append(b, "", 0);
+	if (bom)
+		append(b, CSV_BOM, strlen(CSV_BOM));
+}
+
+/* Optional sign, digits, optionally '.' and digits: a value a spreadsheet reads as a
+ * number, never as a formula. */
+static bool plain_number(const char *s)
+{
+	const char *p = s + (*s == '+' || *s == '-');
+	size_t digits = strspn(p, "0123456789");
+
+	if (digits == 0)
+		return false;
+	p += digits;
+	if (*p == '.') {
+		digits = strspn(p + 1, "0123456789");
+		if (digits == 0)
+			return false;
+		p += 1 + digits;
+	}
+	return *p == '\0';
+}
+
+bool csv_needs_formula_guard(const char *text)
+{
+	return text != NULL && text[0] != '\0' && strchr("=+-@\t\r", text[0]) != NULL &&
+	       !plain_number(text);
+}
+
+void csv_field(struct csv_out *b, const char *text)
+{
+	const char *t = text != NULL ? text : "";
+	bool guard = csv_needs_formula_guard(t);
+	bool quote = strpbrk(t, ",\"\r\n") != NULL;
+
+	if (b->row_open)
+		append(b, ",", 1);
+	b->row_open = true;
+	if (quote)
+		append(b, "\"", 1);
+	if (guard)
+		append(b, "'", 1);
+	if (!quote) {
+		append(b, t, strlen(t));
+		return;
+	}
+	for (const char *q; (q = strchr(t, '"')) != NULL; t = q + 1) {
+		append(b, t, (size_t)(q - t) + 1); /* up to and including the quote */
+		append(b, "\"", 1);
+	}
+	append(b, t, strlen(t));
+	append(b, "\"", 1);
+}
+
+void csv_end_row(struct csv_out *b)
+{
+	append(b, "\r\n", 2);
+	b->row_open = false;
+}
+
+void csv_row(struct csv_out *b, const char *const *cells, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		csv_field(b, cells[i]);
+	csv_end_row(b);
+}
+
+char *csv_take(struct csv_out *b, size_t *len)
+{
+	char *text;
+
+	if (b->buf == NULL)
+		append(b, "", 0);
+	text = b->buf;
+	*len = b->len;
+	memset(b, 0, sizeof *b);
+	return text;
+}
+
+void csv_free(struct csv_out *b)
+{
+	free(b->buf);
+	memset(b, 0, sizeof *b);
+}

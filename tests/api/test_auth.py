@@ -1,0 +1,175 @@
+"""Who is calling: client certificates mapped to principals, disabling (honoured at once,
+even on an open keep-alive connection), bearer tokens stored only as hashes, principal
+kinds (403), and certificate rotation with `finregd principal add`."""
+
+import hashlib
+
+import harness
+
+
+def _whoami(c):
+    return c.get('/v1/whoami')
+
+
+def _assert_401(r):
+    assert r.status == 401, r
+    err = r.json()['error']
+    assert err['code'] == 'unauthenticated', err
+    assert err['request_id'] == r.header('X-Request-Id'), (err, dict(r.headers))
+
+
+def test_whoami_names_the_certificate_principal():
+    for who, (kind, code, name) in harness.PRINCIPALS.items():
+        if who in harness.DISABLED:
+            continue
+        r = _whoami(harness.client(who))
+        assert r.status == 200, (who, r)
+        assert r.json() == {'kind': kind, 'code': code, 'name': name}, r
+
+
+def test_disabled_principal_certificate_is_401():
+    _assert_401(_whoami(harness.client('disabled')))
+
+
+def test_disable_is_honoured_on_the_same_keep_alive_connection_and_new_ones():
+    who = harness.new_principal('bank')
+    c = harness.client(who)
+    r = _whoami(c)
+    assert r.status == 200 and r.json()['code'] == who.code, r
+    r = _whoami(c)
+    assert r.status == 200, r
+    assert c.conn is not None and c.requests_on_conn == 2, 'keep-alive connection not kept'
+    token = harness.issue_token(who.code)
+    assert _whoami(harness.client(None, token=token)).status == 200
+
+    out = harness.finregd('principal', 'disable', who.code)
+    assert out.stdout.strip() == f'disabled {who.code}', out.stdout
+
+    r = _whoami(c)
+    _assert_401(r)
+    assert c.requests_on_conn == 3, 'the 401 did not come on the same connection'
+    _assert_401(_whoami(harness.client(who)))          # a new connection
+    _assert_401(_whoami(harness.client(None, token=token)))   # its token
+    rows = harness.psql(f"SELECT active, disabled_at IS NOT NULL FROM principals "
+                        f"WHERE code = '{who.code}'")
+    assert rows == [['f', 't']], rows
+
+
+def test_disabled_principal_cannot_be_issued_a_token():
+    p = harness.finregd('token', 'issue', '--principal', 'OLD-BANK', check=False)
+    assert p.returncode != 0 and p.stdout == '', (p.returncode, p.stdout)
+    p = harness.finregd('token', 'issue', '--principal', 'NO-SUCH-CODE', check=False)
+    assert p.returncode != 0 and p.stdout == '', (p.returncode, p.stdout)
+
+
+def test_disable_unknown_code_fails():
+    p = harness.finregd('principal', 'disable', 'NO-SUCH-' + harness.unique().upper(),
+                        check=False)
+    assert p.returncode != 0, p
+
+
+def test_bearer_token_authenticates_and_is_stored_only_as_sha256():
+    who = harness.new_principal('guarantor')
+    p = harness.finregd('token', 'issue', '--principal', who.code)
+    lines = p.stdout.splitlines()
+    assert len(lines) == 1 and len(lines[0]) >= 32, p.stdout
+    token = lines[0]
+
+    r = _whoami(harness.client(None, token=token))
+    assert r.status == 200, r
+    assert r.json() == {'kind': 'guarantor', 'code': who.code, 'name': who.name}, r
+
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    rows = harness.psql(f"SELECT t.sha256 FROM principal_tokens t JOIN principals p "
+                        f"ON p.id = t.principal_id WHERE p.code = '{who.code}'")
+    assert rows == [[digest]], rows
+    dump = harness.psql('SELECT t::text FROM principal_tokens t')
+    assert not any(token in row[0] for row in dump), 'the token text is stored'
+    assert not any(token[4:] in row[0] for row in dump), 'the token secret is stored'
+
+
+def test_wrong_malformed_or_non_bearer_token_is_401():
+    token = harness.issue_token('CIB-SM')
+    for header in ('Bearer ' + token[:-1] + ('0' if token[-1] != '0' else '1'),
+                   'Bearer frt_' + '0' * 64, 'Bearer ', 'Basic dXNlcjpwYXNz', token,
+                   'Bearer  ' + token, 'Bearer ' + token.upper()):
+        r = harness.client(None).get('/v1/whoami', headers={'Authorization': header})
+        _assert_401(r)
+    r = harness.client(None).get('/v1/whoami', headers={'Authorization': 'Bearer ' + token})
+    assert r.status == 200 and r.json()['code'] == 'CIB-SM', r
+
+
+def test_each_issued_token_is_different_and_works():
+    a, b = harness.issue_token('SM-FSB'), harness.issue_token('SM-FSB')
+    assert a != b
+    for t in (a, b):
+        r = _whoami(harness.client(None, token=t))
+        assert r.status == 200 and r.json()['kind'] == 'regulator', r
+
+
+def test_bank_may_not_put_lpr_403():
+    r = harness.client('bank').put('/v1/lpr/2020-05-20',
+                                   json={'one_year': '3.8500', 'five_year': '4.6500'})
+    assert r.status == 403, r
+    err = r.json()['error']
+    assert err['code'] == 'forbidden' and err['request_id'] == r.header('X-Request-Id'), err
+    rows = harness.psql("SELECT count(*) FROM lpr_rates WHERE effective_from = '2020-05-20'")
+    assert rows == [['0']], rows
+
+
+def test_guarantor_may_not_list_loans_403():
+    r = harness.client('guarantor').get('/v1/loans')
+    assert r.status == 403, r
+    assert r.json()['error']['code'] == 'forbidden', r
+
+
+def test_guarantor_token_gets_403_not_401_on_a_bank_route():
+    token = harness.issue_token('SM-GUAR')
+    r = harness.client(None, token=token).get('/v1/loans')
+    assert r.status == 403 and r.json()['error']['code'] == 'forbidden', r
+
+
+def test_principal_add_existing_code_with_new_certificate_rotates_key_both_work():
+    who = harness.new_principal('bank')
+    cert, key = harness.make_client_cert(who.code)
+    p = harness.finregd('principal', 'add', '--kind', 'bank', '--code', who.code,
+                        '--name', who.name, '--cert', cert)
+    assert p.stdout.startswith(f'updated bank {who.code}'), p.stdout
+    new = harness.Identity('bank', who.code, who.name, cert, key)
+    for ident in (who, new):
+        r = _whoami(harness.client(ident))
+        assert r.status == 200 and r.json()['code'] == who.code, (ident, r)
+    rows = harness.psql(f"SELECT count(*) FROM principal_certs c JOIN principals p "
+                        f"ON p.id = c.principal_id WHERE p.code = '{who.code}'")
+    assert rows == [['2']], rows
+    # the same certificate again is a no-op
+    harness.finregd('principal', 'add', '--kind', 'bank', '--code', who.code,
+                    '--name', who.name, '--cert', cert)
+    assert harness.psql(f"SELECT count(*) FROM principal_certs c JOIN principals p "
+                        f"ON p.id = c.principal_id WHERE p.code = '{who.code}'") == [['2']]
+
+
+def test_principal_add_existing_code_with_another_kind_fails_and_adds_nothing():
+    who = harness.new_principal('bank')
+    cert, key = harness.make_client_cert(who.code)
+    p = harness.finregd('principal', 'add', '--kind', 'regulator', '--code', who.code,
+                        '--name', who.name, '--cert', cert, check=False)
+    assert p.returncode != 0, (p.stdout, p.stderr)
+    assert harness.psql(f"SELECT kind FROM principals WHERE code = '{who.code}'") == [['bank']]
+    _assert_401(_whoami(harness.client(harness.Identity('bank', who.code, who.name,
+                                                         cert, key))))
+
+
+def test_principal_add_certificate_of_another_principal_fails():
+    other = harness.new_principal('bank')
+    p = harness.finregd('principal', 'add', '--kind', 'bank', '--code',
+                        harness.unique('T-').upper(), '--name', 'x', '--cert', other.cert,
+                        check=False)
+    assert p.returncode != 0, (p.stdout, p.stderr)
+    r = _whoami(harness.client(other))
+    assert r.status == 200 and r.json()['code'] == other.code, r
+
+
+def test_certificate_of_unregistered_client_is_401():
+    cert, key = harness.make_client_cert('NOBODY')
+    _assert_401(_whoami(harness.client(harness.Identity('bank', 'NOBODY', 'x', cert, key))))

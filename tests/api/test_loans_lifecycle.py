@@ -1,0 +1,661 @@
+"""A loan after it is stored: the list (keyset pages, filters), corrections (PUT with If-Match)
+and the history, voiding (L040), repayments (L030-L032, idempotent on repayment_ref),
+renewals (L016: the renewed loan's status and balance, released again when the renewal is
+voided or corrected) and loan_refs that need percent-encoding in paths."""
+
+import copy
+
+import finreg_data as fd
+import harness
+
+
+# --------------------------------------------------------------------------- helpers
+
+def expect_error(r, status, code, rule=None, field=None):
+    assert r.status == status, (status, r)
+    err = r.json()['error']
+    assert err['code'] == code, err
+    assert err.get('rule') == rule, err
+    assert err.get('field') == field, err
+    assert isinstance(err.get('message'), str) and err['message'], err
+    assert err.get('request_id'), err
+    return err
+
+
+def path(ref, tail=''):
+    return '/v1/loans/' + harness.quote(ref) + tail
+
+
+def create(c, body):
+    r = c.post('/v1/loans', json=body)
+    assert r.status == 201, (body, r)
+    return r.json()
+
+
+def get(c, ref):
+    r = c.get(path(ref))
+    assert r.status == 200, r
+    return r.json()
+
+
+def put(c, body, version, ref=None):
+    return c.put(path(ref or body['loan_ref']), json=body,
+                 headers={'If-Match': '"%s"' % version} if version is not None else None)
+
+
+def void(c, ref, reason='录入错误'):
+    return c.post(path(ref, '/void'), json={'reason': reason})
+
+
+def repay(c, ref, repayment_ref=None, date='2021-01-15', amount='1000000.00'):
+    return c.post(path(ref, '/repayments'),
+                  json=fd.repayment(repayment_ref, date=date, amount=amount))
+
+
+def history(c, ref):
+    r = c.get(path(ref, '/history'))
+    assert r.status == 200, r
+    return r.json()
+
+
+def walk(c, query, limit):
+    """Every item of GET /v1/loans?query, page by page; returns (items, page sizes)."""
+    items, sizes, cursor = [], [], None
+    while True:
+        q = '/v1/loans?%s&limit=%d' % (query, limit) + ('&cursor=' + cursor if cursor else '')
+        r = c.get(q)
+        assert r.status == 200, r
+        page = r.json()
+        assert set(page) == {'items', 'next_cursor'}, page.keys()
+        items += page['items']
+        sizes.append(len(page['items']))
+        cursor = page['next_cursor']
+        assert len(sizes) <= 200, sizes
+        if cursor is None:
+            return items, sizes
+        assert isinstance(cursor, str) and cursor, page
+
+
+CONTENT = fd.LOAN_FIELDS
+
+
+def content(loan):
+    """The posted part of a stored loan (credit_line defaulted, money and rates normalised)."""
+    return {k: loan[k] for k in CONTENT}
+
+
+# --------------------------------------------------------------------------- list
+
+def test_list_walks_a_banks_50_loans_in_pages_of_7_missing_and_repeating_nothing():
+    x = harness.new_principal()
+    c = harness.client(x)
+    loans = [fd.loan(issue_date=fd.day('2020-01-01', i)) for i in range(50)]
+    r = c.post('/v1/loans/batch', json={'loans': loans})
+    assert r.status == 200 and r.json()['created'] == 50, r
+    items, sizes = walk(c, 'bank=self', 7)
+    assert sizes == [7] * 7 + [1], sizes
+    refs = [i['loan_ref'] for i in items]
+    assert len(refs) == len(set(refs)) == 50
+    assert set(refs) == {l['loan_ref'] for l in loans}
+    assert all(i['bank_code'] == x.code for i in items)
+    # Pages of 10 end exactly: no empty last page.
+    items10, sizes10 = walk(c, 'bank=self', 10)
+    assert sizes10 == [10] * 5 and items10 == items, sizes10
+    # The regulator walks the same bank the same way.
+    items_reg, _ = walk(harness.client('regulator'), 'bank=' + x.code, 7)
+    assert items_reg == items
+    # Default page: all 50, next_cursor null.
+    r = c.get('/v1/loans')
+    assert r.status == 200 and len(r.json()['items']) == 50 and r.json()['next_cursor'] is None
+
+
+def test_list_pages_do_not_shift_when_loans_are_added_while_walking():
+    x = harness.new_principal()
+    c = harness.client(x)
+    loans = [fd.loan() for _ in range(20)]
+    assert c.post('/v1/loans/batch', json={'loans': loans}).json()['created'] == 20
+    r = c.get('/v1/loans?limit=7')
+    first = r.json()
+    extra = create(c, fd.loan())
+    seen = [i['loan_ref'] for i in first['items']]
+    cursor = first['next_cursor']
+    while cursor:
+        page = c.get('/v1/loans?limit=7&cursor=' + cursor).json()
+        seen += [i['loan_ref'] for i in page['items']]
+        cursor = page['next_cursor']
+    assert seen == [l['loan_ref'] for l in loans] + [extra['loan_ref']]
+
+
+def test_list_filters_by_borrower_issue_dates_and_status():
+    x = harness.new_principal()
+    c = harness.client(x)
+    b1, b2 = fd.firm(), fd.firm()
+    l1 = create(c, fd.loan(borrower=b1, issue_date='2020-01-01'))
+    l2 = create(c, fd.loan(borrower=dict(b1), issue_date='2020-02-01', first_loan=False))
+    l3 = create(c, fd.loan(borrower=b2, issue_date='2020-03-01'))
+    l4 = create(c, fd.loan(borrower=dict(b2), issue_date='2020-04-01', first_loan=False,
+                           amount='100.00', credit_line=...))
+    l5 = create(c, fd.loan(borrower=dict(b2), issue_date='2020-05-01', first_loan=False))
+    l6 = create(c, fd.loan(borrower=dict(b2), issue_date='2021-03-01', first_loan=False,
+                           renewal=True, renews_loan_ref=l3['loan_ref']))
+    assert repay(c, l4['loan_ref'], date='2020-06-01', amount='100.00').status == 201
+    assert void(c, l5['loan_ref']).status == 200
+
+    def refs(query):
+        items, _ = walk(c, query, 1000)
+        return [i['loan_ref'] for i in items]
+
+    R = lambda *ls: [l['loan_ref'] for l in ls]   # noqa: E731
+    assert refs('borrower=' + b1['uscc']) == R(l1, l2)
+    assert refs('borrower=' + b2['uscc']) == R(l3, l4, l5, l6)
+    assert refs('borrower=' + fd.make_uscc()) == []
+    assert refs('issued_from=2020-02-01') == R(l2, l3, l4, l5, l6)
+    assert refs('issued_to=2020-02-01') == R(l1, l2)
+    assert refs('issued_from=2020-02-01&issued_to=2020-04-01') == R(l2, l3, l4)
+    assert refs('issued_from=2020-02-02&issued_to=2020-02-28') == []
+    assert refs('status=active') == R(l1, l2, l6)
+    assert refs('status=repaid') == R(l4)
+    assert refs('status=renewed') == R(l3)
+    assert refs('status=void') == R(l5)
+    assert refs('status=active&borrower=%s&issued_from=2020-02-01' % b2['uscc']) == R(l6)
+    assert refs('status=active&borrower=%s' % b1['uscc']) == R(l1, l2)
+    reg = harness.client('regulator')
+    items, _ = walk(reg, 'bank=%s&status=void' % x.code, 1000)
+    assert [i['loan_ref'] for i in items] == R(l5)
+
+
+def test_list_rejects_malformed_filters_and_paging_with_422():
+    c = harness.client('bank')
+    for query, field in (('borrower=91350203M0001QAY9B', 'borrower'),
+                         ('borrower=abc', 'borrower'),
+                         ('issued_from=2020-02-30', 'issued_from'),
+                         ('issued_to=yesterday', 'issued_to'),
+                         ('status=open', 'status'),
+                         ('limit=0', 'limit'), ('limit=1001', 'limit'), ('limit=x', 'limit'),
+                         ('cursor=abc', 'cursor'), ('cursor=-1', 'cursor')):
+        r = c.get('/v1/loans?' + query)
+        assert r.status == 422, (query, r)
+        err = r.json()['error']
+        assert err['code'] == 'invalid_field' and err['field'] == field, (query, err)
+    assert c.get('/v1/loans?limit=1000').status == 200
+
+
+# --------------------------------------------------------------------------- corrections
+
+def test_put_without_if_match_is_428_and_changes_nothing():
+    c = harness.client('bank')
+    body = fd.loan()
+    stored = create(c, body)
+    r = put(c, dict(body, amount='1.00'), None)
+    expect_error(r, 428, 'precondition_required', None, 'If-Match')
+    assert get(c, body['loan_ref']) == stored
+
+
+def test_put_with_a_stale_version_is_409_and_with_the_current_one_200_version_plus_1():
+    c = harness.client('bank')
+    body = fd.loan()
+    v1 = create(c, body)
+    corrected = dict(copy.deepcopy(body), amount='4000000.00', maturity_date='2025-06-11',
+                     rate='4.6550')
+    r = put(c, corrected, 1)
+    assert r.status == 200, r
+    v2 = r.json()
+    assert v2['version'] == 2 and v2['amount'] == '4000000.00', v2
+    # Derived fields follow the new content.
+    assert (v2['term_months'], v2['lpr_tenor'], v2['lpr'], v2['spread_bp']) == \
+        (61, '5Y', '4.6500', 1), v2
+    assert v2['outstanding'] == '4000000.00' and v2['created_at'] == v1['created_at']
+    assert get(c, body['loan_ref']) == v2
+    expect_error(put(c, dict(corrected, amount='3.00'), 1), 409, 'conflict', None, 'If-Match')
+    expect_error(put(c, dict(corrected, amount='3.00'), 3), 409, 'conflict', None, 'If-Match')
+    assert get(c, body['loan_ref']) == v2
+    # If-Match spellings: "2", 2 and W/"2".
+    r = c.put(path(body['loan_ref']), json=dict(corrected, amount='3.00'),
+              headers={'If-Match': '2'})
+    assert r.status == 200 and r.json()['version'] == 3, r
+    r = c.put(path(body['loan_ref']), json=dict(corrected, amount='4.00'),
+              headers={'If-Match': 'W/"3"'})
+    assert r.status == 200 and r.json()['version'] == 4, r
+    for bad in ('"abc"', '*', '"0"', ''):
+        r = c.put(path(body['loan_ref']), json=dict(corrected, amount='5.00'),
+                  headers={'If-Match': bad})
+        assert r.status in (400, 428), (bad, r)
+    assert get(c, body['loan_ref'])['version'] == 4
+
+
+def test_put_with_identical_content_answers_200_and_keeps_the_version():
+    c = harness.client('bank')
+    body = fd.loan()
+    stored = create(c, body)
+    r = put(c, copy.deepcopy(body), 1)
+    assert r.status == 200 and r.json() == stored, r
+    assert len(history(c, body['loan_ref'])['versions']) == 1
+
+
+def test_put_is_checked_by_the_same_rules_as_a_post():
+    c = harness.client('bank')
+    body = fd.loan()
+    stored = create(c, body)
+    expect_error(put(c, dict(body, amount=100), 1), 422, 'invalid_field', 'L008', 'amount')
+    expect_error(put(c, dict(body, extra=1), 1), 422, 'unknown_field', None, 'extra')
+    expect_error(put(c, dict(body, guarantee_mode='guaranteed', guarantor_code='NOPE'), 1),
+                 422, 'invalid_field', 'L013', 'guarantor_code')
+    expect_error(put(c, dict(body, scf_program_id=3), 1), 422, 'invalid_field', 'L021',
+                 'scf_program_id')
+    expect_error(put(c, dict(body, loan_ref=fd.loan_ref()), 1, ref=body['loan_ref']), 422,
+                 'invalid_field', 'L001', 'loan_ref')
+    expect_error(put(c, fd.loan(), 1, ref=fd.loan_ref()), 422, 'invalid_field', 'L001',
+                 'loan_ref')
+    missing = fd.loan()
+    expect_error(put(c, missing, 1), 404, 'not_found')
+    assert get(c, body['loan_ref']) == stored
+
+
+def test_put_below_what_is_already_repaid_is_422_L032():
+    c = harness.client('bank')
+    body = fd.loan(amount='1000.00', credit_line=...)
+    create(c, body)
+    assert repay(c, body['loan_ref'], date='2021-01-01', amount='600.00').status == 201
+    expect_error(put(c, dict(body, amount='599.99'), 1), 422, 'invalid_field', 'L032', 'amount')
+    r = put(c, dict(body, amount='600.00'), 1)
+    assert r.status == 200, r
+    assert (r.json()['status'], r.json()['outstanding']) == ('repaid', '0.00'), r.json()
+    r = put(c, dict(body, amount='700.00'), 2)
+    assert (r.json()['status'], r.json()['outstanding']) == ('active', '100.00'), r.json()
+
+
+def test_correction_recomputes_the_first_loan_warning():
+    c = harness.client('bank')
+    body = fd.loan(first_loan=False)
+    stored = create(c, body)
+    assert [w['rule'] for w in stored['warnings']] == ['W001']
+    r = put(c, dict(body, first_loan=True), 1)
+    assert r.status == 200 and r.json()['warnings'] == [], r
+
+
+def test_history_lists_every_version_created_corrected_voided_with_content():
+    c = harness.client('bank')
+    body = fd.loan(amount='100.5', credit_line=...)
+    v1 = create(c, body)
+    corrected = dict(copy.deepcopy(body), amount='200.00', credit_line='300.00')
+    v2 = put(c, corrected, 1).json()
+    assert void(c, body['loan_ref'], '合同作废\n重新签订').status == 200
+    h = history(c, body['loan_ref'])
+    assert h['loan_ref'] == body['loan_ref'] and h['version'] == 3, h
+    assert [(v['version'], v['change']) for v in h['versions']] == \
+        [(1, 'created'), (2, 'corrected'), (3, 'voided')], h
+    assert h['versions'][0]['content'] == content(v1)
+    assert h['versions'][0]['content']['amount'] == '100.50'
+    assert h['versions'][0]['content']['credit_line'] == '100.50'
+    assert h['versions'][1]['content'] == content(v2)
+    assert h['versions'][2]['content'] == content(v2)
+    assert h['versions'][2]['reason'] == '合同作废\n重新签订'
+    assert h['versions'][0]['reason'] is None
+    assert all(v['changed_at'] for v in h['versions'])
+    assert h['repayments'] == []
+
+
+# --------------------------------------------------------------------------- void
+
+def test_void_with_a_reason_makes_the_loan_void_with_nothing_outstanding():
+    c = harness.client('bank')
+    body = fd.loan()
+    create(c, body)
+    r = void(c, body['loan_ref'], '重复报送')
+    assert r.status == 200, r
+    v = r.json()
+    assert (v['status'], v['outstanding'], v['void_reason'], v['version']) == \
+        ('void', '0.00', '重复报送', 2), v
+    assert get(c, body['loan_ref']) == v
+
+
+def test_voiding_twice_answers_200_unchanged():
+    c = harness.client('bank')
+    body = fd.loan()
+    create(c, body)
+    first = void(c, body['loan_ref'], 'first reason').json()
+    again = void(c, body['loan_ref'], 'another reason')
+    assert again.status == 200 and again.json() == first, again
+    assert len(history(c, body['loan_ref'])['versions']) == 2
+
+
+def test_void_reason_L040_accepts_1_to_500_characters():
+    c = harness.client('bank')
+    for reason in ('x', '因' * 500, 'line one\nline two\ttab'):
+        body = fd.loan()
+        create(c, body)
+        r = void(c, body['loan_ref'], reason)
+        assert r.status == 200 and r.json()['void_reason'] == reason, r
+
+
+def test_void_reason_L040_missing_empty_too_long_or_not_text_is_rejected():
+    c = harness.client('bank')
+    body = fd.loan()
+    stored = create(c, body)
+    for payload in ({}, {'reason': None}, {'reason': ''}, {'reason': '因' * 501},
+                    {'reason': 5}, {'reason': 'a\x01b'}):
+        r = c.post(path(body['loan_ref'], '/void'), json=payload)
+        expect_error(r, 422, 'invalid_field', 'L040', 'reason')
+    expect_error(c.post(path(body['loan_ref'], '/void'), json={'reason': 'x', 'why': 'y'}),
+                 422, 'unknown_field', None, 'why')
+    assert get(c, body['loan_ref']) == stored
+    expect_error(void(c, fd.loan_ref()), 404, 'not_found')
+
+
+def test_void_loan_is_excluded_from_statistics_and_from_the_registry_first_loan():
+    x = harness.new_principal()
+    c = harness.client(x)
+    b = fd.firm()
+    early = create(c, fd.loan(borrower=b, issue_date='2020-03-01'))
+    later = create(c, fd.loan(borrower=dict(b), issue_date='2020-06-01', first_loan=False))
+    assert later['registry_first_loan'] is False and later['warnings'] == []
+    q = '/v1/stats/new-loans?bank=self&from=2020-01-01&to=2020-12-31&group_by=bank'
+    assert c.get(q).json()['total']['count'] == 2
+    assert void(c, early['loan_ref']).status == 200
+    assert c.get(q).json()['total']['count'] == 1
+    assert c.get(q).json()['total']['amount'] == later['amount']
+    assert get(c, later['loan_ref'])['registry_first_loan'] is True
+
+
+def test_a_void_loan_cannot_be_corrected_or_repaid():
+    c = harness.client('bank')
+    body = fd.loan()
+    create(c, body)
+    assert void(c, body['loan_ref']).status == 200
+    expect_error(put(c, dict(body, amount='1.00'), 2), 409, 'conflict')
+    expect_error(repay(c, body['loan_ref'], date='2021-01-01'), 409, 'conflict')
+
+
+# --------------------------------------------------------------------------- repayments
+
+def test_repayment_lowers_outstanding_and_exact_payoff_makes_the_loan_repaid():
+    c = harness.client('bank')
+    body = fd.loan(amount='1000.00', credit_line=...)
+    create(c, body)
+    r = repay(c, body['loan_ref'], 'RP-1', date='2020-05-12', amount='300.00')
+    assert r.status == 201, r
+    assert r.json()['repayment']['repayment_ref'] == 'RP-1'
+    assert r.json()['repayment']['amount'] == '300.00'
+    assert r.json()['repayment']['date'] == '2020-05-12'
+    assert (r.json()['loan']['outstanding'], r.json()['loan']['status']) == ('700.00', 'active')
+    r = repay(c, body['loan_ref'], 'RP-2', date='2021-01-01', amount='699.99')
+    assert r.status == 201 and r.json()['loan']['outstanding'] == '0.01', r
+    r = repay(c, body['loan_ref'], 'RP-3', date=fd.day(fd.today_cn()), amount='0.01')
+    assert r.status == 201, r
+    loan = get(c, body['loan_ref'])
+    assert (loan['status'], loan['outstanding']) == ('repaid', '0.00'), loan
+    h = history(c, body['loan_ref'])
+    assert [(p['repayment_ref'], p['amount']) for p in h['repayments']] == \
+        [('RP-1', '300.00'), ('RP-2', '699.99'), ('RP-3', '0.01')], h
+    # Nothing is outstanding any more.
+    expect_error(repay(c, body['loan_ref'], 'RP-4', date='2021-02-01', amount='0.01'), 422,
+                 'invalid_field', 'L032', 'amount')
+
+
+def test_repayment_is_idempotent_on_repayment_ref():
+    c = harness.client('bank')
+    body = fd.loan(amount='1000.00', credit_line=...)
+    create(c, body)
+    first = repay(c, body['loan_ref'], 'RP-A', date='2021-01-01', amount='100.00')
+    assert first.status == 201, first
+    again = repay(c, body['loan_ref'], 'RP-A', date='2021-01-01', amount='100.00')
+    assert again.status == 200 and again.json() == first.json(), again
+    expect_error(repay(c, body['loan_ref'], 'RP-A', date='2021-01-01', amount='100.01'), 409,
+                 'conflict', None, 'repayment_ref')
+    expect_error(repay(c, body['loan_ref'], 'RP-A', date='2021-01-02', amount='100.00'), 409,
+                 'conflict', None, 'repayment_ref')
+    assert get(c, body['loan_ref'])['outstanding'] == '900.00'
+    assert len(history(c, body['loan_ref'])['repayments']) == 1
+    # The same repayment_ref on another loan is another repayment.
+    other = fd.loan(amount='50.00', credit_line=...)
+    create(c, other)
+    r = repay(c, other['loan_ref'], 'RP-A', date='2021-01-01', amount='50.00')
+    assert r.status == 201 and r.json()['loan']['status'] == 'repaid', r
+
+
+def test_repayment_larger_than_outstanding_is_422_L032():
+    c = harness.client('bank')
+    body = fd.loan(amount='1000.00', credit_line=...)
+    create(c, body)
+    expect_error(repay(c, body['loan_ref'], date='2021-01-01', amount='1000.01'), 422,
+                 'invalid_field', 'L032', 'amount')
+    assert repay(c, body['loan_ref'], date='2021-01-01', amount='400.00').status == 201
+    expect_error(repay(c, body['loan_ref'], date='2021-01-02', amount='600.01'), 422,
+                 'invalid_field', 'L032', 'amount')
+    assert get(c, body['loan_ref'])['outstanding'] == '600.00'
+
+
+def test_repayment_date_before_issue_or_after_today_is_422_L031():
+    c = harness.client('bank')
+    body = fd.loan(issue_date='2020-05-12')
+    create(c, body)
+    for d in ('2020-05-11', fd.day(fd.today_cn(), 1), '2020-02-30', '2021/01/01', None, 20210101):
+        expect_error(repay(c, body['loan_ref'], date=d, amount='1.00'), 422, 'invalid_field',
+                     'L031', 'date')
+    assert get(c, body['loan_ref'])['outstanding'] == '5000000.00'
+
+
+def test_repayment_ref_L030_and_amount_L032_formats():
+    c = harness.client('bank')
+    body = fd.loan()
+    create(c, body)
+    p = path(body['loan_ref'], '/repayments')
+    for ref in (None, '', 'R' * 65, 'a\nb', 12):
+        expect_error(c.post(p, json={'repayment_ref': ref, 'date': '2021-01-01',
+                                     'amount': '1.00'}), 422, 'invalid_field', 'L030',
+                     'repayment_ref')
+    for amount in (None, '', '0', '0.00', '-1.00', 1, '1.001'):
+        expect_error(c.post(p, json={'repayment_ref': 'X', 'date': '2021-01-01',
+                                     'amount': amount}), 422, 'invalid_field', 'L032', 'amount')
+    expect_error(c.post(p, json=dict(fd.repayment(), note='x')), 422, 'unknown_field', None,
+                 'note')
+    r = c.post(p, json={'repayment_ref': 'R' * 64, 'date': '2021-01-01', 'amount': '1'})
+    assert r.status == 201 and r.json()['repayment']['amount'] == '1.00', r
+    expect_error(repay(c, fd.loan_ref(), date='2021-01-01'), 404, 'not_found')
+
+
+# --------------------------------------------------------------------------- renewals
+
+def _renewal(old, **kw):
+    fields = dict(borrower=copy.deepcopy(old['borrower']), issue_date='2020-05-11',
+                  maturity_date='2021-05-10', first_loan=False, renewal=True,
+                  renews_loan_ref=old['loan_ref'])
+    fields.update(kw)
+    return fd.loan(**fields)
+
+
+def test_renewal_makes_the_old_loan_renewed_with_nothing_outstanding():
+    c = harness.client('bank')
+    old = create(c, fd.loan(issue_date='2019-05-12', maturity_date='2020-05-11'))
+    new = create(c, _renewal(old))
+    assert new['status'] == 'active' and new['outstanding'] == new['amount']
+    o = get(c, old['loan_ref'])
+    assert (o['status'], o['outstanding'], o['renewed_on']) == \
+        ('renewed', '0.00', '2020-05-11'), o
+    expect_error(repay(c, old['loan_ref'], date='2020-06-01', amount='1.00'), 409, 'conflict')
+
+
+def test_renewal_of_another_borrowers_unknown_or_already_renewed_loan_is_422_L016():
+    c = harness.client('bank')
+    old = create(c, fd.loan(issue_date='2019-05-12', maturity_date='2020-05-11'))
+    expect_error(c.post('/v1/loans', json=_renewal(old, borrower=fd.firm())), 422,
+                 'invalid_field', 'L016', 'renews_loan_ref')
+    expect_error(c.post('/v1/loans', json=_renewal(old, renews_loan_ref=fd.loan_ref())), 422,
+                 'invalid_field', 'L016', 'renews_loan_ref')
+    create(c, _renewal(old))
+    expect_error(c.post('/v1/loans', json=_renewal(old, issue_date='2020-05-12')), 422,
+                 'invalid_field', 'L016', 'renews_loan_ref')
+    # A repaid or void loan is not active either.
+    paid = create(c, fd.loan(amount='10.00', credit_line=..., issue_date='2019-05-12'))
+    assert repay(c, paid['loan_ref'], date='2020-01-01', amount='10.00').status == 201
+    expect_error(c.post('/v1/loans', json=_renewal(paid)), 422, 'invalid_field', 'L016',
+                 'renews_loan_ref')
+    gone = create(c, fd.loan(issue_date='2019-05-12'))
+    assert void(c, gone['loan_ref']).status == 200
+    expect_error(c.post('/v1/loans', json=_renewal(gone)), 422, 'invalid_field', 'L016',
+                 'renews_loan_ref')
+
+
+def test_renewal_dated_before_a_repayment_of_the_old_loan_is_422_L016():
+    c = harness.client('bank')
+    old = create(c, fd.loan(issue_date='2019-05-12', amount='1000.00', credit_line=...))
+    assert repay(c, old['loan_ref'], date='2020-05-11', amount='100.00').status == 201
+    expect_error(c.post('/v1/loans', json=_renewal(old, issue_date='2020-05-11')), 422,
+                 'invalid_field', 'L016', 'renews_loan_ref')
+    create(c, _renewal(old, issue_date='2020-05-12'))
+    assert get(c, old['loan_ref'])['status'] == 'renewed'
+
+
+def test_voiding_the_renewal_releases_the_old_loan_back_to_active():
+    c = harness.client('bank')
+    old = create(c, fd.loan(issue_date='2019-05-12', amount='1000.00', credit_line=...))
+    assert repay(c, old['loan_ref'], date='2020-01-01', amount='100.00').status == 201
+    new = create(c, _renewal(old))
+    assert get(c, old['loan_ref'])['status'] == 'renewed'
+    assert void(c, new['loan_ref'], '续贷撤销').status == 200
+    o = get(c, old['loan_ref'])
+    assert (o['status'], o['outstanding'], o['renewed_on']) == ('active', '900.00', None), o
+    # It can be renewed again.
+    again = create(c, _renewal(old))
+    assert get(c, old['loan_ref'])['status'] == 'renewed'
+    assert again['renews_loan_ref'] == old['loan_ref']
+
+
+def test_correcting_the_renewal_to_another_loan_moves_the_renewed_status():
+    c = harness.client('bank')
+    b = fd.firm()
+    a = create(c, fd.loan(borrower=b, issue_date='2019-05-12'))
+    other = create(c, fd.loan(borrower=dict(b), issue_date='2019-06-12', first_loan=False))
+    body = _renewal(a)
+    create(c, body)
+    assert get(c, a['loan_ref'])['status'] == 'renewed'
+    r = put(c, dict(body, renews_loan_ref=other['loan_ref']), 1)
+    assert r.status == 200, r
+    assert get(c, a['loan_ref'])['status'] == 'active'
+    assert get(c, other['loan_ref'])['status'] == 'renewed'
+    r = put(c, dict(body, renewal=False, renews_loan_ref=None), 2)
+    assert r.status == 200, r
+    assert get(c, other['loan_ref'])['status'] == 'active'
+
+
+def test_renewal_in_a_batch_renewing_the_same_loan_twice_accepts_only_the_first():
+    c = harness.client('bank')
+    old = create(c, fd.loan(issue_date='2019-05-12'))
+    loans = [_renewal(old), _renewal(old)]
+    r = c.post('/v1/loans/batch', json={'loans': loans})
+    assert r.status == 200, r
+    res = r.json()['results']
+    assert [x['status'] for x in res] == ['created', 'rejected'], res
+    assert (res[1]['error']['rule'], res[1]['error']['field']) == \
+        ('L016', 'loans[1].renews_loan_ref'), res
+
+
+# --------------------------------------------------------------------------- loan_refs in paths
+
+def test_chinese_loan_ref_and_one_with_a_slash_round_trip_through_post_get_put():
+    x = harness.new_principal()
+    c = harness.client(x)
+    for ref in ('兴银(2020)贷字第0070号', '兴银/2020/贷字第0071号', 'A+B %2F ?#&=;', '三明 农商 1'):
+        body = fd.loan(loan_ref=ref)
+        stored = create(c, body)
+        assert stored['loan_ref'] == ref
+        assert get(c, ref) == stored
+        r = put(c, dict(body, amount='4000000.00'), 1)
+        assert r.status == 200 and r.json()['loan_ref'] == ref, r
+        assert get(c, ref)['amount'] == '4000000.00'
+        assert repay(c, ref, date='2021-01-01', amount='1.00').status == 201
+        h = history(c, ref)
+        assert h['loan_ref'] == ref and len(h['versions']) == 2
+        reg = harness.client('regulator').get(path(ref) + '?bank=' + x.code)
+        assert reg.status == 200 and reg.json()['loan_ref'] == ref, reg
+        items, _ = walk(c, 'borrower=' + body['borrower']['uscc'], 10)
+        assert [i['loan_ref'] for i in items] == [ref]
+        assert void(c, ref).status == 200
+    # The slash must be encoded: unencoded it is another path.
+    assert c.get('/v1/loans/兴银/2020/贷字第0071号').status == 404
+
+
+def test_a_voided_renewed_loan_stays_void_when_its_renewal_is_voided_or_corrected():
+    c = harness.client('bank')
+    old = create(c, fd.loan(issue_date='2019-05-12'))
+    body = _renewal(old)
+    create(c, body)
+    assert void(c, old['loan_ref'], '原贷款录入错误').status == 200
+    # The renewal cannot be corrected while it still names the void loan.
+    expect_error(put(c, dict(body, amount='4000000.00'), 1), 422, 'invalid_field', 'L016',
+                 'renews_loan_ref')
+    assert get(c, old['loan_ref'])['status'] == 'void'
+    assert void(c, body['loan_ref'], '续贷也作废').status == 200
+    o = get(c, old['loan_ref'])
+    assert (o['status'], o['outstanding']) == ('void', '0.00'), o
+    # The same with a correction that drops the renewal link.
+    old2 = create(c, fd.loan(issue_date='2019-05-12'))
+    body2 = _renewal(old2)
+    create(c, body2)
+    assert void(c, old2['loan_ref']).status == 200
+    r = put(c, dict(body2, renewal=False, renews_loan_ref=None), 1)
+    assert r.status == 200, r
+    assert get(c, old2['loan_ref'])['status'] == 'void'
+
+
+# --------------------------------------------------------------------------- concurrency
+
+def _race(clients, fn):
+    """Runs fn(i, client) for every client at once; returns the results in client order."""
+    import threading
+    for cl in clients:
+        assert cl.get('/v1/whoami').status == 200
+    barrier = threading.Barrier(len(clients))
+    out = [None] * len(clients)
+
+    def run(i):
+        barrier.wait()
+        try:
+            out[i] = fn(i, clients[i])
+        except Exception as e:   # reported by the caller's assertions
+            out[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return out
+
+
+def test_concurrent_repayments_never_repay_more_than_the_amount():
+    srv = harness.Server(threads=12)
+    x = harness.new_principal()
+    c = srv.client(x)
+    body = fd.loan(amount='1000.00', credit_line=...)
+    create(c, body)
+    out = _race([srv.client(x) for _ in range(12)],
+                lambda i, cl: repay(cl, body['loan_ref'], 'RP-%d' % i, date='2021-01-01',
+                                    amount='300.00').status)
+    assert sorted(out) == [201] * 3 + [422] * 9, out
+    loan = get(c, body['loan_ref'])
+    assert (loan['repaid'], loan['outstanding']) == ('900.00', '100.00'), loan
+    # The same repayment sent by many clients at once is recorded once.
+    out = _race([srv.client(x) for _ in range(12)],
+                lambda i, cl: repay(cl, body['loan_ref'], 'RP-LAST', date='2021-02-01',
+                                    amount='100.00').status)
+    assert sorted(out) == [200] * 11 + [201], out
+    loan = get(c, body['loan_ref'])
+    assert (loan['status'], loan['outstanding']) == ('repaid', '0.00'), loan
+    assert len(history(c, body['loan_ref'])['repayments']) == 4
+
+
+def test_concurrent_renewals_of_one_loan_accept_exactly_one():
+    srv = harness.Server(threads=8)
+    x = harness.new_principal()
+    c = srv.client(x)
+    old = create(c, fd.loan(issue_date='2019-05-12'))
+    renewals = [_renewal(old) for _ in range(8)]
+    out = _race([srv.client(x) for _ in range(8)],
+                lambda i, cl: cl.post('/v1/loans', json=renewals[i]))
+    statuses = sorted(r.status for r in out)
+    assert statuses == [201] + [422] * 7, out
+    for r in out:
+        if r.status == 422:
+            assert r.json()['error']['rule'] == 'L016', r
+    assert get(c, old['loan_ref'])['status'] == 'renewed'
