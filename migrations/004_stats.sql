@@ -71,9 +71,17 @@ CREATE TABLE stats_pricing (
     PRIMARY KEY (bank_code, period)
 );
 
-CREATE TABLE stats_new_loans_delta (LIKE stats_new_loans);
-CREATE TABLE stats_balance_delta (LIKE stats_balance);
-CREATE TABLE stats_pricing_delta (LIKE stats_pricing);
+-- Delta tables are emptied every second: index them like the summaries so readers skip
+-- dead space, and let autovacuum visit them after every thousand changes.
+CREATE TABLE stats_new_loans_delta (LIKE stats_new_loans)
+    WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
+CREATE INDEX stats_new_loans_delta_key ON stats_new_loans_delta (dim, grain, bank_code, period);
+CREATE TABLE stats_balance_delta (LIKE stats_balance)
+    WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
+CREATE INDEX stats_balance_delta_key ON stats_balance_delta (grain, period);
+CREATE TABLE stats_pricing_delta (LIKE stats_pricing)
+    WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
+CREATE INDEX stats_pricing_delta_key ON stats_pricing_delta (bank_code, period);
 
 -- Summary and pending deltas together: what readers read.
 CREATE VIEW stats_new_loans_all AS
@@ -265,12 +273,21 @@ CREATE TRIGGER repayments_stats_insert AFTER INSERT ON repayments
 -- triggers disabled, or to check the summaries: compare before and after).
 CREATE FUNCTION stats_rebuild() RETURNS void
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_from bigint := 0;
+    v_last bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(7340012004);
     TRUNCATE stats_new_loans, stats_balance, stats_pricing, stats_new_loans_delta,
              stats_balance_delta, stats_pricing_delta;
-    PERFORM stats_apply(ARRAY(SELECT stats_loan_of(l) FROM loans l), 1, true);
-    PERFORM stats_compact_locked();
+    SELECT coalesce(max(id), 0) INTO v_last FROM loans;
+    -- In slices of ids, so memory stays bounded however many loans there are.
+    WHILE v_from <= v_last LOOP
+        PERFORM stats_apply(ARRAY(SELECT stats_loan_of(l) FROM loans l
+                                  WHERE l.id >= v_from AND l.id < v_from + 100000), 1, true);
+        PERFORM stats_compact_locked();
+        v_from := v_from + 100000;
+    END LOOP;
 END $$;
 
 -- Folds the pending deltas into the summaries; the caller holds the compaction lock.
@@ -336,38 +353,50 @@ END $$;
 CREATE FUNCTION stats_new_loans_window(p_dim char, p_bank text, p_from date, p_to date,
                                        p_mfg boolean)
 RETURNS TABLE (period date, key text, manufacturing boolean, n bigint, amount bigint,
-               first_n bigint,
-               first_amount bigint, credit_n bigint, credit_amount bigint, mlt_n bigint,
-               mlt_amount bigint, renewal_n bigint, renewal_amount bigint)
-LANGUAGE sql STABLE AS $$
-    WITH bounds AS (
-        SELECT CASE WHEN p_from = date_trunc('month', p_from)::date THEN p_from
-                    ELSE (date_trunc('month', p_from) + interval '1 month')::date END AS m_from,
-               date_trunc('month', p_to + 1)::date AS m_to)
-    SELECT s.period, s.key, s.manufacturing, s.n, s.amount, s.first_n, s.first_amount, s.credit_n,
-           s.credit_amount, s.mlt_n, s.mlt_amount, s.renewal_n, s.renewal_amount
-    FROM stats_new_loans_all s, bounds b
-    WHERE s.dim = p_dim AND (p_mfg IS NULL OR s.manufacturing = p_mfg)
-      AND CASE WHEN p_dim = 'b' THEN s.bank_code = '*' AND (p_bank = '*' OR s.key = p_bank)
-               ELSE s.bank_code = p_bank END
-      AND ((b.m_from < b.m_to AND s.grain = 'm' AND s.period >= b.m_from AND s.period < b.m_to)
-        OR (s.grain = 'd' AND s.period >= p_from AND s.period <= p_to
-            AND (b.m_from >= b.m_to OR s.period < b.m_from OR s.period >= b.m_to)))
-$$;
+               first_n bigint, first_amount bigint, credit_n bigint, credit_amount bigint,
+               mlt_n bigint, mlt_amount bigint, renewal_n bigint, renewal_amount bigint)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    -- Whole months [m_from, m_to) come from month rows, the days around them from day rows;
+    -- each part is one index range scan of (dim, grain, bank_code, period).
+    m_from date := CASE WHEN p_from = date_trunc('month', p_from)::date THEN p_from
+                        ELSE (date_trunc('month', p_from) + interval '1 month')::date END;
+    m_to date := date_trunc('month', p_to + 1)::date;
+    v_bank text := CASE WHEN p_dim = 'b' THEN '*' ELSE p_bank END;
+    v_key text := CASE WHEN p_dim = 'b' AND p_bank <> '*' THEN p_bank END;
+BEGIN
+    IF m_from >= m_to THEN
+        m_from := p_to + 1;
+        m_to := p_to + 1;
+    END IF;
+    RETURN QUERY
+    SELECT s.period, s.key, s.manufacturing, s.n, s.amount, s.first_n, s.first_amount,
+           s.credit_n, s.credit_amount, s.mlt_n, s.mlt_amount, s.renewal_n, s.renewal_amount
+    FROM stats_new_loans_all s
+    WHERE s.dim = p_dim AND s.bank_code = v_bank
+      AND (v_key IS NULL OR s.key = v_key) AND (p_mfg IS NULL OR s.manufacturing = p_mfg)
+      AND ((s.grain = 'm' AND s.period >= m_from AND s.period < m_to)
+        OR (s.grain = 'd' AND s.period >= p_from AND s.period < least(m_from, p_to + 1))
+        OR (s.grain = 'd' AND s.period >= greatest(m_to, p_from) AND s.period <= p_to));
+END $$;
 
 -- Balance at the end of @p_day per bank and manufacturing: whole years, then whole
 -- months of that year, then days of that month.
 CREATE FUNCTION stats_balance_on(p_day date)
 RETURNS TABLE (bank_code text, manufacturing boolean, balance bigint)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_year date := date_trunc('year', p_day)::date;
+    v_month date := date_trunc('month', p_day)::date;
+BEGIN
+    RETURN QUERY
     SELECT s.bank_code, s.manufacturing, sum(s.delta)::bigint
     FROM stats_balance_all s
-    WHERE (s.grain = 'y' AND s.period < date_trunc('year', p_day)::date)
-       OR (s.grain = 'm' AND s.period >= date_trunc('year', p_day)::date
-           AND s.period < date_trunc('month', p_day)::date)
-       OR (s.grain = 'd' AND s.period >= date_trunc('month', p_day)::date AND s.period <= p_day)
-    GROUP BY s.bank_code, s.manufacturing
-$$;
+    WHERE (s.grain = 'y' AND s.period < v_year)
+       OR (s.grain = 'm' AND s.period >= v_year AND s.period < v_month)
+       OR (s.grain = 'd' AND s.period >= v_month AND s.period <= p_day)
+    GROUP BY s.bank_code, s.manufacturing;
+END $$;
 
 -- Lending growth of @p_year up to the end of @p_as_of, per bank and manufacturing: the
 -- balance at the start of the year (end of 31 December before), at @p_as_of, and the
