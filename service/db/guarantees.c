@@ -111,9 +111,10 @@ enum db_rc db_guarantee_post(const char *guarantor, const struct guarantee_input
 			     const char *today, struct guar_outcome *out)
 {
 	char amount[24];
-	const char *params[] = {guarantor,     in->guarantee_ref, in->content,	   in->bank_code,
-				in->loan_ref,  in->borrower_uscc, amount,	   in->start_date,
-				in->end_date,  today};
+	const char *params[] = {guarantor,     in->guarantee_ref, in->content,
+				in->bank_code, in->loan_ref,      in->borrower_uscc,
+				amount,        in->start_date,    in->end_date,
+				today};
 
 	snprintf(amount, sizeof amount, "%lld", (long long)in->amount_fen);
 	return run_write("guarantee_post", 10, params, out);
@@ -166,8 +167,7 @@ enum db_rc db_guarantor_get(const char *code, char **json)
 	return run_text("guarantor_select_json", 1, params, json);
 }
 
-enum db_rc db_guarantee_get(const char *guarantor, const char *ref, const char *today,
-			    char **json)
+enum db_rc db_guarantee_get(const char *guarantor, const char *ref, const char *today, char **json)
 {
 	const char *params[] = {guarantor, ref, today};
 
@@ -197,8 +197,8 @@ static enum db_rc do_list(PGconn *c, void *cls)
 enum db_rc db_guarantee_list(const struct guarantee_filter *f, guarantee_row_fn fn, void *cls)
 {
 	char after[24], limit[16];
-	const char *params[] = {f->today,	   f->guarantor, f->bank, f->borrower,
-				f->outstanding_on, after,	 limit};
+	const char *params[] = {f->today,          f->guarantor, f->bank, f->borrower,
+				f->outstanding_on, after,        limit};
 	struct list_state s = {params, fn, cls};
 
 	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
@@ -233,9 +233,9 @@ static enum db_rc do_leverage(PGconn *c, void *cls)
 		return rc;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct leverage_row row = {
-			PQgetvalue(r, i, 0),	   PQgetvalue(r, i, 1), int_at(r, i, 2),
-			!PQgetisnull(r, i, 3),	   int_at(r, i, 3),
-			PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4),
+		    PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+		    int_at(r, i, 2),     !PQgetisnull(r, i, 3),
+		    int_at(r, i, 3),     PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4),
 		};
 
 		s->fn(s->cls, &row);

@@ -50,12 +50,11 @@ enum db_rc db_guarantee_release(const char *guarantor, const char *ref, const ch
 				const char *today, struct guar_outcome *out);
 
 /** Guarantee @a ref of @a guarantor as malloc'd JSON text; DB_NOT_FOUND when absent. */
-enum db_rc db_guarantee_get(const char *guarantor, const char *ref, const char *today,
-			    char **json);
+enum db_rc db_guarantee_get(const char *guarantor, const char *ref, const char *today, char **json);
 
 /** Filters of the guarantee list; NULL members are not applied. */
 struct guarantee_filter {
-	const char *today;          /* dates each guarantee's status (required) */
+	const char *today; /* dates each guarantee's status (required) */
 	const char *guarantor;
 	const char *bank;
 	const char *borrower;

@@ -86,11 +86,11 @@ static enum db_rc run_write(const char *stmt, int n, const char *const *params,
 	return db_tx(do_write, &s, false);
 }
 
-enum db_rc db_whitelist_add(const struct wl_entry_input *in, const char *actor,
-			    const char *today, struct wl_outcome *out)
+enum db_rc db_whitelist_add(const struct wl_entry_input *in, const char *actor, const char *today,
+			    struct wl_outcome *out)
 {
-	const char *params[] = {in->uscc,     in->name,     in->reason, in->valid_from,
-				in->valid_to, actor,        today};
+	const char *params[] = {in->uscc,     in->name, in->reason, in->valid_from,
+				in->valid_to, actor,    today};
 
 	return run_write("whitelist_add", 7, params, out);
 }

@@ -28,8 +28,8 @@ struct wl_entry_input {
 
 /** Lists a firm (conflict when an open entry's window overlaps); @a today dates the
  *  status of the entry returned. */
-enum db_rc db_whitelist_add(const struct wl_entry_input *in, const char *actor,
-			    const char *today, struct wl_outcome *out);
+enum db_rc db_whitelist_add(const struct wl_entry_input *in, const char *actor, const char *today,
+			    struct wl_outcome *out);
 
 /** Removes firm @a uscc (every entry not removed whose window has not ended by @a today). */
 enum db_rc db_whitelist_remove(const char *uscc, const char *reason, const char *actor,

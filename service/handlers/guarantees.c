@@ -41,8 +41,7 @@ static bool read_text(const json_t *body, const char *name, long max, const char
 }
 
 /* Reads required date member @a name. */
-static bool read_date(const json_t *body, const char *name, int32_t *day,
-		      struct field_error *err)
+static bool read_date(const json_t *body, const char *name, int32_t *day, struct field_error *err)
 {
 	const char *s;
 
@@ -55,8 +54,7 @@ static bool read_date(const json_t *body, const char *name, int32_t *day,
 }
 
 /* Reads required money member @a name (yuan string above zero) into fen. */
-static bool read_money(const json_t *body, const char *name, int64_t *fen,
-		       struct field_error *err)
+static bool read_money(const json_t *body, const char *name, int64_t *fen, struct field_error *err)
 {
 	const char *s;
 
@@ -104,7 +102,7 @@ static void reply_outcome(struct request *req, enum db_rc rc, struct guar_outcom
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
 	} else if (strcmp(o->status, "rejected") == 0) {
-		enum api_error e = strcmp(o->code, "not_found") == 0 ? ERR_NOT_FOUND
+		enum api_error e = strcmp(o->code, "not_found") == 0  ? ERR_NOT_FOUND
 				   : strcmp(o->code, "conflict") == 0 ? ERR_CONFLICT
 								      : ERR_INVALID_FIELD;
 
@@ -135,8 +133,8 @@ static void reply_json_text(struct request *req, enum db_rc rc, char *json)
 /* The guarantor whose records a read is scoped to: a guarantor its own (naming another
  * answers 404 as if nothing existed), the regulator the one it names in @a named (NULL:
  * all, or an error when @a regulator_needs_one). Replies and sets *ok false on a problem. */
-static const char *guarantor_scope(struct request *req, const char *named,
-				   bool regulator_needs_one, bool *ok)
+static const char *guarantor_scope(struct request *req, const char *named, bool regulator_needs_one,
+				   bool *ok)
 {
 	*ok = true;
 	if (req->principal.kind == PK_GUARANTOR) {
@@ -218,8 +216,8 @@ static char *guarantee_content(const struct guarantee_input *in)
 static bool guarantee_from_json(const json_t *body, struct guarantee_input *in, int32_t *start,
 				int32_t *end, struct field_error *err)
 {
-	static const char *const allowed[] = {"guarantee_ref", "bank_code",  "loan_ref",
-					      "borrower_uscc", "amount",     "start_date",
+	static const char *const allowed[] = {"guarantee_ref", "bank_code", "loan_ref",
+					      "borrower_uscc", "amount",    "start_date",
 					      "end_date",      NULL};
 
 	memset(in, 0, sizeof *in);
@@ -274,16 +272,15 @@ void guarantees_release(struct request *req)
 	char date[DATE_BUF], today[DATE_BUF];
 	int32_t day;
 
-	if (!fields_only(req->json, allowed, NULL, &err) || !read_date(req->json, "date", &day, &err) ||
-	    !not_after_today(day, "date", &err)) {
+	if (!fields_only(req->json, allowed, NULL, &err) ||
+	    !read_date(req->json, "date", &day, &err) || !not_after_today(day, "date", &err)) {
 		reply_field_error(req, &err);
 		return;
 	}
 	date_format(day, date);
 	date_format(today_day(), today);
-	reply_outcome(req,
-		      db_guarantee_release(req->principal.code, req_param(req, 0), date, today, &o),
-		      &o);
+	reply_outcome(
+	    req, db_guarantee_release(req->principal.code, req_param(req, 0), date, today, &o), &o);
 }
 
 void guarantees_get(struct request *req)
@@ -378,8 +375,8 @@ struct leverage_state {
 static void leverage_add(void *cls, const struct leverage_row *r)
 {
 	struct leverage_state *s = cls;
-	json_t *row = figures_json(r->outstanding_fen, r->has_net_assets, r->net_assets_fen,
-				   s->target_e4);
+	json_t *row =
+	    figures_json(r->outstanding_fen, r->has_net_assets, r->net_assets_fen, s->target_e4);
 
 	json_object_set_new(row, "guarantor_code", json_string(r->guarantor_code));
 	json_object_set_new(row, "name", json_string(r->name));
@@ -416,8 +413,8 @@ void stats_guarantee_leverage(struct request *req)
 	}
 	reply_json(req, 200,
 		   json_pack("{s:s, s:s, s:f, s:o, s:o}", "as_of", as_of, "guarantor",
-			     guarantor ? guarantor : "all", "target",
-			     (double)s.target_e4 / 10000.0, "rows", s.rows, "total",
+			     guarantor ? guarantor : "all", "target", (double)s.target_e4 / 10000.0,
+			     "rows", s.rows, "total",
 			     figures_json(s.outstanding, s.has_net, s.net, s.target_e4)));
 	return;
 fail:

@@ -22,9 +22,14 @@
 /* Columns of the CSV export: JSON field names of an entry, "firm.x" for the registry's
  * firm data (the loans CSV names nested fields the same way). */
 static const char *const csv_columns[] = {
-	"id",	      "uscc",	    "name",	  "status",	"valid_from",	 "valid_to",
-	"reason",     "county_code", "firm.name", "firm.industry_code", "firm.size", "listed_at",
-	"listed_by",  "removed_at", "removed_by", "removal_reason",
+    "id",         "uscc",
+    "name",       "status",
+    "valid_from", "valid_to",
+    "reason",     "county_code",
+    "firm.name",  "firm.industry_code",
+    "firm.size",  "listed_at",
+    "listed_by",  "removed_at",
+    "removed_by", "removal_reason",
 };
 #define N_CSV_COLUMNS (sizeof csv_columns / sizeof csv_columns[0])
 
@@ -97,8 +102,7 @@ static const char *path_uscc(struct request *req)
 }
 
 /* Replies with a write outcome: its JSON body with @a status, or its rejection. */
-static void reply_outcome(struct request *req, enum db_rc rc, struct wl_outcome *o,
-			  unsigned status)
+static void reply_outcome(struct request *req, enum db_rc rc, struct wl_outcome *o, unsigned status)
 {
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
@@ -119,7 +123,7 @@ static void reply_outcome(struct request *req, enum db_rc rc, struct wl_outcome 
 
 void whitelist_post(struct request *req)
 {
-	static const char *const allowed[] = {"uscc",	    "name",	"reason",
+	static const char *const allowed[] = {"uscc",       "name",     "reason",
 					      "valid_from", "valid_to", NULL};
 	struct wl_entry_input in = {0};
 	struct wl_outcome o;

@@ -37,7 +37,10 @@ static void test_bom_starts_the_text_only_when_asked(void)
 	csv_end_row(&b);
 	text = csv_take(&b, &len);
 	CHECK(len == 6);
-	CHECK(memcmp(text, "\xEF\xBB\xBF" "a\r\n", 6) == 0);
+	CHECK(memcmp(text,
+		     "\xEF\xBB\xBF"
+		     "a\r\n",
+		     6) == 0);
 	free(text);
 	csv_begin(&b, false);
 	text = csv_take(&b, &len);
@@ -58,8 +61,8 @@ static void test_null_and_empty_cells_are_empty(void)
 
 static void test_comma_quote_and_line_breaks_are_quoted(void)
 {
-	CHECK_ROW("\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\"cr\rhere\"\r\n", "a,b",
-		  "say \"hi\"", "two\nlines", "cr\rhere");
+	CHECK_ROW("\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\"cr\rhere\"\r\n", "a,b", "say \"hi\"",
+		  "two\nlines", "cr\rhere");
 	CHECK_ROW("\"\"\"\"\r\n", "\"");
 }
 
