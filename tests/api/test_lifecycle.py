@@ -20,14 +20,29 @@ N_MIGRATIONS = len(MIGRATION_FILES)
 LATEST = max(int(f.split('_')[0]) for f in MIGRATION_FILES)
 
 
-def _migrated_cluster(principals=('bank', 'regulator')):
+def _cluster(ctx, migrate=True, principals=('bank', 'regulator')):
+    """A private cluster, destroyed when the test ends (after its servers stop)."""
     c = harness.Cluster()
-    harness.finregd('migrate', cluster=c)
-    for who in principals:
+    ctx.defer(c.destroy)
+    if migrate:
+        harness.finregd('migrate', cluster=c)
+    for who in principals if migrate else ():
         kind, code, name = harness.PRINCIPALS[who]
         harness.finregd('principal', 'add', '--kind', kind, '--code', code, '--name', name,
                         '--cert', harness.cert_paths(who)[0], cluster=c)
     return c
+
+
+def _server(ctx, cluster, **kw):
+    """A server on @a cluster; stopped before the cluster when the test ends, and it must
+    exit 0 then (a sanitizer report makes it fail)."""
+    s = harness.Server(cluster=cluster, **kw)
+
+    def stop():
+        rc = s.stop()
+        assert rc in (0, None), f'server exited {rc} on SIGTERM; log:\n{s.log_tail()}'
+    ctx.defer(stop)
+    return s
 
 
 def _assert_503(r):
@@ -50,9 +65,9 @@ def _poll(fn, timeout=5.0):
 
 # --------------------------------------------------------------------------- migrations
 
-def test_readyz_503_while_migrations_pending_then_200_after_migrate():
-    c = harness.Cluster()
-    s = harness.Server(cluster=c)
+def test_readyz_503_while_migrations_pending_then_200_after_migrate(ctx):
+    c = _cluster(ctx, migrate=False)
+    s = _server(ctx, c)
     ops = harness.client(None, server=s)
     err = _assert_503(ops.get('/readyz'))
     assert 'migrat' in err['message'], err
@@ -72,8 +87,8 @@ def test_readyz_503_while_migrations_pending_then_200_after_migrate():
         assert r.status == 200 and r.json()['code'] == code, r
 
 
-def test_migrate_twice_second_run_applies_nothing():
-    c = harness.Cluster()
+def test_migrate_twice_second_run_applies_nothing(ctx):
+    c = _cluster(ctx, migrate=False)
     first = harness.finregd('migrate', cluster=c).stdout.strip()
     assert first == f'migrations: {N_MIGRATIONS} applied, schema at version {LATEST}', first
     rows = c.psql('SELECT version, name FROM schema_migrations ORDER BY version')
@@ -87,8 +102,8 @@ def test_migrate_twice_second_run_applies_nothing():
         == applied_at
 
 
-def test_migrate_against_unreachable_database_fails_cleanly():
-    c = harness.Cluster()
+def test_migrate_against_unreachable_database_fails_cleanly(ctx):
+    c = _cluster(ctx, migrate=False)
     c.stop()
     p = harness.finregd('migrate', cluster=c, check=False)
     assert p.returncode != 0 and 'unreachable' in p.stderr, (p.returncode, p.stderr)
@@ -103,11 +118,11 @@ def _metric(s, name):
     return int(m.group(1))
 
 
-def _outage_and_recovery(threads):
+def _outage_and_recovery(ctx, threads):
     """Stops the database under a running server, checks every request is 503 with
     Retry-After, restarts it and waits for recovery; returns the (same) server."""
-    c = _migrated_cluster()
-    s = harness.Server(cluster=c, threads=threads)
+    c = _cluster(ctx)
+    s = _server(ctx, c, threads=threads)
     pid = s.proc.pid
     ops = harness.client(None, server=s)
     bank = harness.client('bank', server=s)
@@ -138,19 +153,19 @@ def _outage_and_recovery(threads):
     return s
 
 
-def test_database_outage_is_503_with_retry_after_then_recovers_in_the_same_process():
-    _outage_and_recovery(threads=2)
+def test_database_outage_is_503_with_retry_after_then_recovers_in_the_same_process(ctx):
+    _outage_and_recovery(ctx, threads=2)
 
 
-def test_database_outage_recovery_counts_a_reconnect_in_metrics():
+def test_database_outage_recovery_counts_a_reconnect_in_metrics(ctx):
     # one pool thread, so the thread that lost its connection is the one that reconnects
-    s = _outage_and_recovery(threads=1)
+    s = _outage_and_recovery(ctx, threads=1)
     assert _metric(s, 'finreg_db_reconnects_total') > 0
 
 
-def test_database_restart_while_idle_is_invisible_to_clients():
-    c = _migrated_cluster()
-    s = harness.Server(cluster=c, threads=1)
+def test_database_restart_while_idle_is_invisible_to_clients(ctx):
+    c = _cluster(ctx)
+    s = _server(ctx, c, threads=1)
     bank = harness.client('bank', server=s)
     for _ in range(4):
         assert bank.get('/v1/whoami').status == 200
@@ -191,9 +206,9 @@ def _read_response(tls):
     return int(lines[0].split()[1]), headers, body[:n]
 
 
-def test_sigterm_lets_a_request_in_flight_finish_then_exits_0():
-    c = _migrated_cluster()
-    s = harness.Server(cluster=c)
+def test_sigterm_lets_a_request_in_flight_finish_then_exits_0(ctx):
+    c = _cluster(ctx)
+    s = _server(ctx, c)
     body = json.dumps({'one_year': '3.7000', 'five_year': '4.6000'}).encode()
     half = len(body) // 2
     tls = _tls_socket(s, 'regulator')
@@ -231,9 +246,9 @@ def _connect_fails(port):
         return True
 
 
-def test_after_sigterm_new_connections_are_refused_while_draining():
-    c = _migrated_cluster()
-    s = harness.Server(cluster=c)
+def test_after_sigterm_new_connections_are_refused_while_draining(ctx):
+    c = _cluster(ctx)
+    s = _server(ctx, c)
     body = b'{"one_year": "3.7000", "five_year": "4.6000"}'
     tls = _tls_socket(s, 'regulator')
     try:
@@ -277,3 +292,22 @@ def test_sigterm_on_idle_server_exits_0_promptly():
 def test_sigint_also_exits_0():
     s = harness.Server()
     assert s.stop(sig=signal.SIGINT, timeout=10) == 0, s.log_tail()
+
+
+def test_sigterm_with_a_stalled_upload_gives_up_after_the_grace_and_exits_0(ctx):
+    s = _server(ctx, harness.cluster(), env={'FINREG_SHUTDOWN_GRACE': 1})
+    tls = _tls_socket(s, 'regulator')
+    try:
+        tls.sendall(b'PUT /v1/lpr/2021-03-20 HTTP/1.1\r\nHost: localhost\r\n'
+                    b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"one')
+        time.sleep(0.3)
+        started = time.monotonic()
+        rc = s.stop(timeout=10)
+        took = time.monotonic() - started
+    finally:
+        tls.close()
+    assert rc == 0, (rc, s.log_tail())
+    assert 0.9 <= took < 5, took
+    assert 'still in flight' in s.log(), s.log_tail()
+    rows = harness.psql("SELECT count(*) FROM lpr_rates WHERE effective_from = '2021-03-20'")
+    assert rows == [['0']], rows

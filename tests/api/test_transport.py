@@ -4,6 +4,8 @@ without a certificate, and the 401 error shape for a /v1 request without credent
 import json
 import os
 import re
+import socket
+import ssl
 import tempfile
 import time
 
@@ -47,6 +49,14 @@ def test_insane_client_request_ids_are_replaced_not_echoed():
         assert r.json()['error']['request_id'] == got, r
 
 
+def test_request_id_of_64_characters_is_echoed_and_65_replaced():
+    r = harness.client(None).get('/healthz', headers={'X-Request-Id': 'a' * 64})
+    assert r.status == 200 and r.header('X-Request-Id') == 'a' * 64, dict(r.headers)
+    r = harness.client(None).get('/healthz', headers={'X-Request-Id': 'b' * 65})
+    assert r.status == 200, r
+    assert re.fullmatch(r'[0-9a-f]{32}', r.header('X-Request-Id')), dict(r.headers)
+
+
 def test_every_response_carries_a_fresh_request_id():
     c = harness.client('bank')
     ids = {c.get('/v1/whoami').header('X-Request-Id') for _ in range(3)}
@@ -85,6 +95,29 @@ def test_stranger_certificate_is_not_rescued_by_a_valid_bearer_token():
     token = harness.issue_token('CIB-SM')
     r = harness.client('stranger', token=token).get('/v1/whoami')
     _error(r, 401, 'unauthenticated')
+
+
+def _handshake(version, who='bank'):
+    """Negotiated protocol of a TLS connection pinned to @a version; raises on refusal."""
+    ctx = harness._ssl_context(who)
+    ctx.minimum_version = ctx.maximum_version = version
+    if version < ssl.TLSVersion.TLSv1_2:
+        ctx.set_ciphers('DEFAULT:@SECLEVEL=0')   # let this client offer the old version
+    with socket.create_connection(('127.0.0.1', harness.server().port), timeout=5) as sock:
+        with ctx.wrap_socket(sock, server_hostname='localhost') as tls:
+            return tls.version()
+
+
+def test_tls_1_2_and_1_3_are_accepted_and_tls_1_1_is_refused():
+    assert _handshake(ssl.TLSVersion.TLSv1_2) == 'TLSv1.2'
+    assert _handshake(ssl.TLSVersion.TLSv1_3) == 'TLSv1.3'
+    try:
+        got = _handshake(ssl.TLSVersion.TLSv1_1)
+    except (ssl.SSLError, ConnectionError) as e:
+        # refused by the server, not unsendable by this client
+        assert 'NO_PROTOCOLS_AVAILABLE' not in str(e).upper(), e
+    else:
+        raise AssertionError(f'the server accepted {got}')
 
 
 # --------------------------------------------------------------------------- bodies
