@@ -529,6 +529,12 @@ BEGIN
                             NULL::jsonb;
         RETURN;
     END IF;
+    IF EXISTS (SELECT 1 FROM repayments r WHERE r.loan_id = l.id AND r.repaid_on < i.issue_date) THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'L031', 'issue_date',
+                            'a repayment of this loan is dated before the corrected issue date',
+                            NULL::jsonb;
+        RETURN;
+    END IF;
     IF i.amount_fen < l.repaid_fen THEN
         RETURN QUERY SELECT 'rejected', 'invalid_field', 'L032', 'amount',
                             format('below the %s already repaid', fen_text(l.repaid_fen)),

@@ -264,3 +264,59 @@ def test_content_length_with_transfer_encoding_is_400():
     assert json.loads(resp)['error']['code'] == 'bad_request', resp
     assert _lpr_rows() == before
     _assert_healthy()
+
+
+# --------------------------------------------------------------------------- request targets
+
+def _raw_get(target, who='bank', method=b'GET', rid=None):
+    rid = rid or harness.unique('raw-')
+    req = (method + b' ' + target + b' HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n'
+           b'X-Request-Id: ' + rid.encode() + b'\r\n\r\n')
+    status, headers, body = _parse_raw(harness.raw(req, who=who))
+    return status, headers, body, rid
+
+
+def _access_line(rid, timeout=3):
+    deadline = time.monotonic() + timeout
+    while True:
+        for line in harness.server().log().splitlines():
+            if line.startswith('{') and f'"request_id":"{rid}"' in line:
+                return json.loads(line)
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)
+
+
+def test_raw_non_ascii_bytes_in_path_or_method_are_400_not_500_and_still_logged():
+    for method, target in ((b'GET', b'/nope/\xff\xfe'), (b'GET', b'/v1/\xff'),
+                           (b'GET', b'/v1/loans/\xe4\xb8\xad'), (b'G\xffT', b'/v1/whoami')):
+        status, headers, body, rid = _raw_get(target, method=method)
+        assert status == 400, (method, target, status, body)
+        err = json.loads(body)['error']
+        assert err['code'] == 'bad_request' and err['request_id'] == rid, err
+        line = _access_line(rid)
+        assert line is not None, f'no access-log line for {target!r}'
+        assert line['status'] == 400, line
+    _assert_healthy()
+
+
+def test_percent_encoded_invalid_utf8_in_a_path_parameter_is_400_not_500():
+    for ref in (b'%FF%FE', b'%C3%28', b'%ED%A0%80', b'%C0%AF', b'%00', b'%4'):
+        status, _, body, rid = _raw_get(b'/v1/loans/' + ref)
+        assert status == 400, (ref, status, body)
+        assert json.loads(body)['error']['code'] == 'bad_request', body
+    # valid UTF-8 still decodes: a Chinese reference that does not exist is a plain 404
+    status, _, body, _ = _raw_get(('/v1/loans/' + harness.quote('兴银(2020)贷字第0号')).encode())
+    assert status == 404 and json.loads(body)['error']['code'] == 'not_found', body
+
+
+def test_malformed_or_non_utf8_query_parameter_is_400_not_ignored():
+    reg = harness.client('regulator')
+    for query in ('borrower=%FF', 'borrower=%ZZ', 'status=%C3%28', 'bank=%', 'x%FF=1'):
+        r = reg.get('/v1/loans?' + query)
+        assert r.status == 400, (query, r)
+        err = r.json()['error']
+        assert err['code'] == 'bad_request' and err['request_id'] == r.header('X-Request-Id')
+    # a well-formed query still works
+    r = reg.get('/v1/loans?limit=1&bank=' + harness.quote('CIB-SM'))
+    assert r.status == 200, r
