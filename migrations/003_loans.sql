@@ -300,9 +300,13 @@ BEGIN
                ELSE 'ok' END AS verdict,
                e.version AS stored_version, r.status AS renewed_status
         FROM items i
-        LEFT JOIN loans e ON e.bank_code = p_bank AND e.loan_ref = i.loan_ref
-        LEFT JOIN loans r ON i.renewal AND r.bank_code = p_bank
-                         AND r.loan_ref = i.renews_loan_ref),
+        -- LATERAL keeps both look-ups on the (bank_code, loan_ref) index whatever the
+        -- planner guesses about the batch's size.
+        LEFT JOIN LATERAL (SELECT x.id, x.content, x.version FROM loans x
+                           WHERE x.bank_code = p_bank AND x.loan_ref = i.loan_ref) e ON true
+        LEFT JOIN LATERAL (SELECT x.id, x.borrower_uscc, x.status, x.issue_date FROM loans x
+                           WHERE i.renewal AND x.bank_code = p_bank
+                             AND x.loan_ref = i.renews_loan_ref) r ON true),
     -- Stage two: uniqueness inside the batch, among the items still standing.
     ranked AS (
         SELECT j.*,
@@ -391,10 +395,10 @@ BEGIN
                v_ids ? (v->>'loan_ref') AS inserted
         FROM jsonb_array_elements(v_verdicts) v),
     settled AS (
-        SELECT o.*, l.id AS lid, l.content AS stored,
-               (SELECT x.content FROM unnest(v_items) x WHERE x.idx = o.i) AS mine,
-               l AS lrow
-        FROM out o LEFT JOIN loans l ON l.bank_code = p_bank AND l.loan_ref = o.ref),
+        SELECT o.*, l.id AS lid, l.content AS stored, x.content AS mine, l AS lrow
+        FROM out o
+        JOIN unnest(v_items) x ON x.idx = o.i
+        LEFT JOIN loans l ON l.bank_code = p_bank AND l.loan_ref = o.ref),
     final AS (
         SELECT s.*, CASE
             -- A concurrent request stored this loan_ref between our check and insert.
