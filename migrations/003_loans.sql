@@ -87,7 +87,6 @@ CREATE TABLE loans (
 );
 CREATE INDEX loans_borrower ON loans (borrower_uscc, issue_date);
 CREATE INDEX loans_bank_id ON loans (bank_code, id);
-CREATE INDEX loans_issue_date ON loans (issue_date);
 CREATE INDEX loans_relief ON loans (borrower_uscc) WHERE relief_fund AND status <> 'void';
 
 -- Every content version of a loan (created, corrected) and its voiding.

@@ -133,9 +133,12 @@ $$;
 -- Adds balance events to stats_balance at day, month and year grain.
 CREATE FUNCTION stats_balance_add(p_events stats_event[]) RETURNS void
 LANGUAGE sql AS $$
+    WITH e AS (
+        SELECT x.day, x.bank_code, x.manufacturing, sum(x.delta) AS delta
+        FROM unnest(p_events) x GROUP BY 1, 2, 3)
     INSERT INTO stats_balance_delta (grain, period, bank_code, manufacturing, delta)
     SELECT g.grain, g.period, e.bank_code, e.manufacturing, sum(e.delta)
-    FROM unnest(p_events) e
+    FROM e
     CROSS JOIN LATERAL (VALUES ('d', e.day),
                                ('m', date_trunc('month', e.day)::date),
                                ('y', date_trunc('year', e.day)::date)) AS g(grain, period)
@@ -147,30 +150,40 @@ $$;
 CREATE FUNCTION stats_new_loans_add(p_rows stats_loan[], p_sign int) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- Loans of one day, bank and group add up first; only those sums fan out to the
+    -- fourteen (dimension, bank) rows at two grains.
+    WITH base AS (
+        SELECT r.issue_date, r.bank_code, r.county_code, left(r.industry_code, 2) AS division,
+               r.size, r.manufacturing, count(*) AS n, sum(r.amount_fen) AS amount,
+               count(*) FILTER (WHERE r.first_loan) AS first_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.first_loan), 0) AS first_amount,
+               count(*) FILTER (WHERE r.guarantee_mode = 'credit') AS credit_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.guarantee_mode = 'credit'), 0)
+                   AS credit_amount,
+               count(*) FILTER (WHERE r.medium_long_term) AS mlt_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.medium_long_term), 0) AS mlt_amount,
+               count(*) FILTER (WHERE r.renewal) AS renewal_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.renewal), 0) AS renewal_amount
+        FROM unnest(p_rows) r
+        WHERE r.status <> 'void'
+        GROUP BY 1, 2, 3, 4, 5, 6)
     INSERT INTO stats_new_loans_delta (dim, grain, bank_code, period, key, manufacturing,
                                        n, amount, first_n, first_amount, credit_n,
                                        credit_amount, mlt_n, mlt_amount, renewal_n,
                                        renewal_amount)
-    SELECT d.dim, g.grain, d.bank, g.period, d.key, r.manufacturing,
-           p_sign * count(*), p_sign * sum(r.amount_fen),
-           p_sign * count(*) FILTER (WHERE r.first_loan),
-           p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.first_loan), 0),
-           p_sign * count(*) FILTER (WHERE r.guarantee_mode = 'credit'),
-           p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.guarantee_mode = 'credit'), 0),
-           p_sign * count(*) FILTER (WHERE r.medium_long_term),
-           p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.medium_long_term), 0),
-           p_sign * count(*) FILTER (WHERE r.renewal),
-           p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.renewal), 0)
-    FROM unnest(p_rows) r
-    CROSS JOIN LATERAL (VALUES ('b', '*', r.bank_code),
-                               ('c', '*', r.county_code), ('c', r.bank_code, r.county_code),
-                               ('i', '*', left(r.industry_code, 2)),
-                               ('i', r.bank_code, left(r.industry_code, 2)),
-                               ('s', '*', r.size), ('s', r.bank_code, r.size)) AS d(dim, bank, key)
-    CROSS JOIN LATERAL (VALUES ('d', r.issue_date),
-                               ('m', date_trunc('month', r.issue_date)::date)) AS g(grain, period)
-    WHERE r.status <> 'void'
-    GROUP BY d.dim, g.grain, d.bank, g.period, d.key, r.manufacturing;
+    SELECT d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing,
+           p_sign * sum(b.n), p_sign * sum(b.amount), p_sign * sum(b.first_n),
+           p_sign * sum(b.first_amount), p_sign * sum(b.credit_n), p_sign * sum(b.credit_amount),
+           p_sign * sum(b.mlt_n), p_sign * sum(b.mlt_amount), p_sign * sum(b.renewal_n),
+           p_sign * sum(b.renewal_amount)
+    FROM base b
+    CROSS JOIN LATERAL (VALUES ('b', '*', b.bank_code),
+                               ('c', '*', b.county_code), ('c', b.bank_code, b.county_code),
+                               ('i', '*', b.division), ('i', b.bank_code, b.division),
+                               ('s', '*', b.size), ('s', b.bank_code, b.size)) AS d(dim, bank, key)
+    CROSS JOIN LATERAL (VALUES ('d', b.issue_date),
+                               ('m', date_trunc('month', b.issue_date)::date)) AS g(grain, period)
+    GROUP BY d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing;
 
     INSERT INTO stats_pricing_delta (bank_code, period, n, amount, rate_x_amount,
                                      spread_amount, spread_x_amount)
