@@ -60,19 +60,48 @@ void log_msg(const char *level, const char *file, int line, const char *fmt, ...
 		write_all(2, out, (size_t)n < sizeof out ? (size_t)n : sizeof out - 1);
 }
 
+/* A copy of @a s (may be NULL) with every byte outside printable ASCII written as \xNN,
+ * so a request line carrying raw bytes that are not UTF-8 still gets its access line.
+ * The caller frees. */
+static char *printable_copy(const char *s)
+{
+	char *out, *o;
+
+	if (s == NULL)
+		return NULL;
+	out = malloc(4 * strlen(s) + 1);
+	if (out == NULL)
+		abort();
+	for (o = out; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c >= 0x7f)
+			o += sprintf(o, "\\x%02x", c);
+		else
+			*o++ = (char)c;
+	}
+	*o = '\0';
+	return out;
+}
+
 void log_access(const char *request_id, const char *principal, const char *method,
 		const char *path, unsigned status, uint64_t micros)
 {
 	char when[32];
+	char *m = printable_copy(method), *p = printable_copy(path);
 	json_t *o;
 	char *line;
 
 	log_now_rfc3339(when, sizeof when);
 	o = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:i, s:I}", "time", when, "request_id",
-		      request_id, "principal", principal, "method", method, "path", path,
-		      "status", (int)status, "us", (json_int_t)micros);
-	if (o == NULL)
+		      request_id, "principal", principal, "method", m, "path", p, "status",
+		      (int)status, "us", (json_int_t)micros);
+	free(m);
+	free(p);
+	if (o == NULL) {
+		LOG_BUG("access line of request %s not written", request_id);
 		return;
+	}
 	line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
 	if (line == NULL)

@@ -86,6 +86,9 @@ void reply_error(struct request *req, enum api_error e, const char *rule, const 
 	err = json_pack("{s:s, s:s*, s:s*, s:s, s:s}", "code", api_error_code(e), "rule", rule,
 			"field", field, "message", e == ERR_INTERNAL ? "internal error" : message,
 			"request_id", req->id);
+	if (err == NULL) /* a message or field quoting bytes that are not UTF-8: say less */
+		err = json_pack("{s:s, s:s*, s:s, s:s}", "code", api_error_code(e), "rule", rule,
+				"message", api_error_message(e), "request_id", req->id);
 	reply_json(req, api_error_status(e), json_pack("{s:o}", "error", err));
 	if (e == ERR_UNAVAILABLE)
 		reply_header(req, "Retry-After", RETRY_AFTER_SECONDS);

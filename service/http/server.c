@@ -231,13 +231,47 @@ static bool check_body_headers(struct request *req)
 	return true;
 }
 
+/* True when @a s is printable ASCII only, as a method or request target must be. */
+static bool printable_ascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+/* Stops at the first query argument whose name or value is not well-formed
+ * percent-encoded UTF-8, leaving its (encoded) name in *cls. */
+static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const char *key,
+				      const char *value)
+{
+	const char **bad = cls;
+	char *k = percent_decode(key, strlen(key));
+	char *v = value != NULL ? percent_decode(value, strlen(value)) : NULL;
+	bool ok = k != NULL && (value == NULL || v != NULL);
+
+	(void)kind;
+	free(k);
+	free(v);
+	if (ok)
+		return MHD_YES;
+	*bad = key;
+	return MHD_NO;
+}
+
 /* Everything that can be decided from the headers alone. */
 static void begin(struct request *req)
 {
 	struct header_count h = {0, 0};
 	enum route_match m;
+	const char *bad_arg = NULL;
 	bool needs_auth;
 
+	if (!printable_ascii(req->method) || !printable_ascii(req->path)) {
+		reply_error(req, ERR_BAD_REQUEST, NULL, NULL,
+			    "the method and path must be printable ASCII (percent-encode the rest)");
+		return;
+	}
 	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &h);
 	if (h.content_length > 1 || (h.content_length > 0 && h.transfer_encoding > 0)) {
 		reply_error(req, ERR_BAD_REQUEST, NULL, NULL,
@@ -253,7 +287,8 @@ static void begin(struct request *req)
 	case ROUTE_FOUND:
 		break;
 	case ROUTE_BAD_ENCODING:
-		reply_error(req, ERR_BAD_REQUEST, NULL, NULL, "malformed percent-encoding in path");
+		reply_error(req, ERR_BAD_REQUEST, NULL, NULL,
+			    "malformed percent-encoding (or not UTF-8) in the path");
 		return;
 	case ROUTE_NO_PATH:
 		reply_error(req, ERR_NOT_FOUND, NULL, NULL, "no such endpoint: %s", req->path);
@@ -267,6 +302,13 @@ static void begin(struct request *req)
 		reply_error(req, ERR_FORBIDDEN, NULL, NULL, "a %s may not call %s %s",
 			    principal_kind_name(req->principal.kind), req->route->method,
 			    req->route->pattern);
+		return;
+	}
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_argument, &bad_arg);
+	if (bad_arg != NULL) {
+		reply_error(req, ERR_BAD_REQUEST, NULL, NULL,
+			    "query parameter %s: malformed percent-encoding or not UTF-8",
+			    printable_ascii(bad_arg) ? bad_arg : "(name not printable)");
 		return;
 	}
 	if (req->route->bodies != 0)
