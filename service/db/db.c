@@ -2,10 +2,12 @@
  * connection), error classification, and the transaction helper with its retries.
  * A broken connection is dropped and re-opened by the next call; a thread that failed
  * to connect waits CONNECT_BACKOFF_US before trying again, so an outage costs no more
- * than one connection attempt per thread per back-off. */
+ * than one connection attempt per thread per back-off. Last, the helpers the areas'
+ * statements share: value reading, one-row writes, JSON reads and row callbacks. */
 #include "db/db_internal.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -354,4 +356,159 @@ enum db_rc db_once(db_work_fn fn, void *cls)
 		return rc == DB_SERIALIZATION ? DB_UNAVAILABLE : rc;
 	}
 	return DB_UNAVAILABLE;
+}
+
+char *db_value_dup(const PGresult *r, int row, int col)
+{
+	char *s;
+
+	if (PQgetisnull(r, row, col))
+		return NULL;
+	s = strdup(PQgetvalue(r, row, col));
+	if (s == NULL)
+		abort();
+	return s;
+}
+
+void db_value_copy(char *dst, size_t len, const PGresult *r, int row, int col)
+{
+	snprintf(dst, len, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+}
+
+int64_t db_value_int(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* One statement and what to do with its rows (db_rows, db_write_row). */
+struct stmt_call {
+	const char *stmt;
+	int n;
+	const char *const *params;
+	db_row_fn fn;
+	void *cls;
+};
+
+static enum db_rc do_rows(PGconn *c, void *cls)
+{
+	struct stmt_call *s = cls;
+	enum db_rc rc;
+	PGresult *r = db_run(c, s->stmt, s->n, s->params, &rc);
+
+	if (r == NULL)
+		return rc;
+	for (int i = 0; i < PQntuples(r); i++)
+		s->fn(s->cls, r, i);
+	PQclear(r);
+	return DB_OK;
+}
+
+enum db_rc db_rows(const char *stmt, int n, const char *const *params, db_row_fn fn, void *cls)
+{
+	struct stmt_call s = {stmt, n, params, fn, cls};
+
+	return db_once(do_rows, &s);
+}
+
+static enum db_rc do_write_row(PGconn *c, void *cls)
+{
+	struct stmt_call *s = cls;
+	enum db_rc rc;
+	PGresult *r = db_run(c, s->stmt, s->n, s->params, &rc);
+
+	if (r == NULL)
+		return rc;
+	if (PQntuples(r) != 1) {
+		LOG_BUG("%s returned %d rows", s->stmt, PQntuples(r));
+		PQclear(r);
+		return DB_ERROR;
+	}
+	s->fn(s->cls, r, 0);
+	PQclear(r);
+	return DB_OK;
+}
+
+enum db_rc db_write_row(const char *stmt, int n, const char *const *params, db_row_fn read,
+			void *cls)
+{
+	struct stmt_call s = {stmt, n, params, read, cls};
+
+	return db_tx(do_write_row, &s, false);
+}
+
+void db_outcome_clear(struct db_outcome *o)
+{
+	free(o->message);
+	free(o->body);
+	memset(o, 0, sizeof *o);
+}
+
+/* Reads an outcome row: status, code, field, message, body. */
+static void read_outcome(void *cls, const PGresult *r, int row)
+{
+	struct db_outcome *o = cls;
+
+	db_outcome_clear(o);
+	db_value_copy(o->status, sizeof o->status, r, row, 0);
+	db_value_copy(o->code, sizeof o->code, r, row, 1);
+	db_value_copy(o->field, sizeof o->field, r, row, 2);
+	o->message = db_value_dup(r, row, 3);
+	o->body = db_value_dup(r, row, 4);
+}
+
+enum db_rc db_write_outcome(const char *stmt, int n, const char *const *params,
+			    struct db_outcome *out)
+{
+	memset(out, 0, sizeof *out);
+	return db_write_row(stmt, n, params, read_outcome, out);
+}
+
+struct json_one {
+	const char *stmt;
+	int n;
+	const char *const *params;
+	char *json;
+};
+
+static enum db_rc do_json_one(PGconn *c, void *cls)
+{
+	struct json_one *s = cls;
+	enum db_rc rc;
+	PGresult *r = db_run(c, s->stmt, s->n, s->params, &rc);
+
+	if (r == NULL)
+		return rc;
+	free(s->json);
+	s->json = PQntuples(r) == 1 ? db_value_dup(r, 0, 0) : NULL;
+	PQclear(r);
+	return s->json != NULL ? DB_OK : DB_NOT_FOUND;
+}
+
+enum db_rc db_json_one(const char *stmt, int n, const char *const *params, char **json)
+{
+	struct json_one s = {stmt, n, params, NULL};
+	enum db_rc rc = db_once(do_json_one, &s);
+
+	*json = s.json;
+	return rc;
+}
+
+struct json_rows {
+	json_row_fn fn;
+	void *cls;
+};
+
+static void json_row(void *cls, const PGresult *r, int row)
+{
+	struct json_rows *j = cls;
+
+	j->fn(j->cls, strtoll(PQgetvalue(r, row, 0), NULL, 10), PQgetvalue(r, row, 1));
+}
+
+enum db_rc db_json_rows(const char *stmt, int n, const char *const *params, json_row_fn fn,
+			void *cls)
+{
+	struct json_rows j = {fn, cls};
+
+	return db_rows(stmt, n, params, json_row, &j);
 }

@@ -4,6 +4,7 @@
 #define FINREG_DB_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /** Outcome of a database operation. */
 enum db_rc {
@@ -16,6 +17,24 @@ enum db_rc {
 	DB_SERIALIZATION,      /* internal: retried by db_tx, never returned from it */
 	DB_ERROR,              /* a bug or an unexpected database error; logged */
 };
+
+/** What the database said about one write of the whitelist, guarantees, referrals or
+ *  supply-chain programs (each area's header says which statuses and codes it gives).
+ *  message and body are owned by the outcome; db_outcome_clear() frees them. */
+struct db_outcome {
+	char status[16]; /* created | updated | unchanged | removed | released | left | rejected */
+	char code[24];   /* when rejected: "conflict", "not_found" or "invalid_field" */
+	char field[32];  /* field (path) the rejection names, or "" */
+	char *message;   /* NULL when none */
+	char *body;      /* the record written as JSON text, unless rejected */
+};
+
+/** Frees the strings of @a o and zeroes it. */
+void db_outcome_clear(struct db_outcome *o);
+
+/** Called per listed row with its id and JSON text (valid during the call only; the
+ *  callee copies what it keeps). */
+typedef void (*json_row_fn)(void *cls, int64_t id, const char *json);
 
 /** Sets the libpq connection string used by every thread's connection. The string is
  *  not copied: it must live as long as the process (it comes from the config). */

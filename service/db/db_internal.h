@@ -1,9 +1,12 @@
 /* Shared by the files of db/ only: this thread's connection, statement execution with
- * error classification, and the transaction helper. */
+ * error classification, and the transaction helper; and the helpers every area's
+ * statements share: reading values, one-row writes, JSON reads and row callbacks. */
 #ifndef FINREG_DB_INTERNAL_H
 #define FINREG_DB_INTERNAL_H
 
 #include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "db/db.h"
 
@@ -49,6 +52,48 @@ enum db_rc db_tx(db_work_fn fn, void *cls, bool serializable);
 /** Runs @a fn outside an explicit transaction (single read statements), retrying once
  *  on a fresh connection when the connection turned out to be broken. */
 enum db_rc db_once(db_work_fn fn, void *cls);
+
+/** Column @a col of row @a row as a malloc'd copy the caller frees; NULL for SQL NULL.
+ *  Aborts when out of memory. */
+char *db_value_dup(const PGresult *r, int row, int col);
+
+/** Copies column @a col of row @a row into the caller's @a dst of @a len bytes
+ *  (truncated, always terminated); SQL NULL gives "". */
+void db_value_copy(char *dst, size_t len, const PGresult *r, int row, int col);
+
+/** Column @a col of row @a row as an integer; SQL NULL gives 0. */
+int64_t db_value_int(const PGresult *r, int row, int col);
+
+/** Reads row @a row of @a r for @a cls. @a r is valid during the call only: the callee
+ *  copies what it keeps (db_value_dup, db_value_copy). */
+typedef void (*db_row_fn)(void *cls, const PGresult *r, int row);
+
+/** Runs read statement @a stmt (db_once) and calls @a fn with each row of its result. */
+enum db_rc db_rows(const char *stmt, int n, const char *const *params, db_row_fn fn, void *cls);
+
+/**
+ * Runs write statement @a stmt alone in one transaction (db_tx) and hands its one row,
+ * the outcome, to @a read. db_tx may run it again: @a read must first free what an
+ * earlier call stored in @a cls (the caller zeroes it before). What it stores is the
+ * caller's. A row count other than one is DB_ERROR (logged).
+ */
+enum db_rc db_write_row(const char *stmt, int n, const char *const *params, db_row_fn read,
+			void *cls);
+
+/** db_write_row() for the write statements whose row is (status, code, field, message,
+ *  body): fills @a out (zeroed first; the caller clears it with db_outcome_clear()). */
+enum db_rc db_write_outcome(const char *stmt, int n, const char *const *params,
+			    struct db_outcome *out);
+
+/** Runs read statement @a stmt (db_once) for one row of one JSON text column: *json is
+ *  then a malloc'd copy the caller frees, or NULL with DB_NOT_FOUND when there is no
+ *  row or the value is SQL NULL (or with the error). */
+enum db_rc db_json_one(const char *stmt, int n, const char *const *params, char **json);
+
+/** Runs list statement @a stmt (db_once), whose rows are (id, JSON text), calling @a fn
+ *  per row; the strings are valid during the call only. */
+enum db_rc db_json_rows(const char *stmt, int n, const char *const *params, json_row_fn fn,
+			void *cls);
 
 /** Statement tables of each area, NULL-name terminated; prepared by db.c. */
 extern const struct db_stmt db_stmts_principals[];

@@ -2,11 +2,8 @@
 #include "db/guarantees.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "db/db_internal.h"
-#include "log.h"
 
 const struct db_stmt db_stmts_guarantees[] = {
 	{"guarantor_put", "SELECT status, code, field, message, body::text"
@@ -34,81 +31,18 @@ const struct db_stmt db_stmts_guarantees[] = {
 	{NULL, NULL},
 };
 
-static char *dup_or_null(const PGresult *r, int row, int col)
-{
-	char *s;
-
-	if (PQgetisnull(r, row, col))
-		return NULL;
-	s = strdup(PQgetvalue(r, row, col));
-	if (s == NULL)
-		abort();
-	return s;
-}
-
-static void copy_text(char *dst, size_t len, const PGresult *r, int row, int col)
-{
-	snprintf(dst, len, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
-}
-
-void guar_outcome_clear(struct guar_outcome *o)
-{
-	free(o->message);
-	free(o->body);
-	memset(o, 0, sizeof *o);
-}
-
-struct write_state {
-	const char *stmt;
-	int n;
-	const char *const *params;
-	struct guar_outcome *out;
-};
-
-static enum db_rc do_write(PGconn *c, void *cls)
-{
-	struct write_state *s = cls;
-	enum db_rc rc;
-	PGresult *r = db_run(c, s->stmt, s->n, s->params, &rc);
-
-	guar_outcome_clear(s->out);
-	if (r == NULL)
-		return rc;
-	if (PQntuples(r) != 1) {
-		LOG_BUG("%s returned %d rows", s->stmt, PQntuples(r));
-		PQclear(r);
-		return DB_ERROR;
-	}
-	copy_text(s->out->status, sizeof s->out->status, r, 0, 0);
-	copy_text(s->out->code, sizeof s->out->code, r, 0, 1);
-	copy_text(s->out->field, sizeof s->out->field, r, 0, 2);
-	s->out->message = dup_or_null(r, 0, 3);
-	s->out->body = dup_or_null(r, 0, 4);
-	PQclear(r);
-	return DB_OK;
-}
-
-static enum db_rc run_write(const char *stmt, int n, const char *const *params,
-			    struct guar_outcome *out)
-{
-	struct write_state s = {stmt, n, params, out};
-
-	memset(out, 0, sizeof *out);
-	return db_tx(do_write, &s, false);
-}
-
 enum db_rc db_guarantor_put(const char *code, const char *name, int64_t net_assets_fen,
-			    const char *as_of, const char *actor, struct guar_outcome *out)
+			    const char *as_of, const char *actor, struct db_outcome *out)
 {
 	char net[24];
 	const char *params[] = {code, name, net, as_of, actor};
 
 	snprintf(net, sizeof net, "%lld", (long long)net_assets_fen);
-	return run_write("guarantor_put", 5, params, out);
+	return db_write_outcome("guarantor_put", 5, params, out);
 }
 
 enum db_rc db_guarantee_post(const char *guarantor, const struct guarantee_input *in,
-			     const char *today, struct guar_outcome *out)
+			     const char *today, struct db_outcome *out)
 {
 	char amount[24];
 	const char *params[] = {guarantor,     in->guarantee_ref, in->content,
@@ -117,93 +51,40 @@ enum db_rc db_guarantee_post(const char *guarantor, const struct guarantee_input
 				today};
 
 	snprintf(amount, sizeof amount, "%lld", (long long)in->amount_fen);
-	return run_write("guarantee_post", 10, params, out);
+	return db_write_outcome("guarantee_post", 10, params, out);
 }
 
 enum db_rc db_guarantee_release(const char *guarantor, const char *ref, const char *date,
-				const char *today, struct guar_outcome *out)
+				const char *today, struct db_outcome *out)
 {
 	const char *params[] = {guarantor, ref, date, today};
 
-	return run_write("guarantee_release", 4, params, out);
-}
-
-struct text_state {
-	const char *stmt;
-	const char *const *params;
-	int n;
-	char *json;
-};
-
-static enum db_rc do_text(PGconn *c, void *cls)
-{
-	struct text_state *s = cls;
-	enum db_rc rc;
-	PGresult *r = db_run(c, s->stmt, s->n, s->params, &rc);
-
-	if (r == NULL)
-		return rc;
-	free(s->json);
-	s->json = NULL;
-	if (PQntuples(r) == 1)
-		s->json = dup_or_null(r, 0, 0);
-	PQclear(r);
-	return s->json != NULL ? DB_OK : DB_NOT_FOUND;
-}
-
-static enum db_rc run_text(const char *stmt, int n, const char *const *params, char **json)
-{
-	struct text_state s = {stmt, params, n, NULL};
-	enum db_rc rc = db_once(do_text, &s);
-
-	*json = s.json;
-	return rc;
+	return db_write_outcome("guarantee_release", 4, params, out);
 }
 
 enum db_rc db_guarantor_get(const char *code, char **json)
 {
 	const char *params[] = {code};
 
-	return run_text("guarantor_select_json", 1, params, json);
+	return db_json_one("guarantor_select_json", 1, params, json);
 }
 
 enum db_rc db_guarantee_get(const char *guarantor, const char *ref, const char *today, char **json)
 {
 	const char *params[] = {guarantor, ref, today};
 
-	return run_text("guarantee_select_json", 3, params, json);
+	return db_json_one("guarantee_select_json", 3, params, json);
 }
 
-struct list_state {
-	const char *const *params;
-	guarantee_row_fn fn;
-	void *cls;
-};
-
-static enum db_rc do_list(PGconn *c, void *cls)
-{
-	struct list_state *s = cls;
-	enum db_rc rc;
-	PGresult *r = db_run(c, "guarantee_list", 7, s->params, &rc);
-
-	if (r == NULL)
-		return rc;
-	for (int i = 0; i < PQntuples(r); i++)
-		s->fn(s->cls, strtoll(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1));
-	PQclear(r);
-	return DB_OK;
-}
-
-enum db_rc db_guarantee_list(const struct guarantee_filter *f, guarantee_row_fn fn, void *cls)
+enum db_rc db_guarantee_list(const struct guarantee_filter *f, json_row_fn fn, void *cls)
 {
 	char after[24], limit[16];
 	const char *params[] = {f->today,          f->guarantor, f->bank, f->borrower,
 				f->outstanding_on, after,        limit};
-	struct list_state s = {params, fn, cls};
 
 	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
 	snprintf(limit, sizeof limit, "%d", f->limit);
-	return db_once(do_list, &s);
+	return db_json_rows("guarantee_list", 7, params, fn, cls);
 }
 
 struct leverage_state {
@@ -213,11 +94,6 @@ struct leverage_state {
 	void *cls;
 };
 
-static int64_t int_at(const PGresult *r, int i, int col)
-{
-	return PQgetisnull(r, i, col) ? 0 : strtoll(PQgetvalue(r, i, col), NULL, 10);
-}
-
 static enum db_rc do_leverage(PGconn *c, void *cls)
 {
 	struct leverage_state *s = cls;
@@ -226,16 +102,16 @@ static enum db_rc do_leverage(PGconn *c, void *cls)
 
 	if (r == NULL)
 		return rc;
-	*s->target_e4 = int_at(r, 0, 0);
+	*s->target_e4 = db_value_int(r, 0, 0);
 	PQclear(r);
 	r = db_run(c, "stats_guarantee_leverage", 2, s->params, &rc);
 	if (r == NULL)
 		return rc;
 	for (int i = 0; i < PQntuples(r); i++) {
 		struct leverage_row row = {
-		    PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-		    int_at(r, i, 2),     !PQgetisnull(r, i, 3),
-		    int_at(r, i, 3),     PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4),
+		    PQgetvalue(r, i, 0),   PQgetvalue(r, i, 1),
+		    db_value_int(r, i, 2), !PQgetisnull(r, i, 3),
+		    db_value_int(r, i, 3), PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4),
 		};
 
 		s->fn(s->cls, &row);

@@ -11,22 +11,14 @@
 
 #include "db/db.h"
 
-/** What the database said about one write. message and body are owned by the outcome;
- *  guar_outcome_clear() frees them. */
-struct guar_outcome {
-	char status[16]; /* created | updated | unchanged | released | rejected */
-	char code[24];   /* when rejected: "conflict", "not_found" or "invalid_field" */
-	char field[32];  /* field the rejection names, or "" */
-	char *message;   /* NULL when none */
-	char *body;      /* the stored record as JSON text when not rejected */
-};
-
-void guar_outcome_clear(struct guar_outcome *o);
+/* Writes fill a struct db_outcome (db/db.h): created, updated, unchanged or released with
+ * the stored record as body, or rejected with code "conflict", "not_found" or
+ * "invalid_field". */
 
 /** Records guarantor @a code's name and net assets as of @a as_of as a new version
  *  (unchanged when equal to the latest); not_found when @a code is no guarantor. */
 enum db_rc db_guarantor_put(const char *code, const char *name, int64_t net_assets_fen,
-			    const char *as_of, const char *actor, struct guar_outcome *out);
+			    const char *as_of, const char *actor, struct db_outcome *out);
 
 /** The guarantor with every version as malloc'd JSON text; DB_NOT_FOUND when none. */
 enum db_rc db_guarantor_get(const char *code, char **json);
@@ -43,11 +35,11 @@ struct guarantee_input {
 /** Stores guarantee @a in of @a guarantor: created, unchanged (same content) or rejected
  *  (conflict, or invalid_field naming why the loan does not fit). */
 enum db_rc db_guarantee_post(const char *guarantor, const struct guarantee_input *in,
-			     const char *today, struct guar_outcome *out);
+			     const char *today, struct db_outcome *out);
 
 /** Releases guarantee @a ref of @a guarantor on @a date. */
 enum db_rc db_guarantee_release(const char *guarantor, const char *ref, const char *date,
-				const char *today, struct guar_outcome *out);
+				const char *today, struct db_outcome *out);
 
 /** Guarantee @a ref of @a guarantor as malloc'd JSON text; DB_NOT_FOUND when absent. */
 enum db_rc db_guarantee_get(const char *guarantor, const char *ref, const char *today, char **json);
@@ -63,10 +55,8 @@ struct guarantee_filter {
 	int limit;
 };
 
-/** Called per listed guarantee with its id and JSON text (valid during the call). */
-typedef void (*guarantee_row_fn)(void *cls, int64_t id, const char *json);
-
-enum db_rc db_guarantee_list(const struct guarantee_filter *f, guarantee_row_fn fn, void *cls);
+/** Lists guarantees, calling @a fn with each one's id and JSON text. */
+enum db_rc db_guarantee_list(const struct guarantee_filter *f, json_row_fn fn, void *cls);
 
 /** One guarantor's leverage inputs on a day, as exact sums. */
 struct leverage_row {

@@ -53,23 +53,6 @@ const struct db_stmt db_stmts_loans[] = {
 	{NULL, NULL},
 };
 
-static char *dup_or_null(const PGresult *r, int row, int col)
-{
-	char *s;
-
-	if (PQgetisnull(r, row, col))
-		return NULL;
-	s = strdup(PQgetvalue(r, row, col));
-	if (s == NULL)
-		abort();
-	return s;
-}
-
-static void copy_text(char *dst, size_t len, const PGresult *r, int row, int col)
-{
-	snprintf(dst, len, "%s", PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
-}
-
 void loan_outcome_clear(struct loan_outcome *o)
 {
 	free(o->message);
@@ -90,14 +73,14 @@ void loan_outcomes_free(struct loan_outcomes *r)
 /* Reads columns status, code, rule, field, message, loan[, repayment] from @a col. */
 static void read_outcome(const PGresult *r, int row, int col, struct loan_outcome *o)
 {
-	copy_text(o->status, sizeof o->status, r, row, col);
-	copy_text(o->code, sizeof o->code, r, row, col + 1);
-	copy_text(o->rule, sizeof o->rule, r, row, col + 2);
-	copy_text(o->field, sizeof o->field, r, row, col + 3);
-	o->message = dup_or_null(r, row, col + 4);
-	o->loan = dup_or_null(r, row, col + 5);
+	db_value_copy(o->status, sizeof o->status, r, row, col);
+	db_value_copy(o->code, sizeof o->code, r, row, col + 1);
+	db_value_copy(o->rule, sizeof o->rule, r, row, col + 2);
+	db_value_copy(o->field, sizeof o->field, r, row, col + 3);
+	o->message = db_value_dup(r, row, col + 4);
+	o->loan = db_value_dup(r, row, col + 5);
 	if (PQnfields(r) > col + 6)
-		o->repayment = dup_or_null(r, row, col + 6);
+		o->repayment = db_value_dup(r, row, col + 6);
 }
 
 static enum db_rc run_ingest(PGconn *c, const struct ingest_call *call, struct loan_outcomes *out)
@@ -162,7 +145,7 @@ static enum db_rc replay(PGresult *r, struct keyed_state *s)
 		return DB_CONFLICT;
 	s->replayed = true;
 	s->status = (unsigned)atoi(PQgetvalue(r, 0, 1));
-	s->body = dup_or_null(r, 0, 2);
+	s->body = db_value_dup(r, 0, 2);
 	return DB_OK;
 }
 
@@ -223,39 +206,18 @@ enum db_rc db_loan_ingest_keyed(const struct ingest_call *call, const char *key,
 	return rc;
 }
 
-struct single_state {
-	const char *stmt;
-	int n;
-	const char *const *params;
-	struct loan_outcome *out;
-};
-
-static enum db_rc do_single(PGconn *c, void *cls)
+/* Reads the outcome row of a correction, void or repayment. */
+static void read_single(void *cls, const PGresult *r, int row)
 {
-	struct single_state *s = cls;
-	enum db_rc rc;
-	PGresult *r = db_run(c, s->stmt, s->n, s->params, &rc);
-
-	loan_outcome_clear(s->out);
-	if (r == NULL)
-		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		LOG_BUG("%s returned %d rows", s->stmt, PQntuples(r));
-		return DB_ERROR;
-	}
-	read_outcome(r, 0, 0, s->out);
-	PQclear(r);
-	return DB_OK;
+	loan_outcome_clear(cls);
+	read_outcome(r, row, 0, cls);
 }
 
 static enum db_rc run_single(const char *stmt, int n, const char *const *params,
 			     struct loan_outcome *out)
 {
-	struct single_state s = {stmt, n, params, out};
-
 	memset(out, 0, sizeof *out);
-	return db_tx(do_single, &s, false);
+	return db_write_row(stmt, n, params, read_single, out);
 }
 
 enum db_rc db_loan_correct(const char *bank, const char *ref, int version, const char *item,
@@ -286,72 +248,18 @@ enum db_rc db_loan_repay(const char *bank, const char *ref, const char *repaymen
 	return run_single("loan_repay", 5, params, out);
 }
 
-struct text_state {
-	const char *stmt;
-	const char *const *params;
-	int n;
-	char *json;
-};
-
-static enum db_rc do_text(PGconn *c, void *cls)
-{
-	struct text_state *s = cls;
-	enum db_rc rc;
-	PGresult *r = db_run(c, s->stmt, s->n, s->params, &rc);
-
-	if (r == NULL)
-		return rc;
-	free(s->json);
-	s->json = NULL;
-	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
-		s->json = dup_or_null(r, 0, 0);
-	PQclear(r);
-	return s->json != NULL ? DB_OK : DB_NOT_FOUND;
-}
-
-static enum db_rc run_text(const char *stmt, int n, const char *const *params, char **json)
-{
-	struct text_state s = {stmt, params, n, NULL};
-	enum db_rc rc = db_once(do_text, &s);
-
-	*json = s.json;
-	return rc;
-}
-
 enum db_rc db_loan_get(const char *bank, const char *ref, char **json)
 {
 	const char *params[] = {bank, ref};
 
-	return run_text("loan_select_json", 2, params, json);
+	return db_json_one("loan_select_json", 2, params, json);
 }
 
 enum db_rc db_loan_history(const char *bank, const char *ref, char **json)
 {
 	const char *params[] = {bank, ref};
 
-	return run_text("loan_history", 2, params, json);
-}
-
-struct list_state {
-	const char *stmt;
-	const char *const *params;
-	int n;
-	json_row_fn fn;
-	void *cls;
-};
-
-static enum db_rc do_list(PGconn *c, void *cls)
-{
-	struct list_state *s = cls;
-	enum db_rc rc;
-	PGresult *r = db_run(c, s->stmt, s->n, s->params, &rc);
-
-	if (r == NULL)
-		return rc;
-	for (int i = 0; i < PQntuples(r); i++)
-		s->fn(s->cls, strtoll(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1));
-	PQclear(r);
-	return DB_OK;
+	return db_json_one("loan_history", 2, params, json);
 }
 
 enum db_rc db_loan_list(const struct loan_filter *f, json_row_fn fn, void *cls)
@@ -359,22 +267,20 @@ enum db_rc db_loan_list(const struct loan_filter *f, json_row_fn fn, void *cls)
 	char after[24], limit[16];
 	const char *params[] = {f->bank, f->borrower, f->issued_from, f->issued_to,
 				f->status, after, limit};
-	struct list_state s = {"loan_list", params, 7, fn, cls};
 
 	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
 	snprintf(limit, sizeof limit, "%d", f->limit);
-	return db_once(do_list, &s);
+	return db_json_rows("loan_list", 7, params, fn, cls);
 }
 
 enum db_rc db_warning_list(const struct warning_filter *f, json_row_fn fn, void *cls)
 {
 	char after[24], limit[16];
 	const char *params[] = {f->bank, f->rule, f->from, f->to, after, limit};
-	struct list_state s = {"warning_list", params, 6, fn, cls};
 
 	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
 	snprintf(limit, sizeof limit, "%d", f->limit);
-	return db_once(do_list, &s);
+	return db_json_rows("warning_list", 6, params, fn, cls);
 }
 
 /* The reference-data cache: one copy per process, guarded by a mutex, refreshed when

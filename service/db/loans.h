@@ -91,9 +91,6 @@ struct loan_filter {
 	int limit;
 };
 
-/** Called per listed row with its id and JSON text (valid during the call). */
-typedef void (*json_row_fn)(void *cls, int64_t id, const char *json);
-
 enum db_rc db_loan_list(const struct loan_filter *f, json_row_fn fn, void *cls);
 
 /** Filters of the warning list. */

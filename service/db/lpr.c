@@ -23,25 +23,18 @@ struct list {
 	void *cls;
 };
 
-static enum db_rc do_list(PGconn *c, void *cls)
+static void list_row(void *cls, const PGresult *r, int i)
 {
 	struct list *l = cls;
-	enum db_rc rc;
-	PGresult *r = db_run(c, "lpr_select_all", 0, NULL, &rc);
 
-	if (r == NULL)
-		return rc;
-	for (int i = 0; i < PQntuples(r); i++)
-		l->fn(l->cls, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
-	PQclear(r);
-	return DB_OK;
+	l->fn(l->cls, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
 }
 
 enum db_rc db_lpr_list(lpr_row_fn fn, void *cls)
 {
 	struct list l = {fn, cls};
 
-	return db_once(do_list, &l);
+	return db_rows("lpr_select_all", 0, NULL, list_row, &l);
 }
 
 struct put {

@@ -12,21 +12,13 @@
 #include "db/loans.h"
 #include "db/stream.h"
 
-/** What the database said about a create or a move. message and referral are owned by
- *  the outcome; referral_outcome_clear() frees them. */
-struct referral_outcome {
-	char status[16]; /* created | updated | rejected */
-	char code[24];   /* when rejected: "not_found", "conflict", "invalid_field" */
-	char field[32];  /* field the rejection names, or "" */
-	char *message;   /* NULL when none */
-	char *referral;  /* the referral with its history as JSON text, unless rejected */
-};
-
-void referral_outcome_clear(struct referral_outcome *o);
+/* A create or a move fills a struct db_outcome (db/db.h): created or updated with the
+ * referral and its history as body, or rejected with code "not_found", "conflict" or
+ * "invalid_field". */
 
 /** Creates a referral made by @a actor from @a item, a JSON object text with uscc, name,
  *  county_code, industry_code, size, bank_code, requested_fen, reason, referred_on. */
-enum db_rc db_referral_create(const char *actor, const char *item, struct referral_outcome *out);
+enum db_rc db_referral_create(const char *actor, const char *item, struct db_outcome *out);
 
 /** A status change asked for by the bank referred to. NULL members are absent. */
 struct referral_move {
@@ -38,7 +30,7 @@ struct referral_move {
 
 /** Moves referral @a ref of bank @a bank as @a m says. */
 enum db_rc db_referral_move(const char *bank, const char *ref, const struct referral_move *m,
-			    struct referral_outcome *out);
+			    struct db_outcome *out);
 
 /** The referral @a ref with its history as JSON text (malloc'd) in *json; @a bank NULL
  *  reads any bank's. DB_NOT_FOUND when there is none (for that bank). */

@@ -29,155 +29,53 @@ const struct db_stmt db_stmts_scf[] = {
     {NULL, NULL},
 };
 
-static char *dup_or_null(const PGresult *r, int row, int col)
-{
-	char *s;
-
-	if (PQgetisnull(r, row, col))
-		return NULL;
-	s = strdup(PQgetvalue(r, row, col));
-	if (s == NULL)
-		abort();
-	return s;
-}
-
-void scf_outcome_clear(struct scf_outcome *o)
-{
-	free(o->message);
-	free(o->json);
-	memset(o, 0, sizeof *o);
-}
-
-struct write_state {
-	const char *stmt;
-	int n;
-	const char *const *params;
-	struct scf_outcome *out;
-};
-
-static enum db_rc do_write(PGconn *c, void *cls)
-{
-	struct write_state *s = cls;
-	enum db_rc rc;
-	PGresult *r = db_run(c, s->stmt, s->n, s->params, &rc);
-
-	scf_outcome_clear(s->out);
-	if (r == NULL)
-		return rc;
-	if (PQntuples(r) != 1) {
-		LOG_BUG("%s returned %d rows", s->stmt, PQntuples(r));
-		PQclear(r);
-		return DB_ERROR;
-	}
-	snprintf(s->out->status, sizeof s->out->status, "%s", PQgetvalue(r, 0, 0));
-	snprintf(s->out->code, sizeof s->out->code, "%s", PQgetvalue(r, 0, 1));
-	snprintf(s->out->field, sizeof s->out->field, "%s", PQgetvalue(r, 0, 2));
-	s->out->message = dup_or_null(r, 0, 3);
-	s->out->json = dup_or_null(r, 0, 4);
-	PQclear(r);
-	return DB_OK;
-}
-
-static enum db_rc run_write(const char *stmt, int n, const char *const *params,
-			    struct scf_outcome *out)
-{
-	struct write_state s = {stmt, n, params, out};
-
-	memset(out, 0, sizeof *out);
-	return db_tx(do_write, &s, false);
-}
-
-enum db_rc db_scf_program_create(const struct scf_program_input *in, struct scf_outcome *out)
+enum db_rc db_scf_program_create(const struct scf_program_input *in, struct db_outcome *out)
 {
 	char limit[24];
 	const char *params[] = {in->bank, in->name, in->core, in->product, limit, in->started_on};
 
 	snprintf(limit, sizeof limit, "%lld", (long long)in->credit_limit);
-	return run_write("scf_program_create", 6, params, out);
+	return db_write_outcome("scf_program_create", 6, params, out);
 }
 
 enum db_rc db_scf_member_add(const char *bank, int64_t program, const char *firm, const char *side,
-			     const char *joined_on, const char *today, struct scf_outcome *out)
+			     const char *joined_on, const char *today, struct db_outcome *out)
 {
 	char id[24];
 	const char *params[] = {bank, id, firm, side, joined_on, today};
 
 	snprintf(id, sizeof id, "%lld", (long long)program);
-	return run_write("scf_member_add", 6, params, out);
+	return db_write_outcome("scf_member_add", 6, params, out);
 }
 
 enum db_rc db_scf_member_leave(const char *bank, int64_t program, const char *uscc,
 			       const char *left_on, const char *today, const char *reason,
-			       struct scf_outcome *out)
+			       struct db_outcome *out)
 {
 	char id[24];
 	const char *params[] = {bank, id, uscc, left_on, today, reason};
 
 	snprintf(id, sizeof id, "%lld", (long long)program);
-	return run_write("scf_member_leave", 6, params, out);
-}
-
-struct text_state {
-	const char *const *params;
-	char *json;
-};
-
-static enum db_rc do_detail(PGconn *c, void *cls)
-{
-	struct text_state *s = cls;
-	enum db_rc rc;
-	PGresult *r = db_run(c, "scf_program_detail", 2, s->params, &rc);
-
-	if (r == NULL)
-		return rc;
-	free(s->json);
-	s->json = PQntuples(r) == 1 ? dup_or_null(r, 0, 0) : NULL;
-	PQclear(r);
-	return s->json != NULL ? DB_OK : DB_NOT_FOUND;
+	return db_write_outcome("scf_member_leave", 6, params, out);
 }
 
 enum db_rc db_scf_program_get(const char *bank, int64_t id, char **json)
 {
 	char idtext[24];
 	const char *params[] = {idtext, bank};
-	struct text_state s = {params, NULL};
-	enum db_rc rc;
 
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
-	rc = db_once(do_detail, &s);
-	*json = s.json;
-	return rc;
-}
-
-struct list_state {
-	const char *const *params;
-	json_row_fn fn;
-	void *cls;
-};
-
-static enum db_rc do_list(PGconn *c, void *cls)
-{
-	struct list_state *s = cls;
-	enum db_rc rc;
-	PGresult *r = db_run(c, "scf_program_list", 4, s->params, &rc);
-
-	if (r == NULL)
-		return rc;
-	for (int i = 0; i < PQntuples(r); i++)
-		s->fn(s->cls, strtoll(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1));
-	PQclear(r);
-	return DB_OK;
+	return db_json_one("scf_program_detail", 2, params, json);
 }
 
 enum db_rc db_scf_program_list(const struct scf_program_filter *f, json_row_fn fn, void *cls)
 {
 	char after[24], limit[16];
 	const char *params[] = {f->bank, f->core, after, limit};
-	struct list_state s = {params, fn, cls};
 
 	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
 	snprintf(limit, sizeof limit, "%d", f->limit);
-	return db_once(do_list, &s);
+	return db_json_rows("scf_program_list", 4, params, fn, cls);
 }
 
 struct rewards_state {

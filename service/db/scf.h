@@ -10,17 +10,9 @@
 #include "db/loans.h"
 #include "domain/scf.h"
 
-/** What the database said about one write. Strings are owned by the outcome;
- *  scf_outcome_clear() frees them. */
-struct scf_outcome {
-	char status[16]; /* created | unchanged | left | rejected */
-	char code[24];   /* when rejected: "not_found", "invalid_field" or "conflict" */
-	char field[32];  /* field path or "" */
-	char *message;   /* NULL when none */
-	char *json;      /* the program or membership as JSON text, unless rejected */
-};
-
-void scf_outcome_clear(struct scf_outcome *o);
+/* Writes fill a struct db_outcome (db/db.h): created, unchanged or left with the program
+ * or membership as body, or rejected with code "not_found", "invalid_field" or
+ * "conflict" (field a field path). */
 
 /** A program to create; @a core is the {firm} object as JSON text, @a started_on a date. */
 struct scf_program_input {
@@ -32,18 +24,18 @@ struct scf_program_input {
 	const char *started_on;
 };
 
-enum db_rc db_scf_program_create(const struct scf_program_input *in, struct scf_outcome *out);
+enum db_rc db_scf_program_create(const struct scf_program_input *in, struct db_outcome *out);
 
 /** Adds @a firm (JSON text) to program @a program of @a bank on @a side from @a joined_on
  *  (NULL: @a today). */
 enum db_rc db_scf_member_add(const char *bank, int64_t program, const char *firm, const char *side,
-			     const char *joined_on, const char *today, struct scf_outcome *out);
+			     const char *joined_on, const char *today, struct db_outcome *out);
 
 /** Member @a uscc leaves program @a program of @a bank on @a left_on (NULL: @a today)
  *  for @a reason (may be NULL). */
 enum db_rc db_scf_member_leave(const char *bank, int64_t program, const char *uscc,
 			       const char *left_on, const char *today, const char *reason,
-			       struct scf_outcome *out);
+			       struct db_outcome *out);
 
 /** Program @a id with members and figures as JSON text (malloc'd) in *json; @a bank NULL
  *  reads any bank's. DB_NOT_FOUND when there is no such program (of that bank). */

@@ -2,7 +2,6 @@
 #include "db/stats.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "db/db_internal.h"
@@ -27,40 +26,19 @@ const struct db_stmt db_stmts_stats[] = {
 	{NULL, NULL},
 };
 
+/* The caller's row callback and its closure, for the row readers below. */
 struct query {
-	const char *stmt;
-	int n;
-	const char *const *params;
-	void (*row)(struct query *q, const PGresult *r, int i);
 	void *fn;
 	void *cls;
 };
 
-static enum db_rc do_query(PGconn *c, void *cls)
+static void newloan_row(void *cls, const PGresult *r, int i)
 {
 	struct query *q = cls;
-	enum db_rc rc;
-	PGresult *r = db_run(c, q->stmt, q->n, q->params, &rc);
-
-	if (r == NULL)
-		return rc;
-	for (int i = 0; i < PQntuples(r); i++)
-		q->row(q, r, i);
-	PQclear(r);
-	return DB_OK;
-}
-
-static int64_t int_at(const PGresult *r, int i, int col)
-{
-	return PQgetisnull(r, i, col) ? 0 : strtoll(PQgetvalue(r, i, col), NULL, 10);
-}
-
-static void newloan_row(struct query *q, const PGresult *r, int i)
-{
 	int64_t sums[NL_SUMS];
 
 	for (int k = 0; k < NL_SUMS; k++)
-		sums[k] = int_at(r, i, 2 + k);
+		sums[k] = db_value_int(r, i, 2 + k);
 	((newloan_row_fn)q->fn)(q->cls, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), sums);
 }
 
@@ -70,9 +48,9 @@ enum db_rc db_stats_new_loans(char dim, const char *bank, const char *from, cons
 	char d[2] = {dim, '\0'};
 	const char *params[] = {d, bank, from, to,
 				manufacturing < 0 ? NULL : manufacturing ? "t" : "f"};
-	struct query q = {"stats_new_loans", 5, params, newloan_row, (void *)fn, cls};
+	struct query q = {(void *)fn, cls};
 
-	return db_once(do_query, &q);
+	return db_rows("stats_new_loans", 5, params, newloan_row, &q);
 }
 
 struct pricing_state {
@@ -80,14 +58,14 @@ struct pricing_state {
 	char *change_pp;
 };
 
-static void pricing_row(struct query *q, const PGresult *r, int i)
+static void pricing_row(void *cls, const PGresult *r, int i)
 {
-	struct pricing_state *s = q->cls;
+	struct pricing_state *s = cls;
 	struct pricing_period *p = i == 0 ? s->cur : s->prev;
 
 	snprintf(p->period, sizeof p->period, "%s", PQgetvalue(r, i, 0));
-	p->n = int_at(r, i, 1);
-	p->amount = int_at(r, i, 2);
+	p->n = db_value_int(r, i, 1);
+	p->amount = db_value_int(r, i, 2);
 	snprintf(p->avg_rate, sizeof p->avg_rate, "%s", PQgetvalue(r, i, 3));
 	snprintf(p->avg_spread_bp, sizeof p->avg_spread_bp, "%s", PQgetvalue(r, i, 4));
 	if (i == 0)
@@ -99,18 +77,19 @@ enum db_rc db_stats_pricing(const char *bank, const char *month, struct pricing_
 {
 	const char *params[] = {bank, month};
 	struct pricing_state s = {cur, prev, change_pp};
-	struct query q = {"stats_pricing", 2, params, pricing_row, NULL, &s};
 
 	memset(cur, 0, sizeof *cur);
 	memset(prev, 0, sizeof *prev);
 	change_pp[0] = '\0';
-	return db_once(do_query, &q);
+	return db_rows("stats_pricing", 2, params, pricing_row, &s);
 }
 
-static void growth_row(struct query *q, const PGresult *r, int i)
+static void growth_row(void *cls, const PGresult *r, int i)
 {
+	struct query *q = cls;
+
 	((growth_row_fn)q->fn)(q->cls, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)[0] == 't',
-			       int_at(r, i, 2), int_at(r, i, 3), int_at(r, i, 4));
+			       db_value_int(r, i, 2), db_value_int(r, i, 3), db_value_int(r, i, 4));
 }
 
 enum db_rc db_stats_lending_growth(int year, const char *as_of, const char *bank,
@@ -118,14 +97,16 @@ enum db_rc db_stats_lending_growth(int year, const char *as_of, const char *bank
 {
 	char y[12];
 	const char *params[] = {y, as_of, bank};
-	struct query q = {"stats_lending_growth", 3, params, growth_row, (void *)fn, cls};
+	struct query q = {(void *)fn, cls};
 
 	snprintf(y, sizeof y, "%d", year);
-	return db_once(do_query, &q);
+	return db_rows("stats_lending_growth", 3, params, growth_row, &q);
 }
 
-static void target_row(struct query *q, const PGresult *r, int i)
+static void target_row(void *cls, const PGresult *r, int i)
 {
+	struct query *q = cls;
+
 	((target_row_fn)q->fn)(q->cls, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
 			       PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2));
 }
@@ -134,42 +115,35 @@ enum db_rc db_stats_targets(int year, const char *as_of, target_row_fn fn, void 
 {
 	char y[12];
 	const char *params[] = {y, as_of};
-	struct query q = {"stats_targets", 2, params, target_row, (void *)fn, cls};
+	struct query q = {(void *)fn, cls};
 
 	snprintf(y, sizeof y, "%d", year);
-	return db_once(do_query, &q);
+	return db_rows("stats_targets", 2, params, target_row, &q);
 }
 
-static void no_row(struct query *q, const PGresult *r, int i)
+static enum db_rc do_target_put(PGconn *c, void *cls)
 {
-	(void)q;
-	(void)r;
-	(void)i;
-}
+	enum db_rc rc;
 
-static enum db_rc do_write(PGconn *c, void *cls)
-{
-	return do_query(c, cls);
+	PQclear(db_run(c, "target_upsert", 4, cls, &rc));
+	return rc;
 }
 
 enum db_rc db_target_put(int year, const char *metric, const char *value, const char *by)
 {
 	char y[12];
 	const char *params[] = {y, metric, value, by};
-	struct query q = {"target_upsert", 4, params, no_row, NULL, NULL};
 
 	snprintf(y, sizeof y, "%d", year);
-	return db_tx(do_write, &q, false);
+	return db_tx(do_target_put, params, false);
 }
 
-static void moved_row(struct query *q, const PGresult *r, int i)
+static void moved_row(void *cls, const PGresult *r, int i)
 {
-	*(long long *)q->cls = int_at(r, i, 0);
+	*(long long *)cls = db_value_int(r, i, 0);
 }
 
 enum db_rc db_stats_compact(long long *moved)
 {
-	struct query q = {"stats_compact", 0, NULL, moved_row, NULL, moved};
-
-	return db_once(do_query, &q);
+	return db_rows("stats_compact", 0, NULL, moved_row, moved);
 }

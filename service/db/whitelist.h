@@ -9,17 +9,8 @@
 
 #include "db/db.h"
 
-/** What the database said about one whitelist write. message and body are owned by the
- *  outcome; wl_outcome_clear() frees them. */
-struct wl_outcome {
-	char status[16]; /* created | removed | rejected */
-	char code[24];   /* when rejected: "conflict" or "not_found" */
-	char field[32];  /* field the rejection names, or "" */
-	char *message;   /* NULL when none */
-	char *body;      /* the answer as JSON text when not rejected */
-};
-
-void wl_outcome_clear(struct wl_outcome *o);
+/* Writes fill a struct db_outcome (db/db.h): created or removed with the answer as body,
+ * or rejected with code "conflict" or "not_found". */
 
 /** A validated entry to add; valid_to NULL means open-ended. */
 struct wl_entry_input {
@@ -29,11 +20,11 @@ struct wl_entry_input {
 /** Lists a firm (conflict when an open entry's window overlaps); @a today dates the
  *  status of the entry returned. */
 enum db_rc db_whitelist_add(const struct wl_entry_input *in, const char *actor, const char *today,
-			    struct wl_outcome *out);
+			    struct db_outcome *out);
 
 /** Removes firm @a uscc (every entry not removed whose window has not ended by @a today). */
 enum db_rc db_whitelist_remove(const char *uscc, const char *reason, const char *actor,
-			       const char *today, struct wl_outcome *out);
+			       const char *today, struct db_outcome *out);
 
 /** {"uscc", "as_of", "listed", "entry"} of firm @a uscc on @a day as malloc'd JSON text;
  *  an unknown firm is listed false. */
@@ -52,9 +43,7 @@ struct wl_filter {
 	int limit;
 };
 
-/** Called per listed entry with its id and JSON text (valid during the call). */
-typedef void (*wl_row_fn)(void *cls, int64_t id, const char *json);
-
-enum db_rc db_whitelist_list(const struct wl_filter *f, wl_row_fn fn, void *cls);
+/** Lists entries, calling @a fn with each one's id and JSON text. */
+enum db_rc db_whitelist_list(const struct wl_filter *f, json_row_fn fn, void *cls);
 
 #endif

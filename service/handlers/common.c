@@ -16,27 +16,48 @@ int32_t today_day(void)
 	return (int32_t)(now / 86400);
 }
 
+const char *owner_scope(struct request *req, enum principal_kind kind, const char *named,
+			bool regulator_needs_one, bool *ok)
+{
+	const char *noun = principal_kind_name(kind);
+
+	*ok = true;
+	if (req->principal.kind == kind) {
+		if (named == NULL || strcmp(named, "self") == 0 ||
+		    strcmp(named, req->principal.code) == 0)
+			return req->principal.code;
+		*ok = false;
+		reply_error(req, ERR_NOT_FOUND, NULL, NULL, "a %s reads only its own records",
+			    noun);
+		return NULL;
+	}
+	if (named == NULL && regulator_needs_one) {
+		*ok = false;
+		reply_error(req, ERR_INVALID_FIELD, NULL, noun,
+			    "%s: the regulator names the %s with ?%s=CODE", noun, noun, noun);
+		return NULL;
+	}
+	return named;
+}
+
 const char *bank_scope(struct request *req, bool regulator_needs_bank, bool *ok)
+{
+	return owner_scope(req, PK_BANK, req_query(req, "bank"), regulator_needs_bank, ok);
+}
+
+const char *stats_bank(struct request *req, bool *ok)
 {
 	const char *bank = req_query(req, "bank");
 
 	*ok = true;
-	if (req->principal.kind == PK_BANK) {
-		if (bank == NULL || strcmp(bank, "self") == 0 ||
-		    strcmp(bank, req->principal.code) == 0)
-			return req->principal.code;
-		*ok = false;
-		reply_error(req, ERR_NOT_FOUND, NULL, NULL,
-			    "a bank reads only its own records");
-		return NULL;
-	}
-	if (bank == NULL && regulator_needs_bank) {
-		*ok = false;
-		reply_error(req, ERR_INVALID_FIELD, NULL, "bank",
-			    "bank: the regulator names the bank with ?bank=CODE");
-		return NULL;
-	}
-	return bank;
+	if (req->principal.kind == PK_REGULATOR)
+		return bank == NULL ? "*" : bank;
+	if (bank != NULL && (strcmp(bank, "self") == 0 || strcmp(bank, req->principal.code) == 0))
+		return req->principal.code;
+	*ok = false;
+	reply_error(req, ERR_FORBIDDEN, NULL, "bank",
+		    "bank: a bank reads only its own figures, with bank=self");
+	return NULL;
 }
 
 bool page_params(struct request *req, int64_t *after_id, int *limit)
@@ -95,6 +116,46 @@ bool query_date(struct request *req, const char *name, const char **out)
 	return false;
 }
 
+bool query_as_of(struct request *req, char out[DATE_BUF], int32_t *day)
+{
+	const char *as_of;
+	int32_t d = today_day();
+
+	if (!query_date(req, "as_of", &as_of))
+		return false;
+	if (as_of != NULL && !date_parse(as_of, &d))
+		return false;
+	date_format(d, out);
+	if (day != NULL)
+		*day = d;
+	return true;
+}
+
+bool query_year(struct request *req, int *year)
+{
+	const char *ys = req_query(req, "year");
+	char *end;
+	long y = ys ? strtol(ys, &end, 10) : 0;
+
+	if (ys == NULL || *ys == '\0' || *end != '\0' || y < 1990 || y > 2999) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "year",
+			    "year: a year such as 2020 is required");
+		return false;
+	}
+	*year = (int)y;
+	return true;
+}
+
+void reply_json_text(struct request *req, enum db_rc rc, char *json)
+{
+	if (rc != DB_OK || json == NULL) {
+		free(json);
+		reply_db_error(req, rc == DB_OK ? DB_ERROR : rc);
+		return;
+	}
+	reply_text(req, 200, "application/json", json, strlen(json));
+}
+
 static void append(struct json_list *l, const char *s, size_t n)
 {
 	if (l->len + n + 1 > l->cap) {
@@ -112,11 +173,12 @@ static void append(struct json_list *l, const char *s, size_t n)
 	l->buf[l->len] = '\0';
 }
 
-void list_begin(struct json_list *l, int limit)
+int list_begin(struct json_list *l, int limit)
 {
 	memset(l, 0, sizeof *l);
 	l->limit = limit;
 	append(l, "{\"items\":[", 10);
+	return limit + 1;
 }
 
 void list_add(void *cls, int64_t id, const char *json)
@@ -134,21 +196,21 @@ void list_add(void *cls, int64_t id, const char *json)
 	l->last_id = id;
 }
 
-void list_reply(struct request *req, struct json_list *l)
+void list_finish(struct request *req, struct json_list *l, enum db_rc rc)
 {
 	char tail[64];
 
+	if (rc != DB_OK) {
+		free(l->buf);
+		l->buf = NULL;
+		reply_db_error(req, rc);
+		return;
+	}
 	if (l->more)
 		snprintf(tail, sizeof tail, "],\"next_cursor\":\"%lld\"}", (long long)l->last_id);
 	else
 		snprintf(tail, sizeof tail, "],\"next_cursor\":null}");
 	append(l, tail, strlen(tail));
 	reply_text(req, 200, "application/json", l->buf, l->len);
-	l->buf = NULL;
-}
-
-void list_free(struct json_list *l)
-{
-	free(l->buf);
 	l->buf = NULL;
 }

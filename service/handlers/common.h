@@ -1,11 +1,14 @@
-/* Helpers several handlers share: which bank a read is scoped to, list paging, boolean
- * query flags, today's date in the registry's time zone, and JSON list assembly. */
+/* Helpers several handlers share: which bank (or guarantor) a read is scoped to, list
+ * paging, boolean, date and year query parameters, today's date in the registry's time
+ * zone, JSON list assembly and replies of JSON text from the database. */
 #ifndef FINREG_HANDLERS_COMMON_H
 #define FINREG_HANDLERS_COMMON_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "db/db.h"
+#include "domain/dates.h"
 #include "http/request.h"
 
 #define PAGE_DEFAULT 100
@@ -18,9 +21,24 @@ int32_t today_day(void);
  * The bank a read is scoped to. A bank principal reads its own: ?bank may be absent,
  * "self" or its own code (another code -> 404 as if nothing existed, *ok false). The
  * regulator names one with ?bank (required when @a regulator_needs_bank; NULL = all).
- * Replies and sets *ok false on a problem.
+ * Replies and sets *ok false on a problem. owner_scope() for banks, named by ?bank.
  */
 const char *bank_scope(struct request *req, bool regulator_needs_bank, bool *ok);
+
+/**
+ * The owner a read is scoped to, for principals of @a kind (PK_BANK, PK_GUARANTOR) who
+ * read their own: @a named (a query or path value) may be absent, "self" or their own
+ * code (another code -> 404 as if nothing existed, *ok false). The regulator (or another
+ * kind) gets @a named: NULL = all, an error when @a regulator_needs_one. Replies and sets
+ * *ok false on a problem. The result is borrowed from the request.
+ */
+const char *owner_scope(struct request *req, enum principal_kind kind, const char *named,
+			bool regulator_needs_one, bool *ok);
+
+/** The bank whose figures a statistic is asked for: "*" for all (the regulator without
+ *  ?bank), a code otherwise; a bank must say bank=self (or its own code), else 403.
+ *  Replies and sets *ok false on a problem. Borrowed from the request (or static). */
+const char *stats_bank(struct request *req, bool *ok);
 
 /** Reads ?limit and ?cursor; replies 422 and returns false when malformed. */
 bool page_params(struct request *req, int64_t *after_id, int *limit);
@@ -32,6 +50,17 @@ bool query_flag(struct request *req, const char *name, bool *out);
 /** Reads optional query date @a name; replies 422 and returns false when malformed. */
 bool query_date(struct request *req, const char *name, const char **out);
 
+/** Reads ?as_of= (default today) into @a out as canonical text and, when @a day is not
+ *  NULL, its day number; replies 422 and returns false when malformed. */
+bool query_as_of(struct request *req, char out[DATE_BUF], int32_t *day);
+
+/** Reads the required ?year= (1990-2999); replies 422 and returns false otherwise. */
+bool query_year(struct request *req, int *year);
+
+/** Replies 200 with JSON text from the database (ownership of @a json taken), or the
+ *  error of @a rc when it is not DB_OK. */
+void reply_json_text(struct request *req, enum db_rc rc, char *json);
+
 /** Collects JSON texts into {"items": [...], "next_cursor": ...}; see list_add. */
 struct json_list {
 	char *buf;
@@ -41,11 +70,13 @@ struct json_list {
 	bool more;
 };
 
-void list_begin(struct json_list *l, int limit);
+/** Starts a page of at most @a limit items; returns how many rows to ask the database
+ *  for: one more, which tells whether there is a next page. */
+int list_begin(struct json_list *l, int limit);
 /** json_row_fn-compatible: appends one row unless the page is full (then notes more). */
 void list_add(void *cls, int64_t id, const char *json);
-/** Replies 200 with the list (ownership of the buffer passes to the reply). */
-void list_reply(struct request *req, struct json_list *l);
-void list_free(struct json_list *l);
+/** Replies 200 with the list when @a rc is DB_OK (the buffer passes to the reply), else
+ *  frees it and replies the error of @a rc. */
+void list_finish(struct request *req, struct json_list *l, enum db_rc rc);
 
 #endif

@@ -20,69 +20,6 @@
 
 #define REF_MAX_CHARS 64
 
-/* Reads text member @a name: 1..@a max printable characters, no line breaks. */
-static bool read_text(const json_t *body, const char *name, long max, const char **out,
-		      struct field_error *err)
-{
-	long n;
-
-	if (!field_string(body, name, true, NULL, out, err))
-		return false;
-	n = text_chars(*out, json_string_length(json_object_get(body, name)), false);
-	if (n < 0)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
-				  "must be printable text without control characters");
-	if (n == 0)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "must not be empty");
-	if (n > max)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
-				  "must be at most %ld characters (has %ld)", max, n);
-	return true;
-}
-
-/* Reads required date member @a name. */
-static bool read_date(const json_t *body, const char *name, int32_t *day, struct field_error *err)
-{
-	const char *s;
-
-	if (!field_string(body, name, true, NULL, &s, err))
-		return false;
-	if (!date_parse(s, day))
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
-				  "must be a real date YYYY-MM-DD");
-	return true;
-}
-
-/* Reads required money member @a name (yuan string above zero) into fen. */
-static bool read_money(const json_t *body, const char *name, int64_t *fen, struct field_error *err)
-{
-	const char *s;
-
-	if (!field_string(body, name, true, NULL, &s, err))
-		return false;
-	if (!money_parse(s, fen))
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
-				  "must be yuan with at most two decimals, like \"5000000.00\"");
-	if (*fen <= 0)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "must be above zero");
-	return true;
-}
-
-/* Reads the USCC member @a name (required, check character verified). */
-static bool read_uscc(const json_t *body, const char *name, const char **out,
-		      struct field_error *err)
-{
-	char buf[USCC_PROBLEM_BUF];
-	const char *problem;
-
-	if (!field_string(body, name, true, NULL, out, err))
-		return false;
-	problem = uscc_problem_r(*out, buf);
-	if (problem != NULL)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "%s", problem);
-	return true;
-}
-
 /* A date member that must not lie after today. */
 static bool not_after_today(int32_t day, const char *name, struct field_error *err)
 {
@@ -97,7 +34,7 @@ static bool not_after_today(int32_t day, const char *name, struct field_error *e
 
 /* Replies with a write outcome: its JSON body (201 when created, else 200) or its
  * rejection (422, 404 or 409 with the field it names). */
-static void reply_outcome(struct request *req, enum db_rc rc, struct guar_outcome *o)
+static void reply_outcome(struct request *req, enum db_rc rc, struct db_outcome *o)
 {
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
@@ -116,50 +53,14 @@ static void reply_outcome(struct request *req, enum db_rc rc, struct guar_outcom
 			   o->body, strlen(o->body));
 		o->body = NULL;
 	}
-	guar_outcome_clear(o);
-}
-
-/* Replies 200 with JSON text from the database (ownership of @a json taken). */
-static void reply_json_text(struct request *req, enum db_rc rc, char *json)
-{
-	if (rc != DB_OK || json == NULL) {
-		free(json);
-		reply_db_error(req, rc == DB_OK ? DB_ERROR : rc);
-		return;
-	}
-	reply_text(req, 200, "application/json", json, strlen(json));
-}
-
-/* The guarantor whose records a read is scoped to: a guarantor its own (naming another
- * answers 404 as if nothing existed), the regulator the one it names in @a named (NULL:
- * all, or an error when @a regulator_needs_one). Replies and sets *ok false on a problem. */
-static const char *guarantor_scope(struct request *req, const char *named, bool regulator_needs_one,
-				   bool *ok)
-{
-	*ok = true;
-	if (req->principal.kind == PK_GUARANTOR) {
-		if (named == NULL || strcmp(named, "self") == 0 ||
-		    strcmp(named, req->principal.code) == 0)
-			return req->principal.code;
-		*ok = false;
-		reply_error(req, ERR_NOT_FOUND, NULL, NULL,
-			    "a guarantor reads only its own records");
-		return NULL;
-	}
-	if (named == NULL && regulator_needs_one) {
-		*ok = false;
-		reply_error(req, ERR_INVALID_FIELD, NULL, "guarantor",
-			    "guarantor: the regulator names the guarantor with ?guarantor=CODE");
-		return NULL;
-	}
-	return named;
+	db_outcome_clear(o);
 }
 
 void guarantors_put(struct request *req)
 {
 	static const char *const allowed[] = {"name", "net_assets", "as_of", NULL};
 	const char *code = req_param(req, 0), *name;
-	struct guar_outcome o;
+	struct db_outcome o;
 	struct field_error err;
 	char as_of[DATE_BUF];
 	int64_t net;
@@ -170,9 +71,10 @@ void guarantors_put(struct request *req)
 		return;
 	}
 	if (!fields_only(req->json, allowed, NULL, &err) ||
-	    !read_text(req->json, "name", FIRM_NAME_MAX_CHARS, &name, &err) ||
-	    !read_money(req->json, "net_assets", &net, &err) ||
-	    !read_date(req->json, "as_of", &day, &err) || !not_after_today(day, "as_of", &err)) {
+	    !field_text(req->json, "name", true, FIRM_NAME_MAX_CHARS, false, &name, &err) ||
+	    !field_money(req->json, "net_assets", true, &net, &err) ||
+	    !field_date(req->json, "as_of", true, &day, NULL, &err) ||
+	    !not_after_today(day, "as_of", &err)) {
 		reply_field_error(req, &err);
 		return;
 	}
@@ -183,7 +85,7 @@ void guarantors_put(struct request *req)
 void guarantors_get(struct request *req)
 {
 	bool ok;
-	const char *code = guarantor_scope(req, req_param(req, 0), true, &ok);
+	const char *code = owner_scope(req, PK_GUARANTOR, req_param(req, 0), true, &ok);
 	char *json = NULL;
 	enum db_rc rc;
 
@@ -222,16 +124,18 @@ static bool guarantee_from_json(const json_t *body, struct guarantee_input *in, 
 
 	memset(in, 0, sizeof *in);
 	if (!fields_only(body, allowed, NULL, err) ||
-	    !read_text(body, "guarantee_ref", REF_MAX_CHARS, &in->guarantee_ref, err) ||
+	    !field_text(body, "guarantee_ref", true, REF_MAX_CHARS, false, &in->guarantee_ref,
+			err) ||
 	    !field_string(body, "bank_code", true, NULL, &in->bank_code, err))
 		return false;
 	if (!principal_code_valid(in->bank_code))
 		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, "bank_code",
 				  "must be a bank's code such as \"CIB-SM\"");
-	if (!read_text(body, "loan_ref", LOAN_REF_MAX_CHARS, &in->loan_ref, err) ||
-	    !read_uscc(body, "borrower_uscc", &in->borrower_uscc, err) ||
-	    !read_money(body, "amount", &in->amount_fen, err) ||
-	    !read_date(body, "start_date", start, err) || !read_date(body, "end_date", end, err))
+	if (!field_text(body, "loan_ref", true, LOAN_REF_MAX_CHARS, false, &in->loan_ref, err) ||
+	    !field_uscc(body, "borrower_uscc", &in->borrower_uscc, err) ||
+	    !field_money(body, "amount", true, &in->amount_fen, err) ||
+	    !field_date(body, "start_date", true, start, NULL, err) ||
+	    !field_date(body, "end_date", true, end, NULL, err))
 		return false;
 	if (*end < *start)
 		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, "end_date",
@@ -242,7 +146,7 @@ static bool guarantee_from_json(const json_t *body, struct guarantee_input *in, 
 void guarantees_post(struct request *req)
 {
 	struct guarantee_input in;
-	struct guar_outcome o;
+	struct db_outcome o;
 	struct field_error err;
 	char start[DATE_BUF], end[DATE_BUF], today[DATE_BUF], *content;
 	int32_t dstart, dend;
@@ -267,13 +171,14 @@ void guarantees_post(struct request *req)
 void guarantees_release(struct request *req)
 {
 	static const char *const allowed[] = {"date", NULL};
-	struct guar_outcome o;
+	struct db_outcome o;
 	struct field_error err;
 	char date[DATE_BUF], today[DATE_BUF];
 	int32_t day;
 
 	if (!fields_only(req->json, allowed, NULL, &err) ||
-	    !read_date(req->json, "date", &day, &err) || !not_after_today(day, "date", &err)) {
+	    !field_date(req->json, "date", true, &day, NULL, &err) ||
+	    !not_after_today(day, "date", &err)) {
 		reply_field_error(req, &err);
 		return;
 	}
@@ -286,7 +191,8 @@ void guarantees_release(struct request *req)
 void guarantees_get(struct request *req)
 {
 	bool ok;
-	const char *guarantor = guarantor_scope(req, req_query(req, "guarantor"), true, &ok);
+	const char *guarantor =
+	    owner_scope(req, PK_GUARANTOR, req_query(req, "guarantor"), true, &ok);
 	char today[DATE_BUF], *json = NULL;
 	enum db_rc rc;
 
@@ -303,13 +209,13 @@ void guarantees_list(struct request *req)
 	struct json_list l;
 	char today[DATE_BUF];
 	bool ok;
-	enum db_rc rc;
 
 	f.bank = bank_scope(req, false, &ok);
 	if (!ok)
 		return;
 	if (req->principal.kind != PK_BANK) {
-		f.guarantor = guarantor_scope(req, req_query(req, "guarantor"), false, &ok);
+		f.guarantor =
+		    owner_scope(req, PK_GUARANTOR, req_query(req, "guarantor"), false, &ok);
 		if (!ok)
 			return;
 	} else {
@@ -326,15 +232,8 @@ void guarantees_list(struct request *req)
 	}
 	date_format(today_day(), today);
 	f.today = today;
-	list_begin(&l, f.limit);
-	f.limit += 1; /* one more row tells whether there is a next page */
-	rc = db_guarantee_list(&f, list_add, &l);
-	if (rc != DB_OK) {
-		list_free(&l);
-		reply_db_error(req, rc);
-		return;
-	}
-	list_reply(req, &l);
+	f.limit = list_begin(&l, f.limit);
+	list_finish(req, &l, db_guarantee_list(&f, list_add, &l));
 }
 
 /* Outstanding over net assets in 1/100, rounded half away from zero from exact fen. */
@@ -343,14 +242,6 @@ static int64_t leverage_e2(int64_t outstanding_fen, int64_t net_assets_fen)
 	if (outstanding_fen > INT64_MAX / 100)
 		return INT64_MAX;
 	return div_round_half_away(outstanding_fen * 100, net_assets_fen);
-}
-
-static json_t *money_json(int64_t fen)
-{
-	char text[MONEY_BUF];
-
-	money_format(fen, text);
-	return json_string(text);
 }
 
 /* The figures of one row (or the total): leverage null without net assets; met when the
@@ -395,17 +286,13 @@ void stats_guarantee_leverage(struct request *req)
 {
 	struct leverage_state s = {json_array(), 0, 0, 0, false, false};
 	char as_of[DATE_BUF];
-	const char *day_s;
-	int32_t day = today_day();
 	bool ok;
-	const char *guarantor = guarantor_scope(req, req_query(req, "guarantor"), false, &ok);
+	const char *guarantor =
+	    owner_scope(req, PK_GUARANTOR, req_query(req, "guarantor"), false, &ok);
 	enum db_rc rc;
 
-	if (!ok || !query_date(req, "as_of", &day_s))
+	if (!ok || !query_as_of(req, as_of, NULL))
 		goto fail;
-	if (day_s != NULL && !date_parse(day_s, &day))
-		goto fail;
-	date_format(day, as_of);
 	rc = db_guarantee_leverage(as_of, guarantor, &s.target_e4, leverage_add, &s);
 	if (rc != DB_OK || s.overflow) {
 		reply_db_error(req, rc == DB_OK ? DB_ERROR : rc);

@@ -17,14 +17,6 @@ static void violation_to_error(const struct rule_violation *v, struct field_erro
 	snprintf(err->message, sizeof err->message, "%s", v->message);
 }
 
-static json_t *date_json(int32_t day)
-{
-	char text[DATE_BUF];
-
-	date_format(day, text);
-	return json_string(text);
-}
-
 /* The loan_item record of migration 003 for @a in and @a d. */
 static json_t *item_json(int idx, const struct loan_input *in, const struct loan_derived *d)
 {

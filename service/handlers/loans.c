@@ -82,7 +82,9 @@ out:
 	loan_outcomes_free(&out);
 }
 
-void loans_get(struct request *req)
+/* Replies with what @a read (db_loan_get, db_loan_history) gives for the loan of the path. */
+static void reply_loan_read(struct request *req,
+			    enum db_rc (*read)(const char *bank, const char *ref, char **json))
 {
 	bool ok;
 	const char *bank = bank_scope(req, true, &ok);
@@ -91,29 +93,18 @@ void loans_get(struct request *req)
 
 	if (!ok)
 		return;
-	rc = db_loan_get(bank, req_param(req, 0), &json);
-	if (rc != DB_OK) {
-		reply_db_error(req, rc);
-		return;
-	}
-	reply_loan(req, 200, json);
+	rc = read(bank, req_param(req, 0), &json);
+	reply_json_text(req, rc, json);
+}
+
+void loans_get(struct request *req)
+{
+	reply_loan_read(req, db_loan_get);
 }
 
 void loans_history(struct request *req)
 {
-	bool ok;
-	const char *bank = bank_scope(req, true, &ok);
-	char *json = NULL;
-	enum db_rc rc;
-
-	if (!ok)
-		return;
-	rc = db_loan_history(bank, req_param(req, 0), &json);
-	if (rc != DB_OK) {
-		reply_db_error(req, rc);
-		return;
-	}
-	reply_loan(req, 200, json);
+	reply_loan_read(req, db_loan_history);
 }
 
 static bool list_filter(struct request *req, struct loan_filter *f)
@@ -152,19 +143,11 @@ void loans_list(struct request *req)
 {
 	struct loan_filter f;
 	struct json_list l;
-	enum db_rc rc;
 
 	if (!list_filter(req, &f))
 		return;
-	list_begin(&l, f.limit);
-	f.limit += 1; /* one more row tells whether there is a next page */
-	rc = db_loan_list(&f, list_add, &l);
-	if (rc != DB_OK) {
-		list_free(&l);
-		reply_db_error(req, rc);
-		return;
-	}
-	list_reply(req, &l);
+	f.limit = list_begin(&l, f.limit);
+	list_finish(req, &l, db_loan_list(&f, list_add, &l));
 }
 
 /* The version named by If-Match: "3", 3 or W/"3". */

@@ -33,49 +33,6 @@ static bool known_status(const char *s)
 	return false;
 }
 
-/* Reads text member @a name: 1..@a max printable characters (line breaks only with
- * @a breaks). Absent or null gives NULL, an error when @a required. */
-static bool read_text(const json_t *body, const char *name, bool required, long max, bool breaks,
-		      const char **out, struct field_error *err)
-{
-	long n;
-
-	if (!field_string(body, name, required, NULL, out, err))
-		return false;
-	if (*out == NULL)
-		return true;
-	n = text_chars(*out, json_string_length(json_object_get(body, name)), breaks);
-	if (n < 0)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
-				  "must be printable text without control characters");
-	if (n == 0)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "must not be empty");
-	if (n > max)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
-				  "must be at most %ld characters (has %ld)", max, n);
-	return true;
-}
-
-/* Reads money member @a name (a yuan string above zero) into *fen; absent or null leaves
- * 0, an error when @a required. */
-static bool read_money(const json_t *body, const char *name, bool required, int64_t *fen,
-		       struct field_error *err)
-{
-	const char *s;
-
-	*fen = 0;
-	if (!field_string(body, name, required, NULL, &s, err))
-		return false;
-	if (s == NULL)
-		return true;
-	if (!money_parse(s, fen))
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
-				  "must be yuan with at most two decimals, like \"5000000.00\"");
-	if (*fen <= 0)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "must be above zero");
-	return true;
-}
-
 /* A member that only goes with some status must be absent (or null) otherwise. */
 static bool absent_unless(const json_t *body, const char *name, bool allowed,
 			  const char *status, struct field_error *err)
@@ -122,8 +79,8 @@ static json_t *referral_item(struct request *req, int64_t cap_fen, struct field_
 			   "must be a bank's principal code, like \"CIB-SM\"");
 		return NULL;
 	}
-	if (!read_money(body, "requested_amount", true, &fen, err) ||
-	    !read_text(body, "reason", true, REASON_MAX_CHARS, true, &reason, err) ||
+	if (!field_money(body, "requested_amount", true, &fen, err) ||
+	    !field_text(body, "reason", true, REASON_MAX_CHARS, true, &reason, err) ||
 	    !field_string(body, "referred_on", false, NULL, &on, err))
 		return NULL;
 	if (fen > cap_fen) {
@@ -149,13 +106,13 @@ static json_t *referral_item(struct request *req, int64_t cap_fen, struct field_
 }
 
 /* Replies with an outcome: the referral (ownership taken) or the rejection. */
-static void reply_outcome(struct request *req, unsigned status, struct referral_outcome *o)
+static void reply_outcome(struct request *req, unsigned status, struct db_outcome *o)
 {
 	enum api_error e = ERR_INTERNAL;
 
-	if (strcmp(o->status, "rejected") != 0 && o->referral != NULL) {
-		reply_text(req, status, "application/json", o->referral, strlen(o->referral));
-		o->referral = NULL;
+	if (strcmp(o->status, "rejected") != 0 && o->body != NULL) {
+		reply_text(req, status, "application/json", o->body, strlen(o->body));
+		o->body = NULL;
 		return;
 	}
 	if (strcmp(o->code, "conflict") == 0)
@@ -172,7 +129,7 @@ void referrals_post(struct request *req)
 {
 	struct refdata ref;
 	struct field_error err;
-	struct referral_outcome o = {0};
+	struct db_outcome o = {0};
 	json_t *item;
 	char *text;
 	enum db_rc rc = db_refdata(&ref);
@@ -198,7 +155,7 @@ void referrals_post(struct request *req)
 		reply_db_error(req, rc);
 	else
 		reply_outcome(req, 201, &o);
-	referral_outcome_clear(&o);
+	db_outcome_clear(&o);
 }
 
 /* Reads a PATCH body: status, and what goes with it. */
@@ -220,17 +177,17 @@ static bool move_from_json(const json_t *body, struct referral_move *m, struct f
 	return absent_unless(body, "decline_reason", declined, "declined", err) &&
 	       absent_unless(body, "loan_ref", funded, "funded", err) &&
 	       absent_unless(body, "funded_amount", funded, "funded", err) &&
-	       read_text(body, "decline_reason", declined, REASON_MAX_CHARS, true,
-			 &m->decline_reason, err) &&
-	       read_text(body, "loan_ref", funded, LOAN_REF_CHARS, false, &m->loan_ref, err) &&
-	       read_money(body, "funded_amount", false, &m->funded_fen, err);
+	       field_text(body, "decline_reason", declined, REASON_MAX_CHARS, true,
+			  &m->decline_reason, err) &&
+	       field_text(body, "loan_ref", funded, LOAN_REF_CHARS, false, &m->loan_ref, err) &&
+	       field_money(body, "funded_amount", false, &m->funded_fen, err);
 }
 
 void referrals_patch(struct request *req)
 {
 	struct field_error err;
 	struct referral_move m;
-	struct referral_outcome o = {0};
+	struct db_outcome o = {0};
 	enum db_rc rc;
 
 	if (!move_from_json(req->json, &m, &err)) {
@@ -242,7 +199,7 @@ void referrals_patch(struct request *req)
 		reply_db_error(req, rc);
 	else
 		reply_outcome(req, 200, &o);
-	referral_outcome_clear(&o);
+	db_outcome_clear(&o);
 }
 
 void referrals_get(struct request *req)
@@ -251,11 +208,7 @@ void referrals_get(struct request *req)
 	char *json = NULL;
 	enum db_rc rc = db_referral_get(bank, req_param(req, 0), &json);
 
-	if (rc != DB_OK) {
-		reply_db_error(req, rc);
-		return;
-	}
-	reply_text(req, 200, "application/json", json, strlen(json));
+	reply_json_text(req, rc, json);
 }
 
 bool referral_filter_read(struct request *req, struct referral_filter *f, bool paged)
@@ -291,44 +244,11 @@ void referrals_list(struct request *req)
 {
 	struct referral_filter f;
 	struct json_list l;
-	enum db_rc rc;
 
 	if (!referral_filter_read(req, &f, true))
 		return;
-	list_begin(&l, f.limit);
-	f.limit += 1; /* one more row tells whether there is a next page */
-	rc = db_referral_list(&f, list_add, &l);
-	if (rc != DB_OK) {
-		list_free(&l);
-		reply_db_error(req, rc);
-		return;
-	}
-	list_reply(req, &l);
-}
-
-/* The bank whose figures are asked for: "*" for all (the regulator without ?bank), a
- * code otherwise; a bank must say bank=self (or its own code). Replies on error. */
-static const char *stats_scope(struct request *req, bool *ok)
-{
-	const char *bank = req_query(req, "bank");
-
-	*ok = true;
-	if (req->principal.kind == PK_REGULATOR)
-		return bank == NULL ? "*" : bank;
-	if (bank != NULL && (strcmp(bank, "self") == 0 || strcmp(bank, req->principal.code) == 0))
-		return req->principal.code;
-	*ok = false;
-	reply_error(req, ERR_FORBIDDEN, NULL, "bank",
-		    "bank: a bank reads only its own figures, with bank=self");
-	return NULL;
-}
-
-static json_t *money_json(int64_t fen)
-{
-	char text[MONEY_BUF];
-
-	money_format(fen, text);
-	return json_string(text);
+	f.limit = list_begin(&l, f.limit);
+	list_finish(req, &l, db_referral_list(&f, list_add, &l));
 }
 
 static json_t *figures_json(const struct referral_figures *f)
@@ -350,24 +270,18 @@ static void stats_row(void *cls, const char *bank, const struct referral_figures
 
 void stats_referrals(struct request *req)
 {
-	const char *as_of = req_query(req, "as_of");
 	struct referral_figures total;
 	json_t *rows = json_array(), *target = json_null(), *progress = json_null();
 	int64_t target_n;
-	int32_t day = today_day();
+	int32_t day;
 	char day_text[DATE_BUF];
 	int year, month, mday;
 	bool ok, all;
-	const char *bank = stats_scope(req, &ok);
+	const char *bank = stats_bank(req, &ok);
 	enum db_rc rc;
 
-	if (!ok)
+	if (!ok || !query_as_of(req, day_text, &day))
 		goto fail;
-	if (as_of != NULL && !date_parse(as_of, &day)) {
-		reply_error(req, ERR_INVALID_FIELD, NULL, "as_of", "as_of: a real date YYYY-MM-DD");
-		goto fail;
-	}
-	date_format(day, day_text);
 	date_to_ymd(day, &year, &month, &mday);
 	rc = db_referral_stats(day_text, bank, year, stats_row, rows, &total, &target_n);
 	if (rc != DB_OK) {

@@ -33,45 +33,19 @@ static bool program_id(struct request *req, int64_t *id)
 	return false;
 }
 
-/* Reads text member @a name: 1..@a max printable characters (line breaks only with
- * @a breaks). Absent or null gives NULL, an error when @a required. */
-static bool read_text(const json_t *body, const char *name, bool required, long max, bool breaks,
-		      const char **out, struct field_error *err)
-{
-	long n;
-
-	if (!field_string(body, name, required, NULL, out, err))
-		return false;
-	if (*out == NULL)
-		return true;
-	n = text_chars(*out, json_string_length(json_object_get(body, name)), breaks);
-	if (n < 0)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
-				  "must be printable text without control characters");
-	if (n == 0)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "must not be empty");
-	if (n > max)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
-				  "must be at most %ld characters (has %ld)", max, n);
-	return true;
-}
-
 /* Reads date member @a name into @a out ("" when absent and not @a required); with
  * @a not_future, a date after today is an error. */
 static bool read_date(const json_t *body, const char *name, bool required, bool not_future,
 		      char out[DATE_BUF], struct field_error *err)
 {
-	const char *s;
 	int32_t day;
+	bool present;
 
 	out[0] = '\0';
-	if (!field_string(body, name, required, NULL, &s, err))
+	if (!field_date(body, name, required, &day, &present, err))
 		return false;
-	if (s == NULL)
+	if (!present)
 		return true;
-	if (!date_parse(s, &day))
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
-				  "must be a real date YYYY-MM-DD");
 	if (not_future && day > today_day())
 		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "is after today");
 	date_format(day, out);
@@ -128,18 +102,18 @@ static bool read_money(const json_t *body, const char *name, int64_t *fen, struc
 
 /* Replies with a write's outcome: the program or membership (201 when created), or the
  * error the database named. */
-static void reply_outcome(struct request *req, struct scf_outcome *o)
+static void reply_outcome(struct request *req, struct db_outcome *o)
 {
 	enum api_error e = ERR_INVALID_FIELD;
 
 	if (strcmp(o->status, "rejected") != 0) {
-		if (o->json == NULL) {
+		if (o->body == NULL) {
 			reply_error(req, ERR_INTERNAL, NULL, NULL, "%s without a body", o->status);
 			return;
 		}
 		reply_text(req, strcmp(o->status, "created") == 0 ? 201 : 200, "application/json",
-			   o->json, strlen(o->json));
-		o->json = NULL;
+			   o->body, strlen(o->body));
+		o->body = NULL;
 		return;
 	}
 	if (strcmp(o->code, "not_found") == 0)
@@ -155,13 +129,13 @@ void scf_programs_post(struct request *req)
 	static const char *const allowed[] = {"name",         "core",       "product",
 					      "credit_limit", "started_on", NULL};
 	struct scf_program_input in = {req->principal.code, NULL, NULL, NULL, 0, NULL};
-	struct scf_outcome o = {0};
+	struct db_outcome o = {0};
 	struct field_error err;
 	char started_on[DATE_BUF], *core = NULL;
 	enum db_rc rc;
 
 	if (!fields_only(req->json, allowed, NULL, &err) ||
-	    !read_text(req->json, "name", true, PROGRAM_NAME_MAX_CHARS, false, &in.name, &err) ||
+	    !field_text(req->json, "name", true, PROGRAM_NAME_MAX_CHARS, false, &in.name, &err) ||
 	    !read_firm(req->json, "core", &core, &err) ||
 	    !read_choice(req->json, "product", scf_product_valid,
 			 "receivables, orders, prepayment or inventory", &in.product, &err) ||
@@ -179,7 +153,7 @@ void scf_programs_post(struct request *req)
 		reply_outcome(req, &o);
 out:
 	free(core);
-	scf_outcome_clear(&o);
+	db_outcome_clear(&o);
 }
 
 void scf_programs_list(struct request *req)
@@ -187,7 +161,6 @@ void scf_programs_list(struct request *req)
 	struct scf_program_filter f = {NULL, NULL, 0, 0};
 	struct json_list l;
 	bool ok;
-	enum db_rc rc;
 
 	f.bank = bank_scope(req, false, &ok);
 	if (!ok || !page_params(req, &f.after_id, &f.limit))
@@ -197,15 +170,8 @@ void scf_programs_list(struct request *req)
 		reply_error(req, ERR_INVALID_FIELD, NULL, "core", "core: %s", uscc_problem(f.core));
 		return;
 	}
-	list_begin(&l, f.limit);
-	f.limit += 1; /* one more row tells whether there is a next page */
-	rc = db_scf_program_list(&f, list_add, &l);
-	if (rc != DB_OK) {
-		list_free(&l);
-		reply_db_error(req, rc);
-		return;
-	}
-	list_reply(req, &l);
+	f.limit = list_begin(&l, f.limit);
+	list_finish(req, &l, db_scf_program_list(&f, list_add, &l));
 }
 
 void scf_programs_get(struct request *req)
@@ -218,17 +184,13 @@ void scf_programs_get(struct request *req)
 	if (!program_id(req, &id))
 		return;
 	rc = db_scf_program_get(bank, id, &json);
-	if (rc != DB_OK) {
-		reply_db_error(req, rc);
-		return;
-	}
-	reply_text(req, 200, "application/json", json, strlen(json));
+	reply_json_text(req, rc, json);
 }
 
 void scf_members_post(struct request *req)
 {
 	static const char *const allowed[] = {"firm", "side", "joined_on", NULL};
-	struct scf_outcome o = {0};
+	struct db_outcome o = {0};
 	struct field_error err;
 	char joined_on[DATE_BUF], today[DATE_BUF], *firm = NULL;
 	const char *side;
@@ -254,14 +216,14 @@ void scf_members_post(struct request *req)
 		reply_outcome(req, &o);
 out:
 	free(firm);
-	scf_outcome_clear(&o);
+	db_outcome_clear(&o);
 }
 
 void scf_members_leave(struct request *req)
 {
 	static const char *const allowed[] = {"left_on", "reason", NULL};
 	const char *uscc = req_param(req, 1), *reason;
-	struct scf_outcome o = {0};
+	struct db_outcome o = {0};
 	struct field_error err;
 	char left_on[DATE_BUF], today[DATE_BUF];
 	int64_t id;
@@ -276,7 +238,7 @@ void scf_members_leave(struct request *req)
 	}
 	if (!fields_only(req->json, allowed, NULL, &err) ||
 	    !read_date(req->json, "left_on", false, true, left_on, &err) ||
-	    !read_text(req->json, "reason", false, REASON_MAX_CHARS, true, &reason, &err)) {
+	    !field_text(req->json, "reason", false, REASON_MAX_CHARS, true, &reason, &err)) {
 		reply_field_error(req, &err);
 		return;
 	}
@@ -287,7 +249,7 @@ void scf_members_leave(struct request *req)
 		reply_db_error(req, rc);
 	else
 		reply_outcome(req, &o);
-	scf_outcome_clear(&o);
+	db_outcome_clear(&o);
 }
 
 /* One core enterprise of the rewards answer. */
@@ -336,14 +298,6 @@ static int reward_cmp(const void *a, const void *b)
 	return strcmp(x->core_uscc, y->core_uscc);
 }
 
-static json_t *money_json(int64_t fen)
-{
-	char text[MONEY_BUF];
-
-	money_format(fen, text);
-	return json_string(text);
-}
-
 static json_t *rule_json(const struct scf_reward_rule *rule)
 {
 	return json_pack("{s:f, s:I, s:I, s:o}", "rate", (double)rule->rate_bp / 10000.0, "rate_bp",
@@ -353,21 +307,16 @@ static json_t *rule_json(const struct scf_reward_rule *rule)
 
 void stats_scf_rewards(struct request *req)
 {
-	const char *ys = req_query(req, "year");
 	struct rewards rs = {NULL, 0, 0};
 	struct scf_reward_rule rule = {0, 0, 0};
 	int64_t financing = 0, reward = 0, rewarded = 0;
 	json_t *rows;
-	char *end;
-	long year = ys ? strtol(ys, &end, 10) : 0;
+	int year;
 	enum db_rc rc;
 
-	if (ys == NULL || *ys == '\0' || *end != '\0' || year < 1990 || year > 2999) {
-		reply_error(req, ERR_INVALID_FIELD, NULL, "year",
-			    "year: a year such as 2020 is required");
+	if (!query_year(req, &year))
 		return;
-	}
-	rc = db_scf_rewards((int)year, &rule, reward_add, &rs);
+	rc = db_scf_rewards(year, &rule, reward_add, &rs);
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
 		goto out;
@@ -393,7 +342,7 @@ void stats_scf_rewards(struct request *req)
 				    rs.rows[i].members >= rule.min_members, "reward",
 				    money_json(rs.rows[i].reward)));
 	reply_json(req, 200,
-		   json_pack("{s:i, s:o, s:o, s:{s:o, s:o, s:I}}", "year", (int)year, "rule",
+		   json_pack("{s:i, s:o, s:o, s:{s:o, s:o, s:I}}", "year", year, "rule",
 			     rule_json(&rule), "rows", rows, "total", "financing",
 			     money_json(financing), "reward", money_json(reward), "cores_rewarded",
 			     (json_int_t)rewarded));

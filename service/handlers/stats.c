@@ -17,31 +17,6 @@
 
 #define MAX_GROUPS 4096
 
-/* The bank whose figures are asked for: "*" for all (the regulator without ?bank), a
- * code otherwise. A bank must say bank=self (or its own code). Replies on error. */
-static const char *stats_bank(struct request *req, bool *ok)
-{
-	const char *bank = req_query(req, "bank");
-
-	*ok = true;
-	if (req->principal.kind == PK_REGULATOR)
-		return bank == NULL ? "*" : bank;
-	if (bank != NULL && (strcmp(bank, "self") == 0 || strcmp(bank, req->principal.code) == 0))
-		return req->principal.code;
-	*ok = false;
-	reply_error(req, ERR_FORBIDDEN, NULL, "bank",
-		    "bank: a bank reads only its own figures, with bank=self");
-	return NULL;
-}
-
-static json_t *money_json(int64_t fen)
-{
-	char text[MONEY_BUF];
-
-	money_format(fen, text);
-	return json_string(text);
-}
-
 /* A ratio in 1/10000 units as a JSON number with at most four decimals. */
 static json_t *ratio_json(int64_t e4)
 {
@@ -239,16 +214,11 @@ void stats_pricing(struct request *req)
  * as_of within the year. Replies on error. */
 static bool year_and_as_of(struct request *req, int *year, char as_of[DATE_BUF])
 {
-	const char *ys = req_query(req, "year"), *as = req_query(req, "as_of");
-	char *end;
-	long y = ys ? strtol(ys, &end, 10) : 0;
+	const char *as = req_query(req, "as_of");
 	int32_t day, last;
 
-	if (ys == NULL || *ys == '\0' || *end != '\0' || y < 1990 || y > 2999) {
-		reply_error(req, ERR_INVALID_FIELD, NULL, "year", "year: a year such as 2020 is required");
+	if (!query_year(req, year))
 		return false;
-	}
-	*year = (int)y;
 	last = date_from_ymd(*year, 12, 31);
 	if (as == NULL) {
 		day = today_day() < last ? today_day() : last;

@@ -10,20 +10,12 @@ void warnings_list(struct request *req)
 	struct warning_filter f = {0};
 	struct json_list l;
 	bool ok;
-	enum db_rc rc;
 
 	f.bank = bank_scope(req, false, &ok);
 	if (!ok || !page_params(req, &f.after_id, &f.limit) || !query_date(req, "from", &f.from) ||
 	    !query_date(req, "to", &f.to))
 		return;
 	f.rule = req_query(req, "rule");
-	list_begin(&l, f.limit);
-	f.limit += 1;
-	rc = db_warning_list(&f, list_add, &l);
-	if (rc != DB_OK) {
-		list_free(&l);
-		reply_db_error(req, rc);
-		return;
-	}
-	list_reply(req, &l);
+	f.limit = list_begin(&l, f.limit);
+	list_finish(req, &l, db_warning_list(&f, list_add, &l));
 }

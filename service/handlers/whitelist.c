@@ -33,63 +33,6 @@ static const char *const csv_columns[] = {
 };
 #define N_CSV_COLUMNS (sizeof csv_columns / sizeof csv_columns[0])
 
-/* Reads text member @a name: 1..@a max printable characters, line breaks only when
- * @a breaks. Absent or null is an error when @a required (else *out = NULL). */
-static bool read_text(const json_t *body, const char *name, bool required, long max, bool breaks,
-		      const char **out, struct field_error *err)
-{
-	long n;
-
-	if (!field_string(body, name, required, NULL, out, err))
-		return false;
-	if (*out == NULL)
-		return true;
-	n = text_chars(*out, json_string_length(json_object_get(body, name)), breaks);
-	if (n < 0)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
-				  "must be printable text without control characters");
-	if (n == 0)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "must not be empty");
-	if (n > max)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
-				  "must be at most %ld characters (has %ld)", max, n);
-	return true;
-}
-
-/* Reads date member @a name into *day; absent or null sets *present false (an error when
- * @a required). */
-static bool read_date(const json_t *body, const char *name, bool required, int32_t *day,
-		      bool *present, struct field_error *err)
-{
-	const char *s;
-
-	*present = false;
-	if (!field_string(body, name, required, NULL, &s, err))
-		return false;
-	if (s == NULL)
-		return true;
-	if (!date_parse(s, day))
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
-				  "must be a real date YYYY-MM-DD");
-	*present = true;
-	return true;
-}
-
-/* Reads the USCC member @a name (required, check character verified). */
-static bool read_uscc(const json_t *body, const char *name, const char **out,
-		      struct field_error *err)
-{
-	char buf[USCC_PROBLEM_BUF];
-	const char *problem;
-
-	if (!field_string(body, name, true, NULL, out, err))
-		return false;
-	problem = uscc_problem_r(*out, buf);
-	if (problem != NULL)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "%s", problem);
-	return true;
-}
-
 /* The USCC of the path, checked; replies 422 and returns NULL when it is not valid. */
 static const char *path_uscc(struct request *req)
 {
@@ -102,7 +45,7 @@ static const char *path_uscc(struct request *req)
 }
 
 /* Replies with a write outcome: its JSON body with @a status, or its rejection. */
-static void reply_outcome(struct request *req, enum db_rc rc, struct wl_outcome *o, unsigned status)
+static void reply_outcome(struct request *req, enum db_rc rc, struct db_outcome *o, unsigned status)
 {
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
@@ -118,7 +61,7 @@ static void reply_outcome(struct request *req, enum db_rc rc, struct wl_outcome 
 		reply_text(req, status, "application/json", o->body, strlen(o->body));
 		o->body = NULL;
 	}
-	wl_outcome_clear(o);
+	db_outcome_clear(o);
 }
 
 void whitelist_post(struct request *req)
@@ -126,18 +69,18 @@ void whitelist_post(struct request *req)
 	static const char *const allowed[] = {"uscc",       "name",     "reason",
 					      "valid_from", "valid_to", NULL};
 	struct wl_entry_input in = {0};
-	struct wl_outcome o;
+	struct db_outcome o;
 	struct field_error err;
 	char from[DATE_BUF], to[DATE_BUF], today[DATE_BUF];
 	int32_t dfrom, dto;
 	bool has_from, has_to;
 
 	if (!fields_only(req->json, allowed, NULL, &err) ||
-	    !read_uscc(req->json, "uscc", &in.uscc, &err) ||
-	    !read_text(req->json, "name", true, FIRM_NAME_MAX_CHARS, false, &in.name, &err) ||
-	    !read_text(req->json, "reason", true, REASON_MAX_CHARS, true, &in.reason, &err) ||
-	    !read_date(req->json, "valid_from", true, &dfrom, &has_from, &err) ||
-	    !read_date(req->json, "valid_to", false, &dto, &has_to, &err)) {
+	    !field_uscc(req->json, "uscc", &in.uscc, &err) ||
+	    !field_text(req->json, "name", true, FIRM_NAME_MAX_CHARS, false, &in.name, &err) ||
+	    !field_text(req->json, "reason", true, REASON_MAX_CHARS, true, &in.reason, &err) ||
+	    !field_date(req->json, "valid_from", true, &dfrom, &has_from, &err) ||
+	    !field_date(req->json, "valid_to", false, &dto, &has_to, &err)) {
 		reply_field_error(req, &err);
 		return;
 	}
@@ -160,14 +103,14 @@ void whitelist_remove(struct request *req)
 {
 	static const char *const allowed[] = {"reason", NULL};
 	const char *uscc = path_uscc(req), *reason;
-	struct wl_outcome o;
+	struct db_outcome o;
 	struct field_error err;
 	char today[DATE_BUF];
 
 	if (uscc == NULL)
 		return;
 	if (!fields_only(req->json, allowed, NULL, &err) ||
-	    !read_text(req->json, "reason", true, REASON_MAX_CHARS, true, &reason, &err)) {
+	    !field_text(req->json, "reason", true, REASON_MAX_CHARS, true, &reason, &err)) {
 		reply_field_error(req, &err);
 		return;
 	}
@@ -176,38 +119,13 @@ void whitelist_remove(struct request *req)
 		      200);
 }
 
-/* ?as_of= (default today) as canonical text; replies 422 when malformed. */
-static bool as_of_param(struct request *req, char out[DATE_BUF])
-{
-	const char *as_of;
-	int32_t day = today_day();
-
-	if (!query_date(req, "as_of", &as_of))
-		return false;
-	if (as_of != NULL && !date_parse(as_of, &day))
-		return false;
-	date_format(day, out);
-	return true;
-}
-
-/* Replies 200 with JSON text from the database (ownership of @a json taken). */
-static void reply_json_text(struct request *req, enum db_rc rc, char *json)
-{
-	if (rc != DB_OK || json == NULL) {
-		free(json);
-		reply_db_error(req, rc == DB_OK ? DB_ERROR : rc);
-		return;
-	}
-	reply_text(req, 200, "application/json", json, strlen(json));
-}
-
 void whitelist_get(struct request *req)
 {
 	const char *uscc = path_uscc(req);
 	char day[DATE_BUF], *json = NULL;
 	enum db_rc rc;
 
-	if (uscc == NULL || !as_of_param(req, day))
+	if (uscc == NULL || !query_as_of(req, day, NULL))
 		return;
 	rc = db_whitelist_check(uscc, day, &json);
 	reply_json_text(req, rc, json);
@@ -337,9 +255,8 @@ void whitelist_list(struct request *req)
 	struct wl_filter f = {0};
 	struct json_list l;
 	char day[DATE_BUF];
-	enum db_rc rc;
 
-	if (!as_of_param(req, day) || !list_filter(req, &f))
+	if (!query_as_of(req, day, NULL) || !list_filter(req, &f))
 		return;
 	f.day = day;
 	if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
@@ -359,13 +276,6 @@ void whitelist_list(struct request *req)
 	}
 	if (!page_params(req, &f.after_id, &f.limit))
 		return;
-	list_begin(&l, f.limit);
-	f.limit += 1; /* one more row tells whether there is a next page */
-	rc = db_whitelist_list(&f, list_add, &l);
-	if (rc != DB_OK) {
-		list_free(&l);
-		reply_db_error(req, rc);
-		return;
-	}
-	list_reply(req, &l);
+	f.limit = list_begin(&l, f.limit);
+	list_finish(req, &l, db_whitelist_list(&f, list_add, &l));
 }

@@ -5,6 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "domain/dates.h"
+#include "domain/loan.h"
+#include "domain/money.h"
+#include "domain/uscc.h"
+
 void field_path(char *out, size_t len, const char *prefix, const char *name)
 {
 	if (prefix == NULL || prefix[0] == '\0')
@@ -49,18 +54,30 @@ bool fields_only(const json_t *obj, const char *const *allowed, const char *pref
 	return true;
 }
 
+/* Member @a name of @a obj in *v, NULL when absent or null: then an error (false) when
+ * @a required. */
+static bool member(const json_t *obj, const char *name, bool required, const char *prefix,
+		   const json_t **v, struct field_error *err)
+{
+	*v = json_object_get(obj, name);
+	if (*v != NULL && !json_is_null(*v))
+		return true;
+	*v = NULL;
+	if (required)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, prefix, name, "is required");
+	return true;
+}
+
 bool field_string(const json_t *obj, const char *name, bool required, const char *prefix,
 		  const char **out, struct field_error *err)
 {
-	const json_t *v = json_object_get(obj, name);
+	const json_t *v;
 
 	*out = NULL;
-	if (v == NULL || json_is_null(v)) {
-		if (required)
-			return field_fail(err, ERR_INVALID_FIELD, NULL, prefix, name,
-					  "is required");
+	if (!member(obj, name, required, prefix, &v, err))
+		return false;
+	if (v == NULL)
 		return true;
-	}
 	if (!json_is_string(v))
 		return field_fail(err, ERR_INVALID_FIELD, NULL, prefix, name, "must be a string");
 	*out = json_string_value(v);
@@ -70,18 +87,103 @@ bool field_string(const json_t *obj, const char *name, bool required, const char
 bool field_bool(const json_t *obj, const char *name, bool required, bool def, const char *prefix,
 		bool *out, struct field_error *err)
 {
-	const json_t *v = json_object_get(obj, name);
+	const json_t *v;
 
 	*out = def;
-	if (v == NULL || json_is_null(v)) {
-		if (required)
-			return field_fail(err, ERR_INVALID_FIELD, NULL, prefix, name,
-					  "is required");
+	if (!member(obj, name, required, prefix, &v, err))
+		return false;
+	if (v == NULL)
 		return true;
-	}
 	if (!json_is_boolean(v))
 		return field_fail(err, ERR_INVALID_FIELD, NULL, prefix, name,
 				  "must be true or false");
 	*out = json_is_true(v);
 	return true;
+}
+
+bool field_text(const json_t *obj, const char *name, bool required, long max, bool breaks,
+		const char **out, struct field_error *err)
+{
+	long n;
+
+	if (!field_string(obj, name, required, NULL, out, err))
+		return false;
+	if (*out == NULL)
+		return true;
+	n = text_chars(*out, json_string_length(json_object_get(obj, name)), breaks);
+	if (n < 0)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
+				  "must be printable text without control characters");
+	if (n == 0)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "must not be empty");
+	if (n > max)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
+				  "must be at most %ld characters (has %ld)", max, n);
+	return true;
+}
+
+bool field_date(const json_t *obj, const char *name, bool required, int32_t *day, bool *present,
+		struct field_error *err)
+{
+	const char *s;
+
+	if (present != NULL)
+		*present = false;
+	if (!field_string(obj, name, required, NULL, &s, err))
+		return false;
+	if (s == NULL)
+		return true;
+	if (!date_parse(s, day))
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
+				  "must be a real date YYYY-MM-DD");
+	if (present != NULL)
+		*present = true;
+	return true;
+}
+
+bool field_money(const json_t *obj, const char *name, bool required, int64_t *fen,
+		 struct field_error *err)
+{
+	const char *s;
+
+	*fen = 0;
+	if (!field_string(obj, name, required, NULL, &s, err))
+		return false;
+	if (s == NULL)
+		return true;
+	if (!money_parse(s, fen))
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name,
+				  "must be yuan with at most two decimals, like \"5000000.00\"");
+	if (*fen <= 0)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "must be above zero");
+	return true;
+}
+
+bool field_uscc(const json_t *obj, const char *name, const char **out, struct field_error *err)
+{
+	char buf[USCC_PROBLEM_BUF];
+	const char *problem;
+
+	if (!field_string(obj, name, true, NULL, out, err))
+		return false;
+	problem = uscc_problem_r(*out, buf);
+	if (problem != NULL)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "%s", problem);
+	return true;
+}
+
+json_t *money_json(int64_t fen)
+{
+	char text[MONEY_BUF];
+
+	money_format(fen, text);
+	return json_string(text);
+}
+
+json_t *date_json(int32_t day)
+{
+	char text[DATE_BUF];
+
+	date_format(day, text);
+	return json_string(text);
 }

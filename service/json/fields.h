@@ -1,11 +1,14 @@
 /* Field-by-field reading of JSON request bodies with contract errors: unknown fields are
  * refused (typos must not be dropped silently), types are checked, and every error names
- * its field path ("borrower.uscc", "loans[3].amount"). No HTTP here. */
+ * its field path ("borrower.uscc", "loans[3].amount"). No HTTP here. Also the typed
+ * members the resource handlers share (text, dates, money, USCC) and the JSON values of
+ * money and dates in replies. */
 #ifndef FINREG_FIELDS_H
 #define FINREG_FIELDS_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "errors.h"
 
@@ -38,6 +41,34 @@ bool field_string(const json_t *obj, const char *name, bool required, const char
 /** Reads boolean field @a name; missing or null leaves *out = @a def unless required. */
 bool field_bool(const json_t *obj, const char *name, bool required, bool def, const char *prefix,
 		bool *out, struct field_error *err);
+
+/**
+ * Reads top-level text member @a name into *out (borrowed from obj): 1..@a max printable
+ * characters, line breaks only when @a breaks. Absent or null gives *out = NULL, an
+ * error when @a required.
+ */
+bool field_text(const json_t *obj, const char *name, bool required, long max, bool breaks,
+		const char **out, struct field_error *err);
+
+/** Reads top-level date member @a name ("YYYY-MM-DD") into *day. Absent or null sets
+ *  *present false (when @a present is not NULL), an error when @a required. */
+bool field_date(const json_t *obj, const char *name, bool required, int32_t *day, bool *present,
+		struct field_error *err);
+
+/** Reads top-level money member @a name (a yuan string above zero, at most two decimals)
+ *  into *fen. Absent or null leaves *fen = 0, an error when @a required. */
+bool field_money(const json_t *obj, const char *name, bool required, int64_t *fen,
+		 struct field_error *err);
+
+/** Reads required top-level member @a name as a USCC with a valid check character into
+ *  *out (borrowed from obj). */
+bool field_uscc(const json_t *obj, const char *name, const char **out, struct field_error *err);
+
+/** @a fen as a JSON string of yuan ("1234.50"): a new reference the caller owns. */
+json_t *money_json(int64_t fen);
+
+/** Day number @a day as a JSON string "YYYY-MM-DD": a new reference the caller owns. */
+json_t *date_json(int32_t day);
 
 /** Joins @a prefix and @a name into a field path ("borrower" + "uscc"). */
 void field_path(char *out, size_t len, const char *prefix, const char *name);

@@ -308,22 +308,6 @@ static json_t *string_or_null(const char *s)
 	return v != NULL ? v : json_null();
 }
 
-static json_t *money_json(int64_t fen)
-{
-	char buf[MONEY_BUF];
-
-	money_format(fen, buf);
-	return json_string(buf);
-}
-
-static json_t *date_json(int32_t day)
-{
-	char buf[DATE_BUF];
-
-	date_format(day, buf);
-	return json_string(buf);
-}
-
 static json_t *firm_to_json(const struct firm *f)
 {
 	return json_pack("{s:o, s:o, s:o, s:o, s:s}", "uscc", string_or_null(f->uscc), "name",
