@@ -18,27 +18,30 @@ struct option_row {
 	const char *doc;
 };
 
-#define ROW(flag, env, def, type, field, doc) {flag, env, def, type, offsetof(struct config, field), doc}
+#define ROW(flag, env, def, type, field, doc)                                                      \
+	{                                                                                          \
+		flag, env, def, type, offsetof(struct config, field), doc                          \
+	}
 
 static const struct option_row options[] = {
-	ROW("database-url", "FINREG_DATABASE_URL", "dbname=finreg", OPT_STR, database_url,
-	    "libpq connection string of the primary"),
-	ROW("listen", "FINREG_LISTEN", "0.0.0.0:8443", OPT_STR, listen,
-	    "address:port to serve HTTPS on ([::1]:8443 for IPv6)"),
-	ROW("tls-cert", "FINREG_TLS_CERT", "certs/dev/server.pem", OPT_STR, tls_cert,
-	    "server certificate chain (PEM)"),
-	ROW("tls-key", "FINREG_TLS_KEY", "certs/dev/server-key.pem", OPT_STR, tls_key,
-	    "server private key (PEM)"),
-	ROW("client-ca", "FINREG_CLIENT_CA", "certs/dev/ca.pem", OPT_STR, client_ca,
-	    "CA certificate(s) that issue client certificates (PEM)"),
-	ROW("threads", "FINREG_THREADS", "0", OPT_UINT, threads,
-	    "worker threads, each with its own database connection; 0 = 2 per core"),
-	ROW("max-body", "FINREG_MAX_BODY", "8388608", OPT_SIZE, max_body,
-	    "largest request body in bytes; larger ones get 413 before they are read"),
-	ROW("connection-timeout", "FINREG_CONNECTION_TIMEOUT", "30", OPT_UINT,
-	    connection_timeout, "seconds an idle or slow connection is kept"),
-	ROW("shutdown-grace", "FINREG_SHUTDOWN_GRACE", "25", OPT_UINT, shutdown_grace,
-	    "seconds SIGTERM waits for requests in flight"),
+    ROW("database-url", "FINREG_DATABASE_URL", "dbname=finreg", OPT_STR, database_url,
+	"libpq connection string of the primary"),
+    ROW("listen", "FINREG_LISTEN", "0.0.0.0:8443", OPT_STR, listen,
+	"address:port to serve HTTPS on ([::1]:8443 for IPv6)"),
+    ROW("tls-cert", "FINREG_TLS_CERT", "certs/dev/server.pem", OPT_STR, tls_cert,
+	"server certificate chain (PEM)"),
+    ROW("tls-key", "FINREG_TLS_KEY", "certs/dev/server-key.pem", OPT_STR, tls_key,
+	"server private key (PEM)"),
+    ROW("client-ca", "FINREG_CLIENT_CA", "certs/dev/ca.pem", OPT_STR, client_ca,
+	"CA certificate(s) that issue client certificates (PEM)"),
+    ROW("threads", "FINREG_THREADS", "0", OPT_UINT, threads,
+	"worker threads, each with its own database connection; 0 = 2 per core"),
+    ROW("max-body", "FINREG_MAX_BODY", "8388608", OPT_SIZE, max_body,
+	"largest request body in bytes; larger ones get 413 before they are read"),
+    ROW("connection-timeout", "FINREG_CONNECTION_TIMEOUT", "30", OPT_UINT, connection_timeout,
+	"seconds an idle or slow connection is kept"),
+    ROW("shutdown-grace", "FINREG_SHUTDOWN_GRACE", "25", OPT_UINT, shutdown_grace,
+	"seconds SIGTERM waits for requests in flight"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -84,8 +84,8 @@ static char *printable_copy(const char *s)
 	return out;
 }
 
-void log_access(const char *request_id, const char *principal, const char *method,
-		const char *path, unsigned status, uint64_t micros)
+void log_access(const char *request_id, const char *principal, const char *method, const char *path,
+		unsigned status, uint64_t micros)
 {
 	char when[32];
 	char *m = printable_copy(method), *p = printable_copy(path);

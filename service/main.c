@@ -149,8 +149,7 @@ int main(int argc, char **argv)
 		rc = cmd_migrate();
 	else if (strcmp(argv[1], "principal") == 0 && argc >= 3 && strcmp(argv[2], "add") == 0)
 		rc = cmd_principal_add(argc, argv);
-	else if (strcmp(argv[1], "principal") == 0 && argc == 4 &&
-		 strcmp(argv[2], "disable") == 0)
+	else if (strcmp(argv[1], "principal") == 0 && argc == 4 && strcmp(argv[2], "disable") == 0)
 		rc = cmd_principal_disable(argv[3]);
 	else if (strcmp(argv[1], "token") == 0 && argc == 5 && strcmp(argv[2], "issue") == 0 &&
 		 strcmp(argv[3], "--principal") == 0)

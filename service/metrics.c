@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const unsigned status_list[] = {200, 201, 204, 400, 401, 403, 404, 405, 409,
-				       413, 415, 422, 428, 500, 503};
-#define N_STATUS (sizeof status_list / sizeof status_list[0])
+static const unsigned status_list[] = {200, 201, 204, 400, 401, 403, 404, 405,
+				       409, 413, 415, 422, 428, 500, 503};
+#define N_STATUS     (sizeof status_list / sizeof status_list[0])
 #define STATUS_OTHER N_STATUS
 
 static const double bucket_le[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -122,7 +122,8 @@ char *metrics_render(const char *(*route_name)(unsigned route))
 				strcpy(status, "other");
 			else
 				snprintf(status, sizeof status, "%u", status_list[s]);
-			sb_printf(&b, "finreg_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
+			sb_printf(&b,
+				  "finreg_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
 				  name, status, (unsigned long long)n);
 		}
 	}
@@ -131,25 +132,30 @@ char *metrics_render(const char *(*route_name)(unsigned route))
 	for (unsigned i = 0; i <= N_BUCKETS; i++) {
 		cumulative += load(&latency_buckets[i]);
 		if (i < N_BUCKETS)
-			sb_printf(&b, "finreg_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			sb_printf(&b,
+				  "finreg_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
 				  bucket_le[i], (unsigned long long)cumulative);
 		else
-			sb_printf(&b, "finreg_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+			sb_printf(&b,
+				  "finreg_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
 				  (unsigned long long)cumulative);
 	}
 	sb_printf(&b, "finreg_http_request_duration_seconds_sum %.6f\n",
 		  (double)load(&latency_sum_us) / 1e6);
 	sb_printf(&b, "finreg_http_request_duration_seconds_count %llu\n",
 		  (unsigned long long)load(&latency_count));
-	sb_printf(&b, "# HELP finreg_db_errors_total Database statements that failed.\n"
-		      "# TYPE finreg_db_errors_total counter\nfinreg_db_errors_total %llu\n",
+	sb_printf(&b,
+		  "# HELP finreg_db_errors_total Database statements that failed.\n"
+		  "# TYPE finreg_db_errors_total counter\nfinreg_db_errors_total %llu\n",
 		  (unsigned long long)load(&db_errors));
-	sb_printf(&b, "# HELP finreg_db_reconnects_total Connections re-established after a loss.\n"
-		      "# TYPE finreg_db_reconnects_total counter\nfinreg_db_reconnects_total %llu\n",
+	sb_printf(&b,
+		  "# HELP finreg_db_reconnects_total Connections re-established after a loss.\n"
+		  "# TYPE finreg_db_reconnects_total counter\nfinreg_db_reconnects_total %llu\n",
 		  (unsigned long long)load(&db_reconnects));
-	sb_printf(&b, "# HELP finreg_db_connect_failures_total Failed connection attempts.\n"
-		      "# TYPE finreg_db_connect_failures_total counter\n"
-		      "finreg_db_connect_failures_total %llu\n",
+	sb_printf(&b,
+		  "# HELP finreg_db_connect_failures_total Failed connection attempts.\n"
+		  "# TYPE finreg_db_connect_failures_total counter\n"
+		  "finreg_db_connect_failures_total %llu\n",
 		  (unsigned long long)load(&db_connect_failures));
 	return b.s;
 }

@@ -17,7 +17,7 @@
 #include "metrics.h"
 
 #define CONNECT_BACKOFF_US 100000u
-#define TX_ATTEMPTS 6
+#define TX_ATTEMPTS        6
 
 static const char *db_url = "dbname=finreg";
 
@@ -28,15 +28,9 @@ static _Thread_local bool tl_had_conn;
 static _Thread_local uint64_t tl_failed_at;
 
 static const struct db_stmt *const stmt_tables[] = {
-	db_stmts_principals,
-	db_stmts_lpr,
-	db_stmts_loans,
-	db_stmts_stats,
-	db_stmts_referrals,
-	db_stmts_scf,
-	db_stmts_whitelist,
-	db_stmts_guarantees,
-	NULL,
+    db_stmts_principals, db_stmts_lpr,        db_stmts_loans,
+    db_stmts_stats,      db_stmts_referrals,  db_stmts_scf,
+    db_stmts_whitelist,  db_stmts_guarantees, NULL,
 };
 
 /* Closes a thread's connection when the thread exits (libmicrohttpd's pool threads end
@@ -75,8 +69,8 @@ void db_disconnect(void)
 int db_schema_version_expected(void)
 {
 	return embedded_migrations_count == 0
-		       ? 0
-		       : embedded_migrations[embedded_migrations_count - 1].version;
+		   ? 0
+		   : embedded_migrations[embedded_migrations_count - 1].version;
 }
 
 static void quiet_notices(void *arg, const char *message)
@@ -220,8 +214,8 @@ static enum db_rc prepare_all(PGconn *c)
 	for (unsigned t = 0; stmt_tables[t] != NULL; t++) {
 		for (const struct db_stmt *s = stmt_tables[t]; s->name != NULL; s++) {
 			enum db_rc rc;
-			PGresult *r = check_result(c, PQprepare(c, s->name, s->sql, 0, NULL),
-						   s->name, &rc);
+			PGresult *r =
+			    check_result(c, PQprepare(c, s->name, s->sql, 0, NULL), s->name, &rc);
 
 			if (r == NULL)
 				return rc;

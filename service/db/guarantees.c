@@ -6,29 +6,28 @@
 #include "db/db_internal.h"
 
 const struct db_stmt db_stmts_guarantees[] = {
-	{"guarantor_put", "SELECT status, code, field, message, body::text"
-			  " FROM guarantor_put($1, $2, $3::bigint, $4::date, $5)"},
-	{"guarantor_select_json", "SELECT guarantor_to_json(g)::text FROM guarantors g"
-				  " WHERE g.code = $1"},
-	{"guarantee_post",
-	 "SELECT status, code, field, message, body::text FROM guarantee_post($1, $2, $3::jsonb,"
-	 " $4, $5, $6, $7::bigint, $8::date, $9::date, $10::date)"},
-	{"guarantee_release", "SELECT status, code, field, message, body::text"
-			      " FROM guarantee_release($1, $2, $3::date, $1, $4::date)"},
-	{"guarantee_select_json", "SELECT guarantee_to_json(g, $3::date)::text FROM guarantees g"
-				  " WHERE g.guarantor_code = $1 AND g.guarantee_ref = $2"},
-	{"guarantee_list",
-	 "SELECT g.id, guarantee_to_json(g, $1::date)::text FROM guarantees g"
-	 " WHERE ($2::text IS NULL OR g.guarantor_code = $2)"
-	 " AND ($3::text IS NULL OR g.bank_code = $3)"
-	 " AND ($4::text IS NULL OR g.borrower_uscc = $4)"
-	 " AND ($5::date IS NULL OR guarantee_outstanding_on(g, $5::date))"
-	 " AND g.id > $6::bigint ORDER BY g.id LIMIT $7::int"},
-	{"stats_guarantee_leverage",
-	 "SELECT guarantor_code, name, outstanding_fen, net_assets_fen, net_assets_as_of::text"
-	 " FROM guarantee_leverage_rows($1::date, $2)"},
-	{"stats_guarantee_leverage_target", "SELECT guarantee_leverage_target_e4($1::date)"},
-	{NULL, NULL},
+    {"guarantor_put", "SELECT status, code, field, message, body::text"
+		      " FROM guarantor_put($1, $2, $3::bigint, $4::date, $5)"},
+    {"guarantor_select_json", "SELECT guarantor_to_json(g)::text FROM guarantors g"
+			      " WHERE g.code = $1"},
+    {"guarantee_post",
+     "SELECT status, code, field, message, body::text FROM guarantee_post($1, $2, $3::jsonb,"
+     " $4, $5, $6, $7::bigint, $8::date, $9::date, $10::date)"},
+    {"guarantee_release", "SELECT status, code, field, message, body::text"
+			  " FROM guarantee_release($1, $2, $3::date, $1, $4::date)"},
+    {"guarantee_select_json", "SELECT guarantee_to_json(g, $3::date)::text FROM guarantees g"
+			      " WHERE g.guarantor_code = $1 AND g.guarantee_ref = $2"},
+    {"guarantee_list", "SELECT g.id, guarantee_to_json(g, $1::date)::text FROM guarantees g"
+		       " WHERE ($2::text IS NULL OR g.guarantor_code = $2)"
+		       " AND ($3::text IS NULL OR g.bank_code = $3)"
+		       " AND ($4::text IS NULL OR g.borrower_uscc = $4)"
+		       " AND ($5::date IS NULL OR guarantee_outstanding_on(g, $5::date))"
+		       " AND g.id > $6::bigint ORDER BY g.id LIMIT $7::int"},
+    {"stats_guarantee_leverage",
+     "SELECT guarantor_code, name, outstanding_fen, net_assets_fen, net_assets_as_of::text"
+     " FROM guarantee_leverage_rows($1::date, $2)"},
+    {"stats_guarantee_leverage_target", "SELECT guarantee_leverage_target_e4($1::date)"},
+    {NULL, NULL},
 };
 
 enum db_rc db_guarantor_put(const char *code, const char *name, int64_t net_assets_fen,

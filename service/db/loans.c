@@ -13,44 +13,44 @@
 #include "log.h"
 
 const struct db_stmt db_stmts_loans[] = {
-	{"loan_ingest", "SELECT idx, status, code, rule, field, message, loan::text"
-			" FROM loan_ingest($1, $2::jsonb, $3::boolean, $4::boolean, $5::boolean)"},
-	{"loan_correct", "SELECT status, code, rule, field, message, loan::text"
-			 " FROM loan_correct($1, $2, $3::int, $4::jsonb)"},
-	{"loan_void", "SELECT status, code, NULL, NULL, message, loan::text"
-		      " FROM loan_void($1, $2, $3)"},
-	{"loan_repay", "SELECT status, code, rule, field, message, loan::text, repayment::text"
-		       " FROM loan_repay($1, $2, $3, $4::date, $5::bigint)"},
-	{"loan_select_json", "SELECT loan_to_json(l)::text FROM loans l"
-			     " WHERE l.bank_code = $1 AND l.loan_ref = $2"},
-	{"loan_history", "SELECT loan_history($1, $2)::text"},
-	{"loan_list",
-	 "SELECT l.id, loan_to_json(l)::text FROM loans l"
-	 " WHERE ($1::text IS NULL OR l.bank_code = $1)"
-	 " AND ($2::text IS NULL OR l.borrower_uscc = $2)"
-	 " AND ($3::date IS NULL OR l.issue_date >= $3::date)"
-	 " AND ($4::date IS NULL OR l.issue_date <= $4::date)"
-	 " AND ($5::text IS NULL OR l.status = $5)"
-	 " AND l.id > $6::bigint ORDER BY l.id LIMIT $7::int"},
-	{"warning_list",
-	 "SELECT w.id, jsonb_build_object('id', w.id, 'bank_code', w.bank_code,"
-	 " 'loan_ref', w.loan_ref, 'version', w.version, 'rule', w.rule, 'field', w.field,"
-	 " 'message', w.message, 'created_at', ts_text(w.created_at))::text"
-	 " FROM loan_warnings w"
-	 " WHERE ($1::text IS NULL OR w.bank_code = $1) AND ($2::text IS NULL OR w.rule = $2)"
-	 " AND ($3::date IS NULL OR (w.created_at AT TIME ZONE 'Asia/Shanghai')::date >= $3::date)"
-	 " AND ($4::date IS NULL OR (w.created_at AT TIME ZONE 'Asia/Shanghai')::date <= $4::date)"
-	 " AND w.id > $5::bigint ORDER BY w.id LIMIT $6::int"},
-	{"idempotency_lock", "SELECT pg_advisory_xact_lock(hashtextextended('idem:' || $1 || ':' || $2, 0))"},
-	{"idempotency_select", "SELECT request_sha256, status, response FROM idempotency_keys"
-			       " WHERE bank_code = $1 AND key = $2"},
-	{"idempotency_insert", "INSERT INTO idempotency_keys (bank_code, key, request_sha256,"
-			       " status, response) VALUES ($1, $2, $3, $4::int, $5)"},
-	{"refdata_select",
-	 "SELECT 'p', name, value::text, NULL FROM policy_params"
-	 " UNION ALL SELECT 'l', effective_from::text, (one_year * 10000)::int::text,"
-	 " (five_year * 10000)::int::text FROM (SELECT * FROM lpr_rates ORDER BY effective_from) r"},
-	{NULL, NULL},
+    {"loan_ingest", "SELECT idx, status, code, rule, field, message, loan::text"
+		    " FROM loan_ingest($1, $2::jsonb, $3::boolean, $4::boolean, $5::boolean)"},
+    {"loan_correct", "SELECT status, code, rule, field, message, loan::text"
+		     " FROM loan_correct($1, $2, $3::int, $4::jsonb)"},
+    {"loan_void", "SELECT status, code, NULL, NULL, message, loan::text"
+		  " FROM loan_void($1, $2, $3)"},
+    {"loan_repay", "SELECT status, code, rule, field, message, loan::text, repayment::text"
+		   " FROM loan_repay($1, $2, $3, $4::date, $5::bigint)"},
+    {"loan_select_json", "SELECT loan_to_json(l)::text FROM loans l"
+			 " WHERE l.bank_code = $1 AND l.loan_ref = $2"},
+    {"loan_history", "SELECT loan_history($1, $2)::text"},
+    {"loan_list", "SELECT l.id, loan_to_json(l)::text FROM loans l"
+		  " WHERE ($1::text IS NULL OR l.bank_code = $1)"
+		  " AND ($2::text IS NULL OR l.borrower_uscc = $2)"
+		  " AND ($3::date IS NULL OR l.issue_date >= $3::date)"
+		  " AND ($4::date IS NULL OR l.issue_date <= $4::date)"
+		  " AND ($5::text IS NULL OR l.status = $5)"
+		  " AND l.id > $6::bigint ORDER BY l.id LIMIT $7::int"},
+    {"warning_list",
+     "SELECT w.id, jsonb_build_object('id', w.id, 'bank_code', w.bank_code,"
+     " 'loan_ref', w.loan_ref, 'version', w.version, 'rule', w.rule, 'field', w.field,"
+     " 'message', w.message, 'created_at', ts_text(w.created_at))::text"
+     " FROM loan_warnings w"
+     " WHERE ($1::text IS NULL OR w.bank_code = $1) AND ($2::text IS NULL OR w.rule = $2)"
+     " AND ($3::date IS NULL OR (w.created_at AT TIME ZONE 'Asia/Shanghai')::date >= $3::date)"
+     " AND ($4::date IS NULL OR (w.created_at AT TIME ZONE 'Asia/Shanghai')::date <= $4::date)"
+     " AND w.id > $5::bigint ORDER BY w.id LIMIT $6::int"},
+    {"idempotency_lock",
+     "SELECT pg_advisory_xact_lock(hashtextextended('idem:' || $1 || ':' || $2, 0))"},
+    {"idempotency_select", "SELECT request_sha256, status, response FROM idempotency_keys"
+			   " WHERE bank_code = $1 AND key = $2"},
+    {"idempotency_insert", "INSERT INTO idempotency_keys (bank_code, key, request_sha256,"
+			   " status, response) VALUES ($1, $2, $3, $4::int, $5)"},
+    {"refdata_select",
+     "SELECT 'p', name, value::text, NULL FROM policy_params"
+     " UNION ALL SELECT 'l', effective_from::text, (one_year * 10000)::int::text,"
+     " (five_year * 10000)::int::text FROM (SELECT * FROM lpr_rates ORDER BY effective_from) r"},
+    {NULL, NULL},
 };
 
 void loan_outcome_clear(struct loan_outcome *o)
@@ -265,8 +265,8 @@ enum db_rc db_loan_history(const char *bank, const char *ref, char **json)
 enum db_rc db_loan_list(const struct loan_filter *f, json_row_fn fn, void *cls)
 {
 	char after[24], limit[16];
-	const char *params[] = {f->bank, f->borrower, f->issued_from, f->issued_to,
-				f->status, after, limit};
+	const char *params[] = {f->bank,   f->borrower, f->issued_from, f->issued_to,
+				f->status, after,       limit};
 
 	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
 	snprintf(limit, sizeof limit, "%d", f->limit);

@@ -15,13 +15,13 @@
  *  the outcome; loan_outcome_clear() frees them. */
 struct loan_outcome {
 	int idx;
-	char status[16];  /* created | unchanged | rejected | updated | voided */
-	char code[24];    /* error code when rejected ("conflict", "invalid_field", "not_found") */
-	char rule[8];     /* rule id or "" */
-	char field[32];   /* field name (no prefix) or "" */
-	char *message;    /* NULL when none */
-	char *loan;       /* the stored loan as JSON text, when asked for and available */
-	char *repayment;  /* the repayment as JSON text (repayments only) */
+	char status[16]; /* created | unchanged | rejected | updated | voided */
+	char code[24];   /* error code when rejected ("conflict", "invalid_field", "not_found") */
+	char rule[8];    /* rule id or "" */
+	char field[32];  /* field name (no prefix) or "" */
+	char *message;   /* NULL when none */
+	char *loan;      /* the stored loan as JSON text, when asked for and available */
+	char *repayment; /* the repayment as JSON text (repayments only) */
 };
 
 void loan_outcome_clear(struct loan_outcome *o);
@@ -50,8 +50,8 @@ struct ingest_call {
 enum db_rc db_loan_ingest(const struct ingest_call *call, struct loan_outcomes *out);
 
 /** Builds the answer to remember for an Idempotency-Key: *status and a malloc'd *body. */
-typedef void (*ingest_answer_fn)(void *cls, const struct loan_outcomes *outcomes,
-				 unsigned *status, char **body);
+typedef void (*ingest_answer_fn)(void *cls, const struct loan_outcomes *outcomes, unsigned *status,
+				 char **body);
 
 /**
  * The ingest under an Idempotency-Key, in one transaction holding a lock on (bank, key).
@@ -108,7 +108,7 @@ enum db_rc db_warning_list(const struct warning_filter *f, json_row_fn fn, void 
 /** Policy parameters and the LPR table, read through a per-process cache that is at most
  *  REFDATA_TTL_SECONDS old (db_refdata_invalidate() drops it at once). */
 #define REFDATA_TTL_SECONDS 5
-#define REFDATA_MAX_LPR 512
+#define REFDATA_MAX_LPR     512
 
 struct refdata {
 	struct loan_policy policy;

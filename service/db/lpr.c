@@ -6,16 +6,15 @@
 #include "db/db_internal.h"
 
 const struct db_stmt db_stmts_lpr[] = {
-	{"lpr_select_all",
-	 "SELECT effective_from::text, one_year::text, five_year::text FROM lpr_rates"
-	 " ORDER BY effective_from"},
-	{"lpr_upsert",
-	 "INSERT INTO lpr_rates (effective_from, one_year, five_year, updated_by)"
-	 " VALUES ($1::date, $2::numeric, $3::numeric, $4)"
-	 " ON CONFLICT (effective_from) DO UPDATE SET one_year = EXCLUDED.one_year,"
-	 " five_year = EXCLUDED.five_year, updated_at = now(), updated_by = EXCLUDED.updated_by"
-	 " RETURNING (xmax = 0)"},
-	{NULL, NULL},
+    {"lpr_select_all", "SELECT effective_from::text, one_year::text, five_year::text FROM lpr_rates"
+		       " ORDER BY effective_from"},
+    {"lpr_upsert",
+     "INSERT INTO lpr_rates (effective_from, one_year, five_year, updated_by)"
+     " VALUES ($1::date, $2::numeric, $3::numeric, $4)"
+     " ON CONFLICT (effective_from) DO UPDATE SET one_year = EXCLUDED.one_year,"
+     " five_year = EXCLUDED.five_year, updated_at = now(), updated_by = EXCLUDED.updated_by"
+     " RETURNING (xmax = 0)"},
+    {NULL, NULL},
 };
 
 struct list {
@@ -55,8 +54,8 @@ static enum db_rc do_put(PGconn *c, void *cls)
 	return DB_OK;
 }
 
-enum db_rc db_lpr_put(const char *date, const char *one_year, const char *five_year,
-		      const char *by, bool *created)
+enum db_rc db_lpr_put(const char *date, const char *one_year, const char *five_year, const char *by,
+		      bool *created)
 {
 	struct put p = {{date, one_year, five_year, by}, false};
 	enum db_rc rc = db_tx(do_put, &p, false);

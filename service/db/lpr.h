@@ -14,7 +14,7 @@ typedef void (*lpr_row_fn)(void *cls, const char *effective_from, const char *on
 enum db_rc db_lpr_list(lpr_row_fn fn, void *cls);
 
 /** Inserts or replaces the rates effective from @a date; *created says which. */
-enum db_rc db_lpr_put(const char *date, const char *one_year, const char *five_year,
-		      const char *by, bool *created);
+enum db_rc db_lpr_put(const char *date, const char *one_year, const char *five_year, const char *by,
+		      bool *created);
 
 #endif

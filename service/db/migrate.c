@@ -60,8 +60,8 @@ static enum db_rc apply_one(PGconn *c, const struct embedded_migration *m, unsig
 	}
 	PQclear(r);
 	snprintf(v, sizeof v, "%d", m->version);
-	r = PQexecParams(c, "INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)",
-			 2, NULL, params, NULL, NULL, 0);
+	r = PQexecParams(c, "INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)", 2,
+			 NULL, params, NULL, NULL, 0);
 	rc = PQresultStatus(r) == PGRES_COMMAND_OK ? DB_OK : DB_ERROR;
 	PQclear(r);
 	if (rc != DB_OK)

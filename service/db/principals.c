@@ -8,26 +8,25 @@
 #include "db/db_internal.h"
 
 const struct db_stmt db_stmts_principals[] = {
-	{"principal_select_by_cert",
-	 "SELECT p.id, p.kind, p.code, p.name FROM principal_certs c"
-	 " JOIN principals p ON p.id = c.principal_id WHERE c.sha256 = $1 AND p.active"},
-	{"principal_select_by_token",
-	 "SELECT p.id, p.kind, p.code, p.name FROM principal_tokens t"
-	 " JOIN principals p ON p.id = t.principal_id"
-	 " WHERE t.sha256 = $1 AND t.revoked_at IS NULL AND p.active"},
-	{"principal_select_by_code", "SELECT id, kind FROM principals WHERE code = $1"},
-	{"principal_insert",
-	 "INSERT INTO principals (kind, code, name) VALUES ($1, $2, $3) RETURNING id"},
-	{"principal_cert_select", "SELECT principal_id FROM principal_certs WHERE sha256 = $1"},
-	{"principal_cert_insert",
-	 "INSERT INTO principal_certs (sha256, principal_id, subject) VALUES ($1, $2, $3)"},
-	{"principal_disable",
-	 "UPDATE principals SET active = false, disabled_at = coalesce(disabled_at, now())"
-	 " WHERE code = $1 RETURNING id"},
-	{"principal_token_insert",
-	 "INSERT INTO principal_tokens (sha256, principal_id)"
-	 " SELECT $1, id FROM principals WHERE code = $2 AND active RETURNING principal_id"},
-	{NULL, NULL},
+    {"principal_select_by_cert",
+     "SELECT p.id, p.kind, p.code, p.name FROM principal_certs c"
+     " JOIN principals p ON p.id = c.principal_id WHERE c.sha256 = $1 AND p.active"},
+    {"principal_select_by_token", "SELECT p.id, p.kind, p.code, p.name FROM principal_tokens t"
+				  " JOIN principals p ON p.id = t.principal_id"
+				  " WHERE t.sha256 = $1 AND t.revoked_at IS NULL AND p.active"},
+    {"principal_select_by_code", "SELECT id, kind FROM principals WHERE code = $1"},
+    {"principal_insert",
+     "INSERT INTO principals (kind, code, name) VALUES ($1, $2, $3) RETURNING id"},
+    {"principal_cert_select", "SELECT principal_id FROM principal_certs WHERE sha256 = $1"},
+    {"principal_cert_insert",
+     "INSERT INTO principal_certs (sha256, principal_id, subject) VALUES ($1, $2, $3)"},
+    {"principal_disable",
+     "UPDATE principals SET active = false, disabled_at = coalesce(disabled_at, now())"
+     " WHERE code = $1 RETURNING id"},
+    {"principal_token_insert",
+     "INSERT INTO principal_tokens (sha256, principal_id)"
+     " SELECT $1, id FROM principals WHERE code = $2 AND active RETURNING principal_id"},
+    {NULL, NULL},
 };
 
 struct lookup {

@@ -9,32 +9,32 @@
 #include "db/db_internal.h"
 
 /* The filters shared by the list and the exports: $1 bank, $2 status, $3 county, $4 uscc. */
-#define REFERRAL_WHERE                                                                     \
-	" WHERE ($1::text IS NULL OR r.bank_code = $1) AND ($2::text IS NULL OR r.status = $2)" \
+#define REFERRAL_WHERE                                                                             \
+	" WHERE ($1::text IS NULL OR r.bank_code = $1) AND ($2::text IS NULL OR r.status = $2)"    \
 	" AND ($3::text IS NULL OR r.county_code = $3) AND ($4::text IS NULL OR r.uscc = $4)"
 
 const struct db_stmt db_stmts_referrals[] = {
-	{"referral_create", "SELECT status, code, field, message, referral::text"
-			    " FROM referral_create($1, $2::jsonb)"},
-	{"referral_move", "SELECT status, code, field, message, referral::text"
-			  " FROM referral_move($1, $2, $3, $4, $5, $6::bigint)"},
-	{"referral_select_json", "SELECT referral_with_history(r)::text FROM referrals r"
-				 " WHERE r.ref = $1 AND ($2::text IS NULL OR r.bank_code = $2)"},
-	{"referral_list", "SELECT r.id, referral_to_json(r)::text FROM referrals r" REFERRAL_WHERE
-			  " AND r.id > $5::bigint ORDER BY r.id LIMIT $6::int"},
-	{"referral_export_csv",
-	 "SELECT r.ref, r.uscc, r.name, r.county_code, r.industry_code, r.size, r.bank_code,"
-	 " fen_text(r.requested_fen), r.reason, r.referred_on::text, r.status, r.decline_reason,"
-	 " r.loan_ref, fen_text(r.funded_fen), ts_text(r.created_at), ts_text(r.updated_at)"
-	 " FROM referrals r" REFERRAL_WHERE " ORDER BY r.id"},
-	{"referral_export_json",
-	 "SELECT referral_to_json(r)::text FROM referrals r" REFERRAL_WHERE " ORDER BY r.id"},
-	{"referral_stats",
-	 "SELECT bank_code, referred, accepted, declined, funded, funded_fen, referred_firms,"
-	 " (SELECT t.target FROM targets t WHERE t.year = $3::int"
-	 " AND t.metric = 'relief_referrals')::bigint"
-	 " FROM stats_referrals($1::date, $2)"},
-	{NULL, NULL},
+    {"referral_create", "SELECT status, code, field, message, referral::text"
+			" FROM referral_create($1, $2::jsonb)"},
+    {"referral_move", "SELECT status, code, field, message, referral::text"
+		      " FROM referral_move($1, $2, $3, $4, $5, $6::bigint)"},
+    {"referral_select_json", "SELECT referral_with_history(r)::text FROM referrals r"
+			     " WHERE r.ref = $1 AND ($2::text IS NULL OR r.bank_code = $2)"},
+    {"referral_list", "SELECT r.id, referral_to_json(r)::text FROM referrals r" REFERRAL_WHERE
+		      " AND r.id > $5::bigint ORDER BY r.id LIMIT $6::int"},
+    {"referral_export_csv",
+     "SELECT r.ref, r.uscc, r.name, r.county_code, r.industry_code, r.size, r.bank_code,"
+     " fen_text(r.requested_fen), r.reason, r.referred_on::text, r.status, r.decline_reason,"
+     " r.loan_ref, fen_text(r.funded_fen), ts_text(r.created_at), ts_text(r.updated_at)"
+     " FROM referrals r" REFERRAL_WHERE " ORDER BY r.id"},
+    {"referral_export_json",
+     "SELECT referral_to_json(r)::text FROM referrals r" REFERRAL_WHERE " ORDER BY r.id"},
+    {"referral_stats",
+     "SELECT bank_code, referred, accepted, declined, funded, funded_fen, referred_firms,"
+     " (SELECT t.target FROM targets t WHERE t.year = $3::int"
+     " AND t.metric = 'relief_referrals')::bigint"
+     " FROM stats_referrals($1::date, $2)"},
+    {NULL, NULL},
 };
 
 enum db_rc db_referral_create(const char *actor, const char *item, struct db_outcome *out)
@@ -48,8 +48,8 @@ enum db_rc db_referral_move(const char *bank, const char *ref, const struct refe
 			    struct db_outcome *out)
 {
 	char fen[24];
-	const char *params[] = {bank, ref, m->status, m->decline_reason, m->loan_ref,
-				m->funded_fen > 0 ? fen : NULL};
+	const char *params[] = {
+	    bank, ref, m->status, m->decline_reason, m->loan_ref, m->funded_fen > 0 ? fen : NULL};
 
 	snprintf(fen, sizeof fen, "%lld", (long long)m->funded_fen);
 	return db_write_outcome("referral_move", 6, params, out);
@@ -77,8 +77,7 @@ struct db_stream *db_referral_export_open(const struct referral_filter *f, bool 
 {
 	const char *params[] = {f->bank, f->status, f->county, f->uscc};
 
-	return db_stream_open(json ? "referral_export_json" : "referral_export_csv", 4, params,
-			      rc);
+	return db_stream_open(json ? "referral_export_json" : "referral_export_csv", 4, params, rc);
 }
 
 struct stats_call {

@@ -7,23 +7,23 @@
 #include "db/db_internal.h"
 
 const struct db_stmt db_stmts_stats[] = {
-	{"stats_new_loans",
-	 "SELECT period::text, key, n, amount, first_n, first_amount, credit_n, credit_amount,"
-	 " mlt_n, mlt_amount, renewal_n, renewal_amount"
-	 " FROM stats_new_loans_window($1::char, $2, $3::date, $4::date, $5::boolean)"},
-	{"stats_pricing",
-	 "SELECT period::text, n, amount, avg_rate, avg_spread_bp, change_pp"
-	 " FROM stats_pricing_month($1, $2::date)"},
-	{"stats_lending_growth",
-	 "SELECT bank_code, manufacturing, outstanding_start, outstanding_as_of, issued"
-	 " FROM stats_lending_growth($1::int, $2::date, $3)"},
-	{"stats_targets", "SELECT metric, target::text, actual::text FROM stats_targets($1::int, $2::date)"},
-	{"target_upsert",
-	 "INSERT INTO targets (year, metric, target, updated_by) VALUES ($1::int, $2, $3::numeric, $4)"
-	 " ON CONFLICT (year, metric) DO UPDATE SET target = EXCLUDED.target, updated_at = now(),"
-	 " updated_by = EXCLUDED.updated_by"},
-	{"stats_compact", "SELECT stats_compact()"},
-	{NULL, NULL},
+    {"stats_new_loans",
+     "SELECT period::text, key, n, amount, first_n, first_amount, credit_n, credit_amount,"
+     " mlt_n, mlt_amount, renewal_n, renewal_amount"
+     " FROM stats_new_loans_window($1::char, $2, $3::date, $4::date, $5::boolean)"},
+    {"stats_pricing", "SELECT period::text, n, amount, avg_rate, avg_spread_bp, change_pp"
+		      " FROM stats_pricing_month($1, $2::date)"},
+    {"stats_lending_growth",
+     "SELECT bank_code, manufacturing, outstanding_start, outstanding_as_of, issued"
+     " FROM stats_lending_growth($1::int, $2::date, $3)"},
+    {"stats_targets",
+     "SELECT metric, target::text, actual::text FROM stats_targets($1::int, $2::date)"},
+    {"target_upsert",
+     "INSERT INTO targets (year, metric, target, updated_by) VALUES ($1::int, $2, $3::numeric, $4)"
+     " ON CONFLICT (year, metric) DO UPDATE SET target = EXCLUDED.target, updated_at = now(),"
+     " updated_by = EXCLUDED.updated_by"},
+    {"stats_compact", "SELECT stats_compact()"},
+    {NULL, NULL},
 };
 
 /* The caller's row callback and its closure, for the row readers below. */
@@ -47,7 +47,9 @@ enum db_rc db_stats_new_loans(char dim, const char *bank, const char *from, cons
 {
 	char d[2] = {dim, '\0'};
 	const char *params[] = {d, bank, from, to,
-				manufacturing < 0 ? NULL : manufacturing ? "t" : "f"};
+				manufacturing < 0 ? NULL
+				: manufacturing   ? "t"
+						  : "f"};
 	struct query q = {(void *)fn, cls};
 
 	return db_rows("stats_new_loans", 5, params, newloan_row, &q);
@@ -92,8 +94,8 @@ static void growth_row(void *cls, const PGresult *r, int i)
 			       db_value_int(r, i, 2), db_value_int(r, i, 3), db_value_int(r, i, 4));
 }
 
-enum db_rc db_stats_lending_growth(int year, const char *as_of, const char *bank,
-				   growth_row_fn fn, void *cls)
+enum db_rc db_stats_lending_growth(int year, const char *as_of, const char *bank, growth_row_fn fn,
+				   void *cls)
 {
 	char y[12];
 	const char *params[] = {y, as_of, bank};

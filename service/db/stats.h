@@ -12,8 +12,17 @@
 /** The ten sums of a new-loan row: count and amount, then count and amount of
  *  first-time borrowers, credit loans, medium/long-term loans and renewals. */
 enum newloan_sum {
-	NL_N, NL_AMOUNT, NL_FIRST_N, NL_FIRST_AMOUNT, NL_CREDIT_N, NL_CREDIT_AMOUNT,
-	NL_MLT_N, NL_MLT_AMOUNT, NL_RENEWAL_N, NL_RENEWAL_AMOUNT, NL_SUMS
+	NL_N,
+	NL_AMOUNT,
+	NL_FIRST_N,
+	NL_FIRST_AMOUNT,
+	NL_CREDIT_N,
+	NL_CREDIT_AMOUNT,
+	NL_MLT_N,
+	NL_MLT_AMOUNT,
+	NL_RENEWAL_N,
+	NL_RENEWAL_AMOUNT,
+	NL_SUMS
 };
 
 /** Called per summary row (period "YYYY-MM-DD", group key); strings valid during the call. */
@@ -41,8 +50,8 @@ enum db_rc db_stats_pricing(const char *bank, const char *month, struct pricing_
 typedef void (*growth_row_fn)(void *cls, const char *bank, bool manufacturing, int64_t start,
 			      int64_t as_of, int64_t issued);
 
-enum db_rc db_stats_lending_growth(int year, const char *as_of, const char *bank,
-				   growth_row_fn fn, void *cls);
+enum db_rc db_stats_lending_growth(int year, const char *as_of, const char *bank, growth_row_fn fn,
+				   void *cls);
 
 /** Called per target: metric, target and actual as decimal text (actual NULL when the
  *  registry has no figure for it). */

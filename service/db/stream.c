@@ -16,8 +16,7 @@ struct db_stream {
 	bool done;
 };
 
-struct db_stream *db_stream_open(const char *name, int n, const char *const *params,
-				 enum db_rc *rc)
+struct db_stream *db_stream_open(const char *name, int n, const char *const *params, enum db_rc *rc)
 {
 	const char *sql = db_stmt_sql(name);
 	struct db_stream *s;

@@ -6,18 +6,18 @@
 #include "db/db_internal.h"
 
 const struct db_stmt db_stmts_whitelist[] = {
-	{"whitelist_add", "SELECT status, code, field, message, body::text"
-			  " FROM whitelist_add($1, $2, $3, $4::date, $5::date, $6, $7::date)"},
-	{"whitelist_remove", "SELECT status, code, field, message, body::text"
-			     " FROM whitelist_remove($1, $2, $3, $4::date)"},
-	{"whitelist_check", "SELECT whitelist_check($1, $2::date)::text"},
-	{"whitelist_history", "SELECT whitelist_history($1, $2::date)::text"},
-	{"whitelist_list",
-	 "SELECT e.id, whitelist_entry_to_json(e, $1::date)::text FROM whitelist_entries e"
-	 " WHERE ($2::boolean IS NULL OR (whitelist_status(e, $1::date) = 'active') = $2::boolean)"
-	 " AND ($3::text IS NULL OR whitelist_county(e.uscc) = $3)"
-	 " AND e.id > $4::bigint ORDER BY e.id LIMIT $5::int"},
-	{NULL, NULL},
+    {"whitelist_add", "SELECT status, code, field, message, body::text"
+		      " FROM whitelist_add($1, $2, $3, $4::date, $5::date, $6, $7::date)"},
+    {"whitelist_remove", "SELECT status, code, field, message, body::text"
+			 " FROM whitelist_remove($1, $2, $3, $4::date)"},
+    {"whitelist_check", "SELECT whitelist_check($1, $2::date)::text"},
+    {"whitelist_history", "SELECT whitelist_history($1, $2::date)::text"},
+    {"whitelist_list",
+     "SELECT e.id, whitelist_entry_to_json(e, $1::date)::text FROM whitelist_entries e"
+     " WHERE ($2::boolean IS NULL OR (whitelist_status(e, $1::date) = 'active') = $2::boolean)"
+     " AND ($3::text IS NULL OR whitelist_county(e.uscc) = $3)"
+     " AND e.id > $4::bigint ORDER BY e.id LIMIT $5::int"},
+    {NULL, NULL},
 };
 
 enum db_rc db_whitelist_add(const struct wl_entry_input *in, const char *actor, const char *today,

@@ -5,30 +5,29 @@
 #include <stddef.h>
 #include <string.h>
 
-#define COUNTY_CODE_LEN 6
-#define INDUSTRY_CODE_LEN 4
-#define DIVISION_MIN 1
-#define DIVISION_MAX 97
+#define COUNTY_CODE_LEN     6
+#define INDUSTRY_CODE_LEN   4
+#define DIVISION_MIN        1
+#define DIVISION_MAX        97
 #define MANUFACTURING_FIRST 13
-#define MANUFACTURING_LAST 43
+#define MANUFACTURING_LAST  43
 
 static const char *const firm_size_names[] = {
-	[SIZE_LARGE] = "large",
-	[SIZE_MEDIUM] = "medium",
-	[SIZE_SMALL] = "small",
-	[SIZE_MICRO] = "micro",
+    [SIZE_LARGE] = "large",
+    [SIZE_MEDIUM] = "medium",
+    [SIZE_SMALL] = "small",
+    [SIZE_MICRO] = "micro",
 };
 
 static const char *const guarantee_mode_names[] = {
-	[GM_CREDIT] = "credit",
-	[GM_GUARANTEED] = "guaranteed",
-	[GM_COLLATERAL] = "collateral",
-	[GM_PLEDGE] = "pledge",
+    [GM_CREDIT] = "credit",
+    [GM_GUARANTEED] = "guaranteed",
+    [GM_COLLATERAL] = "collateral",
+    [GM_PLEDGE] = "pledge",
 };
 
-#define N_FIRM_SIZES (sizeof(firm_size_names) / sizeof(firm_size_names[0]))
-#define N_GUARANTEE_MODES                                                      \
-	(sizeof(guarantee_mode_names) / sizeof(guarantee_mode_names[0]))
+#define N_FIRM_SIZES      (sizeof(firm_size_names) / sizeof(firm_size_names[0]))
+#define N_GUARANTEE_MODES (sizeof(guarantee_mode_names) / sizeof(guarantee_mode_names[0]))
 
 /* True when s is exactly n ASCII digits. */
 static bool all_digits(const char *s, size_t n)
@@ -50,9 +49,8 @@ bool county_code_valid(const char *s)
 bool county_is_sanming(const char *s)
 {
 	static const char *const sanming[] = {
-		"350402", "350403", "350404", "350405", "350421",
-		"350423", "350424", "350425", "350426", "350427",
-		"350428", "350429", "350430", "350481",
+	    "350402", "350403", "350404", "350405", "350421", "350423", "350424",
+	    "350425", "350426", "350427", "350428", "350429", "350430", "350481",
 	};
 
 	if (!county_code_valid(s))
@@ -90,8 +88,7 @@ bool industry_is_manufacturing(const char *s)
 {
 	int division = industry_division(s);
 
-	return division >= MANUFACTURING_FIRST &&
-	       division <= MANUFACTURING_LAST;
+	return division >= MANUFACTURING_FIRST && division <= MANUFACTURING_LAST;
 }
 
 /* Index of s in names[0..n), or -1. */

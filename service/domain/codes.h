@@ -39,8 +39,7 @@ bool industry_is_manufacturing(const char *s);
 
 /* Parses "large", "medium", "small" or "micro" (exact, lower case). On
  * failure returns false and leaves *out alone; s may be NULL. */
-__attribute__((warn_unused_result)) bool firm_size_parse(const char *s,
-							 enum firm_size *out);
+__attribute__((warn_unused_result)) bool firm_size_parse(const char *s, enum firm_size *out);
 
 /* The API name of a size ("small"); "unknown" for a value outside the enum.
  * A string literal. */
@@ -52,8 +51,8 @@ bool firm_size_small_or_micro(enum firm_size size);
 
 /* Parses "credit", "guaranteed", "collateral" or "pledge" (exact, lower
  * case). On failure returns false and leaves *out alone; s may be NULL. */
-__attribute__((warn_unused_result)) bool
-guarantee_mode_parse(const char *s, enum guarantee_mode *out);
+__attribute__((warn_unused_result)) bool guarantee_mode_parse(const char *s,
+							      enum guarantee_mode *out);
 
 /* The API name of a guarantee mode; "unknown" outside the enum. A string
  * literal. */

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#define DAYS_PER_ERA 146097
+#define DAYS_PER_ERA             146097
 #define DAYS_0000_03_01_TO_EPOCH 719468
 
 bool is_leap_year(int y)
@@ -14,8 +14,7 @@ bool is_leap_year(int y)
 
 int days_in_month(int y, int m)
 {
-	static const int days[12] = {31, 28, 31, 30, 31, 30,
-				     31, 31, 30, 31, 30, 31};
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 	if (m < 1 || m > 12)
 		return 0;
@@ -32,8 +31,7 @@ int32_t date_from_ymd(int y, int m, int d)
 	int doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
 	int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 
-	return (int32_t)((int64_t)era * DAYS_PER_ERA + doe -
-			 DAYS_0000_03_01_TO_EPOCH);
+	return (int32_t)((int64_t)era * DAYS_PER_ERA + doe - DAYS_0000_03_01_TO_EPOCH);
 }
 
 void date_to_ymd(int32_t day, int *y, int *m, int *d)

@@ -24,8 +24,7 @@ int days_in_month(int y, int m);
 /* Parses exactly "YYYY-MM-DD" (ASCII digits, years 1900..2999, a real
  * calendar date: 2020-02-29 yes, 2021-02-29 no). On failure returns false and
  * leaves *day alone; s may be NULL. */
-__attribute__((warn_unused_result)) bool date_parse(const char *s,
-						    int32_t *day);
+__attribute__((warn_unused_result)) bool date_parse(const char *s, int32_t *day);
 
 /* Writes day as "YYYY-MM-DD". Days before 0000-01-01 or after 9999-12-31 are
  * clamped to those so the text always fits. */
@@ -58,7 +57,6 @@ void date_month_key(int32_t day, char out[MONTH_KEY_BUF]);
 
 /* Parses exactly "YYYY-MM" (years 1900..2999, months 01..12). On failure
  * returns false and leaves *y and *m alone; s may be NULL. */
-__attribute__((warn_unused_result)) bool month_parse(const char *s, int *y,
-						     int *m);
+__attribute__((warn_unused_result)) bool month_parse(const char *s, int *y, int *m);
 
 #endif

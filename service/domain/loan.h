@@ -12,7 +12,7 @@
 
 #include "domain/codes.h"
 
-#define LOAN_REF_MAX_CHARS 64
+#define LOAN_REF_MAX_CHARS  64
 #define FIRM_NAME_MAX_CHARS 200
 
 /** Severity of a catalog rule: errors block a record, warnings are stored with it. */
@@ -20,7 +20,7 @@ enum rule_severity { RULE_ERROR, RULE_WARNING };
 
 /** One row of the rule catalog (GET /v1/rules, docs/rules.md). */
 struct rule {
-	const char *id;    /* "L003" */
+	const char *id; /* "L003" */
 	enum rule_severity severity;
 	const char *field; /* "borrower.uscc" */
 	const char *description;
@@ -65,10 +65,10 @@ struct firm {
 struct loan_input {
 	const char *loan_ref;
 	struct firm borrower;
-	int64_t amount;       /* fen */
-	int32_t issue_date;   /* days since 1970-01-01 */
+	int64_t amount;     /* fen */
+	int32_t issue_date; /* days since 1970-01-01 */
 	int32_t maturity_date;
-	int32_t rate;         /* 1/10000 percent */
+	int32_t rate; /* 1/10000 percent */
 	enum guarantee_mode guarantee_mode;
 	const char *guarantor_code; /* NULL when absent */
 	bool first_loan;
@@ -76,7 +76,7 @@ struct loan_input {
 	const char *renews_loan_ref; /* NULL when absent */
 	int64_t scf_program_id;      /* 0 when absent */
 	bool relief_fund;
-	int64_t credit_line;         /* fen; equals amount when absent */
+	int64_t credit_line; /* fen; equals amount when absent */
 };
 
 /** Policy parameters (the regulator's table; seeded values in domain.md). */
@@ -118,19 +118,19 @@ struct rule_violation {
  * not after policy->today, L010 maturity after issue, L013 guarantor only for guaranteed
  * loans, L015 renewal and renews_loan_ref together, L017/L018 relief-fund cap and term,
  * L020 credit line not below the amount. The single-field formats are the parser's
- * (json/loan_json.h). A violation's field is its catalog row's field. Field paths get @a prefix ("" or "loans[3]").
- * Returns false and fills @a v with the first violation.
+ * (json/loan_json.h). A violation's field is its catalog row's field. Field paths get @a prefix (""
+ * or "loans[3]"). Returns false and fills @a v with the first violation.
  */
-bool loan_check(const struct loan_input *in, const struct loan_policy *policy,
-		const char *prefix, struct rule_violation *v);
+bool loan_check(const struct loan_input *in, const struct loan_policy *policy, const char *prefix,
+		struct rule_violation *v);
 
 /**
  * W001: true (and @a v filled, rule "W001", field "first_loan") when the bank's
  * first_loan flag disagrees with @a registry_first_loan (no earlier non-void loan to the
  * same USCC from any bank, as db/ finds it). False when they agree.
  */
-bool loan_warn_first_loan(const struct loan_input *in, bool registry_first_loan,
-			  const char *prefix, struct rule_violation *v);
+bool loan_warn_first_loan(const struct loan_input *in, bool registry_first_loan, const char *prefix,
+			  struct rule_violation *v);
 
 /** Computes the derived fields of @a in; @a lpr is sorted by `from`, @a n_lpr rows. */
 void loan_derive(const struct loan_input *in, const struct loan_policy *policy,

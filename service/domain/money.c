@@ -5,11 +5,11 @@
 
 #include <string.h>
 
-#define MONEY_INT_DIGITS 13
+#define MONEY_INT_DIGITS  13
 #define MONEY_FRAC_DIGITS 2
-#define RATE_INT_DIGITS 3
-#define RATE_FRAC_DIGITS 4
-#define RATE_FORMAT_MAX INT64_C(9999999999999)
+#define RATE_INT_DIGITS   3
+#define RATE_FRAC_DIGITS  4
+#define RATE_FORMAT_MAX   INT64_C(9999999999999)
 
 /* Reads up to max digits from *s into *value and advances *s past them.
  * Returns the number of digits read, or -1 when there were more than max. */
@@ -150,10 +150,8 @@ void rate_format(int64_t r4, char out[RATE_BUF])
 static int64_t div128_half_away(__int128 num, __int128 den)
 {
 	bool negative = (num < 0) != (den < 0);
-	unsigned __int128 n =
-		num < 0 ? -(unsigned __int128)num : (unsigned __int128)num;
-	unsigned __int128 d =
-		den < 0 ? -(unsigned __int128)den : (unsigned __int128)den;
+	unsigned __int128 n = num < 0 ? -(unsigned __int128)num : (unsigned __int128)num;
+	unsigned __int128 d = den < 0 ? -(unsigned __int128)den : (unsigned __int128)den;
 	unsigned __int128 q = n / d;
 	unsigned __int128 r = n % d;
 	__int128 result;
@@ -161,8 +159,7 @@ static int64_t div128_half_away(__int128 num, __int128 den)
 	if (r >= d - r)
 		q++;
 	if (!negative)
-		return q > (unsigned __int128)INT64_MAX ? INT64_MAX
-							: (int64_t)q;
+		return q > (unsigned __int128)INT64_MAX ? INT64_MAX : (int64_t)q;
 	if (q > (unsigned __int128)INT64_MAX + 1)
 		return INT64_MIN;
 	result = -(__int128)q;

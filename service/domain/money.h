@@ -21,20 +21,17 @@
  * (".5", "5.") or anything after. On success stores fen (at most
  * MONEY_MAX_FEN) and returns true; otherwise returns false and leaves *fen
  * alone. s may be NULL (false). */
-__attribute__((warn_unused_result)) bool money_parse(const char *s,
-						     int64_t *fen);
+__attribute__((warn_unused_result)) bool money_parse(const char *s, int64_t *fen);
 
 /* Writes fen as yuan with exactly two decimals and a leading '-' when
  * negative: "5000000.00", "0.05", "-1.20". Any int64_t fits in out. */
 void money_format(int64_t fen, char out[MONEY_BUF]);
 
 /* *out = a + b; false (and *out untouched) when the sum overflows int64_t. */
-__attribute__((warn_unused_result)) bool fen_add(int64_t a, int64_t b,
-						 int64_t *out);
+__attribute__((warn_unused_result)) bool fen_add(int64_t a, int64_t b, int64_t *out);
 
 /* *out = a - b; false (and *out untouched) when the result overflows. */
-__attribute__((warn_unused_result)) bool fen_sub(int64_t a, int64_t b,
-						 int64_t *out);
+__attribute__((warn_unused_result)) bool fen_sub(int64_t a, int64_t b, int64_t *out);
 
 /* Parses an annual rate in percent: one to three digits, then optionally '.'
  * and one to four digits, value 0 to 100.0000 inclusive; "4.35" and "4.3500"

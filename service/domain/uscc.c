@@ -24,8 +24,8 @@ static int uscc_value(char c)
 
 char uscc_check_char(const char *s)
 {
-	static const int weights[USCC_BODY_LEN] = {
-		1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
+	static const int weights[USCC_BODY_LEN] = {1,  3,  9,  27, 19, 26, 16, 17, 20,
+						   29, 25, 13, 8,  24, 10, 30, 28};
 	int sum = 0;
 	int check;
 
@@ -53,12 +53,10 @@ static const char *bad_char_message(char c, int pos, char buf[USCC_PROBLEM_BUF])
 	if (islower(u) && uscc_value((char)toupper(u)) >= 0)
 		hint = " (use upper case)";
 	if (u >= 0x20 && u < 0x7f)
-		snprintf(buf, USCC_PROBLEM_BUF,
-			 "character '%c' at position %d is not allowed%s", c,
+		snprintf(buf, USCC_PROBLEM_BUF, "character '%c' at position %d is not allowed%s", c,
 			 pos, hint);
 	else
-		snprintf(buf, USCC_PROBLEM_BUF,
-			 "byte 0x%02X at position %d is not allowed",
+		snprintf(buf, USCC_PROBLEM_BUF, "byte 0x%02X at position %d is not allowed",
 			 (unsigned)u, pos);
 	return buf;
 }

@@ -12,7 +12,7 @@
 #include "http/request.h"
 
 #define PAGE_DEFAULT 100
-#define PAGE_MAX 1000
+#define PAGE_MAX     1000
 
 /** Today's day number in Asia/Shanghai (UTC+8, no daylight saving). */
 int32_t today_day(void);

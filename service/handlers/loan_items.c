@@ -87,9 +87,9 @@ bool loan_prepare(const json_t *obj, int idx, const char *prefix, const struct r
 
 void loan_outcome_error(const struct loan_outcome *o, const char *prefix, struct field_error *err)
 {
-	err->code = strcmp(o->code, "conflict") == 0	  ? ERR_CONFLICT
+	err->code = strcmp(o->code, "conflict") == 0    ? ERR_CONFLICT
 		    : strcmp(o->code, "not_found") == 0 ? ERR_NOT_FOUND
-							  : ERR_INVALID_FIELD;
+							: ERR_INVALID_FIELD;
 	err->rule = NULL;
 	if (o->rule[0] != '\0') {
 		const struct rule *r = rule_find(o->rule);

@@ -66,7 +66,8 @@ void loans_post(struct request *req)
 		reply_db_error(req, rc);
 		goto out;
 	}
-	if (out.n != 1 || (strcmp(out.items[0].status, "rejected") != 0 && out.items[0].loan == NULL)) {
+	if (out.n != 1 ||
+	    (strcmp(out.items[0].status, "rejected") != 0 && out.items[0].loan == NULL)) {
 		reply_error(req, ERR_INTERNAL, NULL, NULL, "ingest answered %zu rows", out.n);
 		goto out;
 	}
@@ -120,8 +121,8 @@ static bool list_filter(struct request *req, struct loan_filter *f)
 		return false;
 	f->borrower = req_query(req, "borrower");
 	if (f->borrower != NULL && uscc_problem(f->borrower) != NULL) {
-		reply_error(req, ERR_INVALID_FIELD, "L002", "borrower",
-			    "borrower: %s", uscc_problem(f->borrower));
+		reply_error(req, ERR_INVALID_FIELD, "L002", "borrower", "borrower: %s",
+			    uscc_problem(f->borrower));
 		return false;
 	}
 	f->status = req_query(req, "status");

@@ -14,16 +14,16 @@
 #include "http/reply.h"
 #include "json/csv.h"
 
-#define BATCH_MAX 1000
+#define BATCH_MAX           1000
 #define IDEMPOTENCY_KEY_MAX 128
 
 struct batch {
 	size_t n;
 	struct loan_prep *preps; /* one per input */
 	bool atomic, dry_run;
-	const json_t *loans;     /* the input array (borrowed from the request) */
-	const char *request_id;  /* carried by the error of a rejected atomic batch */
-	json_t *csv_rows;        /* owned when the body was CSV */
+	const json_t *loans;    /* the input array (borrowed from the request) */
+	const char *request_id; /* carried by the error of a rejected atomic batch */
+	json_t *csv_rows;       /* owned when the body was CSV */
 };
 
 /* The input array: from the JSON body or the CSV rows. Replies on error. */
@@ -48,7 +48,8 @@ static const json_t *batch_input(struct request *req, struct batch *b)
 		loans = json_object_get(req->json, "loans");
 		if (!json_is_array(loans)) {
 			reply_error(req, ERR_INVALID_FIELD, NULL, "loans",
-				    "loans: an array of 1 to %d loan objects is required", BATCH_MAX);
+				    "loans: an array of 1 to %d loan objects is required",
+				    BATCH_MAX);
 			return NULL;
 		}
 	}
@@ -62,7 +63,8 @@ static const json_t *batch_input(struct request *req, struct batch *b)
 }
 
 /* The first problem of an atomic batch: C-side rejections and database ones alike. */
-static const struct field_error *first_problem(const struct batch *b, const struct field_error *db_errs)
+static const struct field_error *first_problem(const struct batch *b,
+					       const struct field_error *db_errs)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		if (b->preps[i].rejected)
@@ -173,8 +175,8 @@ static bool key_valid(const char *key)
 
 static void run(struct request *req, struct batch *b, const char *items_text, const char *key)
 {
-	struct ingest_call call = {req->principal.code, items_text, b->atomic, b->dry_run, false,
-				   false};
+	struct ingest_call call = {req->principal.code, items_text, b->atomic,
+				   b->dry_run,          false,      false};
 	bool c_rejected = false;
 	unsigned status = 0;
 	char *body = NULL;
@@ -235,7 +237,8 @@ void loans_batch_post(struct request *req)
 		goto out;
 	if (key != NULL && !key_valid(key)) {
 		reply_error(req, ERR_BAD_REQUEST, NULL, "Idempotency-Key",
-			    "Idempotency-Key: 1 to %d printable ASCII characters", IDEMPOTENCY_KEY_MAX);
+			    "Idempotency-Key: 1 to %d printable ASCII characters",
+			    IDEMPOTENCY_KEY_MAX);
 		goto out;
 	}
 	b.loans = batch_input(req, &b);

@@ -8,8 +8,8 @@
 
 static void add_row(void *cls, const char *from, const char *one_year, const char *five_year)
 {
-	json_array_append_new(cls, json_pack("{s:s, s:s, s:s}", "effective_from", from,
-					     "one_year", one_year, "five_year", five_year));
+	json_array_append_new(cls, json_pack("{s:s, s:s, s:s}", "effective_from", from, "one_year",
+					     one_year, "five_year", five_year));
 }
 
 void lpr_list(struct request *req)

@@ -24,9 +24,10 @@ void ops_readyz(struct request *req)
 				     db_schema_version_expected()));
 		return;
 	case DB_PENDING_MIGRATIONS:
-		reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
-			    "database migrations are pending (want version %d); run finregd migrate",
-			    db_schema_version_expected());
+		reply_error(
+		    req, ERR_UNAVAILABLE, NULL, NULL,
+		    "database migrations are pending (want version %d); run finregd migrate",
+		    db_schema_version_expected());
 		return;
 	default:
 		reply_error(req, ERR_UNAVAILABLE, NULL, NULL, "the database is unreachable");

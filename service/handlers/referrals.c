@@ -19,8 +19,8 @@
 #include "http/reply.h"
 #include "json/loan_json.h"
 
-#define REASON_MAX_CHARS 500
-#define LOAN_REF_CHARS 64
+#define REASON_MAX_CHARS     500
+#define LOAN_REF_CHARS       64
 #define REAL_ESTATE_DIVISION 70 /* GB/T 4754-2017 K70 房地产业: not eligible */
 
 static const char *const statuses[] = {"referred", "accepted", "declined", "funded", NULL};
@@ -34,8 +34,8 @@ static bool known_status(const char *s)
 }
 
 /* A member that only goes with some status must be absent (or null) otherwise. */
-static bool absent_unless(const json_t *body, const char *name, bool allowed,
-			  const char *status, struct field_error *err)
+static bool absent_unless(const json_t *body, const char *name, bool allowed, const char *status,
+			  struct field_error *err)
 {
 	const json_t *v = json_object_get(body, name);
 
@@ -50,8 +50,9 @@ static bool absent_unless(const json_t *body, const char *name, bool allowed,
 static bool firm_eligible(const struct firm *f, struct field_error *err)
 {
 	if (f->size == SIZE_LARGE)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, "size",
-				  "the relief fund is for medium, small and micro firms, not large");
+		return field_fail(
+		    err, ERR_INVALID_FIELD, NULL, NULL, "size",
+		    "the relief fund is for medium, small and micro firms, not large");
 	if (industry_division(f->industry_code) == REAL_ESTATE_DIVISION)
 		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, "industry_code",
 				  "real estate (division 70) is not eligible for the relief fund");
@@ -61,9 +62,10 @@ static bool firm_eligible(const struct firm *f, struct field_error *err)
 /* Reads a POST body into the JSON item referral_create() takes (a new reference). */
 static json_t *referral_item(struct request *req, int64_t cap_fen, struct field_error *err)
 {
-	static const char *const allowed[] = {"uscc", "name", "county_code", "industry_code",
-					      "size", "bank_code", "requested_amount", "reason",
-					      "referred_on", NULL};
+	static const char *const allowed[] = {
+	    "uscc",        "name",      "county_code",      "industry_code",
+	    "size",        "bank_code", "requested_amount", "reason",
+	    "referred_on", NULL};
 	const json_t *body = req->json;
 	struct firm f;
 	const char *bank, *reason, *on;

@@ -18,15 +18,28 @@
 
 /* Column headers, in the order of the referral_export_csv statement's columns. */
 static const char *const headers_en[REFERRAL_EXPORT_COLUMNS] = {
-	"id", "uscc", "name", "county_code", "industry_code", "size", "bank_code",
-	"requested_amount", "reason", "referred_on", "status", "decline_reason", "loan_ref",
-	"funded_amount", "created_at", "updated_at",
+    "id",
+    "uscc",
+    "name",
+    "county_code",
+    "industry_code",
+    "size",
+    "bank_code",
+    "requested_amount",
+    "reason",
+    "referred_on",
+    "status",
+    "decline_reason",
+    "loan_ref",
+    "funded_amount",
+    "created_at",
+    "updated_at",
 };
 
 static const char *const headers_zh[REFERRAL_EXPORT_COLUMNS] = {
-	"推荐编号", "统一社会信用代码", "企业名称", "区县代码", "行业代码", "企业规模",
-	"承接银行", "申请金额（元）", "推荐理由", "推荐日期", "状态", "拒绝原因",
-	"贷款合同号", "放款金额（元）", "创建时间", "更新时间",
+    "推荐编号",   "统一社会信用代码", "企业名称", "区县代码", "行业代码", "企业规模",
+    "承接银行",   "申请金额（元）",   "推荐理由", "推荐日期", "状态",     "拒绝原因",
+    "贷款合同号", "放款金额（元）",   "创建时间", "更新时间",
 };
 
 enum phase { PHASE_HEAD, PHASE_ROWS, PHASE_TAIL, PHASE_DONE };
@@ -70,8 +83,7 @@ static size_t formatted(const struct export_state *x)
 
 static bool format_row(struct export_state *x)
 {
-	if (x->ncols != (x->json ? 1 : REFERRAL_EXPORT_COLUMNS) ||
-	    (x->json && x->row[0] == NULL)) {
+	if (x->ncols != (x->json ? 1 : REFERRAL_EXPORT_COLUMNS) || (x->json && x->row[0] == NULL)) {
 		LOG_BUG("referral export row has %d columns", x->ncols);
 		return false;
 	}

@@ -76,8 +76,9 @@ static void add_row(void *cls, const char *period, const char *key, const int64_
 static json_t *flag_json(const int64_t s[NL_SUMS], int n_idx)
 {
 	return json_pack("{s:I, s:o, s:o, s:o}", "count", (json_int_t)s[n_idx], "amount",
-			 money_json(s[n_idx + 1]), "share_count", ratio_json(share_e4(s[n_idx], s[NL_N])),
-			 "share_amount", ratio_json(share_e4(s[n_idx + 1], s[NL_AMOUNT])));
+			 money_json(s[n_idx + 1]), "share_count",
+			 ratio_json(share_e4(s[n_idx], s[NL_N])), "share_amount",
+			 ratio_json(share_e4(s[n_idx + 1], s[NL_AMOUNT])));
 }
 
 static json_t *figures_json(const int64_t s[NL_SUMS])
@@ -93,8 +94,8 @@ static bool parse_group_by(const char *by, char *dim)
 	static const struct {
 		const char *name;
 		char dim;
-	} dims[] = {{"bank", 'b'}, {"county", 'c'}, {"industry", 'i'}, {"size", 's'},
-		    {"month", 's'}};
+	} dims[] = {
+	    {"bank", 'b'}, {"county", 'c'}, {"industry", 'i'}, {"size", 's'}, {"month", 's'}};
 
 	for (unsigned i = 0; i < sizeof dims / sizeof dims[0]; i++) {
 		if (strcmp(by, dims[i].name) == 0) {
@@ -117,7 +118,8 @@ static bool required_date(struct request *req, const char *name, const char **ou
 
 void stats_new_loans(struct request *req)
 {
-	const char *from, *to, *by = req_query(req, "group_by"), *mfg = req_query(req, "manufacturing");
+	const char *from, *to, *by = req_query(req, "group_by"),
+			       *mfg = req_query(req, "manufacturing");
 	struct groups gs = {calloc(MAX_GROUPS, sizeof(struct group)), 0, NULL, false};
 	int64_t total[NL_SUMS] = {0};
 	int32_t dfrom, dto;
@@ -130,7 +132,8 @@ void stats_new_loans(struct request *req)
 
 	if (gs.g == NULL)
 		abort();
-	if (!ok || !required_date(req, "from", &from, &dfrom) || !required_date(req, "to", &to, &dto))
+	if (!ok || !required_date(req, "from", &from, &dfrom) ||
+	    !required_date(req, "to", &to, &dto))
 		goto out;
 	if (dto < dfrom) {
 		reply_error(req, ERR_INVALID_FIELD, NULL, "to", "to: must not be before from");
@@ -402,7 +405,8 @@ void stats_targets(struct request *req)
 		reply_db_error(req, rc);
 		goto fail;
 	}
-	reply_json(req, 200, json_pack("{s:i, s:s, s:o}", "year", year, "as_of", as_of, "rows", rows));
+	reply_json(req, 200,
+		   json_pack("{s:i, s:s, s:o}", "year", year, "as_of", as_of, "rows", rows));
 	return;
 fail:
 	json_decref(rows);
@@ -411,9 +415,9 @@ fail:
 void targets_put(struct request *req)
 {
 	static const char *const allowed[] = {"target", NULL};
-	static const char *const metrics[] = {"manufacturing_loan_increase", "lending_increase",
-					      "guarantee_leverage", "small_micro_rate_change_pp",
-					      "relief_referrals", NULL};
+	static const char *const metrics[] = {
+	    "manufacturing_loan_increase", "lending_increase", "guarantee_leverage",
+	    "small_micro_rate_change_pp",  "relief_referrals", NULL};
 	const char *year_s = req_param(req, 0), *metric = req_param(req, 1), *text;
 	const json_t *v = json_object_get(req->json, "target");
 	struct field_error err;
@@ -440,12 +444,12 @@ void targets_put(struct request *req)
 	else
 		value[0] = '\0';
 	text = value;
-	if (!decimal_e4(text, &e4) || (money_metric(metric) && strchr(text, '.') &&
-				       strlen(strchr(text, '.')) > 3) ||
+	if (!decimal_e4(text, &e4) ||
+	    (money_metric(metric) && strchr(text, '.') && strlen(strchr(text, '.')) > 3) ||
 	    (strcmp(metric, "relief_referrals") == 0 && (e4 % 10000 != 0 || e4 < 0))) {
-		reply_error(req, ERR_INVALID_FIELD, NULL, "target",
-			    "target: %s", money_metric(metric) ? "a yuan string such as \"5000000000.00\""
-								: "a decimal string such as \"1.5\"");
+		reply_error(req, ERR_INVALID_FIELD, NULL, "target", "target: %s",
+			    money_metric(metric) ? "a yuan string such as \"5000000000.00\""
+						 : "a decimal string such as \"1.5\"");
 		return;
 	}
 	rc = db_target_put((int)year, metric, text, req->principal.code);
@@ -453,6 +457,7 @@ void targets_put(struct request *req)
 		reply_db_error(req, rc);
 		return;
 	}
-	reply_json(req, 200, json_pack("{s:i, s:s, s:o}", "year", (int)year, "metric", metric,
-				       "target", metric_value(metric, text)));
+	reply_json(req, 200,
+		   json_pack("{s:i, s:s, s:o}", "year", (int)year, "metric", metric, "target",
+			     metric_value(metric, text)));
 }

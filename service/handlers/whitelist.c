@@ -226,7 +226,7 @@ static void reply_csv(struct request *req, struct wl_filter *f)
 	struct csv_state s;
 	char disposition[80], *text;
 	size_t len;
-	enum db_rc rc;
+	enum db_rc rc = DB_OK;
 
 	csv_begin(&s.out, true);
 	csv_row(&s.out, csv_columns, N_CSV_COLUMNS);

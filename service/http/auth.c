@@ -19,7 +19,7 @@
 static void check_peer(struct request *req, struct tls_peer *peer)
 {
 	const union MHD_ConnectionInfo *info =
-		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	    MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	gnutls_session_t session;
 	const gnutls_datum_t *certs;
 	unsigned int n_certs = 0, status = 0;

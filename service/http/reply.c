@@ -39,8 +39,8 @@ void reply_text(struct request *req, unsigned status, const char *content_type, 
 		     content_type);
 }
 
-void reply_static(struct request *req, unsigned status, const char *content_type,
-		  const char *text, size_t len)
+void reply_static(struct request *req, unsigned status, const char *content_type, const char *text,
+		  size_t len)
 {
 	set_response(req, status,
 		     MHD_create_response_from_buffer(len, (void *)text, MHD_RESPMEM_PERSISTENT),

@@ -33,8 +33,8 @@ void reply_text(struct request *req, unsigned status, const char *content_type, 
 		size_t len);
 
 /** Replies @a status with static bytes (not copied, not freed). */
-void reply_static(struct request *req, unsigned status, const char *content_type,
-		  const char *text, size_t len);
+void reply_static(struct request *req, unsigned status, const char *content_type, const char *text,
+		  size_t len);
 
 /** Fills @a buf with up to @a max bytes of a streamed body: the count (> 0), 0 at the
  *  end, or -1 on an error (the connection is then closed mid-body). */

@@ -16,7 +16,7 @@ struct MHD_Response;
 struct route;
 
 #define REQUEST_MAX_PARAMS 4
-#define REQUEST_ID_MAX 64
+#define REQUEST_ID_MAX     64
 
 enum body_format {
 	BODY_FORMAT_NONE,

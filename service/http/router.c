@@ -9,57 +9,58 @@
 #include "handlers/handlers.h"
 #include "metrics.h"
 
-#define JSON_BODY (1u << BODY_FORMAT_JSON)
+#define JSON_BODY   (1u << BODY_FORMAT_JSON)
 #define JSON_OR_CSV (JSON_BODY | (1u << BODY_FORMAT_CSV))
-#define READERS (PK_BANK | PK_REGULATOR)
+#define READERS     (PK_BANK | PK_REGULATOR)
 
 static const struct route routes[] = {
-	{"GET", "/healthz", ops_healthz, 0, 0},
-	{"GET", "/readyz", ops_readyz, 0, 0},
-	{"GET", "/metrics", ops_metrics, 0, 0},
-	{"GET", "/v1/openapi.json", openapi_get, 0, 0},
-	{"GET", "/v1/whoami", whoami_get, PK_ANY, 0},
-	{"GET", "/v1/lpr", lpr_list, PK_ANY, 0},
-	{"PUT", "/v1/lpr/{date}", lpr_put, PK_REGULATOR, JSON_BODY},
-	{"GET", "/v1/rules", rules_list, PK_ANY, 0},
-	{"GET", "/v1/stats/new-loans", stats_new_loans, READERS, 0},
-	{"GET", "/v1/stats/pricing", stats_pricing, READERS, 0},
-	{"GET", "/v1/stats/lending-growth", stats_lending_growth, READERS, 0},
-	{"GET", "/v1/stats/targets", stats_targets, PK_REGULATOR, 0},
-	{"PUT", "/v1/targets/{year}/{metric}", targets_put, PK_REGULATOR, JSON_BODY},
-	{"GET", "/v1/warnings", warnings_list, READERS, 0},
-	{"POST", "/v1/loans", loans_post, PK_BANK, JSON_BODY},
-	{"GET", "/v1/loans", loans_list, READERS, 0},
-	{"POST", "/v1/loans/batch", loans_batch_post, PK_BANK, JSON_OR_CSV},
-	{"GET", "/v1/loans/{loan_ref}", loans_get, READERS, 0},
-	{"PUT", "/v1/loans/{loan_ref}", loans_put, PK_BANK, JSON_BODY},
-	{"GET", "/v1/loans/{loan_ref}/history", loans_history, READERS, 0},
-	{"POST", "/v1/loans/{loan_ref}/void", loans_void, PK_BANK, JSON_BODY},
-	{"POST", "/v1/loans/{loan_ref}/repayments", loans_repay, PK_BANK, JSON_BODY},
-	{"POST", "/v1/scf/programs", scf_programs_post, PK_BANK, JSON_BODY},
-	{"GET", "/v1/scf/programs", scf_programs_list, READERS, 0},
-	{"GET", "/v1/scf/programs/{id}", scf_programs_get, READERS, 0},
-	{"POST", "/v1/scf/programs/{id}/members", scf_members_post, PK_BANK, JSON_BODY},
-	{"POST", "/v1/scf/programs/{id}/members/{uscc}/leave", scf_members_leave, PK_BANK, JSON_BODY},
-	{"GET", "/v1/stats/scf-rewards", stats_scf_rewards, PK_REGULATOR, 0},
-	{"POST", "/v1/referrals", referrals_post, PK_REGULATOR, JSON_BODY},
-	{"GET", "/v1/referrals", referrals_list, READERS, 0},
-	{"GET", "/v1/referrals/export", referrals_export, READERS, 0},
-	{"GET", "/v1/referrals/{id}", referrals_get, READERS, 0},
-	{"PATCH", "/v1/referrals/{id}", referrals_patch, PK_BANK, JSON_BODY},
-	{"GET", "/v1/stats/referrals", stats_referrals, READERS, 0},
-	{"POST", "/v1/whitelist", whitelist_post, PK_REGULATOR, JSON_BODY},
-	{"GET", "/v1/whitelist", whitelist_list, PK_ANY, 0},
-	{"GET", "/v1/whitelist/{uscc}", whitelist_get, PK_ANY, 0},
-	{"GET", "/v1/whitelist/{uscc}/history", whitelist_history, PK_ANY, 0},
-	{"POST", "/v1/whitelist/{uscc}/remove", whitelist_remove, PK_REGULATOR, JSON_BODY},
-	{"PUT", "/v1/guarantors/{code}", guarantors_put, PK_REGULATOR, JSON_BODY},
-	{"GET", "/v1/guarantors/{code}", guarantors_get, PK_GUARANTOR | PK_REGULATOR, 0},
-	{"POST", "/v1/guarantees", guarantees_post, PK_GUARANTOR, JSON_BODY},
-	{"GET", "/v1/guarantees", guarantees_list, PK_ANY, 0},
-	{"GET", "/v1/guarantees/{guarantee_ref}", guarantees_get, PK_GUARANTOR | PK_REGULATOR, 0},
-	{"POST", "/v1/guarantees/{guarantee_ref}/release", guarantees_release, PK_GUARANTOR, JSON_BODY},
-	{"GET", "/v1/stats/guarantee-leverage", stats_guarantee_leverage, PK_GUARANTOR | PK_REGULATOR, 0},
+    {"GET", "/healthz", ops_healthz, 0, 0},
+    {"GET", "/readyz", ops_readyz, 0, 0},
+    {"GET", "/metrics", ops_metrics, 0, 0},
+    {"GET", "/v1/openapi.json", openapi_get, 0, 0},
+    {"GET", "/v1/whoami", whoami_get, PK_ANY, 0},
+    {"GET", "/v1/lpr", lpr_list, PK_ANY, 0},
+    {"PUT", "/v1/lpr/{date}", lpr_put, PK_REGULATOR, JSON_BODY},
+    {"GET", "/v1/rules", rules_list, PK_ANY, 0},
+    {"GET", "/v1/stats/new-loans", stats_new_loans, READERS, 0},
+    {"GET", "/v1/stats/pricing", stats_pricing, READERS, 0},
+    {"GET", "/v1/stats/lending-growth", stats_lending_growth, READERS, 0},
+    {"GET", "/v1/stats/targets", stats_targets, PK_REGULATOR, 0},
+    {"PUT", "/v1/targets/{year}/{metric}", targets_put, PK_REGULATOR, JSON_BODY},
+    {"GET", "/v1/warnings", warnings_list, READERS, 0},
+    {"POST", "/v1/loans", loans_post, PK_BANK, JSON_BODY},
+    {"GET", "/v1/loans", loans_list, READERS, 0},
+    {"POST", "/v1/loans/batch", loans_batch_post, PK_BANK, JSON_OR_CSV},
+    {"GET", "/v1/loans/{loan_ref}", loans_get, READERS, 0},
+    {"PUT", "/v1/loans/{loan_ref}", loans_put, PK_BANK, JSON_BODY},
+    {"GET", "/v1/loans/{loan_ref}/history", loans_history, READERS, 0},
+    {"POST", "/v1/loans/{loan_ref}/void", loans_void, PK_BANK, JSON_BODY},
+    {"POST", "/v1/loans/{loan_ref}/repayments", loans_repay, PK_BANK, JSON_BODY},
+    {"POST", "/v1/scf/programs", scf_programs_post, PK_BANK, JSON_BODY},
+    {"GET", "/v1/scf/programs", scf_programs_list, READERS, 0},
+    {"GET", "/v1/scf/programs/{id}", scf_programs_get, READERS, 0},
+    {"POST", "/v1/scf/programs/{id}/members", scf_members_post, PK_BANK, JSON_BODY},
+    {"POST", "/v1/scf/programs/{id}/members/{uscc}/leave", scf_members_leave, PK_BANK, JSON_BODY},
+    {"GET", "/v1/stats/scf-rewards", stats_scf_rewards, PK_REGULATOR, 0},
+    {"POST", "/v1/referrals", referrals_post, PK_REGULATOR, JSON_BODY},
+    {"GET", "/v1/referrals", referrals_list, READERS, 0},
+    {"GET", "/v1/referrals/export", referrals_export, READERS, 0},
+    {"GET", "/v1/referrals/{id}", referrals_get, READERS, 0},
+    {"PATCH", "/v1/referrals/{id}", referrals_patch, PK_BANK, JSON_BODY},
+    {"GET", "/v1/stats/referrals", stats_referrals, READERS, 0},
+    {"POST", "/v1/whitelist", whitelist_post, PK_REGULATOR, JSON_BODY},
+    {"GET", "/v1/whitelist", whitelist_list, PK_ANY, 0},
+    {"GET", "/v1/whitelist/{uscc}", whitelist_get, PK_ANY, 0},
+    {"GET", "/v1/whitelist/{uscc}/history", whitelist_history, PK_ANY, 0},
+    {"POST", "/v1/whitelist/{uscc}/remove", whitelist_remove, PK_REGULATOR, JSON_BODY},
+    {"PUT", "/v1/guarantors/{code}", guarantors_put, PK_REGULATOR, JSON_BODY},
+    {"GET", "/v1/guarantors/{code}", guarantors_get, PK_GUARANTOR | PK_REGULATOR, 0},
+    {"POST", "/v1/guarantees", guarantees_post, PK_GUARANTOR, JSON_BODY},
+    {"GET", "/v1/guarantees", guarantees_list, PK_ANY, 0},
+    {"GET", "/v1/guarantees/{guarantee_ref}", guarantees_get, PK_GUARANTOR | PK_REGULATOR, 0},
+    {"POST", "/v1/guarantees/{guarantee_ref}/release", guarantees_release, PK_GUARANTOR, JSON_BODY},
+    {"GET", "/v1/stats/guarantee-leverage", stats_guarantee_leverage, PK_GUARANTOR | PK_REGULATOR,
+     0},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -193,9 +194,9 @@ enum route_match router_match(struct request *req, const char *method, const cha
 	bool path_seen = false, bad_encoding = false;
 
 	for (unsigned i = 0; i < N_ROUTES; i++) {
-		bool same_method = strcmp(routes[i].method, method) == 0 ||
-				   (strcmp(method, "HEAD") == 0 &&
-				    strcmp(routes[i].method, "GET") == 0);
+		bool same_method =
+		    strcmp(routes[i].method, method) == 0 ||
+		    (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0);
 
 		if (!match_pattern(routes[i].pattern, path, req, &bad_encoding))
 			continue;

@@ -30,7 +30,7 @@
 #include "log.h"
 #include "metrics.h"
 
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define TLS_PRIORITIES    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 #define CONNECTION_MEMORY (128 * 1024)
 
 static const struct config *config;
@@ -69,8 +69,7 @@ static void request_id_init(struct request *req)
 		snprintf(req->id + 2 * i, 3, "%02x", raw[i]);
 }
 
-static struct request *request_new(struct MHD_Connection *conn, const char *url,
-				   const char *method)
+static struct request *request_new(struct MHD_Connection *conn, const char *url, const char *method)
 {
 	struct request *req = calloc(1, sizeof *req);
 
@@ -140,7 +139,7 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 static struct tls_peer *peer_of(struct request *req)
 {
 	const union MHD_ConnectionInfo *info =
-		MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	    MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 	return info != NULL ? info->socket_context : NULL;
 }
@@ -204,11 +203,10 @@ static bool check_body_headers(struct request *req)
 	req->body_format = body_format_of(req);
 	if (req->body_format == BODY_FORMAT_NONE ||
 	    (req->route->bodies & (1u << req->body_format)) == 0) {
-		reply_error(req, ERR_UNSUPPORTED_MEDIA_TYPE, NULL, NULL,
-			    "Content-Type must be %s",
+		reply_error(req, ERR_UNSUPPORTED_MEDIA_TYPE, NULL, NULL, "Content-Type must be %s",
 			    (req->route->bodies & (1u << BODY_FORMAT_CSV))
-				    ? "application/json or text/csv"
-				    : "application/json");
+				? "application/json or text/csv"
+				: "application/json");
 		return false;
 	}
 	if (cl != NULL) {
@@ -268,19 +266,20 @@ static void begin(struct request *req)
 	bool needs_auth;
 
 	if (!printable_ascii(req->method) || !printable_ascii(req->path)) {
-		reply_error(req, ERR_BAD_REQUEST, NULL, NULL,
-			    "the method and path must be printable ASCII (percent-encode the rest)");
+		reply_error(
+		    req, ERR_BAD_REQUEST, NULL, NULL,
+		    "the method and path must be printable ASCII (percent-encode the rest)");
 		return;
 	}
 	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &h);
 	if (h.content_length > 1 || (h.content_length > 0 && h.transfer_encoding > 0)) {
-		reply_error(req, ERR_BAD_REQUEST, NULL, NULL,
-			    "ambiguous body length (Content-Length with Transfer-Encoding, or twice)");
+		reply_error(
+		    req, ERR_BAD_REQUEST, NULL, NULL,
+		    "ambiguous body length (Content-Length with Transfer-Encoding, or twice)");
 		return;
 	}
 	m = router_match(req, req->method, req->path);
-	needs_auth = m == ROUTE_FOUND ? req->route->kinds != 0
-				      : strncmp(req->path, "/v1/", 4) == 0;
+	needs_auth = m == ROUTE_FOUND ? req->route->kinds != 0 : strncmp(req->path, "/v1/", 4) == 0;
 	if (needs_auth && !authenticate(req))
 		return;
 	switch (m) {
@@ -294,8 +293,8 @@ static void begin(struct request *req)
 		reply_error(req, ERR_NOT_FOUND, NULL, NULL, "no such endpoint: %s", req->path);
 		return;
 	case ROUTE_WRONG_METHOD:
-		reply_error(req, ERR_METHOD_NOT_ALLOWED, NULL, NULL,
-			    "%s is not allowed on %s", req->method, req->path);
+		reply_error(req, ERR_METHOD_NOT_ALLOWED, NULL, NULL, "%s is not allowed on %s",
+			    req->method, req->path);
 		return;
 	}
 	if (req->route->kinds != 0 && !req_is(req, req->route->kinds)) {
@@ -346,7 +345,8 @@ static bool parse_json_body(struct request *req)
 	json_error_t e;
 
 	if (req->body_len == 0) {
-		reply_error(req, ERR_BAD_JSON, NULL, NULL, "the body is empty; a JSON object is expected");
+		reply_error(req, ERR_BAD_JSON, NULL, NULL,
+			    "the body is empty; a JSON object is expected");
 		return false;
 	}
 	req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
@@ -375,13 +375,12 @@ static void finish(struct request *req)
 		return;
 	req->route->fn(req);
 	if (req->response == NULL)
-		LOG_BUG("handler for %s %s made no reply", req->route->method,
-			req->route->pattern);
+		LOG_BUG("handler for %s %s made no reply", req->route->method, req->route->pattern);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
-				 const char *method, const char *version,
-				 const char *upload_data, size_t *upload_data_size, void **con_cls)
+				 const char *method, const char *version, const char *upload_data,
+				 size_t *upload_data_size, void **con_cls)
 {
 	struct request *req = *con_cls;
 
@@ -418,8 +417,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (req == NULL)
 		return;
 	micros = log_monotonic_us() - req->start_us;
-	log_access(req->id, req->authenticated ? req->principal.code : NULL, req->method,
-		   req->path, req->queued ? req->status : 0, micros);
+	log_access(req->id, req->authenticated ? req->principal.code : NULL, req->method, req->path,
+		   req->queued ? req->status : 0, micros);
 	metrics_request(req->route_index, req->queued ? req->status : 0, micros);
 	request_free(req);
 	*con_cls = NULL;
@@ -554,21 +553,15 @@ int server_run(const struct config *cfg)
 	ca = read_file(cfg->client_ca);
 	if (cert == NULL || key == NULL || ca == NULL)
 		goto out;
-	d = MHD_start_daemon(flags, 0, NULL, NULL, &on_access, NULL,
-			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-			     MHD_OPTION_HTTPS_MEM_CERT, cert,
-			     MHD_OPTION_HTTPS_MEM_KEY, key,
-			     MHD_OPTION_HTTPS_MEM_TRUST, ca,
-			     MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
-			     MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
-			     MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
-			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-			     MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-			     MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL,
-			     MHD_OPTION_NOTIFY_CONNECTION, &on_connection, NULL,
-			     MHD_OPTION_UNESCAPE_CALLBACK, &unescape_none, NULL,
-			     MHD_OPTION_EXTERNAL_LOGGER, &mhd_log, NULL,
-			     MHD_OPTION_END);
+	d = MHD_start_daemon(
+	    flags, 0, NULL, NULL, &on_access, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+	    MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+	    MHD_OPTION_HTTPS_MEM_TRUST, ca, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+	    MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+	    cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, &on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
+	    &unescape_none, NULL, MHD_OPTION_EXTERNAL_LOGGER, &mhd_log, NULL, MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "finregd: cannot listen on %s (TLS files or address?)\n",
 			cfg->listen);

@@ -20,8 +20,8 @@ void field_path(char *out, size_t len, const char *prefix, const char *name)
 		snprintf(out, len, "%s.%s", prefix, name);
 }
 
-bool field_fail(struct field_error *err, enum api_error code, const char *rule,
-		const char *prefix, const char *name, const char *fmt, ...)
+bool field_fail(struct field_error *err, enum api_error code, const char *rule, const char *prefix,
+		const char *name, const char *fmt, ...)
 {
 	char text[256];
 	va_list ap;
@@ -42,7 +42,8 @@ bool fields_only(const json_t *obj, const char *const *allowed, const char *pref
 	const char *key;
 	json_t *value;
 
-	json_object_foreach((json_t *)obj, key, value) {
+	json_object_foreach((json_t *)obj, key, value)
+	{
 		bool known = false;
 
 		for (const char *const *a = allowed; *a != NULL && !known; a++)

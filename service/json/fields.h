@@ -23,9 +23,8 @@ struct field_error {
 };
 
 /** Records an error; returns false so callers can `return field_fail(...)`. */
-bool field_fail(struct field_error *err, enum api_error code, const char *rule,
-		const char *prefix, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+bool field_fail(struct field_error *err, enum api_error code, const char *rule, const char *prefix,
+		const char *name, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /** False (unknown_field) when @a obj has a key not in the NULL-terminated @a allowed. */
 bool fields_only(const json_t *obj, const char *const *allowed, const char *prefix,

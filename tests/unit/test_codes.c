@@ -5,8 +5,8 @@
 #include "domain/codes.h"
 
 static const char *const sanming_codes[] = {
-	"350402", "350403", "350404", "350405", "350421", "350423", "350424",
-	"350425", "350426", "350427", "350428", "350429", "350430", "350481",
+    "350402", "350403", "350404", "350405", "350421", "350423", "350424",
+    "350425", "350426", "350427", "350428", "350429", "350430", "350481",
 };
 
 #define N_SANMING (sizeof(sanming_codes) / sizeof(sanming_codes[0]))
@@ -180,8 +180,7 @@ static void test_firm_size_names_round_trip(void)
 	for (int i = SIZE_LARGE; i <= SIZE_MICRO; i++) {
 		enum firm_size size = SIZE_LARGE;
 
-		CHECK(firm_size_parse(firm_size_name((enum firm_size)i),
-				      &size));
+		CHECK(firm_size_parse(firm_size_name((enum firm_size)i), &size));
 		CHECK(size == (enum firm_size)i);
 	}
 	CHECK_STR(firm_size_name(SIZE_SMALL), "small");
@@ -202,10 +201,8 @@ static void test_guarantee_mode_parses_all_names(void)
 	enum guarantee_mode mode = GM_PLEDGE;
 
 	CHECK(guarantee_mode_parse("credit", &mode) && mode == GM_CREDIT);
-	CHECK(guarantee_mode_parse("guaranteed", &mode) &&
-	      mode == GM_GUARANTEED);
-	CHECK(guarantee_mode_parse("collateral", &mode) &&
-	      mode == GM_COLLATERAL);
+	CHECK(guarantee_mode_parse("guaranteed", &mode) && mode == GM_GUARANTEED);
+	CHECK(guarantee_mode_parse("collateral", &mode) && mode == GM_COLLATERAL);
 	CHECK(guarantee_mode_parse("pledge", &mode) && mode == GM_PLEDGE);
 }
 
@@ -227,8 +224,7 @@ static void test_guarantee_mode_names_round_trip(void)
 	for (int i = GM_CREDIT; i <= GM_PLEDGE; i++) {
 		enum guarantee_mode mode = GM_CREDIT;
 
-		CHECK(guarantee_mode_parse(
-			guarantee_mode_name((enum guarantee_mode)i), &mode));
+		CHECK(guarantee_mode_parse(guarantee_mode_name((enum guarantee_mode)i), &mode));
 		CHECK(mode == (enum guarantee_mode)i);
 	}
 	CHECK_STR(guarantee_mode_name(GM_GUARANTEED), "guaranteed");

@@ -89,8 +89,7 @@ static void test_date_agrees_with_calendar_walk_from_1600_to_3000(void)
 		int yy, mm, dd;
 
 		date_to_ymd(day, &yy, &mm, &dd);
-		if (date_from_ymd(y, m, d) != day || yy != y || mm != m ||
-		    dd != d)
+		if (date_from_ymd(y, m, d) != day || yy != y || mm != m || dd != d)
 			bad++;
 		next_ymd(&y, &m, &d);
 		day++;

@@ -146,16 +146,8 @@ static void test_money_format_handles_int64_extremes(void)
 
 static void test_money_round_trips_through_format_and_parse(void)
 {
-	static const int64_t values[] = {0,
-					 1,
-					 9,
-					 10,
-					 99,
-					 100,
-					 101,
-					 12345,
-					 INT64_C(500000000),
-					 MONEY_MAX_FEN};
+	static const int64_t values[] = {
+	    0, 1, 9, 10, 99, 100, 101, 12345, INT64_C(500000000), MONEY_MAX_FEN};
 	char buf[MONEY_BUF];
 
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
@@ -293,8 +285,7 @@ static void test_div_round_half_away_handles_int64_extremes(void)
 {
 	CHECK(div_round_half_away(INT64_MAX, 1) == INT64_MAX);
 	CHECK(div_round_half_away(INT64_MIN, 1) == INT64_MIN);
-	CHECK(div_round_half_away(INT64_MAX, 2) ==
-	      INT64_C(4611686018427387904));
+	CHECK(div_round_half_away(INT64_MAX, 2) == INT64_C(4611686018427387904));
 	CHECK(div_round_half_away(INT64_MIN, 2) == INT64_MIN / 2);
 	CHECK(div_round_half_away(INT64_MIN + 1, 2) == INT64_MIN / 2);
 	CHECK(div_round_half_away(INT64_MAX, INT64_MAX) == 1);
@@ -379,8 +370,7 @@ static void test_share_e4_clamps_quotients_beyond_int64(void)
 static void test_weighted_avg_rate4_weights_by_amount(void)
 {
 	/* 1,000,000.00 at 4.35 and 3,000,000.00 at 3.85: 3.975. */
-	__int128 sum =
-		(__int128)43500 * 100000000 + (__int128)38500 * 300000000;
+	__int128 sum = (__int128)43500 * 100000000 + (__int128)38500 * 300000000;
 
 	CHECK(weighted_avg_rate4(sum, 400000000) == 39750);
 	CHECK(weighted_avg_rate4((__int128)43500 * 7, 7) == 43500);

@@ -44,8 +44,7 @@ static void test_uscc_accepts_the_documented_valid_codes(void)
 
 static void test_uscc_rejects_the_code_other_validators_let_through(void)
 {
-	CHECK_STR(uscc_problem("91350203M0001QAY9B"),
-		  "check character does not match");
+	CHECK_STR(uscc_problem("91350203M0001QAY9B"), "check character does not match");
 }
 
 static void test_uscc_check_char_matches_documented_codes(void)
@@ -80,8 +79,7 @@ static void test_uscc_check_zero_when_sum_is_multiple_of_31(void)
 	/* All zeros sum to 0, so the check is 31 - 0 = 31, which becomes 0. */
 	CHECK(uscc_check_char("00000000000000000") == '0');
 	CHECK(uscc_problem("000000000000000000") == NULL);
-	CHECK_STR(uscc_problem("00000000000000000Y"),
-		  "check character does not match");
+	CHECK_STR(uscc_problem("00000000000000000Y"), "check character does not match");
 }
 
 static void test_uscc_accepts_generated_codes_and_only_their_check_char(void)
@@ -99,8 +97,7 @@ static void test_uscc_accepts_generated_codes_and_only_their_check_char(void)
 			if (*c == good)
 				CHECK(uscc_problem(code) == NULL);
 			else
-				CHECK_STR(uscc_problem(code),
-					  "check character does not match");
+				CHECK_STR(uscc_problem(code), "check character does not match");
 		}
 	}
 }
@@ -116,8 +113,7 @@ static void test_uscc_detects_every_single_character_change(void)
 			if (*c == orig)
 				continue;
 			code[i] = *c;
-			CHECK_STR(uscc_problem(code),
-				  "check character does not match");
+			CHECK_STR(uscc_problem(code), "check character does not match");
 		}
 		code[i] = orig;
 	}
@@ -152,26 +148,21 @@ static void test_uscc_rejects_wrong_lengths(void)
 	CHECK_STR(uscc_problem("91350200776049653"), "must be 18 characters");
 	CHECK_STR(uscc_problem("91350200776049653A0"), "must be 18 characters");
 	CHECK_STR(uscc_problem(" 91350200776049653A"), "must be 18 characters");
-	CHECK_STR(uscc_problem("91350200776049653A\n"),
-		  "must be 18 characters");
+	CHECK_STR(uscc_problem("91350200776049653A\n"), "must be 18 characters");
 }
 
 static void test_uscc_rejects_lower_case(void)
 {
-	CHECK_STR(
-		uscc_problem("91350200776049653a"),
-		"character 'a' at position 18 is not allowed (use upper case)");
-	CHECK_STR(
-		uscc_problem("91350203m0001QAY9B"),
-		"character 'm' at position 9 is not allowed (use upper case)");
+	CHECK_STR(uscc_problem("91350200776049653a"),
+		  "character 'a' at position 18 is not allowed (use upper case)");
+	CHECK_STR(uscc_problem("91350203m0001QAY9B"),
+		  "character 'm' at position 9 is not allowed (use upper case)");
 }
 
 static void test_uscc_rejects_excluded_letters_with_position(void)
 {
-	CHECK_STR(uscc_problem("9135I200776049653A"),
-		  "character 'I' at position 5 is not allowed");
-	CHECK_STR(uscc_problem("O1350200776049653A"),
-		  "character 'O' at position 1 is not allowed");
+	CHECK_STR(uscc_problem("9135I200776049653A"), "character 'I' at position 5 is not allowed");
+	CHECK_STR(uscc_problem("O1350200776049653A"), "character 'O' at position 1 is not allowed");
 	CHECK_STR(uscc_problem("91350200776049653S"),
 		  "character 'S' at position 18 is not allowed");
 	CHECK_STR(uscc_problem("913502007760V9653A"),
@@ -182,28 +173,22 @@ static void test_uscc_rejects_excluded_letters_with_position(void)
 
 static void test_uscc_lower_case_excluded_letter_gets_no_upper_case_hint(void)
 {
-	CHECK_STR(uscc_problem("9135i200776049653A"),
-		  "character 'i' at position 5 is not allowed");
+	CHECK_STR(uscc_problem("9135i200776049653A"), "character 'i' at position 5 is not allowed");
 }
 
 static void test_uscc_rejects_punctuation_space_and_non_ascii(void)
 {
-	CHECK_STR(uscc_problem("91350200-76049653A"),
-		  "character '-' at position 9 is not allowed");
-	CHECK_STR(uscc_problem("91350200 76049653A"),
-		  "character ' ' at position 9 is not allowed");
+	CHECK_STR(uscc_problem("91350200-76049653A"), "character '-' at position 9 is not allowed");
+	CHECK_STR(uscc_problem("91350200 76049653A"), "character ' ' at position 9 is not allowed");
 	CHECK_STR(uscc_problem("9135020077604965\xef\xbc"),
 		  "byte 0xEF at position 17 is not allowed");
-	CHECK_STR(uscc_problem("\t1350200776049653A0"),
-		  "must be 18 characters");
-	CHECK_STR(uscc_problem("\t1350200776049653A"),
-		  "byte 0x09 at position 1 is not allowed");
+	CHECK_STR(uscc_problem("\t1350200776049653A0"), "must be 18 characters");
+	CHECK_STR(uscc_problem("\t1350200776049653A"), "byte 0x09 at position 1 is not allowed");
 }
 
 static void test_uscc_reports_the_first_bad_character(void)
 {
-	CHECK_STR(uscc_problem("9I350200776049653O"),
-		  "character 'I' at position 2 is not allowed");
+	CHECK_STR(uscc_problem("9I350200776049653O"), "character 'I' at position 2 is not allowed");
 }
 
 static void test_uscc_problem_r_writes_into_callers_buffer(void)
