@@ -378,6 +378,16 @@ static void finish(struct request *req)
 		LOG_BUG("handler for %s %s made no reply", req->route->method, req->route->pattern);
 }
 
+/* Whether the request announces a body (a non-zero Content-Length, or chunks). */
+static bool has_body(struct request *req)
+{
+	const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+		return true;
+	return cl != NULL && strspn(cl, "0") != strlen(cl);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
 				 const char *method, const char *version, const char *upload_data,
 				 size_t *upload_data_size, void **con_cls)
@@ -390,9 +400,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		req = request_new(conn, url, method);
 		*con_cls = req;
 		begin(req);
-		/* A reply made from the headers alone is sent at once; the unread body is
-		 * discarded and the connection closed by libmicrohttpd. */
-		return req->response != NULL ? queue(req) : MHD_YES;
+		/* A reply made from the headers alone goes out at once when a body is on its
+		 * way (libmicrohttpd then discards it and closes the connection); without a
+		 * body it waits for the final call, so the connection stays alive. */
+		return req->response != NULL && has_body(req) ? queue(req) : MHD_YES;
 	}
 	if (*upload_data_size > 0) {
 		if (req->response == NULL && !req->queued)
