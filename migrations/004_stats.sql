@@ -112,27 +112,32 @@ CREATE FUNCTION stats_loan_of(l loans) RETURNS stats_loan
 -- Balance events of loans @p_rows with sign @p_sign: +amount on the issue date and, for a
 -- renewed loan, minus what was left on the renewal date. Void loans have none.
 CREATE FUNCTION stats_loan_events(p_rows stats_loan[], p_sign int) RETURNS SETOF stats_event
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
     SELECT r.issue_date, r.bank_code, r.manufacturing, p_sign * r.amount_fen
     FROM unnest(p_rows) r WHERE r.status <> 'void'
     UNION ALL
     SELECT r.renewed_on, r.bank_code, r.manufacturing, -p_sign * (r.amount_fen - r.repaid_fen)
-    FROM unnest(p_rows) r WHERE r.status <> 'void' AND r.renewed_on IS NOT NULL
-$$;
+    FROM unnest(p_rows) r WHERE r.status <> 'void' AND r.renewed_on IS NOT NULL;
+END $$;
 
 -- Repayment events of loans @p_rows (their bank and manufacturing flag as these rows say),
 -- with sign @p_sign. Void loans have none.
 CREATE FUNCTION stats_repayment_events(p_rows stats_loan[], p_sign int)
 RETURNS SETOF stats_event
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
     SELECT p.repaid_on, r.bank_code, r.manufacturing, -p_sign * p.amount_fen
     FROM unnest(p_rows) r JOIN repayments p ON p.loan_id = r.id
-    WHERE r.status <> 'void'
-$$;
+    WHERE r.status <> 'void';
+END $$;
 
 -- Adds balance events to stats_balance at day, month and year grain.
 CREATE FUNCTION stats_balance_add(p_events stats_event[]) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
     WITH e AS (
         SELECT x.day, x.bank_code, x.manufacturing, sum(x.delta) AS delta
         FROM unnest(p_events) x GROUP BY 1, 2, 3)
@@ -144,7 +149,7 @@ LANGUAGE sql AS $$
                                ('y', date_trunc('year', e.day)::date)) AS g(grain, period)
     GROUP BY g.grain, g.period, e.bank_code, e.manufacturing
     HAVING sum(e.delta) <> 0;
-$$;
+END $$;
 
 -- Adds (@p_sign 1) or removes (-1) the new-loan and pricing contributions of loans.
 CREATE FUNCTION stats_new_loans_add(p_rows stats_loan[], p_sign int) RETURNS void
