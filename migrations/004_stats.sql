@@ -492,3 +492,17 @@ LANGUAGE sql STABLE AS $$
            END
     FROM targets t WHERE t.year = p_year ORDER BY t.metric
 $$;
+
+-- The write path runs the same statements over and over with different values: generic
+-- plans, made once per session, beat re-planning every call (custom plans) by far for
+-- single loans, and cost nothing for batches (their look-ups are index probes).
+ALTER FUNCTION loan_ingest(text, jsonb, boolean, boolean, boolean)
+    SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loan_correct(text, text, int, jsonb) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loan_void(text, text, text) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loan_repay(text, text, text, date, bigint) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION firms_upsert(jsonb, text, text) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION loan_warnings_raise(bigint[]) SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION stats_on_loan_insert() SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION stats_on_loan_update() SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION stats_on_repayment_insert() SET plan_cache_mode = force_generic_plan;
