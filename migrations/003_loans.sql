@@ -271,11 +271,15 @@ BEGIN
           FROM unnest(v_items) i ORDER BY 1) b;
 
     -- Serialise work on the same renewed loans and on the same relief-fund borrowers.
-    PERFORM 1 FROM loans t
-    WHERE t.bank_code = p_bank
-      AND t.loan_ref IN (SELECT i.renews_loan_ref FROM unnest(v_items) i
-                         WHERE i.renews_loan_ref IS NOT NULL)
-    ORDER BY t.id FOR UPDATE;
+    -- (Each look-up by key below is a LATERAL subquery with OFFSET 0, a fence that keeps it
+    -- a per-item index probe: a plan made while the tables were empty must not turn it
+    -- into a scan of every stored loan once they are not.)
+    PERFORM 1
+    FROM (SELECT DISTINCT i.renews_loan_ref AS ref FROM unnest(v_items) i
+          WHERE i.renews_loan_ref IS NOT NULL ORDER BY 1) r
+    CROSS JOIN LATERAL (SELECT t.id FROM loans t
+                        WHERE t.bank_code = p_bank AND t.loan_ref = r.ref
+                        FOR UPDATE) t;
     PERFORM pg_advisory_xact_lock(hashtextextended('relief:' || r.u, 0))
     FROM (SELECT DISTINCT i.uscc AS u FROM unnest(v_items) i WHERE i.relief_fund ORDER BY 1) r;
 
@@ -294,10 +298,10 @@ BEGIN
                WHEN i.renewal AND r.status <> 'active' THEN 'L016c'
                WHEN i.renewal AND (r.issue_date >= i.issue_date
                                    OR loan_repaid_on_or_after(r.id, i.issue_date)) THEN 'L016d'
-               WHEN i.relief_fund AND EXISTS (
-                        SELECT 1 FROM loans o
+               WHEN i.relief_fund AND (
+                        SELECT true FROM loans o
                         WHERE o.borrower_uscc = i.uscc AND o.relief_fund
-                          AND o.status <> 'void') THEN 'L019'
+                          AND o.status <> 'void' LIMIT 1) THEN 'L019'
                WHEN i.scf_program_id IS NOT NULL
                     AND NOT loan_scf_allowed(p_bank, i.scf_program_id, i.uscc) THEN 'L021'
                ELSE 'ok' END AS verdict,
@@ -306,10 +310,12 @@ BEGIN
         -- LATERAL keeps both look-ups on the (bank_code, loan_ref) index whatever the
         -- planner guesses about the batch's size.
         LEFT JOIN LATERAL (SELECT x.id, x.content, x.version FROM loans x
-                           WHERE x.bank_code = p_bank AND x.loan_ref = i.loan_ref) e ON true
+                           WHERE x.bank_code = p_bank AND x.loan_ref = i.loan_ref
+                           OFFSET 0) e ON true
         LEFT JOIN LATERAL (SELECT x.id, x.borrower_uscc, x.status, x.issue_date FROM loans x
                            WHERE i.renewal AND x.bank_code = p_bank
-                             AND x.loan_ref = i.renews_loan_ref) r ON true),
+                             AND x.loan_ref = i.renews_loan_ref
+                           OFFSET 0) r ON true),
     -- Stage two: uniqueness inside the batch, among the items still standing.
     ranked AS (
         SELECT j.*,
@@ -398,10 +404,12 @@ BEGIN
                v_ids ? (v->>'loan_ref') AS inserted
         FROM jsonb_array_elements(v_verdicts) v),
     settled AS (
-        SELECT o.*, l.id AS lid, l.content AS stored, x.content AS mine, l AS lrow
+        SELECT o.*, (l.lrow).id AS lid, (l.lrow).content AS stored, x.content AS mine, l.lrow
         FROM out o
         JOIN unnest(v_items) x ON x.idx = o.i
-        LEFT JOIN loans l ON l.bank_code = p_bank AND l.loan_ref = o.ref),
+        LEFT JOIN LATERAL (SELECT y AS lrow FROM loans y
+                           WHERE y.bank_code = p_bank AND y.loan_ref = o.ref OFFSET 0) l
+               ON true),
     final AS (
         SELECT s.*, CASE
             -- A concurrent request stored this loan_ref between our check and insert.
