@@ -73,23 +73,26 @@ static bool set_value(struct config *cfg, const struct option_row *o, const char
 	return true;
 }
 
+/* Whether @a arg is flag @a name, alone or as "name=value". */
+static bool flag_is(const char *arg, const char *name, const char **value, bool *inline_value)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(arg, name, n) != 0 || (arg[n] != '=' && arg[n] != '\0'))
+		return false;
+	*inline_value = arg[n] == '=';
+	if (*inline_value)
+		*value = arg + n + 1;
+	return true;
+}
+
+/* The option named by a flag: its flag name (--listen) or its variable (--FINREG_LISTEN). */
 static const struct option_row *find_flag(const char *arg, const char **value, bool *inline_value)
 {
-	for (size_t i = 0; i < N_OPTIONS; i++) {
-		size_t n = strlen(options[i].flag);
-
-		if (strncmp(arg, options[i].flag, n) != 0)
-			continue;
-		if (arg[n] == '=') {
-			*value = arg + n + 1;
-			*inline_value = true;
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (flag_is(arg, options[i].flag, value, inline_value) ||
+		    flag_is(arg, options[i].env, value, inline_value))
 			return &options[i];
-		}
-		if (arg[n] == '\0') {
-			*inline_value = false;
-			return &options[i];
-		}
-	}
 	return NULL;
 }
 
