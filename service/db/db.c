@@ -515,3 +515,24 @@ enum db_rc db_json_rows(const char *stmt, int n, const char *const *params, json
 
 	return db_rows(stmt, n, params, json_row, &j);
 }
+
+#define PAGE_MAX_FILTERS 14
+
+enum db_rc db_json_page(const char *stmt, int n, const char *const *filters, int64_t after_id,
+			int limit, json_row_fn fn, void *cls)
+{
+	const char *params[PAGE_MAX_FILTERS + 2];
+	char after[24], lim[16];
+
+	if (n > PAGE_MAX_FILTERS) {
+		LOG_BUG("%s: %d filters", stmt, n);
+		return DB_ERROR;
+	}
+	for (int i = 0; i < n; i++)
+		params[i] = filters[i];
+	snprintf(after, sizeof after, "%lld", (long long)after_id);
+	snprintf(lim, sizeof lim, "%d", limit);
+	params[n] = after;
+	params[n + 1] = lim;
+	return db_json_rows(stmt, n + 2, params, fn, cls);
+}

@@ -95,6 +95,12 @@ enum db_rc db_json_one(const char *stmt, int n, const char *const *params, char 
 enum db_rc db_json_rows(const char *stmt, int n, const char *const *params, json_row_fn fn,
 			void *cls);
 
+/** A keyset page of list statement @a stmt: its parameters are the @a n @a filters, then
+ *  the id to start after and the row limit (every list statement ends with those two).
+ *  Rows as db_json_rows(). */
+enum db_rc db_json_page(const char *stmt, int n, const char *const *filters, int64_t after_id,
+			int limit, json_row_fn fn, void *cls);
+
 /** Statement tables of each area, NULL-name terminated; prepared by db.c. */
 extern const struct db_stmt db_stmts_principals[];
 extern const struct db_stmt db_stmts_lpr[];

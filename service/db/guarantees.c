@@ -77,13 +77,9 @@ enum db_rc db_guarantee_get(const char *guarantor, const char *ref, const char *
 
 enum db_rc db_guarantee_list(const struct guarantee_filter *f, json_row_fn fn, void *cls)
 {
-	char after[24], limit[16];
-	const char *params[] = {f->today,          f->guarantor, f->bank, f->borrower,
-				f->outstanding_on, after,        limit};
+	const char *filters[] = {f->today, f->guarantor, f->bank, f->borrower, f->outstanding_on};
 
-	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
-	snprintf(limit, sizeof limit, "%d", f->limit);
-	return db_json_rows("guarantee_list", 7, params, fn, cls);
+	return db_json_page("guarantee_list", 5, filters, f->after_id, f->limit, fn, cls);
 }
 
 struct leverage_state {

@@ -264,23 +264,16 @@ enum db_rc db_loan_history(const char *bank, const char *ref, char **json)
 
 enum db_rc db_loan_list(const struct loan_filter *f, json_row_fn fn, void *cls)
 {
-	char after[24], limit[16];
-	const char *params[] = {f->bank,   f->borrower, f->issued_from, f->issued_to,
-				f->status, after,       limit};
+	const char *filters[] = {f->bank, f->borrower, f->issued_from, f->issued_to, f->status};
 
-	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
-	snprintf(limit, sizeof limit, "%d", f->limit);
-	return db_json_rows("loan_list", 7, params, fn, cls);
+	return db_json_page("loan_list", 5, filters, f->after_id, f->limit, fn, cls);
 }
 
 enum db_rc db_warning_list(const struct warning_filter *f, json_row_fn fn, void *cls)
 {
-	char after[24], limit[16];
-	const char *params[] = {f->bank, f->rule, f->from, f->to, after, limit};
+	const char *filters[] = {f->bank, f->rule, f->from, f->to};
 
-	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
-	snprintf(limit, sizeof limit, "%d", f->limit);
-	return db_json_rows("warning_list", 6, params, fn, cls);
+	return db_json_page("warning_list", 4, filters, f->after_id, f->limit, fn, cls);
 }
 
 /* The reference-data cache: one copy per process, guarded by a mutex, refreshed when

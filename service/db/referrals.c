@@ -64,12 +64,9 @@ enum db_rc db_referral_get(const char *bank, const char *ref, char **json)
 
 enum db_rc db_referral_list(const struct referral_filter *f, json_row_fn fn, void *cls)
 {
-	char after[24], limit[16];
-	const char *params[] = {f->bank, f->status, f->county, f->uscc, after, limit};
+	const char *filters[] = {f->bank, f->status, f->county, f->uscc};
 
-	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
-	snprintf(limit, sizeof limit, "%d", f->limit);
-	return db_json_rows("referral_list", 6, params, fn, cls);
+	return db_json_page("referral_list", 4, filters, f->after_id, f->limit, fn, cls);
 }
 
 struct db_stream *db_referral_export_open(const struct referral_filter *f, bool json,

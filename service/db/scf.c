@@ -70,12 +70,9 @@ enum db_rc db_scf_program_get(const char *bank, int64_t id, char **json)
 
 enum db_rc db_scf_program_list(const struct scf_program_filter *f, json_row_fn fn, void *cls)
 {
-	char after[24], limit[16];
-	const char *params[] = {f->bank, f->core, after, limit};
+	const char *filters[] = {f->bank, f->core};
 
-	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
-	snprintf(limit, sizeof limit, "%d", f->limit);
-	return db_json_rows("scf_program_list", 4, params, fn, cls);
+	return db_json_page("scf_program_list", 2, filters, f->after_id, f->limit, fn, cls);
 }
 
 struct rewards_state {

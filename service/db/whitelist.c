@@ -53,10 +53,7 @@ enum db_rc db_whitelist_history(const char *uscc, const char *today, char **json
 
 enum db_rc db_whitelist_list(const struct wl_filter *f, json_row_fn fn, void *cls)
 {
-	char after[24], limit[16];
-	const char *params[] = {f->day, f->active, f->county, after, limit};
+	const char *filters[] = {f->day, f->active, f->county};
 
-	snprintf(after, sizeof after, "%lld", (long long)f->after_id);
-	snprintf(limit, sizeof limit, "%d", f->limit);
-	return db_json_rows("whitelist_list", 5, params, fn, cls);
+	return db_json_page("whitelist_list", 3, filters, f->after_id, f->limit, fn, cls);
 }
