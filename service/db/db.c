@@ -120,10 +120,10 @@ static PGconn *connect_now(enum db_rc *rc)
 	return c;
 }
 
-PGconn *db_connect_fresh(enum db_rc *rc)
+PGconn *db_connect_fresh(const char *application_name, enum db_rc *rc)
 {
 	static const char *const keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-	const char *values[] = {db_url, "3", "finregd-stream", NULL};
+	const char *values[] = {db_url, "3", application_name, NULL};
 	PGconn *c = PQconnectdbParams(keys, values, 1);
 
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
@@ -347,17 +347,26 @@ enum db_rc db_tx(db_work_fn fn, void *cls, bool serializable)
 
 enum db_rc db_once(db_work_fn fn, void *cls)
 {
-	for (int attempt = 0; attempt < 2; attempt++) {
+	bool reconnected = false;
+
+	for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
 		enum db_rc rc;
 		PGconn *c = db_get(&rc);
 
 		if (c == NULL)
 			return rc;
 		rc = fn(c, cls);
-		if (rc == DB_UNAVAILABLE && attempt == 0 && tl_broken)
+		if (rc == DB_UNAVAILABLE && !reconnected && tl_broken) {
+			reconnected = true;
 			continue;
-		return rc == DB_SERIALIZATION ? DB_UNAVAILABLE : rc;
+		}
+		if (rc == DB_SERIALIZATION) {
+			backoff(attempt);
+			continue;
+		}
+		return rc;
 	}
+	LOG_WARN("statement gave up after %d serialization failures", TX_ATTEMPTS);
 	return DB_UNAVAILABLE;
 }
 

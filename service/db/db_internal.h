@@ -20,9 +20,10 @@ struct db_stmt {
  *  *rc set (DB_UNAVAILABLE or DB_PENDING_MIGRATIONS) when that is not possible. */
 PGconn *db_get(enum db_rc *rc);
 
-/** A new connection of the caller's own (not the thread's), no statements prepared, no
- *  back-off; the caller PQfinish()es it. NULL with *rc = DB_UNAVAILABLE on failure. */
-PGconn *db_connect_fresh(enum db_rc *rc);
+/** A new connection of the caller's own (not the thread's), named @a application_name in
+ *  pg_stat_activity, no statements prepared, no back-off; the caller PQfinish()es it.
+ *  NULL with *rc = DB_UNAVAILABLE on failure. */
+PGconn *db_connect_fresh(const char *application_name, enum db_rc *rc);
 
 /** The SQL text of statement @a name from the statement tables, or NULL. */
 const char *db_stmt_sql(const char *name);
@@ -49,8 +50,9 @@ typedef enum db_rc (*db_work_fn)(PGconn *c, void *cls);
  *  returns DB_OK, rolls back otherwise and returns fn's outcome. */
 enum db_rc db_tx(db_work_fn fn, void *cls, bool serializable);
 
-/** Runs @a fn outside an explicit transaction (single read statements), retrying once
- *  on a fresh connection when the connection turned out to be broken. */
+/** Runs @a fn outside an explicit transaction (one statement, its own transaction),
+ *  retrying once on a fresh connection when the connection turned out to be broken, and
+ *  again after a serialization failure (the statement was rolled back whole). */
 enum db_rc db_once(db_work_fn fn, void *cls);
 
 /** Column @a col of row @a row as a malloc'd copy the caller frees; NULL for SQL NULL.

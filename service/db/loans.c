@@ -24,7 +24,8 @@ const struct db_stmt db_stmts_loans[] = {
     {"loan_select_json", "SELECT loan_to_json(l)::text FROM loans l"
 			 " WHERE l.bank_code = $1 AND l.loan_ref = $2"},
     {"loan_history", "SELECT loan_history($1, $2)::text"},
-    {"loan_list", "SELECT l.id, loan_to_json(l)::text FROM loans l"
+    {"loan_list", "SELECT l.id, loan_json_of(l, f.registry_first_loan, f.warnings)::text"
+		  " FROM loans l CROSS JOIN LATERAL loan_facts(l) f"
 		  " WHERE ($1::text IS NULL OR l.bank_code = $1)"
 		  " AND ($2::text IS NULL OR l.borrower_uscc = $2)"
 		  " AND ($3::date IS NULL OR l.issue_date >= $3::date)"

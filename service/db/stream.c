@@ -29,7 +29,7 @@ struct db_stream *db_stream_open(const char *name, int n, const char *const *par
 	s = calloc(1, sizeof *s);
 	if (s == NULL)
 		abort();
-	s->conn = db_connect_fresh(rc);
+	s->conn = db_connect_fresh("finregd-stream", rc);
 	if (s->conn == NULL)
 		goto fail;
 	if (!PQsendQueryParams(s->conn, sql, n, NULL, params, NULL, NULL, 0) ||

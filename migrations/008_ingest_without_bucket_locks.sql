@@ -1,0 +1,396 @@
+-- Ingest without per-bank bucket locks. Migration 003's loan_ingest serialised every two
+-- ingests of one bank that shared a lock bucket; with 64 buckets, any two batches of a few
+-- hundred loans shared all of them, so one bank's batches ran one at a time. Now:
+--  * loans are inserted in loan_ref order with ON CONFLICT DO NOTHING: a concurrent ingest
+--    of the same loan_ref waits for the other one's commit, then answers unchanged (same
+--    content) or conflict; two ingests take their loan_refs in the same order, so they
+--    cannot deadlock on them;
+--  * an atomic batch that meets such a conflict rolls back with serialization_failure
+--    (40001), and finregd runs it again: the second run sees the stored loan and rejects
+--    the batch as a whole, storing nothing;
+--  * firms' reference data is recorded after the insert, for the stored loans only, so an
+--    item that lost the race changes nothing; the borrower foreign key is checked at
+--    commit for that reason;
+--  * the verdicts travel as a composite array instead of a jsonb document, and the stored
+--    loan is looked up again only when it must be returned or compared;
+--  * the loans a new loan renews are updated only when there are some (an UPDATE of no
+--    rows still fires the statistics update trigger), and the statistics insert trigger
+--    is one statement instead of a chain of functions. Both matter most to single posts,
+--    which finregd stores in small groups (db/loan_group.c).
+
+ALTER TABLE loans ALTER CONSTRAINT loans_borrower_uscc_fkey DEFERRABLE INITIALLY DEFERRED;
+
+-- The loan as the API returns it, in two parts that PostgreSQL can inline into the query
+-- that uses them, so that answering with many loans costs no function call per loan:
+-- loan_facts(l), the facts read from other rows (a set-returning SQL function of one
+-- SELECT, inlined into FROM), and loan_json_of(l, facts), the document (a SQL function of
+-- one expression, inlined into the select list). loan_to_json(l) stays for single loans.
+CREATE FUNCTION loan_facts(l loans) RETURNS TABLE (registry_first_loan boolean, warnings jsonb)
+LANGUAGE sql STABLE AS $$
+    SELECT NOT EXISTS (
+               SELECT 1 FROM loans o
+               WHERE o.borrower_uscc = l.borrower_uscc AND o.issue_date < l.issue_date
+                 AND o.status <> 'void'),
+           coalesce((
+               SELECT jsonb_agg(jsonb_build_object('rule', w.rule, 'field', w.field,
+                                                   'message', w.message) ORDER BY w.id)
+               FROM loan_warnings w
+               WHERE w.loan_id = l.id
+                 AND w.version = (SELECT max(v.version) FROM loan_versions v
+                                  WHERE v.loan_id = l.id AND v.change <> 'voided')),
+               '[]'::jsonb)
+$$;
+
+CREATE FUNCTION loan_json_of(l loans, p_registry_first_loan boolean, p_warnings jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE
+RETURN l.content || jsonb_build_object(
+    'bank_code', l.bank_code,
+    'term_months', l.term_months,
+    'medium_long_term', l.medium_long_term,
+    'manufacturing', l.manufacturing,
+    'inclusive_small_micro', l.inclusive_small_micro,
+    'lpr_tenor', l.lpr_tenor,
+    'lpr', rate_text(l.lpr_e4),
+    'spread_bp', l.spread_bp,
+    'registry_first_loan', p_registry_first_loan,
+    'outstanding', fen_text(CASE WHEN l.status = 'active' THEN l.amount_fen - l.repaid_fen
+                                 ELSE 0 END),
+    'repaid', fen_text(l.repaid_fen),
+    'status', l.status,
+    'renewed_on', l.renewed_on,
+    'void_reason', l.void_reason,
+    'version', l.version,
+    'warnings', p_warnings,
+    'created_at', ts_text(l.created_at),
+    'updated_at', ts_text(l.updated_at));
+
+CREATE OR REPLACE FUNCTION loan_to_json(l loans) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT loan_json_of(l, f.registry_first_loan, f.warnings) FROM loan_facts(l) f);
+END $$;
+
+CREATE TYPE loan_verdict AS (
+    idx int, loan_ref text, verdict text, stored_version int, renewed_status text);
+
+-- Records the reference data of the borrowers of @p_items as reported by @p_actor (the
+-- last item of a firm wins), as firms_upsert does for a jsonb list.
+CREATE FUNCTION firms_upsert_items(p_items loan_item[], p_actor text, p_source text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    WITH input AS (
+        SELECT DISTINCT ON (i.uscc) i.uscc, i.name, i.county_code, i.industry_code, i.size
+        FROM unnest(p_items) i
+        ORDER BY i.uscc, i.idx DESC),
+    changed AS (
+        INSERT INTO firms AS t (uscc, name, county_code, industry_code, size, updated_by)
+        SELECT uscc, name, county_code, industry_code, size, p_actor FROM input ORDER BY uscc
+        ON CONFLICT (uscc) DO UPDATE
+            SET name = EXCLUDED.name, county_code = EXCLUDED.county_code,
+                industry_code = EXCLUDED.industry_code, size = EXCLUDED.size,
+                updated_at = now(), updated_by = EXCLUDED.updated_by
+            WHERE (t.name, t.county_code, t.industry_code, t.size)
+                  IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.county_code,
+                                    EXCLUDED.industry_code, EXCLUDED.size)
+        RETURNING t.uscc, t.name, t.county_code, t.industry_code, t.size)
+    INSERT INTO firm_history (uscc, name, county_code, industry_code, size, changed_by, source)
+    SELECT uscc, name, county_code, industry_code, size, p_actor, p_source FROM changed;
+END $$;
+
+-- Same contract as in migration 003.
+CREATE OR REPLACE FUNCTION loan_ingest(p_bank text, p_items jsonb, p_atomic boolean,
+                                       p_dry_run boolean, p_return_loans boolean)
+RETURNS TABLE (idx int, status text, code text, rule text, field text, message text,
+               loan jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_items loan_item[];
+    v_verdicts loan_verdict[];
+    v_ids bigint[] := '{}';
+    v_refs text[] := '{}';
+    v_renewed bigint[];
+    v_store boolean;
+BEGIN
+    v_items := ARRAY(SELECT x FROM jsonb_populate_recordset(NULL::loan_item, p_items) x
+                     ORDER BY x.idx);
+    IF cardinality(v_items) = 0 THEN
+        RETURN;
+    END IF;
+
+    -- Serialise work on the same renewed loans and on the same relief-fund borrowers.
+    -- (Each look-up by key below is a LATERAL subquery with OFFSET 0, a fence that keeps it
+    -- a per-item index probe: a plan made while the tables were empty must not turn it
+    -- into a scan of every stored loan once they are not.)
+    PERFORM 1
+    FROM (SELECT DISTINCT i.renews_loan_ref AS ref FROM unnest(v_items) i
+          WHERE i.renews_loan_ref IS NOT NULL ORDER BY 1) r
+    CROSS JOIN LATERAL (SELECT t.id FROM loans t
+                        WHERE t.bank_code = p_bank AND t.loan_ref = r.ref
+                        FOR UPDATE) t;
+    PERFORM pg_advisory_xact_lock(hashtextextended('relief:' || r.u, 0))
+    FROM (SELECT DISTINCT i.uscc AS u FROM unnest(v_items) i WHERE i.relief_fund ORDER BY 1) r;
+
+    v_verdicts := ARRAY(
+        WITH items AS (SELECT * FROM unnest(v_items)),
+        -- Stage one: each item against what is stored.
+        judged AS (
+            SELECT i.idx, i.loan_ref, i.content, i.uscc, i.relief_fund, i.renews_loan_ref,
+                   CASE
+                   WHEN e.id IS NOT NULL AND e.content = i.content THEN 'unchanged'
+                   WHEN e.id IS NOT NULL THEN 'conflict'
+                   WHEN i.guarantor_code IS NOT NULL AND NOT EXISTS (
+                            SELECT 1 FROM principals p
+                            WHERE p.code = i.guarantor_code AND p.kind = 'guarantor') THEN 'L013'
+                   WHEN i.renewal AND r.id IS NULL THEN 'L016a'
+                   WHEN i.renewal AND r.borrower_uscc <> i.uscc THEN 'L016b'
+                   WHEN i.renewal AND r.status <> 'active' THEN 'L016c'
+                   WHEN i.renewal AND (r.issue_date >= i.issue_date
+                                       OR loan_repaid_on_or_after(r.id, i.issue_date)) THEN 'L016d'
+                   WHEN i.relief_fund AND (
+                            SELECT true FROM loans o
+                            WHERE o.borrower_uscc = i.uscc AND o.relief_fund
+                              AND o.status <> 'void' LIMIT 1) THEN 'L019'
+                   WHEN i.scf_program_id IS NOT NULL
+                        AND NOT loan_scf_allowed(p_bank, i.scf_program_id, i.uscc) THEN 'L021'
+                   ELSE 'ok' END AS verdict,
+                   e.version AS stored_version, r.status AS renewed_status
+            FROM items i
+            LEFT JOIN LATERAL (SELECT x.id, x.content, x.version FROM loans x
+                               WHERE x.bank_code = p_bank AND x.loan_ref = i.loan_ref
+                               OFFSET 0) e ON true
+            LEFT JOIN LATERAL (SELECT x.id, x.borrower_uscc, x.status, x.issue_date FROM loans x
+                               WHERE i.renewal AND x.bank_code = p_bank
+                                 AND x.loan_ref = i.renews_loan_ref
+                               OFFSET 0) r ON true),
+        -- Stage two: uniqueness inside the batch, among the items still standing.
+        ranked AS (
+            SELECT j.*,
+                   row_number() OVER (PARTITION BY j.loan_ref ORDER BY j.idx) AS ref_rank,
+                   first_value(j.content) OVER (PARTITION BY j.loan_ref ORDER BY j.idx)
+                       AS ref_first,
+                   row_number() OVER (PARTITION BY j.verdict = 'ok' AND j.relief_fund, j.uscc
+                                      ORDER BY j.idx) AS relief_rank,
+                   row_number() OVER (PARTITION BY j.verdict = 'ok', j.renews_loan_ref
+                                      ORDER BY j.idx) AS renew_rank
+            FROM judged j),
+        adjusted AS (
+            SELECT k.*, CASE
+                       WHEN k.verdict = 'ok' AND k.relief_fund AND k.relief_rank > 1 THEN 'L019'
+                       WHEN k.verdict = 'ok' AND k.renews_loan_ref IS NOT NULL
+                            AND k.renew_rank > 1 THEN 'L016e'
+                       ELSE k.verdict END AS own_verdict
+            FROM ranked k),
+        -- A repeat of an earlier item with the same content shares its fate: unchanged when
+        -- that one is stored (or was already), the same rejection when it is rejected.
+        firsts AS (
+            SELECT a.*, first_value(a.own_verdict) OVER (PARTITION BY a.loan_ref ORDER BY a.idx)
+                            AS first_verdict
+            FROM adjusted a)
+        SELECT ROW(k.idx, k.loan_ref,
+                   CASE
+                   WHEN k.ref_rank > 1 AND k.content = k.ref_first
+                        AND k.first_verdict IN ('ok', 'unchanged') THEN 'unchanged'
+                   WHEN k.ref_rank > 1 AND k.content = k.ref_first THEN k.first_verdict
+                   WHEN k.ref_rank > 1 THEN 'dup_conflict'
+                   ELSE k.own_verdict END,
+                   k.stored_version, k.renewed_status)::loan_verdict
+        FROM firsts k ORDER BY k.idx);
+
+    v_store := NOT p_dry_run AND NOT (p_atomic AND EXISTS (
+        SELECT 1 FROM unnest(v_verdicts) v WHERE v.verdict NOT IN ('ok', 'unchanged')));
+
+    IF v_store THEN
+        -- In loan_ref order: two ingests meeting on several loan_refs wait for each other
+        -- in the same order, never in a cycle. The ids are drawn first, in batch order, so
+        -- that lists (ordered by id) show a batch's loans as they were posted.
+        WITH fresh AS (
+            INSERT INTO loans (id, bank_code, loan_ref, borrower_uscc, borrower_name, county_code,
+                               industry_code, size, amount_fen, issue_date, maturity_date,
+                               rate_e4, guarantee_mode, guarantor_code, first_loan, renewal,
+                               renews_loan_ref, renews_loan_id, scf_program_id, relief_fund,
+                               credit_line_fen, term_months, medium_long_term, manufacturing,
+                               inclusive_small_micro, lpr_tenor, lpr_e4, spread_bp, content)
+            SELECT i.id, p_bank, i.loan_ref, i.uscc, i.name, i.county_code, i.industry_code, i.size,
+                   i.amount_fen, i.issue_date, i.maturity_date, i.rate_e4, i.guarantee_mode,
+                   i.guarantor_code, i.first_loan, i.renewal, i.renews_loan_ref,
+                   (SELECT r.id FROM loans r
+                    WHERE i.renewal AND r.bank_code = p_bank AND r.loan_ref = i.renews_loan_ref),
+                   i.scf_program_id, i.relief_fund, i.credit_line_fen, i.term_months,
+                   i.medium_long_term, i.manufacturing, i.inclusive_small_micro, i.lpr_tenor,
+                   i.lpr_e4, i.spread_bp, i.content
+            FROM (SELECT o.*, nextval('loans_id_seq') AS id
+                  FROM (SELECT i.* FROM unnest(v_items) i JOIN unnest(v_verdicts) v
+                                      ON v.idx = i.idx AND v.verdict = 'ok'
+                        ORDER BY i.idx) o) i
+            ORDER BY i.loan_ref
+            ON CONFLICT ON CONSTRAINT loans_bank_code_loan_ref_key DO NOTHING
+            RETURNING id, loan_ref, content, renews_loan_id),
+        versions AS (
+            INSERT INTO loan_versions (loan_id, version, change, content, changed_by)
+            SELECT f.id, 1, 'created', f.content, p_bank FROM fresh f)
+        SELECT coalesce(array_agg(f.id), '{}'), coalesce(array_agg(f.loan_ref), '{}'),
+               array_agg(f.id) FILTER (WHERE f.renews_loan_id IS NOT NULL)
+        INTO v_ids, v_refs, v_renewed FROM fresh f;
+
+        IF v_renewed IS NOT NULL THEN
+            UPDATE loans t SET status = 'renewed', renewed_on = f.issue_date,
+                               renewed_by_id = f.id, updated_at = now()
+            FROM loans f WHERE f.id = ANY (v_renewed) AND t.id = f.renews_loan_id;
+        END IF;
+        IF cardinality(v_ids) > 0 THEN
+            PERFORM firms_upsert_items(ARRAY(
+                SELECT i FROM unnest(v_items) i JOIN unnest(v_refs) s(ref) ON s.ref = i.loan_ref),
+                p_bank, 'loan');
+            PERFORM loan_warnings_raise(v_ids);
+        END IF;
+    END IF;
+
+    RETURN QUERY
+    WITH out AS (
+        SELECT v.idx AS i, v.loan_ref AS ref, v.verdict, v.stored_version, v.renewed_status,
+               s.ref IS NOT NULL AS inserted
+        FROM unnest(v_verdicts) v
+        LEFT JOIN unnest(v_refs) s(ref) ON s.ref = v.loan_ref AND v.verdict = 'ok'),
+    settled AS (
+        -- The stored loan: to return it, or to judge an item another ingest stored first.
+        SELECT o.*, l.lrow, (l.lrow).content AS stored, x.content AS mine
+        FROM out o
+        JOIN unnest(v_items) x ON x.idx = o.i
+        LEFT JOIN LATERAL (SELECT y AS lrow FROM loans y
+                           WHERE (p_return_loans OR (o.verdict = 'ok' AND v_store
+                                                      AND NOT o.inserted))
+                             AND y.bank_code = p_bank AND y.loan_ref = o.ref OFFSET 0) l
+               ON true),
+    final AS (
+        SELECT s.*, CASE
+            -- A concurrent request stored this loan_ref between our check and insert.
+            WHEN s.verdict = 'ok' AND v_store AND NOT s.inserted AND s.stored = s.mine
+                THEN 'unchanged'
+            WHEN s.verdict = 'ok' AND v_store AND NOT s.inserted THEN 'conflict'
+            ELSE s.verdict END AS v
+        FROM settled s),
+    answer AS (
+        SELECT f.i,
+               CASE WHEN f.v = 'ok' THEN 'created' WHEN f.v = 'unchanged' THEN 'unchanged'
+                    ELSE 'rejected' END AS status,
+               CASE WHEN f.v IN ('ok', 'unchanged') THEN NULL
+                    WHEN f.v IN ('conflict', 'dup_conflict') THEN 'conflict'
+                    ELSE 'invalid_field' END AS code,
+               CASE WHEN f.v LIKE 'L%' THEN left(f.v, 4) END AS rule,
+               CASE WHEN f.v IN ('conflict', 'dup_conflict') THEN 'loan_ref'
+                    WHEN f.v = 'L013' THEN 'guarantor_code'
+                    WHEN f.v LIKE 'L016%' THEN 'renews_loan_ref'
+                    WHEN f.v = 'L019' THEN 'relief_fund'
+                    WHEN f.v = 'L021' THEN 'scf_program_id' END AS field,
+               CASE f.v
+               WHEN 'conflict' THEN format('loan_ref %s is already stored with different '
+                                          'content (version %s); correct it with PUT and '
+                                          'If-Match', f.ref,
+                                          coalesce(f.stored_version, (f.lrow).version))
+               WHEN 'dup_conflict' THEN format('loan_ref %s appears earlier in this batch with '
+                                              'different content', f.ref)
+               WHEN 'L013' THEN 'no registered guarantor has this code'
+               WHEN 'L016a' THEN 'no loan of this bank has this loan_ref'
+               WHEN 'L016b' THEN 'the renewed loan was made to another borrower'
+               WHEN 'L016c' THEN format('the renewed loan is %s, not active', f.renewed_status)
+               WHEN 'L016d' THEN 'the renewed loan must be issued, and any of its repayments dated, before the renewal'
+               WHEN 'L016e' THEN 'another loan of this batch already renews that loan'
+               WHEN 'L019' THEN 'the firm already has a relief-fund loan'
+               WHEN 'L021' THEN 'no supply-chain program with this id is run by this bank with '
+                                'the borrower as its core or a current member'
+               END AS message,
+               CASE WHEN p_return_loans AND (f.lrow).id IS NOT NULL
+                         AND f.v IN ('ok', 'unchanged')
+                    THEN loan_json_of(f.lrow, x.registry_first_loan, x.warnings) END AS loan
+        FROM final f
+        LEFT JOIN LATERAL (SELECT * FROM loan_facts(f.lrow)
+                           WHERE p_return_loans AND (f.lrow).id IS NOT NULL) x ON true)
+    SELECT a.i, a.status, a.code, a.rule, a.field, a.message, a.loan FROM answer a ORDER BY a.i;
+
+    -- An atomic batch stores all or nothing: one of its loan_refs stored meanwhile with
+    -- other content means it must not have stored the rest. Rolled back; finregd retries,
+    -- and the retry rejects the batch whole.
+    IF p_atomic AND v_store AND cardinality(v_ids) < (
+            SELECT count(*) FROM unnest(v_verdicts) v WHERE v.verdict = 'ok') THEN
+        RAISE EXCEPTION 'loan_ref stored by a concurrent ingest; retry'
+            USING ERRCODE = 'serialization_failure';
+    END IF;
+END $$;
+
+ALTER FUNCTION loan_ingest(text, jsonb, boolean, boolean, boolean)
+    SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION firms_upsert_items(loan_item[], text, text)
+    SET plan_cache_mode = force_generic_plan;
+
+-- The statistics of inserted loans in one statement: their new-loan and pricing
+-- contributions and their balance events, as stats_apply(rows, 1, false) adds them (an
+-- inserted loan has no repayments yet).
+CREATE OR REPLACE FUNCTION stats_on_loan_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    WITH rows AS (SELECT * FROM new_rows n WHERE n.status <> 'void'),
+    base AS (
+        SELECT r.issue_date, r.bank_code, r.county_code, left(r.industry_code, 2) AS division,
+               r.size, r.manufacturing, count(*) AS n, sum(r.amount_fen) AS amount,
+               count(*) FILTER (WHERE r.first_loan) AS first_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.first_loan), 0) AS first_amount,
+               count(*) FILTER (WHERE r.guarantee_mode = 'credit') AS credit_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.guarantee_mode = 'credit'), 0)
+                   AS credit_amount,
+               count(*) FILTER (WHERE r.medium_long_term) AS mlt_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.medium_long_term), 0) AS mlt_amount,
+               count(*) FILTER (WHERE r.renewal) AS renewal_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.renewal), 0) AS renewal_amount
+        FROM rows r
+        GROUP BY 1, 2, 3, 4, 5, 6),
+    new_loans AS (
+        INSERT INTO stats_new_loans_delta (dim, grain, bank_code, period, key, manufacturing,
+                                           n, amount, first_n, first_amount, credit_n,
+                                           credit_amount, mlt_n, mlt_amount, renewal_n,
+                                           renewal_amount)
+        SELECT d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing, sum(b.n),
+               sum(b.amount), sum(b.first_n), sum(b.first_amount), sum(b.credit_n),
+               sum(b.credit_amount), sum(b.mlt_n), sum(b.mlt_amount), sum(b.renewal_n),
+               sum(b.renewal_amount)
+        FROM base b
+        CROSS JOIN LATERAL (VALUES ('b', '*', b.bank_code),
+                                   ('c', '*', b.county_code), ('c', b.bank_code, b.county_code),
+                                   ('i', '*', b.division), ('i', b.bank_code, b.division),
+                                   ('s', '*', b.size), ('s', b.bank_code, b.size))
+                           AS d(dim, bank, key)
+        CROSS JOIN LATERAL (VALUES ('d', b.issue_date),
+                                   ('m', date_trunc('month', b.issue_date)::date))
+                           AS g(grain, period)
+        GROUP BY d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing),
+    pricing AS (
+        INSERT INTO stats_pricing_delta (bank_code, period, n, amount, rate_x_amount,
+                                         spread_amount, spread_x_amount)
+        SELECT b.bank, date_trunc('month', r.issue_date)::date, count(*), sum(r.amount_fen),
+               sum(r.rate_e4::numeric * r.amount_fen),
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.spread_bp IS NOT NULL), 0),
+               coalesce(sum(r.spread_bp::numeric * r.amount_fen), 0)
+        FROM rows r
+        CROSS JOIN LATERAL (VALUES ('*'), (r.bank_code)) AS b(bank)
+        WHERE r.inclusive_small_micro
+        GROUP BY 1, 2),
+    events AS (
+        SELECT r.issue_date AS day, r.bank_code, r.manufacturing, r.amount_fen AS delta
+        FROM rows r
+        UNION ALL
+        SELECT r.renewed_on, r.bank_code, r.manufacturing, -(r.amount_fen - r.repaid_fen)
+        FROM rows r WHERE r.renewed_on IS NOT NULL),
+    days AS (
+        SELECT e.day, e.bank_code, e.manufacturing, sum(e.delta) AS delta
+        FROM events e GROUP BY 1, 2, 3)
+    INSERT INTO stats_balance_delta (grain, period, bank_code, manufacturing, delta)
+    SELECT g.grain, g.period, e.bank_code, e.manufacturing, sum(e.delta)
+    FROM days e
+    CROSS JOIN LATERAL (VALUES ('d', e.day),
+                               ('m', date_trunc('month', e.day)::date),
+                               ('y', date_trunc('year', e.day)::date)) AS g(grain, period)
+    GROUP BY g.grain, g.period, e.bank_code, e.manufacturing
+    HAVING sum(e.delta) <> 0;
+    RETURN NULL;
+END $$;
