@@ -1,9 +1,10 @@
 /* The HTTPS server. Threading: libmicrohttpd's epoll mode with a thread pool
  * (MHD_USE_EPOLL_INTERNAL_THREAD + MHD_OPTION_THREAD_POOL_SIZE): each pool thread runs
  * its own epoll loop and handles its connections from start to end, and owns one libpq
- * connection (db.c's thread-local), so no locks sit on the request path and a slow
- * statement stalls only that thread's connections. The request flow is: headers ->
- * request id, length checks, route, caller, rights, media type and size -> body chunks
+ * connection (db.c's thread-local), so a slow statement stalls only that thread's
+ * connections. One accepting thread (acceptor.c) spreads new connections over the pool. The request
+ * flow is: headers -> request id, length checks, route, caller, rights, media type and size -> body
+ * chunks
  * -> JSON parse -> handler -> one queued reply -> access log and metrics. */
 #include "http/server.h"
 
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "compactor.h"
+#include "http/acceptor.h"
 #include "http/auth.h"
 #include "http/reply.h"
 #include "http/router.h"
@@ -540,9 +542,9 @@ int server_run(const struct config *cfg)
 	sigset_t signals;
 	char *cert = NULL, *key = NULL, *ca = NULL;
 	struct MHD_Daemon *d = NULL;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ITC;
-	int sig, rc = 1;
-	MHD_socket listen_fd;
+	unsigned flags =
+	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
+	int sig, rc = 1, listen_fd = -1;
 
 	config = cfg;
 	router_init();
@@ -557,46 +559,51 @@ int server_run(const struct config *cfg)
 		fprintf(stderr, "finregd: bad listen address: %s\n", cfg->listen);
 		goto out;
 	}
-	if (addr.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
 	cert = read_file(cfg->tls_cert);
 	key = read_file(cfg->tls_key);
 	ca = read_file(cfg->client_ca);
 	if (cert == NULL || key == NULL || ca == NULL)
 		goto out;
-	d = MHD_start_daemon(
-	    flags, 0, NULL, NULL, &on_access, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-	    MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
-	    MHD_OPTION_HTTPS_MEM_TRUST, ca, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
-	    MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-	    cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL,
-	    MHD_OPTION_NOTIFY_CONNECTION, &on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK,
-	    &unescape_none, NULL, MHD_OPTION_EXTERNAL_LOGGER, &mhd_log, NULL, MHD_OPTION_END);
-	if (d == NULL) {
-		fprintf(stderr, "finregd: cannot listen on %s (TLS files or address?)\n",
-			cfg->listen);
+	listen_fd = acceptor_listen(&addr, 1024);
+	if (listen_fd < 0) {
+		fprintf(stderr, "finregd: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
 		goto out;
 	}
+	d = MHD_start_daemon(
+	    flags, 0, NULL, NULL, &on_access, NULL, MHD_OPTION_HTTPS_MEM_CERT, cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_TRUST, ca,
+	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
+	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+	    MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+	    &on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK, &unescape_none, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, &mhd_log, NULL, MHD_OPTION_END);
+	if (d == NULL) {
+		fprintf(stderr, "finregd: cannot serve on %s (TLS files?)\n", cfg->listen);
+		goto out;
+	}
+	if (!acceptor_start(listen_fd, d)) {
+		fprintf(stderr, "finregd: cannot start the accepting thread\n");
+		goto out;
+	}
+	listen_fd = -1; /* the acceptor's now */
 	LOG_INFO("serving https://%s with %u threads", cfg->listen, cfg->threads);
 	compactor_start(1000);
 	while (sigwait(&signals, &sig) != 0)
 		;
 	LOG_INFO("signal %d: no new connections; finishing requests in flight", sig);
-	listen_fd = MHD_quiesce_daemon(d);
-	/* Refuse new connections at once (shutdown takes a Linux listening socket out of
-	 * LISTEN and resets its backlog); the fd itself stays open until the pool threads
-	 * are gone, as MHD_quiesce_daemon requires in threaded modes. */
-	if (listen_fd != MHD_INVALID_SOCKET)
-		shutdown(listen_fd, SHUT_RDWR);
+	acceptor_stop();
 	drain(cfg->shutdown_grace);
 	MHD_stop_daemon(d);
+	d = NULL;
 	compactor_stop();
-	if (listen_fd != MHD_INVALID_SOCKET)
-		close(listen_fd);
 	LOG_INFO("stopped");
 	rc = 0;
 out:
+	if (d != NULL)
+		MHD_stop_daemon(d);
+	if (listen_fd >= 0)
+		close(listen_fd);
 	free(cert);
 	free(key);
 	free(ca);
