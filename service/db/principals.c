@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db/db_internal.h"
+#include "db/principal_cache.h"
 
 const struct db_stmt db_stmts_principals[] = {
     {"principal_select_by_cert",
@@ -60,18 +61,28 @@ out:
 	return rc;
 }
 
-enum db_rc db_principal_by_cert(const char *sha256_hex, struct principal *out)
+static enum db_rc fetch_by_cert(const char *sha256_hex, struct principal *out)
 {
 	struct lookup l = {"principal_select_by_cert", sha256_hex, out};
 
 	return db_once(do_lookup, &l);
 }
 
-enum db_rc db_principal_by_token(const char *sha256_hex, struct principal *out)
+static enum db_rc fetch_by_token(const char *sha256_hex, struct principal *out)
 {
 	struct lookup l = {"principal_select_by_token", sha256_hex, out};
 
 	return db_once(do_lookup, &l);
+}
+
+enum db_rc db_principal_by_cert(const char *sha256_hex, struct principal *out)
+{
+	return principal_cache_lookup('c', sha256_hex, fetch_by_cert, out);
+}
+
+enum db_rc db_principal_by_token(const char *sha256_hex, struct principal *out)
+{
+	return principal_cache_lookup('t', sha256_hex, fetch_by_token, out);
 }
 
 struct add {

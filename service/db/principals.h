@@ -7,7 +7,7 @@
 #include "principal.h"
 
 /** Active principal owning the certificate with SHA-256 @a sha256_hex; DB_NOT_FOUND when
- *  unknown or disabled. */
+ *  unknown or disabled. In the server, answered from db/principal_cache.h. */
 enum db_rc db_principal_by_cert(const char *sha256_hex, struct principal *out);
 
 /** Active principal owning the unrevoked token whose SHA-256 is @a sha256_hex. */
@@ -22,8 +22,9 @@ enum db_rc db_principal_by_token(const char *sha256_hex, struct principal *out);
 enum db_rc db_principal_add(enum principal_kind kind, const char *code, const char *name,
 			    const char *cert_sha256, const char *subject, bool *created);
 
-/** Disables principal @a code: its certificates and tokens stop working at once.
- *  DB_NOT_FOUND when there is no such principal. */
+/** Disables principal @a code: its certificates and tokens stop working at once (every
+ *  server's cache is emptied by the notification the change sends). DB_NOT_FOUND when
+ *  there is no such principal. */
 enum db_rc db_principal_disable(const char *code);
 
 /** Stores token digest @a token_sha256 for active principal @a code. */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "compactor.h"
+#include "db/principal_cache.h"
 #include "http/acceptor.h"
 #include "http/auth.h"
 #include "http/reply.h"
@@ -589,6 +590,8 @@ int server_run(const struct config *cfg)
 	listen_fd = -1; /* the acceptor's now */
 	LOG_INFO("serving https://%s with %u threads", cfg->listen, cfg->threads);
 	compactor_start(1000);
+	if (!principal_cache_start())
+		LOG_WARN("principal cache not started: every request looks its caller up");
 	while (sigwait(&signals, &sig) != 0)
 		;
 	LOG_INFO("signal %d: no new connections; finishing requests in flight", sig);
@@ -597,6 +600,7 @@ int server_run(const struct config *cfg)
 	MHD_stop_daemon(d);
 	d = NULL;
 	compactor_stop();
+	principal_cache_stop();
 	LOG_INFO("stopped");
 	rc = 0;
 out:

@@ -1,0 +1,26 @@
+/* The server's cache of certificate and token digests to principals, emptied by a
+ * database notification on every change (see principal_cache.c). Without
+ * principal_cache_start() (the command-line tools) every look-up goes to the database. */
+#ifndef FINREG_DB_PRINCIPAL_CACHE_H
+#define FINREG_DB_PRINCIPAL_CACHE_H
+
+#include <stdbool.h>
+
+#include "db/db.h"
+#include "principal.h"
+
+/** Looks a digest up in the database. */
+typedef enum db_rc (*principal_fetch_fn)(const char *sha256_hex, struct principal *out);
+
+/** The principal of digest @a sha256_hex of kind @a kind ('c' certificate, 't' token):
+ *  from the cache, or from @a fetch (and then remembered when it succeeds). */
+enum db_rc principal_cache_lookup(char kind, const char *sha256_hex, principal_fetch_fn fetch,
+				  struct principal *out);
+
+/** Starts the listener; until it listens, nothing is cached. */
+bool principal_cache_start(void);
+
+/** Stops the listener and empties the cache. */
+void principal_cache_stop(void);
+
+#endif
