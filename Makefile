@@ -15,7 +15,8 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 SRC := $(sort $(wildcard service/*.c service/*/*.c))
 DOMAIN_SRC := $(sort $(wildcard service/domain/*.c))
 # Unit tests link the pure parts only: domain rules, JSON/CSV parsing, the error list.
-UNIT_LINK_SRC := $(DOMAIN_SRC) $(sort $(wildcard service/json/*.c)) service/errors.c
+UNIT_LINK_SRC := $(DOMAIN_SRC) $(sort $(wildcard service/json/*.c)) service/errors.c \
+	service/db/loan_group.c service/db/loan_outcomes.c
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "db/db_internal.h"
+#include "db/loan_group.h"
 #include "domain/dates.h"
 #include "domain/money.h"
 #include "log.h"
@@ -53,23 +54,6 @@ const struct db_stmt db_stmts_loans[] = {
      " (five_year * 10000)::int::text FROM (SELECT * FROM lpr_rates ORDER BY effective_from) r"},
     {NULL, NULL},
 };
-
-void loan_outcome_clear(struct loan_outcome *o)
-{
-	free(o->message);
-	free(o->loan);
-	free(o->repayment);
-	memset(o, 0, sizeof *o);
-}
-
-void loan_outcomes_free(struct loan_outcomes *r)
-{
-	for (size_t i = 0; i < r->n; i++)
-		loan_outcome_clear(&r->items[i]);
-	free(r->items);
-	r->items = NULL;
-	r->n = 0;
-}
 
 /* Reads columns status, code, rule, field, message, loan[, repayment] from @a col. */
 static void read_outcome(const PGresult *r, int row, int col, struct loan_outcome *o)
@@ -128,6 +112,12 @@ enum db_rc db_loan_ingest(const struct ingest_call *call, struct loan_outcomes *
 	/* One statement: its own transaction, one round trip. Retrying it after a lost
 	 * connection is safe: a loan stored by the lost attempt then answers unchanged. */
 	return db_once(do_ingest, &s);
+}
+
+enum db_rc db_loan_ingest_one(const char *bank, const char *loan_ref, json_t *item,
+			      struct loan_outcome *out)
+{
+	return loan_group_submit(db_loan_ingest, bank, loan_ref, item, out);
 }
 
 struct keyed_state {

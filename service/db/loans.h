@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "db/db.h"
 #include "domain/loan.h"
 
@@ -48,6 +50,14 @@ struct ingest_call {
 
 /** Runs the ingest; fills @a out (cleared first). */
 enum db_rc db_loan_ingest(const struct ingest_call *call, struct loan_outcomes *out);
+
+/**
+ * Ingests one single-post item (a loan_item object; its "idx" is overwritten) of bank
+ * @a bank, returning the stored loan: stored together with the single posts made at the
+ * same time (group commit, see db/loan_group.c). Fills @a out (owned by the caller).
+ */
+enum db_rc db_loan_ingest_one(const char *bank, const char *loan_ref, json_t *item,
+			      struct loan_outcome *out);
 
 /** Builds the answer to remember for an Idempotency-Key: *status and a malloc'd *body. */
 typedef void (*ingest_answer_fn)(void *cls, const struct loan_outcomes *outcomes, unsigned *status,

@@ -47,40 +47,35 @@ void loans_post(struct request *req)
 {
 	struct refdata ref;
 	struct loan_prep p;
-	struct loan_outcomes out = {NULL, 0};
+	struct loan_outcome out;
 	json_t *items = json_array();
-	struct ingest_call call = {req->principal.code, NULL, false, false, true, false};
 	enum db_rc rc;
-	char *text = NULL;
 
+	memset(&out, 0, sizeof out);
 	if (!load_refdata(req, &ref))
 		goto out;
 	if (!loan_prepare(req->json, 0, NULL, &ref, items, &p)) {
 		reply_field_error(req, &p.err);
 		goto out;
 	}
-	text = json_dumps(items, JSON_COMPACT);
-	call.items = text;
-	rc = db_loan_ingest(&call, &out);
+	rc = db_loan_ingest_one(req->principal.code, p.loan_ref, json_array_get(items, 0), &out);
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
 		goto out;
 	}
-	if (out.n != 1 ||
-	    (strcmp(out.items[0].status, "rejected") != 0 && out.items[0].loan == NULL)) {
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "ingest answered %zu rows", out.n);
+	if (strcmp(out.status, "rejected") == 0) {
+		reply_outcome_error(req, &out);
 		goto out;
 	}
-	if (strcmp(out.items[0].status, "rejected") == 0) {
-		reply_outcome_error(req, &out.items[0]);
+	if (out.loan == NULL) {
+		reply_error(req, ERR_INTERNAL, NULL, NULL, "ingest answered no loan");
 		goto out;
 	}
-	reply_loan(req, strcmp(out.items[0].status, "created") == 0 ? 201 : 200, out.items[0].loan);
-	out.items[0].loan = NULL;
+	reply_loan(req, strcmp(out.status, "created") == 0 ? 201 : 200, out.loan);
+	out.loan = NULL;
 out:
-	free(text);
 	json_decref(items);
-	loan_outcomes_free(&out);
+	loan_outcome_clear(&out);
 }
 
 /* Replies with what @a read (db_loan_get, db_loan_history) gives for the loan of the path. */

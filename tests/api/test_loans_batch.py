@@ -5,6 +5,7 @@ loans[i] field paths), ?atomic=true (all or nothing, 422 with the first problem)
 
 import copy
 import json
+import threading
 
 import finreg_data as fd
 import harness
@@ -189,6 +190,46 @@ def test_atomic_batch_with_one_bad_item_is_422_stores_nothing_and_answers_every_
     assert [x['status'] for i, x in enumerate(ans['results']) if i != 3] == ['created'] * 4
     assert table_counts(x.code, usccs) == before
     assert stored_refs(x.code) == []
+
+
+def test_concurrent_atomic_batches_sharing_a_loan_ref_store_exactly_one_batch_whole():
+    """Six atomic batches race on one loan_ref with different content: one is stored
+    whole, the five others store nothing and answer the conflict (a batch that meets the
+    other's row mid-insert is rolled back and judged again)."""
+    x = harness.new_principal()
+    srv = harness.Server(threads=8)
+    try:
+        shared = fd.loan()
+        batches = [[fd.loan() for _ in range(40)]
+                   + [dict(copy.deepcopy(shared), amount='%d.00' % (100 + i))]
+                   + [fd.loan() for _ in range(40)] for i in range(6)]
+        clients = [srv.client(x) for _ in batches]
+        for cl in clients:
+            assert cl.get('/v1/whoami').status == 200
+        barrier = threading.Barrier(len(clients))
+        results = [None] * len(clients)
+
+        def run(i):
+            try:
+                barrier.wait()
+                results[i] = batch(clients[i], batches[i], '?atomic=true')
+            except Exception as e:  # reported below
+                results[i] = e
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        winners = [i for i, r in enumerate(results)
+                   if not isinstance(r, Exception) and r.status == 200]
+        assert len(winners) == 1, results
+        for i, r in enumerate(results):
+            if i != winners[0]:
+                expect_error(r, 422, 'conflict', None, 'loans[40].loan_ref')
+        assert stored_refs(x.code) == [l['loan_ref'] for l in batches[winners[0]]]
+    finally:
+        srv.stop()
 
 
 def test_atomic_batch_error_is_the_first_problem_whether_found_in_the_database_or_not():

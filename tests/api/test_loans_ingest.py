@@ -814,6 +814,66 @@ def test_concurrent_posts_of_one_loan_ref_with_different_content_store_one_and_4
     assert sorted(results) == [201] + [409] * 7, results
 
 
+def test_concurrent_single_posts_are_stored_together_yet_each_answers_for_itself():
+    """Posts arriving while others are being stored share their transaction (group
+    commit, db/loan_group.c); each still gets exactly the answer it would alone."""
+    x = harness.new_principal()
+    srv = harness.Server(threads=24)
+    try:
+        clients = [srv.client(x) for _ in range(24)]
+        for cl in clients:      # connect first, so that the posts really race
+            assert cl.get('/v1/whoami').status == 200
+        stored = fd.loan()
+        assert clients[0].post('/v1/loans', json=stored).status == 201
+        bodies = [fd.loan(amount='%d.00' % (10000 + i), credit_line=...) for i in range(24)]
+        bodies[5] = fd.loan(guarantee_mode='guaranteed', guarantor_code='NO-SUCH')  # L013
+        bodies[13] = dict(copy.deepcopy(stored), amount='3.00')    # conflict
+        bodies[17] = copy.deepcopy(stored)                          # identical retry
+        barrier = threading.Barrier(len(clients))
+        results = [None] * len(clients)
+
+        def run(i):
+            try:
+                barrier.wait()
+                results[i] = clients[i].post('/v1/loans', json=bodies[i])
+            except Exception as e:  # reported below
+                results[i] = e
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        for i, r in enumerate(results):
+            assert not isinstance(r, Exception), (i, r)
+            if i == 5:
+                expect_error(r, 422, 'invalid_field', 'L013', 'guarantor_code')
+            elif i == 13:
+                err = expect_error(r, 409, 'conflict', None, 'loan_ref')
+                assert 'already stored' in err['message'] and 'batch' not in err['message']
+            elif i == 17:
+                assert r.status == 200, r
+                assert r.json()['loan_ref'] == stored['loan_ref'] and r.json()['version'] == 1
+            else:
+                assert r.status == 201, (i, r)
+                loan = r.json()
+                assert loan['loan_ref'] == bodies[i]['loan_ref'], (i, loan)
+                assert loan['amount'] == bodies[i]['amount'], (i, loan)
+                assert loan['borrower'] == bodies[i]['borrower'], (i, loan)
+        refs = sorted(b['loan_ref'] for i, b in enumerate(bodies) if i not in (5, 13, 17))
+        rows = harness.psql("SELECT loan_ref, amount_fen FROM loans WHERE bank_code = '%s'"
+                            " AND loan_ref <> '%s' ORDER BY loan_ref"
+                            % (x.code, stored['loan_ref']))
+        assert [r[0] for r in rows] == refs, rows
+        assert harness.psql("SELECT amount_fen FROM loans WHERE bank_code = '%s' AND"
+                            " loan_ref = '%s'" % (x.code, stored['loan_ref'])) == [['500000000']]
+        # The rejected L013 post left no trace, not even its borrower.
+        assert harness.psql("SELECT count(*) FROM firms WHERE uscc = '%s'"
+                            % bodies[5]['borrower']['uscc']) == [['0']]
+    finally:
+        srv.stop()
+
+
 def test_a_bank_cannot_see_or_touch_another_banks_loan():
     c, c2 = harness.client('bank'), harness.client('bank2')
     body = fd.loan()

@@ -1,0 +1,236 @@
+/* Unit tests for db/loan_group: concurrent single posts are stored in groups through the
+ * ingest function given (here a stand-in that records the groups it is handed), each post
+ * gets its own outcome, two posts of one loan_ref never share a group, and a failed group
+ * is stored again one post at a time. */
+#include "check.h"
+#include "db/loan_group.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { MAX_GROUPS = 64, MAX_POSTS = 32 };
+
+/* What the stand-in ingest saw, and the gate that holds its first call. */
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_open = PTHREAD_COND_INITIALIZER;
+static bool gate_closed;
+static int n_groups;
+static char group_refs[MAX_GROUPS][MAX_POSTS][32];
+static int group_size[MAX_GROUPS];
+static int items_seen;
+
+static void reset(bool close_gate)
+{
+	pthread_mutex_lock(&seen_lock);
+	gate_closed = close_gate;
+	n_groups = 0;
+	items_seen = 0;
+	memset(group_size, 0, sizeof group_size);
+	pthread_mutex_unlock(&seen_lock);
+}
+
+static void open_gate(void)
+{
+	pthread_mutex_lock(&seen_lock);
+	gate_closed = false;
+	pthread_cond_broadcast(&gate_open);
+	pthread_mutex_unlock(&seen_lock);
+}
+
+/* Creates every item, rejects refs starting "BAD" (L013) and fails any call holding a
+ * ref starting "FAIL". The first call waits while the gate is closed. */
+static enum db_rc fake_ingest(const struct ingest_call *call, struct loan_outcomes *out)
+{
+	json_t *items = json_loads(call->items, 0, NULL);
+	size_t n = json_array_size(items);
+	bool fail = false;
+	int g;
+
+	pthread_mutex_lock(&seen_lock);
+	g = n_groups++;
+	items_seen += (int)n;
+	for (size_t i = 0; i < n && i < MAX_POSTS; i++) {
+		const char *ref =
+		    json_string_value(json_object_get(json_array_get(items, i), "loan_ref"));
+
+		snprintf(group_refs[g][i], sizeof group_refs[g][i], "%s", ref);
+		fail = fail || strncmp(ref, "FAIL", 4) == 0;
+	}
+	group_size[g] = (int)n;
+	while (g == 0 && gate_closed)
+		pthread_cond_wait(&gate_open, &seen_lock);
+	pthread_mutex_unlock(&seen_lock);
+
+	if (fail) {
+		json_decref(items);
+		return DB_ERROR;
+	}
+	out->items = calloc(n, sizeof *out->items);
+	out->n = n;
+	for (size_t i = 0; i < n; i++) {
+		json_t *item = json_array_get(items, i);
+		const char *ref = json_string_value(json_object_get(item, "loan_ref"));
+		struct loan_outcome *o = &out->items[i];
+		char loan[64];
+
+		o->idx = (int)json_integer_value(json_object_get(item, "idx"));
+		if (strncmp(ref, "BAD", 3) == 0) {
+			snprintf(o->status, sizeof o->status, "rejected");
+			snprintf(o->rule, sizeof o->rule, "L013");
+			o->message = strdup("no registered guarantor has this code");
+		} else {
+			snprintf(o->status, sizeof o->status, "created");
+			snprintf(loan, sizeof loan, "{\"loan_ref\":\"%s\"}", ref);
+			o->loan = strdup(loan);
+		}
+	}
+	json_decref(items);
+	return DB_OK;
+}
+
+struct post {
+	const char *ref;
+	pthread_t thread;
+	enum db_rc rc;
+	struct loan_outcome out;
+};
+
+static void *submit(void *arg)
+{
+	struct post *p = arg;
+	json_t *item = json_pack("{s:i, s:s}", "idx", 99, "loan_ref", p->ref);
+
+	p->rc = loan_group_submit(fake_ingest, "CIB-SM", p->ref, item, &p->out);
+	json_decref(item);
+	return NULL;
+}
+
+static void wait_until_all_arrived(int total)
+{
+	struct timespec ts = {0, 1000 * 1000};
+
+	for (int i = 0; i < 5000; i++) {
+		int seen;
+
+		pthread_mutex_lock(&seen_lock);
+		seen = items_seen;
+		pthread_mutex_unlock(&seen_lock);
+		if (seen + loan_group_waiting() >= total)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Checks that @a p got its own outcome: created with its own loan, or rejected. */
+static void check_own_outcome(const struct post *p)
+{
+	char want[64];
+
+	CHECK(p->rc == DB_OK);
+	if (strncmp(p->ref, "BAD", 3) == 0) {
+		CHECK_STR(p->out.status, "rejected");
+		CHECK_STR(p->out.rule, "L013");
+		CHECK(p->out.loan == NULL);
+		return;
+	}
+	snprintf(want, sizeof want, "{\"loan_ref\":\"%s\"}", p->ref);
+	CHECK_STR(p->out.status, "created");
+	CHECK_STR(p->out.loan, want);
+}
+
+static void test_a_lone_post_is_a_group_of_one_and_gets_its_loan(void)
+{
+	struct post p = {.ref = "L-1"};
+
+	reset(false);
+	submit(&p);
+	check_own_outcome(&p);
+	CHECK(n_groups == 1 && group_size[0] == 1);
+	CHECK(loan_group_waiting() == 0);
+	loan_outcome_clear(&p.out);
+}
+
+static void test_posts_arriving_during_a_store_are_grouped_each_with_its_own_outcome(void)
+{
+	static const char *refs[] = {"FIRST", "A1", "A2", "BAD3", "A4", "A2", "A5",
+				     "A6",    "A7", "A2", "A8",   "A9", "A10"};
+	enum { N = sizeof refs / sizeof refs[0] };
+	struct post posts[N];
+	int biggest = 0, total = 0;
+
+	memset(posts, 0, sizeof posts);
+	reset(true);
+	for (int i = 0; i < N; i++) {
+		posts[i].ref = refs[i];
+		pthread_create(&posts[i].thread, NULL, submit, &posts[i]);
+		if (i == 0)
+			wait_until_all_arrived(1); /* FIRST holds the only group */
+	}
+	wait_until_all_arrived(N);
+	open_gate();
+	for (int i = 0; i < N; i++)
+		pthread_join(posts[i].thread, NULL);
+
+	for (int i = 0; i < N; i++)
+		check_own_outcome(&posts[i]);
+	for (int g = 0; g < n_groups; g++) {
+		total += group_size[g];
+		if (group_size[g] > biggest)
+			biggest = group_size[g];
+		for (int i = 0; i < group_size[g]; i++)
+			for (int j = i + 1; j < group_size[g]; j++)
+				CHECK(strcmp(group_refs[g][i], group_refs[g][j]) != 0);
+	}
+	CHECK(total == N);         /* each post stored once */
+	CHECK(biggest >= 4);       /* the waiting posts went together */
+	CHECK(n_groups >= 3);      /* A2 three times: three groups at least */
+	CHECK(group_size[0] == 1); /* FIRST alone */
+	CHECK(loan_group_waiting() == 0);
+	for (int i = 0; i < N; i++)
+		loan_outcome_clear(&posts[i].out);
+}
+
+static void test_a_failed_group_is_stored_again_one_post_at_a_time(void)
+{
+	static const char *refs[] = {"HOLD", "B1", "FAIL2", "B3", "B4"};
+	enum { N = sizeof refs / sizeof refs[0] };
+	struct post posts[N];
+
+	memset(posts, 0, sizeof posts);
+	reset(true);
+	for (int i = 0; i < N; i++) {
+		posts[i].ref = refs[i];
+		pthread_create(&posts[i].thread, NULL, submit, &posts[i]);
+		if (i == 0)
+			wait_until_all_arrived(1);
+	}
+	wait_until_all_arrived(N);
+	open_gate();
+	for (int i = 0; i < N; i++)
+		pthread_join(posts[i].thread, NULL);
+
+	for (int i = 0; i < N; i++) {
+		if (strcmp(posts[i].ref, "FAIL2") == 0)
+			CHECK(posts[i].rc == DB_ERROR);
+		else
+			check_own_outcome(&posts[i]);
+	}
+	/* HOLD alone; the four others together (failed); then each of them alone. */
+	CHECK(n_groups == 6);
+	CHECK(group_size[1] == 4);
+	for (int g = 2; g < n_groups; g++)
+		CHECK(group_size[g] == 1);
+	for (int i = 0; i < N; i++)
+		loan_outcome_clear(&posts[i].out);
+}
+
+int main(void)
+{
+	RUN(test_a_lone_post_is_a_group_of_one_and_gets_its_loan);
+	RUN(test_posts_arriving_during_a_store_are_grouped_each_with_its_own_outcome);
+	RUN(test_a_failed_group_is_stored_again_one_post_at_a_time);
+	return CHECK_SUMMARY();
+}
