@@ -224,11 +224,24 @@ static void *work(void *arg)
 	return NULL;
 }
 
-/* Writes the loans the same run would post as CSV rows of the loans table's columns. */
+/* Writes @a s as one quoted CSV field. */
+static void csv_field(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* Writes the loans the same run would post as CSV rows of the loans table's columns, the
+ * posted loan object as the content, as finregd stores it. */
 static int write_csv(void)
 {
 	FILE *f = fopen(opt.csv, "w"), *firms;
-	char uscc[19], path[512];
+	char uscc[19], path[512], content[1024];
 
 	snprintf(path, sizeof path, "%s.firms", opt.csv);
 	firms = fopen(path, "w");
@@ -240,9 +253,12 @@ static int write_csv(void)
 		for (long n = 0; n < total; n++) {
 			make_uscc((long)t * 10000000L + n, uscc);
 			fprintf(f, "%s,%s-%d-%ld,%s,三明测试机械有限公司,350402,3412,small,%ld,"
-				   "2020-05-12,2023-05-11,43500,credit,t,f,f,%ld,36,t,t,t,1Y,38500,50,{}\n",
+				   "2020-05-12,2023-05-11,43500,credit,t,f,f,%ld,36,t,t,t,1Y,38500,50,",
 				opt.prefix, opt.prefix, t, n, uscc, (100000 + n % 900000) * 100L,
 				(100000 + n % 900000) * 100L);
+			loan_json(content, sizeof content, t, n);
+			csv_field(f, content);
+			fputc('\n', f);
 			fprintf(firms, "%s,三明测试机械有限公司,350402,3412,small,%s\n", uscc, opt.prefix);
 		}
 	}
