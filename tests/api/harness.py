@@ -692,6 +692,31 @@ class Client:
         return self.request('DELETE', path, **kw)
 
 
+def race(clients, fn, timeout=60):
+    """Runs fn(i, client) for every client at once (each connected first, then all released
+    together), so that their requests really race; returns the results in client order,
+    an exception raised by fn in its result's place."""
+    import threading
+    for cl in clients:
+        assert cl.get('/v1/whoami').status == 200
+    barrier = threading.Barrier(len(clients))
+    out = [None] * len(clients)
+
+    def run(i):
+        barrier.wait()
+        try:
+            out[i] = fn(i, clients[i])
+        except Exception as e:   # reported by the caller's assertions
+            out[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return out
+
+
 def client(who='bank', token=None, server=None, timeout=30):
     """A Client of the shared server (or of `server`): who is 'bank', 'bank2', 'guarantor',
     'regulator', 'disabled', 'stranger', 'serveronly', an Identity, or None."""

@@ -5,7 +5,6 @@ loans[i] field paths), ?atomic=true (all or nothing, 422 with the first problem)
 
 import copy
 import json
-import threading
 
 import finreg_data as fd
 import harness
@@ -203,24 +202,8 @@ def test_concurrent_atomic_batches_sharing_a_loan_ref_store_exactly_one_batch_wh
         batches = [[fd.loan() for _ in range(40)]
                    + [dict(copy.deepcopy(shared), amount='%d.00' % (100 + i))]
                    + [fd.loan() for _ in range(40)] for i in range(6)]
-        clients = [srv.client(x) for _ in batches]
-        for cl in clients:
-            assert cl.get('/v1/whoami').status == 200
-        barrier = threading.Barrier(len(clients))
-        results = [None] * len(clients)
-
-        def run(i):
-            try:
-                barrier.wait()
-                results[i] = batch(clients[i], batches[i], '?atomic=true')
-            except Exception as e:  # reported below
-                results[i] = e
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        results = harness.race([srv.client(x) for _ in batches],
+                               lambda i, cl: batch(cl, batches[i], '?atomic=true'), 120)
         winners = [i for i, r in enumerate(results)
                    if not isinstance(r, Exception) and r.status == 200]
         assert len(winners) == 1, results
@@ -540,29 +523,17 @@ def test_duplicate_of_a_rejected_batch_item_is_rejected_the_same_way():
 
 
 def test_concurrent_atomic_batches_racing_for_one_loan_ref_store_all_or_nothing():
-    import threading
     srv = harness.Server(threads=16)
     x = harness.new_principal()
     for _ in range(3):
         shared = fd.loan()
-        clients = [srv.client(x) for _ in range(16)]
-        for cl in clients:
-            assert cl.get('/v1/whoami').status == 200
-        mine = [fd.loan() for _ in clients]
-        barrier = threading.Barrier(len(clients))
-        statuses = [None] * len(clients)
+        mine = [fd.loan() for _ in range(16)]
 
-        def run(i):
-            barrier.wait()
+        def post(i, cl):
             body = [mine[i], dict(copy.deepcopy(shared), amount='%d.00' % (100 + i))]
-            r = clients[i].post('/v1/loans/batch?atomic=true', json={'loans': body})
-            statuses[i] = r.status
+            return cl.post('/v1/loans/batch?atomic=true', json={'loans': body}).status
 
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        statuses = harness.race([srv.client(x) for _ in range(16)], post)
         assert sorted(statuses) == [200] + [422] * 15, statuses
         winner = statuses.index(200)
         refs = set(stored_refs(x.code))
@@ -571,26 +542,12 @@ def test_concurrent_atomic_batches_racing_for_one_loan_ref_store_all_or_nothing(
 
 
 def test_concurrent_retries_under_one_idempotency_key_all_get_the_first_answer():
-    import threading
     srv = harness.Server(threads=8)
     x = harness.new_principal()
     loans = [fd.loan() for _ in range(20)] + [fd.loan(rate='0')]
     key = {'Idempotency-Key': harness.unique('race-')}
-    clients = [srv.client(x) for _ in range(8)]
-    for cl in clients:
-        assert cl.get('/v1/whoami').status == 200
-    barrier = threading.Barrier(len(clients))
-    out = [None] * len(clients)
-
-    def run(i):
-        barrier.wait()
-        out[i] = batch(clients[i], loans, headers=key)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    out = harness.race([srv.client(x) for _ in range(8)],
+                       lambda i, cl: batch(cl, loans, headers=key))
     assert all(r.status == 200 for r in out), out
     assert len({r.body for r in out}) == 1, [r.body[:200] for r in out]
     assert out[0].json()['created'] == 20

@@ -9,7 +9,6 @@ import copy
 import json
 import os
 import re
-import threading
 
 import finreg_data as fd
 import harness
@@ -763,25 +762,10 @@ def test_same_loan_ref_with_different_content_is_409_and_keeps_the_stored_loan()
 def test_24_concurrent_identical_posts_create_one_loan_201_once_and_200_for_the_rest():
     body = fd.loan()
     srv = harness.Server(threads=24)       # so that the posts really run at once
-    clients = [srv.client('bank') for _ in range(24)]
-    for cl in clients:      # connect first, so that the posts really race
-        assert cl.get('/v1/whoami').status == 200
-    barrier = threading.Barrier(len(clients))
-    results = [None] * len(clients)
-
-    def run(i):
-        try:
-            barrier.wait()
-            r = clients[i].post('/v1/loans', json=body)
-            results[i] = (r.status, r.json())
-        except Exception as e:  # reported below
-            results[i] = ('exception', repr(e))
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    out = harness.race([srv.client('bank') for _ in range(24)],
+                       lambda i, cl: cl.post('/v1/loans', json=body))
+    results = [('exception', repr(r)) if isinstance(r, Exception) else (r.status, r.json())
+               for r in out]
     statuses = sorted(str(s) for s, _ in results)
     assert statuses.count('201') == 1 and statuses.count('200') == 23, results
     bodies = [b for _, b in results]
@@ -796,21 +780,10 @@ def test_24_concurrent_identical_posts_create_one_loan_201_once_and_200_for_the_
 
 def test_concurrent_posts_of_one_loan_ref_with_different_content_store_one_and_409_the_rest():
     base = fd.loan()
-    clients = [harness.client('bank') for _ in range(8)]
-    barrier = threading.Barrier(len(clients))
-    results = [None] * len(clients)
-
-    def run(i):
-        barrier.wait()
-        r = clients[i].post('/v1/loans', json=dict(copy.deepcopy(base),
-                                                   amount='%d.00' % (1000 + i)))
-        results[i] = r.status
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    results = harness.race(
+        [harness.client('bank') for _ in range(8)],
+        lambda i, cl: cl.post('/v1/loans', json=dict(copy.deepcopy(base),
+                                                     amount='%d.00' % (1000 + i))).status)
     assert sorted(results) == [201] + [409] * 7, results
 
 
@@ -821,29 +794,13 @@ def test_concurrent_single_posts_are_stored_together_yet_each_answers_for_itself
     srv = harness.Server(threads=24)
     try:
         clients = [srv.client(x) for _ in range(24)]
-        for cl in clients:      # connect first, so that the posts really race
-            assert cl.get('/v1/whoami').status == 200
         stored = fd.loan()
         assert clients[0].post('/v1/loans', json=stored).status == 201
         bodies = [fd.loan(amount='%d.00' % (10000 + i), credit_line=...) for i in range(24)]
         bodies[5] = fd.loan(guarantee_mode='guaranteed', guarantor_code='NO-SUCH')  # L013
         bodies[13] = dict(copy.deepcopy(stored), amount='3.00')    # conflict
         bodies[17] = copy.deepcopy(stored)                          # identical retry
-        barrier = threading.Barrier(len(clients))
-        results = [None] * len(clients)
-
-        def run(i):
-            try:
-                barrier.wait()
-                results[i] = clients[i].post('/v1/loans', json=bodies[i])
-            except Exception as e:  # reported below
-                results[i] = e
-
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
+        results = harness.race(clients, lambda i, cl: cl.post('/v1/loans', json=bodies[i]))
         for i, r in enumerate(results):
             assert not isinstance(r, Exception), (i, r)
             if i == 5:
@@ -991,23 +948,10 @@ def test_derived_fields_of_300_random_loans_match_the_domain_formulas():
 def test_concurrent_relief_fund_loans_to_one_firm_from_two_banks_accept_exactly_one():
     srv = harness.Server(threads=8)
     b = fd.firm()
-    clients = [srv.client('bank' if i % 2 else 'bank2') for i in range(8)]
-    for cl in clients:
-        assert cl.get('/v1/whoami').status == 200
-    barrier = threading.Barrier(len(clients))
-    out = [None] * len(clients)
     bodies = [fd.loan(borrower=dict(b), relief_fund=True, maturity_date='2021-05-11')
-              for _ in clients]
-
-    def run(i):
-        barrier.wait()
-        out[i] = clients[i].post('/v1/loans', json=bodies[i])
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+              for _ in range(8)]
+    out = harness.race([srv.client('bank' if i % 2 else 'bank2') for i in range(8)],
+                       lambda i, cl: cl.post('/v1/loans', json=bodies[i]))
     assert sorted(r.status for r in out) == [201] + [422] * 7, out
     assert all(r.json()['error']['rule'] == 'L019' for r in out if r.status == 422), out
     n = harness.psql("SELECT count(*) FROM loans WHERE borrower_uscc = '%s'" % b['uscc'])

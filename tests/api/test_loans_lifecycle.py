@@ -600,43 +600,20 @@ def test_a_voided_renewed_loan_stays_void_when_its_renewal_is_voided_or_correcte
 
 # --------------------------------------------------------------------------- concurrency
 
-def _race(clients, fn):
-    """Runs fn(i, client) for every client at once; returns the results in client order."""
-    import threading
-    for cl in clients:
-        assert cl.get('/v1/whoami').status == 200
-    barrier = threading.Barrier(len(clients))
-    out = [None] * len(clients)
-
-    def run(i):
-        barrier.wait()
-        try:
-            out[i] = fn(i, clients[i])
-        except Exception as e:   # reported by the caller's assertions
-            out[i] = e
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(clients))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return out
-
-
 def test_concurrent_repayments_never_repay_more_than_the_amount():
     srv = harness.Server(threads=12)
     x = harness.new_principal()
     c = srv.client(x)
     body = fd.loan(amount='1000.00', credit_line=...)
     create(c, body)
-    out = _race([srv.client(x) for _ in range(12)],
+    out = harness.race([srv.client(x) for _ in range(12)],
                 lambda i, cl: repay(cl, body['loan_ref'], 'RP-%d' % i, date='2021-01-01',
                                     amount='300.00').status)
     assert sorted(out) == [201] * 3 + [422] * 9, out
     loan = get(c, body['loan_ref'])
     assert (loan['repaid'], loan['outstanding']) == ('900.00', '100.00'), loan
     # The same repayment sent by many clients at once is recorded once.
-    out = _race([srv.client(x) for _ in range(12)],
+    out = harness.race([srv.client(x) for _ in range(12)],
                 lambda i, cl: repay(cl, body['loan_ref'], 'RP-LAST', date='2021-02-01',
                                     amount='100.00').status)
     assert sorted(out) == [200] * 11 + [201], out
@@ -651,7 +628,7 @@ def test_concurrent_renewals_of_one_loan_accept_exactly_one():
     c = srv.client(x)
     old = create(c, fd.loan(issue_date='2019-05-12'))
     renewals = [_renewal(old) for _ in range(8)]
-    out = _race([srv.client(x) for _ in range(8)],
+    out = harness.race([srv.client(x) for _ in range(8)],
                 lambda i, cl: cl.post('/v1/loans', json=renewals[i]))
     statuses = sorted(r.status for r in out)
     assert statuses == [201] + [422] * 7, out

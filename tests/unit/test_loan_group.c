@@ -124,6 +124,22 @@ static void wait_until_all_arrived(int total)
 	}
 }
 
+/* Submits @a n posts on threads of their own: the first alone (its store held at the
+ * gate), then the others, which queue behind it; opens the gate once all have arrived and
+ * waits for every answer. */
+static void run_posts(struct post *posts, int n)
+{
+	for (int i = 0; i < n; i++) {
+		pthread_create(&posts[i].thread, NULL, submit, &posts[i]);
+		if (i == 0)
+			wait_until_all_arrived(1); /* the first holds the only group */
+	}
+	wait_until_all_arrived(n);
+	open_gate();
+	for (int i = 0; i < n; i++)
+		pthread_join(posts[i].thread, NULL);
+}
+
 /* Checks that @a p got its own outcome: created with its own loan, or rejected. */
 static void check_own_outcome(const struct post *p)
 {
@@ -162,17 +178,10 @@ static void test_posts_arriving_during_a_store_are_grouped_each_with_its_own_out
 	int biggest = 0, total = 0;
 
 	memset(posts, 0, sizeof posts);
-	reset(true);
-	for (int i = 0; i < N; i++) {
-		posts[i].ref = refs[i];
-		pthread_create(&posts[i].thread, NULL, submit, &posts[i]);
-		if (i == 0)
-			wait_until_all_arrived(1); /* FIRST holds the only group */
-	}
-	wait_until_all_arrived(N);
-	open_gate();
 	for (int i = 0; i < N; i++)
-		pthread_join(posts[i].thread, NULL);
+		posts[i].ref = refs[i];
+	reset(true);
+	run_posts(posts, N);
 
 	for (int i = 0; i < N; i++)
 		check_own_outcome(&posts[i]);
@@ -200,17 +209,10 @@ static void test_a_failed_group_is_stored_again_one_post_at_a_time(void)
 	struct post posts[N];
 
 	memset(posts, 0, sizeof posts);
-	reset(true);
-	for (int i = 0; i < N; i++) {
-		posts[i].ref = refs[i];
-		pthread_create(&posts[i].thread, NULL, submit, &posts[i]);
-		if (i == 0)
-			wait_until_all_arrived(1);
-	}
-	wait_until_all_arrived(N);
-	open_gate();
 	for (int i = 0; i < N; i++)
-		pthread_join(posts[i].thread, NULL);
+		posts[i].ref = refs[i];
+	reset(true);
+	run_posts(posts, N);
 
 	for (int i = 0; i < N; i++) {
 		if (strcmp(posts[i].ref, "FAIL2") == 0)
