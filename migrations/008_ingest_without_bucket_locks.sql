@@ -132,8 +132,7 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('relief:' || r.u, 0))
     FROM (SELECT DISTINCT i.uscc AS u FROM unnest(v_items) i WHERE i.relief_fund ORDER BY 1) r;
 
-    v_verdicts := ARRAY(
-        WITH items AS (SELECT * FROM unnest(v_items)),
+    WITH items AS (SELECT * FROM unnest(v_items)),
         -- Stage one: each item against what is stored.
         judged AS (
             SELECT i.idx, i.loan_ref, i.content, i.uscc, i.relief_fund, i.renews_loan_ref,
@@ -188,15 +187,15 @@ BEGIN
             SELECT a.*, first_value(a.own_verdict) OVER (PARTITION BY a.loan_ref ORDER BY a.idx)
                             AS first_verdict
             FROM adjusted a)
-        SELECT ROW(k.idx, k.loan_ref,
-                   CASE
-                   WHEN k.ref_rank > 1 AND k.content = k.ref_first
-                        AND k.first_verdict IN ('ok', 'unchanged') THEN 'unchanged'
-                   WHEN k.ref_rank > 1 AND k.content = k.ref_first THEN k.first_verdict
-                   WHEN k.ref_rank > 1 THEN 'dup_conflict'
-                   ELSE k.own_verdict END,
-                   k.stored_version, k.renewed_status)::loan_verdict
-        FROM firsts k ORDER BY k.idx);
+    SELECT array_agg(ROW(k.idx, k.loan_ref,
+                         CASE
+                         WHEN k.ref_rank > 1 AND k.content = k.ref_first
+                              AND k.first_verdict IN ('ok', 'unchanged') THEN 'unchanged'
+                         WHEN k.ref_rank > 1 AND k.content = k.ref_first THEN k.first_verdict
+                         WHEN k.ref_rank > 1 THEN 'dup_conflict'
+                         ELSE k.own_verdict END,
+                         k.stored_version, k.renewed_status)::loan_verdict ORDER BY k.idx)
+    INTO v_verdicts FROM firsts k;
 
     v_store := NOT p_dry_run AND NOT (p_atomic AND EXISTS (
         SELECT 1 FROM unnest(v_verdicts) v WHERE v.verdict NOT IN ('ok', 'unchanged')));

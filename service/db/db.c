@@ -23,6 +23,7 @@ static const char *db_url = "dbname=finreg";
 
 static _Thread_local PGconn *tl_conn;
 static _Thread_local bool tl_prepared;
+static _Thread_local unsigned tl_uses; /* db_get() calls on this connection */
 static _Thread_local bool tl_broken;
 static _Thread_local bool tl_had_conn;
 static _Thread_local uint64_t tl_failed_at;
@@ -63,6 +64,7 @@ void db_disconnect(void)
 	}
 	tl_conn = NULL;
 	tl_prepared = false;
+	tl_uses = 0;
 	tl_broken = false;
 }
 
@@ -251,10 +253,27 @@ PGconn *db_get_unprepared(enum db_rc *rc)
 	return get_conn(rc);
 }
 
+/* A generic plan is made once per session and kept until something invalidates it, such
+ * as an ANALYZE. Made while the tables of a new registry are nearly empty, it can pick an
+ * index that turns a look-up by key into a scan of a bank's loans once they are not
+ * (autovacuum's ANALYZE may be a minute away, and the loans arrive meanwhile). So a
+ * connection drops its plans on its 2nd, 4th, 8th ... 4096th use, and they are made again
+ * from the tables' current size, ever less often, while a young registry grows. */
+static void replan_while_young(PGconn *c)
+{
+	enum db_rc rc;
+
+	tl_uses++;
+	if (tl_uses > 1 && tl_uses <= 4096 && (tl_uses & (tl_uses - 1)) == 0)
+		PQclear(db_run_sql(c, "DISCARD PLANS", &rc));
+}
+
 PGconn *db_get(enum db_rc *rc)
 {
 	PGconn *c = get_conn(rc);
 
+	if (c != NULL && tl_prepared)
+		replan_while_young(c);
 	if (c == NULL || tl_prepared)
 		return c;
 	*rc = check_schema(c);
