@@ -1,18 +1,19 @@
 -- Ingest without per-bank bucket locks. Migration 003's loan_ingest serialised every two
 -- ingests of one bank that shared a lock bucket; with 64 buckets, any two batches of a few
 -- hundred loans shared all of them, so one bank's batches ran one at a time. Now:
---  * loans are inserted in loan_ref order with ON CONFLICT DO NOTHING: a concurrent ingest
---    of the same loan_ref waits for the other one's commit, then answers unchanged (same
---    content) or conflict; two ingests take their loan_refs in the same order, so they
---    cannot deadlock on them;
---  * an atomic batch that meets such a conflict rolls back with serialization_failure
---    (40001), and finregd runs it again: the second run sees the stored loan and rejects
---    the batch as a whole, storing nothing;
---  * firms' reference data is recorded after the insert, for the stored loans only, so an
---    item that lost the race changes nothing; the borrower foreign key is checked at
---    commit for that reason;
+--  * loans are inserted in loan_ref order with ON CONFLICT DO NOTHING: an ingest meeting
+--    a loan_ref another one has just inserted waits for that one's commit; two ingests
+--    take their loan_refs in the same order, so they cannot deadlock on them;
+--  * an ingest that meets such a row (another ingest stored the loan_ref between this
+--    one's checks and its insert) rolls back with serialization_failure (40001), and
+--    finregd runs it again: the second run judges every item against the stored loan, so
+--    an atomic batch is rejected whole, and a partial one answers unchanged or conflict
+--    for that item without it having counted in the batch's own checks (one relief-fund
+--    loan per firm, one renewal per loan);
+--  * firms' reference data is recorded after the insert, from the stored items only (the
+--    borrower foreign key is checked at commit for that reason);
 --  * the verdicts travel as a composite array instead of a jsonb document, and the stored
---    loan is looked up again only when it must be returned or compared;
+--    loan is looked up again only when it must be returned;
 --  * the loans a new loan renews are updated only when there are some (an UPDATE of no
 --    rows still fires the statistics update trigger), and the statistics insert trigger
 --    is one statement instead of a chain of functions. Both matter most to single posts,
@@ -109,7 +110,6 @@ DECLARE
     v_items loan_item[];
     v_verdicts loan_verdict[];
     v_ids bigint[] := '{}';
-    v_refs text[] := '{}';
     v_renewed bigint[];
     v_store boolean;
 BEGIN
@@ -225,51 +225,44 @@ BEGIN
                         ORDER BY i.idx) o) i
             ORDER BY i.loan_ref
             ON CONFLICT ON CONSTRAINT loans_bank_code_loan_ref_key DO NOTHING
-            RETURNING id, loan_ref, content, renews_loan_id),
+            RETURNING id, content, renews_loan_id),
         versions AS (
             INSERT INTO loan_versions (loan_id, version, change, content, changed_by)
             SELECT f.id, 1, 'created', f.content, p_bank FROM fresh f)
-        SELECT coalesce(array_agg(f.id), '{}'), coalesce(array_agg(f.loan_ref), '{}'),
+        SELECT coalesce(array_agg(f.id), '{}'),
                array_agg(f.id) FILTER (WHERE f.renews_loan_id IS NOT NULL)
-        INTO v_ids, v_refs, v_renewed FROM fresh f;
+        INTO v_ids, v_renewed FROM fresh f;
 
         IF v_renewed IS NOT NULL THEN
             UPDATE loans t SET status = 'renewed', renewed_on = f.issue_date,
                                renewed_by_id = f.id, updated_at = now()
             FROM loans f WHERE f.id = ANY (v_renewed) AND t.id = f.renews_loan_id;
         END IF;
+        -- Another ingest stored one of these loan_refs after our checks: judge again.
+        IF cardinality(v_ids) < (SELECT count(*) FROM unnest(v_verdicts) v
+                                 WHERE v.verdict = 'ok') THEN
+            RAISE EXCEPTION 'loan_ref stored by a concurrent ingest; retry'
+                USING ERRCODE = 'serialization_failure';
+        END IF;
         IF cardinality(v_ids) > 0 THEN
             PERFORM firms_upsert_items(ARRAY(
-                SELECT i FROM unnest(v_items) i JOIN unnest(v_refs) s(ref) ON s.ref = i.loan_ref),
+                SELECT i FROM unnest(v_items) i
+                JOIN unnest(v_verdicts) v ON v.idx = i.idx AND v.verdict = 'ok'),
                 p_bank, 'loan');
             PERFORM loan_warnings_raise(v_ids);
         END IF;
     END IF;
 
     RETURN QUERY
-    WITH out AS (
-        SELECT v.idx AS i, v.loan_ref AS ref, v.verdict, v.stored_version, v.renewed_status,
-               s.ref IS NOT NULL AS inserted
+    WITH final AS (
+        -- With the stored loan when it is to be returned.
+        SELECT v.idx AS i, v.loan_ref AS ref, v.verdict AS v, v.stored_version,
+               v.renewed_status, l.lrow
         FROM unnest(v_verdicts) v
-        LEFT JOIN unnest(v_refs) s(ref) ON s.ref = v.loan_ref AND v.verdict = 'ok'),
-    settled AS (
-        -- The stored loan: to return it, or to judge an item another ingest stored first.
-        SELECT o.*, l.lrow, (l.lrow).content AS stored, x.content AS mine
-        FROM out o
-        JOIN unnest(v_items) x ON x.idx = o.i
         LEFT JOIN LATERAL (SELECT y AS lrow FROM loans y
-                           WHERE (p_return_loans OR (o.verdict = 'ok' AND v_store
-                                                      AND NOT o.inserted))
-                             AND y.bank_code = p_bank AND y.loan_ref = o.ref OFFSET 0) l
+                           WHERE p_return_loans AND v.verdict IN ('ok', 'unchanged')
+                             AND y.bank_code = p_bank AND y.loan_ref = v.loan_ref OFFSET 0) l
                ON true),
-    final AS (
-        SELECT s.*, CASE
-            -- A concurrent request stored this loan_ref between our check and insert.
-            WHEN s.verdict = 'ok' AND v_store AND NOT s.inserted AND s.stored = s.mine
-                THEN 'unchanged'
-            WHEN s.verdict = 'ok' AND v_store AND NOT s.inserted THEN 'conflict'
-            ELSE s.verdict END AS v
-        FROM settled s),
     answer AS (
         SELECT f.i,
                CASE WHEN f.v = 'ok' THEN 'created' WHEN f.v = 'unchanged' THEN 'unchanged'
@@ -307,15 +300,6 @@ BEGIN
         LEFT JOIN LATERAL (SELECT * FROM loan_facts(f.lrow)
                            WHERE p_return_loans AND (f.lrow).id IS NOT NULL) x ON true)
     SELECT a.i, a.status, a.code, a.rule, a.field, a.message, a.loan FROM answer a ORDER BY a.i;
-
-    -- An atomic batch stores all or nothing: one of its loan_refs stored meanwhile with
-    -- other content means it must not have stored the rest. Rolled back; finregd retries,
-    -- and the retry rejects the batch whole.
-    IF p_atomic AND v_store AND cardinality(v_ids) < (
-            SELECT count(*) FROM unnest(v_verdicts) v WHERE v.verdict = 'ok') THEN
-        RAISE EXCEPTION 'loan_ref stored by a concurrent ingest; retry'
-            USING ERRCODE = 'serialization_failure';
-    END IF;
 END $$;
 
 ALTER FUNCTION loan_ingest(text, jsonb, boolean, boolean, boolean)

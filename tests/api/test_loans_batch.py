@@ -215,6 +215,65 @@ def test_concurrent_atomic_batches_sharing_a_loan_ref_store_exactly_one_batch_wh
         srv.stop()
 
 
+def test_a_rejected_repeat_in_a_batch_leaves_the_firm_reference_data_alone():
+    x = harness.new_principal()
+    c = harness.client(x)
+    a = fd.loan()
+    renamed = dict(copy.deepcopy(a), borrower=dict(a['borrower'], name='另一个名字有限公司'),
+                   amount='7.00')
+    other_firm = dict(copy.deepcopy(a), borrower=fd.firm(), amount='8.00')
+    r = batch(c, [a, renamed, other_firm])
+    assert [s[0] for s in summary(r.json())] == ['created', 'rejected', 'rejected'], r.json()
+    u = a['borrower']['uscc']
+    assert harness.psql(f"SELECT name FROM firms WHERE uscc = '{u}'") == [[a['borrower']['name']]]
+    assert harness.psql(f"SELECT count(*) FROM firm_history WHERE uscc = '{u}'") == [['1']]
+    assert harness.psql("SELECT count(*) FROM firms WHERE uscc = '%s'"
+                        % other_firm['borrower']['uscc']) == [['0']]
+
+
+def test_an_item_whose_loan_ref_another_ingest_takes_meanwhile_does_not_count_in_the_batch():
+    """Another transaction stores loan_ref R (other content) while this partial batch is
+    inserting it: the batch is judged again, so R answers conflict, and the relief-fund loan
+    after it to the same firm is stored (R never became that firm's relief-fund loan)."""
+    import subprocess
+    import time
+    x = harness.new_principal()
+    c = harness.client(x)
+    b = fd.firm()
+    mine = fd.loan(borrower=dict(b), relief_fund=True, maturity_date='2021-05-11')
+    second = fd.loan(borrower=dict(b), relief_fund=True, maturity_date='2021-05-11')
+    tag = harness.unique('hold-')
+    hold = subprocess.Popen(
+        [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', harness.cluster().url],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    hold.stdin.write(f"""
+        BEGIN;
+        INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)
+        VALUES ('{b['uscc']}', 'x', '350402', '3412', 'small', 'test');
+        INSERT INTO loans (bank_code, loan_ref, borrower_uscc, borrower_name, county_code,
+          industry_code, size, amount_fen, issue_date, maturity_date, rate_e4, guarantee_mode,
+          first_loan, renewal, relief_fund, credit_line_fen, term_months, medium_long_term,
+          manufacturing, inclusive_small_micro, lpr_tenor, lpr_e4, spread_bp, content)
+        VALUES ('{x.code}', '{mine['loan_ref']}', '{b['uscc']}', 'x', '350402', '3412',
+          'small', 100, '2020-05-12', '2021-05-11', 43500, 'credit', true, false, false, 100,
+          12, false, true, true, '1Y', 38500, 50, '{{}}');
+        SELECT pg_sleep(2) AS "{tag}";
+        COMMIT;
+    """)
+    hold.stdin.close()
+    deadline = time.monotonic() + 20
+    while harness.psql(f"SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%{tag}%'"
+                       f" AND state = 'active' AND pid <> pg_backend_pid()") != [['1']]:
+        assert time.monotonic() < deadline and hold.poll() is None, hold.stderr.read()
+        time.sleep(0.02)
+    r = batch(c, [mine, second])          # waits for the other transaction on R
+    assert hold.wait(20) == 0, hold.stderr.read()
+    res = summary(r.json())
+    assert res[0][0] == 'rejected' and res[0][3] == 'conflict', r.json()
+    assert res[1][0] == 'created', r.json()
+    assert stored_refs(x.code) == [mine['loan_ref'], second['loan_ref']]
+
+
 def test_atomic_batch_error_is_the_first_problem_whether_found_in_the_database_or_not():
     x = harness.new_principal()
     c = harness.client(x)
