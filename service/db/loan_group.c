@@ -1,61 +1,100 @@
 /* Group commit for single loan posts (loan_group.h; db_loan_ingest_one in db/loans.h).
  *
- * A single post joins a queue. When no group is being stored, it leads one at once: it
- * takes itself and the posts queued behind it (same bank, distinct loan_refs, at most
- * GROUP_MAX) and stores them with one partial loan_ingest call, one transaction, one
- * commit; each post then answers its own outcome. So a lone post waits for nothing, and
- * under load the posts that arrive while a group is being stored form the next one. A
- * second group is stored alongside only once GROUP_PARALLEL_MIN posts wait: on two cores,
- * fewer and larger transactions beat more and smaller ones (bench/ingest measured both).
- * Nothing is answered before its commit, and the queue holds only requests in flight, so
- * instances share nothing.
+ * A single post joins a queue. When no group of its bank is being stored, it leads one at
+ * once: it takes itself and the posts of its bank queued behind it (distinct loan_refs and
+ * renewed loans, at most GROUP_MAX) and stores them with one partial loan_ingest call, one
+ * transaction, one commit; each post then answers its own outcome. So a lone post waits
+ * for nothing, and under load the posts that arrive while a group is being stored form the
+ * next one. A second group of the same bank is stored alongside only once
+ * GROUP_PARALLEL_MIN of its posts wait: on two cores, fewer and larger transactions beat
+ * more and smaller ones (bench/ingest measured both). Banks never wait for each other, and
+ * no post waits more than GROUP_WAIT_MAX_MS for a group of its bank that is held up (by a
+ * lock in the database, say): it then leads its own. Nothing is answered before its
+ * commit, and the queue holds only requests in flight, so instances share nothing.
  *
  * Items of one group are independent (partial ingest): one item's rejection is its own.
- * Two posts of the same loan_ref never share a group, so each sees the other as stored
- * (unchanged or conflict), as it would one after the other. Should a group fail for a
+ * Two posts of the same loan_ref, or renewing the same loan, never share a group, so each
+ * sees the other as stored, as it would one after the other. Should a group fail for a
  * reason other than the database being unavailable, its posts are stored one by one so
  * that one bad item cannot fail the others. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db/loan_group.h"
 
 enum {
 	GROUP_MAX = 64,         /* posts stored by one call */
-	GROUP_LEADERS = 2,      /* groups being stored at once by this process */
-	GROUP_PARALLEL_MIN = 4, /* posts waiting before a second group starts */
+	GROUP_LEADERS = 2,      /* groups of one bank being stored at once */
+	GROUP_PARALLEL_MIN = 4, /* posts of a bank waiting before its second group starts */
+	GROUP_WAIT_MAX_MS = 50, /* then a post leads a group whatever is being stored */
 };
 
 struct member {
 	const char *bank;
 	const char *loan_ref;
+	const char *renews; /* the renewed loan's loan_ref, or NULL */
 	json_t *item;
 	struct loan_outcome *out;
 	enum db_rc rc;
-	bool taken; /* in a group being stored */
-	bool done;  /* stored: rc and *out are set */
+	bool taken;              /* in a group being stored */
+	bool done;               /* stored: rc and *out are set */
+	struct timespec give_up; /* CLOCK_MONOTONIC: lead from then on */
 	pthread_cond_t cond;
-	struct member *next;
+	struct member *next;        /* in the queue */
+	struct member *next_leader; /* in the list of leaders */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct member *queue_head;
 static struct member **queue_tail = &queue_head;
-static int leaders;
-static int queued; /* members in the queue */
+static struct member *leaders; /* the members storing a group now */
+static int queued;             /* members in the queue */
 
-/* Whether a queued post may lead a group now: when none is being stored, or when enough
- * posts wait to make a second group worth its own transaction. */
-static bool may_lead(void)
+static int leaders_of(const char *bank)
 {
-	return leaders == 0 || (leaders < GROUP_LEADERS && queued >= GROUP_PARALLEL_MIN);
+	int n = 0;
+
+	for (struct member *m = leaders; m != NULL; m = m->next_leader)
+		n += strcmp(m->bank, bank) == 0;
+	return n;
 }
 
-static bool same_ref(struct member *const *group, size_t n, const struct member *m)
+static int queued_of(const char *bank)
+{
+	int n = 0;
+
+	for (struct member *m = queue_head; m != NULL; m = m->next)
+		n += strcmp(m->bank, bank) == 0;
+	return n;
+}
+
+static bool passed(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+/* Whether queued member @a m may lead a group now (lock held). */
+static bool may_lead(const struct member *m)
+{
+	int n = leaders_of(m->bank);
+
+	return n == 0 || (n < GROUP_LEADERS && queued_of(m->bank) >= GROUP_PARALLEL_MIN) ||
+	       passed(&m->give_up);
+}
+
+/* Whether @a m may not share a group with the members of @a group. */
+static bool clashes(struct member *const *group, size_t n, const struct member *m)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(group[i]->loan_ref, m->loan_ref) == 0)
+		if (strcmp(group[i]->loan_ref, m->loan_ref) == 0 ||
+		    (m->renews != NULL && group[i]->renews != NULL &&
+		     strcmp(group[i]->renews, m->renews) == 0))
 			return true;
 	return false;
 }
@@ -72,7 +111,7 @@ static size_t take_group(struct member *first, struct member **group)
 		struct member *m = *link;
 
 		if (m != first && n < GROUP_MAX && strcmp(m->bank, first->bank) == 0 &&
-		    !same_ref(group, n, m)) {
+		    !clashes(group, n, m)) {
 			m->taken = true;
 			group[n++] = m;
 			queued--;
@@ -85,6 +124,13 @@ static size_t take_group(struct member *first, struct member **group)
 			queue_tail = link;
 	}
 	return n;
+}
+
+/* Wakes every queued member to see whether it may lead now (lock held). */
+static void wake_queue(void)
+{
+	for (struct member *m = queue_head; m != NULL; m = m->next)
+		pthread_cond_signal(&m->cond);
 }
 
 /* Stores @a group with @a ingest (lock not held): fills each member's outcome and rc. */
@@ -128,37 +174,56 @@ enum db_rc loan_group_submit(loan_group_ingest_fn ingest, const char *bank, cons
 			     json_t *item, struct loan_outcome *out)
 {
 	struct member self = {
-	    bank, loan_ref, item, out, DB_ERROR, false, false, PTHREAD_COND_INITIALIZER, NULL};
+	    .bank = bank, .loan_ref = loan_ref, .item = item, .out = out, .rc = DB_ERROR};
 	struct member *group[GROUP_MAX];
+	pthread_condattr_t attr;
 	size_t n;
 
+	self.renews = json_string_value(json_object_get(item, "renews_loan_ref"));
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&self.cond, &attr);
+	pthread_condattr_destroy(&attr);
+	clock_gettime(CLOCK_MONOTONIC, &self.give_up);
+	self.give_up.tv_nsec += GROUP_WAIT_MAX_MS * 1000000L;
+	if (self.give_up.tv_nsec >= 1000000000L) {
+		self.give_up.tv_sec++;
+		self.give_up.tv_nsec -= 1000000000L;
+	}
 	memset(out, 0, sizeof *out);
+
 	pthread_mutex_lock(&lock);
 	*queue_tail = &self;
 	queue_tail = &self.next;
 	queued++;
-	/* Wait to be stored by another post's group, or for a free leader's place. */
-	while (!self.done && (self.taken || !may_lead()))
-		pthread_cond_wait(&self.cond, &lock);
+	/* Wait to be stored by another post's group, or to lead one. */
+	while (!self.done && (self.taken || !may_lead(&self))) {
+		if (self.taken)
+			pthread_cond_wait(&self.cond, &lock);
+		else
+			pthread_cond_timedwait(&self.cond, &lock, &self.give_up);
+	}
 	if (self.done)
 		goto out;
-	leaders++;
+	self.next_leader = leaders;
+	leaders = &self;
 	n = take_group(&self, group);
-	if (queue_head != NULL && may_lead())
-		pthread_cond_signal(&queue_head->cond);
 	pthread_mutex_unlock(&lock);
 
 	store_group(ingest, group, n);
 
 	pthread_mutex_lock(&lock);
-	leaders--;
+	for (struct member **l = &leaders; *l != NULL; l = &(*l)->next_leader) {
+		if (*l == &self) {
+			*l = self.next_leader;
+			break;
+		}
+	}
 	for (size_t i = 1; i < n; i++) {
 		group[i]->done = true;
 		pthread_cond_signal(&group[i]->cond);
 	}
-	/* The oldest waiting post leads the next group. */
-	if (queue_head != NULL)
-		pthread_cond_signal(&queue_head->cond);
+	wake_queue(); /* a place to lead is free */
 out:
 	pthread_mutex_unlock(&lock);
 	pthread_cond_destroy(&self.cond);

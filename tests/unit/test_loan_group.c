@@ -1,7 +1,8 @@
 /* Unit tests for db/loan_group: concurrent single posts are stored in groups through the
  * ingest function given (here a stand-in that records the groups it is handed), each post
- * gets its own outcome, two posts of one loan_ref never share a group, and a failed group
- * is stored again one post at a time. */
+ * gets its own outcome, two posts of one loan_ref never share a group, a failed group is
+ * stored again one post at a time, and a held-up group keeps neither another bank's posts
+ * nor, beyond a short wait, its own bank's. */
 #include "check.h"
 #include "db/loan_group.h"
 
@@ -93,9 +94,11 @@ static enum db_rc fake_ingest(const struct ingest_call *call, struct loan_outcom
 
 struct post {
 	const char *ref;
+	const char *bank; /* NULL: "CIB-SM" */
 	pthread_t thread;
 	enum db_rc rc;
 	struct loan_outcome out;
+	volatile bool finished;
 };
 
 static void *submit(void *arg)
@@ -103,8 +106,9 @@ static void *submit(void *arg)
 	struct post *p = arg;
 	json_t *item = json_pack("{s:i, s:s}", "idx", 99, "loan_ref", p->ref);
 
-	p->rc = loan_group_submit(fake_ingest, "CIB-SM", p->ref, item, &p->out);
+	p->rc = loan_group_submit(fake_ingest, p->bank ? p->bank : "CIB-SM", p->ref, item, &p->out);
 	json_decref(item);
+	__atomic_store_n(&p->finished, true, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -229,10 +233,48 @@ static void test_a_failed_group_is_stored_again_one_post_at_a_time(void)
 		loan_outcome_clear(&posts[i].out);
 }
 
+/* Waits up to 5 s for @a p to finish; whether it did. */
+static bool finishes(struct post *p)
+{
+	struct timespec ts = {0, 1000 * 1000};
+
+	for (int i = 0; i < 5000 && !__atomic_load_n(&p->finished, __ATOMIC_SEQ_CST); i++)
+		nanosleep(&ts, NULL);
+	return __atomic_load_n(&p->finished, __ATOMIC_SEQ_CST);
+}
+
+static void test_a_held_group_holds_up_neither_another_bank_nor_its_own_for_long(void)
+{
+	struct post held = {.ref = "HELD"}, other_bank = {.ref = "B-1", .bank = "OTHER-BANK"},
+		    same_bank = {.ref = "S-1"};
+
+	reset(true);
+	pthread_create(&held.thread, NULL, submit, &held);
+	wait_until_all_arrived(1);
+	/* Another bank's post goes at once; this bank's goes once it has waited long enough. */
+	pthread_create(&other_bank.thread, NULL, submit, &other_bank);
+	pthread_create(&same_bank.thread, NULL, submit, &same_bank);
+	CHECK(finishes(&other_bank));
+	CHECK(finishes(&same_bank));
+	CHECK(!__atomic_load_n(&held.finished, __ATOMIC_SEQ_CST));
+	open_gate();
+	pthread_join(held.thread, NULL);
+	pthread_join(other_bank.thread, NULL);
+	pthread_join(same_bank.thread, NULL);
+	check_own_outcome(&held);
+	check_own_outcome(&other_bank);
+	check_own_outcome(&same_bank);
+	CHECK(n_groups == 3);
+	loan_outcome_clear(&held.out);
+	loan_outcome_clear(&other_bank.out);
+	loan_outcome_clear(&same_bank.out);
+}
+
 int main(void)
 {
 	RUN(test_a_lone_post_is_a_group_of_one_and_gets_its_loan);
 	RUN(test_posts_arriving_during_a_store_are_grouped_each_with_its_own_outcome);
 	RUN(test_a_failed_group_is_stored_again_one_post_at_a_time);
+	RUN(test_a_held_group_holds_up_neither_another_bank_nor_its_own_for_long);
 	return CHECK_SUMMARY();
 }
