@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,6 +25,7 @@ static struct MHD_Daemon *mhd;
 static pthread_t thread;
 static bool running;
 static atomic_bool stopping;
+static atomic_bool failed;
 
 int acceptor_listen(const struct sockaddr_storage *addr, int backlog)
 {
@@ -63,15 +65,20 @@ static void *accept_loop(void *cls)
 		}
 		if (atomic_load(&stopping))
 			break;
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+		if (errno == EBADF || errno == ENOTSOCK || errno == EINVAL || errno == EFAULT) {
+			/* The listening socket itself is gone: nothing can be served. */
+			LOG_BUG("accept: %s; stopping the server", strerror(errno));
+			atomic_store(&failed, true);
+			kill(getpid(), SIGTERM);
+			break;
+		}
+		if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN) {
+			/* Out of descriptors or memory, or a network error of one connection
+			 * (accept(2) lists them): pause a little and go on. */
 			struct timespec ts = {0, 10 * 1000 * 1000};
 
 			LOG_WARN("accept: %s", strerror(errno));
-			nanosleep(&ts, NULL); /* let connections close before trying again */
-		} else if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN &&
-			   errno != EPROTO) {
-			LOG_WARN("accept: %s; no longer accepting", strerror(errno));
-			break;
+			nanosleep(&ts, NULL);
 		}
 	}
 	return NULL;
@@ -99,4 +106,9 @@ void acceptor_stop(void)
 	running = false;
 	close(listen_fd);
 	listen_fd = -1;
+}
+
+bool acceptor_failed(void)
+{
+	return atomic_load(&failed);
 }

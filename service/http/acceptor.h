@@ -18,4 +18,8 @@ bool acceptor_start(int fd, struct MHD_Daemon *d);
  *  Connections already handed over stay with the daemon. */
 void acceptor_stop(void);
 
+/** Whether accepting stopped because the listening socket broke (the server then stops
+ *  itself, to be restarted). */
+bool acceptor_failed(void);
+
 #endif

@@ -602,7 +602,7 @@ int server_run(const struct config *cfg)
 	compactor_stop();
 	principal_cache_stop();
 	LOG_INFO("stopped");
-	rc = 0;
+	rc = acceptor_failed() ? 1 : 0; /* a broken listening socket: exit non-zero */
 out:
 	if (d != NULL)
 		MHD_stop_daemon(d);
