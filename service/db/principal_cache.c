@@ -10,7 +10,8 @@
  *    notification cannot leave an entry behind);
  *  - an entry is used for at most CACHE_MAX_AGE_US even so;
  *  - a look-up that raced with an invalidation is not stored (generation check).
- * Failed look-ups are never cached: a new principal works at once. */
+ * Failed look-ups are never cached: a new principal works at once. Against a standby
+ * (read-only instances on a replica) nothing is cached: notifications are not replicated. */
 #include "db/principal_cache.h"
 
 #include <poll.h>
@@ -29,6 +30,7 @@ enum {
 	CACHE_SLOTS = 1024,
 	CACHE_MAX_AGE_US = 1000000,
 	RECONNECT_WAIT_MS = 1000,
+	STANDBY_RECHECK_MS = 60000,
 };
 
 struct slot {
@@ -107,12 +109,26 @@ static bool wait_readable(int fd, int ms)
 	return poll(p, fd >= 0 ? 2 : 1, ms) > 0 && (p[1].revents & (POLLIN | POLLERR | POLLHUP));
 }
 
+/* Whether @a c is a standby: it takes no LISTEN, and its changes come from the primary,
+ * whose notifications never reach it. */
+static bool in_recovery(PGconn *c)
+{
+	PGresult *r = PQexec(c, "SELECT pg_is_in_recovery()");
+	bool yes = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		   strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+
+	PQclear(r);
+	return yes;
+}
+
 /* Listens until the connection breaks or the cache is stopped. */
 static void listen_on(PGconn *c)
 {
-	PGresult *r = PQexec(c, "LISTEN finreg_principals");
-	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PGresult *r;
+	bool ok;
 
+	r = PQexec(c, "LISTEN finreg_principals");
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
 	if (!ok) {
 		LOG_WARN("principal cache: LISTEN failed: %s", PQerrorMessage(c));
@@ -144,18 +160,30 @@ static void listen_on(PGconn *c)
 
 static void *run(void *arg)
 {
+	bool told_standby = false;
+
 	(void)arg;
 	while (!atomic_load(&stopping)) {
 		enum db_rc rc;
 		PGconn *c = db_connect_fresh("finregd-listen", &rc);
+		bool standby = false;
 
 		if (c != NULL) {
-			listen_on(c);
+			standby = in_recovery(c);
+			if (standby && !told_standby)
+				LOG_INFO(
+				    "principal cache off: the database is a standby, whose "
+				    "changes send no notification here; every request looks its "
+				    "caller up");
+			told_standby = told_standby || standby;
+			if (!standby)
+				listen_on(c);
 			invalidate(false);
 			PQfinish(c);
 		}
+		/* A standby is asked again now and then, in case it has been promoted. */
 		if (!atomic_load(&stopping))
-			wait_readable(-1, RECONNECT_WAIT_MS);
+			wait_readable(-1, standby ? STANDBY_RECHECK_MS : RECONNECT_WAIT_MS);
 	}
 	return NULL;
 }
