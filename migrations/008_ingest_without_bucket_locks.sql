@@ -4,12 +4,12 @@
 --  * loans are inserted in loan_ref order with ON CONFLICT DO NOTHING: an ingest meeting
 --    a loan_ref another one has just inserted waits for that one's commit; two ingests
 --    take their loan_refs in the same order, so they cannot deadlock on them;
---  * an ingest that meets such a row (another ingest stored the loan_ref between this
---    one's checks and its insert) rolls back with serialization_failure (40001), and
---    finregd runs it again: the second run judges every item against the stored loan, so
---    an atomic batch is rejected whole, and a partial one answers unchanged or conflict
---    for that item without it having counted in the batch's own checks (one relief-fund
---    loan per firm, one renewal per loan);
+--  * an item whose loan_ref another ingest stored between this one's checks and its
+--    insert answers unchanged or conflict against the stored row; when it counted in the
+--    batch's own checks (one relief-fund loan per firm, one renewal per loan, a repeated
+--    loan_ref) or the batch is atomic, the ingest rolls back with serialization_failure
+--    (40001) instead and finregd runs it again, judging every item against what is
+--    stored (so an atomic batch is rejected whole);
 --  * firms' reference data is recorded after the insert, from the stored items only (the
 --    borrower foreign key is checked at commit for that reason);
 --  * the verdicts travel as a composite array instead of a jsonb document, and the stored
@@ -110,6 +110,8 @@ DECLARE
     v_items loan_item[];
     v_verdicts loan_verdict[];
     v_ids bigint[] := '{}';
+    v_refs text[] := '{}';
+    v_lost int[];
     v_renewed bigint[];
     v_store boolean;
 BEGIN
@@ -225,24 +227,50 @@ BEGIN
                         ORDER BY i.idx) o) i
             ORDER BY i.loan_ref
             ON CONFLICT ON CONSTRAINT loans_bank_code_loan_ref_key DO NOTHING
-            RETURNING id, content, renews_loan_id),
+            RETURNING id, loan_ref, content, renews_loan_id),
         versions AS (
             INSERT INTO loan_versions (loan_id, version, change, content, changed_by)
             SELECT f.id, 1, 'created', f.content, p_bank FROM fresh f)
-        SELECT coalesce(array_agg(f.id), '{}'),
+        SELECT coalesce(array_agg(f.id), '{}'), coalesce(array_agg(f.loan_ref), '{}'),
                array_agg(f.id) FILTER (WHERE f.renews_loan_id IS NOT NULL)
-        INTO v_ids, v_renewed FROM fresh f;
+        INTO v_ids, v_refs, v_renewed FROM fresh f;
 
         IF v_renewed IS NOT NULL THEN
             UPDATE loans t SET status = 'renewed', renewed_on = f.issue_date,
                                renewed_by_id = f.id, updated_at = now()
             FROM loans f WHERE f.id = ANY (v_renewed) AND t.id = f.renews_loan_id;
         END IF;
-        -- Another ingest stored one of these loan_refs after our checks: judge again.
+        -- Items whose loan_ref another ingest stored after our checks ("lost"). When one
+        -- counted in the batch's own checks (a relief-fund loan, a renewal, a repeated
+        -- loan_ref) or the batch is atomic, the whole ingest is judged again (40001, run
+        -- again by finregd). Otherwise each lost item answers against the stored row, as
+        -- a retry would, and the rest stands: a large batch is not sent round again for
+        -- every loan_ref a stream of single posts takes from it.
         IF cardinality(v_ids) < (SELECT count(*) FROM unnest(v_verdicts) v
                                  WHERE v.verdict = 'ok') THEN
-            RAISE EXCEPTION 'loan_ref stored by a concurrent ingest; retry'
-                USING ERRCODE = 'serialization_failure';
+            v_lost := ARRAY(SELECT v.idx FROM unnest(v_verdicts) v
+                            WHERE v.verdict = 'ok' AND v.loan_ref <> ALL (v_refs));
+            IF p_atomic OR EXISTS (
+                    SELECT 1 FROM unnest(v_items) i
+                    WHERE i.idx = ANY (v_lost) AND (i.relief_fund OR i.renewal)) OR EXISTS (
+                    SELECT 1 FROM unnest(v_verdicts) l JOIN unnest(v_verdicts) o
+                                  ON o.loan_ref = l.loan_ref AND o.idx <> l.idx
+                    WHERE l.idx = ANY (v_lost)) THEN
+                RAISE EXCEPTION 'loan_ref stored by a concurrent ingest; judge again'
+                    USING ERRCODE = 'serialization_failure';
+            END IF;
+            v_verdicts := ARRAY(
+                SELECT CASE WHEN s.version IS NULL THEN v
+                            ELSE ROW(v.idx, v.loan_ref,
+                                     CASE WHEN s.content = i.content THEN 'unchanged'
+                                          ELSE 'conflict' END,
+                                     s.version, v.renewed_status)::loan_verdict END
+                FROM unnest(v_verdicts) v
+                JOIN unnest(v_items) i ON i.idx = v.idx
+                LEFT JOIN LATERAL (SELECT y.content, y.version FROM loans y
+                                   WHERE v.idx = ANY (v_lost) AND y.bank_code = p_bank
+                                     AND y.loan_ref = v.loan_ref OFFSET 0) s ON true
+                ORDER BY v.idx);
         END IF;
         IF cardinality(v_ids) > 0 THEN
             PERFORM firms_upsert_items(ARRAY(

@@ -231,17 +231,13 @@ def test_a_rejected_repeat_in_a_batch_leaves_the_firm_reference_data_alone():
                         % other_firm['borrower']['uscc']) == [['0']]
 
 
-def test_an_item_whose_loan_ref_another_ingest_takes_meanwhile_does_not_count_in_the_batch():
-    """Another transaction stores loan_ref R (other content) while this partial batch is
-    inserting it: the batch is judged again, so R answers conflict, and the relief-fund loan
-    after it to the same firm is stored (R never became that firm's relief-fund loan)."""
+def _batch_while_another_transaction_inserts(c, bank, loans, taken):
+    """Posts partial batch `loans` while another transaction inserts loan `taken` (its
+    loan_ref, borrower and relief flag, other content) and commits 2 s later, so that the
+    batch meets the uncommitted row at its insert and waits for it. Returns the answer."""
     import subprocess
     import time
-    x = harness.new_principal()
-    c = harness.client(x)
-    b = fd.firm()
-    mine = fd.loan(borrower=dict(b), relief_fund=True, maturity_date='2021-05-11')
-    second = fd.loan(borrower=dict(b), relief_fund=True, maturity_date='2021-05-11')
+    b = taken['borrower']
     tag = harness.unique('hold-')
     hold = subprocess.Popen(
         [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', harness.cluster().url],
@@ -249,12 +245,12 @@ def test_an_item_whose_loan_ref_another_ingest_takes_meanwhile_does_not_count_in
     hold.stdin.write(f"""
         BEGIN;
         INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)
-        VALUES ('{b['uscc']}', 'x', '350402', '3412', 'small', 'test');
+        VALUES ('{b['uscc']}', 'x', '350402', '3412', 'small', 'test') ON CONFLICT DO NOTHING;
         INSERT INTO loans (bank_code, loan_ref, borrower_uscc, borrower_name, county_code,
           industry_code, size, amount_fen, issue_date, maturity_date, rate_e4, guarantee_mode,
           first_loan, renewal, relief_fund, credit_line_fen, term_months, medium_long_term,
           manufacturing, inclusive_small_micro, lpr_tenor, lpr_e4, spread_bp, content)
-        VALUES ('{x.code}', '{mine['loan_ref']}', '{b['uscc']}', 'x', '350402', '3412',
+        VALUES ('{bank}', '{taken['loan_ref']}', '{b['uscc']}', 'x', '350402', '3412',
           'small', 100, '2020-05-12', '2021-05-11', 43500, 'credit', true, false, false, 100,
           12, false, true, true, '1Y', 38500, 50, '{{}}');
         SELECT pg_sleep(2) AS "{tag}";
@@ -266,8 +262,36 @@ def test_an_item_whose_loan_ref_another_ingest_takes_meanwhile_does_not_count_in
                        f" AND state = 'active' AND pid <> pg_backend_pid()") != [['1']]:
         assert time.monotonic() < deadline and hold.poll() is None, hold.stderr.read()
         time.sleep(0.02)
-    r = batch(c, [mine, second])          # waits for the other transaction on R
+    r = batch(c, loans)          # waits for the other transaction on taken's loan_ref
     assert hold.wait(20) == 0, hold.stderr.read()
+    return r
+
+
+def test_an_item_whose_loan_ref_another_ingest_takes_meanwhile_answers_conflict_alone():
+    x = harness.new_principal()
+    c = harness.client(x)
+    mine, other = fd.loan(), fd.loan()
+    r = _batch_while_another_transaction_inserts(c, x.code, [mine, other], mine)
+    res = summary(r.json())
+    assert res[0] == ('rejected', None, 'loans[0].loan_ref', 'conflict'), r.json()
+    assert 'version 1' in r.json()['results'][0]['error']['message'], r.json()
+    assert res[1][0] == 'created', r.json()
+    assert stored_refs(x.code) == [mine['loan_ref'], other['loan_ref']]
+    # The lost item's borrower kept the other transaction's data, not this batch's.
+    assert harness.psql("SELECT name FROM firms WHERE uscc = '%s'"
+                        % mine['borrower']['uscc']) == [['x']]
+
+
+def test_an_item_whose_loan_ref_another_ingest_takes_meanwhile_does_not_count_in_the_batch():
+    """The taken item was the batch's relief-fund loan to a firm: the batch is judged
+    again, so the taken item answers conflict, and the relief-fund loan after it to the same
+    firm is stored (the taken item never became that firm's relief-fund loan)."""
+    x = harness.new_principal()
+    c = harness.client(x)
+    b = fd.firm()
+    mine = fd.loan(borrower=dict(b), relief_fund=True, maturity_date='2021-05-11')
+    second = fd.loan(borrower=dict(b), relief_fund=True, maturity_date='2021-05-11')
+    r = _batch_while_another_transaction_inserts(c, x.code, [mine, second], mine)
     res = summary(r.json())
     assert res[0][0] == 'rejected' and res[0][3] == 'conflict', r.json()
     assert res[1][0] == 'created', r.json()
