@@ -2,10 +2,10 @@
  * (MHD_USE_EPOLL_INTERNAL_THREAD + MHD_OPTION_THREAD_POOL_SIZE): each pool thread runs
  * its own epoll loop and handles its connections from start to end, and owns one libpq
  * connection (db.c's thread-local), so a slow statement stalls only that thread's
- * connections. One accepting thread (acceptor.c) spreads new connections over the pool. The request
- * flow is: headers -> request id, length checks, route, caller, rights, media type and size -> body
- * chunks
- * -> JSON parse -> handler -> one queued reply -> access log and metrics. */
+ * connections. One accepting thread (acceptor.c) spreads new connections over the pool.
+ * The request flow is: headers -> request id, length checks, route, caller, rights, media
+ * type and size -> body chunks -> JSON parse -> handler -> one queued reply -> access log
+ * and metrics. */
 #include "http/server.h"
 
 #include <arpa/inet.h>
