@@ -14,10 +14,11 @@
 --    borrower foreign key is checked at commit for that reason);
 --  * the verdicts travel as a composite array instead of a jsonb document, and the stored
 --    loan is looked up again only when it must be returned;
---  * the loans a new loan renews are updated only when there are some (an UPDATE of no
---    rows still fires the statistics update trigger), and the statistics insert trigger
---    is one statement instead of a chain of functions. Both matter most to single posts,
---    which finregd stores in small groups (db/loan_group.c).
+--  * the loans a new loan renews are updated only when there are some: an UPDATE of no
+--    rows still fires the statistics update trigger, which matters most to single posts,
+--    stored in small groups (db/loan_group.c);
+--  * firms_upsert (jsonb, used by corrections, referrals and supply-chain programs) hands
+--    its firms to firms_upsert_items, so there is one upsert of firm reference data.
 
 ALTER TABLE loans ALTER CONSTRAINT loans_borrower_uscc_fkey DEFERRABLE INITIALLY DEFERRED;
 
@@ -98,6 +99,18 @@ BEGIN
         RETURNING t.uscc, t.name, t.county_code, t.industry_code, t.size)
     INSERT INTO firm_history (uscc, name, county_code, industry_code, size, changed_by, source)
     SELECT uscc, name, county_code, industry_code, size, p_actor, p_source FROM changed;
+END $$;
+
+-- Migration 003's firms_upsert, now through firms_upsert_items: "ord" orders the firms as
+-- "idx" does the items (the last report of a firm wins).
+CREATE OR REPLACE FUNCTION firms_upsert(p_firms jsonb, p_actor text, p_source text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM firms_upsert_items(ARRAY(
+        SELECT x FROM jsonb_populate_recordset(NULL::loan_item, (
+            SELECT jsonb_agg(f || jsonb_build_object('idx', f->'ord'))
+            FROM jsonb_array_elements(p_firms) f)) x), p_actor, p_source);
 END $$;
 
 -- Same contract as in migration 003.
@@ -334,74 +347,4 @@ ALTER FUNCTION loan_ingest(text, jsonb, boolean, boolean, boolean)
     SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION firms_upsert_items(loan_item[], text, text)
     SET plan_cache_mode = force_generic_plan;
-
--- The statistics of inserted loans in one statement: their new-loan and pricing
--- contributions and their balance events, as stats_apply(rows, 1, false) adds them (an
--- inserted loan has no repayments yet).
-CREATE OR REPLACE FUNCTION stats_on_loan_insert() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    WITH rows AS (SELECT * FROM new_rows n WHERE n.status <> 'void'),
-    base AS (
-        SELECT r.issue_date, r.bank_code, r.county_code, left(r.industry_code, 2) AS division,
-               r.size, r.manufacturing, count(*) AS n, sum(r.amount_fen) AS amount,
-               count(*) FILTER (WHERE r.first_loan) AS first_n,
-               coalesce(sum(r.amount_fen) FILTER (WHERE r.first_loan), 0) AS first_amount,
-               count(*) FILTER (WHERE r.guarantee_mode = 'credit') AS credit_n,
-               coalesce(sum(r.amount_fen) FILTER (WHERE r.guarantee_mode = 'credit'), 0)
-                   AS credit_amount,
-               count(*) FILTER (WHERE r.medium_long_term) AS mlt_n,
-               coalesce(sum(r.amount_fen) FILTER (WHERE r.medium_long_term), 0) AS mlt_amount,
-               count(*) FILTER (WHERE r.renewal) AS renewal_n,
-               coalesce(sum(r.amount_fen) FILTER (WHERE r.renewal), 0) AS renewal_amount
-        FROM rows r
-        GROUP BY 1, 2, 3, 4, 5, 6),
-    new_loans AS (
-        INSERT INTO stats_new_loans_delta (dim, grain, bank_code, period, key, manufacturing,
-                                           n, amount, first_n, first_amount, credit_n,
-                                           credit_amount, mlt_n, mlt_amount, renewal_n,
-                                           renewal_amount)
-        SELECT d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing, sum(b.n),
-               sum(b.amount), sum(b.first_n), sum(b.first_amount), sum(b.credit_n),
-               sum(b.credit_amount), sum(b.mlt_n), sum(b.mlt_amount), sum(b.renewal_n),
-               sum(b.renewal_amount)
-        FROM base b
-        CROSS JOIN LATERAL (VALUES ('b', '*', b.bank_code),
-                                   ('c', '*', b.county_code), ('c', b.bank_code, b.county_code),
-                                   ('i', '*', b.division), ('i', b.bank_code, b.division),
-                                   ('s', '*', b.size), ('s', b.bank_code, b.size))
-                           AS d(dim, bank, key)
-        CROSS JOIN LATERAL (VALUES ('d', b.issue_date),
-                                   ('m', date_trunc('month', b.issue_date)::date))
-                           AS g(grain, period)
-        GROUP BY d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing),
-    pricing AS (
-        INSERT INTO stats_pricing_delta (bank_code, period, n, amount, rate_x_amount,
-                                         spread_amount, spread_x_amount)
-        SELECT b.bank, date_trunc('month', r.issue_date)::date, count(*), sum(r.amount_fen),
-               sum(r.rate_e4::numeric * r.amount_fen),
-               coalesce(sum(r.amount_fen) FILTER (WHERE r.spread_bp IS NOT NULL), 0),
-               coalesce(sum(r.spread_bp::numeric * r.amount_fen), 0)
-        FROM rows r
-        CROSS JOIN LATERAL (VALUES ('*'), (r.bank_code)) AS b(bank)
-        WHERE r.inclusive_small_micro
-        GROUP BY 1, 2),
-    events AS (
-        SELECT r.issue_date AS day, r.bank_code, r.manufacturing, r.amount_fen AS delta
-        FROM rows r
-        UNION ALL
-        SELECT r.renewed_on, r.bank_code, r.manufacturing, -(r.amount_fen - r.repaid_fen)
-        FROM rows r WHERE r.renewed_on IS NOT NULL),
-    days AS (
-        SELECT e.day, e.bank_code, e.manufacturing, sum(e.delta) AS delta
-        FROM events e GROUP BY 1, 2, 3)
-    INSERT INTO stats_balance_delta (grain, period, bank_code, manufacturing, delta)
-    SELECT g.grain, g.period, e.bank_code, e.manufacturing, sum(e.delta)
-    FROM days e
-    CROSS JOIN LATERAL (VALUES ('d', e.day),
-                               ('m', date_trunc('month', e.day)::date),
-                               ('y', date_trunc('year', e.day)::date)) AS g(grain, period)
-    GROUP BY g.grain, g.period, e.bank_code, e.manufacturing
-    HAVING sum(e.delta) <> 0;
-    RETURN NULL;
-END $$;
+ALTER FUNCTION firms_upsert(jsonb, text, text) SET plan_cache_mode = force_generic_plan;

@@ -21,7 +21,7 @@ typedef enum db_rc (*loan_group_ingest_fn)(const struct ingest_call *call,
 enum db_rc loan_group_submit(loan_group_ingest_fn ingest, const char *bank, const char *loan_ref,
 			     json_t *item, struct loan_outcome *out);
 
-/** Posts waiting in the queue now (for tests and metrics). */
+/** Posts waiting in the queue now (the unit test waits on it). */
 int loan_group_waiting(void);
 
 #endif
