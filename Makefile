@@ -19,6 +19,7 @@ UNIT_LINK_SRC := $(DOMAIN_SRC) $(sort $(wildcard service/json/*.c)) service/erro
 	service/db/loan_group.c service/db/loan_outcomes.c
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+PROCEDURES := $(sort $(wildcard sql/*.sql))
 
 GEN := build/gen/migrations.c build/gen/openapi.c
 OBJ := $(SRC:%.c=build/obj/%.o) build/obj/gen/migrations.o build/obj/gen/openapi.o
@@ -56,10 +57,11 @@ build/asan/gen/%.o: build/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ASAN_FLAGS) $(BASE_CFLAGS) -c -o $@ $<
 
-# Migrations are compiled into the binary, so `finregd migrate` needs no files beside it.
-build/gen/migrations.c: scripts/embed-migrations.sh $(MIGRATIONS)
+# Migrations and sql/ files are compiled into the binary, so `finregd migrate` needs no
+# files beside it.
+build/gen/migrations.c: scripts/embed-migrations.sh $(MIGRATIONS) $(PROCEDURES)
 	@mkdir -p $(dir $@)
-	scripts/embed-migrations.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+	scripts/embed-migrations.sh $(MIGRATIONS) -- $(PROCEDURES) > $@.tmp && mv $@.tmp $@
 
 build/gen/openapi.c: scripts/embed-text.sh docs/openapi.json
 	@mkdir -p $(dir $@)

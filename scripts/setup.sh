@@ -35,8 +35,8 @@ if [ "${#missing[@]}" -eq 0 ]; then
 	echo "setup: all ${#PACKAGES[@]} packages already installed"
 else
 	echo "setup: installing ${missing[*]}"
-	as_root apt-get update
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+	as_root apt-get -o DPkg::Lock::Timeout=900 update
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y --no-install-recommends "${missing[@]}"
 	for p in "${missing[@]}"; do
 		if ! installed "$p"; then
 			echo "setup.sh: package $p is still not installed" >&2

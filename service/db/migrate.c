@@ -1,6 +1,8 @@
 /* `finregd migrate`: applies the compiled-in migrations in order, each in its own
- * transaction, and records them in schema_migrations. Safe to run twice or from two
- * hosts at once (an advisory lock serialises runs; applied versions are skipped). */
+ * transaction, and records them in schema_migrations; then re-applies every sql/ file
+ * (functions, triggers, views: CREATE OR REPLACE) in one transaction, so the live text of
+ * a function is always the one in sql/. Safe to run twice or from two hosts at once (an
+ * advisory lock serialises runs; applied versions are skipped). */
 #include "db/db_internal.h"
 
 #include <stdio.h>
@@ -77,6 +79,36 @@ out:
 	return rc;
 }
 
+/* Every sql/ file in name order, in one transaction. Bodies are checked when they run,
+ * not when created (as pg_dump restores), so files need not be ordered by dependency. */
+static enum db_rc apply_procedures(PGconn *c)
+{
+	enum db_rc rc = exec_plain(c, "BEGIN");
+	PGresult *r;
+
+	if (rc != DB_OK)
+		return rc;
+	rc = exec_plain(c, "SET LOCAL check_function_bodies = off");
+	for (unsigned i = 0; rc == DB_OK && i < embedded_procedures_count; i++) {
+		r = PQexec(c, embedded_procedures[i].sql);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+			fprintf(stderr, "finregd migrate: sql/%s.sql failed: %s",
+				embedded_procedures[i].name, PQerrorMessage(c));
+			rc = DB_ERROR;
+		}
+		PQclear(r);
+	}
+	if (rc == DB_OK)
+		rc = exec_plain(c, "COMMIT");
+	if (rc != DB_OK) {
+		exec_plain(c, "ROLLBACK");
+		return rc;
+	}
+	if (embedded_procedures_count > 0)
+		LOG_INFO("applied %u sql/ files", embedded_procedures_count);
+	return DB_OK;
+}
+
 enum db_rc db_migrate(unsigned *applied)
 {
 	enum db_rc rc;
@@ -93,6 +125,8 @@ enum db_rc db_migrate(unsigned *applied)
 			   " applied_at timestamptz NOT NULL DEFAULT now())");
 	for (unsigned i = 0; rc == DB_OK && i < embedded_migrations_count; i++)
 		rc = apply_one(c, &embedded_migrations[i], applied);
+	if (rc == DB_OK)
+		rc = apply_procedures(c);
 	exec_plain(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")");
 	return rc;
 }
