@@ -93,11 +93,6 @@ CREATE TYPE stats_loan AS (
 
 -- A balance change: on @day, bank @bank_code's (manufacturing) balance moves by @delta.
 CREATE TYPE stats_event AS (day date, bank_code text, manufacturing boolean, delta bigint);
-
--- Actual figures that other parts of the registry provide; the migrations that add those
--- parts replace these (CREATE OR REPLACE) with the real computation.
-CREATE FUNCTION stats_actual_guarantee_leverage(p_as_of date) RETURNS numeric
-    LANGUAGE sql STABLE RETURN NULL::numeric;
 CREATE FUNCTION stats_actual_relief_referrals(p_as_of date) RETURNS numeric
     LANGUAGE sql STABLE RETURN NULL::numeric;
 
