@@ -93,8 +93,6 @@ CREATE TYPE stats_loan AS (
 
 -- A balance change: on @day, bank @bank_code's (manufacturing) balance moves by @delta.
 CREATE TYPE stats_event AS (day date, bank_code text, manufacturing boolean, delta bigint);
-CREATE FUNCTION stats_actual_relief_referrals(p_as_of date) RETURNS numeric
-    LANGUAGE sql STABLE RETURN NULL::numeric;
 
 -- The write path runs the same statements over and over with different values: generic
 -- plans, made once per session, beat re-planning every call (custom plans) by far for
