@@ -233,11 +233,6 @@ CREATE FUNCTION loan_repaid_on_or_after(p_loan bigint, p_day date) RETURNS boole
     LANGUAGE sql STABLE
     RETURN EXISTS (SELECT 1 FROM repayments r WHERE r.loan_id = p_loan AND r.repaid_on >= p_day);
 
--- L021: may bank @p_bank lend to @p_uscc under supply-chain program @p_program? Until
--- programs exist (migration 007 replaces this) no program id is valid.
-CREATE FUNCTION loan_scf_allowed(p_bank text, p_program bigint, p_uscc text) RETURNS boolean
-    LANGUAGE sql STABLE RETURN false;
-
 -- Stores a batch of validated loans for bank @p_bank. Per item it answers created,
 -- unchanged (the same loan_ref with the same content is already stored) or rejected
 -- (with the error's code, rule, field and message). Atomic: any rejection stores
