@@ -202,31 +202,6 @@ CREATE TYPE loan_item AS (
     term_months int, medium_long_term boolean, manufacturing boolean,
     inclusive_small_micro boolean, lpr_tenor text, lpr_e4 int, spread_bp int);
 
--- Records firms' reference data as reported by @actor: new firms inserted, changed ones
--- updated, and every insert or change kept in firm_history. Locks in USCC order.
-CREATE FUNCTION firms_upsert(p_firms jsonb, p_actor text, p_source text) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    WITH input AS (
-        SELECT DISTINCT ON (f.uscc) f.*
-        FROM jsonb_to_recordset(p_firms)
-             AS f(ord int, uscc text, name text, county_code text, industry_code text, size text)
-        ORDER BY f.uscc, f.ord DESC),
-    changed AS (
-        INSERT INTO firms AS t (uscc, name, county_code, industry_code, size, updated_by)
-        SELECT uscc, name, county_code, industry_code, size, p_actor FROM input ORDER BY uscc
-        ON CONFLICT (uscc) DO UPDATE
-            SET name = EXCLUDED.name, county_code = EXCLUDED.county_code,
-                industry_code = EXCLUDED.industry_code, size = EXCLUDED.size,
-                updated_at = now(), updated_by = EXCLUDED.updated_by
-            WHERE (t.name, t.county_code, t.industry_code, t.size)
-                  IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.county_code,
-                                    EXCLUDED.industry_code, EXCLUDED.size)
-        RETURNING t.uscc, t.name, t.county_code, t.industry_code, t.size)
-    INSERT INTO firm_history (uscc, name, county_code, industry_code, size, changed_by, source)
-    SELECT uscc, name, county_code, industry_code, size, p_actor, p_source FROM changed;
-END $$;
-
 -- A renewal must come after every repayment of the loan it renews, so a balance drops to
 -- zero on the renewal date and never below.
 CREATE FUNCTION loan_repaid_on_or_after(p_loan bigint, p_day date) RETURNS boolean

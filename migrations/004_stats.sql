@@ -104,5 +104,4 @@ ALTER FUNCTION loan_ingest(text, jsonb, boolean, boolean, boolean)
 ALTER FUNCTION loan_correct(text, text, int, jsonb) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loan_void(text, text, text) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loan_repay(text, text, text, date, bigint) SET plan_cache_mode = force_generic_plan;
-ALTER FUNCTION firms_upsert(jsonb, text, text) SET plan_cache_mode = force_generic_plan;
 ALTER FUNCTION loan_warnings_raise(bigint[]) SET plan_cache_mode = force_generic_plan;
