@@ -93,15 +93,3 @@ CREATE TYPE stats_loan AS (
 
 -- A balance change: on @day, bank @bank_code's (manufacturing) balance moves by @delta.
 CREATE TYPE stats_event AS (day date, bank_code text, manufacturing boolean, delta bigint);
-
--- The write path runs the same statements over and over with different values: generic
--- plans, made once per session, beat re-planning every call (custom plans) by far for
--- single loans, and cost nothing for batches (their look-ups are index probes).
--- (A generic plan is made once, possibly while the tables are still empty: the ingest's
--- look-ups by key are written as fenced LATERAL probes so they stay index probes.)
-ALTER FUNCTION loan_ingest(text, jsonb, boolean, boolean, boolean)
-    SET plan_cache_mode = force_generic_plan;
-ALTER FUNCTION loan_correct(text, text, int, jsonb) SET plan_cache_mode = force_generic_plan;
-ALTER FUNCTION loan_void(text, text, text) SET plan_cache_mode = force_generic_plan;
-ALTER FUNCTION loan_repay(text, text, text, date, bigint) SET plan_cache_mode = force_generic_plan;
-ALTER FUNCTION loan_warnings_raise(bigint[]) SET plan_cache_mode = force_generic_plan;
