@@ -137,18 +137,6 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (bank_code, key)
 );
 
-CREATE FUNCTION fen_text(fen bigint) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT
-    RETURN (fen::numeric / 100)::numeric(20, 2)::text;
-
-CREATE FUNCTION rate_text(e4 integer) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT
-    RETURN (e4::numeric / 10000)::numeric(12, 4)::text;
-
-CREATE FUNCTION ts_text(t timestamptz) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT
-    RETURN to_char(t AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS.US"+08:00"');
-
 -- One item of an ingest, as finregd sends it: validated and derived in C.
 CREATE TYPE loan_item AS (
     idx int, loan_ref text, content jsonb,

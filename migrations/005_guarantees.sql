@@ -25,11 +25,6 @@ CREATE TABLE whitelist_entries (
 );
 CREATE INDEX whitelist_entries_uscc ON whitelist_entries (uscc, id);
 
--- The registry's day of a timestamp (Asia/Shanghai).
-CREATE FUNCTION registry_day(t timestamptz) RETURNS date
-    LANGUAGE sql STABLE STRICT
-    RETURN (t AT TIME ZONE 'Asia/Shanghai')::date;
-
 -- A guarantor's record (the code of a principal of kind guarantor) and every version of
 -- its figures the regulator entered: name and net assets as of a date.
 CREATE TABLE guarantors (
