@@ -1,6 +1,8 @@
 -- The loan registry: policy parameters, firms (with their change history), loans and
 -- their versions, repayments, warnings, and batch idempotency keys. Money is bigint fen,
--- rates integer 1/10000 percent; the view loans_readable shows yuan and percent.
+-- rates integer 1/10000 percent. The functions and the view loans_readable (yuan and
+-- percent) that this migration created live in sql/loans.sql, sql/firms.sql and
+-- sql/common.sql now (re-applied by every `finregd migrate`).
 
 CREATE TABLE policy_params (
     name        text PRIMARY KEY,

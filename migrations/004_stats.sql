@@ -11,7 +11,8 @@
 -- tables (no index, no row locks, no hot-row bloat), and stats_compact() — run every
 -- second by a finregd background thread, one instance at a time — folds the deltas into
 -- the summaries in one transaction. Readers add the summary and the pending deltas, so an
--- answer is exact whether or not compaction has run.
+-- answer is exact whether or not compaction has run. The functions, triggers and views
+-- that this migration created live in sql/stats.sql now.
 
 -- Policy targets by year (measures table of docs/domain.md).
 CREATE TABLE targets (

@@ -3,7 +3,8 @@
 -- fen. Whitelist entries name a firm by USCC without a foreign key: a listed firm need not
 -- have borrowed yet, and the firms table holds what banks report (county, industry, size),
 -- which the regulator's entry does not carry. The firm's registry data is joined by USCC
--- when there is any. See docs/whitelist-guarantees.md.
+-- when there is any. See docs/whitelist-guarantees.md. The functions this migration
+-- created live in sql/guarantees.sql now.
 
 -- One listing of a firm: a reason and a validity window (valid_to NULL: open-ended).
 -- Never deleted; removal records when, by whom and why. Windows of a firm's entries that

@@ -1,7 +1,8 @@
 -- Relief-fund referrals (纾困专项资金): the regulator refers a firm to a bank, the bank
 -- answers (referred -> accepted | declined, accepted -> funded | declined). Every status
 -- change is kept in referral_events. Money is bigint fen. The relief_referrals measure
--- (stats_actual_relief_referrals) and GET /v1/stats/referrals read these tables.
+-- (stats_actual_relief_referrals) and GET /v1/stats/referrals read these tables. The
+-- functions this migration created live in sql/referrals.sql now.
 
 -- Last number handed out per year of referred_on: the readable id RF-<year>-<number>.
 -- Taken inside the creating transaction, so the numbers of a year have no gaps.

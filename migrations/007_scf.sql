@@ -1,8 +1,8 @@
 -- N+1+N supply-chain finance (docs/domain.md, docs/scf.md): programs a bank runs around
 -- one core enterprise, the chain members on either side with the history of their joining
--- and leaving, the L021 check of loans posted under a program (loan_scf_allowed, called by
--- loan_ingest and loan_correct of 003), programs' financing figures and the figures of the
--- core enterprises' reward. Money is bigint fen, as in 003.
+-- and leaving, the L021 check of loans posted under a program, programs' financing
+-- figures and the figures of the core enterprises' reward. Money is bigint fen, as in 003.
+-- The functions this migration created live in sql/scf.sql now.
 
 INSERT INTO policy_params (name, value, unit, description) VALUES
     ('scf_reward_rate_bp', 100, 'bp',

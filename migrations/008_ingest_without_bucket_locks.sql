@@ -19,6 +19,8 @@
 --    stored in small groups (db/loan_group.c);
 --  * firms_upsert (jsonb, used by corrections, referrals and supply-chain programs) hands
 --    its firms to firms_upsert_items, so there is one upsert of firm reference data.
+-- Those functions live in sql/loans.sql and sql/firms.sql now; this migration keeps the
+-- deferred borrower foreign key and the type loan_verdict.
 
 ALTER TABLE loans ALTER CONSTRAINT loans_borrower_uscc_fkey DEFERRABLE INITIALLY DEFERRED;
 

@@ -1,5 +1,5 @@
 /* Statements and functions of db/loans.h. The checks that need stored rows and all the
- * writes are SQL functions in migration 003; this file binds and reads them. */
+ * writes are SQL functions in sql/loans.sql; this file binds and reads them. */
 #include "db/loans.h"
 
 #include <pthread.h>

@@ -36,7 +36,7 @@ struct loan_outcomes {
 
 void loan_outcomes_free(struct loan_outcomes *r);
 
-/** One ingest call: @a items is a JSON array of loan_item objects (see migration 003). */
+/** One ingest call: @a items is a JSON array of loan_item objects (type: migration 003). */
 struct ingest_call {
 	const char *bank;
 	const char *items;

@@ -1,8 +1,8 @@
 /* Regulator statistics on loans: GET /v1/stats/new-loans, /pricing, /lending-growth,
  * /targets and PUT /v1/targets/{year}/{metric}. Figures come from the summary tables of
- * migration 004 (never a scan of loans); sums are exact fen, shares and ratios are
- * computed from exact sums and rounded to four decimals only here, for output. A bank
- * reads its own figures with bank=self. */
+ * migration 004 through sql/stats.sql (never a scan of loans); sums are exact fen, shares
+ * and ratios are computed from exact sums and rounded to four decimals only here, for
+ * output. A bank reads its own figures with bank=self. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
