@@ -280,11 +280,11 @@ def finregd(*args, env=None, check=True, input=None, timeout=60, cluster=None):
 
 
 def issue_token(code):
-    """`finregd token issue --principal CODE`; returns the token."""
+    """`finregd token issue --principal CODE`; returns the token (the line is TOKEN ID)."""
     out = finregd('token', 'issue', '--principal', code).stdout.strip().splitlines()
     if len(out) != 1 or not out[0]:
         raise RuntimeError(f'token issue printed {out!r}, expected one line')
-    return out[0]
+    return out[0].split()[0]
 
 
 class Identity:
