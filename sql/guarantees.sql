@@ -47,8 +47,8 @@ END $$;
 -- or none, the answer is not_found, the same words whatever else is wrong (and also when
 -- @p_guarantor is not an active guarantor). Then: the bank must be active, the loan not
 -- void, the guarantee at most the loan's amount and not starting before it was issued
--- (invalid_field naming the field), and the guarantees not released that overlap this
--- one's period on the loan, from any guarantor, together at most the loan's amount (L050).
+-- (invalid_field naming the field), and on no day of its period may the guarantees
+-- outstanding on the loan, from any guarantor, with this one exceed the loan's amount (L050).
 CREATE OR REPLACE FUNCTION guarantee_post(p_guarantor text, p_ref text, p_content jsonb,
                                           p_bank text, p_loan_ref text, p_uscc text,
                                           p_amount bigint, p_start date, p_end date,
@@ -85,10 +85,11 @@ BEGIN
             'this guarantor'::text, NULL::jsonb;
         RETURN;
     END IF;
+    -- Posts on one loan and corrections of it take turns (loan_correct takes this too);
+    -- the loan is read again under the lock.
     PERFORM pg_advisory_xact_lock(hashtextextended('guarantee-loan:' || l.id, 0));
-    SELECT coalesce(sum(x.amount_fen), 0) INTO v_others FROM guarantees x
-    WHERE x.loan_id = l.id AND x.start_date <= p_end AND x.end_date >= p_start
-      AND (x.released_on IS NULL OR x.released_on > p_start);
+    SELECT * INTO l FROM loans x WHERE x.id = l.id;
+    v_others := guarantee_peak_on_loan(l.id, p_start, p_end);
     RETURN QUERY SELECT 'rejected', 'invalid_field', c.f, c.m, NULL::jsonb
     FROM (VALUES
         (1, NOT EXISTS (SELECT 1 FROM principals p
@@ -105,8 +106,8 @@ BEGIN
     END IF;
     IF v_others + p_amount > l.amount_fen THEN
         RETURN QUERY SELECT 'rejected', 'L050', 'amount',
-            format('with the guarantees of %s already on the loan over this period, exceeds '
-                   'the loan''s amount %s (at most %s more)', fen_text(v_others),
+            format('with the guarantees of %s outstanding on the loan on a day of this '
+                   'period, exceeds the loan''s amount %s (at most %s more)', fen_text(v_others),
                    fen_text(l.amount_fen), fen_text(greatest(l.amount_fen - v_others, 0))),
             NULL::jsonb;
         RETURN;
@@ -118,6 +119,19 @@ BEGIN
     RETURNING * INTO g;
     RETURN QUERY SELECT 'created', NULL, NULL, NULL, guarantee_to_json(g, p_today);
 END $$;
+
+-- The most that guarantees of loan @p_loan are outstanding on one day from @p_from to @p_to:
+-- the sum only grows on a guarantee's start date, so the days to look at are @p_from and
+-- the start dates in between. L050 on posting a guarantee and on correcting a loan.
+CREATE OR REPLACE FUNCTION guarantee_peak_on_loan(p_loan bigint, p_from date, p_to date)
+RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(max((SELECT coalesce(sum(h.amount_fen), 0) FROM guarantees h
+                         WHERE h.loan_id = p_loan AND guarantee_outstanding_on(h, d.day))), 0)
+    FROM (SELECT p_from AS day
+          UNION SELECT g.start_date FROM guarantees g
+          WHERE g.loan_id = p_loan AND g.start_date BETWEEN p_from AND p_to) d
+$$;
 
 -- Per guarantor on @p_day (@p_guarantor NULL: all): guarantees outstanding, and the net
 -- assets in force with their as_of date (NULL when none). Each loan counts at most once:

@@ -1,5 +1,6 @@
 -- Loans: ingest and correction (tables: migrations 003 and 008). The functions below are
--- the ones issue 16 changed (L013 names an active guarantor); the rest still live in the
+-- the ones issue 16 changed (L013 names an active guarantor; a correction may not lower
+-- the amount below the loan's guarantees, L050); the rest still live in the
 -- migrations until they move here.
 
 -- Same contract as in migration 003 (issue 16: L013 accepts only an active guarantor).
@@ -268,6 +269,15 @@ BEGIN
     THEN
         RETURN QUERY SELECT 'rejected', 'invalid_field', 'L013', 'guarantor_code',
                             'no active registered guarantor has this code', NULL::jsonb;
+        RETURN;
+    END IF;
+    IF i.amount_fen < l.amount_fen
+       AND pg_advisory_xact_lock(hashtextextended('guarantee-loan:' || l.id, 0)) IS NOT NULL
+       AND guarantee_peak_on_loan(l.id, '-infinity', 'infinity') > i.amount_fen THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'L050', 'amount',
+            format('the loan''s guarantees add up to %s on a day; a guarantor must release '
+                   'some before the amount is lowered',
+                   fen_text(guarantee_peak_on_loan(l.id, '-infinity', 'infinity'))), NULL::jsonb;
         RETURN;
     END IF;
     IF i.renewal THEN

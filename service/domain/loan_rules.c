@@ -62,8 +62,8 @@ const struct rule rule_catalog[] = {
      "required; yuan string above zero, not above what is outstanding (repayment)"},
     {"L040", RULE_ERROR, "reason", "required; 1-500 characters (void)"},
     {"L050", RULE_ERROR, "amount",
-     "the guarantees not released on one loan whose periods overlap add up to at most the "
-     "loan's amount (guarantee)"},
+     "on no day may the guarantees outstanding on one loan add up to more than its amount "
+     "(posting a guarantee; lowering a loan's amount)"},
     {"W001", RULE_WARNING, "first_loan",
      "the bank's first_loan flag disagrees with registry_first_loan (no earlier non-void "
      "loan to the same USCC from any bank)"},

@@ -96,3 +96,27 @@ def test_a_guarantee_on_a_loan_of_a_disabled_bank_is_refused():
                  'bank_code')
     assert harness.psql("SELECT count(*) FROM guarantees WHERE bank_code = '%s'"
                         % b_ident.code) == [['0']]
+
+
+def test_a_correction_may_not_lower_the_amount_below_the_guarantees():
+    bank, reg = harness.client('bank'), harness.client('regulator')
+    _, g = new_guarantor(reg)
+    loan = guaranteed_loan(bank, amount='5000000.00', issue_date='2019-02-20')
+    first = post(g, guarantee(loan, amount='3000000.00', start_date='2019-03-01',
+                              end_date='2019-12-31'))
+    post(g, guarantee(loan, amount='4000000.00', start_date='2020-01-01', end_date='2020-12-31'))
+    body = {k: v for k, v in loan.items() if k in fd.loan()}
+
+    def correct(amount, version):
+        return bank.put('/v1/loans/' + harness.quote(loan['loan_ref']),
+                        json=dict(body, amount=amount, credit_line=amount),
+                        headers={'If-Match': '"%d"' % version})
+    r = correct('3999999.99', 1)
+    assert r.status == 422 and r.json()['error']['rule'] == 'L050', r
+    assert '4000000.00' in r.json()['error']['message'], r
+    assert correct('4000000.00', 1).status == 200          # the peak is one day's sum
+    assert release(g, first['guarantee_ref'], '2019-06-30').status == 200
+    r = correct('3500000.00', 2)
+    assert r.status == 422 and r.json()['error']['rule'] == 'L050', r
+    assert harness.psql("SELECT amount_fen FROM loans WHERE loan_ref = '%s'"
+                        % loan['loan_ref']) == [['400000000']]
