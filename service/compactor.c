@@ -8,7 +8,7 @@
 
 static void compact(void)
 {
-	long long moved;
+	long long moved = 0;
 
 	(void)db_stats_compact(&moved); /* the database away: the next run tries again */
 }
