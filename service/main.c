@@ -4,10 +4,12 @@
  * credential change is logged (stderr) with the operator's login. */
 #include <ctype.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "crypto.h"
@@ -44,14 +46,19 @@ static int usage(FILE *out)
 	return out == stderr ? 2 : 0;
 }
 
-/* Who runs the command, for the log: the login behind sudo, else the login. */
+/* Who runs the command, for the log: the login behind sudo, else $USER, else the user
+ * name of the effective uid. */
 static const char *operator_name(void)
 {
 	const char *who = getenv("SUDO_USER");
+	const struct passwd *pw;
 
 	if (who == NULL || who[0] == '\0')
 		who = getenv("USER");
-	return who != NULL && who[0] != '\0' ? who : "unknown";
+	if (who != NULL && who[0] != '\0')
+		return who;
+	pw = getpwuid(geteuid());
+	return pw != NULL ? pw->pw_name : "unknown";
 }
 
 static const char *db_problem(enum db_rc rc)
