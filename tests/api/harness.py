@@ -213,8 +213,10 @@ class Cluster:
 
     def start(self):
         self._pg_sh('start', self.datadir, str(self.port))
-        with open(os.path.join(ROOT, 'scripts', 'db-roles.sql')) as f:
-            self.psql(f.read())
+        if not getattr(self, '_roles_made', False):   # once: roles outlive restarts
+            with open(os.path.join(ROOT, 'scripts', 'db-roles.sql')) as f:
+                self.psql(f.read())
+            self._roles_made = True
 
     def stop(self):
         self._pg_sh('stop', self.datadir)
