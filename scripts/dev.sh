@@ -34,8 +34,11 @@ data_dir() {
 	echo "$alt/pgdata"
 }
 
-export FINREG_DATABASE_URL
-FINREG_DATABASE_URL=$(scripts/pg.sh url "$PG_PORT")
+# Migrations run as the schema owner; the server and the principal/token commands connect
+# as finregd_serve, which may only do what the API needs (scripts/db-roles.sql).
+export FINREG_DATABASE_URL FINREG_MIGRATE_DATABASE_URL
+FINREG_MIGRATE_DATABASE_URL=$(scripts/pg.sh url "$PG_PORT")
+FINREG_DATABASE_URL="${FINREG_MIGRATE_DATABASE_URL/user=postgres/user=finregd_serve}"
 
 register() { # register KIND CODE NAME CERT
 	build/finregd principal add --kind "$1" --code "$2" --name "$3" --cert "$CERTS/$4.pem" >/dev/null
@@ -43,6 +46,8 @@ register() { # register KIND CODE NAME CERT
 
 cmd_db() {
 	scripts/pg.sh start "$(data_dir)" "$PG_PORT"
+	/usr/lib/postgresql/15/bin/psql -X -q -v ON_ERROR_STOP=1 -d "$FINREG_MIGRATE_DATABASE_URL" \
+		-f scripts/db-roles.sql
 	build/finregd migrate
 	register bank CIB-SM "兴业银行三明分行" bank
 	register bank RCB-SM "三明农村商业银行" bank2

@@ -42,6 +42,11 @@ static const struct option_row options[] = {
 	"seconds an idle or slow connection is kept"),
     ROW("shutdown-grace", "FINREG_SHUTDOWN_GRACE", "25", OPT_UINT, shutdown_grace,
 	"seconds SIGTERM waits for requests in flight"),
+    ROW("migrate-database-url", "FINREG_MIGRATE_DATABASE_URL", "", OPT_STR, migrate_database_url,
+	"libpq connection string `finregd migrate` uses (the schema owner); empty = "
+	"FINREG_DATABASE_URL"),
+    ROW("idempotency-keep", "FINREG_IDEMPOTENCY_KEEP", "86400", OPT_SIZE, idempotency_keep,
+	"seconds a stored Idempotency-Key answer is kept (1 to 2592000); then purged"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

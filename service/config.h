@@ -17,6 +17,8 @@ struct config {
 	size_t max_body;
 	unsigned connection_timeout;
 	unsigned shutdown_grace;
+	const char *migrate_database_url;
+	size_t idempotency_keep;
 };
 
 /**

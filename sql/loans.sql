@@ -154,7 +154,8 @@ BEGIN
                    WHEN e.id IS NOT NULL THEN 'conflict'
                    WHEN i.guarantor_code IS NOT NULL AND NOT EXISTS (
                             SELECT 1 FROM principals p
-                            WHERE p.code = i.guarantor_code AND p.kind = 'guarantor') THEN 'L013'
+                            WHERE p.code = i.guarantor_code AND p.kind = 'guarantor'
+                                  AND p.active) THEN 'L013'
                    WHEN i.renewal AND r.id IS NULL THEN 'L016a'
                    WHEN i.renewal AND r.borrower_uscc <> i.uscc THEN 'L016b'
                    WHEN i.renewal AND r.status <> 'active' THEN 'L016c'
@@ -322,7 +323,7 @@ BEGIN
                                           coalesce(f.stored_version, (f.lrow).version))
                WHEN 'dup_conflict' THEN format('loan_ref %s appears earlier in this batch with '
                                               'different content', f.ref)
-               WHEN 'L013' THEN 'no registered guarantor has this code'
+               WHEN 'L013' THEN 'no active registered guarantor has this code'
                WHEN 'L016a' THEN 'no loan of this bank has this loan_ref'
                WHEN 'L016b' THEN 'the renewed loan was made to another borrower'
                WHEN 'L016c' THEN format('the renewed loan is %s, not active', f.renewed_status)
@@ -397,10 +398,20 @@ BEGIN
         RETURN;
     END IF;
     IF i.guarantor_code IS NOT NULL AND NOT EXISTS (
-            SELECT 1 FROM principals p WHERE p.code = i.guarantor_code AND p.kind = 'guarantor')
+            SELECT 1 FROM principals p
+            WHERE p.code = i.guarantor_code AND p.kind = 'guarantor' AND p.active)
     THEN
         RETURN QUERY SELECT 'rejected', 'invalid_field', 'L013', 'guarantor_code',
-                            'no registered guarantor has this code', NULL::jsonb;
+                            'no active registered guarantor has this code', NULL::jsonb;
+        RETURN;
+    END IF;
+    IF i.amount_fen < l.amount_fen
+       AND pg_advisory_xact_lock(hashtextextended('guarantee-loan:' || l.id, 0)) IS NOT NULL
+       AND guarantee_peak_on_loan(l.id, '-infinity', 'infinity') > i.amount_fen THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'L050', 'amount',
+            format('the loan''s guarantees add up to %s on a day; a guarantor must release '
+                   'some before the amount is lowered',
+                   fen_text(guarantee_peak_on_loan(l.id, '-infinity', 'infinity'))), NULL::jsonb;
         RETURN;
     END IF;
     IF i.renewal THEN
