@@ -11,11 +11,12 @@
 #include "domain/supervision.h"
 #include "handlers/common.h"
 #include "handlers/handlers.h"
+#include "handlers/supervision.h"
 #include "http/reply.h"
 
 #define MAX_BANKS 4096
 
-static const char *const indicators[] = {
+static const char *const indicator_names[] = {
     "manufacturing_increase", "first_loan_share", "credit_share",
     "medium_long_share",      "renewal_share",    "small_micro_rate_change_pp",
     "relief_funded_share",    "scf_financing",    NULL,
@@ -46,79 +47,92 @@ static void scorecard_add(void *cls, const char *bank, const char *score, const 
 }
 
 /* ?year= (required), ?as_of= within the year (default: 31 December or today, whichever is
- * earlier), as text. Replies 422 and returns false otherwise. */
-static bool scorecard_dates(struct request *req, int *year, char as_of[DATE_BUF],
-			    char prev_to[DATE_BUF])
+ * earlier). Replies 422 and returns false otherwise. */
+static bool scorecard_dates(struct request *req, int *year, int32_t *day)
 {
 	const char *as = req_query(req, "as_of");
-	int32_t day;
 
 	if (!query_year(req, year))
 		return false;
 	if (as == NULL) {
-		day = scorecard_default_as_of(*year, today_day());
-	} else if (!date_parse(as, &day) || day < date_from_ymd(*year, 1, 1) ||
-		   day > date_from_ymd(*year, 12, 31)) {
+		*day = scorecard_default_as_of(*year, today_day());
+	} else if (!date_parse(as, day) || *day < date_from_ymd(*year, 1, 1) ||
+		   *day > date_from_ymd(*year, 12, 31)) {
 		reply_error(req, ERR_INVALID_FIELD, NULL, "as_of",
 			    "as_of: a real date YYYY-MM-DD within the year");
 		return false;
 	}
-	date_format(day, as_of);
-	date_format(same_day_year_before(day), prev_to);
 	return true;
 }
 
-static json_t *scorecard_rows_json(struct scorecard *s, const char *bank)
+static json_t *scorecard_rows_json(struct scorecard *s, const char *bank, bool indicators)
 {
 	json_t *rows = json_array();
 
 	scorecard_rank_rows(s->rank, s->n);
 	for (size_t i = 0; i < s->n; i++) {
 		const struct scorecard_rank *r = &s->rank[i];
+		json_t *row;
 
 		if (strcmp(bank, "*") != 0 && strcmp(bank, r->bank_code) != 0)
 			continue;
-		json_array_append_new(rows, json_pack("{s:s, s:i, s:f, s:O}", "bank_code",
-						      r->bank_code, "rank", r->rank, "score",
-						      (double)r->score_e2 / 100.0, "indicators",
-						      s->ind[r->index]));
+		row = json_pack("{s:s, s:i, s:f}", "bank_code", r->bank_code, "rank", r->rank,
+				"score", (double)r->score_e2 / 100.0);
+		if (indicators)
+			json_object_set(row, "indicators", s->ind[r->index]);
+		json_array_append_new(rows, row);
 	}
 	return rows;
 }
 
-void stats_scorecard(struct request *req)
+enum db_rc scorecard_json(int year, int32_t as_of, const char *bank, bool indicators, json_t **out)
 {
 	struct scorecard s = {calloc(MAX_BANKS + 1, sizeof *s.rank),
 			      calloc(MAX_BANKS + 1, sizeof *s.ind), 0, false};
-	char as_of[DATE_BUF], prev_to[DATE_BUF], *weights = NULL;
-	int year;
-	bool ok;
-	const char *bank = stats_bank(req, &ok);
+	char day[DATE_BUF], prev_to[DATE_BUF], *weights = NULL;
 	json_t *w;
 	enum db_rc rc;
 
 	if (s.rank == NULL || s.ind == NULL)
 		abort();
-	if (!ok || !scorecard_dates(req, &year, as_of, prev_to))
-		goto out;
-	rc = db_scorecard(year, as_of, prev_to, scorecard_add, &s);
+	*out = NULL;
+	date_format(as_of, day);
+	date_format(same_day_year_before(as_of), prev_to);
+	rc = db_scorecard(year, day, prev_to, scorecard_add, &s);
 	if (rc == DB_OK)
 		rc = s.bad ? DB_ERROR : db_scorecard_weights(year, &weights);
 	w = rc == DB_OK ? json_loads(weights, 0, NULL) : NULL;
-	if (w == NULL) {
-		reply_db_error(req, rc == DB_OK ? DB_ERROR : rc);
-		goto out;
-	}
-	reply_json(req, 200,
-		   json_pack("{s:i, s:s, s:s, s:o, s:o}", "year", year, "as_of", as_of, "bank",
-			     strcmp(bank, "*") == 0 ? "all" : bank, "weights", w, "rows",
-			     scorecard_rows_json(&s, bank)));
-out:
+	if (rc == DB_OK && w == NULL)
+		rc = DB_ERROR;
+	if (rc == DB_OK)
+		*out = json_pack("{s:i, s:s, s:s, s:o, s:o}", "year", year, "as_of", day, "bank",
+				 strcmp(bank, "*") == 0 ? "all" : bank, "weights", w, "rows",
+				 scorecard_rows_json(&s, bank, indicators));
 	for (size_t i = 0; i < s.n; i++)
 		json_decref(s.ind[i]);
 	free(s.rank);
 	free(s.ind);
 	free(weights);
+	return rc;
+}
+
+void stats_scorecard(struct request *req)
+{
+	int year;
+	int32_t as_of;
+	bool ok;
+	const char *bank = stats_bank(req, &ok);
+	json_t *body;
+	enum db_rc rc;
+
+	if (!ok || !scorecard_dates(req, &year, &as_of))
+		return;
+	rc = scorecard_json(year, as_of, bank, true, &body);
+	if (rc != DB_OK) {
+		reply_db_error(req, rc);
+		return;
+	}
+	reply_json(req, 200, body);
 }
 
 /* Checks the body of a weights PUT: known indicators, numbers >= 0, not every weight 0
@@ -132,7 +146,7 @@ static bool weights_valid(struct request *req, const json_t *body)
 
 	json_object_foreach((json_t *)body, key, v)
 	{
-		const char *const *i = indicators;
+		const char *const *i = indicator_names;
 
 		while (*i != NULL && strcmp(*i, key) != 0)
 			i++;
@@ -149,7 +163,7 @@ static bool weights_valid(struct request *req, const json_t *body)
 		named++;
 		positive = positive || json_number_value(v) > 0;
 	}
-	if (!positive && named == sizeof indicators / sizeof indicators[0] - 1) {
+	if (!positive && named == sizeof indicator_names / sizeof indicator_names[0] - 1) {
 		reply_error(req, ERR_INVALID_FIELD, NULL, NULL,
 			    "at least one weight must be above 0");
 		return false;

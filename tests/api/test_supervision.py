@@ -223,3 +223,16 @@ def test_watch_bad_parameters_are_422_with_the_field():
                      ('format=pdf', 'format')):
         r = w.get('regulator', '/v1/alerts/withdrawals?' + q, expect=422)
         assert r.json()['error']['field'] == field, (q, r.text)
+
+
+def test_targets_keep_their_rows_and_carry_the_scorecard_ranking():
+    body = w.get('regulator', '/v1/stats/targets?year=2020&as_of=2020-06-30').json()
+    assert sorted(r['metric'] for r in body['rows']) == sorted([
+        'guarantee_leverage', 'lending_increase', 'manufacturing_loan_increase',
+        'relief_referrals', 'small_micro_rate_change_pp']), body['rows']
+    sc = body['scorecard']
+    assert (sc['year'], sc['as_of']) == (2020, '2020-06-30'), sc
+    assert sc['rows'] == [{'bank_code': B, 'rank': 1, 'score': 62.5},
+                          {'bank_code': A, 'rank': 2, 'score': 61.25},
+                          {'bank_code': C, 'rank': 3, 'score': 12.5},
+                          {'bank_code': D, 'rank': 4, 'score': 0}], sc
