@@ -179,27 +179,38 @@ CREATE OR REPLACE FUNCTION withdrawal_alerts(p_start date, p_as_of date, p_bank 
 RETURNS TABLE (kind text, bank_code text, uscc text, name text, county_code text,
                outstanding_before bigint, outstanding_as_of bigint, day date, loan_ref text,
                referred boolean, whitelisted boolean, scf_member boolean)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    -- Every look-up by key is a fenced LATERAL probe, so the one plan made per session
+    -- stays index probes whatever the table sizes were when it was made.
+    RETURN QUERY
     WITH cand AS (
         SELECT r.loan_id AS id FROM repayments r
         WHERE r.repaid_on > p_start AND r.repaid_on <= p_as_of
         UNION
         SELECT l.id FROM loans l
         WHERE l.renewed_on > p_start AND l.renewed_on <= p_as_of),
-    cl AS (
-        SELECT l.* FROM loans l JOIN cand c ON c.id = l.id
-        WHERE l.status <> 'void' AND (p_bank IS NULL OR l.bank_code = p_bank)),
-    pairs AS (
-        SELECT DISTINCT cl.bank_code, cl.borrower_uscc AS uscc, f.name, f.county_code
-        FROM cl JOIN firms f ON f.uscc = cl.borrower_uscc
-        WHERE f.size IN ('medium', 'small', 'micro')
+    cl AS MATERIALIZED (
+        SELECT l.id, l.bank_code, l.borrower_uscc, l.loan_ref, l.amount_fen, l.maturity_date,
+               l.renewed_on, f.name, f.county_code, x.d, x.paid
+        FROM cand c
+        CROSS JOIN LATERAL (SELECT * FROM loans y WHERE y.id = c.id OFFSET 0) l
+        CROSS JOIN LATERAL (SELECT g.name, g.county_code, g.size FROM firms g
+                            WHERE g.uscc = l.borrower_uscc OFFSET 0) f
+        CROSS JOIN LATERAL (SELECT max(r.repaid_on) AS d, sum(r.amount_fen) AS paid
+                            FROM repayments r
+                            WHERE r.loan_id = l.id AND r.repaid_on <= p_as_of) x
+        WHERE l.status <> 'void' AND (p_bank IS NULL OR l.bank_code = p_bank)
+          AND f.size IN ('medium', 'small', 'micro')
           AND (p_county IS NULL OR f.county_code = p_county)),
-    bal AS (
-        SELECT p.*, b.before, b.after, b.issued, b.last_drop
-        FROM pairs p
+    bal AS MATERIALIZED (
+        SELECT p.bank_code, p.uscc, p.name, p.county_code, b.before, b.after, b.issued,
+               b.last_drop
+        FROM (SELECT DISTINCT cl.bank_code, cl.borrower_uscc AS uscc, cl.name, cl.county_code
+              FROM cl) p
         CROSS JOIN LATERAL (
-            SELECT sum(watch_loan_balance(l, p_start)) AS before,
-                   sum(watch_loan_balance(l, p_as_of)) AS after,
+            SELECT sum(watch_loan_balance(l, p_start))::bigint AS before,
+                   sum(watch_loan_balance(l, p_as_of))::bigint AS after,
                    bool_or(l.issue_date > p_start AND l.issue_date <= p_as_of) AS issued,
                    max(greatest(
                        (SELECT max(r.repaid_on) FROM repayments r
@@ -210,20 +221,15 @@ LANGUAGE sql STABLE AS $$
             FROM loans l
             WHERE l.borrower_uscc = p.uscc AND l.bank_code = p.bank_code
               AND l.status <> 'void' AND l.issue_date <= p_as_of) b),
-    recall AS (
-        SELECT 'recall'::text AS kind, p.bank_code, p.uscc, p.name, p.county_code,
-               q.before, q.after, x.d AS day, cl.loan_ref
-        FROM cl
-        JOIN pairs p ON p.bank_code = cl.bank_code AND p.uscc = cl.borrower_uscc
-        JOIN bal q ON q.bank_code = p.bank_code AND q.uscc = p.uscc
-        CROSS JOIN LATERAL (
-            SELECT max(r.repaid_on) AS d, sum(r.amount_fen) AS paid FROM repayments r
-            WHERE r.loan_id = cl.id AND r.repaid_on <= p_as_of) x
-        WHERE cl.renewed_on IS NULL AND x.paid = cl.amount_fen
-          AND x.d > p_start AND cl.maturity_date - x.d >= 30),
     rows AS (
-        SELECT r.kind, r.bank_code, r.uscc, r.name, r.county_code, r.before, r.after, r.day,
-               r.loan_ref FROM recall r
+        SELECT 'recall'::text AS kind, cl.bank_code, cl.borrower_uscc AS uscc, cl.name,
+               cl.county_code, q.before, q.after, cl.d AS day, cl.loan_ref
+        FROM cl
+        CROSS JOIN LATERAL (SELECT q1.before, q1.after FROM bal q1
+                            WHERE q1.bank_code = cl.bank_code
+                              AND q1.uscc = cl.borrower_uscc) q
+        WHERE cl.renewed_on IS NULL AND cl.paid = cl.amount_fen AND cl.d > p_start
+          AND cl.maturity_date - cl.d >= 30
         UNION ALL
         SELECT 'cutoff', b.bank_code, b.uscc, b.name, b.county_code, b.before, b.after,
                b.last_drop, NULL
@@ -246,5 +252,5 @@ LANGUAGE sql STABLE AS $$
     FROM rows x
     WHERE p_kind IS NULL OR x.kind = p_kind
     ORDER BY x.bank_code, x.uscc, x.kind, x.loan_ref
-    LIMIT p_limit
-$$;
+    LIMIT p_limit;
+END $$;
