@@ -142,7 +142,7 @@ P['/v1/alerts/withdrawals'] = {'get': {
                    q('kind', 'one kind', {'enum': ['recall', 'cut', 'cutoff']}),
                    q('format', 'csv: UTF-8 with BOM, a header row, flags joined by ";"',
                      {'enum': ['json', 'csv'], 'default': 'json'})],
-    'responses': dict({'200': {'description': 'the alerts (at most 100000; more is 422)',
+    'responses': dict({'200': {'description': 'the alerts (at most 20000; more is 422: narrow the query)',
         'content': {'application/json': {'schema': {'type': 'object', 'properties': {
             'as_of': date, 'window_days': {'type': 'integer'},
             'bank': {'type': ['string', 'null']}, 'county': {'type': ['string', 'null']},

@@ -18,7 +18,7 @@
 #include "json/fields.h"
 
 /* Most rows one answer holds; a query with more must be narrowed (422). */
-#define ALERTS_MAX 100000
+#define ALERTS_MAX 20000
 
 static const char *const csv_headers[] = {
     "kind", "bank_code", "uscc",  "name", "county_code", "outstanding_before", "outstanding_as_of",
