@@ -38,6 +38,12 @@ void stats_pricing(struct request *req);
 void stats_lending_growth(struct request *req);
 void stats_targets(struct request *req);
 void targets_put(struct request *req);
+void stats_scorecard(struct request *req);
+void scorecard_weights_put(struct request *req);
+void alerts_withdrawals(struct request *req);
+void firms_get(struct request *req);
+void firms_history(struct request *req);
+void firms_list(struct request *req);
 
 /* scf.c */
 void scf_programs_post(struct request *req);

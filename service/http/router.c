@@ -61,6 +61,12 @@ static const struct route routes[] = {
     {"POST", "/v1/guarantees/{guarantee_ref}/release", guarantees_release, PK_GUARANTOR, JSON_BODY},
     {"GET", "/v1/stats/guarantee-leverage", stats_guarantee_leverage, PK_GUARANTOR | PK_REGULATOR,
      0},
+    {"GET", "/v1/firms", firms_list, PK_REGULATOR, 0},
+    {"GET", "/v1/firms/{uscc}", firms_get, READERS, 0},
+    {"GET", "/v1/firms/{uscc}/history", firms_history, PK_REGULATOR, 0},
+    {"GET", "/v1/stats/scorecard", stats_scorecard, READERS, 0},
+    {"PUT", "/v1/scorecard/weights/{year}", scorecard_weights_put, PK_REGULATOR, JSON_BODY},
+    {"GET", "/v1/alerts/withdrawals", alerts_withdrawals, READERS, 0},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
