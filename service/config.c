@@ -42,6 +42,8 @@ static const struct option_row options[] = {
 	"seconds an idle or slow connection is kept"),
     ROW("shutdown-grace", "FINREG_SHUTDOWN_GRACE", "25", OPT_UINT, shutdown_grace,
 	"seconds SIGTERM waits for requests in flight"),
+    ROW("web-dir", "FINREG_WEB_DIR", "build/web", OPT_STR, web_dir,
+	"directory of the dashboard's static files, served at /dashboard/"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -8,6 +8,7 @@
 #include "db/db.h"
 #include "db/migrations.h"
 #include "db/principals.h"
+#include "handlers/handlers.h"
 #include "http/server.h"
 #include "principal.h"
 
@@ -143,6 +144,7 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return usage(stderr);
 	db_configure(cfg.database_url);
+	dashboard_set_dir(cfg.web_dir);
 	if (strcmp(argv[1], "serve") == 0 && argc == 2)
 		return server_run(&cfg);
 	if (strcmp(argv[1], "migrate") == 0 && argc == 2)
