@@ -45,7 +45,7 @@ const yi = (s) => (s === null || s === undefined ? null : Number(s) / 1e8);
 const yiText = (s) => (s === null || s === undefined ? '—' : yi(s).toFixed(2) + ' 亿元');
 const pct = (x) => (x === null || x === undefined ? null : Math.round(x * 10000) / 100);
 const countyName = (row) => row.group_name || row.name || COUNTIES[row.group] || row.group;
-const bankName = (row, code) => row.bank_name || row.name || code;
+const bankName = (row, code) => row.bank_name || row.group_name || row.name || code;
 
 function today() {
   const d = new Date(Date.now() + 8 * 3600 * 1000); // the registry's day is Asia/Shanghai
@@ -397,8 +397,8 @@ function renderAlerts(body) {
     tooltip: { trigger: 'item', formatter: '{b}：{c} 条（{d}%）' },
     title: { text: `${body.total !== undefined ? body.total : rows.length} 条`, left: 'center', top: 'middle',
       textStyle: { fontSize: 18 } },
-    legend: { bottom: 0 },
-    series: [{ type: 'pie', radius: ['45%', '70%'], label: { formatter: '{b} {c}' },
+    legend: { bottom: 0, formatter: (n) => `${n} ${counts[Object.keys(ALERT_KINDS).find((k) => ALERT_KINDS[k] === n)] || 0}` },
+    series: [{ type: 'pie', radius: ['45%', '68%'], center: ['50%', '46%'], label: { show: false },
       data: Object.keys(ALERT_KINDS).map((k) => ({ name: ALERT_KINDS[k], value: counts[k] || 0 })) }],
   });
   const table = $('#alerts-table');
