@@ -395,7 +395,7 @@ function renderAlerts(body) {
   for (const r of rows) counts[r.kind] = (counts[r.kind] || 0) + 1;
   chart('chart-alerts', {
     tooltip: { trigger: 'item', formatter: '{b}：{c} 条（{d}%）' },
-    title: { text: `${body.total !== undefined ? body.total : rows.length} 条`, left: 'center', top: 'middle',
+    title: { text: `${body.total !== undefined ? body.total : rows.length} 条`, left: 'center', top: '40%',
       textStyle: { fontSize: 18 } },
     legend: { bottom: 0, formatter: (n) => `${n} ${counts[Object.keys(ALERT_KINDS).find((k) => ALERT_KINDS[k] === n)] || 0}` },
     series: [{ type: 'pie', radius: ['45%', '68%'], center: ['50%', '46%'], label: { show: false },
