@@ -77,6 +77,7 @@ static char *read_regular(const char *path, const char *if_none_match, char etag
 	struct stat st;
 	char *buf = NULL;
 	size_t got = 0;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; fstat() then refuses it. */
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0)
@@ -87,13 +88,16 @@ static char *read_regular(const char *path, const char *if_none_match, char etag
 	}
 	snprintf(etag, 64, "\"%llx-%llx.%lx\"", (unsigned long long)st.st_size,
 		 (unsigned long long)st.st_mtim.tv_sec, (unsigned long)st.st_mtim.tv_nsec);
+	if (if_none_match != NULL && strcmp(if_none_match, etag) == 0) {
+		*len = SIZE_MAX;
+		buf = malloc(1);
+		if (buf == NULL)
+			abort();
+		goto out;
+	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (buf == NULL)
 		abort();
-	if (if_none_match != NULL && strcmp(if_none_match, etag) == 0) {
-		*len = SIZE_MAX;
-		goto out;
-	}
 	while (got < (size_t)st.st_size) {
 		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
 

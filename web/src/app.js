@@ -196,7 +196,7 @@ function chart(id, option) {
   c.setOption(Object.assign({
     animation: false,
     color: PALETTE,
-    textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
+    textStyle: { fontFamily: state.font || (state.font = getComputedStyle(document.body).fontFamily) },
     grid: { left: 56, right: 56, top: 48, bottom: 36, containLabel: false },
     tooltip: { trigger: 'axis' },
     legend: { top: 8, textStyle: { fontSize: 12 } },
