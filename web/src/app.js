@@ -190,7 +190,7 @@ function chart(id, option) {
   let c = state.charts[id];
   if (!c) {
     el.textContent = '';
-    c = echarts.init(el, null, { renderer: 'canvas' });
+    c = echarts.init(el, null, { renderer: 'svg' });
     state.charts[id] = c;
   }
   c.setOption(Object.assign({
