@@ -2,7 +2,8 @@
 # The development stack behind `make run` / `make stop`: a private PostgreSQL cluster under
 # var/ (initdb on first use, run as the postgres user), migrations, the sample principals
 # from certs/dev, and finregd serving https://localhost:8443 in the background.
-# Usage: dev.sh db | run | stop
+# `run` then posts the demo year through the API (scripts/demo-seed.py; `demo` alone again).
+# Usage: dev.sh db | run | demo | stop
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -81,6 +82,19 @@ dev: finregd serves https://localhost:${LISTEN##*:} (log: var/finregd.log). Try:
        https://localhost:${LISTEN##*:}/v1/whoami
 'make stop' stops the server and the database.
 MSG
+	cmd_demo
+}
+
+cmd_demo() {
+	local port=${LISTEN##*:}
+	python3 scripts/demo-seed.py --url "https://localhost:$port" --quiet ||
+		echo "dev: the demo seed reported problems (see above)" >&2
+	cat <<MSG
+dev: the dashboard is https://localhost:$port/dashboard/ (trust certs/dev/ca.pem in the browser,
+     or open it from a browser started with that CA); sign in with a token from
+       build/finregd token issue --principal SM-FSB    (the regulator; CIB-SM for a bank)
+     with FINREG_DATABASE_URL='$FINREG_DATABASE_URL'. The demo year is 2020.
+MSG
 }
 
 cmd_stop() {
@@ -100,6 +114,7 @@ cmd_stop() {
 case ${1:-} in
 db) cmd_db ;;
 run) cmd_run ;;
+demo) cmd_demo ;;
 stop) cmd_stop ;;
-*) echo "usage: dev.sh db|run|stop" >&2; exit 2 ;;
+*) echo "usage: dev.sh db|run|demo|stop" >&2; exit 2 ;;
 esac

@@ -47,6 +47,8 @@ static const struct option_row options[] = {
 	"FINREG_DATABASE_URL"),
     ROW("idempotency-keep", "FINREG_IDEMPOTENCY_KEEP", "86400", OPT_SIZE, idempotency_keep,
 	"seconds a stored Idempotency-Key answer is kept (1 to 2592000); then purged"),
+    ROW("web-dir", "FINREG_WEB_DIR", "build/web", OPT_STR, web_dir,
+	"directory of the dashboard's static files, served at /dashboard/"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

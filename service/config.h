@@ -19,6 +19,7 @@ struct config {
 	unsigned shutdown_grace;
 	const char *migrate_database_url;
 	size_t idempotency_keep;
+	const char *web_dir;
 };
 
 /**

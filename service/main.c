@@ -17,6 +17,7 @@
 #include "db/migrations.h"
 #include "db/principals.h"
 #include "db/loans.h"
+#include "handlers/handlers.h"
 #include "http/server.h"
 #include "log.h"
 #include "principal.h"
@@ -390,6 +391,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	db_configure(cfg.database_url);
+	dashboard_set_dir(cfg.web_dir);
 	rc = dispatch(&cfg, argc, argv);
 	if (rc < 0)
 		return usage(stderr);

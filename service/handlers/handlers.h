@@ -13,6 +13,11 @@ void ops_metrics(struct request *req);
 void openapi_get(struct request *req);
 /* whoami.c */
 void whoami_get(struct request *req);
+/* dashboard.c: static files of the browser dashboard, from FINREG_WEB_DIR */
+void dashboard_set_dir(const char *dir);
+void dashboard_redirect(struct request *req);
+void dashboard_index(struct request *req);
+void dashboard_file(struct request *req);
 /* lpr.c */
 void lpr_list(struct request *req);
 void lpr_put(struct request *req);
