@@ -2,8 +2,9 @@
 trigger and view in sql/<area>.sql. A fresh `finregd migrate` and an upgrade of a database
 built by the migrations as they stood before the move (tests/fixtures/migrations-585b05f,
 the landed schema whose functions lived in migrations 003-010) must give the same catalog,
-and that catalog must equal the one the old migrations alone built: nothing was lost, and
-every function body is the live one. Each test uses its own cluster."""
+and every function, trigger and view the old migrations built must still exist (nothing
+lost; at the move itself, commit 6e2bf4b, the two catalogs were identical, body for body).
+Each test uses its own cluster."""
 
 import difflib
 import os
@@ -94,6 +95,9 @@ def _code(url):
 \pset fieldsep '\x1f'
 SELECT 'function ' || p.oid::regprocedure::text, pg_get_functiondef(p.oid)
 FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d            -- an extension's own (pg_trgm)
+                  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                    AND d.deptype = 'e')
 UNION ALL
 SELECT 'view ' || c.relname, pg_get_viewdef(c.oid)
 FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('v', 'm')
@@ -129,22 +133,15 @@ def test_fresh_migrate_and_upgrade_from_the_landed_schema_give_identical_catalog
     _migrate(c, upgraded)
     _migrate(c, fresh)
 
-    old_dump, upgraded_dump, fresh_dump = _dump(old), _dump(upgraded), _dump(fresh)
+    upgraded_dump, fresh_dump = _dump(upgraded), _dump(fresh)
     assert any('CREATE FUNCTION public.loan_ingest' in line for line in fresh_dump), \
         'the fresh dump has no loan_ingest: the comparison would prove nothing'
     _assert_same(upgraded_dump, fresh_dump, 'upgraded', 'fresh')
-    # Nothing lost or changed by the move: the old migrations alone built the same catalog.
-    _assert_same(old_dump, fresh_dump, 'old migrations only', 'fresh')
 
-    # The same, object by object, so a failure names what differs.
+    # Nothing the old migrations built was lost (later changes may redefine it).
     old_code, fresh_code = _code(old), _code(fresh)
-    assert len(fresh_code) >= 80, sorted(fresh_code)   # 70 functions, 6 triggers, 4 views
-    assert sorted(old_code) == sorted(fresh_code), \
-        (sorted(set(old_code) - set(fresh_code)), sorted(set(fresh_code) - set(old_code)))
-    changed = sorted(k for k in old_code if old_code[k] != fresh_code[k])
-    assert not changed, f'definitions differ: {changed}\n' + '\n'.join(
-        difflib.unified_diff(old_code[changed[0]].splitlines(),
-                             fresh_code[changed[0]].splitlines(), 'old', 'new', lineterm=''))
+    assert len(fresh_code) >= 80, sorted(fresh_code)
+    assert set(old_code) <= set(fresh_code), sorted(set(old_code) - set(fresh_code))
 
     # An upgraded database migrates again to the same catalog (sql/ re-applied, idempotent).
     _migrate(c, upgraded)
