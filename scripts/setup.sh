@@ -9,6 +9,7 @@ PACKAGES=(
 	libmicrohttpd-dev libgnutls28-dev libpq-dev libjansson-dev libssl-dev openssl
 	postgresql-15 postgresql-client-15
 	python3 curl clang libclang-rt-14-dev util-linux procps
+	pgbouncer haproxy prometheus
 )
 
 installed() {

@@ -10,6 +10,7 @@
 #include "db/db.h"
 #include "db/stats.h"
 #include "log.h"
+#include "metrics.h"
 
 static pthread_t thread;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -39,6 +40,8 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&lock);
 		if (db_stats_compact(&moved) != DB_OK)
 			moved = 0; /* the database is away: try again next time */
+		else
+			metrics_compactor_ran();
 		pthread_mutex_lock(&lock);
 	}
 	pthread_mutex_unlock(&lock);

@@ -42,6 +42,10 @@ static const struct option_row options[] = {
 	"seconds an idle or slow connection is kept"),
     ROW("shutdown-grace", "FINREG_SHUTDOWN_GRACE", "25", OPT_UINT, shutdown_grace,
 	"seconds SIGTERM waits for requests in flight"),
+    ROW("read-database-url", "FINREG_READ_DATABASE_URL", "", OPT_STR, read_database_url,
+	"libpq string of read replicas for lists, statistics and exports; empty = none"),
+    ROW("read-max-lag-ms", "FINREG_READ_MAX_LAG_MS", "1000", OPT_UINT, read_max_lag_ms,
+	"replay lag in ms beyond which reads leave the replica for the primary"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -17,6 +17,8 @@ struct config {
 	size_t max_body;
 	unsigned connection_timeout;
 	unsigned shutdown_grace;
+	const char *read_database_url;
+	unsigned read_max_lag_ms;
 };
 
 /**

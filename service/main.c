@@ -8,6 +8,7 @@
 #include "db/db.h"
 #include "db/migrations.h"
 #include "db/principals.h"
+#include "db/route.h"
 #include "http/server.h"
 #include "principal.h"
 
@@ -34,6 +35,8 @@ static const char *db_problem(enum db_rc rc)
 		return "the database is unreachable";
 	case DB_PENDING_MIGRATIONS:
 		return "migrations are pending; run finregd migrate";
+	case DB_READ_ONLY:
+		return "the database is read-only (a standby); run this against the primary";
 	case DB_CONFLICT:
 		return "conflicts with what is stored";
 	case DB_NOT_FOUND:
@@ -143,6 +146,7 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return usage(stderr);
 	db_configure(cfg.database_url);
+	db_read_configure(cfg.read_database_url, cfg.read_max_lag_ms);
 	if (strcmp(argv[1], "serve") == 0 && argc == 2)
 		return server_run(&cfg);
 	if (strcmp(argv[1], "migrate") == 0 && argc == 2)
