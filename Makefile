@@ -144,7 +144,7 @@ install: build/finregd
 	install -D -m 0644 deploy/finregd.env.example $(DESTDIR)/etc/finreg/finregd.env.example
 
 # The loopback topology of deploy/topology: failover without losing an acknowledged loan,
-# reads on the replica, read-only instances (about 75 s on the 2-core VM).
+# reads on the replica, read-only instances (70 s to 2 min 10 s on the 2-core VM).
 test-ha: build certs
 	python3 tests/ha/test_ha.py
 

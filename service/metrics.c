@@ -278,10 +278,11 @@ static void render_route_latency(struct sbuf *b, const char *(*route_name)(unsig
 				snprintf(le, sizeof le, "%g", bucket_le[i]);
 			else
 				strcpy(le, "+Inf");
-			sb_printf(b,
-				  "finreg_http_route_duration_seconds_bucket{route=\"%s\",le=\"%s\"} "
-				  "%llu\n",
-				  name, le, (unsigned long long)cumulative);
+			sb_printf(
+			    b,
+			    "finreg_http_route_duration_seconds_bucket{route=\"%s\",le=\"%s\"} "
+			    "%llu\n",
+			    name, le, (unsigned long long)cumulative);
 		}
 		sb_printf(b, "finreg_http_route_duration_seconds_sum{route=\"%s\"} %.6f\n", name,
 			  (double)load(&route_sum_us[r]) / 1e6);
@@ -290,8 +291,8 @@ static void render_route_latency(struct sbuf *b, const char *(*route_name)(unsig
 	}
 }
 
-static void render_labeled(struct sbuf *b, struct labeled *t, const char *name,
-			   const char *label, const char *help)
+static void render_labeled(struct sbuf *b, struct labeled *t, const char *name, const char *label,
+			   const char *help)
 {
 	sb_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
 	pthread_mutex_lock(&t->lock);

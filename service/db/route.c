@@ -52,9 +52,10 @@ void db_read_configure(const char *url, unsigned max_lag)
 	max_lag_ms = max_lag;
 	pthread_once(&slot_key_once, make_slot_key);
 	if (*read_url != '\0')
-		LOG_INFO("reads of lists, statistics and exports go to the replica while its lag is "
-			 "under %u ms",
-			 max_lag_ms);
+		LOG_INFO(
+		    "reads of lists, statistics and exports go to the replica while its lag is "
+		    "under %u ms",
+		    max_lag_ms);
 }
 
 void db_read_scope(bool on)
@@ -137,7 +138,8 @@ struct db_conn_slot *db_route_enter(void)
 	if (now < atomic_load(&down_until))
 		return stay_on_primary();
 	last = atomic_load(&checked_at);
-	if (now - last >= CHECK_EVERY_US && atomic_compare_exchange_strong(&checked_at, &last, now)) {
+	if (now - last >= CHECK_EVERY_US &&
+	    atomic_compare_exchange_strong(&checked_at, &last, now)) {
 		swap_in();
 		check_lag(now);
 		if (!atomic_load(&replica_ok)) {
