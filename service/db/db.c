@@ -152,6 +152,12 @@ PGconn *db_connect_fresh(const char *application_name, enum db_rc *rc)
 	const char *values[] = {read_url ? read_url : db_url, "3", application_name, NULL};
 	PGconn *c = PQconnectdbParams(keys, values, 1);
 
+	if (read_url != NULL && (c == NULL || PQstatus(c) != CONNECTION_OK)) {
+		PQfinish(c); /* the replica is away: read on the primary */
+		values[0] = db_url;
+		c = PQconnectdbParams(keys, values, 1);
+	}
+
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
 		metrics_db_connect_failure();
 		PQfinish(c);
