@@ -18,6 +18,13 @@ static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
 static bool running, stopping;
 static unsigned interval;
 
+static int64_t pending_rows(void)
+{
+	int64_t rows;
+
+	return db_stats_pending_rows(&rows) == DB_OK ? rows : -1;
+}
+
 static void *run(void *arg)
 {
 	(void)arg;
@@ -41,7 +48,7 @@ static void *run(void *arg)
 		if (db_stats_compact(&moved) != DB_OK)
 			moved = 0; /* the database is away: try again next time */
 		else
-			metrics_compactor_ran();
+			metrics_compactor_ran(pending_rows());
 		pthread_mutex_lock(&lock);
 	}
 	pthread_mutex_unlock(&lock);

@@ -40,6 +40,7 @@ static atomic_uint_fast64_t group_buckets[N_GROUP + 1];
 static atomic_uint_fast64_t group_sum, group_count;
 static atomic_int_fast64_t exports_in_flight;
 static atomic_uint_fast64_t compactor_last_us; /* CLOCK_MONOTONIC µs of the last run */
+static atomic_int_fast64_t stats_pending = -1;
 static atomic_uint_fast64_t db_errors;
 static atomic_uint_fast64_t db_reconnects;
 static atomic_uint_fast64_t db_connect_failures;
@@ -134,9 +135,10 @@ void metrics_exports(int delta)
 	atomic_fetch_add_explicit(&exports_in_flight, delta, memory_order_relaxed);
 }
 
-void metrics_compactor_ran(void)
+void metrics_compactor_ran(int64_t pending)
 {
 	atomic_store_explicit(&compactor_last_us, now_us(), memory_order_relaxed);
+	atomic_store_explicit(&stats_pending, pending, memory_order_relaxed);
 }
 
 void metrics_db_error(void)
@@ -389,8 +391,8 @@ static void render_database(struct sbuf *b, const struct metrics_state *st)
 	gauge(b, "finreg_principal_listener_up",
 	      "1 when the principal-cache listener is connected and listening.", st->listener_up);
 	gauge(b, "finreg_stats_pending_rows",
-	      "Statistics delta rows not yet compacted (-1: unreadable).",
-	      (double)st->stats_pending_rows);
+	      "Statistics delta rows left after the compactor's last run (-1: unknown).",
+	      (double)atomic_load(&stats_pending));
 	gauge(b, "finreg_compactor_lag_seconds",
 	      "Seconds since this instance's compactor last ran (-1: never).",
 	      last == 0 ? -1.0 : (double)(now_us() - last) / 1e6);

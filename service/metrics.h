@@ -29,8 +29,9 @@ void metrics_auth_failure(const char *reason);
 /** Exports (streamed answers with their own database connection) in flight: +1 / -1. */
 void metrics_exports(int delta);
 
-/** The compactor finished a run (its age is shown as compactor lag). */
-void metrics_compactor_ran(void);
+/** The compactor finished a run (its age is shown as compactor lag) and left @a pending
+ *  statistics delta rows (-1: unknown). /metrics itself never queries the database. */
+void metrics_compactor_ran(int64_t pending);
 
 void metrics_db_error(void);
 void metrics_db_reconnect(void);
@@ -49,7 +50,6 @@ struct metrics_state {
 	int64_t conns_busy, conns_waiting;
 	uint64_t conn_slow_waits;
 	bool listener_up;
-	int64_t stats_pending_rows; /* -1: could not be read */
 };
 
 /** Appends @a st, the compactor's lag, build info and the process's RSS and open files to

@@ -5,7 +5,6 @@
 #include "db/db.h"
 #include "db/principal_cache.h"
 #include "db/route.h"
-#include "db/stats.h"
 #include "handlers/handlers.h"
 #include "http/reply.h"
 #include "http/router.h"
@@ -65,8 +64,6 @@ static void read_state(struct metrics_state *st)
 	st->conns_waiting = r.conns_waiting;
 	st->conn_slow_waits = r.conn_slow_waits;
 	st->listener_up = principal_cache_listening();
-	if (db_stats_pending_rows(&st->stats_pending_rows) != DB_OK)
-		st->stats_pending_rows = -1;
 }
 
 void ops_metrics(struct request *req)
