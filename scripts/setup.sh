@@ -10,6 +10,7 @@ PACKAGES=(
 	postgresql-15 postgresql-client-15
 	python3 curl clang libclang-rt-14-dev util-linux procps
 	nodejs chromium fonts-noto-cjk
+	pgbouncer haproxy prometheus
 )
 
 installed() {

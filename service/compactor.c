@@ -4,13 +4,22 @@
 
 #include "db/db.h"
 #include "db/stats.h"
+#include "metrics.h"
 #include "periodic.h"
+
+static int64_t pending_rows(void)
+{
+	int64_t rows;
+
+	return db_stats_pending_rows(&rows) == DB_OK ? rows : -1;
+}
 
 static void compact(void)
 {
 	long long moved = 0;
 
-	(void)db_stats_compact(&moved); /* the database away: the next run tries again */
+	if (db_stats_compact(&moved) == DB_OK) /* the database away: the next run tries again */
+		metrics_compactor_ran(pending_rows());
 }
 
 static struct periodic task = PERIODIC_INIT(compact, "statistics compactor");

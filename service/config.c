@@ -49,6 +49,10 @@ static const struct option_row options[] = {
 	"seconds a stored Idempotency-Key answer is kept (1 to 2592000); then purged"),
     ROW("web-dir", "FINREG_WEB_DIR", "build/web", OPT_STR, web_dir,
 	"directory of the dashboard's static files, served at /dashboard/"),
+    ROW("read-database-url", "FINREG_READ_DATABASE_URL", "", OPT_STR, read_database_url,
+	"libpq string of read replicas for lists, statistics and exports; empty = none"),
+    ROW("read-max-lag-ms", "FINREG_READ_MAX_LAG_MS", "1000", OPT_UINT, read_max_lag_ms,
+	"replay lag in ms beyond which reads leave the replica for the primary"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

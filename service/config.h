@@ -20,6 +20,8 @@ struct config {
 	const char *migrate_database_url;
 	size_t idempotency_keep;
 	const char *web_dir;
+	const char *read_database_url;
+	unsigned read_max_lag_ms;
 };
 
 /**

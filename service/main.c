@@ -18,6 +18,7 @@
 #include "db/principals.h"
 #include "db/loans.h"
 #include "handlers/handlers.h"
+#include "db/route.h"
 #include "http/server.h"
 #include "log.h"
 #include "principal.h"
@@ -69,6 +70,8 @@ static const char *db_problem(enum db_rc rc)
 		return "the database is unreachable";
 	case DB_PENDING_MIGRATIONS:
 		return "migrations are pending; run finregd migrate";
+	case DB_READ_ONLY:
+		return "the database is read-only (a standby); run this against the primary";
 	case DB_CONFLICT:
 		return "conflicts with what is stored";
 	case DB_NOT_FOUND:
@@ -391,6 +394,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	db_configure(cfg.database_url);
+	db_read_configure(cfg.read_database_url, cfg.read_max_lag_ms);
 	dashboard_set_dir(cfg.web_dir);
 	rc = dispatch(&cfg, argc, argv);
 	if (rc < 0)

@@ -13,6 +13,7 @@
 #include "domain/dates.h"
 #include "domain/money.h"
 #include "log.h"
+#include "metrics.h"
 
 const struct db_stmt db_stmts_loans[] = {
     {"loan_ingest", "SELECT idx, status, code, rule, field, message, loan::text"
@@ -129,10 +130,20 @@ enum db_rc db_loan_ingest(const struct ingest_call *call, struct loan_outcomes *
 	return db_once(do_ingest, &s);
 }
 
+/* db_loan_ingest for one group of single posts, counted for /metrics. */
+static enum db_rc ingest_group(const struct ingest_call *call, struct loan_outcomes *out)
+{
+	enum db_rc rc = db_loan_ingest(call, out);
+
+	if (rc == DB_OK)
+		metrics_group_size((unsigned)out->n);
+	return rc;
+}
+
 enum db_rc db_loan_ingest_one(const char *bank, const char *loan_ref, json_t *item,
 			      struct loan_outcome *out)
 {
-	return loan_group_submit(db_loan_ingest, bank, loan_ref, item, out);
+	return loan_group_submit(ingest_group, bank, loan_ref, item, out);
 }
 
 struct keyed_state {

@@ -217,3 +217,13 @@ void principal_cache_stop(void)
 	close(wake_fd);
 	wake_fd = -1;
 }
+
+bool principal_cache_listening(void)
+{
+	bool on;
+
+	pthread_mutex_lock(&lock);
+	on = listening;
+	pthread_mutex_unlock(&lock);
+	return on;
+}

@@ -23,6 +23,9 @@ const struct db_stmt db_stmts_stats[] = {
      " ON CONFLICT (year, metric) DO UPDATE SET target = EXCLUDED.target, updated_at = now(),"
      " updated_by = EXCLUDED.updated_by"},
     {"stats_compact", "SELECT stats_compact()"},
+    {"stats_pending_rows",
+     "SELECT (SELECT count(*) FROM stats_new_loans_delta) + (SELECT count(*) FROM "
+     "stats_balance_delta) + (SELECT count(*) FROM stats_pricing_delta)"},
     {NULL, NULL},
 };
 
@@ -148,4 +151,15 @@ static void moved_row(void *cls, const PGresult *r, int i)
 enum db_rc db_stats_compact(long long *moved)
 {
 	return db_rows("stats_compact", 0, NULL, moved_row, moved);
+}
+
+static void count_row(void *cls, const PGresult *r, int row)
+{
+	*(int64_t *)cls = db_value_int(r, row, 0);
+}
+
+enum db_rc db_stats_pending_rows(int64_t *rows)
+{
+	*rows = -1;
+	return db_rows("stats_pending_rows", 0, NULL, count_row, rows);
 }

@@ -68,4 +68,7 @@ enum db_rc db_target_put(int year, const char *metric, const char *value, const 
  *  the number of summary rows touched, -1 when another session was compacting. */
 enum db_rc db_stats_compact(long long *moved);
 
+/** Statistics delta rows the compactor has not folded yet (for /metrics). */
+enum db_rc db_stats_pending_rows(int64_t *rows);
+
 #endif

@@ -245,6 +245,20 @@ const char *router_route_name(unsigned i)
 	return NULL;
 }
 
+bool router_reads_replica(const struct route *r)
+{
+	static const char *const primary_only[] = {"/v1/whoami", "/v1/lpr", "/v1/rules",
+						   "/v1/openapi.json"};
+
+	if (r == NULL || strcmp(r->method, "GET") != 0 || strncmp(r->pattern, "/v1/", 4) != 0 ||
+	    strchr(r->pattern, '{') != NULL)
+		return false;
+	for (unsigned i = 0; i < sizeof primary_only / sizeof primary_only[0]; i++)
+		if (strcmp(r->pattern, primary_only[i]) == 0)
+			return false;
+	return true;
+}
+
 unsigned router_unmatched_index(void)
 {
 	return METRICS_MAX_ROUTES - 1;
