@@ -42,6 +42,18 @@ static const struct option_row options[] = {
 	"seconds an idle or slow connection is kept"),
     ROW("shutdown-grace", "FINREG_SHUTDOWN_GRACE", "25", OPT_UINT, shutdown_grace,
 	"seconds SIGTERM waits for requests in flight"),
+    ROW("max-body-total", "FINREG_MAX_BODY_TOTAL", "134217728", OPT_SIZE, max_body_total,
+	"bytes all request bodies in flight may hold together; beyond it 503 + Retry-After"),
+    ROW("max-connections", "FINREG_MAX_CONNECTIONS", "4096", OPT_UINT, max_connections,
+	"open client connections in all; more are closed at accept"),
+    ROW("max-connections-per-ip", "FINREG_MAX_CONNECTIONS_PER_IP", "256", OPT_UINT,
+	max_connections_per_ip, "open connections from one client address; 0 = no limit"),
+    ROW("header-timeout", "FINREG_HEADER_TIMEOUT", "5", OPT_UINT, header_timeout,
+	"seconds a new connection has to finish TLS and send its first request's headers"),
+    ROW("statement-timeout-ms", "FINREG_STATEMENT_TIMEOUT_MS", "5000", OPT_UINT,
+	statement_timeout_ms, "longest wait for one database statement; then 503 + Retry-After"),
+    ROW("max-exports", "FINREG_MAX_EXPORTS", "4", OPT_UINT, max_exports,
+	"referral exports streaming at once (each holds a database connection); then 503"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
