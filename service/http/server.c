@@ -27,7 +27,9 @@
 
 #include "compactor.h"
 #include "json/limits.h"
+#include "db/db.h"
 #include "db/principal_cache.h"
+#include "db/stream.h"
 #include "http/acceptor.h"
 #include "http/auth.h"
 #include "http/conns.h"
@@ -704,6 +706,10 @@ int server_run(const struct config *cfg)
 	}
 	listen_fd = -1; /* the acceptor's now */
 	LOG_INFO("serving https://%s with %u threads", cfg->listen, cfg->threads);
+	db_set_statement_timeout(cfg->statement_timeout_ms);
+	db_stream_set_max(cfg->max_exports);
+	if (!db_health_start())
+		LOG_WARN("database health checker not started: /readyz asks the database itself");
 	compactor_start(1000);
 	if (!principal_cache_start())
 		LOG_WARN("principal cache not started: every request looks its caller up");
@@ -717,6 +723,7 @@ int server_run(const struct config *cfg)
 	compactor_stop();
 	principal_cache_stop();
 	conns_stop();
+	db_health_stop();
 	LOG_INFO("stopped");
 	rc = acceptor_failed() ? 1 : 0; /* a broken listening socket: exit non-zero */
 out:

@@ -278,3 +278,45 @@ def test_tls_1_2_only_with_ecdhe_and_aead_and_tls_1_3():
     assert rc == 0 and 'TLSv1.3' in out, out[-800:]
     rc, out = _s_client(s, '-tls1_1')
     assert rc != 0, out[-800:]
+
+
+def test_concurrent_exports_are_capped_with_503_and_retry_after():
+    s = harness.Server(threads=4, env={'FINREG_MAX_EXPORTS': 1,
+                                       'FINREG_STATEMENT_TIMEOUT_MS': 30000})
+    # A lock held by another session keeps the first export's query waiting.
+    locker = subprocess.Popen([harness.PSQL, '-X', '-q', '-d', s.cluster.url, '-f', '-'],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, text=True)
+    first = {}
+    for _ in range(16):         # every pool thread connected, its statements prepared
+        s.client('regulator').get('/v1/whoami')
+    try:
+        locker.stdin.write('BEGIN;\nLOCK TABLE referrals IN ACCESS EXCLUSIVE MODE;\n')
+        locker.stdin.flush()
+        time.sleep(0.5)
+
+        def export():
+            first['r'] = s.client('regulator', timeout=60).get('/v1/referrals/export?format=csv')
+        t = threading.Thread(target=export)
+        t.start()
+        time.sleep(1.0)
+        busy = []
+        for _ in range(4):      # on another pool thread than the waiting export
+            try:
+                r = s.client('regulator', timeout=3).get('/v1/referrals/export?format=json')
+                busy.append(r)
+                if r.status == 503:
+                    break
+            except OSError:
+                continue
+        assert any(r.status == 503 and r.header('Retry-After') for r in busy), busy
+        err = next(r for r in busy if r.status == 503).json()['error']
+        assert err['code'] == 'unavailable', err
+    finally:
+        locker.stdin.close()
+        locker.wait(10)
+    t.join(60)
+    assert first['r'].status == 200, first['r']
+    r = s.client('regulator').get('/v1/referrals/export?format=json')
+    assert r.status == 200, r
+    s.stop()

@@ -112,11 +112,14 @@ static void *submit(void *arg)
 	return NULL;
 }
 
+/* Waits until @a total posts are queued or being stored. It never goes on before they
+ * are (a test that went on early would test something else): should they never arrive,
+ * the run fails loudly after a minute instead of hanging. */
 static void wait_until_all_arrived(int total)
 {
 	struct timespec ts = {0, 1000 * 1000};
 
-	for (int i = 0; i < 5000; i++) {
+	for (int i = 0; i < 60000; i++) {
 		int seen;
 
 		pthread_mutex_lock(&seen_lock);
@@ -126,6 +129,8 @@ static void wait_until_all_arrived(int total)
 			return;
 		nanosleep(&ts, NULL);
 	}
+	fprintf(stderr, "  %d posts never arrived at the group commit; giving up the run\n", total);
+	exit(1);
 }
 
 /* Submits @a n posts on threads of their own: the first alone (its store held at the
