@@ -176,7 +176,10 @@ def test_database_restart_while_idle_is_invisible_to_clients(ctx):
         r = harness.client('bank', server=s).get('/v1/whoami')
         assert r.status == 200, r
     assert bank.get('/v1/whoami').status == 200
-    assert _metric(s, 'finreg_db_reconnects_total') == 1, s.log_tail()
+    # the pool thread's connection once; the compactor's too when its once-a-second tick
+    # fell inside the restart
+    n = _metric(s, 'finreg_db_reconnects_total')
+    assert 1 <= n <= 2, (n, s.log_tail())
 
 
 # --------------------------------------------------------------------------- SIGTERM

@@ -14,6 +14,7 @@ import finreg_data as fd
 import harness
 
 MIB = 1024 * 1024
+SANITIZED = '/asan/' in harness.FINREG_BIN
 BODY = 8 * MIB
 
 
@@ -67,7 +68,8 @@ def test_worst_8_mib_bodies_raise_peak_rss_by_less_than_64_mib():
             assert len(body) <= BODY, (path, len(body))
             r = c.post(path, body=body, content_type=ctype)
             grown = _vm_hwm(s) - base
-            assert grown < 64 * MIB, \
+            # AddressSanitizer's shadow memory and quarantine make RSS meaningless there.
+            assert grown < 64 * MIB or SANITIZED, \
                 f'{path} {ctype} {body[:30]!r}: peak RSS grew by {grown / MIB:.0f} MiB'
             assert r.status in statuses, (path, ctype, body[:40], r)
         assert c.get('/healthz').status == 200
