@@ -290,8 +290,10 @@ def test_concurrent_exports_are_capped_with_503_and_retry_after():
                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, text=True)
     first = {}
+    warm = []
     for _ in range(16):         # every pool thread connected, its statements prepared
-        s.client('regulator').get('/v1/whoami')
+        warm.append(socket.create_connection(('127.0.0.1', s.port)))
+        assert s.client('regulator').get('/v1/referrals?limit=1').status == 200
     try:
         locker.stdin.write('BEGIN;\nLOCK TABLE referrals IN ACCESS EXCLUSIVE MODE;\n')
         locker.stdin.flush()
@@ -303,20 +305,28 @@ def test_concurrent_exports_are_capped_with_503_and_retry_after():
         t.start()
         time.sleep(1.0)
         busy = []
-        for _ in range(4):      # on another pool thread than the waiting export
+        spacers = []            # held open, so each try gets another descriptor, another thread
+        for _ in range(6):      # on another pool thread than the waiting export
+            spacers.append(socket.create_connection(('127.0.0.1', s.port)))
             try:
-                r = s.client('regulator', timeout=3).get('/v1/referrals/export?format=json')
+                r = s.client('regulator', timeout=10).get('/v1/referrals/export?format=json')
                 busy.append(r)
                 if r.status == 503:
                     break
-            except OSError:
+            except OSError as e:
+                busy.append(e)
                 continue
-        assert any(r.status == 503 and r.header('Retry-After') for r in busy), busy
-        err = next(r for r in busy if r.status == 503).json()['error']
+        for w in spacers:
+            w.close()
+        assert any(getattr(r, 'status', 0) == 503 and r.header('Retry-After')
+                   for r in busy), busy
+        err = next(r for r in busy if getattr(r, 'status', 0) == 503).json()['error']
         assert err['code'] == 'unavailable', err
     finally:
         locker.stdin.close()
         locker.wait(10)
+        for w in warm:
+            w.close()
     t.join(60)
     assert first['r'].status == 200, first['r']
     r = s.client('regulator').get('/v1/referrals/export?format=json')
