@@ -28,9 +28,10 @@ UNIT_LINK_OBJ := $(UNIT_LINK_SRC:%.c=build/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
 .PHONY: all setup build certs db migrate run stop test check asan unit fuzz lint format format-check clean
+.PHONY: web demo
 
 all: build
-build: build/finregd
+build: build/finregd web
 
 setup:
 	@scripts/setup.sh
@@ -72,6 +73,23 @@ build/unit/%: tests/unit/%.c tests/unit/check.h $(UNIT_LINK_OBJ)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(UNIT_LINK_OBJ) $(PKG_LIBS)
 
 unit: $(UNIT_BIN)
+
+# The dashboard's static files (served by finregd at /dashboard/ from FINREG_WEB_DIR):
+# web/src/ plus ECharts, fetched by `npm ci` at the version pinned in web/package-lock.json.
+WEB_SRC := $(sort $(wildcard web/src/*))
+web: build/web/index.html
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+build/web/index.html: $(WEB_SRC) web/node_modules/.package-lock.json
+	@mkdir -p build/web
+	cp web/node_modules/echarts/dist/echarts.min.js build/web/echarts.min.js
+	cp $(filter-out web/src/index.html,$(WEB_SRC)) build/web/
+	cp web/src/index.html build/web/index.html
+
+# A realistic year (2020) of loans, repayments, referrals, guarantees, whitelist entries and
+# supply-chain programs, posted through the API to the server `make run` started.
+demo: certs
+	scripts/dev.sh demo
 
 certs: certs/dev/ca.pem
 certs/dev/ca.pem: certs/make-dev-certs

@@ -54,6 +54,13 @@ static const struct option_row options[] = {
 	statement_timeout_ms, "longest wait for one database statement; then 503 + Retry-After"),
     ROW("max-exports", "FINREG_MAX_EXPORTS", "4", OPT_UINT, max_exports,
 	"referral exports streaming at once (each holds a database connection); then 503"),
+    ROW("migrate-database-url", "FINREG_MIGRATE_DATABASE_URL", "", OPT_STR, migrate_database_url,
+	"libpq connection string `finregd migrate` uses (the schema owner); empty = "
+	"FINREG_DATABASE_URL"),
+    ROW("idempotency-keep", "FINREG_IDEMPOTENCY_KEEP", "86400", OPT_SIZE, idempotency_keep,
+	"seconds a stored Idempotency-Key answer is kept (1 to 2592000); then purged"),
+    ROW("web-dir", "FINREG_WEB_DIR", "build/web", OPT_STR, web_dir,
+	"directory of the dashboard's static files, served at /dashboard/"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

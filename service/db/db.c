@@ -48,9 +48,17 @@ static pthread_t health_thread;
 static atomic_bool health_stopping;
 
 static const struct db_stmt *const stmt_tables[] = {
-    db_stmts_principals, db_stmts_lpr,        db_stmts_loans,
-    db_stmts_stats,      db_stmts_referrals,  db_stmts_scf,
-    db_stmts_whitelist,  db_stmts_guarantees, NULL,
+    db_stmts_principals,
+    db_stmts_lpr,
+    db_stmts_loans,
+    db_stmts_stats,
+    db_stmts_referrals,
+    db_stmts_scf,
+    db_stmts_whitelist,
+    db_stmts_guarantees,
+    db_stmts_firms,
+    db_stmts_supervision,
+    NULL,
 };
 
 /* Closes a thread's connection when the thread exits (libmicrohttpd's pool threads end

@@ -112,5 +112,7 @@ extern const struct db_stmt db_stmts_referrals[];
 extern const struct db_stmt db_stmts_scf[];
 extern const struct db_stmt db_stmts_whitelist[];
 extern const struct db_stmt db_stmts_guarantees[];
+extern const struct db_stmt db_stmts_firms[];
+extern const struct db_stmt db_stmts_supervision[];
 
 #endif

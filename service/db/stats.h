@@ -1,6 +1,7 @@
-/* Reads of the statistics summaries (migration 004): new loans over a window, pricing of
- * inclusive small-micro loans, lending growth, targets. Money in fen; averages and
- * changes come back as decimal text, computed exactly and rounded by the database. */
+/* Reads of the statistics summaries (migration 004, functions in sql/stats.sql): new
+ * loans over a window, pricing of inclusive small-micro loans, lending growth, targets.
+ * Money in fen; averages and changes come back as decimal text, computed exactly and
+ * rounded by the database. */
 #ifndef FINREG_DB_STATS_H
 #define FINREG_DB_STATS_H
 
