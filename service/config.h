@@ -17,6 +17,12 @@ struct config {
 	size_t max_body;
 	unsigned connection_timeout;
 	unsigned shutdown_grace;
+	size_t max_body_total;
+	unsigned max_connections;
+	unsigned max_connections_per_ip;
+	unsigned header_timeout;
+	unsigned statement_timeout_ms;
+	unsigned max_exports;
 	const char *migrate_database_url;
 	size_t idempotency_keep;
 	const char *web_dir;

@@ -6,7 +6,9 @@
  * statements share: value reading, one-row writes, JSON reads and row callbacks. */
 #include "db/db_internal.h"
 
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,12 @@
 
 #define CONNECT_BACKOFF_US 100000u
 #define TX_ATTEMPTS        6
+#define CLIENT_MARGIN_MS   1000u /* the client's deadline is the server's timeout + this */
+#define WAIT_SLICE_MS      50
+#define CONNECT_MAX_US     3000000u /* as connect_timeout=3 */
+#define HEALTH_EVERY_MS    100u
+#define HEALTH_PROBE_MS    500u
+#define HEALTH_STALE_US    500000u /* a probe unanswered this long: the database hangs */
 
 static const char *db_url = "dbname=finreg";
 
@@ -29,6 +37,17 @@ static _Thread_local bool tl_broken;
 static _Thread_local bool tl_had_conn;
 static _Thread_local uint64_t tl_failed_at;
 static _Thread_local bool tl_replica; /* the current connection is to a read replica */
+static _Thread_local bool tl_late;            /* the last statement passed its deadline */
+static _Thread_local unsigned tl_deadline_ms; /* this thread's own deadline, 0: the default */
+static _Thread_local bool tl_is_checker;
+
+static unsigned statement_ms; /* 0: statements unbounded (the CLI) */
+static atomic_bool health_on;
+static atomic_uint_fast64_t health_probe_us; /* start of the probe in flight, 0: none */
+static atomic_bool health_hung;              /* the last probe took HEALTH_STALE_US */
+static atomic_int health_rc = -1;            /* the last probe's outcome; -1: none yet */
+static pthread_t health_thread;
+static atomic_bool health_stopping;
 
 static const struct db_stmt *const stmt_tables[] = {
     db_stmts_principals,
@@ -110,17 +129,63 @@ static void quiet_notices(void *arg, const char *message)
 /* Per-session settings of finregd's connections. JIT compilation is off: its compile time
  * (tens of milliseconds) dwarfs the short statements of an online service, and profiles of
  * batch ingest showed LLVM taking 40% of the backend's CPU. */
-static void session_setup(PGconn *c)
+static PGresult *exec_bounded(PGconn *c, const char *sql, const char *name, int n,
+			      const char *const *params);
+
+static bool session_setup(PGconn *c)
 {
+	char sql[128];
+	PGresult *r;
+	bool ok;
+
 	PQsetNoticeProcessor(c, quiet_notices, NULL);
-	PQclear(PQexec(c, "SET jit = off"));
+	if (PQsetnonblocking(c, 1) != 0)
+		return false;
+	snprintf(sql, sizeof sql, "SET jit = off; SET statement_timeout = %u", statement_ms);
+	r = exec_bounded(c, sql, NULL, 0, NULL);
+	ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	return ok;
+}
+
+/* libpq keywords every connection adds to the configured string: TCP keepalives and a
+ * TCP user timeout, so a peer that vanished is noticed within seconds, not minutes. */
+#define CONN_KEYS                                                                                  \
+	"dbname", "connect_timeout", "application_name", "keepalives", "keepalives_idle",          \
+	    "keepalives_interval", "keepalives_count", "tcp_user_timeout"
+#define CONN_VALUES(url, name) url, "3", name, "1", "5", "2", "3", "10000"
+
+static bool too_late(uint64_t started_us);
+
+/* PQconnectdbParams with the waits bounded like statements' (too_late) and by
+ * CONNECT_MAX_US: a postmaster that accepts TCP but never answers costs no more. */
+static PGconn *connect_bounded(const char *const *keys, const char *const *values)
+{
+	uint64_t start = log_monotonic_us();
+	PGconn *c = PQconnectStartParams(keys, values, 1);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	if (c == NULL || PQstatus(c) == CONNECTION_BAD)
+		return c;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		struct pollfd p = {PQsocket(c), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
+
+		if (too_late(start) || log_monotonic_us() - start > CONNECT_MAX_US) {
+			PQfinish(c);
+			return NULL;
+		}
+		if (poll(&p, 1, WAIT_SLICE_MS) != 0)
+			st = PQconnectPoll(c);
+	}
+	return c;
 }
 
 static PGconn *connect_now(enum db_rc *rc)
 {
-	static const char *const keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-	const char *values[] = {tl_replica ? db_route_read_url() : db_url, "3",
-				tl_replica ? "finregd-read" : "finregd", NULL};
+	static const char *const keys[] = {CONN_KEYS, NULL};
+	const char *values[] = {CONN_VALUES(tl_replica ? db_route_read_url() : db_url,
+					    tl_replica ? "finregd-read" : "finregd"),
+				NULL};
 	uint64_t now = log_monotonic_us();
 	PGconn *c;
 
@@ -129,25 +194,31 @@ static PGconn *connect_now(enum db_rc *rc)
 		return NULL;
 	}
 	db_route_connecting(true);
-	c = PQconnectdbParams(keys, values, 1);
+	c = connect_bounded(keys, values);
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
 		db_route_connecting(false);
 		if (tl_failed_at == 0)
 			LOG_WARN("database connection failed: %s",
 				 c ? PQerrorMessage(c) : "out of memory");
 		PQfinish(c);
-		metrics_db_connect_failure();
+		if (!tl_is_checker)
+			metrics_db_connect_failure();
 		tl_failed_at = now == 0 ? 1 : now;
 		*rc = DB_UNAVAILABLE;
 		return NULL;
 	}
-	if (tl_had_conn)
+	if (tl_had_conn && !tl_is_checker)
 		metrics_db_reconnect();
 	if (tl_failed_at != 0)
 		LOG_INFO("database connection re-established");
 	tl_had_conn = true;
 	tl_failed_at = 0;
-	session_setup(c);
+	if (!session_setup(c)) {
+		db_route_connecting(false);
+		PQfinish(c);
+		*rc = DB_UNAVAILABLE;
+		return NULL;
+	}
 	db_route_connecting(false);
 	db_route_connected(c, tl_replica, log_monotonic_us() - now);
 	return c;
@@ -155,26 +226,173 @@ static PGconn *connect_now(enum db_rc *rc)
 
 PGconn *db_connect_fresh(const char *application_name, enum db_rc *rc)
 {
-	static const char *const keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	static const char *const keys[] = {CONN_KEYS, NULL};
 	const char *read_url = db_route_fresh_url();
-	const char *values[] = {read_url ? read_url : db_url, "3", application_name, NULL};
-	PGconn *c = PQconnectdbParams(keys, values, 1);
+	const char *values[] = {CONN_VALUES(read_url ? read_url : db_url, application_name), NULL};
+	PGconn *c = connect_bounded(keys, values);
 
 	if (read_url != NULL && (c == NULL || PQstatus(c) != CONNECTION_OK)) {
 		PQfinish(c); /* the replica is away: read on the primary */
 		values[0] = db_url;
-		c = PQconnectdbParams(keys, values, 1);
+		c = connect_bounded(keys, values);
 	}
 
-	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+	if (c == NULL || PQstatus(c) != CONNECTION_OK || !session_setup(c)) {
 		metrics_db_connect_failure();
 		PQfinish(c);
 		*rc = DB_UNAVAILABLE;
 		return NULL;
 	}
-	session_setup(c);
+	PQsetnonblocking(c, 0); /* its owner uses the blocking API, bounded by keepalives */
 	*rc = DB_OK;
 	return c;
+}
+
+/* Whether the health checker's probe has gone unanswered for HEALTH_STALE_US: the
+ * database (or the way to it) hangs. A database that is down refuses at once and is not
+ * "hanging": then every request tries for itself, and the first after a restart
+ * reconnects. */
+static bool database_hangs(void)
+{
+	uint64_t probe = atomic_load(&health_probe_us);
+
+	return !tl_is_checker && atomic_load(&health_on) &&
+	       (atomic_load(&health_hung) ||
+		(probe != 0 && log_monotonic_us() - probe > HEALTH_STALE_US));
+}
+
+/* Whether a statement started at @a started_us has waited too long: past this thread's
+ * deadline, or past HEALTH_STALE_US while the health checker has had no answer either
+ * (the database hangs: every waiting thread gives up together, within a second). */
+static bool too_late(uint64_t started_us)
+{
+	uint64_t now = log_monotonic_us(), waited = now - started_us;
+	unsigned ms = tl_deadline_ms != 0 ? tl_deadline_ms
+		      : statement_ms != 0 ? statement_ms + CLIENT_MARGIN_MS
+					  : 0;
+
+	if (ms != 0 && waited > (uint64_t)ms * 1000u)
+		return true;
+	return waited > HEALTH_STALE_US && database_hangs();
+}
+
+/* Sends what is pending and reads what has arrived until a result can be taken without
+ * blocking; false when the deadline passed first. */
+static bool wait_ready(PGconn *c, uint64_t started_us)
+{
+	for (;;) {
+		int f = PQflush(c);
+		struct pollfd p = {PQsocket(c), POLLIN, 0};
+
+		if (f < 0 || (f == 0 && !PQisBusy(c)))
+			return true; /* a failure shows in PQgetResult */
+		if (too_late(started_us))
+			return false;
+		if (f == 1)
+			p.events |= POLLOUT;
+		if (poll(&p, 1, WAIT_SLICE_MS) > 0 && (p.revents & ~POLLOUT) != 0 &&
+		    !PQconsumeInput(c))
+			return true;
+	}
+}
+
+/* Runs one query (SQL text; a prepared statement @a name; or, with @a n == -1, prepares
+ * @a sql as @a name) with the asynchronous API so that no wait passes the deadline
+ * (too_late). Returns the last result, NULL when the deadline passed: the connection is
+ * then marked broken and dropped by the next call (PQcancel is not used: in PostgreSQL 15
+ * it waits without bound for a postmaster that does not answer; the server's own
+ * statement_timeout ends the statement there). */
+static PGresult *exec_bounded(PGconn *c, const char *sql, const char *name, int n,
+			      const char *const *params)
+{
+	uint64_t started = log_monotonic_us();
+	PGresult *last = NULL, *r;
+	int sent;
+
+	tl_late = false;
+	if (name == NULL)
+		sent = PQsendQuery(c, sql);
+	else if (n < 0)
+		sent = PQsendPrepare(c, name, sql, 0, NULL);
+	else
+		sent = PQsendQueryPrepared(c, name, n, params, NULL, NULL, 0);
+	if (!sent)
+		return NULL;
+	for (;;) {
+		if (!wait_ready(c, started)) {
+			PQclear(last);
+			tl_late = true;
+			tl_broken = true;
+			LOG_WARN("database statement %s passed its deadline after %llu ms",
+				 name != NULL ? name : "(text)",
+				 (unsigned long long)((log_monotonic_us() - started) / 1000u));
+			return NULL;
+		}
+		r = PQgetResult(c);
+		if (r == NULL)
+			return last;
+		if (last != NULL && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+			PQclear(r); /* keep the first error */
+			continue;
+		}
+		PQclear(last);
+		last = r;
+	}
+}
+
+void db_set_statement_timeout(unsigned ms)
+{
+	statement_ms = ms;
+}
+
+static PGconn *get_conn(enum db_rc *rc);
+static enum db_rc check_schema(PGconn *c);
+
+/* The health checker: its own connection asks the schema version every HEALTH_EVERY_MS
+ * with a HEALTH_PROBE_MS deadline; /readyz answers from what it saw last. */
+static void *health_run(void *cls)
+{
+	struct timespec ts = {0, HEALTH_EVERY_MS * 1000000L};
+
+	(void)cls;
+	tl_is_checker = true;
+	tl_deadline_ms = HEALTH_PROBE_MS;
+	while (!atomic_load(&health_stopping)) {
+		enum db_rc rc;
+		uint64_t start = log_monotonic_us();
+		PGconn *c;
+
+		atomic_store(&health_probe_us, start);
+		c = get_conn(&rc);
+		if (c != NULL)
+			rc = check_schema(c);
+		atomic_store(&health_rc, rc == DB_ERROR ? DB_UNAVAILABLE : rc);
+		atomic_store(&health_hung, log_monotonic_us() - start > HEALTH_STALE_US);
+		atomic_store(&health_probe_us, 0);
+		nanosleep(&ts, NULL);
+	}
+	db_disconnect();
+	return NULL;
+}
+
+bool db_health_start(void)
+{
+	atomic_store(&health_probe_us, 0);
+	atomic_store(&health_rc, -1);
+	atomic_store(&health_stopping, false);
+	if (pthread_create(&health_thread, NULL, health_run, NULL) != 0)
+		return false;
+	atomic_store(&health_on, true);
+	return true;
+}
+
+void db_health_stop(void)
+{
+	if (!atomic_load(&health_on))
+		return;
+	atomic_store(&health_stopping, true);
+	pthread_join(health_thread, NULL);
+	atomic_store(&health_on, false);
 }
 
 const char *db_stmt_sql(const char *name)
@@ -201,7 +419,8 @@ static enum db_rc classify(PGconn *c, PGresult *r, const char *what)
 	if (PQstatus(c) == CONNECTION_BAD || is_unavailable_state(state)) {
 		tl_broken = true;
 		rc = DB_UNAVAILABLE;
-		metrics_db_error();
+		if (!tl_is_checker)
+			metrics_db_error();
 	} else if (strcmp(state, "25006") == 0) {
 		rc = DB_READ_ONLY; /* read_only_sql_transaction: a standby */
 		db_route_saw_read_only(tl_replica);
@@ -232,19 +451,20 @@ static PGresult *check_result(PGconn *c, PGresult *r, const char *what, enum db_
 
 PGresult *db_run(PGconn *c, const char *name, int n, const char *const *params, enum db_rc *rc)
 {
-	return check_result(c, PQexecPrepared(c, name, n, params, NULL, NULL, 0), name, rc);
+	return check_result(c, exec_bounded(c, NULL, name, n, params), name, rc);
 }
 
 PGresult *db_run_sql(PGconn *c, const char *sql, enum db_rc *rc)
 {
-	return check_result(c, PQexec(c, sql), sql, rc);
+	return check_result(c, exec_bounded(c, sql, NULL, 0, NULL), sql, rc);
 }
 
 /* DB_OK when the schema is at least as new as this binary. */
 static enum db_rc check_schema(PGconn *c)
 {
-	PGresult *r = PQexec(
-	    c, "SELECT coalesce(max(version), 0), pg_is_in_recovery() FROM schema_migrations");
+	PGresult *r = exec_bounded(
+	    c, "SELECT coalesce(max(version), 0), pg_is_in_recovery() FROM schema_migrations", NULL,
+	    0, NULL);
 	enum db_rc rc = DB_OK;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -269,8 +489,8 @@ static enum db_rc prepare_all(PGconn *c)
 	for (unsigned t = 0; stmt_tables[t] != NULL; t++) {
 		for (const struct db_stmt *s = stmt_tables[t]; s->name != NULL; s++) {
 			enum db_rc rc;
-			PGresult *r =
-			    check_result(c, PQprepare(c, s->name, s->sql, 0, NULL), s->name, &rc);
+			PGresult *r = check_result(c, exec_bounded(c, s->sql, s->name, -1, NULL),
+						   s->name, &rc);
 
 			if (r == NULL)
 				return rc;
@@ -282,6 +502,10 @@ static enum db_rc prepare_all(PGconn *c)
 
 static PGconn *get_conn(enum db_rc *rc)
 {
+	if (database_hangs()) {
+		*rc = DB_UNAVAILABLE;
+		return NULL;
+	}
 	if (tl_conn != NULL && (tl_broken || PQstatus(tl_conn) != CONNECTION_OK))
 		db_disconnect();
 	if (tl_conn == NULL) {
@@ -334,6 +558,10 @@ PGconn *db_get(enum db_rc *rc)
 
 enum db_rc db_readiness(void)
 {
+	if (database_hangs())
+		return DB_UNAVAILABLE;
+	if (atomic_load(&health_on) && atomic_load(&health_rc) >= 0)
+		return (enum db_rc)atomic_load(&health_rc);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		enum db_rc rc;
 		PGconn *c = get_conn(&rc);
@@ -390,7 +618,7 @@ static enum db_rc tx_here(db_work_fn fn, void *cls, bool serializable)
 			return rc;
 		r = db_run_sql(c, begin, &rc);
 		if (r == NULL) {
-			if (rc == DB_UNAVAILABLE && attempt == 0)
+			if (rc == DB_UNAVAILABLE && attempt == 0 && !tl_late)
 				continue; /* a stale connection: nothing was sent yet */
 			return rc == DB_SERIALIZATION ? DB_ERROR : rc;
 		}
@@ -413,7 +641,7 @@ static enum db_rc tx_here(db_work_fn fn, void *cls, bool serializable)
 			backoff(attempt);
 			continue;
 		}
-		if (rc == DB_UNAVAILABLE && attempt == 0 && tl_broken)
+		if (rc == DB_UNAVAILABLE && attempt == 0 && tl_broken && !tl_late)
 			continue; /* lost before COMMIT: nothing was stored; try once more */
 		return rc;
 	}
@@ -432,7 +660,7 @@ static enum db_rc once_here(db_work_fn fn, void *cls)
 		if (c == NULL)
 			return rc;
 		rc = fn(c, cls);
-		if (rc == DB_UNAVAILABLE && !reconnected && tl_broken) {
+		if (rc == DB_UNAVAILABLE && !reconnected && tl_broken && !tl_late) {
 			reconnected = true;
 			continue;
 		}

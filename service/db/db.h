@@ -17,6 +17,7 @@ enum db_rc {
 	DB_READ_ONLY,          /* the database is a standby: writes go to the primary */
 	DB_SERIALIZATION,      /* internal: retried by db_tx, never returned from it */
 	DB_ERROR,              /* a bug or an unexpected database error; logged */
+	DB_BUSY,               /* a cap on concurrent use is reached (exports); retry later */
 };
 
 /** What the database said about one write of the whitelist, guarantees, referrals or
@@ -46,6 +47,17 @@ void db_disconnect(void);
 
 /** Latest migration version this binary knows (compiled in). */
 int db_schema_version_expected(void);
+
+/** Bounds every statement of the server's connections: the server's statement_timeout
+ *  is @a ms, and a client-side deadline of @a ms + 1 s ends the wait (503). 0: none. */
+void db_set_statement_timeout(unsigned ms);
+
+/** Starts (stops) the health checker: a thread that probes the database five times a
+ *  second on its own connection. While it runs, db_readiness() answers at once from its
+ *  last probe, and when the database stops answering, statements waiting on it give up
+ *  and new ones fail at once (DB_UNAVAILABLE) until it answers again. */
+bool db_health_start(void);
+void db_health_stop(void);
 
 /** Checks that the database is reachable and migrated: DB_OK, DB_PENDING_MIGRATIONS or
  *  DB_UNAVAILABLE. Reconnects this thread's connection when needed. */

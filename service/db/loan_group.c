@@ -26,10 +26,11 @@
 #include "db/loan_group.h"
 
 enum {
-	GROUP_MAX = 64,         /* posts stored by one call */
-	GROUP_LEADERS = 2,      /* groups of one bank being stored at once */
-	GROUP_PARALLEL_MIN = 4, /* posts of a bank waiting before its second group starts */
-	GROUP_WAIT_MAX_MS = 50, /* then a post leads a group whatever is being stored */
+	GROUP_MAX = 64,            /* posts stored by one call */
+	GROUP_LEADERS = 2,         /* groups of one bank being stored at once */
+	GROUP_PARALLEL_MIN = 4,    /* posts of a bank waiting before its second group starts */
+	GROUP_WAIT_MAX_MS = 50,    /* then a post leads a group whatever is being stored */
+	MEMBER_WAIT_MAX_MS = 1000, /* a post in another's group gives up then (503) */
 };
 
 struct member {
@@ -42,6 +43,8 @@ struct member {
 	bool taken;              /* in a group being stored */
 	bool done;               /* stored: rc and *out are set */
 	struct timespec give_up; /* CLOCK_MONOTONIC: lead from then on */
+	struct timespec abandon; /* CLOCK_MONOTONIC: when taken, stop waiting then */
+	struct member **slot;    /* when taken: its place in the leader's group */
 	pthread_cond_t cond;
 	struct member *next;        /* in the queue */
 	struct member *next_leader; /* in the list of leaders */
@@ -113,6 +116,7 @@ static size_t take_group(struct member *first, struct member **group)
 		if (m != first && n < GROUP_MAX && strcmp(m->bank, first->bank) == 0 &&
 		    !clashes(group, n, m)) {
 			m->taken = true;
+			m->slot = &group[n];
 			group[n++] = m;
 			queued--;
 		} else if (m != first) {
@@ -133,41 +137,79 @@ static void wake_queue(void)
 		pthread_cond_signal(&m->cond);
 }
 
-/* Stores @a group with @a ingest (lock not held): fills each member's outcome and rc. */
-static void store_group(loan_group_ingest_fn ingest, struct member **group, size_t n)
+/* What a leader stores: copies of its members' items, and their outcomes, in memory of
+ * its own, so that a member that gave up waiting (and whose request is gone) is never
+ * touched while the group is being stored. */
+struct stored {
+	json_t *item;
+	struct loan_outcome out;
+	enum db_rc rc;
+};
+
+/* Stores @a n items of @a bank with @a ingest (lock not held): fills each one's outcome. */
+static void store_group(loan_group_ingest_fn ingest, const char *bank, struct stored *st, size_t n)
 {
 	json_t *items = json_array();
-	struct ingest_call call = {group[0]->bank, NULL, false, false, true, false};
+	struct ingest_call call = {bank, NULL, false, false, true, false};
 	struct loan_outcomes out = {NULL, 0};
 	enum db_rc rc;
 	char *text;
 
 	for (size_t i = 0; i < n; i++) {
-		json_object_set_new(group[i]->item, "idx", json_integer((json_int_t)i));
-		json_array_append(items, group[i]->item);
+		json_object_set_new(st[i].item, "idx", json_integer((json_int_t)i));
+		json_array_append(items, st[i].item);
 	}
 	text = json_dumps(items, JSON_COMPACT);
 	json_decref(items);
-	if (text == NULL)
-		abort();
+	rc = text != NULL ? DB_OK : DB_UNAVAILABLE;
 	call.items = text;
-	rc = ingest(&call, &out);
+	if (rc == DB_OK)
+		rc = ingest(&call, &out);
 	free(text);
 	if (rc == DB_OK && out.n != n)
 		rc = DB_ERROR;
 	for (size_t i = 0; i < n; i++) {
-		group[i]->rc = rc;
+		st[i].rc = rc;
 		if (rc == DB_OK && out.items[i].idx == (int)i) {
-			*group[i]->out = out.items[i];
+			st[i].out = out.items[i];
 			memset(&out.items[i], 0, sizeof out.items[i]);
 		} else if (rc == DB_OK) {
-			group[i]->rc = DB_ERROR;
+			st[i].rc = DB_ERROR;
 		}
 	}
 	loan_outcomes_free(&out);
 	if (n > 1 && rc != DB_OK && rc != DB_UNAVAILABLE)
 		for (size_t i = 0; i < n; i++)
-			store_group(ingest, &group[i], 1);
+			store_group(ingest, bank, &st[i], 1);
+}
+
+static void deadline_in(struct timespec *t, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Hands the outcomes to the members still waiting (lock held); frees the rest. */
+static void hand_out(struct member **group, struct stored *st, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_decref(st[i].item);
+		if (i > 0 && group[i] == NULL) { /* gave up waiting */
+			loan_outcome_clear(&st[i].out);
+			continue;
+		}
+		group[i]->rc = st[i].rc;
+		*group[i]->out = st[i].out;
+		if (i > 0) {
+			group[i]->done = true;
+			pthread_cond_signal(&group[i]->cond);
+		}
+	}
 }
 
 enum db_rc loan_group_submit(loan_group_ingest_fn ingest, const char *bank, const char *loan_ref,
@@ -176,6 +218,7 @@ enum db_rc loan_group_submit(loan_group_ingest_fn ingest, const char *bank, cons
 	struct member self = {
 	    .bank = bank, .loan_ref = loan_ref, .item = item, .out = out, .rc = DB_ERROR};
 	struct member *group[GROUP_MAX];
+	struct stored st[GROUP_MAX];
 	pthread_condattr_t attr;
 	size_t n;
 
@@ -184,33 +227,41 @@ enum db_rc loan_group_submit(loan_group_ingest_fn ingest, const char *bank, cons
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&self.cond, &attr);
 	pthread_condattr_destroy(&attr);
-	clock_gettime(CLOCK_MONOTONIC, &self.give_up);
-	self.give_up.tv_nsec += GROUP_WAIT_MAX_MS * 1000000L;
-	if (self.give_up.tv_nsec >= 1000000000L) {
-		self.give_up.tv_sec++;
-		self.give_up.tv_nsec -= 1000000000L;
-	}
+	deadline_in(&self.give_up, GROUP_WAIT_MAX_MS);
 	memset(out, 0, sizeof *out);
 
 	pthread_mutex_lock(&lock);
 	*queue_tail = &self;
 	queue_tail = &self.next;
 	queued++;
-	/* Wait to be stored by another post's group, or to lead one. */
+	/* Wait to be stored by another post's group, or to lead one. Taken into a group, a
+	 * post waits for its commit at most MEMBER_WAIT_MAX_MS: its pool thread serves other
+	 * connections, which must not wait on a slow group of other posts. It then answers
+	 * 503 (the group may still commit it: a retry by loan_ref is safe). */
 	while (!self.done && (self.taken || !may_lead(&self))) {
-		if (self.taken)
-			pthread_cond_wait(&self.cond, &lock);
-		else
+		if (!self.taken) {
 			pthread_cond_timedwait(&self.cond, &lock, &self.give_up);
+			if (self.taken)
+				deadline_in(&self.abandon, MEMBER_WAIT_MAX_MS);
+		} else if (pthread_cond_timedwait(&self.cond, &lock, &self.abandon) != 0 &&
+			   !self.done) {
+			*self.slot = NULL;
+			self.rc = DB_UNAVAILABLE;
+			goto out;
+		}
 	}
 	if (self.done)
 		goto out;
 	self.next_leader = leaders;
 	leaders = &self;
 	n = take_group(&self, group);
+	for (size_t i = 0; i < n; i++) {
+		memset(&st[i], 0, sizeof st[i]);
+		st[i].item = json_deep_copy(group[i]->item);
+	}
 	pthread_mutex_unlock(&lock);
 
-	store_group(ingest, group, n);
+	store_group(ingest, bank, st, n);
 
 	pthread_mutex_lock(&lock);
 	for (struct member **l = &leaders; *l != NULL; l = &(*l)->next_leader) {
@@ -219,10 +270,7 @@ enum db_rc loan_group_submit(loan_group_ingest_fn ingest, const char *bank, cons
 			break;
 		}
 	}
-	for (size_t i = 1; i < n; i++) {
-		group[i]->done = true;
-		pthread_cond_signal(&group[i]->cond);
-	}
+	hand_out(group, st, n);
 	wake_queue(); /* a place to lead is free */
 out:
 	pthread_mutex_unlock(&lock);

@@ -1,6 +1,7 @@
 /* Implementation of db/stream.h with PQsendQueryParams and PQsetSingleRowMode. */
 #include "db/stream.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,7 +11,11 @@
 
 #define STREAM_MAX_COLS 64
 
+static atomic_uint open_streams;
+static unsigned max_streams; /* 0: no cap */
+
 struct db_stream {
+	bool counted; /* holds one of max_streams */
 	PGconn *conn;
 	PGresult *row;
 	const char *values[STREAM_MAX_COLS];
@@ -29,8 +34,15 @@ struct db_stream *db_stream_open(const char *name, int n, const char *const *par
 		return NULL;
 	}
 	s = calloc(1, sizeof *s);
-	if (s == NULL)
-		abort();
+	if (s == NULL) {
+		*rc = DB_UNAVAILABLE;
+		return NULL;
+	}
+	s->counted = true;
+	if (max_streams != 0 && atomic_fetch_add(&open_streams, 1) >= max_streams) {
+		*rc = DB_BUSY;
+		goto fail;
+	}
 	s->conn = db_connect_fresh("finregd-stream", rc);
 	if (s->conn == NULL)
 		goto fail;
@@ -102,5 +114,12 @@ void db_stream_close(struct db_stream *s)
 		}
 		PQfinish(s->conn);
 	}
+	if (s->counted && max_streams != 0)
+		atomic_fetch_sub(&open_streams, 1);
 	free(s);
+}
+
+void db_stream_set_max(unsigned n)
+{
+	max_streams = n;
 }

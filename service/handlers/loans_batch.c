@@ -35,7 +35,8 @@ static const json_t *batch_input(struct request *req, struct batch *b)
 	const json_t *loans;
 
 	if (req->body_format == BODY_FORMAT_CSV) {
-		b->csv_rows = csv_to_rows(req->body ? req->body : "", req->body_len, &err);
+		b->csv_rows =
+		    csv_to_rows_max(req->body ? req->body : "", req->body_len, BATCH_MAX, &err);
 		if (b->csv_rows == NULL) {
 			reply_field_error(req, &err);
 			return NULL;

@@ -5,7 +5,8 @@
  * keep-alive connections at once found twelve of them on one thread, where one blocking
  * database call stalls them all. Here one thread accepts and hands each connection to
  * MHD_add_connection, which places it by socket number across the pool, so connections
- * opened together land on different threads. */
+ * opened together land on different threads. It also refuses connections beyond the
+ * total and per-address limits (conns.h) before libmicrohttpd sees them. */
 #include "http/acceptor.h"
 
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http/conns.h"
 #include "log.h"
 
 static int listen_fd = -1;
@@ -57,6 +59,12 @@ static void *accept_loop(void *cls)
 		socklen_t len = sizeof peer;
 		int fd = accept4(listen_fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
 
+		if (fd >= 0 && !conns_admit((struct sockaddr *)&peer)) {
+			/* Past the total or the per-address limit: closed at once, before any
+			 * TLS, so a flood from one address costs it one descriptor briefly. */
+			close(fd);
+			continue;
+		}
 		if (fd >= 0) {
 			/* Owned by libmicrohttpd from here, closed by it even on failure. */
 			if (MHD_add_connection(mhd, fd, (struct sockaddr *)&peer, len) != MHD_YES)

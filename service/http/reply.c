@@ -114,6 +114,10 @@ void reply_db_error(struct request *req, enum db_rc rc)
 	case DB_UNAVAILABLE:
 		reply_error(req, ERR_UNAVAILABLE, NULL, NULL, NULL);
 		return;
+	case DB_BUSY:
+		reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
+			    "as many of these as the server runs at once are running; retry later");
+		return;
 	case DB_PENDING_MIGRATIONS:
 		reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
 			    "the database schema is older than this server; run finregd migrate");

@@ -42,6 +42,8 @@ struct request {
 	char *body;
 	size_t body_len, body_cap;
 	bool body_too_large;
+	bool body_refused;    /* the process-wide body budget had no room: 503 */
+	size_t body_reserved; /* bytes of that budget this request holds */
 	enum body_format body_format;
 	json_t *json;
 

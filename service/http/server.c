@@ -20,25 +20,35 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "compactor.h"
+#include "json/limits.h"
+#include "db/db.h"
 #include "db/principal_cache.h"
 #include "db/route.h"
+#include "db/stream.h"
 #include "http/acceptor.h"
 #include "http/auth.h"
+#include "http/conns.h"
 #include "http/reply.h"
 #include "http/router.h"
 #include "log.h"
 #include "metrics.h"
 
-#define TLS_PRIORITIES    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* TLS 1.3, and TLS 1.2 with ECDHE key exchange and AEAD ciphers only (no CBC, no SHA-1
+ * MACs, no RSA key exchange): `gnutls-cli -l --priority` lists what this allows. */
+#define TLS_PRIORITIES                                                                             \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-CIPHER-ALL:"  \
+	"+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD"
 #define CONNECTION_MEMORY (128 * 1024)
 
 static const struct config *config;
 static atomic_int in_flight;
+static atomic_size_t body_bytes_held; /* reserved by bodies in flight, see body_reserve() */
 
 static bool request_id_sane(const char *s)
 {
@@ -73,17 +83,20 @@ static void request_id_init(struct request *req)
 		snprintf(req->id + 2 * i, 3, "%02x", raw[i]);
 }
 
+/* NULL when out of memory: the connection is then closed, nothing else is harmed. */
 static struct request *request_new(struct MHD_Connection *conn, const char *url, const char *method)
 {
 	struct request *req = calloc(1, sizeof *req);
 
 	if (req == NULL)
-		abort();
+		return NULL;
 	req->conn = conn;
 	req->method = method;
 	req->path = strdup(url);
-	if (req->path == NULL)
-		abort();
+	if (req->path == NULL) {
+		free(req);
+		return NULL;
+	}
 	req->start_us = log_monotonic_us();
 	req->route_index = router_unmatched_index();
 	request_id_init(req);
@@ -103,6 +116,7 @@ static void request_free(struct request *req)
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
 	free((char *)req->path);
+	atomic_fetch_sub(&body_bytes_held, req->body_reserved);
 	free(req);
 	atomic_fetch_sub(&in_flight, 1);
 }
@@ -140,12 +154,58 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 	return MHD_YES;
 }
 
-static struct tls_peer *peer_of(struct request *req)
+static struct conn_slot *slot_of(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *info =
-	    MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 	return info != NULL ? info->socket_context : NULL;
+}
+
+static struct tls_peer *peer_of(struct request *req)
+{
+	struct conn_slot *slot = slot_of(req->conn);
+
+	return slot != NULL ? &slot->peer : NULL;
+}
+
+/* Takes @a n more bytes of the process-wide body budget for @a req; false when that
+ * would pass --max-body-total. */
+static bool body_reserve(struct request *req, size_t n)
+{
+	size_t held = atomic_fetch_add(&body_bytes_held, n);
+
+	if (held + n > config->max_body_total) {
+		atomic_fetch_sub(&body_bytes_held, n);
+		return false;
+	}
+	req->body_reserved += n;
+	return true;
+}
+
+/* Reserves and allocates @a cap bytes for the body (the declared length and its NUL, or
+ * more room for a chunked one); false, with nothing changed, when either fails. */
+static bool body_grow(struct request *req, size_t cap)
+{
+	char *grown;
+
+	if (!body_reserve(req, cap - req->body_cap))
+		return false;
+	grown = realloc(req->body, cap);
+	if (grown == NULL) {
+		atomic_fetch_sub(&body_bytes_held, cap - req->body_cap);
+		req->body_reserved -= cap - req->body_cap;
+		return false;
+	}
+	req->body = grown;
+	req->body_cap = cap;
+	return true;
+}
+
+static void reply_busy(struct request *req)
+{
+	reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
+		    "the server holds as many request bodies as it may; retry later");
 }
 
 /* Identifies the caller; replies and returns false when that fails. */
@@ -231,6 +291,11 @@ static bool check_body_headers(struct request *req)
 			reply_error(req, ERR_PAYLOAD_TOO_LARGE, NULL, NULL,
 				    "the body is %llu bytes; the limit is %zu", n,
 				    config->max_body);
+			return false;
+		}
+		/* Room for the whole declared body at once: no doubling past it. */
+		if (n > 0 && !body_grow(req, (size_t)n + 1)) {
+			reply_busy(req);
 			return false;
 		}
 	}
@@ -326,6 +391,8 @@ static void append_body(struct request *req, const char *data, size_t size)
 {
 	if (req->route == NULL || req->route->bodies == 0 || req->body_too_large)
 		return;
+	if (req->body_refused)
+		return;
 	if (size > config->max_body - req->body_len) {
 		req->body_too_large = true;
 		free(req->body);
@@ -338,10 +405,12 @@ static void append_body(struct request *req, const char *data, size_t size)
 
 		while (cap < req->body_len + size + 1)
 			cap *= 2;
-		req->body = realloc(req->body, cap);
-		if (req->body == NULL)
-			abort();
-		req->body_cap = cap;
+		if (cap > config->max_body + 1)
+			cap = config->max_body + 1;
+		if (!body_grow(req, cap)) {
+			req->body_refused = true;
+			return;
+		}
 	}
 	memcpy(req->body + req->body_len, data, size);
 	req->body_len += size;
@@ -355,6 +424,18 @@ static bool parse_json_body(struct request *req)
 	if (req->body_len == 0) {
 		reply_error(req, ERR_BAD_JSON, NULL, NULL,
 			    "the body is empty; a JSON object is expected");
+		return false;
+	}
+	switch (json_prescan(req->body, req->body_len, JSON_MAX_VALUES, JSON_MAX_DEPTH)) {
+	case PRESCAN_OK:
+		break;
+	case PRESCAN_TOO_MANY_VALUES:
+		reply_error(req, ERR_PAYLOAD_TOO_LARGE, NULL, NULL,
+			    "the JSON body holds more than %d values", JSON_MAX_VALUES);
+		return false;
+	case PRESCAN_TOO_DEEP:
+		reply_error(req, ERR_BAD_JSON, NULL, NULL,
+			    "the JSON body nests deeper than %d levels", JSON_MAX_DEPTH);
 		return false;
 	}
 	req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
@@ -376,6 +457,10 @@ static void finish(struct request *req)
 	if (req->body_too_large) {
 		reply_error(req, ERR_PAYLOAD_TOO_LARGE, NULL, NULL,
 			    "the body is larger than the limit of %zu bytes", config->max_body);
+		return;
+	}
+	if (req->body_refused) {
+		reply_busy(req);
 		return;
 	}
 	if (req->route->bodies != 0 && req->body_format == BODY_FORMAT_JSON &&
@@ -407,7 +492,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	(void)cls;
 	(void)version;
 	if (req == NULL) {
+		conns_first_request(slot_of(conn));
 		req = request_new(conn, url, method);
+		if (req == NULL) {
+			LOG_WARN("out of memory: connection closed");
+			return MHD_NO;
+		}
 		*con_cls = req;
 		begin(req);
 		/* A reply made from the headers alone goes out at once when a body is on its
@@ -449,13 +539,19 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			  enum MHD_ConnectionNotificationCode toe)
 {
 	(void)cls;
-	(void)conn;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		*socket_context = calloc(1, sizeof(struct tls_peer));
-		if (*socket_context == NULL)
-			abort();
+		const union MHD_ConnectionInfo *fd =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *addr =
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+		/* Out of memory: no slot; the connection is served without a certificate
+		 * check's cache and refused at authentication. */
+		*socket_context =
+		    fd != NULL ? conns_open(fd->connect_fd, addr != NULL ? addr->client_addr : NULL)
+			       : NULL;
 	} else {
-		free(*socket_context);
+		conns_close(*socket_context);
 		*socket_context = NULL;
 	}
 }
@@ -532,6 +628,21 @@ static bool parse_listen(const char *listen, struct sockaddr_storage *addr)
 	return true;
 }
 
+/* Lets the process hold the configured connections: the soft descriptor limit up to the
+ * hard one (systemd's default soft limit is 1024). */
+static void raise_fd_limit(const struct config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_connections + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+		LOG_WARN("open file limit %llu is below --max-connections + 256",
+			 (unsigned long long)rl.rlim_cur);
+}
+
 static void drain(unsigned grace_seconds)
 {
 	uint64_t deadline = log_monotonic_us() + (uint64_t)grace_seconds * 1000000u;
@@ -572,6 +683,11 @@ int server_run(const struct config *cfg)
 	ca = read_file(cfg->client_ca);
 	if (cert == NULL || key == NULL || ca == NULL)
 		goto out;
+	raise_fd_limit(cfg);
+	if (!conns_start(cfg->max_connections, cfg->max_connections_per_ip, cfg->header_timeout)) {
+		fprintf(stderr, "finregd: cannot start the connection watchdog\n");
+		goto out;
+	}
 	listen_fd = acceptor_listen(&addr, 1024);
 	if (listen_fd < 0) {
 		fprintf(stderr, "finregd: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
@@ -583,6 +699,7 @@ int server_run(const struct config *cfg)
 	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + cfg->threads * 16,
 	    MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
 	    &on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK, &unescape_none, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, &mhd_log, NULL, MHD_OPTION_END);
@@ -596,6 +713,10 @@ int server_run(const struct config *cfg)
 	}
 	listen_fd = -1; /* the acceptor's now */
 	LOG_INFO("serving https://%s with %u threads", cfg->listen, cfg->threads);
+	db_set_statement_timeout(cfg->statement_timeout_ms);
+	db_stream_set_max(cfg->max_exports);
+	if (!db_health_start())
+		LOG_WARN("database health checker not started: /readyz asks the database itself");
 	compactor_start(1000);
 	if (!principal_cache_start())
 		LOG_WARN("principal cache not started: every request looks its caller up");
@@ -608,6 +729,8 @@ int server_run(const struct config *cfg)
 	d = NULL;
 	compactor_stop();
 	principal_cache_stop();
+	conns_stop();
+	db_health_stop();
 	LOG_INFO("stopped");
 	rc = acceptor_failed() ? 1 : 0; /* a broken listening socket: exit non-zero */
 out:

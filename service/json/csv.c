@@ -2,10 +2,14 @@
  * header-driven conversion of each record into a JSON object. */
 #include "json/csv.h"
 
+#include <stdint.h>
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "json/limits.h"
 
 #define CSV_MAX_INTEGER_DIGITS 18
 
@@ -321,8 +325,38 @@ static json_t *row_object(const struct cells *c, const struct column *cols, unsi
 	return row;
 }
 
+/* The JSON values row object @a c will make: its non-empty cells and its nested objects. */
+static size_t row_values(const struct cells *c, const struct column *cols)
+{
+	size_t n = 1;
+
+	for (size_t i = 0; i < c->n; i++)
+		n += (c->size[i] != 0) + (cols[i].parent != NULL);
+	return n;
+}
+
+/* Fails when one more row would pass @a max_rows or the values' limit (counted in *values). */
+static bool within_limits(const struct cells *c, const struct column *cols, size_t n_rows,
+			  size_t max_rows, size_t *values, struct field_error *err)
+{
+	*values += row_values(c, cols);
+	if (n_rows >= max_rows)
+		return field_fail(err, ERR_INVALID_FIELD, NULL, "", "loans",
+				  "a batch holds 1 to %zu loans; the CSV has more rows", max_rows);
+	if (*values > JSON_MAX_VALUES)
+		return field_fail(err, ERR_PAYLOAD_TOO_LARGE, NULL, "", "loans",
+				  "the CSV holds more than %d values", JSON_MAX_VALUES);
+	return true;
+}
+
 json_t *csv_to_rows(const char *text, size_t len, struct field_error *err)
 {
+	return csv_to_rows_max(text, len, SIZE_MAX, err);
+}
+
+json_t *csv_to_rows_max(const char *text, size_t len, size_t max_rows, struct field_error *err)
+{
+	size_t values = 0;
 	struct reader r = {.p = text, .end = text + len, .line = 1};
 	struct cells header = {0}, row = {0};
 	struct column *cols = NULL;
@@ -359,6 +393,10 @@ json_t *csv_to_rows(const char *text, size_t len, struct field_error *err)
 
 			snprintf(msg, sizeof msg, "%zu cells, the header has %zu", row.n, header.n);
 			rc = line_fail(err, line, msg);
+			break;
+		}
+		if (!within_limits(&row, cols, json_array_size(rows), max_rows, &values, err)) {
+			rc = -1;
 			break;
 		}
 		obj = row_object(&row, cols, line, err);

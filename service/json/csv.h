@@ -32,4 +32,11 @@
  */
 json_t *csv_to_rows(const char *text, size_t len, struct field_error *err);
 
+/**
+ * csv_to_rows, stopping at the first row past @a max_rows (ERR_INVALID_FIELD, field
+ * "loans") or past JSON_MAX_VALUES values in all (ERR_PAYLOAD_TOO_LARGE): memory stays
+ * bounded whatever the text holds. csv_to_rows has no row limit, the same value limit.
+ */
+json_t *csv_to_rows_max(const char *text, size_t len, size_t max_rows, struct field_error *err);
+
 #endif

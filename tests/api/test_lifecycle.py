@@ -176,7 +176,10 @@ def test_database_restart_while_idle_is_invisible_to_clients(ctx):
         r = harness.client('bank', server=s).get('/v1/whoami')
         assert r.status == 200, r
     assert bank.get('/v1/whoami').status == 200
-    assert _metric(s, 'finreg_db_reconnects_total') == 1
+    # the pool thread's connection once; the compactor's too when its once-a-second tick
+    # fell inside the restart
+    n = _metric(s, 'finreg_db_reconnects_total')
+    assert 1 <= n <= 2, (n, s.log_tail())
 
 
 # --------------------------------------------------------------------------- SIGTERM
@@ -206,6 +209,30 @@ def _read_response(tls):
     return int(lines[0].split()[1]), headers, body[:n]
 
 
+def _begin_request(tls, head):
+    """Sends request headers with Expect: 100-continue and waits for the interim answer:
+    then the server has the request (it is in flight), with no sleep to guess when."""
+    assert head.endswith(b'\r\n\r\n')
+    tls.sendall(head[:-2] + b'Expect: 100-continue\r\n\r\n')
+    data = b''
+    while b'\r\n\r\n' not in data:
+        chunk = tls.recv(1)
+        assert chunk, f'closed before 100 Continue: {data!r}'
+        data += chunk
+    assert data.startswith(b'HTTP/1.1 100'), data
+
+
+def _wait_log(s, text, timeout=10):
+    """Waits until the server's log holds text (the signal has been handled)."""
+    deadline = time.monotonic() + timeout
+    while text not in s.log():
+        assert time.monotonic() < deadline, f'no {text!r} in the log: {s.log_tail()}'
+        time.sleep(0.01)
+
+
+DRAINING = 'finishing requests in flight'
+
+
 def test_sigterm_lets_a_request_in_flight_finish_then_exits_0(ctx):
     c = _cluster(ctx)
     s = _server(ctx, c)
@@ -213,12 +240,12 @@ def test_sigterm_lets_a_request_in_flight_finish_then_exits_0(ctx):
     half = len(body) // 2
     tls = _tls_socket(s, 'regulator')
     try:
-        tls.sendall(b'PUT /v1/lpr/2021-01-20 HTTP/1.1\r\nHost: localhost\r\n'
-                    b'Content-Type: application/json\r\nX-Request-Id: in-flight-1\r\n'
-                    b'Content-Length: %d\r\n\r\n' % len(body) + body[:half])
-        time.sleep(0.3)                     # the server has the headers and half the body
+        _begin_request(tls, b'PUT /v1/lpr/2021-01-20 HTTP/1.1\r\nHost: localhost\r\n'
+                       b'Content-Type: application/json\r\nX-Request-Id: in-flight-1\r\n'
+                       b'Content-Length: %d\r\n\r\n' % len(body))
+        tls.sendall(body[:half])
         s.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        _wait_log(s, DRAINING)
         assert s.proc.poll() is None, 'exited with a request in flight'
         tls.sendall(body[half:])
         status, headers, resp = _read_response(tls)
@@ -253,12 +280,12 @@ def test_after_sigterm_new_connections_are_refused_while_draining(ctx):
     tls = _tls_socket(s, 'regulator')
     try:
         # a request in flight keeps the server draining
-        tls.sendall(b'PUT /v1/lpr/2021-02-20 HTTP/1.1\r\nHost: localhost\r\n'
-                    b'Content-Type: application/json\r\n'
-                    b'Content-Length: %d\r\n\r\n' % len(body) + body[:10])
-        time.sleep(0.3)
+        _begin_request(tls, b'PUT /v1/lpr/2021-02-20 HTTP/1.1\r\nHost: localhost\r\n'
+                       b'Content-Type: application/json\r\n'
+                       b'Content-Length: %d\r\n\r\n' % len(body))
+        tls.sendall(body[:10])
         s.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.3)
+        _wait_log(s, DRAINING)
         assert s.proc.poll() is None
         started = time.monotonic()
         refused = socket.socket()
@@ -298,9 +325,9 @@ def test_sigterm_with_a_stalled_upload_gives_up_after_the_grace_and_exits_0(ctx)
     s = _server(ctx, harness.cluster(), env={'FINREG_SHUTDOWN_GRACE': 1})
     tls = _tls_socket(s, 'regulator')
     try:
-        tls.sendall(b'PUT /v1/lpr/2021-03-20 HTTP/1.1\r\nHost: localhost\r\n'
-                    b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"one')
-        time.sleep(0.3)
+        _begin_request(tls, b'PUT /v1/lpr/2021-03-20 HTTP/1.1\r\nHost: localhost\r\n'
+                       b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n')
+        tls.sendall(b'{"one')
         started = time.monotonic()
         rc = s.stop(timeout=10)
         took = time.monotonic() - started

@@ -18,6 +18,7 @@ enum { MAX_GROUPS = 64, MAX_POSTS = 32 };
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_open = PTHREAD_COND_INITIALIZER;
 static bool gate_closed;
+static bool slow_closed; /* holds every call with a ref starting "SLOW" */
 static int n_groups;
 static char group_refs[MAX_GROUPS][MAX_POSTS][32];
 static int group_size[MAX_GROUPS];
@@ -37,6 +38,7 @@ static void open_gate(void)
 {
 	pthread_mutex_lock(&seen_lock);
 	gate_closed = false;
+	slow_closed = false;
 	pthread_cond_broadcast(&gate_open);
 	pthread_mutex_unlock(&seen_lock);
 }
@@ -63,6 +65,9 @@ static enum db_rc fake_ingest(const struct ingest_call *call, struct loan_outcom
 	group_size[g] = (int)n;
 	while (g == 0 && gate_closed)
 		pthread_cond_wait(&gate_open, &seen_lock);
+	for (size_t i = 0; i < n && i < MAX_POSTS; i++)
+		while (strncmp(group_refs[g][i], "SLOW", 4) == 0 && slow_closed)
+			pthread_cond_wait(&gate_open, &seen_lock);
 	pthread_mutex_unlock(&seen_lock);
 
 	if (fail) {
@@ -112,11 +117,14 @@ static void *submit(void *arg)
 	return NULL;
 }
 
+/* Waits until @a total posts are queued or being stored. It never goes on before they
+ * are (a test that went on early would test something else): should they never arrive,
+ * the run fails loudly after a minute instead of hanging. */
 static void wait_until_all_arrived(int total)
 {
 	struct timespec ts = {0, 1000 * 1000};
 
-	for (int i = 0; i < 5000; i++) {
+	for (int i = 0; i < 60000; i++) {
 		int seen;
 
 		pthread_mutex_lock(&seen_lock);
@@ -126,6 +134,8 @@ static void wait_until_all_arrived(int total)
 			return;
 		nanosleep(&ts, NULL);
 	}
+	fprintf(stderr, "  %d posts never arrived at the group commit; giving up the run\n", total);
+	exit(1);
 }
 
 /* Submits @a n posts on threads of their own: the first alone (its store held at the
@@ -270,11 +280,61 @@ static void test_a_held_group_holds_up_neither_another_bank_nor_its_own_for_long
 	loan_outcome_clear(&same_bank.out);
 }
 
+/* A post taken into another post's group that is slow to commit stops waiting after a
+ * bounded time (its pool thread's other connections must not wait on others' work) and
+ * answers DB_UNAVAILABLE; the leader, still storing, then finishes without touching it. */
+static void test_a_member_gives_up_on_a_slow_group_within_the_bound(void)
+{
+	struct post hold = {.ref = "HOLD"}, slow = {.ref = "SLOW-1"}, member = {.ref = "M-1"};
+	struct timespec t0, t1;
+	struct post *leader, *taken;
+
+	reset(true);
+	pthread_mutex_lock(&seen_lock);
+	slow_closed = true;
+	pthread_mutex_unlock(&seen_lock);
+	pthread_create(&hold.thread, NULL, submit, &hold);
+	wait_until_all_arrived(1);
+	/* Both queue behind HOLD; after the short wait one leads a group with the other. */
+	pthread_create(&slow.thread, NULL, submit, &slow);
+	pthread_create(&member.thread, NULL, submit, &member);
+	wait_until_all_arrived(3);
+	pthread_mutex_lock(&seen_lock);
+	gate_closed = false; /* HOLD goes; the SLOW group stays held */
+	pthread_cond_broadcast(&gate_open);
+	pthread_mutex_unlock(&seen_lock);
+	pthread_join(hold.thread, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 5000 && !__atomic_load_n(&slow.finished, __ATOMIC_SEQ_CST) &&
+			!__atomic_load_n(&member.finished, __ATOMIC_SEQ_CST);
+	     i++)
+		nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK(t1.tv_sec - t0.tv_sec < 3); /* MEMBER_WAIT_MAX_MS is 1 s */
+	CHECK(__atomic_load_n(&slow.finished, __ATOMIC_SEQ_CST) !=
+	      __atomic_load_n(&member.finished, __ATOMIC_SEQ_CST)); /* exactly one gave up */
+	taken = __atomic_load_n(&slow.finished, __ATOMIC_SEQ_CST) ? &slow : &member;
+	leader = taken == &slow ? &member : &slow;
+	CHECK(taken->rc == DB_UNAVAILABLE);
+	CHECK(!__atomic_load_n(&leader->finished, __ATOMIC_SEQ_CST));
+	open_gate();
+	pthread_join(slow.thread, NULL);
+	pthread_join(member.thread, NULL);
+	check_own_outcome(leader);
+	CHECK(n_groups == 2);
+	CHECK(group_size[1] == 2);
+	CHECK(loan_group_waiting() == 0);
+	loan_outcome_clear(&hold.out);
+	loan_outcome_clear(&slow.out);
+	loan_outcome_clear(&member.out);
+}
+
 int main(void)
 {
 	RUN(test_a_lone_post_is_a_group_of_one_and_gets_its_loan);
 	RUN(test_posts_arriving_during_a_store_are_grouped_each_with_its_own_outcome);
 	RUN(test_a_failed_group_is_stored_again_one_post_at_a_time);
 	RUN(test_a_held_group_holds_up_neither_another_bank_nor_its_own_for_long);
+	RUN(test_a_member_gives_up_on_a_slow_group_within_the_bound);
 	return CHECK_SUMMARY();
 }

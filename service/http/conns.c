@@ -1,0 +1,237 @@
+/* Implementation of conns.h: a list of open connections and a table of counts per client
+ * address under one mutex, and a watchdog thread that looks at the list four times a
+ * second. A connection is dropped with shutdown(2) on its socket: libmicrohttpd's thread
+ * then sees the end of the stream and closes it as usual. The slot leaves the list (under
+ * the mutex) in libmicrohttpd's close notification, before the socket is closed, so the
+ * watchdog never shuts down a descriptor that has been reused. */
+#include "http/conns.h"
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define BUCKETS        1024
+#define WATCH_EVERY_MS 250
+
+struct ip_count {
+	unsigned char addr[16];
+	unsigned addr_len;
+	unsigned n;
+	struct ip_count *next;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn_slot *slots; /* every open connection */
+static struct ip_count *buckets[BUCKETS];
+static unsigned open_total;
+static atomic_ulong dropped;
+static unsigned limit_total, limit_per_ip;
+static uint64_t deadline_us;
+static pthread_t watchdog;
+static bool watching;
+static atomic_bool stopping;
+
+/* The address bytes of @a sa (4 or 16); 0 for another family. */
+static unsigned addr_bytes(const struct sockaddr *sa, unsigned char *out)
+{
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		return 4;
+	}
+	if (sa != NULL && sa->sa_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		return 16;
+	}
+	return 0;
+}
+
+static unsigned hash(const unsigned char *a, unsigned n)
+{
+	uint32_t h = 2166136261u;
+
+	for (unsigned i = 0; i < n; i++)
+		h = (h ^ a[i]) * 16777619u;
+	return h % BUCKETS;
+}
+
+/* The count of an address (lock held); created when @a create, else NULL when absent. */
+static struct ip_count *ip_find(const unsigned char *a, unsigned n, bool create)
+{
+	struct ip_count **b = &buckets[hash(a, n)], *c;
+
+	for (c = *b; c != NULL; c = c->next)
+		if (c->addr_len == n && memcmp(c->addr, a, n) == 0)
+			return c;
+	if (!create || (c = calloc(1, sizeof *c)) == NULL)
+		return NULL;
+	memcpy(c->addr, a, n);
+	c->addr_len = n;
+	c->next = *b;
+	*b = c;
+	return c;
+}
+
+static void ip_release(const unsigned char *a, unsigned n)
+{
+	struct ip_count **link = &buckets[hash(a, n)];
+
+	for (; *link != NULL; link = &(*link)->next) {
+		struct ip_count *c = *link;
+
+		if (c->addr_len == n && memcmp(c->addr, a, n) == 0) {
+			if (--c->n == 0) {
+				*link = c->next;
+				free(c);
+			}
+			return;
+		}
+	}
+}
+
+bool conns_admit(const struct sockaddr *addr)
+{
+	unsigned char a[16];
+	unsigned n = addr_bytes(addr, a);
+	struct ip_count *c;
+	bool ok;
+
+	pthread_mutex_lock(&lock);
+	ok = limit_total == 0 || open_total < limit_total;
+	if (ok && limit_per_ip != 0 && n != 0) {
+		c = ip_find(a, n, false);
+		ok = c == NULL || c->n < limit_per_ip;
+	}
+	pthread_mutex_unlock(&lock);
+	return ok;
+}
+
+struct conn_slot *conns_open(int fd, const struct sockaddr *addr)
+{
+	struct conn_slot *s = calloc(1, sizeof *s);
+	struct ip_count *c = NULL;
+
+	if (s == NULL)
+		return NULL;
+	s->fd = fd;
+	s->addr_len = addr_bytes(addr, s->addr);
+	s->opened_us = log_monotonic_us();
+	pthread_mutex_lock(&lock);
+	if (s->addr_len != 0 && (c = ip_find(s->addr, s->addr_len, true)) == NULL) {
+		pthread_mutex_unlock(&lock);
+		free(s);
+		return NULL;
+	}
+	if (c != NULL)
+		c->n++;
+	open_total++;
+	s->next = slots;
+	if (slots != NULL)
+		slots->prev = s;
+	slots = s;
+	pthread_mutex_unlock(&lock);
+	return s;
+}
+
+void conns_close(struct conn_slot *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&lock);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		slots = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	if (s->addr_len != 0)
+		ip_release(s->addr, s->addr_len);
+	open_total--;
+	pthread_mutex_unlock(&lock);
+	free(s);
+}
+
+void conns_first_request(struct conn_slot *s)
+{
+	if (s == NULL || s->first_request)
+		return;
+	pthread_mutex_lock(&lock);
+	s->first_request = true;
+	pthread_mutex_unlock(&lock);
+}
+
+unsigned conns_open_count(void)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&lock);
+	n = open_total;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+unsigned long conns_dropped_count(void)
+{
+	return atomic_load(&dropped);
+}
+
+/* Shuts down every connection past the header deadline (lock held); returns how many. */
+static unsigned drop_late(uint64_t now)
+{
+	unsigned n = 0;
+
+	for (struct conn_slot *s = slots; s != NULL; s = s->next) {
+		if (s->first_request || s->dropped || now - s->opened_us < deadline_us)
+			continue;
+		shutdown(s->fd, SHUT_RDWR);
+		s->dropped = true;
+		n++;
+	}
+	return n;
+}
+
+static void *watch(void *cls)
+{
+	struct timespec ts = {0, WATCH_EVERY_MS * 1000000L};
+
+	(void)cls;
+	while (!atomic_load(&stopping)) {
+		unsigned n;
+
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&lock);
+		n = drop_late(log_monotonic_us());
+		pthread_mutex_unlock(&lock);
+		if (n > 0) {
+			atomic_fetch_add(&dropped, n);
+			LOG_WARN(
+			    "dropped %u connections that sent no complete request within %llu s", n,
+			    (unsigned long long)(deadline_us / 1000000u));
+		}
+	}
+	return NULL;
+}
+
+bool conns_start(unsigned max_total, unsigned max_per_ip, unsigned header_deadline_s)
+{
+	limit_total = max_total;
+	limit_per_ip = max_per_ip;
+	deadline_us = (uint64_t)header_deadline_s * 1000000u;
+	atomic_store(&stopping, false);
+	if (header_deadline_s == 0)
+		return true;
+	watching = pthread_create(&watchdog, NULL, watch, NULL) == 0;
+	return watching;
+}
+
+void conns_stop(void)
+{
+	atomic_store(&stopping, true);
+	if (watching)
+		pthread_join(watchdog, NULL);
+	watching = false;
+}

@@ -1,0 +1,50 @@
+/* The server's open connections: how many there are in all and per client address (the
+ * accepting thread refuses a connection beyond either limit), and a watchdog that drops a
+ * connection whose first request has not arrived in full within the header deadline (a
+ * TLS handshake never finished, or headers sent a byte at a time). */
+#ifndef FINREG_HTTP_CONNS_H
+#define FINREG_HTTP_CONNS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "http/auth.h"
+
+/** One open connection: libmicrohttpd's socket context of it. */
+struct conn_slot {
+	struct tls_peer peer; /* the caller's certificate, verified once per connection */
+	int fd;
+	unsigned char addr[16]; /* the client's IPv4 or IPv6 address */
+	unsigned addr_len;
+	uint64_t opened_us; /* log_monotonic_us() at accept */
+	bool first_request; /* the headers of a first request have arrived */
+	bool dropped;       /* the watchdog shut it down */
+	struct conn_slot *prev, *next;
+};
+
+/** Sets the limits (0 = none) and starts the watchdog (header_deadline_s 0: no watchdog). */
+bool conns_start(unsigned max_total, unsigned max_per_ip, unsigned header_deadline_s);
+
+/** Stops the watchdog. */
+void conns_stop(void);
+
+/** Whether a new connection from @a addr is within both limits (the accepting thread asks
+ *  before it hands the connection over). */
+bool conns_admit(const struct sockaddr *addr);
+
+/** Registers a connection that libmicrohttpd has taken (fd, peer address); NULL when out
+ *  of memory (the caller then refuses it). */
+struct conn_slot *conns_open(int fd, const struct sockaddr *addr);
+
+/** Forgets a connection libmicrohttpd is closing; frees @a slot. */
+void conns_close(struct conn_slot *slot);
+
+/** The first request's headers have arrived: the header deadline no longer applies. */
+void conns_first_request(struct conn_slot *slot);
+
+/** Connections open now, and connections the watchdog dropped since the start. */
+unsigned conns_open_count(void);
+unsigned long conns_dropped_count(void);
+
+#endif

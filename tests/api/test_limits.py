@@ -1,0 +1,334 @@
+"""What one request and one client may cost the server: peak memory of the worst bodies
+(measured from the server's VmHWM in /proc), the process-wide body budget (503 with
+Retry-After), the header deadline against slow clients, the total and per-address connection
+limits, and the TLS versions and suites the server agrees to."""
+
+import resource
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import finreg_data as fd
+import harness
+
+MIB = 1024 * 1024
+SANITIZED = '/asan/' in harness.FINREG_BIN
+BODY = 8 * MIB
+
+
+def _raise_nofile(n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
+
+
+def _vm_hwm(server):
+    """The server's peak resident set size in bytes (VmHWM)."""
+    with open(f'/proc/{server.proc.pid}/status') as f:
+        for line in f:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) * 1024
+    raise AssertionError('no VmHWM')
+
+
+def _empty_objects_json():
+    n = (BODY - 20) // 3
+    return b'{"loans":[' + b'{},' * (n - 1) + b'{}]}'
+
+
+def _worst_bodies():
+    """(path, content type, body, acceptable statuses) of 8 MiB bodies that cost most."""
+    nested_header = ','.join(f'p{i}.k' for i in range(256)).encode() + b'\n'
+    return [
+        ('/v1/loans/batch', 'application/json', _empty_objects_json(), {413}),
+        ('/v1/loans', 'application/json', _empty_objects_json(), {413}),
+        ('/v1/loans/batch', 'application/json',
+         b'{"loans":[' + b'0,' * ((BODY - 20) // 2) + b'0]}', {413}),
+        ('/v1/loans/batch', 'application/json',
+         b'{"loans":' + b'[' * (BODY // 2 - 20) + b']' * (BODY // 2 - 20) + b'}', {400}),
+        ('/v1/loans/batch', 'application/json',
+         b'{"loans":"' + b'x' * (BODY - 20) + b'"}', {422}),
+        ('/v1/loans/batch', 'text/csv', b'loan_ref\n' + b'x\n' * ((BODY - 20) // 2), {422}),
+        ('/v1/loans/batch', 'text/csv',
+         nested_header + (b',' * 255 + b'\n') * ((BODY - 2000) // 256), {413, 422}),
+        ('/v1/loans/batch', 'text/csv',
+         b'a,b,c,d\n' + b'1,2,3,4\n' * ((BODY - 20) // 8), {422}),
+    ]
+
+
+def test_worst_8_mib_bodies_raise_peak_rss_by_less_than_64_mib():
+    s = harness.Server(threads=2)
+    try:
+        c = s.client('bank', timeout=120)
+        assert c.get('/v1/whoami').status == 200
+        base = _vm_hwm(s)
+        for path, ctype, body, statuses in _worst_bodies():
+            assert len(body) <= BODY, (path, len(body))
+            r = c.post(path, body=body, content_type=ctype)
+            grown = _vm_hwm(s) - base
+            # AddressSanitizer's shadow memory and quarantine make RSS meaningless there.
+            assert grown < 64 * MIB or SANITIZED, \
+                f'{path} {ctype} {body[:30]!r}: peak RSS grew by {grown / MIB:.0f} MiB'
+            assert r.status in statuses, (path, ctype, body[:40], r)
+        assert c.get('/healthz').status == 200
+    finally:
+        s.stop()
+
+
+def test_a_batch_of_1000_full_loans_is_within_the_parse_limits():
+    x = harness.new_principal()
+    loans = [fd.loan() for _ in range(1000)]
+    r = harness.client(x, timeout=120).post('/v1/loans/batch?dry_run=true',
+                                            json={'loans': loans})
+    assert r.status == 200, r
+    assert r.json()['rejected'] == 0, r
+
+
+def test_sixteen_worst_bodies_at_once_leave_the_server_up():
+    s = harness.Server(threads=2)
+    body = _empty_objects_json()
+    statuses = []
+
+    def post(i):
+        try:
+            r = s.client('bank', timeout=120).post('/v1/loans/batch', body=body)
+            statuses.append(r.status)
+        except OSError as e:   # a refused body may be cut off; the server must live
+            statuses.append(repr(e))
+    try:
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(300)
+        assert s.running(), s.log_tail()
+        assert set(statuses) <= {413, 503}, statuses
+        assert statuses.count(413) >= 1, statuses
+        assert s.client('bank').get('/healthz').status == 200
+    finally:
+        s.stop()
+
+
+def _tls(server, who='bank'):
+    ctx = harness._ssl_context(who)
+    raw = socket.create_connection(('127.0.0.1', server.port), timeout=30)
+    return ctx.wrap_socket(raw, server_hostname='localhost')
+
+
+def _read_response(sock):
+    data = b''
+    while b'\r\n\r\n' not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_bodies_in_flight_share_a_budget_beyond_which_503_with_retry_after():
+    s = harness.Server(threads=2, env={'FINREG_MAX_BODY_TOTAL': 20 * MIB})
+    held = []
+    try:
+        head = (f'POST /v1/loans/batch HTTP/1.1\r\nHost: localhost\r\n'
+                f'Content-Type: application/json\r\nContent-Length: {BODY}\r\n\r\n').encode()
+        for _ in range(2):      # two slow uploads of 8 MiB each hold 16 MiB of the 20
+            t = _tls(s)
+            t.sendall(head + b'{"loans":[')
+            held.append(t)
+        time.sleep(0.5)
+        t = _tls(s)
+        t.sendall(head)
+        answer = _read_response(t)
+        t.close()
+        assert answer.startswith(b'HTTP/1.1 503'), answer[:300]
+        assert b'\r\nRetry-After: ' in answer, answer[:300]
+        for t in held:
+            t.close()
+        held.clear()
+        time.sleep(0.5)         # their bytes are given back when they end
+        r = s.client('bank').post('/v1/loans/batch', json={'loans': [fd.loan()]},
+                                  headers={'X-Request-Id': harness.unique()})
+        assert r.status == 200, r
+        assert s.running()
+    finally:
+        for t in held:
+            t.close()
+        s.stop()
+
+
+def _closed_by_peer(sock, timeout):
+    """True when the server ends the connection within timeout seconds."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1) == b''
+    except (ConnectionResetError, ssl.SSLError):
+        return True
+    except (socket.timeout, TimeoutError):
+        return False
+
+
+def test_connections_that_send_no_request_within_the_header_deadline_are_dropped():
+    _raise_nofile(4096)
+    s = harness.Server(threads=2, env={'FINREG_HEADER_TIMEOUT': 2})
+    socks = []
+    try:
+        for _ in range(200):    # a byte of a ClientHello, then nothing more
+            t = socket.create_connection(('127.0.0.1', s.port), timeout=10)
+            t.sendall(b'\x16')
+            socks.append(t)
+        slow = _tls(s)          # a finished handshake, headers a byte at a time
+        start = time.monotonic()
+        closed = False
+        for b in b'GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Pad: ' + b'a' * 100:
+            try:
+                slow.sendall(bytes([b]))
+            except OSError:
+                closed = True
+                break
+            if _closed_by_peer(slow, 0.3):
+                closed = True
+                break
+            if time.monotonic() - start > 8:
+                break
+        assert closed, 'a client sending headers a byte at a time was kept for 8 s'
+        assert time.monotonic() - start < 6, time.monotonic() - start
+        for t in socks:
+            assert _closed_by_peer(t, 5), 'an idle handshake was kept'
+        assert s.client('bank').get('/healthz').status == 200
+    finally:
+        for t in socks:
+            t.close()
+        s.stop()
+
+
+def test_1500_idle_connections_from_one_address_do_not_keep_a_bank_out():
+    _raise_nofile(8192)
+    s = harness.Server(threads=2)
+    socks = []
+    try:
+        for _ in range(1500):
+            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            t.bind(('127.0.0.2', 0))
+            t.settimeout(10)
+            t.connect(('127.0.0.1', s.port))
+            socks.append(t)
+        time.sleep(0.5)
+        start = time.monotonic()
+        r = s.client('bank', timeout=5).post('/v1/loans', json=fd.loan())
+        took = time.monotonic() - start
+        assert r.status == 201, r
+        assert took < 2, f'{took:.2f} s'
+    finally:
+        for t in socks:
+            t.close()
+        s.stop()
+
+
+def test_per_address_limit_closes_the_connections_beyond_it():
+    s = harness.Server(threads=2, env={'FINREG_MAX_CONNECTIONS_PER_IP': 10})
+    socks = []
+    try:
+        for _ in range(10):
+            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            t.bind(('127.0.0.2', 0))
+            t.connect(('127.0.0.1', s.port))
+            socks.append(t)
+        time.sleep(0.3)
+        for t in socks:
+            assert not _closed_by_peer(t, 0.05)
+        extra = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        extra.bind(('127.0.0.2', 0))
+        extra.connect(('127.0.0.1', s.port))
+        socks.append(extra)
+        assert _closed_by_peer(extra, 3), 'the 11th connection from one address was kept'
+        assert s.client('bank').get('/v1/whoami').status == 200   # 127.0.0.1 is not limited
+        socks.pop().close()
+        socks.pop().close()
+        time.sleep(0.3)         # a place is free again for 127.0.0.2
+        again = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        again.bind(('127.0.0.2', 0))
+        again.connect(('127.0.0.1', s.port))
+        socks.append(again)
+        assert not _closed_by_peer(again, 0.5)
+    finally:
+        for t in socks:
+            t.close()
+        s.stop()
+
+
+def _s_client(server, *args):
+    cert, key = harness.cert_paths('bank')
+    p = subprocess.run(['openssl', 's_client', '-connect', f'127.0.0.1:{server.port}',
+                        '-CAfile', harness.ca_path(), '-cert', cert, '-key', key, *args],
+                       input=b'', stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
+    return p.returncode, p.stdout.decode('utf-8', 'replace')
+
+
+def test_tls_1_2_only_with_ecdhe_and_aead_and_tls_1_3():
+    s = harness.server()
+    rc, out = _s_client(s, '-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-SHA')
+    assert rc != 0, out[-800:]
+    rc, out = _s_client(s, '-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-SHA256')
+    assert rc != 0, out[-800:]
+    rc, out = _s_client(s, '-tls1_2', '-cipher', 'AES128-GCM-SHA256')
+    assert rc != 0, out[-800:]
+    rc, out = _s_client(s, '-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-GCM-SHA256')
+    assert rc == 0 and 'ECDHE-ECDSA-AES128-GCM-SHA256' in out, out[-800:]
+    rc, out = _s_client(s, '-tls1_3')
+    assert rc == 0 and 'TLSv1.3' in out, out[-800:]
+    rc, out = _s_client(s, '-tls1_1')
+    assert rc != 0, out[-800:]
+
+
+def test_concurrent_exports_are_capped_with_503_and_retry_after():
+    s = harness.Server(threads=4, env={'FINREG_MAX_EXPORTS': 1,
+                                       'FINREG_STATEMENT_TIMEOUT_MS': 30000})
+    # A lock held by another session keeps the first export's query waiting.
+    locker = subprocess.Popen([harness.PSQL, '-X', '-q', '-d', s.cluster.url, '-f', '-'],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, text=True)
+    first = {}
+    warm = []
+    for _ in range(16):         # every pool thread connected, its statements prepared
+        warm.append(socket.create_connection(('127.0.0.1', s.port)))
+        assert s.client('regulator').get('/v1/referrals?limit=1').status == 200
+    try:
+        locker.stdin.write('BEGIN;\nLOCK TABLE referrals IN ACCESS EXCLUSIVE MODE;\n')
+        locker.stdin.flush()
+        time.sleep(0.5)
+
+        def export():
+            first['r'] = s.client('regulator', timeout=60).get('/v1/referrals/export?format=csv')
+        t = threading.Thread(target=export)
+        t.start()
+        time.sleep(1.0)
+        busy = []
+        spacers = []            # held open, so each try gets another descriptor, another thread
+        for _ in range(6):      # on another pool thread than the waiting export
+            spacers.append(socket.create_connection(('127.0.0.1', s.port)))
+            try:
+                r = s.client('regulator', timeout=10).get('/v1/referrals/export?format=json')
+                busy.append(r)
+                if r.status == 503:
+                    break
+            except OSError as e:
+                busy.append(e)
+                continue
+        for w in spacers:
+            w.close()
+        assert any(getattr(r, 'status', 0) == 503 and r.header('Retry-After')
+                   for r in busy), busy
+        err = next(r for r in busy if getattr(r, 'status', 0) == 503).json()['error']
+        assert err['code'] == 'unavailable', err
+    finally:
+        locker.stdin.close()
+        locker.wait(10)
+        for w in warm:
+            w.close()
+    t.join(60)
+    assert first['r'].status == 200, first['r']
+    r = s.client('regulator').get('/v1/referrals/export?format=json')
+    assert r.status == 200, r
+    s.stop()
