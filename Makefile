@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 CC ?= gcc
-PKGS := libmicrohttpd gnutls libpq jansson libcrypto
+PKGS := libmicrohttpd gnutls libpq jansson libcrypto xlsxwriter
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -15,7 +15,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 SRC := $(sort $(wildcard service/*.c service/*/*.c))
 DOMAIN_SRC := $(sort $(wildcard service/domain/*.c))
 # Unit tests link the pure parts only: domain rules, JSON/CSV parsing, the error list.
-UNIT_LINK_SRC := $(DOMAIN_SRC) $(sort $(wildcard service/json/*.c)) service/errors.c \
+UNIT_LINK_SRC := $(DOMAIN_SRC) $(sort $(wildcard service/json/*.c)) service/errors.c service/log.c \
 	service/db/loan_group.c service/db/loan_outcomes.c
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))

@@ -42,6 +42,8 @@ static const struct option_row options[] = {
 	"seconds an idle or slow connection is kept"),
     ROW("shutdown-grace", "FINREG_SHUTDOWN_GRACE", "25", OPT_UINT, shutdown_grace,
 	"seconds SIGTERM waits for requests in flight"),
+    ROW("export-dir", "FINREG_EXPORT_DIR", "", OPT_STR, export_dir,
+	"directory of the unnamed temporary files of XLSX exports; empty = $TMPDIR or /tmp"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -17,6 +17,7 @@ struct config {
 	size_t max_body;
 	unsigned connection_timeout;
 	unsigned shutdown_grace;
+	const char *export_dir;
 };
 
 /**

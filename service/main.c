@@ -9,6 +9,7 @@
 #include "db/migrations.h"
 #include "db/principals.h"
 #include "http/server.h"
+#include "json/xlsx_out.h"
 #include "principal.h"
 
 #define TOKEN_PREFIX "frt_"
@@ -143,6 +144,7 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return usage(stderr);
 	db_configure(cfg.database_url);
+	xlsx_set_tmpdir(cfg.export_dir);
 	if (strcmp(argv[1], "serve") == 0 && argc == 2)
 		return server_run(&cfg);
 	if (strcmp(argv[1], "migrate") == 0 && argc == 2)

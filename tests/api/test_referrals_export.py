@@ -131,7 +131,7 @@ def test_export_filters_and_rights():
     c = harness.client(bank)
     for query, status, code, field in (
             ('bank=' + other.code, 404, 'not_found', None),
-            ('format=xlsx', 422, 'invalid_field', 'format'),
+            ('format=xls', 422, 'invalid_field', 'format'),
             ('lang=fr', 422, 'invalid_field', 'lang'),
             ('status=closed', 422, 'invalid_field', 'status')):
         r = c.get('/v1/referrals/export?' + query)
