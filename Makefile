@@ -27,7 +27,7 @@ ASAN_OBJ := $(SRC:%.c=build/asan/%.o) build/asan/gen/migrations.o build/asan/gen
 UNIT_LINK_OBJ := $(UNIT_LINK_SRC:%.c=build/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
-.PHONY: all setup build certs db migrate run stop test check asan unit fuzz lint format format-check clean
+.PHONY: all setup build certs db migrate run stop test check asan unit fuzz lint format format-check clean openapi-lint
 
 all: build
 build: build/finregd
@@ -88,8 +88,18 @@ stop:
 	scripts/dev.sh stop
 
 # The whole suite: unit tests, then the API tests against the normal and the sanitizer build.
-test: setup build build/asan/finregd unit certs
+test: setup build build/asan/finregd unit certs openapi-lint
 	tests/run-all.sh
+
+# The served contract (docs/openapi.json) linted with Redocly's CLI, pinned in
+# tools/openapi-lint/package-lock.json and fetched with npm ci (docs/exports.md).
+REDOCLY := tools/openapi-lint/node_modules/.bin/redocly
+openapi-lint: $(REDOCLY)
+	cd tools/openapi-lint && ./node_modules/.bin/redocly lint --config redocly.yaml ../../docs/openapi.json
+
+$(REDOCLY): tools/openapi-lint/package.json tools/openapi-lint/package-lock.json
+	cd tools/openapi-lint && npm ci --no-audit --no-fund
+	touch $@
 
 check: build unit certs
 	FINREG_SUITES=normal tests/run-all.sh
