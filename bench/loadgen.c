@@ -43,16 +43,24 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A valid USCC derived from the run prefix and a number: 91 + 350402 + a letter for the
- * prefix + 8 digits + check character. */
+/* A valid USCC derived from the run prefix and a number: 91 + 350402, then four characters
+ * of a hash of the prefix and five of the number (base 31), then the check character, so
+ * runs with different prefixes post different borrowers (923,521 prefix codes, 28 million
+ * loans each). */
 static void make_uscc(long n, char out[19])
 {
-	static const char letters[] = "ABCDEFGHJKLMNPQRTUWXY";
-	unsigned h = 5381;
+	static const char alphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+	unsigned long h = 5381;
+	int i;
 
 	for (const char *p = opt.prefix; *p; p++)
 		h = h * 33 + (unsigned char)*p;
-	snprintf(out, 19, "91350402%c%08ld", letters[h % 21], n % 100000000L);
+	memcpy(out, "91350402", 8);
+	h %= 31UL * 31 * 31 * 31;
+	for (i = 11; i >= 8; i--, h /= 31)
+		out[i] = alphabet[h % 31];
+	for (i = 16; i >= 12; i--, n /= 31)
+		out[i] = alphabet[n % 31];
 	out[17] = uscc_check_char(out);
 	out[18] = '\0';
 }
