@@ -160,12 +160,10 @@ static json_t *figures_json(const int64_t s[NL_SUMS])
 static json_t *group_name(const char *by, const char *key, const json_t *banks)
 {
 	const char *name = NULL;
+	const json_t *bank = json_object_get(banks, key);
 
-	if (strcmp(by, "bank") == 0) {
-		const json_t *n = json_object_get(banks, key);
-
-		return n != NULL ? json_deep_copy(n) : json_null();
-	}
+	if (strcmp(by, "bank") == 0)
+		return bank != NULL ? json_deep_copy(bank) : json_null();
 	if (strcmp(by, "county") == 0)
 		name = county_name(key);
 	else if (strcmp(by, "industry") == 0)
