@@ -27,10 +27,12 @@ ASAN_OBJ := $(SRC:%.c=build/asan/%.o) build/asan/gen/migrations.o build/asan/gen
 UNIT_LINK_OBJ := $(UNIT_LINK_SRC:%.c=build/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
-.PHONY: all setup build certs db migrate run stop test check asan unit fuzz lint format format-check clean openapi-lint
+.PHONY: all setup build certs db migrate run stop test check asan unit fuzz lint format format-check clean \
+	install test-ha check-deploy openapi-lint
+.PHONY: web demo
 
 all: build
-build: build/finregd
+build: build/finregd web
 
 setup:
 	@scripts/setup.sh
@@ -72,6 +74,23 @@ build/unit/%: tests/unit/%.c tests/unit/check.h $(UNIT_LINK_OBJ)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(UNIT_LINK_OBJ) $(PKG_LIBS)
 
 unit: $(UNIT_BIN)
+
+# The dashboard's static files (served by finregd at /dashboard/ from FINREG_WEB_DIR):
+# web/src/ plus ECharts, fetched by `npm ci` at the version pinned in web/package-lock.json.
+WEB_SRC := $(sort $(wildcard web/src/*))
+web: build/web/index.html
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+build/web/index.html: $(WEB_SRC) web/node_modules/.package-lock.json
+	@mkdir -p build/web
+	cp web/node_modules/echarts/dist/echarts.min.js build/web/echarts.min.js
+	cp $(filter-out web/src/index.html,$(WEB_SRC)) build/web/
+	cp web/src/index.html build/web/index.html
+
+# A realistic year (2020) of loans, repayments, referrals, guarantees, whitelist entries and
+# supply-chain programs, posted through the API to the server `make run` started.
+demo: certs
+	scripts/dev.sh demo
 
 certs: certs/dev/ca.pem
 certs/dev/ca.pem: certs/make-dev-certs
@@ -137,5 +156,29 @@ format-check:
 
 clean:
 	rm -rf build
+
+# Installs finregd, its systemd unit, its sysusers.d entry and the example environment
+# under $(DESTDIR)$(PREFIX) and $(DESTDIR)/etc/finreg; creates nothing else (no user, no
+# database: see docs/operations.md for the steps that follow).
+PREFIX ?= /usr/local
+DESTDIR ?=
+install: build/finregd
+	install -D -m 0755 build/finregd $(DESTDIR)$(PREFIX)/bin/finregd
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	sed 's|/usr/local/bin/finregd|$(PREFIX)/bin/finregd|' deploy/finregd.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/finregd.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/finregd.service
+	install -m 0644 deploy/finreg.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/finreg.conf
+	install -D -m 0644 deploy/finregd.env.example $(DESTDIR)/etc/finreg/finregd.env.example
+
+# The loopback topology of deploy/topology: failover without losing an acknowledged loan,
+# reads on the replica, read-only instances (70 s to 2 min 10 s on the 2-core VM).
+test-ha: build certs
+	python3 tests/ha/test_ha.py
+
+# The deploy/ files checked by their own tools (systemd-analyze, haproxy, pgbouncer,
+# promtool) and `make install` into a scratch DESTDIR.
+check-deploy: build
+	scripts/check-deploy.sh
 
 -include $(OBJ:.o=.d)

@@ -2,7 +2,8 @@
 # The development stack behind `make run` / `make stop`: a private PostgreSQL cluster under
 # var/ (initdb on first use, run as the postgres user), migrations, the sample principals
 # from certs/dev, and finregd serving https://localhost:8443 in the background.
-# Usage: dev.sh db | run | stop
+# `run` then posts the demo year through the API (scripts/demo-seed.py; `demo` alone again).
+# Usage: dev.sh db | run | demo | stop
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -34,8 +35,11 @@ data_dir() {
 	echo "$alt/pgdata"
 }
 
-export FINREG_DATABASE_URL
-FINREG_DATABASE_URL=$(scripts/pg.sh url "$PG_PORT")
+# Migrations run as the schema owner; the server and the principal/token commands connect
+# as finregd_serve, which may only do what the API needs (scripts/db-roles.sql).
+export FINREG_DATABASE_URL FINREG_MIGRATE_DATABASE_URL
+FINREG_MIGRATE_DATABASE_URL=$(scripts/pg.sh url "$PG_PORT")
+FINREG_DATABASE_URL="${FINREG_MIGRATE_DATABASE_URL/user=postgres/user=finregd_serve}"
 
 register() { # register KIND CODE NAME CERT
 	build/finregd principal add --kind "$1" --code "$2" --name "$3" --cert "$CERTS/$4.pem" >/dev/null
@@ -43,6 +47,8 @@ register() { # register KIND CODE NAME CERT
 
 cmd_db() {
 	scripts/pg.sh start "$(data_dir)" "$PG_PORT"
+	/usr/lib/postgresql/15/bin/psql -X -q -v ON_ERROR_STOP=1 -d "$FINREG_MIGRATE_DATABASE_URL" \
+		-f scripts/db-roles.sql
 	build/finregd migrate
 	register bank CIB-SM "兴业银行三明分行" bank
 	register bank RCB-SM "三明农村商业银行" bank2
@@ -76,6 +82,19 @@ dev: finregd serves https://localhost:${LISTEN##*:} (log: var/finregd.log). Try:
        https://localhost:${LISTEN##*:}/v1/whoami
 'make stop' stops the server and the database.
 MSG
+	cmd_demo
+}
+
+cmd_demo() {
+	local port=${LISTEN##*:}
+	python3 scripts/demo-seed.py --url "https://localhost:$port" --quiet ||
+		echo "dev: the demo seed reported problems (see above)" >&2
+	cat <<MSG
+dev: the dashboard is https://localhost:$port/dashboard/ (trust certs/dev/ca.pem in the browser,
+     or open it from a browser started with that CA); sign in with a token from
+       build/finregd token issue --principal SM-FSB    (the regulator; CIB-SM for a bank)
+     with FINREG_DATABASE_URL='$FINREG_DATABASE_URL'. The demo year is 2020.
+MSG
 }
 
 cmd_stop() {
@@ -95,6 +114,7 @@ cmd_stop() {
 case ${1:-} in
 db) cmd_db ;;
 run) cmd_run ;;
+demo) cmd_demo ;;
 stop) cmd_stop ;;
-*) echo "usage: dev.sh db|run|stop" >&2; exit 2 ;;
+*) echo "usage: dev.sh db|run|demo|stop" >&2; exit 2 ;;
 esac

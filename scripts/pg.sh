@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Manages a private PostgreSQL 15 cluster for development and tests (never the system's
 # "15 main"): listens on 127.0.0.1:PORT only, its socket (if any) inside the data directory.
+# New clusters have data checksums on (a torn or rotted page is an error, not silent bad
+# data). PG_OPTS adds server options (-c name=value ...) to a start, e.g. for a primary
+# with a synchronous standby (deploy/topology/).
 # Usage: pg.sh start DATADIR PORT | pg.sh stop DATADIR | pg.sh url PORT
 set -euo pipefail
 
@@ -97,7 +100,7 @@ cmd_start() {
 		echo "$PROG: initdb $dir (locale $locale)"
 		local out
 		if ! out=$(as_pg "$PGBIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 \
-			--locale="$locale" 2>&1); then
+			--data-checksums --locale="$locale" 2>&1); then
 			printf '%s\n' "$out" >&2
 			die "initdb failed"
 		fi
@@ -121,7 +124,7 @@ cmd_start() {
 		local log
 		log=$(logfile_for "$dir")
 		if ! as_pg "$PGBIN/pg_ctl" start -w -t 60 -D "$dir" -l "$log" \
-			-o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$sockdir'" \
+			-o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$sockdir' ${PG_OPTS:-}" \
 			>/dev/null; then
 			tail -n 30 "$log" >&2 || true
 			die "could not start the cluster in $dir on port $port (log: $log)"
@@ -129,6 +132,9 @@ cmd_start() {
 		echo "$PROG: started $dir on 127.0.0.1:$port (log: $log)"
 	fi
 
+	if [ "$(psql_admin "$port" -Atc 'SELECT pg_is_in_recovery()')" = t ]; then
+		return 0 # a standby: its databases are the primary's
+	fi
 	local exists
 	exists=$(psql_admin "$port" -Atc "SELECT 1 FROM pg_database WHERE datname = 'finreg'")
 	if [ "$exists" != 1 ]; then

@@ -10,6 +10,8 @@ PACKAGES=(
 	postgresql-15 postgresql-client-15
 	python3 curl clang libclang-rt-14-dev util-linux procps
 	libxlsxwriter-dev python3-openpyxl libreoffice-calc-nogui
+	nodejs chromium fonts-noto-cjk
+	pgbouncer haproxy prometheus
 )
 # npm fetches Redocly's CLI (tools/openapi-lint) for the OpenAPI lint: Debian's npm, unless a
 # node with its own npm is already installed.
@@ -47,6 +49,13 @@ else
 			exit 1
 		fi
 	done
+fi
+
+# The dashboard's build runs `npm ci`: Debian's nodejs comes without npm (NodeSource's
+# nodejs carries its own), so npm is installed only when missing.
+if ! command -v npm >/dev/null 2>&1; then
+	echo "setup: installing npm"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y --no-install-recommends npm
 fi
 
 # The postgresql package creates the postgres system user; initdb/postgres run as it

@@ -44,6 +44,17 @@ static const struct option_row options[] = {
 	"seconds SIGTERM waits for requests in flight"),
     ROW("export-dir", "FINREG_EXPORT_DIR", "", OPT_STR, export_dir,
 	"directory of the unnamed temporary files of XLSX exports; empty = $TMPDIR or /tmp"),
+    ROW("migrate-database-url", "FINREG_MIGRATE_DATABASE_URL", "", OPT_STR, migrate_database_url,
+	"libpq connection string `finregd migrate` uses (the schema owner); empty = "
+	"FINREG_DATABASE_URL"),
+    ROW("idempotency-keep", "FINREG_IDEMPOTENCY_KEEP", "86400", OPT_SIZE, idempotency_keep,
+	"seconds a stored Idempotency-Key answer is kept (1 to 2592000); then purged"),
+    ROW("web-dir", "FINREG_WEB_DIR", "build/web", OPT_STR, web_dir,
+	"directory of the dashboard's static files, served at /dashboard/"),
+    ROW("read-database-url", "FINREG_READ_DATABASE_URL", "", OPT_STR, read_database_url,
+	"libpq string of read replicas for lists, statistics and exports; empty = none"),
+    ROW("read-max-lag-ms", "FINREG_READ_MAX_LAG_MS", "1000", OPT_UINT, read_max_lag_ms,
+	"replay lag in ms beyond which reads leave the replica for the primary"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -18,6 +18,11 @@ struct config {
 	unsigned connection_timeout;
 	unsigned shutdown_grace;
 	const char *export_dir;
+	const char *migrate_database_url;
+	size_t idempotency_keep;
+	const char *web_dir;
+	const char *read_database_url;
+	unsigned read_max_lag_ms;
 };
 
 /**

@@ -3,6 +3,7 @@
 #ifndef FINREG_METRICS_H
 #define FINREG_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +13,26 @@
  *  METRICS_MAX_ROUTES - 1 for "unmatched") with @a status and latency @a micros. */
 void metrics_request(unsigned route, unsigned status, uint64_t micros);
 
+/** Loans stored (created) by single posts and batches. */
+void metrics_loans_stored(unsigned n);
+
+/** One rejection answered with rule id @a rule (a loan item, a guarantee, ...). */
+void metrics_rejected(const char *rule);
+
+/** One group commit of @a n single posts stored together. */
+void metrics_group_size(unsigned n);
+
+/** One request refused before its handler: @a reason is no_credential, bad_certificate,
+ *  unknown_certificate or bad_token. */
+void metrics_auth_failure(const char *reason);
+
+/** Exports (streamed answers with their own database connection) in flight: +1 / -1. */
+void metrics_exports(int delta);
+
+/** The compactor finished a run (its age is shown as compactor lag) and left @a pending
+ *  statistics delta rows (-1: unknown). /metrics itself never queries the database. */
+void metrics_compactor_ran(int64_t pending);
+
 void metrics_db_error(void);
 void metrics_db_reconnect(void);
 void metrics_db_connect_failure(void);
@@ -19,5 +40,20 @@ void metrics_db_connect_failure(void);
 /** Renders every metric as Prometheus text. @a route_name maps a route index to its
  *  label (NULL for an unused index). Returns a malloc'd string the caller frees. */
 char *metrics_render(const char *(*route_name)(unsigned route));
+
+/** Figures read when /metrics is scraped, appended by metrics_render_state(). */
+struct metrics_state {
+	bool db_read_only;
+	bool replica_configured, replica_up;
+	double replica_lag_s; /* -1: never measured */
+	uint64_t reads_replica, reads_primary, read_fallbacks;
+	int64_t conns_busy, conns_waiting;
+	uint64_t conn_slow_waits;
+	bool listener_up;
+};
+
+/** Appends @a st, the compactor's lag, build info and the process's RSS and open files to
+ *  @a text (from metrics_render, which it reallocates); returns the new string. */
+char *metrics_render_state(char *text, const struct metrics_state *st);
 
 #endif

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-SUITES=${FINREG_SUITES:-unit normal asan}
+SUITES=${FINREG_SUITES:-unit deploy normal asan ha}
 TOTAL_PASSED=0
 TOTAL_FAILED=0
 OUT=$(mktemp)
@@ -67,6 +67,16 @@ for suite in $SUITES; do
 	unit)
 		run_unit
 		;;
+	deploy)
+		rc=0
+		scripts/check-deploy.sh 2>&1 | tee "$OUT" || rc=$?
+		tally "deploy checks" "$rc"
+		;;
+	ha)
+		rc=0
+		FINREG_BIN=build/finregd python3 tests/ha/test_ha.py 2>&1 | tee "$OUT" || rc=$?
+		tally "HA topology" "$rc"
+		;;
 	normal)
 		run_api normal build/finregd "$@"
 		;;
@@ -76,7 +86,7 @@ for suite in $SUITES; do
 			run_api asan build/asan/finregd "$@"
 		;;
 	*)
-		echo "!!! unknown suite '$suite' (FINREG_SUITES takes: unit normal asan): counted as 1 failed"
+		echo "!!! unknown suite '$suite' (FINREG_SUITES takes: unit deploy normal asan ha): counted as 1 failed"
 		SUITE_FAILED=1
 		TOTAL_FAILED=$((TOTAL_FAILED + 1))
 		;;

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "db/migrations.h"
+#include "db/route_internal.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -27,11 +28,20 @@ static _Thread_local unsigned tl_uses; /* db_get() calls on this connection */
 static _Thread_local bool tl_broken;
 static _Thread_local bool tl_had_conn;
 static _Thread_local uint64_t tl_failed_at;
+static _Thread_local bool tl_replica; /* the current connection is to a read replica */
 
 static const struct db_stmt *const stmt_tables[] = {
-    db_stmts_principals, db_stmts_lpr,        db_stmts_loans,
-    db_stmts_stats,      db_stmts_referrals,  db_stmts_scf,
-    db_stmts_whitelist,  db_stmts_guarantees, NULL,
+    db_stmts_principals,
+    db_stmts_lpr,
+    db_stmts_loans,
+    db_stmts_stats,
+    db_stmts_referrals,
+    db_stmts_scf,
+    db_stmts_whitelist,
+    db_stmts_guarantees,
+    db_stmts_firms,
+    db_stmts_supervision,
+    NULL,
 };
 
 /* Closes a thread's connection when the thread exits (libmicrohttpd's pool threads end
@@ -54,6 +64,22 @@ void db_configure(const char *url)
 {
 	db_url = url;
 	pthread_once(&conn_key_once, make_conn_key);
+}
+
+void db_conn_swap(struct db_conn_slot *o)
+{
+	struct db_conn_slot mine = {tl_conn,     tl_prepared,  tl_uses,   tl_broken,
+				    tl_had_conn, tl_failed_at, tl_replica};
+
+	tl_conn = o->conn;
+	tl_prepared = o->prepared;
+	tl_uses = o->uses;
+	tl_broken = o->broken;
+	tl_had_conn = o->had_conn;
+	tl_failed_at = o->failed_at;
+	tl_replica = o->replica;
+	*o = mine;
+	pthread_setspecific(conn_key, tl_conn);
 }
 
 void db_disconnect(void)
@@ -93,7 +119,8 @@ static void session_setup(PGconn *c)
 static PGconn *connect_now(enum db_rc *rc)
 {
 	static const char *const keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-	const char *values[] = {db_url, "3", "finregd", NULL};
+	const char *values[] = {tl_replica ? db_route_read_url() : db_url, "3",
+				tl_replica ? "finregd-read" : "finregd", NULL};
 	uint64_t now = log_monotonic_us();
 	PGconn *c;
 
@@ -101,8 +128,10 @@ static PGconn *connect_now(enum db_rc *rc)
 		*rc = DB_UNAVAILABLE;
 		return NULL;
 	}
+	db_route_connecting(true);
 	c = PQconnectdbParams(keys, values, 1);
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		db_route_connecting(false);
 		if (tl_failed_at == 0)
 			LOG_WARN("database connection failed: %s",
 				 c ? PQerrorMessage(c) : "out of memory");
@@ -119,14 +148,23 @@ static PGconn *connect_now(enum db_rc *rc)
 	tl_had_conn = true;
 	tl_failed_at = 0;
 	session_setup(c);
+	db_route_connecting(false);
+	db_route_connected(c, tl_replica, log_monotonic_us() - now);
 	return c;
 }
 
 PGconn *db_connect_fresh(const char *application_name, enum db_rc *rc)
 {
 	static const char *const keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-	const char *values[] = {db_url, "3", application_name, NULL};
+	const char *read_url = db_route_fresh_url();
+	const char *values[] = {read_url ? read_url : db_url, "3", application_name, NULL};
 	PGconn *c = PQconnectdbParams(keys, values, 1);
+
+	if (read_url != NULL && (c == NULL || PQstatus(c) != CONNECTION_OK)) {
+		PQfinish(c); /* the replica is away: read on the primary */
+		values[0] = db_url;
+		c = PQconnectdbParams(keys, values, 1);
+	}
 
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
 		metrics_db_connect_failure();
@@ -164,6 +202,9 @@ static enum db_rc classify(PGconn *c, PGresult *r, const char *what)
 		tl_broken = true;
 		rc = DB_UNAVAILABLE;
 		metrics_db_error();
+	} else if (strcmp(state, "25006") == 0) {
+		rc = DB_READ_ONLY; /* read_only_sql_transaction: a standby */
+		db_route_saw_read_only(tl_replica);
 	} else if (strcmp(state, "23505") == 0) {
 		rc = DB_CONFLICT;
 	} else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
@@ -202,7 +243,8 @@ PGresult *db_run_sql(PGconn *c, const char *sql, enum db_rc *rc)
 /* DB_OK when the schema is at least as new as this binary. */
 static enum db_rc check_schema(PGconn *c)
 {
-	PGresult *r = PQexec(c, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+	PGresult *r = PQexec(
+	    c, "SELECT coalesce(max(version), 0), pg_is_in_recovery() FROM schema_migrations");
 	enum db_rc rc = DB_OK;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -216,6 +258,8 @@ static enum db_rc check_schema(PGconn *c)
 	}
 	if (atoi(PQgetvalue(r, 0, 0)) < db_schema_version_expected())
 		rc = DB_PENDING_MIGRATIONS;
+	if (!tl_replica)
+		db_route_note_standby(strcmp(PQgetvalue(r, 0, 1), "t") == 0);
 	PQclear(r);
 	return rc;
 }
@@ -297,6 +341,7 @@ enum db_rc db_readiness(void)
 		if (c == NULL)
 			return rc;
 		rc = check_schema(c);
+		db_route_connected(c, tl_replica, 0);
 		if (rc == DB_UNAVAILABLE && attempt == 0)
 			continue;
 		return rc == DB_ERROR ? DB_UNAVAILABLE : rc;
@@ -320,7 +365,19 @@ static void backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
+static enum db_rc tx_here(db_work_fn fn, void *cls, bool serializable);
+
 enum db_rc db_tx(db_work_fn fn, void *cls, bool serializable)
+{
+	enum db_rc rc;
+
+	db_route_busy(1);
+	rc = tx_here(fn, cls, serializable);
+	db_route_busy(-1);
+	return rc;
+}
+
+static enum db_rc tx_here(db_work_fn fn, void *cls, bool serializable)
 {
 	const char *begin = serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN";
 
@@ -364,7 +421,7 @@ enum db_rc db_tx(db_work_fn fn, void *cls, bool serializable)
 	return DB_UNAVAILABLE;
 }
 
-enum db_rc db_once(db_work_fn fn, void *cls)
+static enum db_rc once_here(db_work_fn fn, void *cls)
 {
 	bool reconnected = false;
 
@@ -387,6 +444,24 @@ enum db_rc db_once(db_work_fn fn, void *cls)
 	}
 	LOG_WARN("statement gave up after %d serialization failures", TX_ATTEMPTS);
 	return DB_UNAVAILABLE;
+}
+
+/* In a read scope (db/route.h) the statement runs on the thread's replica connection when
+ * the replica is up and close enough; when that fails it runs on the primary. */
+enum db_rc db_once(db_work_fn fn, void *cls)
+{
+	struct db_conn_slot *replica = db_route_enter();
+	enum db_rc rc;
+
+	db_route_busy(1);
+	rc = once_here(fn, cls);
+	if (replica != NULL) {
+		db_route_leave(replica, rc);
+		if (rc == DB_UNAVAILABLE || rc == DB_PENDING_MIGRATIONS || rc == DB_ERROR)
+			rc = once_here(fn, cls);
+	}
+	db_route_busy(-1);
+	return rc;
 }
 
 char *db_value_dup(const PGresult *r, int row, int col)

@@ -14,6 +14,7 @@ enum db_rc {
 	DB_ABORT,              /* the caller's callback asked for a rollback; see its state */
 	DB_UNAVAILABLE,        /* cannot reach the database, or the outcome is unknown */
 	DB_PENDING_MIGRATIONS, /* reachable, but the schema is older than this binary */
+	DB_READ_ONLY,          /* the database is a standby: writes go to the primary */
 	DB_SERIALIZATION,      /* internal: retried by db_tx, never returned from it */
 	DB_ERROR,              /* a bug or an unexpected database error; logged */
 };
@@ -49,5 +50,9 @@ int db_schema_version_expected(void);
 /** Checks that the database is reachable and migrated: DB_OK, DB_PENDING_MIGRATIONS or
  *  DB_UNAVAILABLE. Reconnects this thread's connection when needed. */
 enum db_rc db_readiness(void);
+
+/** True when this instance's database (FINREG_DATABASE_URL) was last seen to be a
+ *  read-only standby: writes then answer 503 and /readyz?write=1 says 503. */
+bool db_is_read_only(void);
 
 #endif

@@ -5,10 +5,26 @@
 #define FINREG_DB_INTERNAL_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "db/db.h"
+
+/** One thread's connection and its state; db_conn_swap() exchanges the thread's current
+ *  one with another (route.c keeps each thread's replica connection in one). */
+struct db_conn_slot {
+	PGconn *conn;
+	bool prepared;
+	unsigned uses;
+	bool broken;
+	bool had_conn;
+	uint64_t failed_at;
+	bool replica; /* connected (or to connect) to FINREG_READ_DATABASE_URL */
+};
+
+/** Exchanges this thread's connection state with @a other. */
+void db_conn_swap(struct db_conn_slot *other);
 
 /** A named SQL statement, prepared on every connection at connect time. */
 struct db_stmt {
@@ -112,5 +128,7 @@ extern const struct db_stmt db_stmts_referrals[];
 extern const struct db_stmt db_stmts_scf[];
 extern const struct db_stmt db_stmts_whitelist[];
 extern const struct db_stmt db_stmts_guarantees[];
+extern const struct db_stmt db_stmts_firms[];
+extern const struct db_stmt db_stmts_supervision[];
 
 #endif

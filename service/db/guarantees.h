@@ -1,7 +1,7 @@
 /* Guarantors, their guarantees and the leverage figure in storage: the regulator's
  * versions of a guarantor's net assets, guarantees posted and released by guarantors,
  * reads and lists, and the per-guarantor figures of the leverage statistics. The checks
- * against stored loans are SQL functions in migration 005; this binds them. Money travels
+ * against stored loans are SQL functions in sql/guarantees.sql; this binds them. Money travels
  * as fen, dates as "YYYY-MM-DD", records as JSON text. */
 #ifndef FINREG_DB_GUARANTEES_H
 #define FINREG_DB_GUARANTEES_H

@@ -1,8 +1,9 @@
 /* Statements and functions of db/loans.h. The checks that need stored rows and all the
- * writes are SQL functions in migration 003; this file binds and reads them. */
+ * writes are SQL functions in sql/loans.sql; this file binds and reads them. */
 #include "db/loans.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "domain/dates.h"
 #include "domain/money.h"
 #include "log.h"
+#include "metrics.h"
 
 const struct db_stmt db_stmts_loans[] = {
     {"loan_ingest", "SELECT idx, status, code, rule, field, message, loan::text"
@@ -44,10 +46,24 @@ const struct db_stmt db_stmts_loans[] = {
      " AND w.id > $5::bigint ORDER BY w.id LIMIT $6::int"},
     {"idempotency_lock",
      "SELECT pg_advisory_xact_lock(hashtextextended('idem:' || $1 || ':' || $2, 0))"},
+    /* An answer older than the keep time is gone, purged or not. */
     {"idempotency_select", "SELECT request_sha256, status, response FROM idempotency_keys"
-			   " WHERE bank_code = $1 AND key = $2"},
-    {"idempotency_insert", "INSERT INTO idempotency_keys (bank_code, key, request_sha256,"
-			   " status, response) VALUES ($1, $2, $3, $4::int, $5)"},
+			   " WHERE bank_code = $1 AND key = $2"
+			   " AND created_at > now() - $3::bigint * interval '1 second'"},
+    {"idempotency_insert",
+     "INSERT INTO idempotency_keys (bank_code, key, request_sha256, status, response)"
+     " VALUES ($1, $2, $3, $4::int, $5) ON CONFLICT (bank_code, key) DO UPDATE"
+     " SET request_sha256 = EXCLUDED.request_sha256, status = EXCLUDED.status,"
+     " response = EXCLUDED.response, created_at = now()"},
+    /* One instance at a time (the others skip), never on a standby; 10,000 rows a pass. */
+    {"idempotency_purge_lock",
+     "SELECT NOT pg_is_in_recovery() AND pg_try_advisory_xact_lock(hashtextextended("
+     "'finreg:idempotency-purge', 0))"},
+    {"idempotency_purge",
+     "WITH gone AS (DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY("
+     "SELECT ctid FROM idempotency_keys"
+     " WHERE created_at <= now() - $1::bigint * interval '1 second' LIMIT 10000))"
+     " RETURNING 1) SELECT count(*) FROM gone"},
     {"refdata_select",
      "SELECT 'p', name, value::text, NULL FROM policy_params"
      " UNION ALL SELECT 'l', effective_from::text, (one_year * 10000)::int::text,"
@@ -114,10 +130,20 @@ enum db_rc db_loan_ingest(const struct ingest_call *call, struct loan_outcomes *
 	return db_once(do_ingest, &s);
 }
 
+/* db_loan_ingest for one group of single posts, counted for /metrics. */
+static enum db_rc ingest_group(const struct ingest_call *call, struct loan_outcomes *out)
+{
+	enum db_rc rc = db_loan_ingest(call, out);
+
+	if (rc == DB_OK)
+		metrics_group_size((unsigned)out->n);
+	return rc;
+}
+
 enum db_rc db_loan_ingest_one(const char *bank, const char *loan_ref, json_t *item,
 			      struct loan_outcome *out)
 {
-	return loan_group_submit(db_loan_ingest, bank, loan_ref, item, out);
+	return loan_group_submit(ingest_group, bank, loan_ref, item, out);
 }
 
 struct keyed_state {
@@ -140,22 +166,70 @@ static enum db_rc replay(PGresult *r, struct keyed_state *s)
 	return DB_OK;
 }
 
+static _Atomic unsigned idempotency_ttl = 86400;
+
+void db_idempotency_keep(unsigned seconds)
+{
+	atomic_store(&idempotency_ttl, seconds);
+}
+
+struct purge {
+	long long deleted;
+	char ttl[24];
+};
+
+static enum db_rc do_purge(PGconn *c, void *cls)
+{
+	struct purge *p = cls;
+	const char *params[] = {p->ttl};
+	enum db_rc rc;
+	PGresult *r = db_run(c, "idempotency_purge_lock", 0, NULL, &rc);
+
+	p->deleted = 0;
+	if (r == NULL)
+		return rc;
+	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+		PQclear(r);
+		return DB_OK; /* another instance purges, or this is a standby */
+	}
+	PQclear(r);
+	r = db_run(c, "idempotency_purge", 1, params, &rc);
+	if (r == NULL)
+		return rc;
+	p->deleted = db_value_int(r, 0, 0);
+	PQclear(r);
+	return DB_OK;
+}
+
+enum db_rc db_idempotency_purge(long long *deleted)
+{
+	struct purge p = {0, ""};
+	enum db_rc rc;
+
+	snprintf(p.ttl, sizeof p.ttl, "%u", atomic_load(&idempotency_ttl));
+	rc = db_tx(do_purge, &p, false);
+	*deleted = p.deleted;
+	return rc;
+}
+
 static enum db_rc do_keyed(PGconn *c, void *cls)
 {
 	struct keyed_state *s = cls;
-	const char *key[] = {s->call->bank, s->key};
+	char ttl[24];
+	const char *key[] = {s->call->bank, s->key, ttl};
 	struct loan_outcomes outcomes = {NULL, 0};
 	char status[8];
 	enum db_rc rc;
 	PGresult *r;
 
+	snprintf(ttl, sizeof ttl, "%u", atomic_load(&idempotency_ttl));
 	free(s->body);
 	s->body = NULL;
 	s->replayed = false;
 	PQclear(db_run(c, "idempotency_lock", 2, key, &rc));
 	if (rc != DB_OK)
 		return rc;
-	r = db_run(c, "idempotency_select", 2, key, &rc);
+	r = db_run(c, "idempotency_select", 3, key, &rc);
 	if (r == NULL)
 		return rc;
 	if (PQntuples(r) == 1) {

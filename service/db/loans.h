@@ -36,7 +36,7 @@ struct loan_outcomes {
 
 void loan_outcomes_free(struct loan_outcomes *r);
 
-/** One ingest call: @a items is a JSON array of loan_item objects (see migration 003). */
+/** One ingest call: @a items is a JSON array of loan_item objects (type: migration 003). */
 struct ingest_call {
 	const char *bank;
 	const char *items;
@@ -73,6 +73,15 @@ typedef void (*ingest_answer_fn)(void *cls, const struct loan_outcomes *outcomes
 enum db_rc db_loan_ingest_keyed(const struct ingest_call *call, const char *key,
 				const char *request_sha256, ingest_answer_fn answer, void *cls,
 				bool *replayed, unsigned *status, char **body);
+
+/** Sets how long stored Idempotency-Key answers are kept (seconds; default 86400): an older
+ *  one is answered as if it never was, and db_idempotency_purge() deletes it. */
+void db_idempotency_keep(unsigned seconds);
+
+/** Deletes up to 10,000 stored answers older than the keep time; *deleted says how many.
+ *  Only one instance at a time does it (the others find the lock taken and delete
+ *  nothing), and none on a standby. */
+enum db_rc db_idempotency_purge(long long *deleted);
 
 /** Correction of loan @a ref at @a version with one loan_item (JSON text). */
 enum db_rc db_loan_correct(const char *bank, const char *ref, int version, const char *item,

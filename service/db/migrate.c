@@ -54,7 +54,9 @@ static enum db_rc apply_one(PGconn *c, const struct embedded_migration *m, unsig
 	if (rc != DB_OK || done)
 		goto out;
 	r = PQexec(c, m->sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+	/* Empty (comments only): a migration whose functions moved to sql/ keeps its version. */
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
+	    PQresultStatus(r) != PGRES_EMPTY_QUERY) {
 		fprintf(stderr, "finregd migrate: %s failed: %s", m->name, PQerrorMessage(c));
 		PQclear(r);
 		rc = DB_ERROR;

@@ -3,7 +3,7 @@
  * Looking the principal up on every request cost a database round trip per request, on
  * every pool thread's own connection: at a few thousand single posts a second that was a
  * fifth of the machine. The cache keeps successful look-ups, and:
- *  - a listener connection waits on LISTEN finreg_principals; migration 009's triggers
+ *  - a listener connection waits on LISTEN finreg_principals; sql/principals.sql's triggers
  *    NOTIFY on every committed change to principals, certificates or tokens, from any
  *    instance or command, and the listener then empties the cache (within milliseconds);
  *  - nothing is cached while the listener is not connected and listening (a missed
@@ -216,4 +216,14 @@ void principal_cache_stop(void)
 	invalidate(false);
 	close(wake_fd);
 	wake_fd = -1;
+}
+
+bool principal_cache_listening(void)
+{
+	bool on;
+
+	pthread_mutex_lock(&lock);
+	on = listening;
+	pthread_mutex_unlock(&lock);
+	return on;
 }

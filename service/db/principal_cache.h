@@ -20,6 +20,9 @@ enum db_rc principal_cache_lookup(char kind, const char *sha256_hex, principal_f
 /** Starts the listener; until it listens, nothing is cached. */
 bool principal_cache_start(void);
 
+/** True while the listener is connected and listening (for /metrics). */
+bool principal_cache_listening(void);
+
 /** Stops the listener and empties the cache. */
 void principal_cache_stop(void);
 

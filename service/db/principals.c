@@ -26,7 +26,38 @@ const struct db_stmt db_stmts_principals[] = {
      " WHERE code = $1 RETURNING id"},
     {"principal_token_insert",
      "INSERT INTO principal_tokens (sha256, principal_id)"
-     " SELECT $1, id FROM principals WHERE code = $2 AND active RETURNING principal_id"},
+     " SELECT $1, id FROM principals WHERE code = $2 AND active RETURNING id"},
+    {"principal_enable",
+     "UPDATE principals SET active = true, disabled_at = NULL WHERE code = $1 RETURNING id"},
+    /* Principal id (NULL: no such code), whether the certificate was added, and the
+     * principal that owned it before (NULL: nobody). */
+    {"principal_cert_attach",
+     "WITH p AS (SELECT id FROM principals WHERE code = $2),"
+     " ins AS (INSERT INTO principal_certs (sha256, principal_id, subject)"
+     " SELECT $1, p.id, $3 FROM p ON CONFLICT (sha256) DO NOTHING RETURNING principal_id)"
+     " SELECT (SELECT id FROM p), (SELECT count(*) FROM ins),"
+     " (SELECT principal_id FROM principal_certs WHERE sha256 = $1)"},
+    /* The principal's certificates left after the removal. */
+    {"principal_cert_remove",
+     "DELETE FROM principal_certs c USING principals p"
+     " WHERE p.id = c.principal_id AND p.code = $1 AND c.sha256 = $2"
+     " RETURNING (SELECT count(*) - 1 FROM principal_certs x WHERE x.principal_id = p.id)"},
+    /* Whether the token was revoked by this call (false: it already was). */
+    {"principal_token_revoke",
+     "WITH t AS (SELECT id, revoked_at FROM principal_tokens WHERE id = $1::bigint FOR UPDATE),"
+     " u AS (UPDATE principal_tokens x SET revoked_at = now() FROM t"
+     " WHERE x.id = t.id AND t.revoked_at IS NULL RETURNING x.id)"
+     " SELECT (SELECT count(*) FROM u), p.code FROM t JOIN principal_tokens y ON y.id = t.id"
+     " JOIN principals p ON p.id = y.principal_id"},
+    {"principal_list",
+     "SELECT p.code, p.kind, CASE WHEN p.active THEN 'active' ELSE 'disabled' END, p.name,"
+     " coalesce((SELECT string_agg('  cert ' || c.sha256 || ' added ' || ts_text(c.added_at)"
+     " || ' ' || c.subject, E'\\n' ORDER BY c.added_at, c.sha256) FROM principal_certs c"
+     " WHERE c.principal_id = p.id), ''),"
+     " coalesce((SELECT string_agg('  token ' || t.id || ' issued ' || ts_text(t.issued_at)"
+     " || coalesce(' revoked ' || ts_text(t.revoked_at), ''), E'\\n' ORDER BY t.id)"
+     " FROM principal_tokens t WHERE t.principal_id = p.id), '')"
+     " FROM principals p ORDER BY p.code"},
     {NULL, NULL},
 };
 
@@ -182,19 +213,156 @@ enum db_rc db_principal_disable(const char *code)
 
 struct token_add {
 	const char *code, *digest;
+	char *id;
+	size_t id_len;
 };
 
 static enum db_rc do_token_add(PGconn *c, void *cls)
 {
 	struct token_add *t = cls;
 	const char *params[] = {t->digest, t->code};
+	enum db_rc rc;
+	PGresult *r = db_run(c, "principal_token_insert", 2, params, &rc);
 
-	return do_single(c, "principal_token_insert", 2, params);
+	if (r == NULL)
+		return rc;
+	rc = PQntuples(r) == 1 ? DB_OK : DB_NOT_FOUND;
+	if (rc == DB_OK)
+		db_value_copy(t->id, t->id_len, r, 0, 0);
+	PQclear(r);
+	return rc;
 }
 
-enum db_rc db_token_add(const char *code, const char *token_sha256)
+enum db_rc db_token_add(const char *code, const char *token_sha256, char *id, size_t id_len)
 {
-	struct token_add t = {code, token_sha256};
+	struct token_add t = {code, token_sha256, id, id_len};
 
 	return db_tx(do_token_add, &t, false);
+}
+
+static enum db_rc do_enable(PGconn *c, void *cls)
+{
+	const char *params[] = {cls};
+
+	return do_single(c, "principal_enable", 1, params);
+}
+
+enum db_rc db_principal_enable(const char *code)
+{
+	return db_tx(do_enable, (void *)code, false);
+}
+
+struct cert_change {
+	const char *code, *sha256, *subject;
+	bool done;
+	long long remaining;
+};
+
+static enum db_rc do_cert_attach(PGconn *c, void *cls)
+{
+	struct cert_change *a = cls;
+	const char *params[] = {a->sha256, a->code, a->subject};
+	enum db_rc rc;
+	PGresult *r = db_run(c, "principal_cert_attach", 3, params, &rc);
+
+	if (r == NULL)
+		return rc;
+	a->done = db_value_int(r, 0, 1) == 1;
+	if (PQgetisnull(r, 0, 0))
+		rc = DB_NOT_FOUND;
+	else if (!a->done && strcmp(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 2)) != 0)
+		rc = DB_CONFLICT;
+	PQclear(r);
+	return rc;
+}
+
+enum db_rc db_principal_cert_add(const char *code, const char *cert_sha256, const char *subject,
+				 bool *added)
+{
+	struct cert_change a = {code, cert_sha256, subject, false, 0};
+	enum db_rc rc = db_tx(do_cert_attach, &a, false);
+
+	*added = a.done;
+	return rc;
+}
+
+static enum db_rc do_cert_remove(PGconn *c, void *cls)
+{
+	struct cert_change *a = cls;
+	const char *params[] = {a->code, a->sha256};
+	enum db_rc rc;
+	PGresult *r = db_run(c, "principal_cert_remove", 2, params, &rc);
+
+	if (r == NULL)
+		return rc;
+	rc = PQntuples(r) == 1 ? DB_OK : DB_NOT_FOUND;
+	if (rc == DB_OK)
+		a->remaining = db_value_int(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+enum db_rc db_principal_cert_remove(const char *code, const char *cert_sha256, long long *remaining)
+{
+	struct cert_change a = {code, cert_sha256, NULL, false, 0};
+	enum db_rc rc = db_tx(do_cert_remove, &a, false);
+
+	*remaining = a.remaining;
+	return rc;
+}
+
+struct revoke {
+	const char *id;
+	bool revoked;
+	char code[64];
+};
+
+static enum db_rc do_revoke(PGconn *c, void *cls)
+{
+	struct revoke *v = cls;
+	const char *params[] = {v->id};
+	enum db_rc rc;
+	PGresult *r = db_run(c, "principal_token_revoke", 1, params, &rc);
+
+	if (r == NULL)
+		return rc;
+	rc = PQntuples(r) == 1 ? DB_OK : DB_NOT_FOUND;
+	if (rc == DB_OK) {
+		v->revoked = db_value_int(r, 0, 0) == 1;
+		db_value_copy(v->code, sizeof v->code, r, 0, 1);
+	}
+	PQclear(r);
+	return rc;
+}
+
+enum db_rc db_token_revoke(const char *id, bool *revoked, char *code, size_t code_len)
+{
+	struct revoke v = {id, false, ""};
+	enum db_rc rc = db_tx(do_revoke, &v, false);
+
+	*revoked = v.revoked;
+	snprintf(code, code_len, "%s", v.code);
+	return rc;
+}
+
+struct list_state {
+	principal_list_fn fn;
+	void *cls;
+};
+
+static void list_row(void *cls, const PGresult *r, int row)
+{
+	struct list_state *s = cls;
+	struct principal_listing l = {PQgetvalue(r, row, 0), PQgetvalue(r, row, 1),
+				      PQgetvalue(r, row, 2), PQgetvalue(r, row, 3),
+				      PQgetvalue(r, row, 4), PQgetvalue(r, row, 5)};
+
+	s->fn(s->cls, &l);
+}
+
+enum db_rc db_principal_list(principal_list_fn fn, void *cls)
+{
+	struct list_state s = {fn, cls};
+
+	return db_rows("principal_list", 0, NULL, list_row, &s);
 }

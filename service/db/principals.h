@@ -3,6 +3,8 @@
 #ifndef FINREG_DB_PRINCIPALS_H
 #define FINREG_DB_PRINCIPALS_H
 
+#include <stddef.h>
+
 #include "db/db.h"
 #include "principal.h"
 
@@ -27,7 +29,40 @@ enum db_rc db_principal_add(enum principal_kind kind, const char *code, const ch
  *  there is no such principal. */
 enum db_rc db_principal_disable(const char *code);
 
-/** Stores token digest @a token_sha256 for active principal @a code. */
-enum db_rc db_token_add(const char *code, const char *token_sha256);
+/** Stores token digest @a token_sha256 for active principal @a code; its id (decimal) goes
+ *  to @a id. DB_NOT_FOUND when no active principal has the code. */
+enum db_rc db_token_add(const char *code, const char *token_sha256, char *id, size_t id_len);
+
+/* Every change below sends NOTIFY finreg_principals (migration 009's triggers), so every
+ * server's cache forgets what it knew within a second. */
+
+/** Enables principal @a code again (its certificates and unrevoked tokens work again).
+ *  DB_NOT_FOUND when there is no such principal. */
+enum db_rc db_principal_enable(const char *code);
+
+/** Attaches certificate @a cert_sha256 to existing principal @a code; *added is false when
+ *  it already had it. DB_NOT_FOUND: no such principal; DB_CONFLICT: another one owns it. */
+enum db_rc db_principal_cert_add(const char *code, const char *cert_sha256, const char *subject,
+				 bool *added);
+
+/** Detaches certificate @a cert_sha256 from principal @a code; *remaining is how many
+ *  certificates it still has. DB_NOT_FOUND when the principal does not have it. */
+enum db_rc db_principal_cert_remove(const char *code, const char *cert_sha256,
+				    long long *remaining);
+
+/** Revokes token @a id (decimal); *revoked is false when it already was revoked; @a code gets
+ *  its principal's code. DB_NOT_FOUND when there is no such token. */
+enum db_rc db_token_revoke(const char *id, bool *revoked, char *code, size_t code_len);
+
+/** One principal as `finregd principal list` shows it: certs and tokens are lines of text
+ *  ("  cert SHA256 added TIME SUBJECT", "  token ID issued TIME [revoked TIME]"), or "". */
+struct principal_listing {
+	const char *code, *kind, *status, *name, *certs, *tokens;
+};
+
+typedef void (*principal_list_fn)(void *cls, const struct principal_listing *p);
+
+/** Calls @a fn for every principal, in code order. */
+enum db_rc db_principal_list(principal_list_fn fn, void *cls);
 
 #endif

@@ -1,7 +1,7 @@
 /* Relief-fund referral storage (migration 006): creation, status moves, reads, the list,
  * the streamed export and the figures of GET /v1/stats/referrals. The checks that need
  * stored rows (bank principal, one open referral per firm and bank, the funding loan) are
- * SQL functions; this file binds and reads them. JSON travels as text. */
+ * SQL functions in sql/referrals.sql; this file binds and reads them. JSON travels as text. */
 #ifndef FINREG_DB_REFERRALS_H
 #define FINREG_DB_REFERRALS_H
 

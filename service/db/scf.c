@@ -1,5 +1,5 @@
 /* Statements and functions of db/scf.h. The membership checks and all the writes are SQL
- * functions in migration 007; this file binds and reads them. */
+ * functions in sql/scf.sql; this file binds and reads them. */
 #include "db/scf.h"
 
 #include <stdio.h>

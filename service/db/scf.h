@@ -1,6 +1,6 @@
-/* Supply-chain programs (migration 007): programs a bank creates, members joining and
- * leaving, reads of programs with their financing figures, and the figures of the core
- * enterprises' reward. JSON travels as text. */
+/* Supply-chain programs (migration 007, functions in sql/scf.sql): programs a bank
+ * creates, members joining and leaving, reads of programs with their financing figures,
+ * and the figures of the core enterprises' reward. JSON travels as text. */
 #ifndef FINREG_DB_SCF_H
 #define FINREG_DB_SCF_H
 

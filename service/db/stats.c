@@ -24,6 +24,9 @@ const struct db_stmt db_stmts_stats[] = {
      " updated_by = EXCLUDED.updated_by"},
     {"stats_compact", "SELECT stats_compact()"},
     {"stats_bank_names", "SELECT code, name FROM principals WHERE kind = 'bank'"},
+    {"stats_pending_rows",
+     "SELECT (SELECT count(*) FROM stats_new_loans_delta) + (SELECT count(*) FROM "
+     "stats_balance_delta) + (SELECT count(*) FROM stats_pricing_delta)"},
     {NULL, NULL},
 };
 
@@ -163,4 +166,15 @@ enum db_rc db_bank_names(name_row_fn fn, void *cls)
 	struct query q = {(void *)fn, cls};
 
 	return db_rows("stats_bank_names", 0, NULL, name_row, &q);
+}
+
+static void count_row(void *cls, const PGresult *r, int row)
+{
+	*(int64_t *)cls = db_value_int(r, row, 0);
+}
+
+enum db_rc db_stats_pending_rows(int64_t *rows)
+{
+	*rows = -1;
+	return db_rows("stats_pending_rows", 0, NULL, count_row, rows);
 }

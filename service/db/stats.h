@@ -1,6 +1,7 @@
-/* Reads of the statistics summaries (migration 004): new loans over a window, pricing of
- * inclusive small-micro loans, lending growth, targets. Money in fen; averages and
- * changes come back as decimal text, computed exactly and rounded by the database. */
+/* Reads of the statistics summaries (migration 004, functions in sql/stats.sql): new
+ * loans over a window, pricing of inclusive small-micro loans, lending growth, targets.
+ * Money in fen; averages and changes come back as decimal text, computed exactly and
+ * rounded by the database. */
 #ifndef FINREG_DB_STATS_H
 #define FINREG_DB_STATS_H
 
@@ -72,5 +73,7 @@ typedef void (*name_row_fn)(void *cls, const char *code, const char *name);
 
 /** Every bank's code and name (disabled ones too: their figures stay in the statistics). */
 enum db_rc db_bank_names(name_row_fn fn, void *cls);
+/** Statistics delta rows the compactor has not folded yet (for /metrics). */
+enum db_rc db_stats_pending_rows(int64_t *rows);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "db/db_internal.h"
 #include "log.h"
+#include "metrics.h"
 
 #define STREAM_MAX_COLS 64
 
@@ -14,6 +15,7 @@ struct db_stream {
 	PGresult *row;
 	const char *values[STREAM_MAX_COLS];
 	bool done;
+	bool counted; /* in finreg_exports_in_flight */
 };
 
 struct db_stream *db_stream_open(const char *name, int n, const char *const *params, enum db_rc *rc)
@@ -39,6 +41,8 @@ struct db_stream *db_stream_open(const char *name, int n, const char *const *par
 		goto fail;
 	}
 	*rc = DB_OK;
+	s->counted = true;
+	metrics_exports(1);
 	return s;
 fail:
 	db_stream_close(s);
@@ -82,6 +86,8 @@ void db_stream_close(struct db_stream *s)
 	if (s == NULL)
 		return;
 	PQclear(s->row);
+	if (s->counted)
+		metrics_exports(-1);
 	if (s->conn != NULL) {
 		if (!s->done) {
 			PGcancel *c = PQgetCancel(s->conn);

@@ -1,6 +1,6 @@
 /* The guarantee green channel (whitelist) in storage: adding and removing entries, the
  * check of one firm, its history and the filtered list. The rules that need stored rows
- * (no overlapping entries, what removal touches) are SQL functions in migration 005; this
+ * (no overlapping entries, what removal touches) are SQL functions in sql/guarantees.sql; this
  * binds them. Dates travel as "YYYY-MM-DD", entries as JSON text. */
 #ifndef FINREG_DB_WHITELIST_H
 #define FINREG_DB_WHITELIST_H

@@ -36,7 +36,7 @@ const struct rule rule_catalog[] = {
     {"L012", RULE_ERROR, "guarantee_mode", "required; credit | guaranteed | collateral | pledge"},
     {"L013", RULE_ERROR, "guarantor_code",
      "optional, 1-64 printable characters; only with guarantee_mode \"guaranteed\"; must "
-     "name a registered guarantor"},
+     "name an active registered guarantor"},
     {"L014", RULE_ERROR, "first_loan", "required boolean"},
     {"L015", RULE_ERROR, "renewal",
      "required boolean; true needs renews_loan_ref, false must not have one"},
@@ -61,6 +61,9 @@ const struct rule rule_catalog[] = {
     {"L032", RULE_ERROR, "amount",
      "required; yuan string above zero, not above what is outstanding (repayment)"},
     {"L040", RULE_ERROR, "reason", "required; 1-500 characters (void)"},
+    {"L050", RULE_ERROR, "amount",
+     "on no day may the guarantees outstanding on one loan add up to more than its amount "
+     "(posting a guarantee; lowering a loan's amount)"},
     {"W001", RULE_WARNING, "first_loan",
      "the bank's first_loan flag disagrees with registry_first_loan (no earlier non-void "
      "loan to the same USCC from any bank)"},

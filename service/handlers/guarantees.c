@@ -44,7 +44,10 @@ static void reply_outcome(struct request *req, enum db_rc rc, struct db_outcome 
 				   : strcmp(o->code, "conflict") == 0 ? ERR_CONFLICT
 								      : ERR_INVALID_FIELD;
 
-		reply_error(req, e, NULL, o->field[0] ? o->field : NULL, "%s%s%s",
+		/* A rule id (L050) in place of the code: invalid_field under that rule. */
+		const char *rule = o->code[0] == 'L' ? o->code : NULL;
+
+		reply_error(req, e, rule, o->field[0] ? o->field : NULL, "%s%s%s",
 			    o->field[0] ? o->field : "", o->field[0] ? ": " : "",
 			    o->message ? o->message : "rejected");
 	} else if (o->body == NULL) {

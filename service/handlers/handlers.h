@@ -13,6 +13,11 @@ void ops_metrics(struct request *req);
 void openapi_get(struct request *req);
 /* whoami.c */
 void whoami_get(struct request *req);
+/* dashboard.c: static files of the browser dashboard, from FINREG_WEB_DIR */
+void dashboard_set_dir(const char *dir);
+void dashboard_redirect(struct request *req);
+void dashboard_index(struct request *req);
+void dashboard_file(struct request *req);
 /* lpr.c */
 void lpr_list(struct request *req);
 void lpr_put(struct request *req);
@@ -38,6 +43,12 @@ void stats_pricing(struct request *req);
 void stats_lending_growth(struct request *req);
 void stats_targets(struct request *req);
 void targets_put(struct request *req);
+void stats_scorecard(struct request *req);
+void scorecard_weights_put(struct request *req);
+void alerts_withdrawals(struct request *req);
+void firms_get(struct request *req);
+void firms_history(struct request *req);
+void firms_list(struct request *req);
 
 /* scf.c */
 void scf_programs_post(struct request *req);

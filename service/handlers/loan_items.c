@@ -17,7 +17,7 @@ static void violation_to_error(const struct rule_violation *v, struct field_erro
 	snprintf(err->message, sizeof err->message, "%s", v->message);
 }
 
-/* The loan_item record of migration 003 for @a in and @a d. */
+/* The loan_item record (type: migration 003; read by sql/loans.sql) for @a in and @a d. */
 static json_t *item_json(int idx, const struct loan_input *in, const struct loan_derived *d)
 {
 	json_t *o = json_object();

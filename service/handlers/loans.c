@@ -15,6 +15,7 @@
 #include "handlers/loan_items.h"
 #include "http/reply.h"
 #include "json/loan_json.h"
+#include "metrics.h"
 
 /* Replies with a loan JSON text from the database (ownership of @a json taken). */
 static void reply_loan(struct request *req, unsigned status, char *json)
@@ -72,6 +73,8 @@ void loans_post(struct request *req)
 		reply_error(req, ERR_INTERNAL, NULL, NULL, "ingest answered no loan");
 		goto out;
 	}
+	if (strcmp(out.status, "created") == 0)
+		metrics_loans_stored(1);
 	reply_loan(req, strcmp(out.status, "created") == 0 ? 201 : 200, out.loan);
 	out.loan = NULL;
 out:

@@ -13,6 +13,7 @@
 #include "handlers/loan_items.h"
 #include "http/reply.h"
 #include "json/csv.h"
+#include "metrics.h"
 
 #define BATCH_MAX           1000
 #define IDEMPOTENCY_KEY_MAX 128
@@ -97,6 +98,7 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 		snprintf(prefix, sizeof prefix, "loans[%d]", o->idx);
 		loan_outcome_error(o, prefix, &db_errs[o->idx]);
 	}
+	first = first_problem(b, db_errs);
 	for (size_t i = 0, k = 0; i < b->n; i++) {
 		const char *st = "rejected";
 		const struct field_error *err = NULL;
@@ -111,6 +113,8 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 			if (strcmp(st, "rejected") == 0)
 				err = &db_errs[i];
 		}
+		if (err != NULL)
+			metrics_rejected(err->rule);
 		created += strcmp(st, "created") == 0;
 		unchanged += strcmp(st, "unchanged") == 0;
 		rejected += strcmp(st, "rejected") == 0;
@@ -119,8 +123,9 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 						"loan_ref", b->preps[i].loan_ref, "status", st,
 						"error", err ? field_error_json(err) : NULL));
 	}
-	first = first_problem(b, db_errs);
 	stored = !b->dry_run && !(b->atomic && first != NULL);
+	if (stored)
+		metrics_loans_stored((unsigned)created);
 	answer = json_pack("{s:i, s:i, s:i, s:b, s:b, s:o}", "created", created, "unchanged",
 			   unchanged, "rejected", rejected, "stored", stored, "dry_run", b->dry_run,
 			   "results", results);

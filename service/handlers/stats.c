@@ -1,8 +1,8 @@
 /* Regulator statistics on loans: GET /v1/stats/new-loans, /pricing, /lending-growth,
  * /targets and PUT /v1/targets/{year}/{metric}. Figures come from the summary tables of
- * migration 004 (never a scan of loans); sums are exact fen, shares and ratios are
- * computed from exact sums and rounded to four decimals only here, for output. A bank
- * reads its own figures with bank=self. */
+ * migration 004 through sql/stats.sql (never a scan of loans); sums are exact fen, shares
+ * and ratios are computed from exact sums and rounded to four decimals only here, for
+ * output. A bank reads its own figures with bank=self. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include "handlers/common.h"
 #include "handlers/formats.h"
 #include "handlers/handlers.h"
+#include "handlers/supervision.h"
 #include "http/reply.h"
 
 #define MAX_GROUPS    4096
@@ -495,7 +496,8 @@ static void target_add(void *cls, const char *metric, const char *target, const 
 
 void stats_targets(struct request *req)
 {
-	json_t *rows = json_array();
+	json_t *rows = json_array(), *scorecard = NULL;
+	int32_t day;
 	char as_of[DATE_BUF];
 	int year;
 	enum out_format fmt;
@@ -504,12 +506,16 @@ void stats_targets(struct request *req)
 	if (!query_format(req, STATS_FORMATS, FMT_JSON, &fmt) || !year_and_as_of(req, &year, as_of))
 		goto fail;
 	rc = db_stats_targets(year, as_of, target_add, rows);
+	/* The banks' ranking beside the targets (docs/supervision.md). */
+	if (rc == DB_OK && date_parse(as_of, &day))
+		rc = scorecard_json(year, day, "*", false, &scorecard);
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
 		goto fail;
 	}
 	reply_answer(req, fmt,
-		     json_pack("{s:i, s:s, s:o}", "year", year, "as_of", as_of, "rows", rows),
+		     json_pack("{s:i, s:s, s:o, s:o}", "year", year, "as_of", as_of, "rows", rows,
+			       "scorecard", scorecard),
 		     &target_table);
 	return;
 fail:

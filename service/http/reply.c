@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 
 #define RETRY_AFTER_SECONDS "2"
 
@@ -80,6 +81,8 @@ void reply_error(struct request *req, enum api_error e, const char *rule, const 
 	} else {
 		snprintf(message, sizeof message, "%s", api_error_message(e));
 	}
+	if (rule != NULL)
+		metrics_rejected(rule);
 	if (e == ERR_INTERNAL)
 		LOG_BUG("request %s %s %s answered 500: %s", req->id, req->method, req->path,
 			message);
@@ -114,6 +117,11 @@ void reply_db_error(struct request *req, enum db_rc rc)
 	case DB_PENDING_MIGRATIONS:
 		reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
 			    "the database schema is older than this server; run finregd migrate");
+		return;
+	case DB_READ_ONLY:
+		reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
+			    "this instance's database is a read-only standby; send writes to an "
+			    "instance on the primary");
 		return;
 	case DB_OK:
 	case DB_ABORT:

@@ -18,6 +18,9 @@ static const struct route routes[] = {
     {"GET", "/readyz", ops_readyz, 0, 0},
     {"GET", "/metrics", ops_metrics, 0, 0},
     {"GET", "/v1/openapi.json", openapi_get, 0, 0},
+    {"GET", "/dashboard", dashboard_redirect, 0, 0},
+    {"GET", "/dashboard/", dashboard_index, 0, 0},
+    {"GET", "/dashboard/{file}", dashboard_file, 0, 0},
     {"GET", "/v1/whoami", whoami_get, PK_ANY, 0},
     {"GET", "/v1/lpr", lpr_list, PK_ANY, 0},
     {"PUT", "/v1/lpr/{date}", lpr_put, PK_REGULATOR, JSON_BODY},
@@ -61,6 +64,12 @@ static const struct route routes[] = {
     {"POST", "/v1/guarantees/{guarantee_ref}/release", guarantees_release, PK_GUARANTOR, JSON_BODY},
     {"GET", "/v1/stats/guarantee-leverage", stats_guarantee_leverage, PK_GUARANTOR | PK_REGULATOR,
      0},
+    {"GET", "/v1/firms", firms_list, PK_REGULATOR, 0},
+    {"GET", "/v1/firms/{uscc}", firms_get, READERS, 0},
+    {"GET", "/v1/firms/{uscc}/history", firms_history, PK_REGULATOR, 0},
+    {"GET", "/v1/stats/scorecard", stats_scorecard, READERS, 0},
+    {"PUT", "/v1/scorecard/weights/{year}", scorecard_weights_put, PK_REGULATOR, JSON_BODY},
+    {"GET", "/v1/alerts/withdrawals", alerts_withdrawals, READERS, 0},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -234,6 +243,20 @@ const char *router_route_name(unsigned i)
 	if (i == router_unmatched_index())
 		return "unmatched";
 	return NULL;
+}
+
+bool router_reads_replica(const struct route *r)
+{
+	static const char *const primary_only[] = {"/v1/whoami", "/v1/lpr", "/v1/rules",
+						   "/v1/openapi.json"};
+
+	if (r == NULL || strcmp(r->method, "GET") != 0 || strncmp(r->pattern, "/v1/", 4) != 0 ||
+	    strchr(r->pattern, '{') != NULL)
+		return false;
+	for (unsigned i = 0; i < sizeof primary_only / sizeof primary_only[0]; i++)
+		if (strcmp(r->pattern, primary_only[i]) == 0)
+			return false;
+	return true;
 }
 
 unsigned router_unmatched_index(void)

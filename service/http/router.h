@@ -31,6 +31,11 @@ enum route_match router_match(struct request *req, const char *method, const cha
 /** Prepares the route names; call once before serving. */
 void router_init(void);
 
+/** True for the routes whose reads may be served by a read replica (FINREG_READ_DATABASE_URL):
+ *  GETs of lists, statistics and exports under /v1/. Reads of one record (a path
+ *  parameter) stay on the primary, so a bank reads back what it just wrote. */
+bool router_reads_replica(const struct route *r);
+
 /** "GET /v1/lpr/{date}" for route @a i, "unmatched" for the last metrics slot, NULL
  *  for unused indexes. Static storage. */
 const char *router_route_name(unsigned i);

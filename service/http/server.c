@@ -26,6 +26,7 @@
 
 #include "compactor.h"
 #include "db/principal_cache.h"
+#include "db/route.h"
 #include "http/acceptor.h"
 #include "http/auth.h"
 #include "http/reply.h"
@@ -157,19 +158,23 @@ static bool authenticate(struct request *req)
 		req->authenticated = true;
 		return true;
 	case AUTH_NO_CREDENTIAL:
+		metrics_auth_failure("no_credential");
 		reply_error(req, ERR_UNAUTHENTICATED, NULL, NULL,
 			    "a client certificate or a bearer token is required");
 		break;
 	case AUTH_BAD_CERT:
+		metrics_auth_failure("bad_certificate");
 		reply_error(req, ERR_UNAUTHENTICATED, NULL, NULL,
 			    "the client certificate is not issued by the registry's CA for "
 			    "client authentication");
 		break;
 	case AUTH_UNKNOWN_CERT:
+		metrics_auth_failure("unknown_certificate");
 		reply_error(req, ERR_UNAUTHENTICATED, NULL, NULL,
 			    "the client certificate belongs to no active principal");
 		break;
 	case AUTH_BAD_TOKEN:
+		metrics_auth_failure("bad_token");
 		reply_error(req, ERR_UNAUTHENTICATED, NULL, NULL,
 			    "the bearer token is unknown, revoked or of a disabled principal");
 		break;
@@ -376,7 +381,9 @@ static void finish(struct request *req)
 	if (req->route->bodies != 0 && req->body_format == BODY_FORMAT_JSON &&
 	    !parse_json_body(req))
 		return;
+	db_read_scope(router_reads_replica(req->route));
 	req->route->fn(req);
+	db_read_scope(false);
 	if (req->response == NULL)
 		LOG_BUG("handler for %s %s made no reply", req->route->method, req->route->pattern);
 }

@@ -200,6 +200,9 @@ class Cluster:
     def _set_port(self, port):
         self.port = port
         self.url = f'host=127.0.0.1 port={port} dbname=finreg user=postgres'
+        # The least-privilege role servers connect as (scripts/db-roles.sql); the CLI and
+        # psql() use the owner's url.
+        self.app_url = f'host=127.0.0.1 port={port} dbname=finreg user=finregd_serve'
 
     def _pg_sh(self, *args):
         p = subprocess.run([PG_SH, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -210,6 +213,10 @@ class Cluster:
 
     def start(self):
         self._pg_sh('start', self.datadir, str(self.port))
+        if not getattr(self, '_roles_made', False):   # once: roles outlive restarts
+            with open(os.path.join(ROOT, 'scripts', 'db-roles.sql')) as f:
+                self.psql(f.read())
+            self._roles_made = True
 
     def stop(self):
         self._pg_sh('stop', self.datadir)
@@ -280,11 +287,11 @@ def finregd(*args, env=None, check=True, input=None, timeout=60, cluster=None):
 
 
 def issue_token(code):
-    """`finregd token issue --principal CODE`; returns the token."""
+    """`finregd token issue --principal CODE`; returns the token (the line is TOKEN ID)."""
     out = finregd('token', 'issue', '--principal', code).stdout.strip().splitlines()
     if len(out) != 1 or not out[0]:
         raise RuntimeError(f'token issue printed {out!r}, expected one line')
-    return out[0]
+    return out[0].split()[0]
 
 
 class Identity:
@@ -360,7 +367,7 @@ class Server:
             'FINREG_CLIENT_CA': os.path.join(CERTS, 'ca.pem'),
             'FINREG_THREADS': self.threads,
             **self.extra_env,
-        }, self.cluster.url)
+        }, getattr(self.cluster, 'app_url', self.cluster.url))
 
     def start(self, port=None):
         """Starts the process and waits until GET /healthz answers. port=None: a free port

@@ -73,7 +73,8 @@ def test_bearer_token_authenticates_and_is_stored_only_as_sha256():
     p = harness.finregd('token', 'issue', '--principal', who.code)
     lines = p.stdout.splitlines()
     assert len(lines) == 1 and len(lines[0]) >= 32, p.stdout
-    token = lines[0]
+    token, token_id = lines[0].split()
+    assert token_id.isdigit(), p.stdout
 
     r = _whoami(harness.client(None, token=token))
     assert r.status == 200, r

@@ -168,37 +168,58 @@ def test_a_guarantee_is_idempotent_on_its_ref():
 def test_a_guarantee_must_fit_a_loan_of_the_named_bank():
     bank, g = harness.client('bank'), harness.client('guarantor')
     loan = guaranteed_loan(bank, amount='3000000.00')
-    credit = fd.loan()
-    assert bank.post('/v1/loans', json=credit).status == 201
-    other_bank = guaranteed_loan(harness.client('bank2'))
-    named = guaranteed_loan(bank, guarantor_code='SM-GUAR')
     voided = guaranteed_loan(bank)
     assert bank.post('/v1/loans/%s/void' % harness.quote(voided['loan_ref']),
                      json={'reason': '录入错误'}).status == 200
-    _, g2 = new_guarantor(harness.client('regulator'))
     cases = [
-        (g, guarantee(loan, bank_code='NO-SUCH-BANK'), 'bank_code'),
-        (g, guarantee(loan, bank_code='SM-GUAR'), 'bank_code'),
-        (g, guarantee(loan, loan_ref='无此贷款-' + harness.unique()), 'loan_ref'),
-        (g, guarantee(other_bank, bank_code='CIB-SM'), 'loan_ref'),
-        (g, guarantee(loan, borrower_uscc=fd.make_uscc()), 'borrower_uscc'),
-        (g, dict(guarantee(loan), loan_ref=credit['loan_ref'],
-                 borrower_uscc=credit['borrower']['uscc']), 'loan_ref'),
-        (g, guarantee(voided), 'loan_ref'),
-        (g2, guarantee(named), 'loan_ref'),
-        (g, guarantee(loan, amount='3000000.01'), 'amount'),
-        (g, guarantee(loan, start_date='2019-02-19'), 'start_date'),
+        (guarantee(voided), 'loan_ref'),
+        (guarantee(loan, amount='3000000.01'), 'amount'),
+        (guarantee(loan, start_date='2019-02-19'), 'start_date'),
     ]
-    for who, body, field in cases:
-        err = expect_error(who.post('/v1/guarantees', json=body), 422, 'invalid_field', field)
+    for body, field in cases:
+        err = expect_error(g.post('/v1/guarantees', json=body), 422, 'invalid_field', field)
         assert err['message'].startswith(field + ': '), err
-    assert 'guaranteed' in expect_error(g.post('/v1/guarantees', json=cases[5][1]), 422,
-                                        'invalid_field', 'loan_ref')['message']
-    assert 'SM-GUAR' in expect_error(g2.post('/v1/guarantees', json=cases[7][1]), 422,
-                                     'invalid_field', 'loan_ref')['message']
     assert post(g, guarantee(loan, amount='3000000.00'))['amount'] == '3000000.00'
-    assert post(g, guarantee(named))['loan_ref'] == named['loan_ref']
-    assert post(harness.client('guarantor'), guarantee(other_bank))['bank_code'] == 'RCB-SM'
+    other_bank = guaranteed_loan(harness.client('bank2'))
+    assert post(g, guarantee(other_bank))['bank_code'] == 'RCB-SM'
+
+
+def test_a_guarantor_learns_nothing_of_loans_not_open_to_it():
+    """Issue 16: a loan that names another guarantor (or is not a guaranteed loan of the
+    named bank and borrower) answers exactly as a loan that does not exist: 404, the same
+    field and words, whatever else is wrong with the request, and nothing is stored."""
+    bank, g = harness.client('bank'), harness.client('guarantor')
+    loan = guaranteed_loan(bank, amount='3000000.00')
+    credit = fd.loan()
+    assert bank.post('/v1/loans', json=credit).status == 201
+    other_bank = guaranteed_loan(harness.client('bank2'))
+    g2_ident, g2 = new_guarantor(harness.client('regulator'))
+    named = guaranteed_loan(bank, guarantor_code=g2_ident.code)
+    missing = guarantee(loan, loan_ref='无此贷款-' + harness.unique())
+    reference = expect_error(g.post('/v1/guarantees', json=missing), 404, 'not_found',
+                             'loan_ref')
+    cases = [
+        guarantee(named),
+        guarantee(named, amount='9000000.00', start_date='2000-01-01'),
+        guarantee(named, borrower_uscc=fd.make_uscc()),
+        guarantee(loan, bank_code='NO-SUCH-BANK'),
+        guarantee(loan, bank_code='SM-GUAR'),
+        guarantee(other_bank, bank_code='CIB-SM'),
+        guarantee(loan, borrower_uscc=fd.make_uscc()),
+        dict(guarantee(loan), loan_ref=credit['loan_ref'],
+             borrower_uscc=credit['borrower']['uscc']),
+    ]
+    for body in cases:
+        err = expect_error(g.post('/v1/guarantees', json=body), 404, 'not_found', 'loan_ref')
+        assert {k: v for k, v in err.items() if k != 'request_id'} == \
+            {k: v for k, v in reference.items() if k != 'request_id'}, (body, err)
+        for secret in (g2_ident.code, named['borrower']['uscc'], loan['borrower']['uscc'],
+                       credit['borrower']['uscc'], 'credit', 'void'):
+            assert secret not in err['message'], (secret, err)
+    assert harness.psql("SELECT count(*) FROM guarantees WHERE loan_ref IN ('%s', '%s')"
+                        % (named['loan_ref'], credit['loan_ref'])) == [['0']]
+    # The guarantor the loan names may post on it.
+    assert post(g2, guarantee(named))['guarantor_code'] == g2_ident.code
 
 
 def test_guarantee_fields_are_validated():

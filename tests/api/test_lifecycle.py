@@ -78,7 +78,7 @@ def test_readyz_503_while_migrations_pending_then_200_after_migrate(ctx):
     out = harness.finregd('migrate', cluster=c).stdout
     assert out.strip() == f'migrations: {N_MIGRATIONS} applied, schema at version {LATEST}', out
     r = _poll(lambda: (lambda r: r if r.status == 200 else None)(ops.get('/readyz')))
-    assert r and r.json() == {'status': 'ready', 'schema_version': LATEST}, r
+    assert r and r.json() == {'status': 'ready', 'schema_version': LATEST, 'writable': True}, r
     kind, code, name = harness.PRINCIPALS['bank']
     harness.finregd('principal', 'add', '--kind', kind, '--code', code, '--name', name,
                     '--cert', harness.cert_paths('bank')[0], cluster=c)

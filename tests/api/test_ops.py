@@ -26,7 +26,9 @@ def test_readyz_is_200_with_schema_version_when_migrated():
     latest = max(int(m.group(1)) for m in
                  (re.fullmatch(r'(\d+)_.*\.sql', f)
                   for f in os.listdir(os.path.join(harness.ROOT, 'migrations'))) if m)
-    assert body == {'status': 'ready', 'schema_version': latest}, body
+    assert body == {'status': 'ready', 'schema_version': latest, 'writable': True}, body
+    r = harness.client(None).get('/readyz?write=1')
+    assert r.status == 200 and r.json()['writable'] is True, r
     rows = harness.psql('SELECT max(version) FROM schema_migrations')
     assert rows == [[str(latest)]], rows
 

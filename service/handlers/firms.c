@@ -1,0 +1,125 @@
+/* GET /v1/firms/{uscc} (a firm across banks; a bank sees only its own relationship and
+ * a firm it never lent to is 404), GET /v1/firms/{uscc}/history and GET /v1/firms (the
+ * regulator's search by name fragment or USCC prefix, county, industry and size, keyset
+ * pages). Figures come from sql/firms.sql. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/firms.h"
+#include "domain/codes.h"
+#include "domain/uscc.h"
+#include "handlers/common.h"
+#include "handlers/handlers.h"
+#include "http/reply.h"
+
+/* The message uscc_problem() gives for a wrong check character (rule L003). */
+#define USCC_CHECK_MESSAGE "check character does not match"
+
+/* The USCC of the path, checked (L002, L003); replies 422 and returns NULL when invalid. */
+static const char *path_uscc(struct request *req)
+{
+	const char *uscc = req_param(req, 0), *problem = uscc_problem(uscc);
+
+	if (problem == NULL)
+		return uscc;
+	reply_error(req, ERR_INVALID_FIELD,
+		    strstr(problem, USCC_CHECK_MESSAGE) != NULL ? "L003" : "L002", "uscc",
+		    "uscc: %s", problem);
+	return NULL;
+}
+
+void firms_get(struct request *req)
+{
+	const char *uscc = path_uscc(req);
+	const char *bank = req->principal.kind == PK_BANK ? req->principal.code : NULL;
+	char today[DATE_BUF], *json = NULL;
+	enum db_rc rc;
+
+	if (uscc == NULL)
+		return;
+	date_format(today_day(), today);
+	rc = db_firm_get(uscc, bank, today, &json);
+	if (rc == DB_NOT_FOUND) {
+		reply_error(req, ERR_NOT_FOUND, NULL, NULL, "no such firm");
+		return;
+	}
+	reply_json_text(req, rc, json);
+}
+
+void firms_history(struct request *req)
+{
+	const char *uscc = path_uscc(req);
+	char *json = NULL;
+	enum db_rc rc;
+
+	if (uscc == NULL)
+		return;
+	rc = db_firm_history(uscc, &json);
+	if (rc == DB_NOT_FOUND) {
+		reply_error(req, ERR_NOT_FOUND, NULL, NULL, "no such firm");
+		return;
+	}
+	reply_json_text(req, rc, json);
+}
+
+/* Reads the list's filters; replies 422 and returns false on a malformed one. */
+static bool firm_filter_read(struct request *req, struct firm_filter *f)
+{
+	enum firm_size size;
+	const char *after = req_query(req, "after");
+	char *end;
+
+	memset(f, 0, sizeof *f);
+	f->q = req_query(req, "q");
+	f->county = req_query(req, "county");
+	f->industry = req_query(req, "industry");
+	f->size = req_query(req, "size");
+	if (f->q != NULL && (f->q[0] == '\0' || strlen(f->q) > 200)) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "q",
+			    "q: 1 to 200 bytes of a name or USCC");
+		return false;
+	}
+	if (f->county != NULL && !county_code_valid(f->county)) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "county",
+			    "county: a 6-digit division code");
+		return false;
+	}
+	if (f->industry != NULL &&
+	    !(industry_code_valid(f->industry) ||
+	      (strlen(f->industry) == 2 && f->industry[0] >= '0' && f->industry[0] <= '9' &&
+	       f->industry[1] >= '0' && f->industry[1] <= '9'))) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "industry",
+			    "industry: a 4-digit class or a 2-digit division");
+		return false;
+	}
+	if (f->size != NULL && !firm_size_parse(f->size, &size)) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "size",
+			    "size: large, medium, small or micro");
+		return false;
+	}
+	if (!page_params(req, &f->after_id, &f->limit))
+		return false;
+	if (after != NULL) {
+		long long v = strtoll(after, &end, 10);
+
+		if (*after == '\0' || *end != '\0' || v < 0) {
+			reply_error(req, ERR_INVALID_FIELD, NULL, "after",
+				    "after: pass back the next_cursor of the previous page");
+			return false;
+		}
+		f->after_id = v;
+	}
+	return true;
+}
+
+void firms_list(struct request *req)
+{
+	struct firm_filter f;
+	struct json_list l;
+
+	if (!firm_filter_read(req, &f))
+		return;
+	f.limit = list_begin(&l, f.limit);
+	list_finish(req, &l, db_firm_list(&f, list_add, &l));
+}

@@ -1,0 +1,174 @@
+/* The loan-withdrawal watch (抽贷/压贷/断贷, measure 7.4): GET /v1/alerts/withdrawals?as_of=
+ * &window_days=90&bank=&county=&kind=&format=json|csv. The database finds the alerts of the
+ * window (sql/supervision.sql); here parameters are checked, a bank is held to its own
+ * (bank=self) and the rows are written as JSON or as Excel-safe CSV (json/csv_out.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/supervision.h"
+#include "domain/codes.h"
+#include "domain/dates.h"
+#include "domain/money.h"
+#include "domain/supervision.h"
+#include "handlers/common.h"
+#include "handlers/handlers.h"
+#include "http/reply.h"
+#include "json/csv_out.h"
+#include "json/fields.h"
+
+/* Most rows one answer holds; a query with more must be narrowed (422). */
+#define ALERTS_MAX 20000
+
+static const char *const csv_headers[] = {
+    "kind", "bank_code", "uscc",  "name", "county_code", "outstanding_before", "outstanding_as_of",
+    "date", "loan_ref",  "flags",
+};
+#define CSV_COLUMNS (sizeof csv_headers / sizeof csv_headers[0])
+
+struct alerts {
+	bool csv;
+	json_t *rows;
+	struct csv_out out;
+	long n;
+};
+
+/* "referred;whitelisted" style flags into @a buf, and as a JSON array. */
+static json_t *flags_of(const struct withdrawal_alert *a, char buf[64])
+{
+	json_t *flags = json_array();
+
+	buf[0] = '\0';
+	if (a->referred) {
+		json_array_append_new(flags, json_string("referred"));
+		strcat(buf, "referred");
+	}
+	if (a->whitelisted) {
+		json_array_append_new(flags, json_string("whitelisted"));
+		strcat(buf, buf[0] ? ";whitelisted" : "whitelisted");
+	}
+	if (a->scf_member) {
+		json_array_append_new(flags, json_string("scf_member"));
+		strcat(buf, buf[0] ? ";scf_member" : "scf_member");
+	}
+	return flags;
+}
+
+static void alert_add(void *cls, const struct withdrawal_alert *a)
+{
+	struct alerts *x = cls;
+	char flags[64], before[MONEY_BUF], after[MONEY_BUF];
+	json_t *f = flags_of(a, flags);
+
+	x->n++;
+	if (x->n > ALERTS_MAX) {
+		json_decref(f);
+		return;
+	}
+	if (x->csv) {
+		const char *cells[CSV_COLUMNS] = {a->kind,        a->bank_code, a->uscc, a->name,
+						  a->county_code, before,       after,   a->date,
+						  a->loan_ref,    flags};
+
+		money_format(a->before, before);
+		money_format(a->as_of, after);
+		csv_row(&x->out, cells, CSV_COLUMNS);
+		json_decref(f);
+		return;
+	}
+	json_array_append_new(
+	    x->rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s?, s:o}", "kind",
+			       a->kind, "bank_code", a->bank_code, "uscc", a->uscc, "name", a->name,
+			       "county_code", a->county_code, "outstanding_before",
+			       money_json(a->before), "outstanding_as_of", money_json(a->as_of),
+			       "date", a->date, "loan_ref", a->loan_ref, "flags", f));
+}
+
+/* Reads the watch's parameters into @a f (dates into the caller's buffers). Replies 422
+ * and returns false on a malformed one. */
+static bool alert_params(struct request *req, struct alert_filter *f, char start[DATE_BUF],
+			 char as_of[DATE_BUF], long *window)
+{
+	const char *w = req_query(req, "window_days"), *kind = req_query(req, "kind");
+	int32_t day, s;
+	char *end;
+	bool ok;
+
+	memset(f, 0, sizeof *f);
+	f->bank = stats_bank(req, &ok);
+	if (!ok || !query_as_of(req, as_of, &day))
+		return false;
+	if (strcmp(f->bank, "*") == 0)
+		f->bank = NULL;
+	*window = w != NULL ? strtol(w, &end, 10) : 90;
+	if ((w != NULL && (*w == '\0' || *end != '\0')) || !watch_window_start(day, *window, &s)) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "window_days",
+			    "window_days: a whole number of days from 1 to %d", WATCH_WINDOW_MAX);
+		return false;
+	}
+	date_format(s, start);
+	f->start = start;
+	f->as_of = as_of;
+	f->county = req_query(req, "county");
+	if (f->county != NULL && !county_code_valid(f->county)) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "county",
+			    "county: a 6-digit division code");
+		return false;
+	}
+	if (kind != NULL && strcmp(kind, "recall") != 0 && strcmp(kind, "cut") != 0 &&
+	    strcmp(kind, "cutoff") != 0) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "kind", "kind: recall, cut or cutoff");
+		return false;
+	}
+	f->kind = kind;
+	f->limit = ALERTS_MAX + 1;
+	return true;
+}
+
+static void reply_csv(struct request *req, struct alerts *x, const char *as_of)
+{
+	char disposition[96];
+	size_t len;
+	char *text = csv_take(&x->out, &len);
+
+	snprintf(disposition, sizeof disposition,
+		 "attachment; filename=\"withdrawal-alerts-%s.csv\"", as_of);
+	reply_text(req, 200, "text/csv; charset=utf-8", text, len);
+	reply_header(req, "Content-Disposition", disposition);
+}
+
+void alerts_withdrawals(struct request *req)
+{
+	const char *format = req_query(req, "format");
+	struct alerts x = {format != NULL && strcmp(format, "csv") == 0, NULL, {0}, 0};
+	struct alert_filter f;
+	char start[DATE_BUF], as_of[DATE_BUF];
+	long window;
+	enum db_rc rc;
+
+	if (format != NULL && !x.csv && strcmp(format, "json") != 0) {
+		reply_error(req, ERR_INVALID_FIELD, NULL, "format", "format: json or csv");
+		return;
+	}
+	if (!alert_params(req, &f, start, as_of, &window))
+		return;
+	x.rows = json_array();
+	csv_begin(&x.out, true);
+	csv_row(&x.out, csv_headers, CSV_COLUMNS);
+	rc = db_withdrawal_alerts(&f, alert_add, &x);
+	if (rc != DB_OK)
+		reply_db_error(req, rc);
+	else if (x.n > ALERTS_MAX)
+		reply_error(req, ERR_INVALID_FIELD, NULL, "window_days",
+			    "more than %d alerts: narrow the query (bank, county, kind or window)",
+			    ALERTS_MAX);
+	else if (x.csv)
+		reply_csv(req, &x, as_of);
+	else
+		reply_json(req, 200,
+			   json_pack("{s:s, s:i, s:s?, s:s?, s:s?, s:O, s:i}", "as_of", as_of,
+				     "window_days", (int)window, "bank", f.bank, "county", f.county,
+				     "kind", f.kind, "rows", x.rows, "total", (int)x.n));
+	json_decref(x.rows);
+	csv_free(&x.out);
+}

@@ -1,0 +1,61 @@
+/* Implementation of periodic.h. */
+#include "periodic.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "db/db.h"
+#include "log.h"
+
+static void *loop(void *arg)
+{
+	struct periodic *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stopping) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += p->interval_ms / 1000;
+		until.tv_nsec += (long)(p->interval_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		while (!p->stopping &&
+		       pthread_cond_timedwait(&p->wake, &p->lock, &until) != ETIMEDOUT)
+			;
+		if (p->stopping)
+			break;
+		pthread_mutex_unlock(&p->lock);
+		p->run();
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	db_disconnect();
+	return NULL;
+}
+
+bool periodic_start(struct periodic *p, unsigned interval_ms)
+{
+	p->interval_ms = interval_ms ? interval_ms : 1000;
+	p->stopping = false;
+	if (pthread_create(&p->thread, NULL, loop, p) != 0) {
+		LOG_WARN("cannot start the %s", p->name);
+		return false;
+	}
+	p->running = true;
+	return true;
+}
+
+void periodic_stop(struct periodic *p)
+{
+	if (!p->running)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	p->running = false;
+}

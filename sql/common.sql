@@ -1,0 +1,23 @@
+-- Helpers every area uses: money, rates and timestamps as the API writes them, and the
+-- registry's day. This file sorts first, so functions with a SQL-standard body (RETURN ...,
+-- parsed when created) in the other files may call these.
+
+-- Fen as yuan with two decimals ("1234.50").
+CREATE OR REPLACE FUNCTION fen_text(fen bigint) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    RETURN (fen::numeric / 100)::numeric(20, 2)::text;
+
+-- A rate in 1/10000 percent as percent with four decimals ("3.8500").
+CREATE OR REPLACE FUNCTION rate_text(e4 integer) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    RETURN (e4::numeric / 10000)::numeric(12, 4)::text;
+
+-- A timestamp in Beijing time, to the microsecond, with its +08:00 offset.
+CREATE OR REPLACE FUNCTION ts_text(t timestamptz) RETURNS text
+    LANGUAGE sql IMMUTABLE STRICT
+    RETURN to_char(t AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS.US"+08:00"');
+
+-- The registry's day of a timestamp (Asia/Shanghai).
+CREATE OR REPLACE FUNCTION registry_day(t timestamptz) RETURNS date
+    LANGUAGE sql STABLE STRICT
+    RETURN (t AT TIME ZONE 'Asia/Shanghai')::date;

@@ -1,0 +1,181 @@
+-- Firms' reference data (name, county, industry, size) as banks, the regulator and
+-- supply-chain programs report it: one upsert, which keeps every change in firm_history.
+-- Tables: migrations/003_loans.sql.
+
+-- Records firms' reference data as reported by @p_actor (a jsonb list of {ord, uscc, name,
+-- county_code, industry_code, size}; used by corrections, referrals and supply-chain
+-- programs) through firms_upsert_items: "ord" orders the firms as "idx" does the items
+-- (the last report of a firm wins).
+CREATE OR REPLACE FUNCTION firms_upsert(p_firms jsonb, p_actor text, p_source text)
+RETURNS void
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM firms_upsert_items(ARRAY(
+        SELECT x FROM jsonb_populate_recordset(NULL::loan_item, (
+            SELECT jsonb_agg(f || jsonb_build_object('idx', f->'ord'))
+            FROM jsonb_array_elements(p_firms) f)) x), p_actor, p_source);
+END $$;
+
+-- Records the reference data of the borrowers of @p_items as reported by @p_actor (the
+-- last item of a firm wins). Data the regulator set is replaced only by the regulator: a
+-- bank's report that differs from it is kept in firm_history with applied = false (once
+-- per bank and content) and changes nothing. Every applied change is kept in firm_history.
+CREATE OR REPLACE FUNCTION firms_upsert_items(p_items loan_item[], p_actor text, p_source text)
+RETURNS void
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    v_regulator boolean := EXISTS (SELECT 1 FROM principals p
+                                   WHERE p.code = p_actor AND p.kind = 'regulator');
+BEGIN
+    WITH input AS (
+        SELECT DISTINCT ON (i.uscc) i.uscc, i.name, i.county_code, i.industry_code, i.size
+        FROM unnest(p_items) i
+        ORDER BY i.uscc, i.idx DESC),
+    kept AS (
+        SELECT i.* FROM input i JOIN firms f ON f.uscc = i.uscc
+        WHERE NOT v_regulator AND f.regulator_set
+          AND (f.name, f.county_code, f.industry_code, f.size)
+              IS DISTINCT FROM (i.name, i.county_code, i.industry_code, i.size)
+          AND NOT EXISTS (
+              SELECT 1 FROM firm_history h
+              WHERE h.uscc = i.uscc AND h.changed_by = p_actor AND NOT h.applied
+                AND (h.name, h.county_code, h.industry_code, h.size)
+                    = (i.name, i.county_code, i.industry_code, i.size))),
+    changed AS (
+        INSERT INTO firms AS t (uscc, name, county_code, industry_code, size, updated_by,
+                                regulator_set)
+        SELECT uscc, name, county_code, industry_code, size, p_actor, v_regulator
+        FROM input ORDER BY uscc
+        ON CONFLICT (uscc) DO UPDATE
+            SET name = EXCLUDED.name, county_code = EXCLUDED.county_code,
+                industry_code = EXCLUDED.industry_code, size = EXCLUDED.size,
+                updated_at = now(), updated_by = EXCLUDED.updated_by,
+                regulator_set = t.regulator_set OR EXCLUDED.regulator_set
+            WHERE (EXCLUDED.regulator_set OR NOT t.regulator_set)
+              AND ((t.name, t.county_code, t.industry_code, t.size)
+                   IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.county_code,
+                                     EXCLUDED.industry_code, EXCLUDED.size)
+                   OR EXCLUDED.regulator_set > t.regulator_set)
+        RETURNING t.uscc, t.name, t.county_code, t.industry_code, t.size)
+    INSERT INTO firm_history (uscc, name, county_code, industry_code, size, changed_by, source,
+                              applied)
+    SELECT uscc, name, county_code, industry_code, size, p_actor, p_source, true FROM changed
+    UNION ALL
+    SELECT uscc, name, county_code, industry_code, size, p_actor, p_source, false FROM kept;
+END $$;
+
+-- Firms across banks (issue 13): one firm with its relationships, its reference-data
+-- history and the search list. @p_bank NULL is the regulator (every bank); a bank code
+-- limits every figure to that bank's own loans, referrals and programs.
+
+-- The firm as GET /v1/firms/{uscc} answers on @p_today; NULL when the firm is unknown or,
+-- for a bank, when that bank has no non-void loan to it.
+CREATE OR REPLACE FUNCTION firm_to_json(p_uscc text, p_bank text, p_today date) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    WITH f AS (SELECT * FROM firms WHERE uscc = p_uscc),
+    l AS (SELECT x.bank_code, x.loan_ref, x.issue_date, x.id,
+                 CASE WHEN x.status = 'active' THEN x.amount_fen - x.repaid_fen ELSE 0 END AS out
+          FROM loans x
+          WHERE x.borrower_uscc = p_uscc AND x.status <> 'void'
+            AND (p_bank IS NULL OR x.bank_code = p_bank)),
+    b AS (SELECT l.bank_code, count(*) AS n, sum(l.out) AS out, min(l.issue_date) AS first,
+                 max(l.issue_date) AS last
+          FROM l GROUP BY l.bank_code),
+    first_loan AS (SELECT x.bank_code, x.loan_ref, x.issue_date FROM loans x
+                   WHERE x.borrower_uscc = p_uscc AND x.status <> 'void'
+                   ORDER BY x.issue_date, x.id LIMIT 1)
+    SELECT jsonb_build_object(
+        'uscc', f.uscc, 'name', f.name, 'county_code', f.county_code,
+        'industry_code', f.industry_code, 'size', f.size,
+        'manufacturing', substr(f.industry_code, 1, 2)::int BETWEEN 13 AND 43,
+        'first_seen', ts_text(f.created_at), 'updated_at', ts_text(f.updated_at),
+        'outstanding', fen_text(coalesce((SELECT sum(b.out) FROM b), 0)::bigint),
+        'loans', coalesce((SELECT sum(b.n) FROM b), 0),
+        'banks', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                     'bank_code', b.bank_code, 'loans', b.n, 'outstanding', fen_text(b.out::bigint),
+                     'first_issue_date', b.first, 'last_issue_date', b.last) ORDER BY b.bank_code)
+                 FROM b), '[]'::jsonb),
+        'registry_first_loan', (SELECT jsonb_build_object('bank_code', r.bank_code,
+                                    'loan_ref', r.loan_ref, 'issue_date', r.issue_date)
+                                FROM first_loan r
+                                WHERE p_bank IS NULL OR r.bank_code = p_bank),
+        'whitelist', nullif(whitelist_check(p_uscc, p_today) -> 'entry', 'null'::jsonb),
+        'referrals', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                         'id', r.ref, 'bank_code', r.bank_code, 'status', r.status) ORDER BY r.id)
+                     FROM referrals r
+                     WHERE r.uscc = p_uscc AND (p_bank IS NULL OR r.bank_code = p_bank)),
+                     '[]'::jsonb),
+        'scf_programs', coalesce((SELECT jsonb_agg(jsonb_build_object(
+                            'id', s.id, 'bank_code', s.bank_code, 'role', s.role)
+                            ORDER BY s.id, s.role)
+                        FROM (SELECT p.id, p.bank_code, 'core' AS role FROM scf_programs p
+                              WHERE p.core_uscc = p_uscc
+                              UNION
+                              SELECT p.id, p.bank_code, m.side FROM scf_members m
+                              JOIN scf_programs p ON p.id = m.program_id
+                              WHERE m.uscc = p_uscc AND m.left_on IS NULL) s
+                        WHERE p_bank IS NULL OR s.bank_code = p_bank), '[]'::jsonb))
+    FROM f
+    WHERE p_bank IS NULL OR EXISTS (SELECT 1 FROM l)
+$$;
+
+-- Every recorded version of firm @p_uscc's reference data, oldest first; NULL when the
+-- firm is unknown.
+CREATE OR REPLACE FUNCTION firm_history_json(p_uscc text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('uscc', f.uscc, 'items', coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'changed_at', ts_text(h.changed_at), 'changed_by', h.changed_by,
+                   'name', h.name, 'county_code', h.county_code,
+                   'industry_code', h.industry_code, 'size', h.size,
+                   'applied', h.applied) ORDER BY h.id)
+        FROM firm_history h WHERE h.uscc = f.uscc), '[]'::jsonb))
+    FROM firms f WHERE f.uscc = p_uscc
+$$;
+
+-- One firm of the search list: its reference data and registry-wide figures.
+CREATE OR REPLACE FUNCTION firm_list_item(f firms) RETURNS jsonb
+    LANGUAGE sql STABLE
+    RETURN jsonb_build_object(
+        'uscc', f.uscc, 'name', f.name, 'county_code', f.county_code,
+        'industry_code', f.industry_code, 'size', f.size,
+        'manufacturing', substr(f.industry_code, 1, 2)::int BETWEEN 13 AND 43,
+        'first_seen', ts_text(f.created_at), 'updated_at', ts_text(f.updated_at));
+
+-- True when @p_q is a possible start of a USCC (its alphabet, at most 18 characters).
+CREATE OR REPLACE FUNCTION firm_q_is_uscc_prefix(p_q text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT
+    RETURN p_q ~ '^[0-9A-HJ-NP-RTUW-Y]{1,18}$';
+
+-- The search list: firms whose name contains @p_q (LIKE wildcards in it are literal) or
+-- whose USCC starts with it, in county @p_county, industry @p_industry (a 4-digit class or
+-- a 2-digit division) and of size @p_size (NULL: any), after id @p_after, @p_limit rows.
+-- Custom plans, so a name fragment uses the trigram index and no filter costs a scan.
+CREATE OR REPLACE FUNCTION firm_list(p_q text, p_county text, p_industry text, p_size text,
+                                     p_after bigint, p_limit int)
+RETURNS TABLE (id bigint, item jsonb)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    v_like text := '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+BEGIN
+    IF p_q IS NULL THEN
+        RETURN QUERY
+        SELECT f.id, firm_list_item(f) FROM firms f
+        WHERE (p_county IS NULL OR f.county_code = p_county)
+          AND (p_industry IS NULL OR f.industry_code = p_industry
+               OR (length(p_industry) = 2 AND left(f.industry_code, 2) = p_industry))
+          AND (p_size IS NULL OR f.size = p_size) AND f.id > p_after
+        ORDER BY f.id LIMIT p_limit;
+        RETURN;
+    END IF;
+    RETURN QUERY
+    SELECT f.id, firm_list_item(f) FROM firms f
+    WHERE (f.name ILIKE v_like
+           OR (firm_q_is_uscc_prefix(p_q) AND f.uscc >= p_q AND f.uscc < p_q || 'Z'))
+      AND (p_county IS NULL OR f.county_code = p_county)
+      AND (p_industry IS NULL OR f.industry_code = p_industry
+           OR (length(p_industry) = 2 AND left(f.industry_code, 2) = p_industry))
+      AND (p_size IS NULL OR f.size = p_size) AND f.id > p_after
+    ORDER BY f.id LIMIT p_limit;
+END $$;

@@ -1,0 +1,382 @@
+-- The guarantee green channel (whitelist), guarantors' net assets, the guarantees they
+-- post and the guarantee leverage figure (docs/whitelist-guarantees.md). Tables:
+-- migrations/005_guarantees.sql.
+
+-- An entry's state on day @p_day: removed (from the day the removal was recorded on),
+-- pending (window not begun), expired (window over) or active (the firm is listed).
+CREATE OR REPLACE FUNCTION whitelist_status(e whitelist_entries, p_day date) RETURNS text
+    LANGUAGE sql STABLE
+    RETURN CASE WHEN e.removed_at IS NOT NULL AND registry_day(e.removed_at) <= p_day
+                    THEN 'removed'
+                WHEN e.valid_from > p_day THEN 'pending'
+                WHEN e.valid_to < p_day THEN 'expired'
+                ELSE 'active' END;
+
+-- The county a whitelisted firm is filtered by: the registry's county when banks have
+-- reported the firm, else the division code in USCC positions 3-8 (where it registered).
+CREATE OR REPLACE FUNCTION whitelist_county(p_uscc text) RETURNS text
+    LANGUAGE sql STABLE
+    RETURN coalesce((SELECT f.county_code FROM firms f WHERE f.uscc = p_uscc),
+                    substr(p_uscc, 3, 6));
+
+-- An entry as the API returns it, its status on @p_day, with the registry's firm data.
+CREATE OR REPLACE FUNCTION whitelist_entry_to_json(e whitelist_entries, p_day date) RETURNS jsonb
+    LANGUAGE sql STABLE
+    RETURN jsonb_build_object(
+        'id', e.id, 'uscc', e.uscc, 'name', e.name, 'reason', e.reason,
+        'valid_from', e.valid_from, 'valid_to', e.valid_to,
+        'status', whitelist_status(e, p_day),
+        'county_code', whitelist_county(e.uscc),
+        'firm', (SELECT jsonb_build_object('name', f.name, 'county_code', f.county_code,
+                                           'industry_code', f.industry_code, 'size', f.size)
+                 FROM firms f WHERE f.uscc = e.uscc),
+        'listed_at', ts_text(e.listed_at), 'listed_by', e.listed_by,
+        'removed_at', ts_text(e.removed_at), 'removed_by', e.removed_by,
+        'removal_reason', e.removal_reason);
+
+-- Lists firm @p_uscc from @p_from to @p_to (NULL: open-ended). Conflict when an entry of
+-- the firm that is not removed has a window overlapping this one.
+CREATE OR REPLACE FUNCTION whitelist_add(p_uscc text, p_name text, p_reason text, p_from date, p_to date,
+                              p_actor text, p_today date)
+RETURNS TABLE (status text, code text, field text, message text, body jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    e whitelist_entries;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('whitelist:' || p_uscc, 0));
+    SELECT * INTO e FROM whitelist_entries x
+    WHERE x.uscc = p_uscc AND x.removed_at IS NULL
+      AND x.valid_from <= coalesce(p_to, 'infinity'::date)
+      AND coalesce(x.valid_to, 'infinity'::date) >= p_from
+    ORDER BY x.id LIMIT 1;
+    IF FOUND THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', 'uscc',
+            format('the firm is already listed (entry %s, valid from %s to %s); remove it first',
+                   e.id, e.valid_from, coalesce(e.valid_to::text, 'open end')),
+            whitelist_entry_to_json(e, p_today);
+        RETURN;
+    END IF;
+    INSERT INTO whitelist_entries (uscc, name, reason, valid_from, valid_to, listed_by)
+    VALUES (p_uscc, p_name, p_reason, p_from, p_to, p_actor) RETURNING * INTO e;
+    RETURN QUERY SELECT 'created', NULL, NULL, NULL, whitelist_entry_to_json(e, p_today);
+END $$;
+
+-- Removes firm @p_uscc from the whitelist: every entry not removed whose window has not
+-- ended by @p_today (the one in force and any pending one). Not found when the firm was
+-- never listed; conflict when none of its entries is open.
+CREATE OR REPLACE FUNCTION whitelist_remove(p_uscc text, p_reason text, p_actor text, p_today date)
+RETURNS TABLE (status text, code text, field text, message text, body jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_removed jsonb;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('whitelist:' || p_uscc, 0));
+    WITH gone AS (
+        UPDATE whitelist_entries x
+        SET removed_at = now(), removed_by = p_actor, removal_reason = p_reason
+        WHERE x.uscc = p_uscc AND x.removed_at IS NULL
+          AND coalesce(x.valid_to, 'infinity'::date) >= p_today
+        RETURNING x.id, whitelist_entry_to_json(x, p_today) AS j)
+    SELECT jsonb_agg(g.j ORDER BY g.id) INTO v_removed FROM gone g;
+    IF v_removed IS NOT NULL THEN
+        RETURN QUERY SELECT 'removed', NULL, NULL, NULL,
+            jsonb_build_object('uscc', p_uscc, 'listed', false, 'removed', v_removed);
+    ELSIF EXISTS (SELECT 1 FROM whitelist_entries x WHERE x.uscc = p_uscc) THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', 'uscc',
+            'the firm is not listed: its entries are removed or expired'::text, NULL::jsonb;
+    ELSE
+        RETURN QUERY SELECT 'rejected', 'not_found', 'uscc',
+            'the firm has never been on the whitelist'::text, NULL::jsonb;
+    END IF;
+END $$;
+
+-- Whether firm @p_uscc is listed on @p_day, with the entry in force (NULL when none).
+CREATE OR REPLACE FUNCTION whitelist_check(p_uscc text, p_day date) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    WITH e AS (SELECT whitelist_entry_to_json(x, p_day) AS j FROM whitelist_entries x
+               WHERE x.uscc = p_uscc AND whitelist_status(x, p_day) = 'active'
+               ORDER BY x.id DESC LIMIT 1)
+    SELECT jsonb_build_object('uscc', p_uscc, 'as_of', p_day,
+                              'listed', (SELECT e.j FROM e) IS NOT NULL,
+                              'entry', (SELECT e.j FROM e));
+$$;
+
+-- Every entry of firm @p_uscc, oldest first, and the events they record (added, removed)
+-- in time order; NULL when the firm was never listed.
+CREATE OR REPLACE FUNCTION whitelist_history(p_uscc text, p_today date) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'uscc', p_uscc,
+        'listed', bool_or(whitelist_status(e, p_today) = 'active'),
+        'entries', jsonb_agg(whitelist_entry_to_json(e, p_today) ORDER BY e.id),
+        'events', (SELECT jsonb_agg(v.ev ORDER BY v.at, v.entry_id, v.ord)
+                   FROM (SELECT x.listed_at AS at, x.id AS entry_id, 0 AS ord,
+                                jsonb_build_object('event', 'added', 'entry_id', x.id,
+                                    'at', ts_text(x.listed_at), 'by', x.listed_by,
+                                    'reason', x.reason, 'valid_from', x.valid_from,
+                                    'valid_to', x.valid_to) AS ev
+                         FROM whitelist_entries x WHERE x.uscc = p_uscc
+                         UNION ALL
+                         SELECT x.removed_at, x.id, 1,
+                                jsonb_build_object('event', 'removed', 'entry_id', x.id,
+                                    'at', ts_text(x.removed_at), 'by', x.removed_by,
+                                    'reason', x.removal_reason)
+                         FROM whitelist_entries x
+                         WHERE x.uscc = p_uscc AND x.removed_at IS NOT NULL) v))
+    FROM whitelist_entries e WHERE e.uscc = p_uscc
+    HAVING count(*) > 0;
+$$;
+
+-- Net assets of each guarantor in force on @p_day: the version with the latest as_of on
+-- or before it (the later entry when two share that date).
+CREATE OR REPLACE FUNCTION guarantor_net_assets_on(p_day date)
+RETURNS TABLE (guarantor_code text, net_assets_fen bigint, as_of date)
+LANGUAGE sql STABLE AS $$
+    SELECT DISTINCT ON (v.guarantor_code) v.guarantor_code, v.net_assets_fen, v.as_of
+    FROM guarantor_versions v WHERE v.as_of <= p_day
+    ORDER BY v.guarantor_code, v.as_of DESC, v.version DESC
+$$;
+
+CREATE OR REPLACE FUNCTION guarantor_to_json(g guarantors) RETURNS jsonb
+    LANGUAGE sql STABLE
+    RETURN (SELECT jsonb_build_object(
+                'code', g.code, 'name', g.name, 'net_assets', fen_text(l.net_assets_fen),
+                'as_of', l.as_of, 'version', g.version,
+                'created_at', ts_text(g.created_at), 'updated_at', ts_text(g.updated_at),
+                'versions', (SELECT jsonb_agg(jsonb_build_object(
+                                 'version', v.version, 'name', v.name,
+                                 'net_assets', fen_text(v.net_assets_fen), 'as_of', v.as_of,
+                                 'recorded_at', ts_text(v.recorded_at),
+                                 'recorded_by', v.recorded_by) ORDER BY v.version)
+                             FROM guarantor_versions v WHERE v.guarantor_code = g.code))
+            FROM guarantor_versions l
+            WHERE l.guarantor_code = g.code
+            ORDER BY l.as_of DESC, l.version DESC LIMIT 1);
+
+-- Records guarantor @p_code's name and net assets as of @p_as_of as a new version; the
+-- same figures as the latest version answer unchanged. Not found when no active principal
+-- of kind guarantor has the code.
+CREATE OR REPLACE FUNCTION guarantor_put(p_code text, p_name text, p_net bigint, p_as_of date,
+                                         p_actor text)
+RETURNS TABLE (status text, code text, field text, message text, body jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    g guarantors;
+    v guarantor_versions;
+    v_created boolean := false;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM principals p
+                   WHERE p.code = p_code AND p.kind = 'guarantor' AND p.active) THEN
+        RETURN QUERY SELECT 'rejected', 'not_found', 'code',
+            'no active principal of kind guarantor has this code'::text, NULL::jsonb;
+        RETURN;
+    END IF;
+    INSERT INTO guarantors (code, name, version, updated_by)
+    VALUES (p_code, p_name, 0, p_actor) ON CONFLICT ON CONSTRAINT guarantors_pkey DO NOTHING;
+    SELECT * INTO g FROM guarantors x WHERE x.code = p_code FOR UPDATE;
+    v_created := g.version = 0;
+    SELECT * INTO v FROM guarantor_versions x
+    WHERE x.guarantor_code = p_code AND x.version = g.version;
+    IF FOUND AND v.name = p_name AND v.net_assets_fen = p_net AND v.as_of = p_as_of THEN
+        RETURN QUERY SELECT 'unchanged', NULL, NULL, NULL, guarantor_to_json(g);
+        RETURN;
+    END IF;
+    UPDATE guarantors x SET name = p_name, version = x.version + 1, updated_at = now(),
+                            updated_by = p_actor
+    WHERE x.code = p_code RETURNING * INTO g;
+    INSERT INTO guarantor_versions (guarantor_code, version, name, net_assets_fen, as_of,
+                                    recorded_by)
+    VALUES (p_code, g.version, p_name, p_net, p_as_of, p_actor);
+    RETURN QUERY SELECT CASE WHEN v_created THEN 'created' ELSE 'updated' END, NULL, NULL,
+                        NULL, guarantor_to_json(g);
+END $$;
+
+-- Whether guarantee @g is outstanding on @p_day.
+CREATE OR REPLACE FUNCTION guarantee_outstanding_on(g guarantees, p_day date) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    RETURN g.start_date <= p_day AND g.end_date >= p_day
+           AND (g.released_on IS NULL OR g.released_on > p_day);
+
+CREATE OR REPLACE FUNCTION guarantee_to_json(g guarantees, p_today date) RETURNS jsonb
+    LANGUAGE sql STABLE
+    RETURN g.content || jsonb_build_object(
+        'guarantor_code', g.guarantor_code,
+        'released_on', g.released_on,
+        'status', CASE WHEN g.released_on IS NOT NULL THEN 'released'
+                       WHEN g.end_date < p_today THEN 'ended'
+                       WHEN g.start_date > p_today THEN 'pending'
+                       ELSE 'active' END,
+        'borrower_whitelisted', EXISTS (
+            SELECT 1 FROM whitelist_entries w
+            WHERE w.uscc = g.borrower_uscc AND whitelist_status(w, g.start_date) = 'active'),
+        'created_at', ts_text(g.created_at),
+        'released_at', ts_text(g.released_at));
+
+-- Stores guarantee @p_ref of guarantor @p_guarantor (canonical content @p_content). The
+-- same reference with the same content answers unchanged, with other content conflict.
+-- A guarantor learns nothing about loans it may not guarantee: unless bank @p_bank has a
+-- loan @p_loan_ref made to @p_uscc, with guarantee_mode guaranteed, naming this guarantor
+-- or none, the answer is not_found, the same words whatever else is wrong (and also when
+-- @p_guarantor is not an active guarantor). Then: the bank must be active, the loan not
+-- void, the guarantee at most the loan's amount and not starting before it was issued
+-- (invalid_field naming the field), and on no day of its period may the guarantees
+-- outstanding on the loan, from any guarantor, with this one exceed the loan's amount (L050).
+CREATE OR REPLACE FUNCTION guarantee_post(p_guarantor text, p_ref text, p_content jsonb,
+                                          p_bank text, p_loan_ref text, p_uscc text,
+                                          p_amount bigint, p_start date, p_end date,
+                                          p_today date)
+RETURNS TABLE (status text, code text, field text, message text, body jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    g guarantees;
+    l loans;
+    v_others bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('guarantee:' || p_guarantor || ':' || p_ref, 0));
+    SELECT * INTO g FROM guarantees x
+    WHERE x.guarantor_code = p_guarantor AND x.guarantee_ref = p_ref;
+    IF FOUND THEN
+        IF g.content = p_content THEN
+            RETURN QUERY SELECT 'unchanged', NULL, NULL, NULL, guarantee_to_json(g, p_today);
+        ELSE
+            RETURN QUERY SELECT 'rejected', 'conflict', 'guarantee_ref',
+                format('guarantee %s is already stored with different content', p_ref),
+                NULL::jsonb;
+        END IF;
+        RETURN;
+    END IF;
+    SELECT * INTO l FROM loans x
+    WHERE x.bank_code = p_bank AND x.loan_ref = p_loan_ref AND x.borrower_uscc = p_uscc
+      AND x.guarantee_mode = 'guaranteed'
+      AND (x.guarantor_code IS NULL OR x.guarantor_code = p_guarantor)
+      AND EXISTS (SELECT 1 FROM principals p
+                  WHERE p.code = p_guarantor AND p.kind = 'guarantor' AND p.active);
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'rejected', 'not_found', 'loan_ref',
+            'no guaranteed loan of this bank_code, loan_ref and borrower_uscc is open to '
+            'this guarantor'::text, NULL::jsonb;
+        RETURN;
+    END IF;
+    -- Posts on one loan and corrections of it take turns (loan_correct takes this too);
+    -- the loan is read again under the lock.
+    PERFORM pg_advisory_xact_lock(hashtextextended('guarantee-loan:' || l.id, 0));
+    SELECT * INTO l FROM loans x WHERE x.id = l.id;
+    v_others := guarantee_peak_on_loan(l.id, p_start, p_end);
+    RETURN QUERY SELECT 'rejected', 'invalid_field', c.f, c.m, NULL::jsonb
+    FROM (VALUES
+        (1, NOT EXISTS (SELECT 1 FROM principals p
+                        WHERE p.code = p_bank AND p.kind = 'bank' AND p.active),
+            'bank_code', 'the bank is disabled'),
+        (2, l.status = 'void', 'loan_ref', 'the loan is void'),
+        (3, p_amount > l.amount_fen, 'amount',
+            format('exceeds the loan''s amount %s', fen_text(l.amount_fen))),
+        (4, p_start < l.issue_date, 'start_date',
+            format('is before the loan was issued (%s)', l.issue_date))) AS c(n, bad, f, m)
+    WHERE c.bad ORDER BY c.n LIMIT 1;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    IF v_others + p_amount > l.amount_fen THEN
+        RETURN QUERY SELECT 'rejected', 'L050', 'amount',
+            format('with the guarantees of %s outstanding on the loan on a day of this '
+                   'period, exceeds the loan''s amount %s (at most %s more)', fen_text(v_others),
+                   fen_text(l.amount_fen), fen_text(greatest(l.amount_fen - v_others, 0))),
+            NULL::jsonb;
+        RETURN;
+    END IF;
+    INSERT INTO guarantees (guarantor_code, guarantee_ref, bank_code, loan_ref, loan_id,
+                            borrower_uscc, amount_fen, start_date, end_date, content)
+    VALUES (p_guarantor, p_ref, p_bank, p_loan_ref, l.id, p_uscc, p_amount, p_start, p_end,
+            p_content)
+    RETURNING * INTO g;
+    RETURN QUERY SELECT 'created', NULL, NULL, NULL, guarantee_to_json(g, p_today);
+END $$;
+
+-- Releases guarantee @p_ref of guarantor @p_guarantor on @p_date. Releasing again on the
+-- same date answers unchanged; on another date conflict.
+CREATE OR REPLACE FUNCTION guarantee_release(p_guarantor text, p_ref text, p_date date, p_actor text,
+                                  p_today date)
+RETURNS TABLE (status text, code text, field text, message text, body jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    g guarantees;
+BEGIN
+    SELECT * INTO g FROM guarantees x
+    WHERE x.guarantor_code = p_guarantor AND x.guarantee_ref = p_ref FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'rejected', 'not_found', NULL, 'no such guarantee'::text, NULL::jsonb;
+    ELSIF g.released_on = p_date THEN
+        RETURN QUERY SELECT 'unchanged', NULL, NULL, NULL, guarantee_to_json(g, p_today);
+    ELSIF g.released_on IS NOT NULL THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', 'date',
+            format('the guarantee was already released on %s', g.released_on), NULL::jsonb;
+    ELSIF p_date < g.start_date THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'date',
+            format('is before the guarantee started (%s)', g.start_date), NULL::jsonb;
+    ELSE
+        UPDATE guarantees x SET released_on = p_date, released_at = now(), released_by = p_actor
+        WHERE x.id = g.id RETURNING * INTO g;
+        RETURN QUERY SELECT 'released', NULL, NULL, NULL, guarantee_to_json(g, p_today);
+    END IF;
+END $$;
+
+-- The guarantee_leverage target of @p_day's year in 1/10000 (1.5 when the targets table
+-- has none for that year).
+CREATE OR REPLACE FUNCTION guarantee_leverage_target_e4(p_day date) RETURNS bigint
+    LANGUAGE sql STABLE
+    RETURN round(coalesce((SELECT t.target FROM targets t
+                           WHERE t.year = extract(year FROM p_day)::int
+                             AND t.metric = 'guarantee_leverage'), 1.5) * 10000)::bigint;
+
+-- The most that guarantees of loan @p_loan are outstanding on one day from @p_from to @p_to:
+-- the sum only grows on a guarantee's start date, so the days to look at are @p_from and
+-- the start dates in between. L050 on posting a guarantee and on correcting a loan.
+CREATE OR REPLACE FUNCTION guarantee_peak_on_loan(p_loan bigint, p_from date, p_to date)
+RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(max((SELECT coalesce(sum(h.amount_fen), 0) FROM guarantees h
+                         WHERE h.loan_id = p_loan AND guarantee_outstanding_on(h, d.day))), 0)
+    FROM (SELECT p_from AS day
+          UNION SELECT g.start_date FROM guarantees g
+          WHERE g.loan_id = p_loan AND g.start_date BETWEEN p_from AND p_to) d
+$$;
+
+-- Per guarantor on @p_day (@p_guarantor NULL: all): guarantees outstanding, and the net
+-- assets in force with their as_of date (NULL when none). Each loan counts at most once:
+-- a guarantor's guarantees on one loan count up to the loan's amount. Guarantors with
+-- neither outstanding guarantees nor net assets on the day are left out.
+CREATE OR REPLACE FUNCTION guarantee_leverage_rows(p_day date, p_guarantor text)
+RETURNS TABLE (guarantor_code text, name text, outstanding_fen bigint, net_assets_fen bigint,
+               net_assets_as_of date)
+LANGUAGE sql STABLE AS $$
+    WITH codes AS (
+        SELECT g.code FROM guarantors g
+        UNION SELECT DISTINCT x.guarantor_code FROM guarantees x),
+    per_loan AS (
+        SELECT x.guarantor_code, least(sum(x.amount_fen), min(l.amount_fen)) AS fen
+        FROM guarantees x JOIN loans l ON l.id = x.loan_id
+        WHERE guarantee_outstanding_on(x, p_day)
+        GROUP BY x.guarantor_code, x.loan_id),
+    outstanding AS (
+        SELECT p.guarantor_code, sum(p.fen)::bigint AS fen FROM per_loan p
+        GROUP BY p.guarantor_code)
+    SELECT c.code, coalesce(g.name, p.name), coalesce(o.fen, 0), n.net_assets_fen, n.as_of
+    FROM codes c
+    LEFT JOIN guarantors g ON g.code = c.code
+    LEFT JOIN principals p ON p.code = c.code
+    LEFT JOIN outstanding o ON o.guarantor_code = c.code
+    LEFT JOIN guarantor_net_assets_on(p_day) n ON n.guarantor_code = c.code
+    WHERE (p_guarantor IS NULL OR c.code = p_guarantor)
+      AND (o.fen IS NOT NULL OR n.net_assets_fen IS NOT NULL)
+    ORDER BY c.code
+$$;
+
+-- The statistics target's actual figure: guarantees outstanding over net assets, summed
+-- over the guarantors with net assets in force on @p_as_of, rounded half away from zero
+-- to two decimals from the exact sums (the total of GET /v1/stats/guarantee-leverage).
+CREATE OR REPLACE FUNCTION stats_actual_guarantee_leverage(p_as_of date) RETURNS numeric
+    LANGUAGE sql STABLE
+    RETURN (SELECT (div(200 * sum(r.outstanding_fen) + sum(r.net_assets_fen),
+                        2 * sum(r.net_assets_fen)) / 100)::numeric(20, 2)
+            FROM guarantee_leverage_rows(p_as_of, NULL) r
+            WHERE r.net_assets_fen IS NOT NULL);

@@ -1,0 +1,609 @@
+-- The loans: ingest (single posts and batches), correction, voiding, repayment, history,
+-- warnings, and the loan as the API returns it. Tables and the item type loan_item
+-- (what finregd sends, validated and derived in C) and loan_verdict: migrations 003 and
+-- 008. Firms' reference data: firms.sql; the L021 check loan_scf_allowed: scf.sql; the
+-- statistics triggers on loans and repayments: stats.sql.
+--
+-- The write path runs the same statements over and over with different values: its
+-- functions (loan_ingest, loan_correct, loan_void, loan_repay, loan_warnings_raise, the
+-- firm upserts, the statistics triggers) are SET plan_cache_mode = force_generic_plan.
+-- Generic plans, made once per session, beat re-planning every call (custom plans) by far
+-- for single loans, and cost nothing for batches (their look-ups are index probes). A
+-- generic plan is made once, possibly while the tables are still empty: the ingest's
+-- look-ups by key are written as fenced LATERAL probes so they stay index probes.
+-- PL/pgSQL rather than SQL on the write path: its plans are cached for the session instead
+-- of being made anew at every call.
+
+-- Loans with money in yuan and rates in percent, for people reading the database. The
+-- columns are listed, not l.*: a column added to loans later must not shift amount, rate
+-- and remaining (CREATE OR REPLACE VIEW cannot rename a column).
+CREATE OR REPLACE VIEW loans_readable AS
+    SELECT l.id, l.bank_code, l.loan_ref, l.borrower_uscc, l.borrower_name, l.county_code,
+           l.industry_code, l.size, l.amount_fen, l.issue_date, l.maturity_date, l.rate_e4,
+           l.guarantee_mode, l.guarantor_code, l.first_loan, l.renewal, l.renews_loan_ref,
+           l.renews_loan_id, l.scf_program_id, l.relief_fund, l.credit_line_fen,
+           l.term_months, l.medium_long_term, l.manufacturing, l.inclusive_small_micro,
+           l.lpr_tenor, l.lpr_e4, l.spread_bp, l.status, l.repaid_fen, l.renewed_on,
+           l.renewed_by_id, l.void_reason, l.voided_at, l.content, l.version, l.created_at,
+           l.updated_at,
+           fen_text(l.amount_fen) AS amount, rate_text(l.rate_e4) AS rate,
+           fen_text(l.amount_fen - l.repaid_fen) AS remaining
+    FROM loans l;
+
+-- The loan as the API returns it, in two parts that PostgreSQL can inline into the query
+-- that uses them, so that answering with many loans costs no function call per loan:
+-- loan_facts(l), the facts read from other rows (a set-returning SQL function of one
+-- SELECT, inlined into FROM), and loan_json_of(l, facts), the document (a SQL function of
+-- one expression, inlined into the select list). loan_to_json(l) stays for single loans.
+CREATE OR REPLACE FUNCTION loan_facts(l loans)
+RETURNS TABLE (registry_first_loan boolean, warnings jsonb)
+LANGUAGE sql STABLE AS $$
+    SELECT NOT EXISTS (
+               SELECT 1 FROM loans o
+               WHERE o.borrower_uscc = l.borrower_uscc AND o.issue_date < l.issue_date
+                 AND o.status <> 'void'),
+           coalesce((
+               SELECT jsonb_agg(jsonb_build_object('rule', w.rule, 'field', w.field,
+                                                   'message', w.message) ORDER BY w.id)
+               FROM loan_warnings w
+               WHERE w.loan_id = l.id
+                 AND w.version = (SELECT max(v.version) FROM loan_versions v
+                                  WHERE v.loan_id = l.id AND v.change <> 'voided')),
+               '[]'::jsonb)
+$$;
+
+CREATE OR REPLACE FUNCTION loan_json_of(l loans, p_registry_first_loan boolean, p_warnings jsonb)
+RETURNS jsonb
+LANGUAGE sql STABLE
+RETURN l.content || jsonb_build_object(
+    'bank_code', l.bank_code,
+    'term_months', l.term_months,
+    'medium_long_term', l.medium_long_term,
+    'manufacturing', l.manufacturing,
+    'inclusive_small_micro', l.inclusive_small_micro,
+    'lpr_tenor', l.lpr_tenor,
+    'lpr', rate_text(l.lpr_e4),
+    'spread_bp', l.spread_bp,
+    'registry_first_loan', p_registry_first_loan,
+    'outstanding', fen_text(CASE WHEN l.status = 'active' THEN l.amount_fen - l.repaid_fen
+                                 ELSE 0 END),
+    'repaid', fen_text(l.repaid_fen),
+    'status', l.status,
+    'renewed_on', l.renewed_on,
+    'void_reason', l.void_reason,
+    'version', l.version,
+    'warnings', p_warnings,
+    'created_at', ts_text(l.created_at),
+    'updated_at', ts_text(l.updated_at));
+
+-- The stored loan as the API returns it (the posted content plus every derived field), for
+-- one loan: loan_json_of over loan_facts.
+CREATE OR REPLACE FUNCTION loan_to_json(l loans) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT loan_json_of(l, f.registry_first_loan, f.warnings) FROM loan_facts(l) f);
+END $$;
+
+-- A renewal must come after every repayment of the loan it renews, so a balance drops to
+-- zero on the renewal date and never below.
+CREATE OR REPLACE FUNCTION loan_repaid_on_or_after(p_loan bigint, p_day date) RETURNS boolean
+    LANGUAGE sql STABLE
+    RETURN EXISTS (SELECT 1 FROM repayments r WHERE r.loan_id = p_loan AND r.repaid_on >= p_day);
+
+-- Stores a batch of validated loans for bank @p_bank. Per item it answers created,
+-- unchanged (the same loan_ref with the same content is already stored) or rejected
+-- (with the error's code, rule, field and message). Atomic: any rejection stores
+-- nothing. Dry run: stores nothing either way. The database checks live here: a loan_ref
+-- stored with other content (409), the guarantor (L013), the renewed loan (L016), one
+-- relief-fund loan per firm (L019) and the supply-chain program (L021). No lock per
+-- bank (migration 008 took the bucket locks away):
+--  * loans are inserted in loan_ref order with ON CONFLICT DO NOTHING: an ingest meeting
+--    a loan_ref another one has just inserted waits for that one's commit; two ingests
+--    take their loan_refs in the same order, so they cannot deadlock on them;
+--  * an item whose loan_ref another ingest stored between this one's checks and its
+--    insert answers unchanged or conflict against the stored row; when it counted in the
+--    batch's own checks (one relief-fund loan per firm, one renewal per loan, a repeated
+--    loan_ref) or the batch is atomic, the ingest rolls back with serialization_failure
+--    (40001) instead and finregd runs it again, judging every item against what is
+--    stored (so an atomic batch is rejected whole);
+--  * firms' reference data is recorded after the insert, from the stored items only (the
+--    borrower foreign key is checked at commit for that reason);
+--  * the loans a new loan renews are updated only when there are some: an UPDATE of no
+--    rows still fires the statistics update trigger, which matters most to single posts,
+--    stored in small groups (db/loan_group.c).
+CREATE OR REPLACE FUNCTION loan_ingest(p_bank text, p_items jsonb, p_atomic boolean,
+                                       p_dry_run boolean, p_return_loans boolean)
+RETURNS TABLE (idx int, status text, code text, rule text, field text, message text,
+               loan jsonb)
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_items loan_item[];
+    v_verdicts loan_verdict[];
+    v_ids bigint[] := '{}';
+    v_refs text[] := '{}';
+    v_lost int[];
+    v_renewed bigint[];
+    v_store boolean;
+BEGIN
+    v_items := ARRAY(SELECT x FROM jsonb_populate_recordset(NULL::loan_item, p_items) x
+                     ORDER BY x.idx);
+    IF cardinality(v_items) = 0 THEN
+        RETURN;
+    END IF;
+
+    -- Serialise work on the same renewed loans and on the same relief-fund borrowers.
+    -- (Each look-up by key below is a LATERAL subquery with OFFSET 0, a fence that keeps it
+    -- a per-item index probe: a plan made while the tables were empty must not turn it
+    -- into a scan of every stored loan once they are not.)
+    PERFORM 1
+    FROM (SELECT DISTINCT i.renews_loan_ref AS ref FROM unnest(v_items) i
+          WHERE i.renews_loan_ref IS NOT NULL ORDER BY 1) r
+    CROSS JOIN LATERAL (SELECT t.id FROM loans t
+                        WHERE t.bank_code = p_bank AND t.loan_ref = r.ref
+                        FOR UPDATE) t;
+    PERFORM pg_advisory_xact_lock(hashtextextended('relief:' || r.u, 0))
+    FROM (SELECT DISTINCT i.uscc AS u FROM unnest(v_items) i WHERE i.relief_fund ORDER BY 1) r;
+
+    WITH items AS (SELECT * FROM unnest(v_items)),
+        -- Stage one: each item against what is stored.
+        judged AS (
+            SELECT i.idx, i.loan_ref, i.content, i.uscc, i.relief_fund, i.renews_loan_ref,
+                   CASE
+                   WHEN e.id IS NOT NULL AND e.content = i.content THEN 'unchanged'
+                   WHEN e.id IS NOT NULL THEN 'conflict'
+                   WHEN i.guarantor_code IS NOT NULL AND NOT EXISTS (
+                            SELECT 1 FROM principals p
+                            WHERE p.code = i.guarantor_code AND p.kind = 'guarantor'
+                                  AND p.active) THEN 'L013'
+                   WHEN i.renewal AND r.id IS NULL THEN 'L016a'
+                   WHEN i.renewal AND r.borrower_uscc <> i.uscc THEN 'L016b'
+                   WHEN i.renewal AND r.status <> 'active' THEN 'L016c'
+                   WHEN i.renewal AND (r.issue_date >= i.issue_date
+                                       OR loan_repaid_on_or_after(r.id, i.issue_date)) THEN 'L016d'
+                   WHEN i.relief_fund AND (
+                            SELECT true FROM loans o
+                            WHERE o.borrower_uscc = i.uscc AND o.relief_fund
+                              AND o.status <> 'void' LIMIT 1) THEN 'L019'
+                   WHEN i.scf_program_id IS NOT NULL
+                        AND NOT loan_scf_allowed(p_bank, i.scf_program_id, i.uscc) THEN 'L021'
+                   ELSE 'ok' END AS verdict,
+                   e.version AS stored_version, r.status AS renewed_status
+            FROM items i
+            LEFT JOIN LATERAL (SELECT x.id, x.content, x.version FROM loans x
+                               WHERE x.bank_code = p_bank AND x.loan_ref = i.loan_ref
+                               OFFSET 0) e ON true
+            LEFT JOIN LATERAL (SELECT x.id, x.borrower_uscc, x.status, x.issue_date FROM loans x
+                               WHERE i.renewal AND x.bank_code = p_bank
+                                 AND x.loan_ref = i.renews_loan_ref
+                               OFFSET 0) r ON true),
+        -- Stage two: uniqueness inside the batch, among the items still standing.
+        ranked AS (
+            SELECT j.*,
+                   row_number() OVER (PARTITION BY j.loan_ref ORDER BY j.idx) AS ref_rank,
+                   first_value(j.content) OVER (PARTITION BY j.loan_ref ORDER BY j.idx)
+                       AS ref_first,
+                   row_number() OVER (PARTITION BY j.verdict = 'ok' AND j.relief_fund, j.uscc
+                                      ORDER BY j.idx) AS relief_rank,
+                   row_number() OVER (PARTITION BY j.verdict = 'ok', j.renews_loan_ref
+                                      ORDER BY j.idx) AS renew_rank
+            FROM judged j),
+        adjusted AS (
+            SELECT k.*, CASE
+                       WHEN k.verdict = 'ok' AND k.relief_fund AND k.relief_rank > 1 THEN 'L019'
+                       WHEN k.verdict = 'ok' AND k.renews_loan_ref IS NOT NULL
+                            AND k.renew_rank > 1 THEN 'L016e'
+                       ELSE k.verdict END AS own_verdict
+            FROM ranked k),
+        -- A repeat of an earlier item with the same content shares its fate: unchanged when
+        -- that one is stored (or was already), the same rejection when it is rejected.
+        firsts AS (
+            SELECT a.*, first_value(a.own_verdict) OVER (PARTITION BY a.loan_ref ORDER BY a.idx)
+                            AS first_verdict
+            FROM adjusted a)
+    SELECT array_agg(ROW(k.idx, k.loan_ref,
+                         CASE
+                         WHEN k.ref_rank > 1 AND k.content = k.ref_first
+                              AND k.first_verdict IN ('ok', 'unchanged') THEN 'unchanged'
+                         WHEN k.ref_rank > 1 AND k.content = k.ref_first THEN k.first_verdict
+                         WHEN k.ref_rank > 1 THEN 'dup_conflict'
+                         ELSE k.own_verdict END,
+                         k.stored_version, k.renewed_status)::loan_verdict ORDER BY k.idx)
+    INTO v_verdicts FROM firsts k;
+
+    v_store := NOT p_dry_run AND NOT (p_atomic AND EXISTS (
+        SELECT 1 FROM unnest(v_verdicts) v WHERE v.verdict NOT IN ('ok', 'unchanged')));
+
+    IF v_store THEN
+        -- In loan_ref order: two ingests meeting on several loan_refs wait for each other
+        -- in the same order, never in a cycle. The ids are drawn first, in batch order, so
+        -- that lists (ordered by id) show a batch's loans as they were posted.
+        WITH fresh AS (
+            INSERT INTO loans (id, bank_code, loan_ref, borrower_uscc, borrower_name, county_code,
+                               industry_code, size, amount_fen, issue_date, maturity_date,
+                               rate_e4, guarantee_mode, guarantor_code, first_loan, renewal,
+                               renews_loan_ref, renews_loan_id, scf_program_id, relief_fund,
+                               credit_line_fen, term_months, medium_long_term, manufacturing,
+                               inclusive_small_micro, lpr_tenor, lpr_e4, spread_bp, content)
+            SELECT i.id, p_bank, i.loan_ref, i.uscc, i.name, i.county_code, i.industry_code, i.size,
+                   i.amount_fen, i.issue_date, i.maturity_date, i.rate_e4, i.guarantee_mode,
+                   i.guarantor_code, i.first_loan, i.renewal, i.renews_loan_ref,
+                   (SELECT r.id FROM loans r
+                    WHERE i.renewal AND r.bank_code = p_bank AND r.loan_ref = i.renews_loan_ref),
+                   i.scf_program_id, i.relief_fund, i.credit_line_fen, i.term_months,
+                   i.medium_long_term, i.manufacturing, i.inclusive_small_micro, i.lpr_tenor,
+                   i.lpr_e4, i.spread_bp, i.content
+            FROM (SELECT o.*, nextval('loans_id_seq') AS id
+                  FROM (SELECT i.* FROM unnest(v_items) i JOIN unnest(v_verdicts) v
+                                      ON v.idx = i.idx AND v.verdict = 'ok'
+                        ORDER BY i.idx) o) i
+            ORDER BY i.loan_ref
+            ON CONFLICT ON CONSTRAINT loans_bank_code_loan_ref_key DO NOTHING
+            RETURNING id, loan_ref, content, renews_loan_id),
+        versions AS (
+            INSERT INTO loan_versions (loan_id, version, change, content, changed_by)
+            SELECT f.id, 1, 'created', f.content, p_bank FROM fresh f)
+        SELECT coalesce(array_agg(f.id), '{}'), coalesce(array_agg(f.loan_ref), '{}'),
+               array_agg(f.id) FILTER (WHERE f.renews_loan_id IS NOT NULL)
+        INTO v_ids, v_refs, v_renewed FROM fresh f;
+
+        IF v_renewed IS NOT NULL THEN
+            UPDATE loans t SET status = 'renewed', renewed_on = f.issue_date,
+                               renewed_by_id = f.id, updated_at = now()
+            FROM loans f WHERE f.id = ANY (v_renewed) AND t.id = f.renews_loan_id;
+        END IF;
+        -- Items whose loan_ref another ingest stored after our checks ("lost"). When one
+        -- counted in the batch's own checks (a relief-fund loan, a renewal, a repeated
+        -- loan_ref) or the batch is atomic, the whole ingest is judged again (40001, run
+        -- again by finregd). Otherwise each lost item answers against the stored row, as
+        -- a retry would, and the rest stands: a large batch is not sent round again for
+        -- every loan_ref a stream of single posts takes from it.
+        IF cardinality(v_ids) < (SELECT count(*) FROM unnest(v_verdicts) v
+                                 WHERE v.verdict = 'ok') THEN
+            v_lost := ARRAY(SELECT v.idx FROM unnest(v_verdicts) v
+                            WHERE v.verdict = 'ok' AND v.loan_ref <> ALL (v_refs));
+            IF p_atomic OR EXISTS (
+                    SELECT 1 FROM unnest(v_items) i
+                    WHERE i.idx = ANY (v_lost) AND (i.relief_fund OR i.renewal)) OR EXISTS (
+                    SELECT 1 FROM unnest(v_verdicts) l JOIN unnest(v_verdicts) o
+                                  ON o.loan_ref = l.loan_ref AND o.idx <> l.idx
+                    WHERE l.idx = ANY (v_lost)) THEN
+                RAISE EXCEPTION 'loan_ref stored by a concurrent ingest; judge again'
+                    USING ERRCODE = 'serialization_failure';
+            END IF;
+            v_verdicts := ARRAY(
+                SELECT CASE WHEN s.version IS NULL THEN v
+                            ELSE ROW(v.idx, v.loan_ref,
+                                     CASE WHEN s.content = i.content THEN 'unchanged'
+                                          ELSE 'conflict' END,
+                                     s.version, v.renewed_status)::loan_verdict END
+                FROM unnest(v_verdicts) v
+                JOIN unnest(v_items) i ON i.idx = v.idx
+                LEFT JOIN LATERAL (SELECT y.content, y.version FROM loans y
+                                   WHERE v.idx = ANY (v_lost) AND y.bank_code = p_bank
+                                     AND y.loan_ref = v.loan_ref OFFSET 0) s ON true
+                ORDER BY v.idx);
+        END IF;
+        IF cardinality(v_ids) > 0 THEN
+            PERFORM firms_upsert_items(ARRAY(
+                SELECT i FROM unnest(v_items) i
+                JOIN unnest(v_verdicts) v ON v.idx = i.idx AND v.verdict = 'ok'),
+                p_bank, 'loan');
+            PERFORM loan_warnings_raise(v_ids);
+        END IF;
+    END IF;
+
+    RETURN QUERY
+    WITH final AS (
+        -- With the stored loan when it is to be returned.
+        SELECT v.idx AS i, v.loan_ref AS ref, v.verdict AS v, v.stored_version,
+               v.renewed_status, l.lrow
+        FROM unnest(v_verdicts) v
+        LEFT JOIN LATERAL (SELECT y AS lrow FROM loans y
+                           WHERE p_return_loans AND v.verdict IN ('ok', 'unchanged')
+                             AND y.bank_code = p_bank AND y.loan_ref = v.loan_ref OFFSET 0) l
+               ON true),
+    answer AS (
+        SELECT f.i,
+               CASE WHEN f.v = 'ok' THEN 'created' WHEN f.v = 'unchanged' THEN 'unchanged'
+                    ELSE 'rejected' END AS status,
+               CASE WHEN f.v IN ('ok', 'unchanged') THEN NULL
+                    WHEN f.v IN ('conflict', 'dup_conflict') THEN 'conflict'
+                    ELSE 'invalid_field' END AS code,
+               CASE WHEN f.v LIKE 'L%' THEN left(f.v, 4) END AS rule,
+               CASE WHEN f.v IN ('conflict', 'dup_conflict') THEN 'loan_ref'
+                    WHEN f.v = 'L013' THEN 'guarantor_code'
+                    WHEN f.v LIKE 'L016%' THEN 'renews_loan_ref'
+                    WHEN f.v = 'L019' THEN 'relief_fund'
+                    WHEN f.v = 'L021' THEN 'scf_program_id' END AS field,
+               CASE f.v
+               WHEN 'conflict' THEN format('loan_ref %s is already stored with different '
+                                          'content (version %s); correct it with PUT and '
+                                          'If-Match', f.ref,
+                                          coalesce(f.stored_version, (f.lrow).version))
+               WHEN 'dup_conflict' THEN format('loan_ref %s appears earlier in this batch with '
+                                              'different content', f.ref)
+               WHEN 'L013' THEN 'no active registered guarantor has this code'
+               WHEN 'L016a' THEN 'no loan of this bank has this loan_ref'
+               WHEN 'L016b' THEN 'the renewed loan was made to another borrower'
+               WHEN 'L016c' THEN format('the renewed loan is %s, not active', f.renewed_status)
+               WHEN 'L016d' THEN 'the renewed loan must be issued, and any of its repayments dated, before the renewal'
+               WHEN 'L016e' THEN 'another loan of this batch already renews that loan'
+               WHEN 'L019' THEN 'the firm already has a relief-fund loan'
+               WHEN 'L021' THEN 'no supply-chain program with this id is run by this bank with '
+                                'the borrower as its core or a current member'
+               END AS message,
+               CASE WHEN p_return_loans AND (f.lrow).id IS NOT NULL
+                         AND f.v IN ('ok', 'unchanged')
+                    THEN loan_json_of(f.lrow, x.registry_first_loan, x.warnings) END AS loan
+        FROM final f
+        LEFT JOIN LATERAL (SELECT * FROM loan_facts(f.lrow)
+                           WHERE p_return_loans AND (f.lrow).id IS NOT NULL) x ON true)
+    SELECT a.i, a.status, a.code, a.rule, a.field, a.message, a.loan FROM answer a ORDER BY a.i;
+END $$;
+
+-- Raises the warnings of loans @p_ids at their current version: W001 when the bank's
+-- first_loan flag disagrees with the registry (no earlier non-void loan to the firm).
+CREATE OR REPLACE FUNCTION loan_warnings_raise(p_ids bigint[]) RETURNS void
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO loan_warnings (loan_id, version, bank_code, loan_ref, rule, field, message)
+    SELECT l.id, l.version, l.bank_code, l.loan_ref, 'W001', 'first_loan',
+           CASE WHEN l.first_loan
+                THEN 'first_loan is true, but the registry holds an earlier loan to this firm'
+                ELSE 'first_loan is false, but the registry holds no earlier loan to this firm'
+           END
+    FROM loans l
+    WHERE l.id = ANY (p_ids)
+      AND l.first_loan = EXISTS (
+          SELECT 1 FROM loans o
+          WHERE o.borrower_uscc = l.borrower_uscc AND o.issue_date < l.issue_date
+            AND o.status <> 'void');
+END $$;
+
+-- Status a loan returns to when it stops being renewed (its renewal corrected or voided).
+CREATE OR REPLACE FUNCTION loan_unrenewed_status(l loans) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    RETURN CASE WHEN l.repaid_fen >= l.amount_fen THEN 'repaid' ELSE 'active' END;
+
+-- Replaces loan @p_ref's content (a correction) when @p_version is its current version.
+-- Same checks as ingest; the old version stays in loan_versions; a changed renewal link
+-- releases the loan renewed before and marks the new one.
+CREATE OR REPLACE FUNCTION loan_correct(p_bank text, p_ref text, p_version int, p_item jsonb)
+RETURNS TABLE (status text, code text, rule text, field text, message text, loan jsonb)
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+DECLARE
+    i loan_item := jsonb_populate_record(NULL::loan_item, p_item);
+    l loans;
+    t loans;
+    v_new_target bigint;
+BEGIN
+    SELECT * INTO l FROM loans x WHERE x.bank_code = p_bank AND x.loan_ref = p_ref FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'rejected', 'not_found', NULL, NULL, 'no such loan', NULL::jsonb;
+        RETURN;
+    ELSIF l.status = 'void' THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', NULL, NULL,
+                            'a void loan cannot be corrected', NULL::jsonb;
+        RETURN;
+    ELSIF l.version <> p_version THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', NULL, 'If-Match',
+                            format('the loan is at version %s, not %s', l.version, p_version),
+                            NULL::jsonb;
+        RETURN;
+    ELSIF l.content = i.content THEN
+        RETURN QUERY SELECT 'unchanged', NULL, NULL, NULL, NULL, loan_to_json(l);
+        RETURN;
+    END IF;
+    IF i.guarantor_code IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM principals p
+            WHERE p.code = i.guarantor_code AND p.kind = 'guarantor' AND p.active)
+    THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'L013', 'guarantor_code',
+                            'no active registered guarantor has this code', NULL::jsonb;
+        RETURN;
+    END IF;
+    IF i.amount_fen < l.amount_fen
+       AND pg_advisory_xact_lock(hashtextextended('guarantee-loan:' || l.id, 0)) IS NOT NULL
+       AND guarantee_peak_on_loan(l.id, '-infinity', 'infinity') > i.amount_fen THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'L050', 'amount',
+            format('the loan''s guarantees add up to %s on a day; a guarantor must release '
+                   'some before the amount is lowered',
+                   fen_text(guarantee_peak_on_loan(l.id, '-infinity', 'infinity'))), NULL::jsonb;
+        RETURN;
+    END IF;
+    IF i.renewal THEN
+        SELECT * INTO t FROM loans x
+        WHERE x.bank_code = p_bank AND x.loan_ref = i.renews_loan_ref FOR UPDATE;
+        IF NOT FOUND OR t.id = l.id OR t.borrower_uscc <> i.uscc
+           OR (t.status <> 'active' AND NOT (t.status = 'renewed' AND t.renewed_by_id = l.id))
+           OR t.issue_date >= i.issue_date OR loan_repaid_on_or_after(t.id, i.issue_date) THEN
+            RETURN QUERY SELECT 'rejected', 'invalid_field', 'L016', 'renews_loan_ref',
+                CASE WHEN t.id IS NULL THEN 'no loan of this bank has this loan_ref'
+                     WHEN t.id = l.id THEN 'a loan cannot renew itself'
+                     WHEN t.borrower_uscc <> i.uscc THEN 'the renewed loan was made to another borrower'
+                     WHEN t.issue_date >= i.issue_date OR loan_repaid_on_or_after(t.id, i.issue_date)
+                         THEN 'the renewed loan must be issued, and any of its repayments dated, before the renewal'
+                     ELSE format('the renewed loan is %s, not active', t.status) END,
+                NULL::jsonb;
+            RETURN;
+        END IF;
+        v_new_target := t.id;
+    END IF;
+    IF i.relief_fund THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended('relief:' || i.uscc, 0));
+        IF EXISTS (SELECT 1 FROM loans o WHERE o.borrower_uscc = i.uscc AND o.relief_fund
+                   AND o.status <> 'void' AND o.id <> l.id) THEN
+            RETURN QUERY SELECT 'rejected', 'invalid_field', 'L019', 'relief_fund',
+                                'the firm already has a relief-fund loan', NULL::jsonb;
+            RETURN;
+        END IF;
+    END IF;
+    IF i.scf_program_id IS NOT NULL AND NOT loan_scf_allowed(p_bank, i.scf_program_id, i.uscc) THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'L021', 'scf_program_id',
+                            'no supply-chain program with this id is run by this bank with the '
+                            'borrower as its core or a current member',
+                            NULL::jsonb;
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM repayments r WHERE r.loan_id = l.id AND r.repaid_on < i.issue_date) THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'L031', 'issue_date',
+                            'a repayment of this loan is dated before the corrected issue date',
+                            NULL::jsonb;
+        RETURN;
+    END IF;
+    IF i.amount_fen < l.repaid_fen THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'L032', 'amount',
+                            format('below the %s already repaid', fen_text(l.repaid_fen)),
+                            NULL::jsonb;
+        RETURN;
+    END IF;
+
+    PERFORM firms_upsert(jsonb_build_array(jsonb_build_object(
+        'ord', 0, 'uscc', i.uscc, 'name', i.name, 'county_code', i.county_code,
+        'industry_code', i.industry_code, 'size', i.size)), p_bank, 'loan correction');
+    IF l.renews_loan_id IS DISTINCT FROM v_new_target AND l.renews_loan_id IS NOT NULL THEN
+        -- A loan voided meanwhile stays void.
+        UPDATE loans x SET status = loan_unrenewed_status(x), renewed_on = NULL,
+                           renewed_by_id = NULL, updated_at = now()
+        WHERE x.id = l.renews_loan_id AND x.renewed_by_id = l.id AND x.status = 'renewed';
+    END IF;
+    IF v_new_target IS NOT NULL THEN
+        UPDATE loans x SET status = 'renewed', renewed_on = i.issue_date, renewed_by_id = l.id,
+                           updated_at = now()
+        WHERE x.id = v_new_target;
+    END IF;
+    UPDATE loans x SET
+        borrower_uscc = i.uscc, borrower_name = i.name, county_code = i.county_code,
+        industry_code = i.industry_code, size = i.size, amount_fen = i.amount_fen,
+        issue_date = i.issue_date, maturity_date = i.maturity_date, rate_e4 = i.rate_e4,
+        guarantee_mode = i.guarantee_mode, guarantor_code = i.guarantor_code,
+        first_loan = i.first_loan, renewal = i.renewal, renews_loan_ref = i.renews_loan_ref,
+        renews_loan_id = v_new_target, scf_program_id = i.scf_program_id,
+        relief_fund = i.relief_fund, credit_line_fen = i.credit_line_fen,
+        term_months = i.term_months, medium_long_term = i.medium_long_term,
+        manufacturing = i.manufacturing, inclusive_small_micro = i.inclusive_small_micro,
+        lpr_tenor = i.lpr_tenor, lpr_e4 = i.lpr_e4, spread_bp = i.spread_bp,
+        content = i.content, version = x.version + 1, updated_at = now(),
+        status = CASE WHEN x.status = 'renewed' THEN 'renewed'
+                      WHEN x.repaid_fen >= i.amount_fen THEN 'repaid' ELSE 'active' END
+    WHERE x.id = l.id RETURNING * INTO l;
+    INSERT INTO loan_versions (loan_id, version, change, content, changed_by)
+    VALUES (l.id, l.version, 'corrected', l.content, p_bank);
+    PERFORM loan_warnings_raise(ARRAY[l.id]);
+    RETURN QUERY SELECT 'updated', NULL, NULL, NULL, NULL, loan_to_json(l);
+END $$;
+
+-- Voids loan @p_ref: kept, excluded from statistics; a loan it renewed is released.
+-- Voiding a void loan again answers unchanged.
+CREATE OR REPLACE FUNCTION loan_void(p_bank text, p_ref text, p_reason text)
+RETURNS TABLE (status text, code text, message text, loan jsonb)
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+DECLARE
+    l loans;
+BEGIN
+    SELECT * INTO l FROM loans x WHERE x.bank_code = p_bank AND x.loan_ref = p_ref FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'rejected', 'not_found', 'no such loan', NULL::jsonb;
+        RETURN;
+    ELSIF l.status = 'void' THEN
+        RETURN QUERY SELECT 'unchanged', NULL, NULL, loan_to_json(l);
+        RETURN;
+    END IF;
+    IF l.renews_loan_id IS NOT NULL THEN
+        -- A loan voided meanwhile stays void.
+        UPDATE loans x SET status = loan_unrenewed_status(x), renewed_on = NULL,
+                           renewed_by_id = NULL, updated_at = now()
+        WHERE x.id = l.renews_loan_id AND x.renewed_by_id = l.id AND x.status = 'renewed';
+    END IF;
+    UPDATE loans x SET status = 'void', void_reason = p_reason, voided_at = now(),
+                       version = x.version + 1, updated_at = now()
+    WHERE x.id = l.id RETURNING * INTO l;
+    INSERT INTO loan_versions (loan_id, version, change, content, reason, changed_by)
+    VALUES (l.id, l.version, 'voided', l.content, p_reason, p_bank);
+    RETURN QUERY SELECT 'voided', NULL, NULL, loan_to_json(l);
+END $$;
+
+-- Records repayment @p_repayment_ref of loan @p_ref. Idempotent on the reference: the
+-- same reference with the same date and amount answers unchanged, with others conflict.
+CREATE OR REPLACE FUNCTION loan_repay(p_bank text, p_ref text, p_repayment_ref text, p_date date,
+                           p_amount bigint)
+RETURNS TABLE (status text, code text, rule text, field text, message text,
+               repayment jsonb, loan jsonb)
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+DECLARE
+    l loans;
+    r repayments;
+BEGIN
+    SELECT * INTO l FROM loans x WHERE x.bank_code = p_bank AND x.loan_ref = p_ref FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'rejected', 'not_found', NULL, NULL, 'no such loan',
+                            NULL::jsonb, NULL::jsonb;
+        RETURN;
+    END IF;
+    SELECT * INTO r FROM repayments x WHERE x.loan_id = l.id AND x.repayment_ref = p_repayment_ref;
+    IF FOUND THEN
+        IF r.repaid_on = p_date AND r.amount_fen = p_amount THEN
+            RETURN QUERY SELECT 'unchanged', NULL, NULL, NULL, NULL, repayment_to_json(r),
+                                loan_to_json(l);
+        ELSE
+            RETURN QUERY SELECT 'rejected', 'conflict', NULL, 'repayment_ref',
+                format('repayment %s is already recorded with date %s and amount %s',
+                       p_repayment_ref, r.repaid_on, fen_text(r.amount_fen)),
+                NULL::jsonb, NULL::jsonb;
+        END IF;
+        RETURN;
+    END IF;
+    IF l.status IN ('void', 'renewed') THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', NULL, NULL,
+            CASE l.status WHEN 'void' THEN 'the loan is void'
+                 ELSE 'the loan was renewed; its principal moved to the renewing loan' END,
+            NULL::jsonb, NULL::jsonb;
+        RETURN;
+    ELSIF p_date < l.issue_date THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'L031', 'date',
+                            format('is before the loan was issued (%s)', l.issue_date),
+                            NULL::jsonb, NULL::jsonb;
+        RETURN;
+    ELSIF p_amount > l.amount_fen - l.repaid_fen THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'L032', 'amount',
+                            format('exceeds the %s outstanding',
+                                   fen_text(l.amount_fen - l.repaid_fen)),
+                            NULL::jsonb, NULL::jsonb;
+        RETURN;
+    END IF;
+    INSERT INTO repayments (loan_id, repayment_ref, repaid_on, amount_fen)
+    VALUES (l.id, p_repayment_ref, p_date, p_amount) RETURNING * INTO r;
+    UPDATE loans x SET repaid_fen = x.repaid_fen + p_amount, updated_at = now(),
+                       status = CASE WHEN x.repaid_fen + p_amount >= x.amount_fen
+                                     THEN 'repaid' ELSE x.status END
+    WHERE x.id = l.id RETURNING * INTO l;
+    RETURN QUERY SELECT 'created', NULL, NULL, NULL, NULL, repayment_to_json(r),
+                        loan_to_json(l);
+END $$;
+
+CREATE OR REPLACE FUNCTION repayment_to_json(r repayments) RETURNS jsonb
+    LANGUAGE sql STABLE
+    RETURN jsonb_build_object('repayment_ref', r.repayment_ref, 'date', r.repaid_on,
+                              'amount', fen_text(r.amount_fen),
+                              'created_at', ts_text(r.created_at));
+
+-- A loan's versions (created, corrected, voided) and repayments, oldest first; NULL when
+-- bank @p_bank has no loan @p_ref.
+CREATE OR REPLACE FUNCTION loan_history(p_bank text, p_ref text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'bank_code', l.bank_code, 'loan_ref', l.loan_ref, 'version', l.version,
+        'versions', (SELECT jsonb_agg(jsonb_build_object(
+                         'version', v.version, 'change', v.change, 'content', v.content,
+                         'reason', v.reason, 'changed_at', ts_text(v.changed_at),
+                         'changed_by', v.changed_by) ORDER BY v.version)
+                     FROM loan_versions v WHERE v.loan_id = l.id),
+        'repayments', coalesce((SELECT jsonb_agg(repayment_to_json(r) ORDER BY r.repaid_on, r.id)
+                                FROM repayments r WHERE r.loan_id = l.id), '[]'::jsonb))
+    FROM loans l WHERE l.bank_code = p_bank AND l.loan_ref = p_ref;
+$$;

@@ -1,0 +1,277 @@
+-- N+1+N supply-chain finance (docs/domain.md, docs/scf.md): programs, their chain
+-- members, the L021 check of loans posted under a program, financing figures and the
+-- figures of the core enterprises' reward. Tables: migrations/007_scf.sql.
+
+-- L021: bank @p_bank may lend to @p_uscc under program @p_program when it runs the
+-- program and the firm is its core or a current member (joined, not left) at the time
+-- of the post. Called by loan_ingest and loan_correct (loans.sql).
+CREATE OR REPLACE FUNCTION loan_scf_allowed(p_bank text, p_program bigint, p_uscc text)
+    RETURNS boolean
+    LANGUAGE sql STABLE
+    RETURN EXISTS (
+        SELECT 1 FROM scf_programs p
+        WHERE p.id = p_program AND p.bank_code = p_bank
+          AND (p.core_uscc = p_uscc
+               OR EXISTS (SELECT 1 FROM scf_members m
+                          WHERE m.program_id = p.id AND m.uscc = p_uscc
+                            AND m.left_on IS NULL)));
+
+-- A firm's reference data as the {firm} object of the API.
+CREATE OR REPLACE FUNCTION scf_firm_json(p_uscc text) RETURNS jsonb
+    LANGUAGE sql STABLE
+    RETURN (SELECT jsonb_build_object('uscc', f.uscc, 'name', f.name,
+                                      'county_code', f.county_code,
+                                      'industry_code', f.industry_code, 'size', f.size)
+            FROM firms f WHERE f.uscc = p_uscc);
+
+CREATE OR REPLACE FUNCTION scf_program_to_json(p scf_programs) RETURNS jsonb
+    LANGUAGE sql STABLE
+    RETURN jsonb_build_object(
+        'id', p.id, 'bank_code', p.bank_code, 'name', p.name,
+        'core', scf_firm_json(p.core_uscc), 'product', p.product,
+        'credit_limit', fen_text(p.credit_limit_fen), 'started_on', p.started_on,
+        'members_current', (SELECT count(*) FROM scf_members m
+                            WHERE m.program_id = p.id AND m.left_on IS NULL),
+        'created_at', ts_text(p.created_at));
+
+-- One membership period.
+CREATE OR REPLACE FUNCTION scf_member_to_json(m scf_members) RETURNS jsonb
+    LANGUAGE sql STABLE
+    RETURN jsonb_build_object(
+        'program_id', m.program_id, 'uscc', m.uscc,
+        'name', (SELECT f.name FROM firms f WHERE f.uscc = m.uscc),
+        'side', m.side, 'current', m.left_on IS NULL, 'joined_on', m.joined_on,
+        'left_on', m.left_on, 'left_reason', m.left_reason);
+
+-- Creates program @p_name of bank @p_bank around core @p_core (a {firm} object, recorded
+-- through firms_upsert). Answers created, unchanged (the same bank, core and name with the
+-- same terms: a safe retry) or rejected with code conflict (same name, other terms).
+CREATE OR REPLACE FUNCTION scf_program_create(p_bank text, p_name text, p_core jsonb, p_product text,
+                                   p_credit_limit bigint, p_started_on date)
+RETURNS TABLE (status text, code text, field text, message text, program jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    p scf_programs;
+    v_exists boolean;
+BEGIN
+    PERFORM pg_advisory_xact_lock(
+        hashtextextended('scf:' || p_bank || ':' || (p_core->>'uscc') || ':' || p_name, 0));
+    SELECT * INTO p FROM scf_programs x
+    WHERE x.bank_code = p_bank AND x.core_uscc = p_core->>'uscc' AND x.name = p_name;
+    v_exists := FOUND;
+    IF v_exists AND (p.product, p.credit_limit_fen, p.started_on)
+                 IS DISTINCT FROM (p_product, p_credit_limit, p_started_on) THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', 'name',
+            format('program %s with this name and core enterprise already exists with other '
+                   'terms (%s, credit limit %s, started on %s)', p.id, p.product,
+                   fen_text(p.credit_limit_fen), p.started_on),
+            NULL::jsonb;
+        RETURN;
+    END IF;
+    PERFORM firms_upsert(jsonb_build_array(p_core || '{"ord": 0}'), p_bank, 'scf');
+    IF v_exists THEN
+        RETURN QUERY SELECT 'unchanged', NULL, NULL, NULL, scf_program_to_json(p);
+        RETURN;
+    END IF;
+    INSERT INTO scf_programs (bank_code, name, core_uscc, product, credit_limit_fen,
+                              started_on, created_by)
+    VALUES (p_bank, p_name, p_core->>'uscc', p_product, p_credit_limit, p_started_on, p_bank)
+    RETURNING * INTO p;
+    RETURN QUERY SELECT 'created', NULL, NULL, NULL, scf_program_to_json(p);
+END $$;
+
+-- Adds firm @p_firm (a {firm} object) to program @p_program of bank @p_bank on side
+-- @p_side from @p_joined_on (NULL: @p_today). Answers created; unchanged when the firm is
+-- already a current member on that side (and @p_joined_on is NULL or its joining date);
+-- rejected with not_found (no such program of this bank), invalid_field (the core itself,
+-- a date before the program started or before the firm last left) or conflict (a current
+-- member on the other side, or since another date).
+CREATE OR REPLACE FUNCTION scf_member_add(p_bank text, p_program bigint, p_firm jsonb, p_side text,
+                               p_joined_on date, p_today date)
+RETURNS TABLE (status text, code text, field text, message text, member jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    p scf_programs;
+    m scf_members;
+    v_uscc text := p_firm->>'uscc';
+    v_joined date := coalesce(p_joined_on, p_today);
+BEGIN
+    SELECT * INTO p FROM scf_programs x
+    WHERE x.id = p_program AND x.bank_code = p_bank FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'rejected', 'not_found', NULL, 'no such program', NULL::jsonb;
+        RETURN;
+    ELSIF v_uscc = p.core_uscc THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'firm.uscc',
+            'firm.uscc: is the program''s core enterprise, which takes part without joining',
+            NULL::jsonb;
+        RETURN;
+    END IF;
+    SELECT * INTO m FROM scf_members x
+    WHERE x.program_id = p.id AND x.uscc = v_uscc ORDER BY x.id DESC LIMIT 1;
+    IF FOUND AND m.left_on IS NULL THEN
+        IF m.side <> p_side THEN
+            RETURN QUERY SELECT 'rejected', 'conflict', 'side',
+                format('side: the firm is a current %s member since %s; it leaves before '
+                       'joining on the other side', m.side, m.joined_on),
+                NULL::jsonb;
+        ELSIF p_joined_on IS NOT NULL AND p_joined_on <> m.joined_on THEN
+            RETURN QUERY SELECT 'rejected', 'conflict', 'joined_on',
+                format('joined_on: the firm is a current member since %s', m.joined_on),
+                NULL::jsonb;
+        ELSE
+            PERFORM firms_upsert(jsonb_build_array(p_firm || '{"ord": 0}'), p_bank, 'scf');
+            RETURN QUERY SELECT 'unchanged', NULL, NULL, NULL, scf_member_to_json(m);
+        END IF;
+        RETURN;
+    END IF;
+    IF v_joined < p.started_on THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'joined_on',
+            format('joined_on: %s is before the program started (%s)', v_joined, p.started_on),
+            NULL::jsonb;
+        RETURN;
+    ELSIF m.id IS NOT NULL AND v_joined < m.left_on THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'joined_on',
+            format('joined_on: %s is before the firm last left the program (%s)', v_joined,
+                   m.left_on),
+            NULL::jsonb;
+        RETURN;
+    END IF;
+    PERFORM firms_upsert(jsonb_build_array(p_firm || '{"ord": 0}'), p_bank, 'scf');
+    INSERT INTO scf_members (program_id, uscc, side, joined_on, created_by)
+    VALUES (p.id, v_uscc, p_side, v_joined, p_bank) RETURNING * INTO m;
+    RETURN QUERY SELECT 'created', NULL, NULL, NULL, scf_member_to_json(m);
+END $$;
+
+-- Member @p_uscc leaves program @p_program of bank @p_bank on @p_left_on (NULL:
+-- @p_today) for @p_reason (may be NULL); the period is kept. Answers left; unchanged when
+-- the firm has already left on that date (or @p_left_on is NULL) with the same reason;
+-- rejected with not_found (no such program of this bank, or the firm never joined it),
+-- conflict (left before, on another date or for another reason) or invalid_field (a date
+-- before the firm joined).
+CREATE OR REPLACE FUNCTION scf_member_leave(p_bank text, p_program bigint, p_uscc text, p_left_on date,
+                                 p_today date, p_reason text)
+RETURNS TABLE (status text, code text, field text, message text, member jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    p scf_programs;
+    m scf_members;
+    v_left date := coalesce(p_left_on, p_today);
+BEGIN
+    SELECT * INTO p FROM scf_programs x
+    WHERE x.id = p_program AND x.bank_code = p_bank FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'rejected', 'not_found', NULL, 'no such program', NULL::jsonb;
+        RETURN;
+    END IF;
+    SELECT * INTO m FROM scf_members x
+    WHERE x.program_id = p.id AND x.uscc = p_uscc ORDER BY x.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'rejected', 'not_found', NULL,
+                            'the firm is not a member of this program', NULL::jsonb;
+        RETURN;
+    ELSIF m.left_on IS NOT NULL THEN
+        IF (p_left_on IS NULL OR p_left_on = m.left_on)
+           AND p_reason IS NOT DISTINCT FROM m.left_reason THEN
+            RETURN QUERY SELECT 'unchanged', NULL, NULL, NULL, scf_member_to_json(m);
+        ELSE
+            RETURN QUERY SELECT 'rejected', 'conflict', NULL,
+                format('the firm left the program on %s', m.left_on), NULL::jsonb;
+        END IF;
+        RETURN;
+    ELSIF v_left < m.joined_on THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'left_on',
+            format('left_on: %s is before the firm joined (%s)', v_left, m.joined_on),
+            NULL::jsonb;
+        RETURN;
+    END IF;
+    UPDATE scf_members x SET left_on = v_left, left_reason = p_reason, left_at = now(),
+                             left_by = p_bank
+    WHERE x.id = m.id RETURNING * INTO m;
+    RETURN QUERY SELECT 'left', NULL, NULL, NULL, scf_member_to_json(m);
+END $$;
+
+-- Financing figures of loans: count, amount and what is outstanding now (an active
+-- loan's amount less its repayments; nothing for a repaid or renewed one).
+CREATE OR REPLACE FUNCTION scf_financing_json(p_loans bigint, p_amount bigint, p_outstanding bigint)
+    RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    RETURN jsonb_build_object('loans', coalesce(p_loans, 0),
+                              'amount', fen_text(coalesce(p_amount, 0)),
+                              'outstanding', fen_text(coalesce(p_outstanding, 0)));
+
+-- Program @p_program (of bank @p_bank; NULL: of any bank) with the core's and every
+-- member's financing under it (non-void loans) and totals against the credit limit;
+-- NULL when there is no such program. A member is every firm that ever joined, with its
+-- latest period on top and all its periods in "periods".
+CREATE OR REPLACE FUNCTION scf_program_detail(p_program bigint, p_bank text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    WITH prog AS (
+        SELECT * FROM scf_programs x
+        WHERE x.id = p_program AND (p_bank IS NULL OR x.bank_code = p_bank)),
+    fin AS (
+        SELECT l.borrower_uscc AS uscc, count(*) AS n, sum(l.amount_fen)::bigint AS amount,
+               sum(CASE WHEN l.status = 'active' THEN l.amount_fen - l.repaid_fen ELSE 0 END)
+                   ::bigint AS outstanding
+        FROM loans l JOIN prog ON l.scf_program_id = prog.id AND l.bank_code = prog.bank_code
+        WHERE l.status <> 'void'
+        GROUP BY l.borrower_uscc),
+    latest AS (
+        SELECT DISTINCT ON (m.uscc) m.*
+        FROM scf_members m JOIN prog ON m.program_id = prog.id
+        ORDER BY m.uscc, m.id DESC),
+    totals AS (
+        SELECT count(*) FILTER (WHERE f.uscc <> prog.core_uscc) AS members_financed,
+               sum(f.n)::bigint AS loans, sum(f.amount)::bigint AS amount,
+               sum(f.outstanding)::bigint AS outstanding
+        FROM fin f, prog)
+    SELECT scf_program_to_json(prog) || jsonb_build_object(
+        'core_financing', (SELECT scf_financing_json(f.n, f.amount, f.outstanding)
+                           FROM (SELECT NULL) one LEFT JOIN fin f ON f.uscc = prog.core_uscc),
+        'members', coalesce((
+            SELECT jsonb_agg(scf_member_to_json(m) - 'program_id'
+                             || jsonb_build_object('periods', (
+                                    SELECT jsonb_agg(jsonb_build_object(
+                                               'side', h.side, 'joined_on', h.joined_on,
+                                               'left_on', h.left_on,
+                                               'left_reason', h.left_reason) ORDER BY h.id)
+                                    FROM scf_members h
+                                    WHERE h.program_id = m.program_id AND h.uscc = m.uscc))
+                             || scf_financing_json(f.n, f.amount, f.outstanding)
+                             ORDER BY m.left_on IS NOT NULL, m.side, m.uscc)
+            FROM latest m LEFT JOIN fin f ON f.uscc = m.uscc), '[]'::jsonb),
+        'totals', (SELECT scf_financing_json(t.loans, t.amount, t.outstanding)
+                          || jsonb_build_object(
+                              'credit_limit', fen_text(prog.credit_limit_fen),
+                              'remaining', fen_text(prog.credit_limit_fen
+                                                    - coalesce(t.outstanding, 0)),
+                              'members_financed', t.members_financed)
+                   FROM totals t))
+    FROM prog;
+$$;
+
+-- Per core enterprise of a program started by the end of @p_year (or with financing in
+-- it): the year's financing to its chain members under any of its programs, of any bank
+-- (non-void loans issued in the year whose borrower is not the core itself), and how
+-- many distinct members it went to. The reward itself is computed by finregd.
+CREATE OR REPLACE FUNCTION scf_reward_figures(p_year int)
+RETURNS TABLE (core_uscc text, core_name text, financing bigint, members_financed bigint)
+LANGUAGE sql STABLE AS $$
+    WITH fin AS (
+        SELECT p.core_uscc, sum(l.amount_fen)::bigint AS financing,
+               count(DISTINCT l.borrower_uscc) AS members
+        FROM scf_programs p
+        JOIN loans l ON l.scf_program_id = p.id AND l.bank_code = p.bank_code
+        WHERE l.status <> 'void' AND l.borrower_uscc <> p.core_uscc
+          AND l.issue_date BETWEEN make_date(p_year, 1, 1) AND make_date(p_year, 12, 31)
+        GROUP BY p.core_uscc),
+    cores AS (
+        SELECT p.core_uscc FROM scf_programs p WHERE p.started_on <= make_date(p_year, 12, 31)
+        UNION
+        SELECT f.core_uscc FROM fin f)
+    SELECT c.core_uscc, firm.name, coalesce(f.financing, 0), coalesce(f.members, 0)
+    FROM cores c
+    JOIN firms firm ON firm.uscc = c.core_uscc
+    LEFT JOIN fin f ON f.core_uscc = c.core_uscc
+    ORDER BY c.core_uscc;
+$$;

@@ -1,0 +1,412 @@
+-- Statistics summaries (tables: migrations/004_stats.sql), kept in the same transaction
+-- as every loan and repayment write by statement-level triggers, so the regulator's
+-- queries read a number of rows that grows with the calendar and the number of groups,
+-- never with the number of loans. Writers never update a summary row: the triggers append
+-- their changes to the _delta tables, and stats_compact() — run every second by a finregd
+-- background thread, one instance at a time — folds the deltas into the summaries in one
+-- transaction. Readers add the summary and the pending deltas (the *_all views), so an
+-- answer is exact whether or not compaction has run. The actual figures of two targets
+-- come from their areas: stats_actual_guarantee_leverage (guarantees.sql) and
+-- stats_actual_relief_referrals (referrals.sql).
+
+-- Summary and pending deltas together: what readers read.
+CREATE OR REPLACE VIEW stats_new_loans_all AS
+    SELECT * FROM stats_new_loans UNION ALL SELECT * FROM stats_new_loans_delta;
+
+CREATE OR REPLACE VIEW stats_balance_all AS
+    SELECT * FROM stats_balance UNION ALL SELECT * FROM stats_balance_delta;
+
+CREATE OR REPLACE VIEW stats_pricing_all AS
+    SELECT * FROM stats_pricing UNION ALL SELECT * FROM stats_pricing_delta;
+
+CREATE OR REPLACE FUNCTION stats_loan_of(l loans) RETURNS stats_loan
+    LANGUAGE sql IMMUTABLE
+    RETURN ROW(l.id, l.issue_date, l.bank_code, l.county_code, l.industry_code, l.size,
+               l.manufacturing, l.amount_fen, l.first_loan, l.guarantee_mode,
+               l.medium_long_term, l.renewal, l.rate_e4, l.spread_bp, l.inclusive_small_micro,
+               l.repaid_fen, l.renewed_on, l.status)::stats_loan;
+
+-- Balance events of loans @p_rows with sign @p_sign: +amount on the issue date and, for a
+-- renewed loan, minus what was left on the renewal date. Void loans have none.
+CREATE OR REPLACE FUNCTION stats_loan_events(p_rows stats_loan[], p_sign int) RETURNS SETOF stats_event
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+    SELECT r.issue_date, r.bank_code, r.manufacturing, p_sign * r.amount_fen
+    FROM unnest(p_rows) r WHERE r.status <> 'void'
+    UNION ALL
+    SELECT r.renewed_on, r.bank_code, r.manufacturing, -p_sign * (r.amount_fen - r.repaid_fen)
+    FROM unnest(p_rows) r WHERE r.status <> 'void' AND r.renewed_on IS NOT NULL;
+END $$;
+
+-- Repayment events of loans @p_rows (their bank and manufacturing flag as these rows say),
+-- with sign @p_sign. Void loans have none.
+CREATE OR REPLACE FUNCTION stats_repayment_events(p_rows stats_loan[], p_sign int)
+RETURNS SETOF stats_event
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+    SELECT p.repaid_on, r.bank_code, r.manufacturing, -p_sign * p.amount_fen
+    FROM unnest(p_rows) r JOIN repayments p ON p.loan_id = r.id
+    WHERE r.status <> 'void';
+END $$;
+
+-- Adds balance events to stats_balance at day, month and year grain.
+CREATE OR REPLACE FUNCTION stats_balance_add(p_events stats_event[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    WITH e AS (
+        SELECT x.day, x.bank_code, x.manufacturing, sum(x.delta) AS delta
+        FROM unnest(p_events) x GROUP BY 1, 2, 3)
+    INSERT INTO stats_balance_delta (grain, period, bank_code, manufacturing, delta)
+    SELECT g.grain, g.period, e.bank_code, e.manufacturing, sum(e.delta)
+    FROM e
+    CROSS JOIN LATERAL (VALUES ('d', e.day),
+                               ('m', date_trunc('month', e.day)::date),
+                               ('y', date_trunc('year', e.day)::date)) AS g(grain, period)
+    GROUP BY g.grain, g.period, e.bank_code, e.manufacturing
+    HAVING sum(e.delta) <> 0;
+END $$;
+
+-- Adds (@p_sign 1) or removes (-1) the new-loan and pricing contributions of loans.
+CREATE OR REPLACE FUNCTION stats_new_loans_add(p_rows stats_loan[], p_sign int) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- Loans of one day, bank and group add up first; only those sums fan out to the
+    -- fourteen (dimension, bank) rows at two grains.
+    WITH base AS (
+        SELECT r.issue_date, r.bank_code, r.county_code, left(r.industry_code, 2) AS division,
+               r.size, r.manufacturing, count(*) AS n, sum(r.amount_fen) AS amount,
+               count(*) FILTER (WHERE r.first_loan) AS first_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.first_loan), 0) AS first_amount,
+               count(*) FILTER (WHERE r.guarantee_mode = 'credit') AS credit_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.guarantee_mode = 'credit'), 0)
+                   AS credit_amount,
+               count(*) FILTER (WHERE r.medium_long_term) AS mlt_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.medium_long_term), 0) AS mlt_amount,
+               count(*) FILTER (WHERE r.renewal) AS renewal_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.renewal), 0) AS renewal_amount
+        FROM unnest(p_rows) r
+        WHERE r.status <> 'void'
+        GROUP BY 1, 2, 3, 4, 5, 6)
+    INSERT INTO stats_new_loans_delta (dim, grain, bank_code, period, key, manufacturing,
+                                       n, amount, first_n, first_amount, credit_n,
+                                       credit_amount, mlt_n, mlt_amount, renewal_n,
+                                       renewal_amount)
+    SELECT d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing,
+           p_sign * sum(b.n), p_sign * sum(b.amount), p_sign * sum(b.first_n),
+           p_sign * sum(b.first_amount), p_sign * sum(b.credit_n), p_sign * sum(b.credit_amount),
+           p_sign * sum(b.mlt_n), p_sign * sum(b.mlt_amount), p_sign * sum(b.renewal_n),
+           p_sign * sum(b.renewal_amount)
+    FROM base b
+    CROSS JOIN LATERAL (VALUES ('b', '*', b.bank_code),
+                               ('c', '*', b.county_code), ('c', b.bank_code, b.county_code),
+                               ('i', '*', b.division), ('i', b.bank_code, b.division),
+                               ('s', '*', b.size), ('s', b.bank_code, b.size)) AS d(dim, bank, key)
+    CROSS JOIN LATERAL (VALUES ('d', b.issue_date),
+                               ('m', date_trunc('month', b.issue_date)::date)) AS g(grain, period)
+    GROUP BY d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing;
+
+    INSERT INTO stats_pricing_delta (bank_code, period, n, amount, rate_x_amount,
+                                     spread_amount, spread_x_amount)
+    SELECT b.bank, date_trunc('month', r.issue_date)::date, p_sign * count(*),
+           p_sign * sum(r.amount_fen), p_sign * sum(r.rate_e4::numeric * r.amount_fen),
+           p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.spread_bp IS NOT NULL), 0),
+           p_sign * coalesce(sum(r.spread_bp::numeric * r.amount_fen), 0)
+    FROM unnest(p_rows) r
+    CROSS JOIN LATERAL (VALUES ('*'), (r.bank_code)) AS b(bank)
+    WHERE r.status <> 'void' AND r.inclusive_small_micro
+    GROUP BY 1, 2;
+END $$;
+
+-- Adds loans @p_rows (sign 1) or takes them away (-1) from every summary, repayments
+-- included when @p_with_repayments.
+CREATE OR REPLACE FUNCTION stats_apply(p_rows stats_loan[], p_sign int, p_with_repayments boolean)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_rows IS NULL OR cardinality(p_rows) = 0 THEN
+        RETURN;
+    END IF;
+    PERFORM stats_new_loans_add(p_rows, p_sign);
+    PERFORM stats_balance_add(ARRAY(
+        SELECT e FROM stats_loan_events(p_rows, p_sign) e
+        UNION ALL
+        SELECT e FROM stats_repayment_events(p_rows, p_sign) e WHERE p_with_repayments));
+END $$;
+
+CREATE OR REPLACE FUNCTION stats_on_loan_insert() RETURNS trigger
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM stats_apply(ARRAY(SELECT stats_loan_of(n) FROM new_rows n), 1, false);
+    RETURN NULL;
+END $$;
+
+-- On update only loans whose contribution can change are taken out and put back: those
+-- whose status, dates, amounts, grouping or flags changed (a repayment alone changes just
+-- repaid_fen). Their repayments move too when the bank, the manufacturing flag or the
+-- void status changed.
+CREATE OR REPLACE FUNCTION stats_on_loan_update() RETURNS trigger
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_old stats_loan[];
+    v_new stats_loan[];
+    v_old_moved stats_loan[];
+    v_new_moved stats_loan[];
+BEGIN
+    WITH pairs AS (
+        SELECT stats_loan_of(o) AS o, stats_loan_of(n) AS n
+        FROM old_rows o JOIN new_rows n ON n.id = o.id),
+    changed AS (
+        SELECT p.o, p.n,
+               (p.o).bank_code <> (p.n).bank_code OR (p.o).manufacturing <> (p.n).manufacturing
+               OR ((p.o).status = 'void') <> ((p.n).status = 'void') AS moved
+        FROM pairs p
+        WHERE ((p.o).status = 'void') <> ((p.n).status = 'void')
+           OR (p.o).repaid_fen <> (p.n).repaid_fen AND (p.n).renewed_on IS NOT NULL
+           OR ((p.o).issue_date, (p.o).bank_code, (p.o).county_code, (p.o).industry_code,
+               (p.o).size, (p.o).manufacturing, (p.o).amount_fen, (p.o).first_loan,
+               (p.o).guarantee_mode, (p.o).medium_long_term, (p.o).renewal, (p.o).rate_e4,
+               (p.o).spread_bp, (p.o).inclusive_small_micro, (p.o).renewed_on)
+              IS DISTINCT FROM
+              ((p.n).issue_date, (p.n).bank_code, (p.n).county_code, (p.n).industry_code,
+               (p.n).size, (p.n).manufacturing, (p.n).amount_fen, (p.n).first_loan,
+               (p.n).guarantee_mode, (p.n).medium_long_term, (p.n).renewal, (p.n).rate_e4,
+               (p.n).spread_bp, (p.n).inclusive_small_micro, (p.n).renewed_on))
+    SELECT array_agg(c.o), array_agg(c.n), array_agg(c.o) FILTER (WHERE c.moved),
+           array_agg(c.n) FILTER (WHERE c.moved)
+    INTO v_old, v_new, v_old_moved, v_new_moved
+    FROM changed c;
+    PERFORM stats_apply(v_old, -1, false);
+    PERFORM stats_apply(v_new, 1, false);
+    PERFORM stats_balance_add(ARRAY(
+        SELECT e FROM stats_repayment_events(v_old_moved, -1) e
+        UNION ALL SELECT e FROM stats_repayment_events(v_new_moved, 1) e));
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION stats_on_repayment_insert() RETURNS trigger
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM stats_balance_add(ARRAY(
+        SELECT ROW(p.repaid_on, l.bank_code, l.manufacturing, -p.amount_fen)::stats_event
+        FROM new_rows p JOIN loans l ON l.id = p.loan_id
+        WHERE l.status <> 'void'));
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER loans_stats_insert AFTER INSERT ON loans
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION stats_on_loan_insert();
+
+CREATE OR REPLACE TRIGGER loans_stats_update AFTER UPDATE ON loans
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stats_on_loan_update();
+
+CREATE OR REPLACE TRIGGER repayments_stats_insert AFTER INSERT ON repayments
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION stats_on_repayment_insert();
+
+-- Rebuilds every summary from the loans and repayments tables (after a bulk load with the
+-- triggers disabled, or to check the summaries: compare before and after).
+CREATE OR REPLACE FUNCTION stats_rebuild() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_from bigint := 0;
+    v_last bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(7340012004);
+    TRUNCATE stats_new_loans, stats_balance, stats_pricing, stats_new_loans_delta,
+             stats_balance_delta, stats_pricing_delta;
+    SELECT coalesce(max(id), 0) INTO v_last FROM loans;
+    -- In slices of ids, so memory stays bounded however many loans there are.
+    WHILE v_from <= v_last LOOP
+        PERFORM stats_apply(ARRAY(SELECT stats_loan_of(l) FROM loans l
+                                  WHERE l.id >= v_from AND l.id < v_from + 100000), 1, true);
+        PERFORM stats_compact_locked();
+        v_from := v_from + 100000;
+    END LOOP;
+END $$;
+
+-- Folds the pending deltas into the summaries; the caller holds the compaction lock.
+CREATE OR REPLACE FUNCTION stats_compact_locked() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_moved bigint := 0;
+    v_n bigint;
+BEGIN
+    WITH d AS (DELETE FROM stats_new_loans_delta RETURNING *)
+    INSERT INTO stats_new_loans AS s
+    SELECT dim, grain, bank_code, period, key, manufacturing, sum(n), sum(amount),
+           sum(first_n), sum(first_amount), sum(credit_n), sum(credit_amount), sum(mlt_n),
+           sum(mlt_amount), sum(renewal_n), sum(renewal_amount)
+    FROM d GROUP BY dim, grain, bank_code, period, key, manufacturing
+    ON CONFLICT (dim, grain, bank_code, period, key, manufacturing) DO UPDATE SET
+        n = s.n + EXCLUDED.n, amount = s.amount + EXCLUDED.amount,
+        first_n = s.first_n + EXCLUDED.first_n,
+        first_amount = s.first_amount + EXCLUDED.first_amount,
+        credit_n = s.credit_n + EXCLUDED.credit_n,
+        credit_amount = s.credit_amount + EXCLUDED.credit_amount,
+        mlt_n = s.mlt_n + EXCLUDED.mlt_n, mlt_amount = s.mlt_amount + EXCLUDED.mlt_amount,
+        renewal_n = s.renewal_n + EXCLUDED.renewal_n,
+        renewal_amount = s.renewal_amount + EXCLUDED.renewal_amount;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_moved := v_moved + v_n;
+    WITH d AS (DELETE FROM stats_balance_delta RETURNING *)
+    INSERT INTO stats_balance AS s
+    SELECT grain, period, bank_code, manufacturing, sum(delta)
+    FROM d GROUP BY grain, period, bank_code, manufacturing
+    ON CONFLICT (grain, period, bank_code, manufacturing)
+    DO UPDATE SET delta = s.delta + EXCLUDED.delta;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_moved := v_moved + v_n;
+    WITH d AS (DELETE FROM stats_pricing_delta RETURNING *)
+    INSERT INTO stats_pricing AS s
+    SELECT bank_code, period, sum(n), sum(amount), sum(rate_x_amount), sum(spread_amount),
+           sum(spread_x_amount)
+    FROM d GROUP BY bank_code, period
+    ON CONFLICT (bank_code, period) DO UPDATE SET
+        n = s.n + EXCLUDED.n, amount = s.amount + EXCLUDED.amount,
+        rate_x_amount = s.rate_x_amount + EXCLUDED.rate_x_amount,
+        spread_amount = s.spread_amount + EXCLUDED.spread_amount,
+        spread_x_amount = s.spread_x_amount + EXCLUDED.spread_x_amount;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_moved + v_n;
+END $$;
+
+-- Folds the pending deltas into the summaries unless another session is doing it;
+-- returns the number of summary rows touched (-1 when the lock was busy, or on a
+-- standby). finregd instances on a standby (dashboards reading a replica) run the
+-- compactor too, every second; a standby cannot write, and the instances on the primary
+-- fold the deltas, which then replicate: on a standby there is nothing to do.
+CREATE OR REPLACE FUNCTION stats_compact() RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF pg_is_in_recovery() OR NOT pg_try_advisory_xact_lock(7340012004) THEN
+        RETURN -1;
+    END IF;
+    RETURN stats_compact_locked();
+END $$;
+
+-- New-loan figures over [@p_from, @p_to] along dimension @p_dim, read from month rows for
+-- whole months and day rows for the ragged ends. @p_mfg: NULL = all. @p_bank: '*' = all
+-- banks, or one bank's code.
+CREATE OR REPLACE FUNCTION stats_new_loans_window(p_dim char, p_bank text, p_from date, p_to date,
+                                       p_mfg boolean)
+RETURNS TABLE (period date, key text, manufacturing boolean, n bigint, amount bigint,
+               first_n bigint, first_amount bigint, credit_n bigint, credit_amount bigint,
+               mlt_n bigint, mlt_amount bigint, renewal_n bigint, renewal_amount bigint)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    -- Whole months [m_from, m_to) come from month rows, the days around them from day rows;
+    -- each part is one index range scan of (dim, grain, bank_code, period).
+    m_from date := CASE WHEN p_from = date_trunc('month', p_from)::date THEN p_from
+                        ELSE (date_trunc('month', p_from) + interval '1 month')::date END;
+    m_to date := date_trunc('month', p_to + 1)::date;
+    v_bank text := CASE WHEN p_dim = 'b' THEN '*' ELSE p_bank END;
+    v_key text := CASE WHEN p_dim = 'b' AND p_bank <> '*' THEN p_bank END;
+BEGIN
+    IF m_from >= m_to THEN
+        m_from := p_to + 1;
+        m_to := p_to + 1;
+    END IF;
+    RETURN QUERY
+    SELECT s.period, s.key, s.manufacturing, s.n, s.amount, s.first_n, s.first_amount,
+           s.credit_n, s.credit_amount, s.mlt_n, s.mlt_amount, s.renewal_n, s.renewal_amount
+    FROM stats_new_loans_all s
+    WHERE s.dim = p_dim AND s.bank_code = v_bank
+      AND (v_key IS NULL OR s.key = v_key) AND (p_mfg IS NULL OR s.manufacturing = p_mfg)
+      AND ((s.grain = 'm' AND s.period >= m_from AND s.period < m_to)
+        OR (s.grain = 'd' AND s.period >= p_from AND s.period < least(m_from, p_to + 1))
+        OR (s.grain = 'd' AND s.period >= greatest(m_to, p_from) AND s.period <= p_to));
+END $$;
+
+-- Balance at the end of @p_day per bank and manufacturing: whole years, then whole
+-- months of that year, then days of that month.
+CREATE OR REPLACE FUNCTION stats_balance_on(p_day date)
+RETURNS TABLE (bank_code text, manufacturing boolean, balance bigint)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_year date := date_trunc('year', p_day)::date;
+    v_month date := date_trunc('month', p_day)::date;
+BEGIN
+    RETURN QUERY
+    SELECT s.bank_code, s.manufacturing, sum(s.delta)::bigint
+    FROM stats_balance_all s
+    WHERE (s.grain = 'y' AND s.period < v_year)
+       OR (s.grain = 'm' AND s.period >= v_year AND s.period < v_month)
+       OR (s.grain = 'd' AND s.period >= v_month AND s.period <= p_day)
+    GROUP BY s.bank_code, s.manufacturing;
+END $$;
+
+-- Lending growth of @p_year up to the end of @p_as_of, per bank and manufacturing: the
+-- balance at the start of the year (end of 31 December before), at @p_as_of, and the
+-- amount issued from 1 January to @p_as_of. @p_bank: '*' = every bank.
+CREATE OR REPLACE FUNCTION stats_lending_growth(p_year int, p_as_of date, p_bank text)
+RETURNS TABLE (bank_code text, manufacturing boolean, outstanding_start bigint,
+               outstanding_as_of bigint, issued bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT x.bank_code, x.manufacturing, sum(x.s)::bigint, sum(x.a)::bigint, sum(x.i)::bigint
+    FROM (
+        SELECT b.bank_code, b.manufacturing, b.balance AS s, 0 AS a, 0 AS i
+        FROM stats_balance_on(make_date(p_year, 1, 1) - 1) b
+        UNION ALL
+        SELECT b.bank_code, b.manufacturing, 0, b.balance, 0 FROM stats_balance_on(p_as_of) b
+        UNION ALL
+        SELECT w.key, w.manufacturing, 0, 0, w.amount
+        FROM stats_new_loans_window('b', '*', make_date(p_year, 1, 1), p_as_of, NULL) w) x
+    WHERE p_bank = '*' OR x.bank_code = p_bank
+    GROUP BY x.bank_code, x.manufacturing
+    ORDER BY x.bank_code, x.manufacturing
+$$;
+
+-- New inclusive small-micro loans of month @p_month (first day) and the same month a year
+-- before: count, amount, amount-weighted average rate and spread (exact until rounded to
+-- four decimals here), and the change of the average rate in percentage points.
+CREATE OR REPLACE FUNCTION stats_pricing_month(p_bank text, p_month date)
+RETURNS TABLE (period date, n bigint, amount bigint, avg_rate text, avg_spread_bp text,
+               change_pp text)
+LANGUAGE sql STABLE AS $$
+    WITH p AS (
+        SELECT m.period, coalesce(sum(s.n), 0)::bigint AS n,
+               coalesce(sum(s.amount), 0)::bigint AS amount,
+               sum(s.rate_x_amount) AS rxa, sum(s.spread_amount) AS sa,
+               sum(s.spread_x_amount) AS sxa
+        FROM (VALUES (p_month), ((p_month - interval '1 year')::date)) AS m(period)
+        LEFT JOIN stats_pricing_all s ON s.bank_code = p_bank AND s.period = m.period
+        GROUP BY m.period),
+    cur AS (SELECT * FROM p WHERE p.period = p_month),
+    prev AS (SELECT * FROM p WHERE p.period <> p_month)
+    SELECT p.period, p.n, p.amount,
+           CASE WHEN p.amount > 0 THEN round(p.rxa / p.amount / 10000, 4)::text END,
+           CASE WHEN p.sa > 0 THEN round(p.sxa / p.sa, 4)::text END,
+           (SELECT CASE WHEN c.amount > 0 AND v.amount > 0
+                        THEN round((c.rxa / c.amount - v.rxa / v.amount) / 10000, 4)::text END
+            FROM cur c, prev v)
+    FROM p ORDER BY p.period DESC
+$$;
+
+-- The policy targets of @p_year with their actual figures as of @p_as_of. Money in yuan.
+CREATE OR REPLACE FUNCTION stats_targets(p_year int, p_as_of date)
+RETURNS TABLE (metric text, target numeric, actual numeric)
+LANGUAGE sql STABLE AS $$
+    WITH growth AS (
+        SELECT sum(g.outstanding_as_of - g.outstanding_start) AS all_increase,
+               sum(g.outstanding_as_of - g.outstanding_start)
+                   FILTER (WHERE g.manufacturing) AS mfg_increase
+        FROM stats_lending_growth(p_year, p_as_of, '*') g)
+    SELECT t.metric, t.target,
+           CASE t.metric
+           WHEN 'lending_increase' THEN (SELECT (coalesce(all_increase, 0)::numeric / 100)::numeric(20, 2) FROM growth)
+           WHEN 'manufacturing_loan_increase'
+               THEN (SELECT (coalesce(mfg_increase, 0)::numeric / 100)::numeric(20, 2) FROM growth)
+           WHEN 'small_micro_rate_change_pp'
+               THEN (SELECT x.change_pp::numeric
+                     FROM stats_pricing_month('*', date_trunc('month', p_as_of)::date) x LIMIT 1)
+           WHEN 'guarantee_leverage' THEN stats_actual_guarantee_leverage(p_as_of)
+           WHEN 'relief_referrals' THEN stats_actual_relief_referrals(p_as_of)
+           END
+    FROM targets t WHERE t.year = p_year ORDER BY t.metric
+$$;

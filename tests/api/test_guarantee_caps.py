@@ -1,0 +1,122 @@
+"""Issue 16, item 1: the guarantees on one loan never add up past its amount (422, rule
+L050), the leverage figure counts each loan at most once, and a disabled principal is
+refused wherever SQL checks a principal code (L013 in ingest and correction, the guarantor's
+figures, the bank of a guaranteed loan)."""
+
+import finreg_data as fd
+import harness
+from test_guarantees import (expect_error, guarantee, guaranteed_loan, leverage, new_guarantor,
+                             post, put_guarantor, release, row_of)
+
+
+def test_guarantees_on_one_loan_never_add_up_past_its_amount():
+    bank, reg = harness.client('bank'), harness.client('regulator')
+    ident, g = new_guarantor(reg)
+    _, g2 = new_guarantor(reg)
+    loan = guaranteed_loan(bank, amount='5000000.00', issue_date='2019-02-20')
+    first = post(g, guarantee(loan, amount='5000000.00', start_date='2019-03-01'))
+    for who in (g, g2):   # the same guarantor again, or another: the loan is fully guaranteed
+        err = expect_error(who.post('/v1/guarantees', json=guarantee(
+            loan, amount='5000000.00', start_date='2019-03-01')), 422, 'invalid_field', 'amount')
+        assert err['rule'] == 'L050' and '5000000.00' in err['message'], err
+        err = expect_error(who.post('/v1/guarantees', json=guarantee(
+            loan, amount='0.01', start_date='2019-04-01')), 422, 'invalid_field', 'amount')
+        assert err['rule'] == 'L050', err
+    assert harness.psql("SELECT count(*), sum(g.amount_fen) FROM guarantees g JOIN loans l "
+                        "ON l.id = g.loan_id WHERE l.loan_ref = '%s'" % loan['loan_ref']) == \
+        [['1', '500000000']]
+    # A period that does not overlap, or room left by a release, takes a guarantee again.
+    post(g2, guarantee(loan, amount='5000000.00', start_date='2021-01-01', end_date='2021-06-30'))
+    assert release(g, first['guarantee_ref'], '2019-12-31').status == 200
+    post(g2, guarantee(loan, amount='3000000.00', start_date='2020-01-01', end_date='2020-06-30'))
+    row = row_of(leverage(reg, '2019-06-15', ident.code), ident.code)
+    assert row['outstanding'] == '5000000.00', row
+    # The rule is in the catalog.
+    rules = {r['id']: r for r in harness.client('bank').get('/v1/rules').json()['items']}
+    assert rules['L050']['field'] == 'amount' and rules['L050']['severity'] == 'error'
+
+
+def test_leverage_counts_each_loan_at_most_once():
+    """Three refs of 5,000,000.00 on one 5,000,000.00 loan, stored before the cap existed
+    (written here straight into the table), count 5,000,000.00, not 15,000,000.00."""
+    bank, reg = harness.client('bank'), harness.client('regulator')
+    ident, g = new_guarantor(reg)
+    assert put_guarantor(reg, ident.code, '10000000.00', '2019-01-01').status == 201
+    loan = guaranteed_loan(bank, guarantor_code=ident.code, amount='5000000.00',
+                           issue_date='2019-02-20')
+    other = guaranteed_loan(bank, guarantor_code=ident.code, amount='1000000.00',
+                            issue_date='2019-02-20')
+    post(g, guarantee(loan, amount='5000000.00', start_date='2019-03-01'))
+    post(g, guarantee(other, amount='400000.00', start_date='2019-03-01'))
+    for _ in range(2):
+        harness.psql(
+            "INSERT INTO guarantees (guarantor_code, guarantee_ref, bank_code, loan_ref, loan_id,"
+            " borrower_uscc, amount_fen, start_date, end_date, content)"
+            " SELECT guarantor_code, '%s', bank_code, loan_ref, loan_id, borrower_uscc,"
+            " amount_fen, start_date, end_date, content FROM guarantees"
+            " WHERE guarantor_code = '%s' AND amount_fen = 500000000"
+            " AND guarantee_ref NOT LIKE 'OLD-%%'"
+            % (harness.unique('OLD-'), ident.code))
+    row = row_of(leverage(reg, '2019-06-15', ident.code), ident.code)
+    assert row['outstanding'] == '5400000.00' and row['leverage'] == 0.54, row
+
+
+def test_a_disabled_guarantor_is_refused_by_l013_and_cannot_take_guarantees():
+    bank, reg = harness.client('bank'), harness.client('regulator')
+    ident, g = new_guarantor(reg)
+    named = guaranteed_loan(bank, guarantor_code=ident.code)
+    harness.finregd('principal', 'disable', ident.code)
+    body = fd.loan(guarantee_mode='guaranteed', guarantor_code=ident.code)
+    r = bank.post('/v1/loans', json=body)
+    assert r.status == 422 and r.json()['error']['rule'] == 'L013', r
+    assert 'active' in r.json()['error']['message'], r
+    r = bank.post('/v1/loans/batch', json={'loans': [body]})
+    assert r.status in (200, 422), r
+    assert 'L013' in r.text, r
+    # A correction naming it is refused too.
+    plain = fd.loan(guarantee_mode='guaranteed')
+    assert bank.post('/v1/loans', json=plain).status == 201
+    r = bank.put('/v1/loans/' + harness.quote(plain['loan_ref']),
+                 json=dict(plain, guarantor_code=ident.code), headers={'If-Match': '"1"'})
+    assert r.status == 422 and r.json()['error']['rule'] == 'L013', r
+    # The regulator records no figures for it; its certificate no longer works.
+    expect_error(put_guarantor(reg, ident.code, '1000000.00', '2020-01-01'), 404, 'not_found',
+                 'code')
+    assert g.post('/v1/guarantees', json=guarantee(named)).status == 401
+    assert harness.psql("SELECT count(*) FROM loans WHERE guarantor_code = '%s'"
+                        % ident.code) == [['1']]
+
+
+def test_a_guarantee_on_a_loan_of_a_disabled_bank_is_refused():
+    b_ident = harness.new_principal('bank')
+    loan = guaranteed_loan(harness.client(b_ident))
+    harness.finregd('principal', 'disable', b_ident.code)
+    g = harness.client('guarantor')
+    expect_error(g.post('/v1/guarantees', json=guarantee(loan)), 422, 'invalid_field',
+                 'bank_code')
+    assert harness.psql("SELECT count(*) FROM guarantees WHERE bank_code = '%s'"
+                        % b_ident.code) == [['0']]
+
+
+def test_a_correction_may_not_lower_the_amount_below_the_guarantees():
+    bank, reg = harness.client('bank'), harness.client('regulator')
+    _, g = new_guarantor(reg)
+    loan = guaranteed_loan(bank, amount='5000000.00', issue_date='2019-02-20')
+    first = post(g, guarantee(loan, amount='3000000.00', start_date='2019-03-01',
+                              end_date='2019-12-31'))
+    post(g, guarantee(loan, amount='4000000.00', start_date='2020-01-01', end_date='2020-12-31'))
+    body = {k: v for k, v in loan.items() if k in fd.loan()}
+
+    def correct(amount, version):
+        return bank.put('/v1/loans/' + harness.quote(loan['loan_ref']),
+                        json=dict(body, amount=amount, credit_line=amount),
+                        headers={'If-Match': '"%d"' % version})
+    r = correct('3999999.99', 1)
+    assert r.status == 422 and r.json()['error']['rule'] == 'L050', r
+    assert '4000000.00' in r.json()['error']['message'], r
+    assert correct('4000000.00', 1).status == 200          # the peak is one day's sum
+    assert release(g, first['guarantee_ref'], '2019-06-30').status == 200
+    r = correct('3500000.00', 2)
+    assert r.status == 422 and r.json()['error']['rule'] == 'L050', r
+    assert harness.psql("SELECT amount_fen FROM loans WHERE loan_ref = '%s'"
+                        % loan['loan_ref']) == [['400000000']]

@@ -1,0 +1,174 @@
+"""The schema's two homes: tables, types, indexes and data in migrations/, every function,
+trigger and view in sql/<area>.sql. A fresh `finregd migrate` and an upgrade of a database
+built by the migrations as they stood before the move (tests/fixtures/migrations-585b05f,
+the landed schema whose functions lived in migrations 003-010) must give the same catalog,
+and every function, trigger and view the old migrations built must still exist (nothing
+lost; at the move itself, commit 6e2bf4b, the two catalogs were identical, body for body).
+Each test uses its own cluster."""
+
+import difflib
+import os
+import re
+import subprocess
+
+import harness
+
+OLD_MIGRATIONS = os.path.join(harness.ROOT, 'tests', 'fixtures', 'migrations-585b05f')
+PG_DUMP = '/usr/lib/postgresql/15/bin/pg_dump' \
+    if os.path.exists('/usr/lib/postgresql/15/bin/pg_dump') else 'pg_dump'
+# What migrate.c creates before the first migration.
+SCHEMA_MIGRATIONS = ('CREATE TABLE IF NOT EXISTS schema_migrations ('
+                     ' version int PRIMARY KEY, name text NOT NULL,'
+                     ' applied_at timestamptz NOT NULL DEFAULT now());')
+CODE_RE = re.compile(r'^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(FUNCTION|VIEW|TRIGGER)\s+(\w+)',
+                     re.IGNORECASE | re.MULTILINE)
+
+
+def _cluster(ctx):
+    c = harness.Cluster()
+    ctx.defer(c.destroy)
+    return c
+
+
+def _db(c, name):
+    """A new empty database @name in cluster @c; returns its connection string."""
+    c.psql(f'CREATE DATABASE {name}')
+    return c.url.replace('dbname=finreg', f'dbname={name}')
+
+
+def _run_sql(url, sql):
+    p = subprocess.run([harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', '-'],
+                       input=sql, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       cwd='/')
+    assert p.returncode == 0, f'psql failed: {p.stderr}'
+    return p.stdout
+
+
+def _old_migrate(url):
+    """Applies the fixture's migrations as the finregd of that time did: each in its own
+    transaction, recorded in schema_migrations."""
+    files = sorted(f for f in os.listdir(OLD_MIGRATIONS) if re.fullmatch(r'\d+_.*\.sql', f))
+    assert len(files) == 10, files
+    _run_sql(url, SCHEMA_MIGRATIONS)
+    for f in files:
+        with open(os.path.join(OLD_MIGRATIONS, f), encoding='utf-8') as fh:
+            sql = fh.read()
+        name = f[:-len('.sql')]
+        version = int(name.split('_')[0])
+        _run_sql(url, f'BEGIN;\n{sql}\n;INSERT INTO schema_migrations (version, name) '
+                      f"VALUES ({version}, '{name}');\nCOMMIT;\n")
+
+
+def _migrate(c, url):
+    harness.finregd('migrate', cluster=c, env={'FINREG_DATABASE_URL': url})
+
+
+def _dump(url):
+    """pg_dump --schema-only without comments, SET lines, blank lines and the random
+    \\restrict keys of newer pg_dump."""
+    p = subprocess.run([PG_DUMP, '--schema-only', '--no-owner', '--no-privileges', '-d', url],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd='/')
+    assert p.returncode == 0, f'pg_dump failed: {p.stderr}'
+    keep = []
+    for line in p.stdout.splitlines():
+        if not line.strip() or line.startswith('--') or line.startswith('SET ') \
+                or line.startswith('SELECT pg_catalog.set_config') \
+                or line.startswith(('\\restrict ', '\\unrestrict ')):   # random per dump
+            continue
+        keep.append(line)
+    return keep
+
+
+def _assert_same(a, b, what_a, what_b):
+    if a != b:
+        diff = list(difflib.unified_diff(a, b, what_a, what_b, lineterm='', n=2))
+        raise AssertionError(f'{what_a} and {what_b} differ ({len(diff)} diff lines):\n'
+                             + '\n'.join(diff[:120]))
+
+
+def _code(url):
+    """Every function (pg_get_functiondef), view and trigger of schema public, by name."""
+    out = _run_sql(url, r"""
+\pset format unaligned
+\pset tuples_only on
+\pset recordsep '\x1e'
+\pset fieldsep '\x1f'
+SELECT 'function ' || p.oid::regprocedure::text, pg_get_functiondef(p.oid)
+FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d            -- an extension's own (pg_trgm)
+                  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                    AND d.deptype = 'e')
+UNION ALL
+SELECT 'view ' || c.relname, pg_get_viewdef(c.oid)
+FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('v', 'm')
+UNION ALL
+SELECT 'trigger ' || t.tgname, pg_get_triggerdef(t.oid)
+FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+WHERE c.relnamespace = 'public'::regnamespace AND NOT t.tgisinternal
+ORDER BY 1;
+""")
+    rows = [r for r in out.rstrip('\n').split('\x1e') if r.strip()]
+    return dict(r.strip('\n').split('\x1f', 1) for r in rows)
+
+
+def _sql_dir_objects():
+    """(kind, name) -> [files] of every CREATE OR REPLACE FUNCTION/VIEW/TRIGGER in sql/."""
+    found = {}
+    d = os.path.join(harness.ROOT, 'sql')
+    for f in sorted(os.listdir(d)):
+        if f.endswith('.sql'):
+            with open(os.path.join(d, f), encoding='utf-8') as fh:
+                for kind, name in CODE_RE.findall(fh.read()):
+                    found.setdefault((kind.lower(), name), []).append(f)
+    return found
+
+
+def test_fresh_migrate_and_upgrade_from_the_landed_schema_give_identical_catalogs(ctx):
+    c = _cluster(ctx)
+    old = _db(c, 'schema_old')
+    upgraded = _db(c, 'schema_upgraded')
+    fresh = _db(c, 'schema_fresh')
+    _old_migrate(old)
+    _old_migrate(upgraded)
+    _migrate(c, upgraded)
+    _migrate(c, fresh)
+
+    upgraded_dump, fresh_dump = _dump(upgraded), _dump(fresh)
+    assert any('CREATE FUNCTION public.loan_ingest' in line for line in fresh_dump), \
+        'the fresh dump has no loan_ingest: the comparison would prove nothing'
+    _assert_same(upgraded_dump, fresh_dump, 'upgraded', 'fresh')
+
+    # Nothing the old migrations built was lost (later changes may redefine it).
+    old_code, fresh_code = _code(old), _code(fresh)
+    assert len(fresh_code) >= 80, sorted(fresh_code)
+    assert set(old_code) <= set(fresh_code), sorted(set(old_code) - set(fresh_code))
+
+    # An upgraded database migrates again to the same catalog (sql/ re-applied, idempotent).
+    _migrate(c, upgraded)
+    _assert_same(_dump(upgraded), fresh_dump, 'upgraded twice', 'fresh')
+    versions = _run_sql(upgraded, 'SELECT string_agg(version::text, \',\' ORDER BY version) '
+                                  'FROM schema_migrations')
+    assert '1,2,3,4,5,6,7,8,9,10' in versions, versions
+
+
+def test_every_function_trigger_and_view_lives_once_in_sql(ctx):
+    c = _cluster(ctx)
+    fresh = _db(c, 'schema_fresh')
+    _migrate(c, fresh)
+    in_sql = _sql_dir_objects()
+    twice = {k: v for k, v in in_sql.items() if len(v) > 1}
+    assert not twice, twice
+    catalog = set()
+    for key in _code(fresh):
+        kind, ident = key.split(' ', 1)
+        catalog.add((kind, ident.split('(')[0]))
+    assert catalog == set(in_sql), \
+        {'in the catalog, not in sql/': sorted(catalog - set(in_sql)),
+         'in sql/, not in the catalog': sorted(set(in_sql) - catalog)}
+    # A migration may create a function only when something it creates needs it then (a
+    # DEFAULT, CHECK or index expression); sql/ still owns the live text.
+    d = os.path.join(harness.ROOT, 'migrations')
+    for f in sorted(os.listdir(d)):
+        with open(os.path.join(d, f), encoding='utf-8') as fh:
+            for kind, name in CODE_RE.findall(fh.read()):
+                assert (kind.lower(), name) in in_sql, f'{f} creates {kind} {name}, not in sql/'
