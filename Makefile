@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 CC ?= gcc
-PKGS := libmicrohttpd gnutls libpq jansson libcrypto
+PKGS := libmicrohttpd gnutls libpq jansson libcrypto xlsxwriter
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -15,7 +15,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 SRC := $(sort $(wildcard service/*.c service/*/*.c))
 DOMAIN_SRC := $(sort $(wildcard service/domain/*.c))
 # Unit tests link the pure parts only: domain rules, JSON/CSV parsing, the error list.
-UNIT_LINK_SRC := $(DOMAIN_SRC) $(sort $(wildcard service/json/*.c)) service/errors.c \
+UNIT_LINK_SRC := $(DOMAIN_SRC) $(sort $(wildcard service/json/*.c)) service/errors.c service/log.c \
 	service/db/loan_group.c service/db/loan_outcomes.c
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
@@ -28,7 +28,7 @@ UNIT_LINK_OBJ := $(UNIT_LINK_SRC:%.c=build/obj/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
 .PHONY: all setup build certs db migrate run stop test check asan unit fuzz lint format format-check clean \
-	install test-ha check-deploy
+	install test-ha check-deploy openapi-lint
 .PHONY: web demo
 
 all: build
@@ -107,8 +107,18 @@ stop:
 	scripts/dev.sh stop
 
 # The whole suite: unit tests, then the API tests against the normal and the sanitizer build.
-test: setup build build/asan/finregd unit certs
+test: setup build build/asan/finregd unit certs openapi-lint
 	tests/run-all.sh
+
+# The served contract (docs/openapi.json) linted with Redocly's CLI, pinned in
+# tools/openapi-lint/package-lock.json and fetched with npm ci (docs/exports.md).
+REDOCLY := tools/openapi-lint/node_modules/.bin/redocly
+openapi-lint: $(REDOCLY)
+	cd tools/openapi-lint && ./node_modules/.bin/redocly lint --config redocly.yaml ../../docs/openapi.json
+
+$(REDOCLY): tools/openapi-lint/package.json tools/openapi-lint/package-lock.json
+	cd tools/openapi-lint && npm ci --no-audit --no-fund
+	touch $@
 
 check: build unit certs
 	FINREG_SUITES=normal tests/run-all.sh

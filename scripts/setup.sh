@@ -9,9 +9,13 @@ PACKAGES=(
 	libmicrohttpd-dev libgnutls28-dev libpq-dev libjansson-dev libssl-dev openssl
 	postgresql-15 postgresql-client-15
 	python3 curl clang libclang-rt-14-dev util-linux procps
+	libxlsxwriter-dev python3-openpyxl libreoffice-calc-nogui
 	nodejs chromium fonts-noto-cjk
 	pgbouncer haproxy prometheus
 )
+# npm fetches Redocly's CLI (tools/openapi-lint) for the OpenAPI lint: Debian's npm, unless a
+# node with its own npm is already installed.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 installed() {
 	dpkg -s "$1" 2>/dev/null | grep -qx 'Status: install ok installed'

@@ -54,6 +54,8 @@ static const struct option_row options[] = {
 	statement_timeout_ms, "longest wait for one database statement; then 503 + Retry-After"),
     ROW("max-exports", "FINREG_MAX_EXPORTS", "4", OPT_UINT, max_exports,
 	"referral exports streaming at once (each holds a database connection); then 503"),
+    ROW("export-dir", "FINREG_EXPORT_DIR", "", OPT_STR, export_dir,
+	"directory of the unnamed temporary files of XLSX exports; empty = $TMPDIR or /tmp"),
     ROW("migrate-database-url", "FINREG_MIGRATE_DATABASE_URL", "", OPT_STR, migrate_database_url,
 	"libpq connection string `finregd migrate` uses (the schema owner); empty = "
 	"FINREG_DATABASE_URL"),

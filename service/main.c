@@ -20,6 +20,7 @@
 #include "handlers/handlers.h"
 #include "db/route.h"
 #include "http/server.h"
+#include "json/xlsx_out.h"
 #include "log.h"
 #include "principal.h"
 #include "purger.h"
@@ -394,6 +395,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	db_configure(cfg.database_url);
+	xlsx_set_tmpdir(cfg.export_dir);
 	db_read_configure(cfg.read_database_url, cfg.read_max_lag_ms);
 	dashboard_set_dir(cfg.web_dir);
 	rc = dispatch(&cfg, argc, argv);

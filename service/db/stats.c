@@ -23,6 +23,7 @@ const struct db_stmt db_stmts_stats[] = {
      " ON CONFLICT (year, metric) DO UPDATE SET target = EXCLUDED.target, updated_at = now(),"
      " updated_by = EXCLUDED.updated_by"},
     {"stats_compact", "SELECT stats_compact()"},
+    {"stats_bank_names", "SELECT code, name FROM principals WHERE kind = 'bank'"},
     {"stats_pending_rows",
      "SELECT (SELECT count(*) FROM stats_new_loans_delta) + (SELECT count(*) FROM "
      "stats_balance_delta) + (SELECT count(*) FROM stats_pricing_delta)"},
@@ -151,6 +152,20 @@ static void moved_row(void *cls, const PGresult *r, int i)
 enum db_rc db_stats_compact(long long *moved)
 {
 	return db_rows("stats_compact", 0, NULL, moved_row, moved);
+}
+
+static void name_row(void *cls, const PGresult *r, int i)
+{
+	struct query *q = cls;
+
+	((name_row_fn)q->fn)(q->cls, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+}
+
+enum db_rc db_bank_names(name_row_fn fn, void *cls)
+{
+	struct query q = {(void *)fn, cls};
+
+	return db_rows("stats_bank_names", 0, NULL, name_row, &q);
 }
 
 static void count_row(void *cls, const PGresult *r, int row)

@@ -68,6 +68,11 @@ enum db_rc db_target_put(int year, const char *metric, const char *value, const 
  *  the number of summary rows touched, -1 when another session was compacting. */
 enum db_rc db_stats_compact(long long *moved);
 
+/** Called per bank with its code and name. */
+typedef void (*name_row_fn)(void *cls, const char *code, const char *name);
+
+/** Every bank's code and name (disabled ones too: their figures stay in the statistics). */
+enum db_rc db_bank_names(name_row_fn fn, void *cls);
 /** Statistics delta rows the compactor has not folded yet (for /metrics). */
 enum db_rc db_stats_pending_rows(int64_t *rows);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db/stats.h"
 #include "domain/dates.h"
 #include "http/reply.h"
 
@@ -213,4 +214,36 @@ void list_finish(struct request *req, struct json_list *l, enum db_rc rc)
 	append(l, tail, strlen(tail));
 	reply_text(req, 200, "application/json", l->buf, l->len);
 	l->buf = NULL;
+}
+
+static void name_add(void *cls, const char *code, const char *name)
+{
+	json_object_set_new(cls, code, json_string(name));
+}
+
+json_t *bank_names(struct request *req)
+{
+	json_t *names = json_object();
+	enum db_rc rc = db_bank_names(name_add, names);
+
+	if (rc != DB_OK) {
+		json_decref(names);
+		reply_db_error(req, rc);
+		return NULL;
+	}
+	return names;
+}
+
+void add_bank_names(json_t *rows, const json_t *names)
+{
+	size_t i;
+	json_t *row;
+
+	json_array_foreach(rows, i, row)
+	{
+		const char *code = json_string_value(json_object_get(row, "bank_code"));
+		const json_t *name = code != NULL ? json_object_get(names, code) : NULL;
+
+		json_object_set_new(row, "bank_name", name ? json_deep_copy(name) : json_null());
+	}
 }

@@ -4,6 +4,7 @@
 #ifndef FINREG_HANDLERS_COMMON_H
 #define FINREG_HANDLERS_COMMON_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -60,6 +61,14 @@ bool query_year(struct request *req, int *year);
 /** Replies 200 with JSON text from the database (ownership of @a json taken), or the
  *  error of @a rc when it is not DB_OK. */
 void reply_json_text(struct request *req, enum db_rc rc, char *json);
+
+/** Every bank's name by code, as a JSON object; NULL (replied) when the database fails.
+ *  For names beside codes in statistics. */
+json_t *bank_names(struct request *req);
+
+/** Sets member "bank_name" of each row of @a rows to the name of its "bank_code" (null when
+ *  unknown). */
+void add_bank_names(json_t *rows, const json_t *names);
 
 /** Collects JSON texts into {"items": [...], "next_cursor": ...}; see list_add. */
 struct json_list {

@@ -15,6 +15,7 @@
 #include "domain/money.h"
 #include "domain/uscc.h"
 #include "handlers/common.h"
+#include "handlers/formats.h"
 #include "handlers/handlers.h"
 #include "http/reply.h"
 
@@ -248,15 +249,17 @@ static int64_t leverage_e2(int64_t outstanding_fen, int64_t net_assets_fen)
 }
 
 /* The figures of one row (or the total): leverage null without net assets; met when the
- * leverage as shown (two decimals) reaches the target. */
+ * leverage as shown (two decimals) reaches the target, null without net assets (unknown,
+ * not missed). */
 static json_t *figures_json(int64_t outstanding, bool has_net, int64_t net, int64_t target_e4)
 {
 	int64_t e2 = has_net ? leverage_e2(outstanding, net) : 0;
 
-	return json_pack("{s:o, s:o, s:o, s:f, s:b}", "outstanding", money_json(outstanding),
+	return json_pack("{s:o, s:o, s:o, s:f, s:o}", "outstanding", money_json(outstanding),
 			 "net_assets", has_net ? money_json(net) : json_null(), "leverage",
 			 has_net ? json_real((double)e2 / 100.0) : json_null(), "target",
-			 (double)target_e4 / 10000.0, "met", has_net && e2 * 100 >= target_e4);
+			 (double)target_e4 / 10000.0, "met",
+			 has_net ? json_boolean(e2 * 100 >= target_e4) : json_null());
 }
 
 struct leverage_state {
@@ -285,6 +288,20 @@ static void leverage_add(void *cls, const struct leverage_row *r)
 	}
 }
 
+static const struct xlsx_col leverage_cols[] = {
+    {"guarantor_code", "担保机构代码", XK_TEXT}, {"name", "担保机构名称", XK_TEXT},
+    {"outstanding", "在保余额（元）", XK_MONEY}, {"net_assets", "净资产（元）", XK_MONEY},
+    {"net_assets_as_of", "净资产日期", XK_DATE}, {"leverage", "放大倍数", XK_DECIMAL},
+    {"target", "目标倍数", XK_DECIMAL},          {"met", "是否达标", XK_BOOL},
+};
+
+static const struct xlsx_table leverage_table = {"guarantee-leverage",
+						 "融资担保放大倍数",
+						 leverage_cols,
+						 sizeof leverage_cols / sizeof leverage_cols[0],
+						 "rows",
+						 "total"};
+
 void stats_guarantee_leverage(struct request *req)
 {
 	struct leverage_state s = {json_array(), 0, 0, 0, false, false};
@@ -292,20 +309,23 @@ void stats_guarantee_leverage(struct request *req)
 	bool ok;
 	const char *guarantor =
 	    owner_scope(req, PK_GUARANTOR, req_query(req, "guarantor"), false, &ok);
+	enum out_format fmt;
 	enum db_rc rc;
 
-	if (!ok || !query_as_of(req, as_of, NULL))
+	if (!ok || !query_format(req, FMT_JSON | FMT_XLSX, FMT_JSON, &fmt) ||
+	    !query_as_of(req, as_of, NULL))
 		goto fail;
 	rc = db_guarantee_leverage(as_of, guarantor, &s.target_e4, leverage_add, &s);
 	if (rc != DB_OK || s.overflow) {
 		reply_db_error(req, rc == DB_OK ? DB_ERROR : rc);
 		goto fail;
 	}
-	reply_json(req, 200,
-		   json_pack("{s:s, s:s, s:f, s:o, s:o}", "as_of", as_of, "guarantor",
-			     guarantor ? guarantor : "all", "target", (double)s.target_e4 / 10000.0,
-			     "rows", s.rows, "total",
-			     figures_json(s.outstanding, s.has_net, s.net, s.target_e4)));
+	reply_answer(req, fmt,
+		     json_pack("{s:s, s:s, s:f, s:o, s:o}", "as_of", as_of, "guarantor",
+			       guarantor ? guarantor : "all", "target",
+			       (double)s.target_e4 / 10000.0, "rows", s.rows, "total",
+			       figures_json(s.outstanding, s.has_net, s.net, s.target_e4)),
+		     &leverage_table);
 	return;
 fail:
 	json_decref(s.rows);

@@ -10,6 +10,7 @@
 #include "domain/dates.h"
 #include "domain/uscc.h"
 #include "handlers/common.h"
+#include "handlers/formats.h"
 #include "handlers/handlers.h"
 #include "handlers/loan_items.h"
 #include "http/reply.h"
@@ -138,13 +139,73 @@ static bool list_filter(struct request *req, struct loan_filter *f)
 	return true;
 }
 
+/* Columns of the loans list as XLSX (docs/exports.md). */
+static const struct xlsx_col loan_cols[] = {
+    {"loan_ref", "贷款合同号", XK_TEXT},
+    {"bank_code", "银行代码", XK_TEXT},
+    {"borrower.uscc", "统一社会信用代码", XK_TEXT},
+    {"borrower.name", "企业名称", XK_TEXT},
+    {"borrower.county_code", "区县代码", XK_TEXT},
+    {"borrower.industry_code", "行业代码", XK_TEXT},
+    {"borrower.size", "企业规模", XK_TEXT},
+    {"amount", "金额（元）", XK_MONEY},
+    {"issue_date", "发放日期", XK_DATE},
+    {"maturity_date", "到期日期", XK_DATE},
+    {"term_months", "期限（月）", XK_INT},
+    {"rate", "利率（%）", XK_DECIMAL},
+    {"lpr_tenor", "LPR期限", XK_TEXT},
+    {"lpr", "LPR（%）", XK_DECIMAL},
+    {"spread_bp", "加点（基点）", XK_INT},
+    {"guarantee_mode", "担保方式", XK_TEXT},
+    {"guarantor_code", "担保机构代码", XK_TEXT},
+    {"first_loan", "首贷", XK_BOOL},
+    {"registry_first_loan", "登记首贷", XK_BOOL},
+    {"renewal", "续贷", XK_BOOL},
+    {"renews_loan_ref", "续贷原合同号", XK_TEXT},
+    {"medium_long_term", "中长期", XK_BOOL},
+    {"manufacturing", "制造业", XK_BOOL},
+    {"inclusive_small_micro", "普惠小微", XK_BOOL},
+    {"scf_program_id", "供应链项目编号", XK_INT},
+    {"relief_fund", "纾困资金", XK_BOOL},
+    {"credit_line", "授信额度（元）", XK_MONEY},
+    {"outstanding", "余额（元）", XK_MONEY},
+    {"status", "状态", XK_TEXT},
+    {"version", "版本", XK_INT},
+    {"created_at", "创建时间", XK_TIMESTAMP},
+    {"updated_at", "更新时间", XK_TIMESTAMP},
+};
+
+/* Every matching loan in one workbook, read a page at a time; memory stays flat. */
+static void reply_loans_xlsx(struct request *req, struct loan_filter *f)
+{
+	struct xlsx_pages p;
+	enum db_rc rc = DB_OK;
+
+	if (!export_unpaged(req) ||
+	    !xlsx_pages_begin(req, &p, "贷款", loan_cols, sizeof loan_cols / sizeof loan_cols[0]))
+		return;
+	f->after_id = 0;
+	f->limit = PAGE_MAX;
+	do {
+		p.count = 0;
+		rc = db_loan_list(f, xlsx_pages_add, &p);
+		f->after_id = p.last_id;
+	} while (rc == DB_OK && !p.broken && p.count == f->limit);
+	xlsx_pages_finish(req, &p, rc, "loans");
+}
+
 void loans_list(struct request *req)
 {
 	struct loan_filter f;
 	struct json_list l;
+	enum out_format fmt;
 
-	if (!list_filter(req, &f))
+	if (!query_format(req, FMT_JSON | FMT_XLSX, FMT_JSON, &fmt) || !list_filter(req, &f))
 		return;
+	if (fmt == FMT_XLSX) {
+		reply_loans_xlsx(req, &f);
+		return;
+	}
 	f.limit = list_begin(&l, f.limit);
 	list_finish(req, &l, db_loan_list(&f, list_add, &l));
 }

@@ -15,6 +15,7 @@
 #include "domain/money.h"
 #include "domain/uscc.h"
 #include "handlers/common.h"
+#include "handlers/formats.h"
 #include "handlers/handlers.h"
 #include "http/reply.h"
 #include "json/loan_json.h"
@@ -270,6 +271,20 @@ static void stats_row(void *cls, const char *bank, const struct referral_figures
 	json_array_append_new(cls, row);
 }
 
+static const struct xlsx_col stats_cols[] = {
+    {"bank_code", "银行代码", XK_TEXT}, {"bank_name", "银行名称", XK_TEXT},
+    {"referrals", "推荐笔数", XK_INT},  {"referred", "待受理", XK_INT},
+    {"accepted", "已受理", XK_INT},     {"declined", "已拒绝", XK_INT},
+    {"funded", "已放款", XK_INT},       {"funded_amount", "放款金额（元）", XK_MONEY},
+};
+
+static const struct xlsx_table stats_table = {"referral-progress",
+					      "纾困推荐进度",
+					      stats_cols,
+					      sizeof stats_cols / sizeof stats_cols[0],
+					      "rows",
+					      "total"};
+
 void stats_referrals(struct request *req)
 {
 	struct referral_figures total;
@@ -280,9 +295,12 @@ void stats_referrals(struct request *req)
 	int year, month, mday;
 	bool ok, all;
 	const char *bank = stats_bank(req, &ok);
+	json_t *names;
+	enum out_format fmt;
 	enum db_rc rc;
 
-	if (!ok || !query_as_of(req, day_text, &day))
+	if (!ok || !query_format(req, FMT_JSON | FMT_XLSX, FMT_JSON, &fmt) ||
+	    !query_as_of(req, day_text, &day))
 		goto fail;
 	date_to_ymd(day, &year, &month, &mday);
 	rc = db_referral_stats(day_text, bank, year, stats_row, rows, &total, &target_n);
@@ -290,6 +308,10 @@ void stats_referrals(struct request *req)
 		reply_db_error(req, rc);
 		goto fail;
 	}
+	if ((names = bank_names(req)) == NULL)
+		goto fail;
+	add_bank_names(rows, names);
+	json_decref(names);
 	/* The target is the city's: shown, with the progress toward it, for all banks only. */
 	all = strcmp(bank, "*") == 0;
 	if (target_n < 0)
@@ -300,12 +322,13 @@ void stats_referrals(struct request *req)
 		target = json_integer(target_n);
 		progress = json_real((double)share_e4(total.referred_firms, target_n) / 10000.0);
 	}
-	reply_json(req, 200,
-		   json_pack("{s:s, s:i, s:s, s:o, s:I, s:o, s:o, s:o, s:o}", "as_of", day_text,
-			     "year", year, "bank", all ? "all" : bank, "target", target,
-			     "referred_firms", (json_int_t)total.referred_firms, "progress",
-			     progress, "funded_amount", money_json(total.funded_fen), "rows", rows,
-			     "total", figures_json(&total)));
+	reply_answer(req, fmt,
+		     json_pack("{s:s, s:i, s:s, s:o, s:I, s:o, s:o, s:o, s:o}", "as_of", day_text,
+			       "year", year, "bank", all ? "all" : bank, "target", target,
+			       "referred_firms", (json_int_t)total.referred_firms, "progress",
+			       progress, "funded_amount", money_json(total.funded_fen), "rows",
+			       rows, "total", figures_json(&total)),
+		     &stats_table);
 	return;
 fail:
 	json_decref(rows);

@@ -1,9 +1,10 @@
-/* GET /v1/referrals/export?format=csv|json&lang=en|zh (filters as GET /v1/referrals): the
- * referral list for the province, streamed row by row from a query on a connection of its
- * own (db/stream.h) into a chunked response (reply_stream), so memory stays flat however
- * many rows there are. CSV is Excel-safe (json/csv_out.h: BOM, CRLF, RFC 4180 quoting,
- * formula guard) with a header row of the JSON field names, or Chinese ones with lang=zh;
- * JSON is {"items": [...]} with the list's items. */
+/* GET /v1/referrals/export?format=csv|json|xlsx&lang=en|zh (filters as GET /v1/referrals):
+ * the referral list for the province, streamed row by row from a query on a connection of
+ * its own (db/stream.h) into a chunked response (reply_stream), so memory stays flat
+ * however many rows there are. CSV is Excel-safe (json/csv_out.h: BOM, CRLF, RFC 4180
+ * quoting, formula guard) with a header row of the JSON field names, or Chinese ones with
+ * lang=zh; JSON is {"items": [...]} with the list's items; XLSX (json/xlsx_out.h) is
+ * written row by row to a temporary file, then streamed from it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "db/referrals.h"
 #include "domain/dates.h"
 #include "handlers/common.h"
+#include "handlers/formats.h"
 #include "handlers/handlers.h"
 #include "http/reply.h"
 #include "json/csv_out.h"
@@ -40,6 +42,26 @@ static const char *const headers_zh[REFERRAL_EXPORT_COLUMNS] = {
     "推荐编号",   "统一社会信用代码", "企业名称", "区县代码", "行业代码", "企业规模",
     "承接银行",   "申请金额（元）",   "推荐理由", "推荐日期", "状态",     "拒绝原因",
     "贷款合同号", "放款金额（元）",   "创建时间", "更新时间",
+};
+
+/* The same columns as XLSX cells: Chinese titles, typed. */
+static const struct xlsx_col xlsx_cols[REFERRAL_EXPORT_COLUMNS] = {
+    {"id", "推荐编号", XK_TEXT},
+    {"uscc", "统一社会信用代码", XK_TEXT},
+    {"name", "企业名称", XK_TEXT},
+    {"county_code", "区县代码", XK_TEXT},
+    {"industry_code", "行业代码", XK_TEXT},
+    {"size", "企业规模", XK_TEXT},
+    {"bank_code", "承接银行", XK_TEXT},
+    {"requested_amount", "申请金额（元）", XK_MONEY},
+    {"reason", "推荐理由", XK_TEXT},
+    {"referred_on", "推荐日期", XK_DATE},
+    {"status", "状态", XK_TEXT},
+    {"decline_reason", "拒绝原因", XK_TEXT},
+    {"loan_ref", "贷款合同号", XK_TEXT},
+    {"funded_amount", "放款金额（元）", XK_MONEY},
+    {"created_at", "创建时间", XK_TIMESTAMP},
+    {"updated_at", "更新时间", XK_TIMESTAMP},
 };
 
 enum phase { PHASE_HEAD, PHASE_ROWS, PHASE_TAIL, PHASE_DONE };
@@ -175,17 +197,14 @@ static void export_free(void *cls)
 	free(x);
 }
 
-/* Reads ?format (csv, the default, or json) and ?lang (en, the default, or zh). */
-static bool export_params(struct request *req, bool *json, bool *zh)
+/* Reads ?format (csv, the default, json or xlsx) and ?lang (en, the default, or zh). */
+static bool export_params(struct request *req, enum out_format *fmt, bool *zh)
 {
-	const char *format = req_query(req, "format"), *lang = req_query(req, "lang");
+	const char *lang = req_query(req, "lang");
 
-	*json = format != NULL && strcmp(format, "json") == 0;
 	*zh = lang != NULL && strcmp(lang, "zh") == 0;
-	if (format != NULL && !*json && strcmp(format, "csv") != 0) {
-		reply_error(req, ERR_INVALID_FIELD, NULL, "format", "format: csv or json");
+	if (!query_format(req, FMT_CSV | FMT_JSON | FMT_XLSX, FMT_CSV, fmt))
 		return false;
-	}
 	if (lang != NULL && !*zh && strcmp(lang, "en") != 0) {
 		reply_error(req, ERR_INVALID_FIELD, NULL, "lang", "lang: en or zh");
 		return false;
@@ -193,17 +212,54 @@ static bool export_params(struct request *req, bool *json, bool *zh)
 	return true;
 }
 
+/* The whole export written to a workbook before the reply, so a failed query still gets
+ * an error reply; the file, not memory, holds the rows. */
+static void export_xlsx(struct request *req, const struct referral_filter *f)
+{
+	struct xlsx_out *x = NULL;
+	struct db_stream *s;
+	const char *const *row;
+	int ncols, r = -1;
+	enum db_rc rc;
+
+	s = db_referral_export_open(f, false, &rc);
+	if (s == NULL) {
+		reply_db_error(req, rc);
+		return;
+	}
+	x = xlsx_open("纾困推荐", xlsx_cols, REFERRAL_EXPORT_COLUMNS);
+	while (x != NULL && (r = db_stream_next(s, &row, &ncols)) == 1) {
+		if (ncols != REFERRAL_EXPORT_COLUMNS || !xlsx_text_row(x, row)) {
+			r = -1;
+			break;
+		}
+	}
+	db_stream_close(s);
+	if (r != 0) {
+		xlsx_discard(x);
+		reply_error(req, ERR_INTERNAL, NULL, NULL, "referral export failed");
+		return;
+	}
+	reply_xlsx(req, x, "referrals");
+}
+
 void referrals_export(struct request *req)
 {
 	struct referral_filter f;
 	struct export_state *x;
 	char disposition[96], day[DATE_BUF];
+	enum out_format fmt;
 	bool json, zh;
 	enum db_rc rc;
 	int r;
 
-	if (!referral_filter_read(req, &f, false) || !export_params(req, &json, &zh))
+	if (!referral_filter_read(req, &f, false) || !export_params(req, &fmt, &zh))
 		return;
+	if (fmt == FMT_XLSX) {
+		export_xlsx(req, &f);
+		return;
+	}
+	json = fmt == FMT_JSON;
 	x = calloc(1, sizeof *x);
 	if (x == NULL)
 		abort();

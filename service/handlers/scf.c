@@ -13,6 +13,7 @@
 #include "domain/scf.h"
 #include "domain/uscc.h"
 #include "handlers/common.h"
+#include "handlers/formats.h"
 #include "handlers/handlers.h"
 #include "http/reply.h"
 #include "json/loan_json.h"
@@ -305,6 +306,19 @@ static json_t *rule_json(const struct scf_reward_rule *rule)
 			 (json_int_t)rule->min_members, "cap", money_json(rule->cap));
 }
 
+static const struct xlsx_col reward_cols[] = {
+    {"core_uscc", "核心企业统一社会信用代码", XK_TEXT},
+    {"core_name", "核心企业名称", XK_TEXT},
+    {"financing", "链上融资（元）", XK_MONEY},
+    {"members_financed", "获融资成员数", XK_INT},
+    {"qualified", "是否符合条件", XK_BOOL},
+    {"reward", "奖励（元）", XK_MONEY},
+};
+
+static const struct xlsx_table reward_table = {
+    "scf-rewards", "供应链奖励", reward_cols, sizeof reward_cols / sizeof reward_cols[0],
+    "rows",        "total"};
+
 void stats_scf_rewards(struct request *req)
 {
 	struct rewards rs = {NULL, 0, 0};
@@ -312,9 +326,10 @@ void stats_scf_rewards(struct request *req)
 	int64_t financing = 0, reward = 0, rewarded = 0;
 	json_t *rows;
 	int year;
+	enum out_format fmt;
 	enum db_rc rc;
 
-	if (!query_year(req, &year))
+	if (!query_format(req, FMT_JSON | FMT_XLSX, FMT_JSON, &fmt) || !query_year(req, &year))
 		return;
 	rc = db_scf_rewards(year, &rule, reward_add, &rs);
 	if (rc != DB_OK) {
@@ -341,11 +356,12 @@ void stats_scf_rewards(struct request *req)
 				    "members_financed", (json_int_t)rs.rows[i].members, "qualified",
 				    rs.rows[i].members >= rule.min_members, "reward",
 				    money_json(rs.rows[i].reward)));
-	reply_json(req, 200,
-		   json_pack("{s:i, s:o, s:o, s:{s:o, s:o, s:I}}", "year", year, "rule",
-			     rule_json(&rule), "rows", rows, "total", "financing",
-			     money_json(financing), "reward", money_json(reward), "cores_rewarded",
-			     (json_int_t)rewarded));
+	reply_answer(req, fmt,
+		     json_pack("{s:i, s:o, s:o, s:{s:o, s:o, s:I}}", "year", year, "rule",
+			       rule_json(&rule), "rows", rows, "total", "financing",
+			       money_json(financing), "reward", money_json(reward),
+			       "cores_rewarded", (json_int_t)rewarded),
+		     &reward_table);
 out:
 	for (size_t i = 0; i < rs.n; i++)
 		free(rs.rows[i].core_name);

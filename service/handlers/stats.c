@@ -11,12 +11,78 @@
 #include "domain/codes.h"
 #include "domain/dates.h"
 #include "domain/money.h"
+#include "domain/names.h"
 #include "handlers/common.h"
+#include "handlers/formats.h"
 #include "handlers/handlers.h"
 #include "handlers/supervision.h"
 #include "http/reply.h"
 
-#define MAX_GROUPS 4096
+#define MAX_GROUPS    4096
+#define STATS_FORMATS (FMT_JSON | FMT_XLSX)
+
+#define FLAG_COLS(key, zh)                                                                         \
+	{key ".count", zh "笔数", XK_INT}, {key ".amount", zh "金额（元）", XK_MONEY},             \
+	    {key ".share_count", zh "笔数占比", XK_RATIO},                                         \
+	{                                                                                          \
+		key ".share_amount", zh "金额占比", XK_RATIO                                       \
+	}
+
+static const struct xlsx_col new_loan_cols[] = {
+    {"group", "分组", XK_TEXT},
+    {"group_name", "分组名称", XK_TEXT},
+    {"count", "笔数", XK_INT},
+    {"amount", "金额（元）", XK_MONEY},
+    FLAG_COLS("first_loan", "首贷户"),
+    FLAG_COLS("credit", "信用贷款"),
+    FLAG_COLS("medium_long_term", "中长期贷款"),
+    FLAG_COLS("renewal", "续贷"),
+};
+
+static const struct xlsx_table new_loan_table = {
+    "new-loans", "新发放贷款", new_loan_cols, sizeof new_loan_cols / sizeof new_loan_cols[0],
+    "rows",      "total"};
+
+static const struct xlsx_col pricing_cols[] = {
+    {"period", "期间", XK_TEXT},
+    {"count", "笔数", XK_INT},
+    {"amount", "金额（元）", XK_MONEY},
+    {"avg_rate", "加权平均利率（%）", XK_DECIMAL},
+    {"avg_spread_bp", "加权平均加点（基点）", XK_DECIMAL},
+};
+
+static const struct xlsx_table pricing_table = {
+    "pricing",    "普惠小微贷款定价",
+    pricing_cols, sizeof pricing_cols / sizeof pricing_cols[0],
+    "rows",       NULL};
+
+#define GROWTH_COLS(key, zh)                                                                       \
+	{key "outstanding_start", zh "年初余额（元）", XK_MONEY},                                  \
+	    {key "outstanding_as_of", zh "截至日余额（元）", XK_MONEY},                            \
+	    {key "increase", zh "余额增量（元）", XK_MONEY},                                       \
+	{                                                                                          \
+		key "issued", zh "累计发放（元）", XK_MONEY                                        \
+	}
+
+static const struct xlsx_col growth_cols[] = {
+    {"bank_code", "银行代码", XK_TEXT},
+    {"bank_name", "银行名称", XK_TEXT},
+    GROWTH_COLS("", ""),
+    GROWTH_COLS("manufacturing.", "制造业"),
+};
+
+static const struct xlsx_table growth_table = {
+    "lending-growth", "贷款增长", growth_cols, sizeof growth_cols / sizeof growth_cols[0],
+    "rows",           "total"};
+
+static const struct xlsx_col target_cols[] = {
+    {"metric", "指标", XK_TEXT},        {"metric_name", "指标名称", XK_TEXT},
+    {"target", "目标", XK_VALUE},       {"actual", "实际", XK_VALUE},
+    {"progress", "完成进度", XK_RATIO}, {"met", "是否达标", XK_BOOL},
+};
+
+static const struct xlsx_table target_table = {
+    "targets", "年度目标", target_cols, sizeof target_cols / sizeof target_cols[0], "rows", NULL};
 
 /* A ratio in 1/10000 units as a JSON number with at most four decimals. */
 static json_t *ratio_json(int64_t e4)
@@ -90,6 +156,24 @@ static json_t *figures_json(const int64_t s[NL_SUMS])
 			 "renewal", flag_json(s, NL_RENEWAL_N));
 }
 
+/* The name beside group @a key of dimension @a by: a bank's, county's, industry
+ * division's or size's name; null for months and unknown codes. */
+static json_t *group_name(const char *by, const char *key, const json_t *banks)
+{
+	const char *name = NULL;
+	const json_t *bank = json_object_get(banks, key);
+
+	if (strcmp(by, "bank") == 0)
+		return bank != NULL ? json_deep_copy(bank) : json_null();
+	if (strcmp(by, "county") == 0)
+		name = county_name(key);
+	else if (strcmp(by, "industry") == 0)
+		name = industry_division_name(key);
+	else if (strcmp(by, "size") == 0)
+		name = firm_size_title(key);
+	return name != NULL ? json_string(name) : json_null();
+}
+
 static bool parse_group_by(const char *by, char *dim)
 {
 	static const struct {
@@ -128,13 +212,14 @@ void stats_new_loans(struct request *req)
 	char dim;
 	bool ok;
 	const char *bank = stats_bank(req, &ok);
-	json_t *rows;
+	json_t *rows, *names = NULL;
+	enum out_format fmt;
 	enum db_rc rc;
 
 	if (gs.g == NULL)
 		abort();
-	if (!ok || !required_date(req, "from", &from, &dfrom) ||
-	    !required_date(req, "to", &to, &dto))
+	if (!ok || !query_format(req, STATS_FORMATS, FMT_JSON, &fmt) ||
+	    !required_date(req, "from", &from, &dfrom) || !required_date(req, "to", &to, &dto))
 		goto out;
 	if (dto < dfrom) {
 		reply_error(req, ERR_INVALID_FIELD, NULL, "to", "to: must not be before from");
@@ -159,22 +244,27 @@ void stats_new_loans(struct request *req)
 		reply_db_error(req, rc == DB_OK ? DB_ERROR : rc);
 		goto out;
 	}
+	if (dim == 'b' && (names = bank_names(req)) == NULL)
+		goto out;
 	qsort(gs.g, gs.n, sizeof *gs.g, group_cmp);
 	rows = json_array();
 	for (size_t i = 0; i < gs.n; i++) {
 		json_t *row = figures_json(gs.g[i].sums);
 
 		json_object_set_new(row, "group", json_string(gs.g[i].key));
+		json_object_set_new(row, "group_name", group_name(by, gs.g[i].key, names));
 		json_array_append_new(rows, row);
 		for (int k = 0; k < NL_SUMS; k++)
 			total[k] += gs.g[i].sums[k];
 	}
-	reply_json(req, 200,
-		   json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "from", from, "to", to,
-			     "group_by", by, "manufacturing", mfg ? mfg : "all", "bank",
-			     strcmp(bank, "*") == 0 ? "all" : bank, "rows", rows, "total",
-			     figures_json(total)));
+	reply_answer(req, fmt,
+		     json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "from", from, "to", to,
+			       "group_by", by, "manufacturing", mfg ? mfg : "all", "bank",
+			       strcmp(bank, "*") == 0 ? "all" : bank, "rows", rows, "total",
+			       figures_json(total)),
+		     &new_loan_table);
 out:
+	json_decref(names);
 	free(gs.g);
 }
 
@@ -194,9 +284,10 @@ void stats_pricing(struct request *req)
 	int y, m;
 	bool ok;
 	const char *bank = stats_bank(req, &ok);
+	enum out_format fmt;
 	enum db_rc rc;
 
-	if (!ok)
+	if (!ok || !query_format(req, STATS_FORMATS, FMT_JSON, &fmt))
 		return;
 	if (month == NULL || !month_parse(month, &y, &m)) {
 		reply_error(req, ERR_INVALID_FIELD, NULL, "month", "month: YYYY-MM is required");
@@ -208,10 +299,11 @@ void stats_pricing(struct request *req)
 		reply_db_error(req, rc);
 		return;
 	}
-	reply_json(req, 200,
-		   json_pack("{s:s, s:s, s:[o, o], s:o}", "month", month, "bank",
-			     strcmp(bank, "*") == 0 ? "all" : bank, "rows", pricing_json(&cur),
-			     pricing_json(&prev), "change_pp", decimal_json(change)));
+	reply_answer(req, fmt,
+		     json_pack("{s:s, s:s, s:[o, o], s:o}", "month", month, "bank",
+			       strcmp(bank, "*") == 0 ? "all" : bank, "rows", pricing_json(&cur),
+			       pricing_json(&prev), "change_pp", decimal_json(change)),
+		     &pricing_table);
 }
 
 /* ?year= (required) and ?as_of= (default: 31 December of that year, or today if sooner),
@@ -299,20 +391,28 @@ void stats_lending_growth(struct request *req)
 	int year;
 	bool ok;
 	const char *bank = stats_bank(req, &ok);
+	json_t *names = NULL;
+	enum out_format fmt;
 	enum db_rc rc;
 
-	if (!ok || !year_and_as_of(req, &year, as_of))
+	if (!ok || !query_format(req, STATS_FORMATS, FMT_JSON, &fmt) ||
+	    !year_and_as_of(req, &year, as_of))
 		goto fail;
 	rc = db_stats_lending_growth(year, as_of, bank, growth_add, &g);
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
 		goto fail;
 	}
+	if ((names = bank_names(req)) == NULL)
+		goto fail;
 	growth_flush(&g);
-	reply_json(req, 200,
-		   json_pack("{s:i, s:s, s:s, s:o, s:o}", "year", year, "as_of", as_of, "bank",
-			     strcmp(bank, "*") == 0 ? "all" : bank, "rows", g.rows, "total",
-			     growth_row_json((const int64_t(*)[3])g.total)));
+	add_bank_names(g.rows, names);
+	json_decref(names);
+	reply_answer(req, fmt,
+		     json_pack("{s:i, s:s, s:s, s:o, s:o}", "year", year, "as_of", as_of, "bank",
+			       strcmp(bank, "*") == 0 ? "all" : bank, "rows", g.rows, "total",
+			       growth_row_json((const int64_t(*)[3])g.total)),
+		     &growth_table);
 	return;
 fail:
 	json_decref(g.rows);
@@ -384,12 +484,14 @@ static void target_add(void *cls, const char *metric, const char *target, const 
 	int64_t t = 0, a = 0;
 	bool have = actual != NULL && decimal_e4(actual, &a) && decimal_e4(target, &t);
 	json_t *progress = have && t != 0 ? ratio_json(share_e4(a, t)) : json_null();
-	bool met = have && (ceiling_metric(metric) ? a <= t : a >= t);
+	/* an unknown actual is not a miss: met is null, not false */
+	json_t *met = have ? json_boolean(ceiling_metric(metric) ? a <= t : a >= t) : json_null();
+	const char *name = metric_name(metric);
 
-	json_array_append_new(cls, json_pack("{s:s, s:o, s:o, s:o, s:b}", "metric", metric,
-					     "target", metric_value(metric, target), "actual",
-					     metric_value(metric, actual), "progress", progress,
-					     "met", met));
+	json_array_append_new(
+	    cls, json_pack("{s:s, s:s*, s:o, s:o, s:o, s:o}", "metric", metric, "metric_name", name,
+			   "target", metric_value(metric, target), "actual",
+			   metric_value(metric, actual), "progress", progress, "met", met));
 }
 
 void stats_targets(struct request *req)
@@ -398,9 +500,10 @@ void stats_targets(struct request *req)
 	int32_t day;
 	char as_of[DATE_BUF];
 	int year;
+	enum out_format fmt;
 	enum db_rc rc;
 
-	if (!year_and_as_of(req, &year, as_of))
+	if (!query_format(req, STATS_FORMATS, FMT_JSON, &fmt) || !year_and_as_of(req, &year, as_of))
 		goto fail;
 	rc = db_stats_targets(year, as_of, target_add, rows);
 	/* The banks' ranking beside the targets (docs/supervision.md). */
@@ -410,9 +513,10 @@ void stats_targets(struct request *req)
 		reply_db_error(req, rc);
 		goto fail;
 	}
-	reply_json(req, 200,
-		   json_pack("{s:i, s:s, s:o, s:o}", "year", year, "as_of", as_of, "rows", rows,
-			     "scorecard", scorecard));
+	reply_answer(req, fmt,
+		     json_pack("{s:i, s:s, s:o, s:o}", "year", year, "as_of", as_of, "rows", rows,
+			       "scorecard", scorecard),
+		     &target_table);
 	return;
 fail:
 	json_decref(rows);

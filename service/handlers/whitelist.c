@@ -13,6 +13,7 @@
 #include "domain/loan.h"
 #include "domain/uscc.h"
 #include "handlers/common.h"
+#include "handlers/formats.h"
 #include "handlers/handlers.h"
 #include "http/reply.h"
 #include "json/csv_out.h"
@@ -249,29 +250,61 @@ static void reply_csv(struct request *req, struct wl_filter *f)
 	reply_header(req, "Content-Disposition", disposition);
 }
 
+/* The same columns as XLSX, with Chinese titles. */
+static const struct xlsx_col xlsx_columns[] = {
+    {"id", "编号", XK_INT},
+    {"uscc", "统一社会信用代码", XK_TEXT},
+    {"name", "企业名称", XK_TEXT},
+    {"status", "状态", XK_TEXT},
+    {"valid_from", "有效期起", XK_DATE},
+    {"valid_to", "有效期止", XK_DATE},
+    {"reason", "列入理由", XK_TEXT},
+    {"county_code", "区县代码", XK_TEXT},
+    {"firm.name", "登记企业名称", XK_TEXT},
+    {"firm.industry_code", "行业代码", XK_TEXT},
+    {"firm.size", "企业规模", XK_TEXT},
+    {"listed_at", "列入时间", XK_TIMESTAMP},
+    {"listed_by", "列入人", XK_TEXT},
+    {"removed_at", "移出时间", XK_TIMESTAMP},
+    {"removed_by", "移出人", XK_TEXT},
+    {"removal_reason", "移出理由", XK_TEXT},
+};
+
+static void reply_whitelist_xlsx(struct request *req, struct wl_filter *f)
+{
+	struct xlsx_pages p;
+	enum db_rc rc = DB_OK;
+
+	if (!xlsx_pages_begin(req, &p, "白名单", xlsx_columns,
+			      sizeof xlsx_columns / sizeof xlsx_columns[0]))
+		return;
+	f->limit = PAGE_MAX;
+	do {
+		p.count = 0;
+		rc = db_whitelist_list(f, xlsx_pages_add, &p);
+		f->after_id = p.last_id;
+	} while (rc == DB_OK && !p.broken && p.count == f->limit);
+	xlsx_pages_finish(req, &p, rc, "whitelist");
+}
+
 void whitelist_list(struct request *req)
 {
-	const char *format = req_query(req, "format");
 	struct wl_filter f = {0};
 	struct json_list l;
 	char day[DATE_BUF];
+	enum out_format fmt;
 
-	if (!query_as_of(req, day, NULL) || !list_filter(req, &f))
+	if (!query_as_of(req, day, NULL) || !list_filter(req, &f) ||
+	    !query_format(req, FMT_JSON | FMT_CSV | FMT_XLSX, FMT_JSON, &fmt))
 		return;
 	f.day = day;
-	if (format != NULL && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
-		reply_error(req, ERR_INVALID_FIELD, NULL, "format", "format: json or csv");
-		return;
-	}
-	if (format != NULL && strcmp(format, "csv") == 0) {
-		if (req_query(req, "limit") != NULL || req_query(req, "cursor") != NULL) {
-			reply_error(req, ERR_INVALID_FIELD, NULL,
-				    req_query(req, "limit") ? "limit" : "cursor",
-				    "the CSV export holds every matching entry; limit and cursor "
-				    "page the JSON list only");
+	if (fmt != FMT_JSON) {
+		if (!export_unpaged(req))
 			return;
-		}
-		reply_csv(req, &f);
+		if (fmt == FMT_CSV)
+			reply_csv(req, &f);
+		else
+			reply_whitelist_xlsx(req, &f);
 		return;
 	}
 	if (!page_params(req, &f.after_id, &f.limit))

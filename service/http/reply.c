@@ -178,6 +178,12 @@ void reply_stream(struct request *req, unsigned status, const char *content_type
 		     content_type);
 }
 
+void reply_fd(struct request *req, unsigned status, const char *content_type, int fd,
+	      long long size)
+{
+	set_response(req, status, MHD_create_response_from_fd64((uint64_t)size, fd), content_type);
+}
+
 void reply_header(struct request *req, const char *name, const char *value)
 {
 	if (req->response == NULL) {

@@ -48,6 +48,12 @@ typedef long (*stream_fill_fn)(void *cls, char *buf, size_t max);
 void reply_stream(struct request *req, unsigned status, const char *content_type,
 		  stream_fill_fn fill, void *cls, void (*free_cls)(void *cls));
 
+/** Replies @a status with the @a size bytes of open file @a fd from offset 0, read in
+ *  pieces as the client takes them (bounded memory). Takes ownership of @a fd (closed
+ *  when the response is done or abandoned). */
+void reply_fd(struct request *req, unsigned status, const char *content_type, int fd,
+	      long long size);
+
 /** Adds a header to the reply already made. */
 void reply_header(struct request *req, const char *name, const char *value);
 

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "domain/cell_guard.h"
+
 static void append(struct csv_out *b, const char *s, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
@@ -29,35 +31,10 @@ void csv_begin(struct csv_out *b, bool bom)
 		append(b, CSV_BOM, strlen(CSV_BOM));
 }
 
-/* Optional sign, digits, optionally '.' and digits: a value a spreadsheet reads as a
- * number, never as a formula. */
-static bool plain_number(const char *s)
-{
-	const char *p = s + (*s == '+' || *s == '-');
-	size_t digits = strspn(p, "0123456789");
-
-	if (digits == 0)
-		return false;
-	p += digits;
-	if (*p == '.') {
-		digits = strspn(p + 1, "0123456789");
-		if (digits == 0)
-			return false;
-		p += 1 + digits;
-	}
-	return *p == '\0';
-}
-
-bool csv_needs_formula_guard(const char *text)
-{
-	return text != NULL && text[0] != '\0' && strchr("=+-@\t\r", text[0]) != NULL &&
-	       !plain_number(text);
-}
-
 void csv_field(struct csv_out *b, const char *text)
 {
 	const char *t = text != NULL ? text : "";
-	bool guard = csv_needs_formula_guard(t);
+	bool guard = cell_needs_guard(t);
 	bool quote = strpbrk(t, ",\"\r\n") != NULL;
 
 	if (b->row_open)
@@ -66,7 +43,7 @@ void csv_field(struct csv_out *b, const char *text)
 	if (quote)
 		append(b, "\"", 1);
 	if (guard)
-		append(b, "'", 1);
+		append(b, CELL_GUARD_PREFIX, 1);
 	if (!quote) {
 		append(b, t, strlen(t));
 		return;

@@ -24,10 +24,8 @@ void csv_begin(struct csv_out *b, bool bom);
 /**
  * Appends one cell to the current row (a comma first unless it is the row's first cell).
  * NULL is an empty cell. A cell containing a comma, double quote, CR or LF is quoted
- * (quotes doubled). A cell starting with '=', '+', '-', '@', tab or CR is prefixed with
- * an apostrophe so a spreadsheet shows it as text instead of running it, except a plain
- * number such as "-1200.50" or "+3" (optional sign, digits, optional '.' and digits),
- * which stays a number.
+ * (quotes doubled). A cell that domain/cell_guard.h says could run as a formula is
+ * prefixed with an apostrophe so a spreadsheet shows it as text.
  */
 void csv_field(struct csv_out *b, const char *text);
 
@@ -36,9 +34,6 @@ void csv_end_row(struct csv_out *b);
 
 /** Appends a whole row of @a n cells (csv_field each, then csv_end_row). */
 void csv_row(struct csv_out *b, const char *const *cells, size_t n);
-
-/** True when @a text would get the apostrophe prefix (exposed for tests). */
-bool csv_needs_formula_guard(const char *text);
 
 /** Hands the NUL-terminated text to the caller (who frees it) with its length in *len;
  *  @a b is empty afterwards. Never NULL. */

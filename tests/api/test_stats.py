@@ -143,7 +143,9 @@ def figures(count, amount, first, credit, mlt, renewal):
 
 
 def _rows(body):
-    return {row['group']: {k: v for k, v in row.items() if k != 'group'} for row in body['rows']}
+    """Rows by group, without the group and its name (names: test_exports_xlsx.py)."""
+    return {row['group']: {k: v for k, v in row.items() if k not in ('group', 'group_name')}
+            for row in body['rows']}
 
 
 def test_new_loans_by_bank_2020_counts_every_flag_and_share_by_hand():
@@ -241,6 +243,7 @@ def test_lending_growth_2020_balances_repayments_renewal_and_void():
                 'issued': issued}
 
     rows = {row.pop('bank_code'): row for row in body['rows']}
+    assert all(row.pop('bank_name') == code for code, row in rows.items()), rows
     assert rows[A] == dict(g('800000.00', '5200000.00', '4400000.00', '4700000.00'),
                            manufacturing=g('800000.00', '4400000.00', '3600000.00', '3900000.00'))
     assert rows[B] == dict(g('1500000.00', '1500000.00', '0.00', '1500000.00'),
@@ -263,13 +266,14 @@ def test_targets_2020_read_the_same_figures_and_say_whether_met():
     body = _get(srv, 'regulator', '/v1/stats/targets?year=2020')
     rows = {row['metric']: row for row in body['rows']}
     assert rows['lending_increase'] == {'metric': 'lending_increase', 'target': '3000000000.00',
+                                        'metric_name': '贷款余额增量',
                                         'actual': '11400000.00', 'progress': 0.0038,
                                         'met': False}
     assert rows['manufacturing_loan_increase']['actual'] == '10600000.00'
     assert rows['manufacturing_loan_increase']['progress'] == 0.0021
     assert rows['small_micro_rate_change_pp'] == {
-        'metric': 'small_micro_rate_change_pp', 'target': -0.5, 'actual': -0.8,
-        'progress': 1.6, 'met': True}
+        'metric': 'small_micro_rate_change_pp', 'metric_name': '普惠小微贷款利率变动（百分点）',
+        'target': -0.5, 'actual': -0.8, 'progress': 1.6, 'met': True}
 
 
 def test_a_change_shows_in_the_very_next_query_and_puts_targets():

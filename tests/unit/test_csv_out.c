@@ -3,6 +3,7 @@
  * untouched, and a written row read back by json/csv into the same cells. */
 #include "check.h"
 #include "json/csv.h"
+#include "domain/cell_guard.h"
 #include "json/csv_out.h"
 
 #include <stdlib.h>
@@ -89,11 +90,11 @@ static void test_plain_numbers_and_inner_signs_stay_as_they_are(void)
 {
 	CHECK_ROW("-1200.50,+3,-7,0.05,12,a=b,x-1\r\n", "-1200.50", "+3", "-7", "0.05", "12", "a=b",
 		  "x-1");
-	CHECK(!csv_needs_formula_guard("-5000000.00"));
-	CHECK(!csv_needs_formula_guard(""));
-	CHECK(!csv_needs_formula_guard(NULL));
-	CHECK(csv_needs_formula_guard("=A1"));
-	CHECK(csv_needs_formula_guard("-2+3"));
+	CHECK(!cell_needs_guard("-5000000.00"));
+	CHECK(!cell_needs_guard(""));
+	CHECK(!cell_needs_guard(NULL));
+	CHECK(cell_needs_guard("=A1"));
+	CHECK(cell_needs_guard("-2+3"));
 }
 
 static void test_row_read_back_by_the_csv_reader_gives_the_same_cells(void)
