@@ -20,7 +20,7 @@ struct db_stream {
 	PGresult *row;
 	const char *values[STREAM_MAX_COLS];
 	bool done;
-	bool counted; /* in finreg_exports_in_flight */
+	bool in_metrics; /* in finreg_exports_in_flight */
 };
 
 struct db_stream *db_stream_open(const char *name, int n, const char *const *params, enum db_rc *rc)
@@ -53,7 +53,7 @@ struct db_stream *db_stream_open(const char *name, int n, const char *const *par
 		goto fail;
 	}
 	*rc = DB_OK;
-	s->counted = true;
+	s->in_metrics = true;
 	metrics_exports(1);
 	return s;
 fail:
@@ -98,7 +98,7 @@ void db_stream_close(struct db_stream *s)
 	if (s == NULL)
 		return;
 	PQclear(s->row);
-	if (s->counted)
+	if (s->in_metrics)
 		metrics_exports(-1);
 	if (s->conn != NULL) {
 		if (!s->done) {
