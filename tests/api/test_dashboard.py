@@ -172,7 +172,7 @@ def test_dashboard_in_a_real_browser(ctx):
     s = seeded_server()
     c = demo_cluster()
     token = {code: harness.finregd('token', 'issue', '--principal', code,
-                                   cluster=c).stdout.strip()
+                                   cluster=c).stdout.split()[0]   # the line is TOKEN ID
              for code in ('SM-FSB', 'CIB-SM')}
     asan = '/asan/' in harness.FINREG_BIN
     env = dict(os.environ, DASH_URL=f'https://localhost:{s.port}',

@@ -66,8 +66,15 @@ async function signIn(page, token) {
   await page.click('#signin-form button[type=submit]');
 }
 
-const ready = (page) => page.waitForFunction(() => document.body.dataset.state === 'ready',
-  { timeout: 20000 });
+/** Waits for every panel to be drawn; on a time-out the error names what the page said. */
+async function ready(page) {
+  try {
+    await page.waitForFunction(() => document.body.dataset.state === 'ready', { timeout: 20000 });
+  } catch (e) {
+    const state = await page.evaluate(() => document.body.dataset.state).catch(() => '?');
+    throw new Error(`${e.message}; page state ${state}; page errors: ${JSON.stringify(page.errors)}`);
+  }
+}
 
 /** The API's answer, fetched by the page itself with the token (same origin). */
 function apiFromPage(page, path, token) {
