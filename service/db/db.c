@@ -36,7 +36,7 @@ static _Thread_local unsigned tl_uses; /* db_get() calls on this connection */
 static _Thread_local bool tl_broken;
 static _Thread_local bool tl_had_conn;
 static _Thread_local uint64_t tl_failed_at;
-static _Thread_local bool tl_replica; /* the current connection is to a read replica */
+static _Thread_local bool tl_replica;         /* the current connection is to a read replica */
 static _Thread_local bool tl_late;            /* the last statement passed its deadline */
 static _Thread_local unsigned tl_deadline_ms; /* this thread's own deadline, 0: the default */
 static _Thread_local bool tl_is_checker;
