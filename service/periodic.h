@@ -1,7 +1,7 @@
 /* A periodic background task: a thread that calls a function every interval until
  * stopped, sleeping on a condition variable so that stopping wakes it at once. The thread
  * owns its database connection (db.c's thread-local one), closed when it exits. Used by the
- * statistics compactor and the Idempotency-Key purger. */
+ * statistics compactor, the Idempotency-Key purger and the connection watchdog. */
 #ifndef FINREG_PERIODIC_H
 #define FINREG_PERIODIC_H
 

@@ -1,5 +1,5 @@
 /* Implementation of conns.h: a list of open connections and a table of counts per client
- * address under one mutex, and a watchdog thread that looks at the list four times a
+ * address under one mutex, and a watchdog (a periodic task) that looks at the list four times a
  * second. A connection is dropped with shutdown(2) on its socket: libmicrohttpd's thread
  * then sees the end of the stream and closes it as usual. The slot leaves the list (under
  * the mutex) in libmicrohttpd's close notification, before the socket is closed, so the
@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "periodic.h"
 
 #define BUCKETS        1024
 #define WATCH_EVERY_MS 250
@@ -32,9 +33,6 @@ static unsigned open_total;
 static atomic_ulong dropped;
 static unsigned limit_total, limit_per_ip;
 static uint64_t deadline_us;
-static pthread_t watchdog;
-static bool watching;
-static atomic_bool stopping;
 
 /* The address bytes of @a sa (4 or 16); 0 for another family. */
 static unsigned addr_bytes(const struct sockaddr *sa, unsigned char *out)
@@ -194,44 +192,34 @@ static unsigned drop_late(uint64_t now)
 	return n;
 }
 
-static void *watch(void *cls)
+/* The watchdog's round, every WATCH_EVERY_MS (a periodic task). */
+static void watch(void)
 {
-	struct timespec ts = {0, WATCH_EVERY_MS * 1000000L};
+	unsigned n;
 
-	(void)cls;
-	while (!atomic_load(&stopping)) {
-		unsigned n;
-
-		nanosleep(&ts, NULL);
-		pthread_mutex_lock(&lock);
-		n = drop_late(log_monotonic_us());
-		pthread_mutex_unlock(&lock);
-		if (n > 0) {
-			atomic_fetch_add(&dropped, n);
-			LOG_WARN(
-			    "dropped %u connections that sent no complete request within %llu s", n,
-			    (unsigned long long)(deadline_us / 1000000u));
-		}
+	pthread_mutex_lock(&lock);
+	n = drop_late(log_monotonic_us());
+	pthread_mutex_unlock(&lock);
+	if (n > 0) {
+		atomic_fetch_add(&dropped, n);
+		LOG_WARN("dropped %u connections that sent no complete request within %llu s", n,
+			 (unsigned long long)(deadline_us / 1000000u));
 	}
-	return NULL;
 }
+
+static struct periodic watchdog = PERIODIC_INIT(watch, "connection watchdog");
 
 bool conns_start(unsigned max_total, unsigned max_per_ip, unsigned header_deadline_s)
 {
 	limit_total = max_total;
 	limit_per_ip = max_per_ip;
 	deadline_us = (uint64_t)header_deadline_s * 1000000u;
-	atomic_store(&stopping, false);
 	if (header_deadline_s == 0)
 		return true;
-	watching = pthread_create(&watchdog, NULL, watch, NULL) == 0;
-	return watching;
+	return periodic_start(&watchdog, WATCH_EVERY_MS);
 }
 
 void conns_stop(void)
 {
-	atomic_store(&stopping, true);
-	if (watching)
-		pthread_join(watchdog, NULL);
-	watching = false;
+	periodic_stop(&watchdog);
 }
