@@ -424,6 +424,13 @@ static enum db_rc classify(PGconn *c, PGresult *r, const char *what)
 	} else if (strcmp(state, "25006") == 0) {
 		rc = DB_READ_ONLY; /* read_only_sql_transaction: a standby */
 		db_route_saw_read_only(tl_replica);
+	} else if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0) {
+		/* statement_timeout or lock_timeout: the statement waited too long (on a lock
+		 * another session holds, or a busy server); the connection is fine, and the
+		 * caller answers 503 with Retry-After, as the option promises. */
+		rc = DB_UNAVAILABLE;
+		metrics_db_error();
+		LOG_WARN("statement %s: %s", what, PQresultErrorMessage(r));
 	} else if (strcmp(state, "23505") == 0) {
 		rc = DB_CONFLICT;
 	} else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {

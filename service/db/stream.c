@@ -20,7 +20,8 @@ struct db_stream {
 	PGresult *row;
 	const char *values[STREAM_MAX_COLS];
 	bool done;
-	bool in_metrics; /* in finreg_exports_in_flight */
+	bool in_metrics;    /* in finreg_exports_in_flight */
+	enum db_rc failure; /* why db_stream_next answered -1 */
 };
 
 struct db_stream *db_stream_open(const char *name, int n, const char *const *params, enum db_rc *rc)
@@ -77,7 +78,16 @@ int db_stream_next(struct db_stream *s, const char *const **values, int *ncols)
 		return 0;
 	}
 	if (PQresultStatus(r) != PGRES_SINGLE_TUPLE) {
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
 		LOG_WARN("stream query failed: %s", PQresultErrorMessage(r));
+		/* Cancelled by statement_timeout (57014), a lost connection or a shutdown: the
+		 * database, not the query, is at fault, so the caller may try again later. */
+		s->failure = PQstatus(s->conn) == CONNECTION_BAD || state == NULL ||
+				     strcmp(state, "57014") == 0 || strncmp(state, "08", 2) == 0 ||
+				     strncmp(state, "57P", 3) == 0
+				 ? DB_UNAVAILABLE
+				 : DB_ERROR;
 		PQclear(r);
 		s->done = true;
 		return -1;
@@ -89,6 +99,11 @@ int db_stream_next(struct db_stream *s, const char *const **values, int *ncols)
 	*values = s->values;
 	*ncols = n;
 	return 1;
+}
+
+enum db_rc db_stream_failure(const struct db_stream *s)
+{
+	return s->failure;
 }
 
 void db_stream_close(struct db_stream *s)

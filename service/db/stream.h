@@ -21,6 +21,10 @@ struct db_stream *db_stream_open(const char *name, int n, const char *const *par
  */
 int db_stream_next(struct db_stream *s, const char *const **values, int *ncols);
 
+/** After db_stream_next answered -1: DB_UNAVAILABLE when the database cancelled or lost the
+ *  query (statement_timeout, connection, shutdown), DB_ERROR for anything else. */
+enum db_rc db_stream_failure(const struct db_stream *s);
+
 /** At most @a n streams open at once (0: no cap); db_stream_open answers DB_BUSY beyond. */
 void db_stream_set_max(unsigned n);
 

@@ -234,10 +234,14 @@ static void export_xlsx(struct request *req, const struct referral_filter *f)
 			break;
 		}
 	}
+	rc = r < 0 && x != NULL ? db_stream_failure(s) : DB_ERROR;
 	db_stream_close(s);
 	if (r != 0) {
 		xlsx_discard(x);
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "referral export failed");
+		if (rc == DB_UNAVAILABLE)
+			reply_db_error(req, rc);
+		else
+			reply_error(req, ERR_INTERNAL, NULL, NULL, "referral export failed");
 		return;
 	}
 	reply_xlsx(req, x, "referrals");
@@ -275,8 +279,12 @@ void referrals_export(struct request *req)
 	 * instead of a cut-off body. */
 	r = db_stream_next(x->stream, &x->row, &x->ncols);
 	if (r < 0) {
+		rc = db_stream_failure(x->stream);
 		export_free(x);
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "referral export query failed");
+		if (rc == DB_UNAVAILABLE)
+			reply_db_error(req, rc);
+		else
+			reply_error(req, ERR_INTERNAL, NULL, NULL, "referral export query failed");
 		return;
 	}
 	x->have_row = r == 1;

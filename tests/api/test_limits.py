@@ -283,8 +283,11 @@ def test_tls_1_2_only_with_ecdhe_and_aead_and_tls_1_3():
 
 
 def test_concurrent_exports_are_capped_with_503_and_retry_after():
-    s = harness.Server(threads=4, env={'FINREG_MAX_EXPORTS': 1,
-                                       'FINREG_STATEMENT_TIMEOUT_MS': 30000})
+    # The waiting export blocks its pool thread, and a try that lands on that thread waits
+    # with it: many threads and a short try keep such a try from costing the export its
+    # statement time (a busy machine once used 30 s up that way, and the export got a 503).
+    s = harness.Server(threads=16, env={'FINREG_MAX_EXPORTS': 1,
+                                        'FINREG_STATEMENT_TIMEOUT_MS': 60000})
     # A lock held by another session keeps the first export's query waiting.
     locker = subprocess.Popen([harness.PSQL, '-X', '-q', '-d', s.cluster.url, '-f', '-'],
                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -300,16 +303,16 @@ def test_concurrent_exports_are_capped_with_503_and_retry_after():
         time.sleep(0.5)
 
         def export():
-            first['r'] = s.client('regulator', timeout=60).get('/v1/referrals/export?format=csv')
+            first['r'] = s.client('regulator', timeout=150).get('/v1/referrals/export?format=csv')
         t = threading.Thread(target=export)
         t.start()
         time.sleep(1.0)
         busy = []
         spacers = []            # held open, so each try gets another descriptor, another thread
-        for _ in range(6):      # on another pool thread than the waiting export
+        for _ in range(12):     # on another pool thread than the waiting export
             spacers.append(socket.create_connection(('127.0.0.1', s.port)))
             try:
-                r = s.client('regulator', timeout=10).get('/v1/referrals/export?format=json')
+                r = s.client('regulator', timeout=4).get('/v1/referrals/export?format=json')
                 busy.append(r)
                 if r.status == 503:
                     break
@@ -327,8 +330,33 @@ def test_concurrent_exports_are_capped_with_503_and_retry_after():
         locker.wait(10)
         for w in warm:
             w.close()
-    t.join(60)
+    t.join(150)
     assert first['r'].status == 200, first['r']
     r = s.client('regulator').get('/v1/referrals/export?format=json')
+    assert r.status == 200, r
+    s.stop()
+
+
+def test_a_query_that_outlives_the_statement_timeout_is_503_with_retry_after_not_500():
+    s = harness.Server(threads=4, env={'FINREG_STATEMENT_TIMEOUT_MS': 1000})
+    assert s.client('regulator').get('/v1/referrals?limit=1').status == 200
+    locker = subprocess.Popen([harness.PSQL, '-X', '-q', '-d', s.cluster.url, '-f', '-'],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        locker.stdin.write('BEGIN;\nLOCK TABLE referrals IN ACCESS EXCLUSIVE MODE;\n')
+        locker.stdin.flush()
+        time.sleep(0.5)
+        # A new pool connection prepares its statements, and preparing waits on the lock too.
+        for path in ('/v1/referrals/export?format=csv', '/v1/referrals/export?format=json',
+                     '/v1/referrals/export?format=xlsx', '/v1/referrals?limit=5',
+                     '/v1/referrals/R-NONE'):
+            r = s.client('regulator', timeout=30).get(path)
+            assert r.status == 503 and r.header('Retry-After'), (path, r)
+            assert r.json()['error']['code'] == 'unavailable', (path, r)
+    finally:
+        locker.stdin.close()
+        locker.wait(10)
+    r = s.client('regulator').get('/v1/referrals/export?format=csv')
     assert r.status == 200, r
     s.stop()
