@@ -35,8 +35,8 @@ static const json_t *batch_input(struct request *req, struct batch *b)
 	const json_t *loans;
 
 	if (req->body_format == BODY_FORMAT_CSV) {
-		b->csv_rows =
-		    csv_to_rows_max(req->body ? req->body : "", req->body_len, BATCH_MAX, &err);
+		b->csv_rows = csv_to_rows_max(req->body.data ? req->body.data : "", req->body.len,
+					      BATCH_MAX, &err);
 		if (b->csv_rows == NULL) {
 			reply_field_error(req, &err);
 			return NULL;
@@ -161,7 +161,7 @@ static void request_digest(struct request *req, char out[65])
 		fprintf(f, "%s=%s\n", q[i], v ? v : "");
 	}
 	fprintf(f, "%d\n", (int)req->body_format);
-	fwrite(req->body ? req->body : "", 1, req->body_len, f);
+	fwrite(req->body.data ? req->body.data : "", 1, req->body.len, f);
 	fclose(f);
 	sha256_hex(text, len, out);
 	free(text);

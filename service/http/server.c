@@ -111,7 +111,7 @@ static void request_free(struct request *req)
 	for (size_t i = 0; i < req->n_owned; i++)
 		free(req->owned[i]);
 	free(req->owned);
-	free(req->body);
+	buf_free(&req->body);
 	json_decref(req->json);
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
@@ -187,18 +187,15 @@ static bool body_reserve(struct request *req, size_t n)
  * more room for a chunked one); false, with nothing changed, when either fails. */
 static bool body_grow(struct request *req, size_t cap)
 {
-	char *grown;
+	size_t more = cap - req->body.cap;
 
-	if (!body_reserve(req, cap - req->body_cap))
+	if (!body_reserve(req, more))
 		return false;
-	grown = realloc(req->body, cap);
-	if (grown == NULL) {
-		atomic_fetch_sub(&body_bytes_held, cap - req->body_cap);
-		req->body_reserved -= cap - req->body_cap;
+	if (!buf_reserve(&req->body, cap - 1 - req->body.len)) {
+		atomic_fetch_sub(&body_bytes_held, more);
+		req->body_reserved -= more;
 		return false;
 	}
-	req->body = grown;
-	req->body_cap = cap;
 	return true;
 }
 
@@ -393,17 +390,15 @@ static void append_body(struct request *req, const char *data, size_t size)
 		return;
 	if (req->body_refused)
 		return;
-	if (size > config->max_body - req->body_len) {
+	if (size > config->max_body - req->body.len) {
 		req->body_too_large = true;
-		free(req->body);
-		req->body = NULL;
-		req->body_len = req->body_cap = 0;
+		buf_free(&req->body);
 		return;
 	}
-	if (req->body_len + size + 1 > req->body_cap) {
-		size_t cap = req->body_cap ? req->body_cap : 4096;
+	if (req->body.len + size + 1 > req->body.cap) {
+		size_t cap = req->body.cap ? req->body.cap : 4096;
 
-		while (cap < req->body_len + size + 1)
+		while (cap < req->body.len + size + 1)
 			cap *= 2;
 		if (cap > config->max_body + 1)
 			cap = config->max_body + 1;
@@ -412,21 +407,19 @@ static void append_body(struct request *req, const char *data, size_t size)
 			return;
 		}
 	}
-	memcpy(req->body + req->body_len, data, size);
-	req->body_len += size;
-	req->body[req->body_len] = '\0';
+	buf_append(&req->body, data, size); /* fits: body_grow made the room */
 }
 
 static bool parse_json_body(struct request *req)
 {
 	json_error_t e;
 
-	if (req->body_len == 0) {
+	if (req->body.len == 0) {
 		reply_error(req, ERR_BAD_JSON, NULL, NULL,
 			    "the body is empty; a JSON object is expected");
 		return false;
 	}
-	switch (json_prescan(req->body, req->body_len, JSON_MAX_VALUES, JSON_MAX_DEPTH)) {
+	switch (json_prescan(req->body.data, req->body.len, JSON_MAX_VALUES, JSON_MAX_DEPTH)) {
 	case PRESCAN_OK:
 		break;
 	case PRESCAN_TOO_MANY_VALUES:
@@ -438,7 +431,7 @@ static bool parse_json_body(struct request *req)
 			    "the JSON body nests deeper than %d levels", JSON_MAX_DEPTH);
 		return false;
 	}
-	req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
+	req->json = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &e);
 	if (req->json == NULL) {
 		reply_error(req, ERR_BAD_JSON, NULL, NULL, "invalid JSON at byte %d: %s",
 			    e.position, e.text);
