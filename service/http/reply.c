@@ -131,7 +131,8 @@ void reply_error(struct request *req, enum api_error e, const char *rule, const 
 
 void reply_field_error(struct request *req, const struct field_error *err)
 {
-	reply_error(req, err->code, err->rule, err->field, "%s", err->message);
+	reply_error(req, err->code, err->rule, err->code == ERR_UNAVAILABLE ? NULL : err->field,
+		    "%s", err->message);
 }
 
 void reply_db_error(struct request *req, enum db_rc rc)
