@@ -6,8 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/** Lower-case hex SHA-256 of @a len bytes at @a data into @a out (65 bytes). */
-void sha256_hex(const void *data, size_t len, char out[65]);
+/** Lower-case hex SHA-256 of @a len bytes at @a data into @a out (65 bytes). False (logged)
+ *  when OpenSSL fails, which it does only when memory runs out. */
+bool sha256_hex(const void *data, size_t len, char out[65]) __attribute__((warn_unused_result));
 
 /** Writes @a nbytes random bytes as lower-case hex (2 * nbytes + 1 bytes) into @a out. */
 void random_hex(size_t nbytes, char *out);

@@ -164,7 +164,10 @@ static int cmd_token_issue(const char *code)
 
 	random_hex(32, secret);
 	snprintf(token, sizeof token, TOKEN_PREFIX "%s", secret);
-	sha256_hex(token, strlen(token), digest);
+	if (!sha256_hex(token, strlen(token), digest)) {
+		fprintf(stderr, "finregd token issue: out of memory\n");
+		return 1;
+	}
 	rc = db_token_add(code, digest, id, sizeof id);
 	if (rc != DB_OK) {
 		fprintf(stderr, "finregd token issue: %s: %s\n", code,

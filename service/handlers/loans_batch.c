@@ -88,8 +88,12 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 	bool stored;
 	const struct field_error *first;
 
-	if (db_errs == NULL)
-		abort();
+	*body = NULL;
+	if (db_errs == NULL || results == NULL) { /* out of memory: *body NULL answers 503 */
+		free(db_errs);
+		json_decref(results);
+		return;
+	}
 	for (size_t k = 0; k < outcomes->n; k++) {
 		const struct loan_outcome *o = &outcomes->items[k];
 		char prefix[32];
@@ -141,12 +145,11 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 	*body = json_dumps(answer, JSON_COMPACT);
 	json_decref(answer);
 	free(db_errs);
-	if (*body == NULL)
-		abort();
 }
 
-/* SHA-256 of what makes two posts the same request: query, media type and body. */
-static void request_digest(struct request *req, char out[65])
+/* SHA-256 of what makes two posts the same request: query, media type and body. False
+ * when memory runs out. */
+static bool request_digest(struct request *req, char out[65])
 {
 	const char *q[] = {"atomic", "dry_run"};
 	char *text = NULL;
@@ -154,7 +157,7 @@ static void request_digest(struct request *req, char out[65])
 	FILE *f = open_memstream(&text, &len);
 
 	if (f == NULL)
-		abort();
+		return false;
 	for (unsigned i = 0; i < 2; i++) {
 		const char *v = req_query(req, q[i]);
 
@@ -162,9 +165,14 @@ static void request_digest(struct request *req, char out[65])
 	}
 	fprintf(f, "%d\n", (int)req->body_format);
 	fwrite(req->body.data ? req->body.data : "", 1, req->body.len, f);
-	fclose(f);
-	sha256_hex(text, len, out);
+	if (fclose(f) != 0 || text == NULL) {
+		free(text);
+		return false;
+	}
+	bool ok = sha256_hex(text, len, out);
+
 	free(text);
+	return ok;
 }
 
 static bool key_valid(const char *key)
@@ -200,7 +208,10 @@ static void run(struct request *req, struct batch *b, const char *items_text, co
 		char digest[65];
 		bool replayed;
 
-		request_digest(req, digest);
+		if (!request_digest(req, digest)) {
+			reply_out_of_memory(req);
+			return;
+		}
 		rc = db_loan_ingest_keyed(&call, key, digest, build_answer, b, &replayed, &status,
 					  &body);
 		if (rc == DB_CONFLICT) {
@@ -226,7 +237,8 @@ static void run(struct request *req, struct batch *b, const char *items_text, co
 		reply_db_error(req, rc);
 		return;
 	}
-	reply_text(req, status, "application/json", body, strlen(body));
+	/* A NULL body (out of memory building it) answers 503. */
+	reply_text(req, status, "application/json", body, body != NULL ? strlen(body) : 0);
 }
 
 void loans_batch_post(struct request *req)
@@ -258,8 +270,10 @@ void loans_batch_post(struct request *req)
 	ref.policy.today = today_day();
 	b.n = json_array_size(b.loans);
 	b.preps = calloc(b.n, sizeof *b.preps);
-	if (b.preps == NULL)
-		abort();
+	if (b.preps == NULL) {
+		reply_out_of_memory(req);
+		goto out;
+	}
 	for (size_t i = 0; i < b.n; i++) {
 		char prefix[32];
 
@@ -267,8 +281,10 @@ void loans_batch_post(struct request *req)
 		loan_prepare(json_array_get(b.loans, i), (int)i, prefix, &ref, items, &b.preps[i]);
 	}
 	items_text = json_dumps(items, JSON_COMPACT);
-	if (items_text == NULL)
-		abort();
+	if (items_text == NULL) {
+		reply_out_of_memory(req);
+		goto out;
+	}
 	run(req, &b, items_text, key);
 out:
 	free(items_text);

@@ -28,6 +28,12 @@ static void set_response(struct request *req, unsigned status, struct MHD_Respon
 		req->out_of_memory = true;
 		return;
 	}
+	if (req->out_of_memory && status < 500 && req->response == NULL) {
+		/* the handler acted on a value lost to an allocation failure: answer 503 instead */
+		MHD_destroy_response(resp);
+		reply_out_of_memory(req);
+		return;
+	}
 	if (req->response != NULL) {
 		LOG_BUG("second reply to %s %s (status %u ignored)", req->method, req->path,
 			status);
@@ -154,6 +160,9 @@ void reply_db_error(struct request *req, enum db_rc rc)
 	case DB_PENDING_MIGRATIONS:
 		reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
 			    "the database schema is older than this server; run finregd migrate");
+		return;
+	case DB_NO_MEMORY:
+		reply_out_of_memory(req);
 		return;
 	case DB_READ_ONLY:
 		reply_error(req, ERR_UNAVAILABLE, NULL, NULL,

@@ -75,9 +75,12 @@ static void request_id_init(struct request *req)
 		snprintf(req->id, sizeof req->id, "%s", given);
 		return;
 	}
-	if (RAND_bytes(raw, sizeof raw) != 1) {
-		LOG_BUG("RAND_bytes failed");
-		abort();
+	if (RAND_bytes(raw, sizeof raw) != 1) { /* out of memory: a process-unique id will do */
+		static atomic_ulong fallback;
+
+		snprintf(req->id, sizeof req->id, "local-%lx-%lu", (unsigned long)getpid(),
+			 atomic_fetch_add(&fallback, 1));
+		return;
 	}
 	for (unsigned i = 0; i < sizeof raw; i++)
 		snprintf(req->id + 2 * i, 3, "%02x", raw[i]);

@@ -100,10 +100,7 @@ static int line_fail(struct field_error *err, unsigned long line, const char *te
 /* Records that memory ran out (503 unavailable); returns -1. */
 static int memory_fail(struct field_error *err)
 {
-	err->code = ERR_UNAVAILABLE;
-	err->rule = NULL;
-	err->field[0] = '\0';
-	snprintf(err->message, sizeof err->message, "the server is short of memory; retry later");
+	field_out_of_memory(err);
 	return -1;
 }
 
