@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "crypto.h"
 #include "db/loans.h"
 #include "handlers/common.h"
@@ -152,26 +153,18 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 static bool request_digest(struct request *req, char out[65])
 {
 	const char *q[] = {"atomic", "dry_run"};
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	struct buf text = {0};
+	bool ok;
 
-	if (f == NULL)
-		return false;
 	for (unsigned i = 0; i < 2; i++) {
 		const char *v = req_query(req, q[i]);
 
-		fprintf(f, "%s=%s\n", q[i], v ? v : "");
+		buf_printf(&text, "%s=%s\n", q[i], v ? v : "");
 	}
-	fprintf(f, "%d\n", (int)req->body_format);
-	fwrite(req->body.data ? req->body.data : "", 1, req->body.len, f);
-	if (fclose(f) != 0 || text == NULL) {
-		free(text);
-		return false;
-	}
-	bool ok = sha256_hex(text, len, out);
-
-	free(text);
+	buf_printf(&text, "%d\n", (int)req->body_format);
+	buf_append(&text, req->body.data ? req->body.data : "", req->body.len);
+	ok = !text.failed && text.data != NULL && sha256_hex(text.data, text.len, out);
+	buf_free(&text);
 	return ok;
 }
 
