@@ -322,7 +322,7 @@ void loans_repay(struct request *req)
 	} else if (strcmp(o.status, "rejected") == 0) {
 		reply_outcome_error(req, &o);
 	} else if (asprintf(&body, "{\"repayment\":%s,\"loan\":%s}", o.repayment, o.loan) < 0) {
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "out of memory");
+		reply_out_of_memory(req);
 	} else {
 		reply_text(req, strcmp(o.status, "created") == 0 ? 201 : 200, "application/json",
 			   body, strlen(body));
