@@ -63,8 +63,8 @@ static const struct db_stmt *const stmt_tables[] = {
     NULL,
 };
 
-/* Closes a thread's connection when the thread exits (libmicrohttpd's pool threads end
- * in MHD_stop_daemon), so no connection outlives its thread. */
+/* Closes a thread's connection when the thread exits (request workers end in
+ * workpool_stop), so no connection outlives its thread. */
 static pthread_key_t conn_key;
 static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
 

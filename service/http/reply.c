@@ -12,7 +12,8 @@
 #include "workpool.h"
 
 #define RETRY_AFTER_SECONDS "2"
-#define STREAM_CHUNK        (32 * 1024)
+#define STREAM_BLOCK        (32 * 1024)  /* what libmicrohttpd asks for at a time */
+#define STREAM_BUFFER       (256 * 1024) /* what a worker fetches at a time */
 
 static void set_response(struct request *req, unsigned status, struct MHD_Response *resp,
 			 const char *content_type)
@@ -149,7 +150,7 @@ struct stream {
 	struct MHD_Connection *conn;
 	size_t len, off; /* the chunk in buf, and how much of it is sent */
 	int end;         /* 0 more to come, 1 the end, -1 the fill failed */
-	char buf[STREAM_CHUNK];
+	char buf[STREAM_BUFFER];
 };
 
 static void stream_fetch(void *cls)
@@ -222,7 +223,7 @@ void reply_stream(struct request *req, unsigned status, const char *content_type
 	s->len = s->off = 0;
 	s->end = 0;
 	set_response(req, status,
-		     MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_CHUNK, stream_read,
+		     MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read,
 						       s, stream_free),
 		     content_type);
 }
