@@ -310,10 +310,6 @@ void loans_repay(struct request *req)
 		reply_field_error(req, &err);
 		return;
 	}
-	if (in.date > today_day()) {
-		reply_error(req, ERR_INVALID_FIELD, "L031", "date", "date: is after today");
-		return;
-	}
 	date_format(in.date, date);
 	rc = db_loan_repay(req->principal.code, req_param(req, 0), in.repayment_ref, date,
 			   in.amount, &o);
