@@ -85,26 +85,6 @@ bool loan_prepare(const json_t *obj, int idx, const char *prefix, const struct r
 	return true;
 }
 
-void loan_outcome_error(const struct loan_outcome *o, const char *prefix, struct field_error *err)
-{
-	err->code = strcmp(o->code, "conflict") == 0    ? ERR_CONFLICT
-		    : strcmp(o->code, "not_found") == 0 ? ERR_NOT_FOUND
-							: ERR_INVALID_FIELD;
-	err->rule = NULL;
-	if (o->rule[0] != '\0') {
-		const struct rule *r = rule_find(o->rule);
-
-		err->rule = r != NULL ? r->id : NULL;
-	}
-	field_path(err->field, sizeof err->field, prefix, o->field);
-	if (o->field[0] != '\0')
-		snprintf(err->message, sizeof err->message, "%s: %s", err->field,
-			 o->message ? o->message : "rejected");
-	else
-		snprintf(err->message, sizeof err->message, "%s",
-			 o->message ? o->message : "rejected");
-}
-
 json_t *field_error_json(const struct field_error *err)
 {
 	return json_pack("{s:s, s:s*, s:s*, s:s}", "code", api_error_code(err->code), "rule",

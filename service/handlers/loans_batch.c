@@ -11,6 +11,7 @@
 #include "handlers/common.h"
 #include "handlers/handlers.h"
 #include "handlers/loan_items.h"
+#include "handlers/outcome.h"
 #include "http/reply.h"
 #include "json/csv.h"
 #include "metrics.h"
@@ -97,7 +98,7 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 		if (o->idx < 0 || (size_t)o->idx >= b->n || strcmp(o->status, "rejected") != 0)
 			continue;
 		snprintf(prefix, sizeof prefix, "loans[%d]", o->idx);
-		loan_outcome_error(o, prefix, &db_errs[o->idx]);
+		outcome_error(o->code, o->rule, prefix, o->field, o->message, &db_errs[o->idx]);
 	}
 	first = first_problem(b, db_errs);
 	for (size_t i = 0, k = 0; i < b->n; i++) {
