@@ -132,6 +132,17 @@ def test_rules_endpoint_lists_exactly_the_catalog_of_docs_rules_md():
         'L013', 'L016', 'L019', 'L021', 'L031', 'L032', 'W001'], where
 
 
+def test_the_item_finregd_renders_has_exactly_the_fields_of_the_sql_type_loan_item():
+    # loan_ingest reads items with jsonb_populate_record: a key the C side forgot would
+    # silently become NULL. The C list (service/db/loan_item.def) must be the type's.
+    with open(os.path.join(ROOT, 'service', 'db', 'loan_item.def'), encoding='utf-8') as f:
+        c_keys = re.findall(r'^X\(LI_\w+, "(\w+)"\)$', f.read(), re.MULTILINE)
+    rows = harness.psql("SELECT attname FROM pg_attribute WHERE attrelid = 'loan_item'::regclass"
+                        " AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
+    sql_keys = [r[0] for r in rows]
+    assert len(c_keys) > 20 and c_keys == sql_keys, (c_keys, sql_keys)
+
+
 def test_rules_endpoint_answers_every_principal_kind():
     first = harness.client('bank').get('/v1/rules').json()
     for who in ('guarantor', 'regulator'):
