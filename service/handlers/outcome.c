@@ -1,11 +1,10 @@
-/* Implementation of handlers/outcome.h: database outcomes to replies, in one place. */
+/* Implementation of handlers/outcome.h: database outcomes to contract errors, in one place. */
 #include "handlers/outcome.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "domain/loan.h"
-#include "http/reply.h"
 #include "log.h"
 
 /* The contract error of rejection code @a code; *rule set when the code is a rule id. */
@@ -39,29 +38,4 @@ void outcome_error(const char *code, const char *rule, const char *prefix, const
 		snprintf(err->message, sizeof err->message, "%s: %s", err->field, message);
 	else
 		snprintf(err->message, sizeof err->message, "%s", message);
-}
-
-void reply_outcome_error(struct request *req, const struct field_error *err)
-{
-	reply_error(req, err->code, err->rule, err->field[0] != '\0' ? err->field : NULL, "%s",
-		    err->message);
-}
-
-void reply_outcome(struct request *req, enum db_rc rc, struct db_outcome *o)
-{
-	struct field_error err;
-
-	if (rc != DB_OK) {
-		reply_db_error(req, rc);
-	} else if (strcmp(o->status, "rejected") == 0) {
-		outcome_error(o->code, NULL, NULL, o->field, o->message, &err);
-		reply_outcome_error(req, &err);
-	} else if (o->body == NULL) {
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "%s without a body", o->status);
-	} else {
-		reply_text(req, strcmp(o->status, "created") == 0 ? 201 : 200, "application/json",
-			   o->body, strlen(o->body));
-		o->body = NULL;
-	}
-	db_outcome_clear(o);
 }

@@ -12,12 +12,11 @@
  *   status "created"                -> 201 with the body; any other status -> 200
  *
  * The message is "<field path>: <message>" when a field is named (the contract's form),
- * the message alone otherwise. */
+ * the message alone otherwise. Pure (unit-tested in tests/unit/test_outcome.c); the
+ * replies that use it are reply_outcome() and reply_outcome_error() of handlers/common.h. */
 #ifndef FINREG_HANDLERS_OUTCOME_H
 #define FINREG_HANDLERS_OUTCOME_H
 
-#include "db/db.h"
-#include "http/request.h"
 #include "json/fields.h"
 
 /**
@@ -27,15 +26,5 @@
  */
 void outcome_error(const char *code, const char *rule, const char *prefix, const char *field,
 		   const char *message, struct field_error *err);
-
-/** Replies with @a err: its field member left out when it names none. */
-void reply_outcome_error(struct request *req, const struct field_error *err);
-
-/**
- * Replies to a write: the error of @a rc when it is not DB_OK, the rejection of @a o, or
- * its body (ownership taken) with 201 when o->status is "created" and 200 otherwise.
- * Clears @a o.
- */
-void reply_outcome(struct request *req, enum db_rc rc, struct db_outcome *o);
 
 #endif

@@ -17,7 +17,6 @@
 #include "handlers/common.h"
 #include "handlers/formats.h"
 #include "handlers/handlers.h"
-#include "handlers/outcome.h"
 #include "http/reply.h"
 #include "json/loan_json.h"
 

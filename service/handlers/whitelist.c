@@ -15,7 +15,6 @@
 #include "handlers/common.h"
 #include "handlers/formats.h"
 #include "handlers/handlers.h"
-#include "handlers/outcome.h"
 #include "http/reply.h"
 #include "json/csv_out.h"
 
