@@ -12,7 +12,7 @@
 #include "workpool.h"
 
 #define RETRY_AFTER_SECONDS "2"
-#define STREAM_BLOCK        (32 * 1024)  /* what libmicrohttpd asks for at a time */
+#define STREAM_BLOCK        (32 * 1024)   /* what libmicrohttpd asks for at a time */
 #define STREAM_BUFFER       (1024 * 1024) /* what a worker fetches at a time */
 
 static void set_response(struct request *req, unsigned status, struct MHD_Response *resp,
