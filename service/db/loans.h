@@ -60,7 +60,10 @@ enum db_rc db_loan_ingest_one(const char *bank, const char *loan_ref, json_t *it
 			      struct loan_outcome *out);
 
 /** Builds the answer to remember for an Idempotency-Key: *status and a malloc'd *body
- *  (NULL when memory runs out: the ingest then rolls back with DB_NO_MEMORY). */
+ *  (NULL when memory runs out: the ingest then rolls back with DB_NO_MEMORY).
+ *  It runs inside the transaction that stores the answer, again each time that is retried,
+ *  so it must be pure: no reply, no metrics, nothing the caller cannot redo. The db layer
+ *  never replies itself; the caller answers with what db_loan_ingest_keyed() returns. */
 typedef void (*ingest_answer_fn)(void *cls, const struct loan_outcomes *outcomes, unsigned *status,
 				 char **body);
 
