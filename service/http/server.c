@@ -614,7 +614,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	(void)cls;
 	(void)version;
 	if (req == NULL) {
-		conns_first_request(slot_of(conn));
+		conns_request_started(slot_of(conn));
 		req = request_new(conn, url, method);
 		if (req == NULL) {
 			LOG_WARN("out of memory: connection closed");
@@ -655,10 +655,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	uint64_t micros;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
 	if (req == NULL)
 		return;
+	conns_request_done(slot_of(conn));
 	micros = log_monotonic_us() - req->start_us;
 	log_access(req->id, req->authenticated ? req->principal.code : NULL, req->method, req->path,
 		   req->queued ? req->status : 0, micros);
@@ -816,7 +816,8 @@ int server_run(const struct config *cfg)
 	if (cert == NULL || key == NULL || ca == NULL)
 		goto out;
 	raise_fd_limit(cfg);
-	if (!conns_start(cfg->max_connections, cfg->max_connections_per_ip, cfg->header_timeout)) {
+	if (!conns_start(cfg->max_connections, cfg->max_connections_per_ip, cfg->header_timeout,
+			 cfg->connection_timeout)) {
 		fprintf(stderr, "finregd: cannot start the connection watchdog\n");
 		goto out;
 	}

@@ -211,6 +211,58 @@ def test_connections_that_send_no_request_within_the_header_deadline_are_dropped
         s.stop()
 
 
+def _read_answer(tls):
+    """Reads one answer with a Content-Length body; returns its status line."""
+    data = b''
+    while b'\r\n\r\n' not in data:
+        chunk = tls.recv(65536)
+        assert chunk, data
+        data += chunk
+    head, _, body = data.partition(b'\r\n\r\n')
+    n = int([line.split(b':')[1] for line in head.split(b'\r\n')
+             if line.lower().startswith(b'content-length:')][0])
+    while len(body) < n:
+        body += tls.recv(65536)
+    return head.split(b'\r\n')[0]
+
+
+def test_after_an_answer_the_next_request_headers_are_due_within_the_keep_alive_time():
+    s = harness.Server(threads=2, env={'FINREG_HEADER_TIMEOUT': 2,
+                                       'FINREG_CONNECTION_TIMEOUT': 3})
+    try:
+        # A keep-alive client that pauses under the keep-alive time between requests is
+        # served on one connection.
+        calm = _tls(s)
+        for _ in range(3):
+            calm.sendall(b'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n')
+            assert b' 200 ' in _read_answer(calm)
+            time.sleep(1.5)
+        # One quick request, then the next one's headers a byte at a time: each byte
+        # resets libmicrohttpd's inactivity timeout, but the headers are not complete
+        # 3 s after the answer, so the connection goes.
+        slow = _tls(s)
+        slow.sendall(b'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n')
+        assert b' 200 ' in _read_answer(slow)
+        start = time.monotonic()
+        closed = False
+        for b in b'GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Pad: ' + b'a' * 100:
+            try:
+                slow.sendall(bytes([b]))
+            except OSError:
+                closed = True
+                break
+            if _closed_by_peer(slow, 0.3):
+                closed = True
+                break
+            if time.monotonic() - start > 12:
+                break
+        assert closed, 'a second request sent a byte at a time was kept for 12 s'
+        assert 2.5 < time.monotonic() - start < 6, time.monotonic() - start
+        assert s.client('bank').get('/healthz').status == 200
+    finally:
+        s.stop()
+
+
 def test_1500_idle_connections_from_one_address_do_not_keep_a_bank_out():
     _raise_nofile(8192)
     s = harness.Server(threads=2)
