@@ -4,6 +4,7 @@
  * enable | list | cert` and `token issue | revoke` are the operator's commands against the same
  * database. Each credential change is logged (stderr) with the operator's login. */
 #include <ctype.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -342,6 +343,12 @@ static void background_stop(void)
 	db_health_stop();
 }
 
+/* Request bodies are allocated on I/O threads and freed on request workers; with glibc's
+ * default of 8 arenas a core, each arena keeps its own freed memory, and bench/ingest saw
+ * the server's peak RSS at 158 MiB against 80 MiB with 2 arenas (1 December 2026, same
+ * run length, throughput within the run-to-run noise). MALLOC_ARENA_MAX, when set, wins. */
+#define SERVE_ARENAS 2
+
 /* serve: the background threads, then the HTTPS server until SIGTERM or SIGINT. Those
  * are blocked first, so every thread inherits the mask and only server_run's sigwait()
  * takes them. */
@@ -355,6 +362,8 @@ static int cmd_serve(const struct config *cfg)
 		fprintf(stderr, "finregd: --idempotency-keep must be 1 to %u seconds\n", KEEP_MAX);
 		return 2;
 	}
+	if (getenv("MALLOC_ARENA_MAX") == NULL && mallopt(M_ARENA_MAX, SERVE_ARENAS) != 1)
+		LOG_WARN("malloc arenas left at glibc's default");
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGINT);
