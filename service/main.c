@@ -346,8 +346,17 @@ static void background_stop(void)
 /* Request bodies are allocated on I/O threads and freed on request workers; with glibc's
  * default of 8 arenas a core, each arena keeps its own freed memory, and bench/ingest saw
  * the server's peak RSS at 158 MiB against 80 MiB with 2 arenas (1 December 2026, same
- * run length, throughput within the run-to-run noise). MALLOC_ARENA_MAX, when set, wins. */
+ * run length, throughput within the run-to-run noise). An operator's choice wins:
+ * MALLOC_ARENA_MAX, or glibc.malloc.arena_max in GLIBC_TUNABLES. */
 #define SERVE_ARENAS 2
+
+static bool arenas_chosen(void)
+{
+	const char *t = getenv("GLIBC_TUNABLES");
+
+	return getenv("MALLOC_ARENA_MAX") != NULL ||
+	       (t != NULL && strstr(t, "glibc.malloc.arena_max") != NULL);
+}
 
 /* serve: the background threads, then the HTTPS server until SIGTERM or SIGINT. Those
  * are blocked first, so every thread inherits the mask and only server_run's sigwait()
@@ -362,7 +371,7 @@ static int cmd_serve(const struct config *cfg)
 		fprintf(stderr, "finregd: --idempotency-keep must be 1 to %u seconds\n", KEEP_MAX);
 		return 2;
 	}
-	if (getenv("MALLOC_ARENA_MAX") == NULL && mallopt(M_ARENA_MAX, SERVE_ARENAS) != 1)
+	if (!arenas_chosen() && mallopt(M_ARENA_MAX, SERVE_ARENAS) != 1)
 		LOG_WARN("malloc arenas left at glibc's default");
 	sigemptyset(&signals);
 	sigaddset(&signals, SIGTERM);

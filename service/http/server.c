@@ -152,8 +152,12 @@ static enum MHD_Result queue(struct request *req)
 
 	if (req->queued)
 		return MHD_YES;
+	if (req->response == NULL && req->out_of_memory)
+		return MHD_NO; /* no reply could be built: close this one connection */
 	if (req->response == NULL)
 		reply_error(req, ERR_INTERNAL, NULL, NULL, "handler made no reply");
+	if (req->response == NULL)
+		return MHD_NO;
 	ret = MHD_queue_response(req->conn, req->status, req->response);
 	MHD_destroy_response(req->response);
 	req->response = NULL;
