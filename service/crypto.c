@@ -34,6 +34,25 @@ bool sha256_hex(const void *data, size_t len, char out[65])
 	return true;
 }
 
+bool sha256_hex_parts(const void *const *parts, const size_t *lens, unsigned n, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+
+	for (unsigned i = 0; ok && i < n; i++)
+		ok = EVP_DigestUpdate(ctx, parts[i], lens[i]) == 1;
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == 32;
+	EVP_MD_CTX_free(ctx);
+	if (!ok) {
+		LOG_WARN("SHA-256 failed (out of memory?)");
+		return false;
+	}
+	to_hex(md, 32, out);
+	return true;
+}
+
 void random_hex(size_t nbytes, char *out)
 {
 	unsigned char raw[64];
