@@ -763,14 +763,31 @@ static void finish_in_flight(unsigned grace_seconds)
 	drain(STOP_REPLY_MS);
 }
 
+/* libmicrohttpd in thread-per-connection mode, fed by the acceptor (no listening socket). */
+static struct MHD_Daemon *start_daemon(const struct config *cfg, const char *cert, const char *key,
+				       const char *ca)
+{
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+			 MHD_USE_TLS | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
+
+	return MHD_start_daemon(
+	    flags, 0, NULL, NULL, &on_access, NULL, MHD_OPTION_HTTPS_MEM_CERT, cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_TRUST, ca,
+	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_STACK_SIZE,
+	    (size_t)THREAD_STACK, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 16, MHD_OPTION_NOTIFY_COMPLETED,
+	    &on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, &on_connection, NULL,
+	    MHD_OPTION_UNESCAPE_CALLBACK, &unescape_none, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+	    &mhd_log, NULL, MHD_OPTION_END);
+}
+
 int server_run(const struct config *cfg)
 {
 	struct sockaddr_storage addr;
 	sigset_t signals;
 	char *cert = NULL, *key = NULL, *ca = NULL;
 	struct MHD_Daemon *d = NULL;
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
-			 MHD_USE_TLS | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
 	int sig, rc = 1, listen_fd = -1;
 
 	config = cfg;
@@ -807,16 +824,7 @@ int server_run(const struct config *cfg)
 		fprintf(stderr, "finregd: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
 		goto out;
 	}
-	d = MHD_start_daemon(
-	    flags, 0, NULL, NULL, &on_access, NULL, MHD_OPTION_HTTPS_MEM_CERT, cert,
-	    MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_TRUST, ca,
-	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_STACK_SIZE,
-	    (size_t)THREAD_STACK, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 16, MHD_OPTION_NOTIFY_COMPLETED,
-	    &on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, &on_connection, NULL,
-	    MHD_OPTION_UNESCAPE_CALLBACK, &unescape_none, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-	    &mhd_log, NULL, MHD_OPTION_END);
+	d = start_daemon(cfg, cert, key, ca);
 	if (d == NULL) {
 		fprintf(stderr, "finregd: cannot serve on %s (TLS files?)\n", cfg->listen);
 		goto out;
