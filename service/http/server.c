@@ -64,7 +64,7 @@ struct http_request {
 static const struct config *config;
 static atomic_int in_flight;
 static atomic_size_t body_bytes_held; /* reserved by bodies in flight, see body_reserve() */
-static atomic_uint lookups;           /* credentials being looked up in the database */
+static atomic_uint lookups;           /* strangers' tokens being looked up (lookup_take) */
 static unsigned lookups_max;          /* half the pool, at least one */
 
 static bool request_id_sane(const char *s)
