@@ -64,8 +64,10 @@ struct http_request {
 static const struct config *config;
 static atomic_int in_flight;
 static atomic_size_t body_bytes_held; /* reserved by bodies in flight, see body_reserve() */
-static atomic_uint lookups;           /* strangers' tokens being looked up (lookup_take) */
-static unsigned lookups_max;          /* half the pool, at least one */
+static pthread_mutex_t lookups_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lookups_freed;
+static unsigned lookups;     /* strangers' tokens being looked up (lookup_take) */
+static unsigned lookups_max; /* half the pool, at least one */
 
 static bool request_id_sane(const char *s)
 {
@@ -237,22 +239,56 @@ static struct http_request *http_of(struct request *req)
 
 /* A place among the database look-ups of tokens nobody has shown before: they may hold at
  * most half the pool's connections (lookups_max) at once, so a flood of made-up tokens
- * never takes the connections of known callers. */
+ * never takes the connections of known callers. A look-up waits for a place as a request
+ * waits for a connection (FINREG_POOL_WAIT_MS; a burst of one new caller's requests gets
+ * through), on its own connection's thread, holding no database connection. */
 static bool lookup_take(void)
 {
-	unsigned n = atomic_load(&lookups);
+	struct timespec until;
+	bool ok = true;
 
-	do {
-		if (n >= lookups_max)
-			return false;
-	} while (!atomic_compare_exchange_weak(&lookups, &n, n + 1));
-	return true;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += config->pool_wait_ms / 1000;
+	until.tv_nsec += (long)(config->pool_wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&lookups_lock);
+	while (ok && lookups >= lookups_max)
+		ok = pthread_cond_timedwait(&lookups_freed, &lookups_lock, &until) == 0;
+	if (ok)
+		lookups++;
+	pthread_mutex_unlock(&lookups_lock);
+	return ok;
+}
+
+static void lookup_give(void)
+{
+	pthread_mutex_lock(&lookups_lock);
+	lookups--;
+	pthread_cond_signal(&lookups_freed);
+	pthread_mutex_unlock(&lookups_lock);
+}
+
+static bool lookups_init(unsigned pool)
+{
+	pthread_condattr_t a;
+	bool ok;
+
+	lookups_max = pool / 2 > 0 ? pool / 2 : 1;
+	if (pthread_condattr_init(&a) != 0)
+		return false;
+	ok = pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 &&
+	     pthread_cond_init(&lookups_freed, &a) == 0;
+	pthread_condattr_destroy(&a);
+	return ok;
 }
 
 /* Who the caller is: the principal cache, else the database -- for a known credential (a
  * certificate of the registry's CA, a token found there before whose cache entry merely
  * expired) as for any request, for a stranger's token within lookup_take()'s share
- * (beyond it, 503 at once). */
+ * (no place within the pool wait: 503). */
 static enum auth_outcome identify(struct request *req, enum db_rc *rc)
 {
 	enum auth_outcome o = auth_identify(req, peer_of(req), true, rc);
@@ -264,7 +300,7 @@ static enum auth_outcome identify(struct request *req, enum db_rc *rc)
 	if (!lookup_take())
 		return AUTH_NEEDS_DB;
 	o = auth_identify(req, peer_of(req), false, rc);
-	atomic_fetch_sub(&lookups, 1);
+	lookup_give();
 	return o;
 }
 
@@ -814,8 +850,7 @@ int server_run(const struct config *cfg)
 		fprintf(stderr, "finregd: cannot start the connection watchdog\n");
 		goto out;
 	}
-	lookups_max = cfg->threads / 2 > 0 ? cfg->threads / 2 : 1;
-	if (!db_pool_start(cfg->threads, cfg->pool_wait_ms)) {
+	if (!lookups_init(cfg->threads) || !db_pool_start(cfg->threads, cfg->pool_wait_ms)) {
 		fprintf(stderr, "finregd: cannot set up the database connection pool\n");
 		goto out;
 	}

@@ -284,7 +284,7 @@ def test_unknown_tokens_take_at_most_half_the_pool_from_a_bank_and_an_export(ctx
         lock.release()
     for f in flooders:
         f.join(60)
-    # Beyond the share: 503 at once with Retry-After; the looked-up ones: 401.
+    # Beyond the share: 503 with Retry-After after the wait; the looked-up ones: 401.
     assert seen and {code for _, _, code in seen} <= {'unavailable', 'unauthenticated'}, seen
     assert all(ra for st, ra, _ in seen if st == 503), seen
     assert sum(1 for st, _, _ in seen if st == 503) >= 20, seen
@@ -292,6 +292,20 @@ def test_unknown_tokens_take_at_most_half_the_pool_from_a_bank_and_an_export(ctx
     assert cl.psql(f'SELECT count(*) FROM loans WHERE loan_ref IN ({refs})') == [['20']]
     assert 'finreg_auth_failures_total{reason="lookups_busy"}' in \
         harness.client(None, server=s).get('/metrics').text
+
+
+def test_a_burst_of_one_new_token_waits_for_its_look_up_rather_than_503(ctx):
+    cl = _setup(ctx)
+    out = harness.finregd('token', 'issue', '--principal', harness.PRINCIPALS['regulator'][1],
+                          cluster=cl).stdout.split()
+    s = _server(ctx, cl, pool=2)        # one look-up of a new token at a time
+    # A dashboard opening with a token the server has not seen: six requests at once.
+    calls = [_in_background(lambda: harness.client(None, token=out[0], server=s, timeout=30)
+                            .get('/v1/whoami')) for _ in range(6)]
+    for t, r in calls:
+        t.join(30)
+        assert getattr(r['r'], 'status', None) == 200, r['r']
+        assert r['r'].json()['code'] == 'SM-FSB'
 
 
 def test_sigterm_lets_a_post_held_in_the_database_finish_then_exits_0(ctx):
