@@ -168,12 +168,219 @@ CREATE OR REPLACE FUNCTION watch_loan_balance(l loans, p_day date) RETURNS bigin
                                               WHERE r.loan_id = l.id AND r.repaid_on <= p_day), 0)
                 END;
 
+-- ---------------------------------------------------------------- the balance timeline
+-- A bank's balance to a firm per day (tables: migrations/013_withdrawal_timeline.sql): the
+-- write path's statement triggers append changes to watch_balance_delta; the statistics
+-- compactor folds them into watch_balance (day rows with the day's change and the balance
+-- at its end); readers add the pending deltas, so a balance is exact whether or not the
+-- fold has run. watch_payoffs lists the loans repaid in full with the day of the last
+-- repayment.
+
+CREATE OR REPLACE FUNCTION watch_loan_of(l loans) RETURNS watch_loan
+    LANGUAGE sql IMMUTABLE
+    RETURN ROW(l.id, l.bank_code, l.borrower_uscc, l.issue_date, l.amount_fen, l.renewed_on,
+               l.status = 'void')::watch_loan;
+
+-- Appends the balance changes of loans @p_loans with sign @p_sign (watch_loan_balance
+-- day by day): +amount on issue; what was left on the renewal date; each repayment
+-- dated before the renewal on its day (on the issue date if dated before it), given back
+-- on the renewal date. Void loans, and loans renewed on their issue date, have none.
+-- Repayments are read only when @p_with_repayments (a new loan has none).
+CREATE OR REPLACE FUNCTION watch_loan_add(p_loans watch_loan[], p_sign int,
+                                          p_with_repayments boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_loans IS NULL OR cardinality(p_loans) = 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
+    SELECT e.bank_code, e.uscc, e.day, p_sign * sum(e.delta)
+    FROM (
+        SELECT l.bank_code, l.uscc, x.day, x.delta
+        FROM unnest(p_loans) l
+        CROSS JOIN LATERAL (VALUES (l.issue_date, l.amount_fen),
+                                   (l.renewed_on, -l.amount_fen)) AS x(day, delta)
+        WHERE NOT l.void AND (l.renewed_on IS NULL OR l.renewed_on > l.issue_date)
+          AND x.day IS NOT NULL
+        UNION ALL
+        SELECT l.bank_code, l.uscc, x.day, x.delta
+        FROM unnest(p_loans) l
+        JOIN repayments r ON r.loan_id = l.id
+        CROSS JOIN LATERAL (VALUES (greatest(r.repaid_on, l.issue_date), -r.amount_fen),
+                                   (l.renewed_on, r.amount_fen)) AS x(day, delta)
+        WHERE p_with_repayments AND NOT l.void
+          AND (l.renewed_on IS NULL OR (l.renewed_on > l.issue_date AND r.repaid_on < l.renewed_on))
+          AND x.day IS NOT NULL) e
+    GROUP BY e.bank_code, e.uscc, e.day
+    HAVING sum(e.delta) <> 0;
+END $$;
+
+-- Recomputes the payoff rows of loans @p_ids: a loan whose repayments add up to its
+-- amount is paid off on the day of its last repayment.
+CREATE OR REPLACE FUNCTION watch_payoffs_set(p_ids bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM watch_payoffs p WHERE p.loan_id = ANY (p_ids);
+    INSERT INTO watch_payoffs (loan_id, paid_off_on)
+    SELECT l.id, x.d
+    FROM loans l
+    CROSS JOIN LATERAL (SELECT max(r.repaid_on) AS d, sum(r.amount_fen) AS paid
+                        FROM repayments r WHERE r.loan_id = l.id) x
+    WHERE l.id = ANY (p_ids) AND x.paid = l.amount_fen;
+END $$;
+
+CREATE OR REPLACE FUNCTION watch_on_loan_insert() RETURNS trigger
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM watch_loan_add(ARRAY(SELECT watch_loan_of(n) FROM new_rows n), 1, false);
+    RETURN NULL;
+END $$;
+
+-- Loans whose bank, firm, dates, amount or void status changed are taken out and put
+-- back with their repayments (a repayment alone changes none of these: it has its own
+-- trigger); loans whose amount or repaid sum changed get their payoff row again.
+CREATE OR REPLACE FUNCTION watch_on_loan_update() RETURNS trigger
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_old watch_loan[];
+    v_new watch_loan[];
+    v_paid bigint[];
+BEGIN
+    SELECT array_agg(watch_loan_of(o)) FILTER (WHERE watch_loan_of(o) IS DISTINCT FROM watch_loan_of(n)),
+           array_agg(watch_loan_of(n)) FILTER (WHERE watch_loan_of(o) IS DISTINCT FROM watch_loan_of(n)),
+           array_agg(n.id) FILTER (WHERE (o.amount_fen, o.repaid_fen) IS DISTINCT FROM
+                                         (n.amount_fen, n.repaid_fen))
+    INTO v_old, v_new, v_paid
+    FROM old_rows o JOIN new_rows n ON n.id = o.id;
+    PERFORM watch_loan_add(v_old, -1, true);
+    PERFORM watch_loan_add(v_new, 1, true);
+    IF v_paid IS NOT NULL THEN
+        PERFORM watch_payoffs_set(v_paid);
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- A new repayment of a live loan: its change (as in watch_loan_add), the loan as it is.
+CREATE OR REPLACE FUNCTION watch_on_repayment_insert() RETURNS trigger
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
+    SELECT l.bank_code, l.borrower_uscc, x.day, sum(x.delta)
+    FROM new_rows r
+    JOIN loans l ON l.id = r.loan_id
+    CROSS JOIN LATERAL (VALUES (greatest(r.repaid_on, l.issue_date), -r.amount_fen),
+                               (l.renewed_on, r.amount_fen)) AS x(day, delta)
+    WHERE l.status <> 'void'
+      AND (l.renewed_on IS NULL OR (l.renewed_on > l.issue_date AND r.repaid_on < l.renewed_on))
+      AND x.day IS NOT NULL
+    GROUP BY l.bank_code, l.borrower_uscc, x.day
+    HAVING sum(x.delta) <> 0;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER loans_watch_insert AFTER INSERT ON loans
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION watch_on_loan_insert();
+
+CREATE OR REPLACE TRIGGER loans_watch_update AFTER UPDATE ON loans
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION watch_on_loan_update();
+
+CREATE OR REPLACE TRIGGER repayments_watch_insert AFTER INSERT ON repayments
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION watch_on_repayment_insert();
+
+-- Folds the pending changes into watch_balance; the caller holds the compaction lock
+-- (stats_compact). A new day row starts from the balance of the pair's day before; every
+-- row of a changed pair from its earliest changed day on gains the changes dated on or
+-- before it; rows left with no change are removed.
+CREATE OR REPLACE FUNCTION watch_compact_locked() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_ch jsonb;
+    v_n bigint;
+BEGIN
+    WITH d AS (DELETE FROM watch_balance_delta RETURNING *),
+    g AS (SELECT d.bank_code, d.uscc, d.day, sum(d.delta) AS delta
+          FROM d GROUP BY 1, 2, 3 HAVING sum(d.delta) <> 0)
+    SELECT jsonb_agg(g) INTO v_ch FROM g;
+    IF v_ch IS NULL THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO watch_balance (bank_code, uscc, day, delta, balance)
+    SELECT f.bank_code, f.uscc, f.day, 0,
+           coalesce((SELECT w.balance FROM watch_balance w
+                     WHERE w.bank_code = f.bank_code AND w.uscc = f.uscc AND w.day < f.day
+                     ORDER BY w.day DESC LIMIT 1), 0)
+    FROM jsonb_to_recordset(v_ch) AS f(bank_code text, uscc text, day date, delta bigint)
+    ON CONFLICT (bank_code, uscc, day) DO NOTHING;
+    WITH f AS (SELECT * FROM jsonb_to_recordset(v_ch)
+                   AS x(bank_code text, uscc text, day date, delta bigint)),
+    p AS (SELECT f.bank_code, f.uscc, min(f.day) AS d0 FROM f GROUP BY 1, 2),
+    c AS (SELECT w.bank_code, w.uscc, w.day,
+                 coalesce(sum(f.delta) FILTER (WHERE f.day = w.day), 0) AS own,
+                 sum(f.delta) AS cum
+          FROM p
+          JOIN watch_balance w ON w.bank_code = p.bank_code AND w.uscc = p.uscc AND w.day >= p.d0
+          JOIN f ON f.bank_code = w.bank_code AND f.uscc = w.uscc AND f.day <= w.day
+          GROUP BY w.bank_code, w.uscc, w.day)
+    UPDATE watch_balance w SET delta = w.delta + c.own, balance = w.balance + c.cum
+    FROM c WHERE w.bank_code = c.bank_code AND w.uscc = c.uscc AND w.day = c.day;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    DELETE FROM watch_balance w
+    USING jsonb_to_recordset(v_ch) AS f(bank_code text, uscc text, day date, delta bigint)
+    WHERE w.bank_code = f.bank_code AND w.uscc = f.uscc AND w.day = f.day AND w.delta = 0;
+    RETURN v_n;
+END $$;
+
+-- Rebuilds the timeline and the payoffs from loans and repayments (migration 013, and
+-- after a bulk load with the triggers disabled); holds the compaction lock.
+CREATE OR REPLACE FUNCTION watch_rebuild() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_from bigint := 0;
+    v_last bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(7340012004);
+    TRUNCATE watch_balance, watch_balance_delta, watch_payoffs;
+    SELECT coalesce(max(id), 0) INTO v_last FROM loans;
+    WHILE v_from <= v_last LOOP
+        PERFORM watch_loan_add(ARRAY(SELECT watch_loan_of(l) FROM loans l
+                                     WHERE l.id >= v_from AND l.id < v_from + 100000), 1, true);
+        v_from := v_from + 100000;
+    END LOOP;
+    INSERT INTO watch_balance (bank_code, uscc, day, delta, balance)
+    SELECT g.bank_code, g.uscc, g.day, g.delta,
+           sum(g.delta) OVER (PARTITION BY g.bank_code, g.uscc ORDER BY g.day)
+    FROM (SELECT d.bank_code, d.uscc, d.day, sum(d.delta) AS delta FROM watch_balance_delta d
+          GROUP BY 1, 2, 3 HAVING sum(d.delta) <> 0) g;
+    TRUNCATE watch_balance_delta;
+    INSERT INTO watch_payoffs (loan_id, paid_off_on)
+    SELECT r.loan_id, max(r.repaid_on)
+    FROM repayments r JOIN loans l ON l.id = r.loan_id
+    GROUP BY r.loan_id, l.amount_fen HAVING sum(r.amount_fen) = l.amount_fen;
+END $$;
+
+-- The balance of bank @p_bank to firm @p_uscc at the end of @p_day from the timeline.
+CREATE OR REPLACE FUNCTION watch_balance_on(p_bank text, p_uscc text, p_day date) RETURNS bigint
+    LANGUAGE sql STABLE
+    RETURN coalesce((SELECT w.balance FROM watch_balance w
+                     WHERE w.bank_code = p_bank AND w.uscc = p_uscc AND w.day <= p_day
+                     ORDER BY w.day DESC LIMIT 1), 0)
+           + coalesce((SELECT sum(d.delta) FROM watch_balance_delta d
+                       WHERE d.bank_code = p_bank AND d.uscc = p_uscc AND d.day <= p_day), 0)::bigint;
+
 -- The withdrawal alerts of window (@p_start, @p_as_of] (domain.md "Loan withdrawal
--- watch"), optionally for one bank, county or kind, at most @p_limit rows. A bank's
--- balance to a firm falls only by repayments and renewals, so the candidates are the
--- loans with a repayment or a renewal dated in the window (two index ranges); each
--- candidate bank and firm then has its few loans summed at the two ends. The firm's size
--- and county are its registry record's.
+-- watch"), optionally for one bank, county or kind, at most @p_limit rows, from the
+-- balance timeline (never a scan of loans). Candidates: the loans paid off in the window
+-- (watch_payoffs), the pairs with pending changes, and the pairs whose balance fell in the
+-- window by enough: with b0 the balance before the window's first fall and a the balance
+-- after its last, S <= b0 and A >= a (only increases lie outside the falls), so a cut or
+-- cutoff needs min(balance after a fall) <= 70% of max(balance before a fall). Each
+-- candidate pair then has its balances at S and A from one probe each. The firm's size and
+-- county are its registry record's.
 CREATE OR REPLACE FUNCTION withdrawal_alerts(p_start date, p_as_of date, p_bank text,
                                              p_county text, p_kind text, p_limit int)
 RETURNS TABLE (kind text, bank_code text, uscc text, name text, county_code text,
@@ -184,59 +391,76 @@ BEGIN
     -- Every look-up by key is a fenced LATERAL probe, so the one plan made per session
     -- stays index probes whatever the table sizes were when it was made.
     RETURN QUERY
-    WITH cand AS (
-        SELECT r.loan_id AS id FROM repayments r
-        WHERE r.repaid_on > p_start AND r.repaid_on <= p_as_of
-        UNION
-        SELECT l.id FROM loans l
-        WHERE l.renewed_on > p_start AND l.renewed_on <= p_as_of),
-    cl AS MATERIALIZED (
-        SELECT l.id, l.bank_code, l.borrower_uscc, l.loan_ref, l.amount_fen, l.maturity_date,
-               l.renewed_on, f.name, f.county_code, x.d, x.paid
-        FROM cand c
-        CROSS JOIN LATERAL (SELECT * FROM loans y WHERE y.id = c.id OFFSET 0) l
+    WITH rec AS MATERIALIZED (
+        SELECT l.bank_code, l.borrower_uscc AS uscc, l.loan_ref, p.paid_off_on AS d
+        FROM watch_payoffs p
+        CROSS JOIN LATERAL (SELECT * FROM loans y WHERE y.id = p.loan_id OFFSET 0) l
+        WHERE p.paid_off_on > p_start AND p.paid_off_on <= p_as_of
+          AND l.status <> 'void' AND l.renewed_on IS NULL
+          AND l.maturity_date - p.paid_off_on >= 30
+          AND (p_bank IS NULL OR l.bank_code = p_bank)),
+    fell AS (
+        SELECT w.bank_code, w.uscc FROM watch_balance w
+        WHERE w.delta < 0 AND w.day > p_start AND w.day <= p_as_of
+          AND (p_bank IS NULL OR w.bank_code = p_bank)
+        GROUP BY w.bank_code, w.uscc
+        HAVING min(w.balance) * 10 <= max(w.balance - w.delta) * 7),
+    pend AS (
+        SELECT d.bank_code, d.uscc FROM watch_balance_delta d
+        WHERE p_bank IS NULL OR d.bank_code = p_bank),
+    pairs AS MATERIALIZED (
+        SELECT x.bank_code, x.uscc, f.name, f.county_code
+        FROM (SELECT r.bank_code, r.uscc FROM rec r UNION SELECT * FROM fell
+              UNION SELECT * FROM pend) x
         CROSS JOIN LATERAL (SELECT g.name, g.county_code, g.size FROM firms g
-                            WHERE g.uscc = l.borrower_uscc OFFSET 0) f
-        CROSS JOIN LATERAL (SELECT max(r.repaid_on) AS d, sum(r.amount_fen) AS paid
-                            FROM repayments r
-                            WHERE r.loan_id = l.id AND r.repaid_on <= p_as_of) x
-        WHERE l.status <> 'void' AND (p_bank IS NULL OR l.bank_code = p_bank)
-          AND f.size IN ('medium', 'small', 'micro')
+                            WHERE g.uscc = x.uscc OFFSET 0) f
+        WHERE f.size IN ('medium', 'small', 'micro')
           AND (p_county IS NULL OR f.county_code = p_county)),
     bal AS MATERIALIZED (
-        SELECT p.bank_code, p.uscc, p.name, p.county_code, b.before, b.after, b.issued,
-               b.last_drop
-        FROM (SELECT DISTINCT cl.bank_code, cl.borrower_uscc AS uscc, cl.name, cl.county_code
-              FROM cl) p
+        SELECT p.*, e.before, e.after
+        FROM pairs p
         CROSS JOIN LATERAL (
-            SELECT sum(watch_loan_balance(l, p_start))::bigint AS before,
-                   sum(watch_loan_balance(l, p_as_of))::bigint AS after,
-                   bool_or(l.issue_date > p_start AND l.issue_date <= p_as_of) AS issued,
-                   max(greatest(
-                       (SELECT max(r.repaid_on) FROM repayments r
-                        WHERE r.loan_id = l.id AND r.repaid_on > p_start
-                          AND r.repaid_on <= p_as_of),
-                       CASE WHEN l.renewed_on > p_start AND l.renewed_on <= p_as_of
-                            THEN l.renewed_on END)) AS last_drop
-            FROM loans l
-            WHERE l.borrower_uscc = p.uscc AND l.bank_code = p.bank_code
-              AND l.status <> 'void' AND l.issue_date <= p_as_of) b),
+            SELECT coalesce((SELECT w.balance FROM watch_balance w
+                             WHERE w.bank_code = p.bank_code AND w.uscc = p.uscc
+                               AND w.day <= p_start ORDER BY w.day DESC LIMIT 1), 0)
+                   + coalesce((SELECT sum(d.delta) FROM watch_balance_delta d
+                               WHERE d.bank_code = p.bank_code AND d.uscc = p.uscc
+                                 AND d.day <= p_start), 0) AS before,
+                   coalesce((SELECT w.balance FROM watch_balance w
+                             WHERE w.bank_code = p.bank_code AND w.uscc = p.uscc
+                               AND w.day <= p_as_of ORDER BY w.day DESC LIMIT 1), 0)
+                   + coalesce((SELECT sum(d.delta) FROM watch_balance_delta d
+                               WHERE d.bank_code = p.bank_code AND d.uscc = p.uscc
+                                 AND d.day <= p_as_of), 0) AS after) e),
     rows AS (
-        SELECT 'recall'::text AS kind, cl.bank_code, cl.borrower_uscc AS uscc, cl.name,
-               cl.county_code, q.before, q.after, cl.d AS day, cl.loan_ref
-        FROM cl
-        CROSS JOIN LATERAL (SELECT q1.before, q1.after FROM bal q1
-                            WHERE q1.bank_code = cl.bank_code
-                              AND q1.uscc = cl.borrower_uscc) q
-        WHERE cl.renewed_on IS NULL AND cl.paid = cl.amount_fen AND cl.d > p_start
-          AND cl.maturity_date - cl.d >= 30
+        SELECT 'recall'::text AS kind, r.bank_code, r.uscc, b.name, b.county_code,
+               b.before::bigint, b.after::bigint, r.d AS day, r.loan_ref
+        FROM rec r
+        JOIN bal b ON b.bank_code = r.bank_code AND b.uscc = r.uscc
         UNION ALL
-        SELECT 'cutoff', b.bank_code, b.uscc, b.name, b.county_code, b.before, b.after,
-               b.last_drop, NULL
-        FROM bal b WHERE b.before > 0 AND b.after = 0 AND NOT coalesce(b.issued, false)
+        -- the last day in the window on which the balance fell (it cannot fall after 0)
+        SELECT 'cutoff', b.bank_code, b.uscc, b.name, b.county_code, b.before::bigint,
+               b.after::bigint,
+               (SELECT max(c.day) FROM (
+                    SELECT e.day FROM (
+                        SELECT w.day, w.delta FROM watch_balance w
+                        WHERE w.bank_code = b.bank_code AND w.uscc = b.uscc
+                          AND w.day > p_start AND w.day <= p_as_of
+                        UNION ALL
+                        SELECT d.day, d.delta FROM watch_balance_delta d
+                        WHERE d.bank_code = b.bank_code AND d.uscc = b.uscc
+                          AND d.day > p_start AND d.day <= p_as_of) e
+                    GROUP BY e.day HAVING sum(e.delta) < 0) c),
+               NULL
+        FROM bal b
+        WHERE b.before > 0 AND b.after = 0
+          AND NOT EXISTS (SELECT 1 FROM loans l
+                          WHERE l.borrower_uscc = b.uscc AND l.issue_date > p_start
+                            AND l.issue_date <= p_as_of AND l.bank_code = b.bank_code
+                            AND l.status <> 'void')
         UNION ALL
-        SELECT 'cut', b.bank_code, b.uscc, b.name, b.county_code, b.before, b.after,
-               p_as_of, NULL
+        SELECT 'cut', b.bank_code, b.uscc, b.name, b.county_code, b.before::bigint,
+               b.after::bigint, p_as_of, NULL
         FROM bal b WHERE b.after > 0 AND b.after * 10 <= b.before * 7)
     SELECT x.kind, x.bank_code, x.uscc, x.name, x.county_code, x.before, x.after, x.day,
            x.loan_ref,
