@@ -61,25 +61,34 @@ BEGIN
         RETURN;
     END IF;
     INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
-    SELECT e.bank_code, e.uscc, e.day, p_sign * sum(e.delta)
-    FROM (
-        SELECT l.bank_code, l.uscc, x.day, x.delta
-        FROM unnest(p_loans) l
-        CROSS JOIN LATERAL (VALUES (l.issue_date, l.amount_fen),
-                                   (l.renewed_on, -l.amount_fen)) AS x(day, delta)
-        WHERE NOT l.void AND (l.renewed_on IS NULL OR l.renewed_on > l.issue_date)
-          AND x.day IS NOT NULL
-        UNION ALL
-        SELECT l.bank_code, l.uscc, x.day, x.delta
-        FROM unnest(p_loans) l
-        JOIN repayments r ON r.loan_id = l.id
-        CROSS JOIN LATERAL (VALUES (greatest(r.repaid_on, l.issue_date), -r.amount_fen),
-                                   (l.renewed_on, r.amount_fen)) AS x(day, delta)
-        WHERE p_with_repayments AND NOT l.void
-          AND (l.renewed_on IS NULL OR (l.renewed_on > l.issue_date AND r.repaid_on < l.renewed_on))
-          AND x.day IS NOT NULL) e
-    GROUP BY e.bank_code, e.uscc, e.day
-    HAVING sum(e.delta) <> 0;
+    SELECT l.bank_code, l.uscc, x.day, p_sign * sum(x.delta)
+    FROM unnest(p_loans) l
+    CROSS JOIN LATERAL (VALUES (l.issue_date, l.amount_fen),
+                               (l.renewed_on, -l.amount_fen)) AS x(day, delta)
+    WHERE NOT l.void AND (l.renewed_on IS NULL OR l.renewed_on > l.issue_date)
+      AND x.day IS NOT NULL
+    GROUP BY l.bank_code, l.uscc, x.day
+    HAVING sum(x.delta) <> 0;
+    IF p_with_repayments THEN
+        PERFORM watch_repayments_add(p_loans, NULL, p_sign);
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION watch_repayments_add(p_loans watch_loan[], p_ids bigint[],
+                                                p_sign int) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
+    SELECT l.bank_code, l.uscc, x.day, p_sign * sum(x.delta)
+    FROM unnest(p_loans) l
+    JOIN repayments r ON r.loan_id = l.id
+    CROSS JOIN LATERAL (VALUES (greatest(r.repaid_on, l.issue_date), -r.amount_fen),
+                               (l.renewed_on, r.amount_fen)) AS x(day, delta)
+    WHERE (p_ids IS NULL OR r.id = ANY (p_ids)) AND NOT l.void
+      AND (l.renewed_on IS NULL OR (l.renewed_on > l.issue_date AND r.repaid_on < l.renewed_on))
+      AND x.day IS NOT NULL
+    GROUP BY l.bank_code, l.uscc, x.day
+    HAVING sum(x.delta) <> 0;
 END $$;
 
 CREATE OR REPLACE FUNCTION watch_rebuild() RETURNS void

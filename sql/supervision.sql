@@ -182,10 +182,9 @@ CREATE OR REPLACE FUNCTION watch_loan_of(l loans) RETURNS watch_loan
                l.status = 'void')::watch_loan;
 
 -- Appends the balance changes of loans @p_loans with sign @p_sign (watch_loan_balance
--- day by day): +amount on issue; what was left on the renewal date; each repayment
--- dated before the renewal on its day (on the issue date if dated before it), given back
--- on the renewal date. Void loans, and loans renewed on their issue date, have none.
--- Repayments are read only when @p_with_repayments (a new loan has none).
+-- day by day): +amount on issue, -amount on the renewal date, and their repayments'
+-- (watch_repayments_add) when @p_with_repayments (a new loan has none). Void loans, and
+-- loans renewed on their issue date, have none.
 CREATE OR REPLACE FUNCTION watch_loan_add(p_loans watch_loan[], p_sign int,
                                           p_with_repayments boolean) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -194,25 +193,37 @@ BEGIN
         RETURN;
     END IF;
     INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
-    SELECT e.bank_code, e.uscc, e.day, p_sign * sum(e.delta)
-    FROM (
-        SELECT l.bank_code, l.uscc, x.day, x.delta
-        FROM unnest(p_loans) l
-        CROSS JOIN LATERAL (VALUES (l.issue_date, l.amount_fen),
-                                   (l.renewed_on, -l.amount_fen)) AS x(day, delta)
-        WHERE NOT l.void AND (l.renewed_on IS NULL OR l.renewed_on > l.issue_date)
-          AND x.day IS NOT NULL
-        UNION ALL
-        SELECT l.bank_code, l.uscc, x.day, x.delta
-        FROM unnest(p_loans) l
-        JOIN repayments r ON r.loan_id = l.id
-        CROSS JOIN LATERAL (VALUES (greatest(r.repaid_on, l.issue_date), -r.amount_fen),
-                                   (l.renewed_on, r.amount_fen)) AS x(day, delta)
-        WHERE p_with_repayments AND NOT l.void
-          AND (l.renewed_on IS NULL OR (l.renewed_on > l.issue_date AND r.repaid_on < l.renewed_on))
-          AND x.day IS NOT NULL) e
-    GROUP BY e.bank_code, e.uscc, e.day
-    HAVING sum(e.delta) <> 0;
+    SELECT l.bank_code, l.uscc, x.day, p_sign * sum(x.delta)
+    FROM unnest(p_loans) l
+    CROSS JOIN LATERAL (VALUES (l.issue_date, l.amount_fen),
+                               (l.renewed_on, -l.amount_fen)) AS x(day, delta)
+    WHERE NOT l.void AND (l.renewed_on IS NULL OR l.renewed_on > l.issue_date)
+      AND x.day IS NOT NULL
+    GROUP BY l.bank_code, l.uscc, x.day
+    HAVING sum(x.delta) <> 0;
+    IF p_with_repayments THEN
+        PERFORM watch_repayments_add(p_loans, NULL, p_sign);
+    END IF;
+END $$;
+
+-- Appends the changes of the repayments of loans @p_loans (those with ids @p_ids, or all
+-- when NULL) with sign @p_sign: each one dated before the renewal on its day (on the issue
+-- date if dated before it), given back on the renewal date (the renewal takes what is left).
+CREATE OR REPLACE FUNCTION watch_repayments_add(p_loans watch_loan[], p_ids bigint[],
+                                                p_sign int) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
+    SELECT l.bank_code, l.uscc, x.day, p_sign * sum(x.delta)
+    FROM unnest(p_loans) l
+    JOIN repayments r ON r.loan_id = l.id
+    CROSS JOIN LATERAL (VALUES (greatest(r.repaid_on, l.issue_date), -r.amount_fen),
+                               (l.renewed_on, r.amount_fen)) AS x(day, delta)
+    WHERE (p_ids IS NULL OR r.id = ANY (p_ids)) AND NOT l.void
+      AND (l.renewed_on IS NULL OR (l.renewed_on > l.issue_date AND r.repaid_on < l.renewed_on))
+      AND x.day IS NOT NULL
+    GROUP BY l.bank_code, l.uscc, x.day
+    HAVING sum(x.delta) <> 0;
 END $$;
 
 -- Recomputes the payoff rows of loans @p_ids: a loan whose repayments add up to its
@@ -262,22 +273,15 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- A new repayment of a live loan: its change (as in watch_loan_add), the loan as it is.
+-- New repayments: their changes, with their loans as they are.
 CREATE OR REPLACE FUNCTION watch_on_repayment_insert() RETURNS trigger
 SET plan_cache_mode = force_generic_plan
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
-    SELECT l.bank_code, l.borrower_uscc, x.day, sum(x.delta)
-    FROM new_rows r
-    JOIN loans l ON l.id = r.loan_id
-    CROSS JOIN LATERAL (VALUES (greatest(r.repaid_on, l.issue_date), -r.amount_fen),
-                               (l.renewed_on, r.amount_fen)) AS x(day, delta)
-    WHERE l.status <> 'void'
-      AND (l.renewed_on IS NULL OR (l.renewed_on > l.issue_date AND r.repaid_on < l.renewed_on))
-      AND x.day IS NOT NULL
-    GROUP BY l.bank_code, l.borrower_uscc, x.day
-    HAVING sum(x.delta) <> 0;
+    PERFORM watch_repayments_add(
+        ARRAY(SELECT watch_loan_of(l) FROM loans l
+              WHERE l.id IN (SELECT n.loan_id FROM new_rows n)),
+        ARRAY(SELECT n.id FROM new_rows n), 1);
     RETURN NULL;
 END $$;
 
@@ -302,7 +306,11 @@ DECLARE
     v_ch jsonb;
     v_n bigint;
 BEGIN
-    WITH d AS (DELETE FROM watch_balance_delta RETURNING *),
+    -- At most 100,000 changes a run (deltas add up in any order), so a backlog left by a
+    -- stopped compactor is folded in bounded steps.
+    WITH d AS (DELETE FROM watch_balance_delta x
+               WHERE x.ctid = ANY (ARRAY(SELECT y.ctid FROM watch_balance_delta y LIMIT 100000))
+               RETURNING x.*),
     g AS (SELECT d.bank_code, d.uscc, d.day, sum(d.delta) AS delta
           FROM d GROUP BY 1, 2, 3 HAVING sum(d.delta) <> 0)
     SELECT jsonb_agg(g) INTO v_ch FROM g;

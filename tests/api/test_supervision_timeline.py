@@ -13,6 +13,7 @@ registry. Every expected row below is worked out by hand from this table:
 
 import harness
 from finreg_data import firm, loan, uscc_check
+from supervision_world import TIMELINE_MISMATCHES
 
 A, B = 'CIB-SM', 'RCB-SM'
 _world = {}
@@ -31,16 +32,7 @@ FIRMS = {
     'H4': firm(u(4), name='三明卯制造有限公司', county_code='350402', industry_code='3412'),
 }
 
-# A bank's balance to a firm from the timeline, compared with the loans scanned one by one
-# (watch_loan_balance, the definition) for every pair and every day 2020-09-01..2022-12-31:
-# the number of pair-days that differ.
-MISMATCHES = """
-SELECT count(*) FROM (SELECT DISTINCT bank_code, borrower_uscc FROM loans) p
-CROSS JOIN generate_series(date '2020-09-01', date '2022-12-31', interval '1 day') d
-WHERE watch_balance_on(p.bank_code, p.borrower_uscc, d::date) <>
-      (SELECT coalesce(sum(watch_loan_balance(l, d::date)), 0) FROM loans l
-       WHERE l.bank_code = p.bank_code AND l.borrower_uscc = p.borrower_uscc);
-"""
+MISMATCHES = TIMELINE_MISMATCHES % ('2020-09-01', '2022-12-31')
 PAYOFFS = """
 SELECT l.loan_ref, p.paid_off_on FROM watch_payoffs p JOIN loans l ON l.id = p.loan_id
 ORDER BY 1;
