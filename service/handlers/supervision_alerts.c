@@ -1,7 +1,8 @@
 /* The loan-withdrawal watch (抽贷/压贷/断贷, measure 7.4): GET /v1/alerts/withdrawals?as_of=
- * &window_days=90&bank=&county=&kind=&format=json|csv. The database finds the alerts of the
- * window (sql/supervision.sql); here parameters are checked, a bank is held to its own
- * (bank=self) and the rows are written as JSON or as Excel-safe CSV (json/csv_out.h). */
+ * &window_days=90&bank=&county=&kind=&format=json|csv|xlsx. The database finds the alerts
+ * of the window (sql/supervision.sql); here parameters are checked, a bank is held to its
+ * own (bank=self) and the rows are written as JSON, as Excel-safe CSV (json/csv_out.h) or
+ * as a workbook (json/xlsx_out.h) with the CSV's columns under Chinese titles. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "domain/money.h"
 #include "domain/supervision.h"
 #include "handlers/common.h"
+#include "handlers/formats.h"
 #include "handlers/handlers.h"
 #include "http/reply.h"
 #include "json/csv_out.h"
@@ -26,10 +28,26 @@ static const char *const csv_headers[] = {
 };
 #define CSV_COLUMNS (sizeof csv_headers / sizeof csv_headers[0])
 
+/* The workbook's columns: the CSV's, in its order. */
+static const struct xlsx_col xlsx_cols[CSV_COLUMNS] = {
+    {"kind", "类型（recall 抽贷 / cut 压贷 / cutoff 断贷）", XK_TEXT},
+    {"bank_code", "银行代码", XK_TEXT},
+    {"uscc", "统一社会信用代码", XK_TEXT},
+    {"name", "企业名称", XK_TEXT},
+    {"county_code", "区县代码", XK_TEXT},
+    {"outstanding_before", "窗口前余额（元）", XK_MONEY},
+    {"outstanding_as_of", "截至日余额（元）", XK_MONEY},
+    {"date", "日期", XK_DATE},
+    {"loan_ref", "合同号", XK_TEXT},
+    {"flags", "标记", XK_TEXT},
+};
+
 struct alerts {
-	bool csv;
+	enum out_format fmt;
 	json_t *rows;
 	struct csv_out out;
+	struct xlsx_out *xlsx;
+	bool broken; /* a workbook row could not be written */
 	long n;
 };
 
@@ -65,14 +83,17 @@ static void alert_add(void *cls, const struct withdrawal_alert *a)
 		json_decref(f);
 		return;
 	}
-	if (x->csv) {
+	if (x->fmt != FMT_JSON) {
 		const char *cells[CSV_COLUMNS] = {a->kind,        a->bank_code, a->uscc, a->name,
 						  a->county_code, before,       after,   a->date,
 						  a->loan_ref,    flags};
 
 		money_format(a->before, before);
 		money_format(a->as_of, after);
-		csv_row(&x->out, cells, CSV_COLUMNS);
+		if (x->fmt == FMT_CSV)
+			csv_row(&x->out, cells, CSV_COLUMNS);
+		else if (!x->broken && !xlsx_text_row(x->xlsx, cells))
+			x->broken = true;
 		json_decref(f);
 		return;
 	}
@@ -137,38 +158,55 @@ static void reply_csv(struct request *req, struct alerts *x, const char *as_of)
 	reply_header(req, "Content-Disposition", disposition);
 }
 
-void alerts_withdrawals(struct request *req)
+/* Replies with what db_withdrawal_alerts() (@a rc) found, in the asked format. */
+static void alerts_reply(struct request *req, struct alerts *x, enum db_rc rc,
+			 const struct alert_filter *f, long window)
 {
-	const char *format = req_query(req, "format");
-	struct alerts x = {format != NULL && strcmp(format, "csv") == 0, NULL, {0}, 0};
-	struct alert_filter f;
-	char start[DATE_BUF], as_of[DATE_BUF];
-	long window;
-	enum db_rc rc;
-
-	if (format != NULL && !x.csv && strcmp(format, "json") != 0) {
-		reply_error(req, ERR_INVALID_FIELD, NULL, "format", "format: json or csv");
-		return;
-	}
-	if (!alert_params(req, &f, start, as_of, &window))
-		return;
-	x.rows = json_array();
-	csv_begin(&x.out, true);
-	csv_row(&x.out, csv_headers, CSV_COLUMNS);
-	rc = db_withdrawal_alerts(&f, alert_add, &x);
-	if (rc != DB_OK)
+	if (rc != DB_OK) {
 		reply_db_error(req, rc);
-	else if (x.n > ALERTS_MAX)
+	} else if (x->n > ALERTS_MAX) {
 		reply_error(req, ERR_INVALID_FIELD, NULL, "window_days",
 			    "more than %d alerts: narrow the query (bank, county, kind or window)",
 			    ALERTS_MAX);
-	else if (x.csv)
-		reply_csv(req, &x, as_of);
-	else
+	} else if (x->fmt == FMT_XLSX && x->broken) {
+		reply_error(req, ERR_INTERNAL, NULL, NULL, "the workbook could not be written");
+	} else if (x->fmt == FMT_XLSX) {
+		reply_xlsx(req, x->xlsx, "withdrawal-alerts");
+		x->xlsx = NULL;
+	} else if (x->fmt == FMT_CSV) {
+		reply_csv(req, x, f->as_of);
+	} else {
 		reply_json(req, 200,
-			   json_pack("{s:s, s:i, s:s?, s:s?, s:s?, s:O, s:i}", "as_of", as_of,
-				     "window_days", (int)window, "bank", f.bank, "county", f.county,
-				     "kind", f.kind, "rows", x.rows, "total", (int)x.n));
+			   json_pack("{s:s, s:i, s:s?, s:s?, s:s?, s:O, s:i}", "as_of", f->as_of,
+				     "window_days", (int)window, "bank", f->bank, "county",
+				     f->county, "kind", f->kind, "rows", x->rows, "total",
+				     (int)x->n));
+	}
+}
+
+void alerts_withdrawals(struct request *req)
+{
+	struct alerts x = {0};
+	struct alert_filter f;
+	char start[DATE_BUF], as_of[DATE_BUF];
+	long window;
+
+	if (!query_format(req, FMT_JSON | FMT_CSV | FMT_XLSX, FMT_JSON, &x.fmt) ||
+	    !alert_params(req, &f, start, as_of, &window))
+		return;
+	if (x.fmt == FMT_XLSX) {
+		x.xlsx = xlsx_open("抽贷压贷断贷预警", xlsx_cols, CSV_COLUMNS);
+		if (x.xlsx == NULL) {
+			reply_error(req, ERR_INTERNAL, NULL, NULL,
+				    "the workbook could not be started");
+			return;
+		}
+	}
+	x.rows = json_array();
+	csv_begin(&x.out, true);
+	csv_row(&x.out, csv_headers, CSV_COLUMNS);
+	alerts_reply(req, &x, db_withdrawal_alerts(&f, alert_add, &x), &f, window);
+	xlsx_discard(x.xlsx);
 	json_decref(x.rows);
 	csv_free(&x.out);
 }

@@ -344,3 +344,66 @@ def test_an_unknown_format_is_422_everywhere_a_format_is_taken():
             assert r.status == 422, (path, bad, r)
             err = r.json()['error']
             assert err['code'] == 'invalid_field' and err['field'] == 'format', (path, err)
+
+
+# --------------------------------------------------------------------------- supervision
+
+FIRM_COLS = [('uscc', 'text'), ('name', 'text'), ('county_code', 'text'),
+             ('industry_code', 'text'), ('size', 'text'), ('manufacturing', 'bool'),
+             ('first_seen', 'ts'), ('updated_at', 'ts')]
+FIRM_TITLES = ['统一社会信用代码', '企业名称', '区县代码', '行业代码', '企业规模', '制造业',
+               '首次登记时间', '更新时间']
+
+
+def test_firms_xlsx_holds_every_firm_of_the_search_as_the_json_pages_do():
+    import supervision_world as w
+    items, after = [], ''
+    while True:         # the JSON list, page by page (2 a page, so the keyset is used)
+        page = w.get('regulator', '/v1/firms?limit=2' + after).json()
+        items += page['items']
+        if not page['next_cursor']:
+            break
+        after = '&after=' + page['next_cursor']
+    assert len(items) > 4, items
+    check_sheet(workbook(w.get('regulator', '/v1/firms?format=xlsx'), 'firms'), FIRM_TITLES,
+                FIRM_COLS, items)
+    q = '/v1/firms?size=medium&q=' + harness.quote('三明')
+    narrow = w.get('regulator', q).json()['items']
+    assert narrow, q
+    check_sheet(workbook(w.get('regulator', q + '&format=xlsx'), 'firms'), FIRM_TITLES,
+                FIRM_COLS, narrow)
+    for extra, field in (('&limit=5', 'limit'), ('&after=3', 'after'), ('x', 'format')):
+        r = w.client('regulator').get('/v1/firms?format=xlsx' + extra)
+        assert r.status == 422 and r.json()['error']['field'] == field, (extra, r)
+    w.get('bank', '/v1/firms?format=xlsx', expect=403)
+
+
+ALERT_COLS = [('kind', 'text'), ('bank_code', 'text'), ('uscc', 'text'), ('name', 'text'),
+              ('county_code', 'text'), ('outstanding_before', 'money'),
+              ('outstanding_as_of', 'money'), ('date', 'date'), ('loan_ref', 'text'),
+              ('flags', 'text')]
+
+
+def _alert_cells(rows):
+    """The JSON rows as the sheet writes them: flags joined with ';'."""
+    return [dict(r, flags=';'.join(r['flags'])) for r in rows]
+
+
+def test_withdrawal_alerts_xlsx_equals_the_json_rows_and_a_bank_gets_only_its_own():
+    import supervision_world as w
+    watch = '/v1/alerts/withdrawals?as_of=2021-09-30'
+    rows = w.get('regulator', watch).json()['rows']
+    assert len(rows) >= 4 and any(r['flags'] for r in rows) and \
+        any(r['loan_ref'] is None for r in rows), rows
+    ws = workbook(w.get('regulator', watch + '&format=xlsx'), 'withdrawal-alerts')
+    titles = [c.value for c in next(ws.iter_rows())]
+    assert titles[1:4] == ['银行代码', '统一社会信用代码', '企业名称'], titles
+    check_sheet(ws, titles, ALERT_COLS, _alert_cells(rows))
+    own = w.get('bank', watch + '&bank=self').json()['rows']
+    assert own and all(r['bank_code'] == w.A for r in own), own
+    check_sheet(workbook(w.get('bank', watch + '&bank=self&format=xlsx'), 'withdrawal-alerts'),
+                titles, ALERT_COLS, _alert_cells(own))
+    w.get('bank', watch + '&format=xlsx', expect=403)
+    w.get('bank', watch + '&bank=' + w.B + '&format=xlsx', expect=403)
+    lo = libreoffice_csv(w.get('regulator', watch + '&format=xlsx').body)
+    assert [r[2] for r in lo[1:]] == [r['uscc'] for r in rows], lo

@@ -68,6 +68,7 @@ XLSX_FORMATS = {
     '/v1/stats/lending-growth': ['json', 'xlsx'], '/v1/stats/targets': ['json', 'xlsx'],
     '/v1/stats/guarantee-leverage': ['json', 'xlsx'], '/v1/stats/referrals': ['json', 'xlsx'],
     '/v1/stats/scf-rewards': ['json', 'xlsx'],
+    '/v1/firms': ['json', 'xlsx'], '/v1/alerts/withdrawals': ['json', 'csv', 'xlsx'],
 }
 
 
