@@ -10,8 +10,8 @@
 --     latest day on or before it, plus pending deltas.
 --   watch_balance_delta: changes appended by the write path's triggers (no row locks, no
 --     hot rows), folded into watch_balance by the statistics compactor every second.
---   watch_payoffs: loans whose repayments add up to their amount, with the day of the
---     last one (recall candidates by date).
+--   watch_payoffs: live loans never renewed whose repayments add up to their amount, with
+--     the day of the last one (recall candidates by date).
 
 CREATE TYPE watch_loan AS (
     id bigint, bank_code text, uscc text, issue_date date, amount_fen bigint,
@@ -38,10 +38,16 @@ CREATE TABLE watch_balance_delta (
 CREATE INDEX watch_balance_delta_pair ON watch_balance_delta (bank_code, uscc, day);
 
 CREATE TABLE watch_payoffs (
-    loan_id     bigint PRIMARY KEY REFERENCES loans (id),
-    paid_off_on date NOT NULL
+    loan_id       bigint PRIMARY KEY REFERENCES loans (id),
+    paid_off_on   date NOT NULL,
+    bank_code     text NOT NULL,
+    uscc          text NOT NULL,
+    loan_ref      text NOT NULL,
+    maturity_date date NOT NULL
 );
-CREATE INDEX watch_payoffs_day ON watch_payoffs (paid_off_on);
+-- A window's payoffs in one index-only range, without a probe of the (wide) loans.
+CREATE INDEX watch_payoffs_day ON watch_payoffs (paid_off_on)
+    INCLUDE (bank_code, uscc, loan_ref, maturity_date);
 
 -- The indexes the watch read before (migration 011) serve nothing now: the write path
 -- stops paying for them.
@@ -111,10 +117,11 @@ BEGIN
     FROM (SELECT d.bank_code, d.uscc, d.day, sum(d.delta) AS delta FROM watch_balance_delta d
           GROUP BY 1, 2, 3 HAVING sum(d.delta) <> 0) g;
     TRUNCATE watch_balance_delta;
-    INSERT INTO watch_payoffs (loan_id, paid_off_on)
-    SELECT r.loan_id, max(r.repaid_on)
+    INSERT INTO watch_payoffs (loan_id, paid_off_on, bank_code, uscc, loan_ref, maturity_date)
+    SELECT l.id, max(r.repaid_on), l.bank_code, l.borrower_uscc, l.loan_ref, l.maturity_date
     FROM repayments r JOIN loans l ON l.id = r.loan_id
-    GROUP BY r.loan_id, l.amount_fen HAVING sum(r.amount_fen) = l.amount_fen;
+    WHERE l.status <> 'void' AND l.renewed_on IS NULL
+    GROUP BY l.id HAVING sum(r.amount_fen) = l.amount_fen;
 END $$;
 
 SELECT watch_rebuild();

@@ -173,8 +173,8 @@ CREATE OR REPLACE FUNCTION watch_loan_balance(l loans, p_day date) RETURNS bigin
 -- write path's statement triggers append changes to watch_balance_delta; the statistics
 -- compactor folds them into watch_balance (day rows with the day's change and the balance
 -- at its end); readers add the pending deltas, so a balance is exact whether or not the
--- fold has run. watch_payoffs lists the loans repaid in full with the day of the last
--- repayment.
+-- fold has run. watch_payoffs lists the live loans never renewed that are repaid in full,
+-- with the day of the last repayment.
 
 CREATE OR REPLACE FUNCTION watch_loan_of(l loans) RETURNS watch_loan
     LANGUAGE sql IMMUTABLE
@@ -226,18 +226,19 @@ BEGIN
     HAVING sum(x.delta) <> 0;
 END $$;
 
--- Recomputes the payoff rows of loans @p_ids: a loan whose repayments add up to its
--- amount is paid off on the day of its last repayment.
+-- Recomputes the payoff rows of loans @p_ids: a live loan never renewed whose repayments
+-- add up to its amount is paid off on the day of its last repayment.
 CREATE OR REPLACE FUNCTION watch_payoffs_set(p_ids bigint[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM watch_payoffs p WHERE p.loan_id = ANY (p_ids);
-    INSERT INTO watch_payoffs (loan_id, paid_off_on)
-    SELECT l.id, x.d
+    INSERT INTO watch_payoffs (loan_id, paid_off_on, bank_code, uscc, loan_ref, maturity_date)
+    SELECT l.id, x.d, l.bank_code, l.borrower_uscc, l.loan_ref, l.maturity_date
     FROM loans l
     CROSS JOIN LATERAL (SELECT max(r.repaid_on) AS d, sum(r.amount_fen) AS paid
                         FROM repayments r WHERE r.loan_id = l.id) x
-    WHERE l.id = ANY (p_ids) AND x.paid = l.amount_fen;
+    WHERE l.id = ANY (p_ids) AND x.paid = l.amount_fen AND l.status <> 'void'
+      AND l.renewed_on IS NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION watch_on_loan_insert() RETURNS trigger
@@ -250,7 +251,8 @@ END $$;
 
 -- Loans whose bank, firm, dates, amount or void status changed are taken out and put
 -- back with their repayments (a repayment alone changes none of these: it has its own
--- trigger); loans whose amount or repaid sum changed get their payoff row again.
+-- trigger); loans whose payoff can change (those, and a new repaid sum, reference or
+-- maturity) get their payoff row again.
 CREATE OR REPLACE FUNCTION watch_on_loan_update() RETURNS trigger
 SET plan_cache_mode = force_generic_plan
 LANGUAGE plpgsql AS $$
@@ -261,8 +263,9 @@ DECLARE
 BEGIN
     SELECT array_agg(watch_loan_of(o)) FILTER (WHERE watch_loan_of(o) IS DISTINCT FROM watch_loan_of(n)),
            array_agg(watch_loan_of(n)) FILTER (WHERE watch_loan_of(o) IS DISTINCT FROM watch_loan_of(n)),
-           array_agg(n.id) FILTER (WHERE (o.amount_fen, o.repaid_fen) IS DISTINCT FROM
-                                         (n.amount_fen, n.repaid_fen))
+           array_agg(n.id) FILTER (WHERE watch_loan_of(o) IS DISTINCT FROM watch_loan_of(n)
+                                      OR (o.repaid_fen, o.loan_ref, o.maturity_date)
+                                         IS DISTINCT FROM (n.repaid_fen, n.loan_ref, n.maturity_date))
     INTO v_old, v_new, v_paid
     FROM old_rows o JOIN new_rows n ON n.id = o.id;
     PERFORM watch_loan_add(v_old, -1, true);
@@ -365,10 +368,11 @@ BEGIN
     FROM (SELECT d.bank_code, d.uscc, d.day, sum(d.delta) AS delta FROM watch_balance_delta d
           GROUP BY 1, 2, 3 HAVING sum(d.delta) <> 0) g;
     TRUNCATE watch_balance_delta;
-    INSERT INTO watch_payoffs (loan_id, paid_off_on)
-    SELECT r.loan_id, max(r.repaid_on)
+    INSERT INTO watch_payoffs (loan_id, paid_off_on, bank_code, uscc, loan_ref, maturity_date)
+    SELECT l.id, max(r.repaid_on), l.bank_code, l.borrower_uscc, l.loan_ref, l.maturity_date
     FROM repayments r JOIN loans l ON l.id = r.loan_id
-    GROUP BY r.loan_id, l.amount_fen HAVING sum(r.amount_fen) = l.amount_fen;
+    WHERE l.status <> 'void' AND l.renewed_on IS NULL
+    GROUP BY l.id HAVING sum(r.amount_fen) = l.amount_fen;
 END $$;
 
 -- The balance of bank @p_bank to firm @p_uscc at the end of @p_day from the timeline.
@@ -383,12 +387,13 @@ CREATE OR REPLACE FUNCTION watch_balance_on(p_bank text, p_uscc text, p_day date
 -- The withdrawal alerts of window (@p_start, @p_as_of] (domain.md "Loan withdrawal
 -- watch"), optionally for one bank, county or kind, at most @p_limit rows, from the
 -- balance timeline (never a scan of loans). Candidates: the loans paid off in the window
--- (watch_payoffs), the pairs with pending changes, and the pairs whose balance fell in the
--- window by enough: with b0 the balance before the window's first fall and a the balance
--- after its last, S <= b0 and A >= a (only increases lie outside the falls), so a cut or
--- cutoff needs min(balance after a fall) <= 70% of max(balance before a fall). Each
--- candidate pair then has its balances at S and A from one probe each. The firm's size and
--- county are its registry record's.
+-- at least 30 days before maturity (watch_payoffs: live, never renewed), the pairs with
+-- pending changes, and the pairs whose balance fell in the window by enough: with b0 the
+-- balance before the window's first fall and a the balance after its last, balance(S) <= b0
+-- and balance(A) >= a (only increases lie outside the falls), so a cut or cutoff needs
+-- min(balance after a fall) <= 70% of max(balance before a fall). Each candidate pair then
+-- has its balances at S and A from one probe each. The firm's size and county are its
+-- registry record's.
 CREATE OR REPLACE FUNCTION withdrawal_alerts(p_start date, p_as_of date, p_bank text,
                                              p_county text, p_kind text, p_limit int)
 RETURNS TABLE (kind text, bank_code text, uscc text, name text, county_code text,
@@ -400,13 +405,11 @@ BEGIN
     -- stays index probes whatever the table sizes were when it was made.
     RETURN QUERY
     WITH rec AS MATERIALIZED (
-        SELECT l.bank_code, l.borrower_uscc AS uscc, l.loan_ref, p.paid_off_on AS d
+        SELECT p.bank_code, p.uscc, p.loan_ref, p.paid_off_on AS d
         FROM watch_payoffs p
-        CROSS JOIN LATERAL (SELECT * FROM loans y WHERE y.id = p.loan_id OFFSET 0) l
         WHERE p.paid_off_on > p_start AND p.paid_off_on <= p_as_of
-          AND l.status <> 'void' AND l.renewed_on IS NULL
-          AND l.maturity_date - p.paid_off_on >= 30
-          AND (p_bank IS NULL OR l.bank_code = p_bank)),
+          AND p.maturity_date - p.paid_off_on >= 30
+          AND (p_bank IS NULL OR p.bank_code = p_bank)),
     fell AS (
         SELECT w.bank_code, w.uscc FROM watch_balance w
         WHERE w.delta < 0 AND w.day > p_start AND w.day <= p_as_of
