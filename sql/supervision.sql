@@ -261,13 +261,16 @@ DECLARE
     v_new watch_loan[];
     v_paid bigint[];
 BEGIN
-    SELECT array_agg(watch_loan_of(o)) FILTER (WHERE watch_loan_of(o) IS DISTINCT FROM watch_loan_of(n)),
-           array_agg(watch_loan_of(n)) FILTER (WHERE watch_loan_of(o) IS DISTINCT FROM watch_loan_of(n)),
-           array_agg(n.id) FILTER (WHERE watch_loan_of(o) IS DISTINCT FROM watch_loan_of(n)
-                                      OR (o.repaid_fen, o.loan_ref, o.maturity_date)
-                                         IS DISTINCT FROM (n.repaid_fen, n.loan_ref, n.maturity_date))
+    WITH p AS (
+        SELECT watch_loan_of(o) AS o, watch_loan_of(n) AS n,
+               (o.repaid_fen, o.loan_ref, o.maturity_date)
+               IS DISTINCT FROM (n.repaid_fen, n.loan_ref, n.maturity_date) AS paid
+        FROM old_rows o JOIN new_rows n ON n.id = o.id)
+    SELECT array_agg(p.o) FILTER (WHERE p.o IS DISTINCT FROM p.n),
+           array_agg(p.n) FILTER (WHERE p.o IS DISTINCT FROM p.n),
+           array_agg((p.n).id) FILTER (WHERE p.o IS DISTINCT FROM p.n OR p.paid)
     INTO v_old, v_new, v_paid
-    FROM old_rows o JOIN new_rows n ON n.id = o.id;
+    FROM p;
     PERFORM watch_loan_add(v_old, -1, true);
     PERFORM watch_loan_add(v_new, 1, true);
     IF v_paid IS NOT NULL THEN
@@ -382,7 +385,8 @@ CREATE OR REPLACE FUNCTION watch_balance_on(p_bank text, p_uscc text, p_day date
                      WHERE w.bank_code = p_bank AND w.uscc = p_uscc AND w.day <= p_day
                      ORDER BY w.day DESC LIMIT 1), 0)
            + coalesce((SELECT sum(d.delta) FROM watch_balance_delta d
-                       WHERE d.bank_code = p_bank AND d.uscc = p_uscc AND d.day <= p_day), 0)::bigint;
+                       WHERE d.bank_code = p_bank AND d.uscc = p_uscc AND d.day <= p_day),
+                      0)::bigint;
 
 -- The withdrawal alerts of window (@p_start, @p_as_of] (domain.md "Loan withdrawal
 -- watch"), optionally for one bank, county or kind, at most @p_limit rows, from the
