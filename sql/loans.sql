@@ -94,7 +94,7 @@ CREATE OR REPLACE FUNCTION loan_repaid_on_or_after(p_loan bigint, p_day date) RE
 -- unchanged (the same loan_ref with the same content is already stored) or rejected
 -- (with the error's code, rule, field and message). Atomic: any rejection stores
 -- nothing. Dry run: stores nothing either way. The database checks live here: a loan_ref
--- stored with other content (409), the guarantor (L013), the renewed loan (L016), one
+-- stored with other content (409), the guarantor and its mode (L013), the renewed loan (L016), one
 -- relief-fund loan per firm (L019) and the supply-chain program (L021). No lock per
 -- bank (migration 008 took the bucket locks away):
 --  * loans are inserted in loan_ref order with ON CONFLICT DO NOTHING: an ingest meeting
@@ -150,6 +150,8 @@ BEGIN
         judged AS (
             SELECT i.idx, i.loan_ref, i.content, i.uscc, i.relief_fund, i.renews_loan_ref,
                    CASE
+                   WHEN i.guarantor_code IS NOT NULL AND i.guarantee_mode <> 'guaranteed'
+                        THEN 'L013m:' || i.guarantee_mode
                    WHEN e.id IS NOT NULL AND e.content = i.content THEN 'unchanged'
                    WHEN e.id IS NOT NULL THEN 'conflict'
                    WHEN i.guarantor_code IS NOT NULL AND NOT EXISTS (
@@ -177,17 +179,21 @@ BEGIN
                                WHERE i.renewal AND x.bank_code = p_bank
                                  AND x.loan_ref = i.renews_loan_ref
                                OFFSET 0) r ON true),
-        -- Stage two: uniqueness inside the batch, among the items still standing.
+        -- Stage two: uniqueness inside the batch, among the items still standing. An item
+        -- whose guarantor_code goes with another mode (L013m, judged on the item alone) is
+        -- a batch of its own: it shares no loan_ref with the others.
         ranked AS (
             SELECT j.*,
-                   row_number() OVER (PARTITION BY j.loan_ref ORDER BY j.idx) AS ref_rank,
-                   first_value(j.content) OVER (PARTITION BY j.loan_ref ORDER BY j.idx)
+                   row_number() OVER (PARTITION BY j.loan_ref, j.alone ORDER BY j.idx)
+                       AS ref_rank,
+                   first_value(j.content) OVER (PARTITION BY j.loan_ref, j.alone ORDER BY j.idx)
                        AS ref_first,
                    row_number() OVER (PARTITION BY j.verdict = 'ok' AND j.relief_fund, j.uscc
                                       ORDER BY j.idx) AS relief_rank,
                    row_number() OVER (PARTITION BY j.verdict = 'ok', j.renews_loan_ref
                                       ORDER BY j.idx) AS renew_rank
-            FROM judged j),
+            FROM (SELECT j0.*, CASE WHEN j0.verdict LIKE 'L013m:%' THEN j0.idx END AS alone
+                  FROM judged j0) j),
         adjusted AS (
             SELECT k.*, CASE
                        WHEN k.verdict = 'ok' AND k.relief_fund AND k.relief_rank > 1 THEN 'L019'
@@ -198,8 +204,8 @@ BEGIN
         -- A repeat of an earlier item with the same content shares its fate: unchanged when
         -- that one is stored (or was already), the same rejection when it is rejected.
         firsts AS (
-            SELECT a.*, first_value(a.own_verdict) OVER (PARTITION BY a.loan_ref ORDER BY a.idx)
-                            AS first_verdict
+            SELECT a.*, first_value(a.own_verdict) OVER (PARTITION BY a.loan_ref, a.alone
+                                                         ORDER BY a.idx) AS first_verdict
             FROM adjusted a)
     SELECT array_agg(ROW(k.idx, k.loan_ref,
                          CASE
@@ -312,10 +318,13 @@ BEGIN
                     ELSE 'invalid_field' END AS code,
                CASE WHEN f.v LIKE 'L%' THEN left(f.v, 4) END AS rule,
                CASE WHEN f.v IN ('conflict', 'dup_conflict') THEN 'loan_ref'
-                    WHEN f.v = 'L013' THEN 'guarantor_code'
+                    WHEN f.v LIKE 'L013%' THEN 'guarantor_code'
                     WHEN f.v LIKE 'L016%' THEN 'renews_loan_ref'
                     WHEN f.v = 'L019' THEN 'relief_fund'
                     WHEN f.v = 'L021' THEN 'scf_program_id' END AS field,
+               CASE WHEN f.v LIKE 'L013m:%'
+                    THEN format('is only allowed with guarantee_mode "guaranteed" (not "%s")',
+                                substr(f.v, 7)) ELSE
                CASE f.v
                WHEN 'conflict' THEN format('loan_ref %s is already stored with different '
                                           'content (version %s); correct it with PUT and '
@@ -332,7 +341,7 @@ BEGIN
                WHEN 'L019' THEN 'the firm already has a relief-fund loan'
                WHEN 'L021' THEN 'no supply-chain program with this id is run by this bank with '
                                 'the borrower as its core or a current member'
-               END AS message,
+               END END AS message,
                CASE WHEN p_return_loans AND (f.lrow).id IS NOT NULL
                          AND f.v IN ('ok', 'unchanged')
                     THEN loan_json_of(f.lrow, x.registry_first_loan, x.warnings) END AS loan
@@ -380,6 +389,12 @@ DECLARE
     t loans;
     v_new_target bigint;
 BEGIN
+    IF i.guarantor_code IS NOT NULL AND i.guarantee_mode <> 'guaranteed' THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'L013', 'guarantor_code',
+            format('is only allowed with guarantee_mode "guaranteed" (not "%s")',
+                   i.guarantee_mode), NULL::jsonb;
+        RETURN;
+    END IF;
     SELECT * INTO l FROM loans x WHERE x.bank_code = p_bank AND x.loan_ref = p_ref FOR UPDATE;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'rejected', 'not_found', NULL, NULL, 'no such loan', NULL::jsonb;
@@ -529,6 +544,7 @@ END $$;
 
 -- Records repayment @p_repayment_ref of loan @p_ref. Idempotent on the reference: the
 -- same reference with the same date and amount answers unchanged, with others conflict.
+-- L031 (not after the registry's day, not before the issue) and L032 are judged here only.
 CREATE OR REPLACE FUNCTION loan_repay(p_bank text, p_ref text, p_repayment_ref text, p_date date,
                            p_amount bigint)
 RETURNS TABLE (status text, code text, rule text, field text, message text,
@@ -539,6 +555,11 @@ DECLARE
     l loans;
     r repayments;
 BEGIN
+    IF p_date > registry_day(now()) THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'L031', 'date', 'is after today',
+                            NULL::jsonb, NULL::jsonb;
+        RETURN;
+    END IF;
     SELECT * INTO l FROM loans x WHERE x.bank_code = p_bank AND x.loan_ref = p_ref FOR UPDATE;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'rejected', 'not_found', NULL, NULL, 'no such loan',

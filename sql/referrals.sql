@@ -51,7 +51,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM principals p
                    WHERE p.code = i.bank_code AND p.kind = 'bank' AND p.active) THEN
         RETURN QUERY SELECT 'rejected', 'invalid_field', 'bank_code',
-                            format('bank_code: no active bank is registered as %s',
+                            format('no active bank is registered as %s',
                                    i.bank_code), NULL::jsonb;
         RETURN;
     END IF;
@@ -133,7 +133,7 @@ BEGIN
         IF NOT FOUND OR l.borrower_uscc <> r.uscc OR NOT l.relief_fund OR l.status = 'void'
         THEN
             RETURN QUERY SELECT 'rejected', 'invalid_field', 'loan_ref',
-                format('loan_ref: %s',
+                format('%s',
                        CASE WHEN l.id IS NULL
                                 THEN format('%s has no loan %s', p_bank, p_loan_ref)
                             WHEN l.borrower_uscc <> r.uscc
@@ -148,14 +148,14 @@ BEGIN
         SELECT * INTO o FROM referrals x WHERE x.loan_id = l.id AND x.id <> r.id;
         IF FOUND THEN
             RETURN QUERY SELECT 'rejected', 'invalid_field', 'loan_ref',
-                format('loan_ref: loan %s already funds referral %s', p_loan_ref, o.ref),
+                format('loan %s already funds referral %s', p_loan_ref, o.ref),
                 NULL::jsonb;
             RETURN;
         END IF;
         v_fen := coalesce(p_funded_fen, l.amount_fen);
         IF v_fen > l.amount_fen THEN
             RETURN QUERY SELECT 'rejected', 'invalid_field', 'funded_amount',
-                format('funded_amount: exceeds the amount %s of loan %s',
+                format('exceeds the amount %s of loan %s',
                        fen_text(l.amount_fen), p_loan_ref),
                 NULL::jsonb;
             RETURN;

@@ -103,7 +103,7 @@ BEGIN
         RETURN;
     ELSIF v_uscc = p.core_uscc THEN
         RETURN QUERY SELECT 'rejected', 'invalid_field', 'firm.uscc',
-            'firm.uscc: is the program''s core enterprise, which takes part without joining',
+            'is the program''s core enterprise, which takes part without joining',
             NULL::jsonb;
         RETURN;
     END IF;
@@ -112,12 +112,12 @@ BEGIN
     IF FOUND AND m.left_on IS NULL THEN
         IF m.side <> p_side THEN
             RETURN QUERY SELECT 'rejected', 'conflict', 'side',
-                format('side: the firm is a current %s member since %s; it leaves before '
+                format('the firm is a current %s member since %s; it leaves before '
                        'joining on the other side', m.side, m.joined_on),
                 NULL::jsonb;
         ELSIF p_joined_on IS NOT NULL AND p_joined_on <> m.joined_on THEN
             RETURN QUERY SELECT 'rejected', 'conflict', 'joined_on',
-                format('joined_on: the firm is a current member since %s', m.joined_on),
+                format('the firm is a current member since %s', m.joined_on),
                 NULL::jsonb;
         ELSE
             PERFORM firms_upsert(jsonb_build_array(p_firm || '{"ord": 0}'), p_bank, 'scf');
@@ -127,12 +127,12 @@ BEGIN
     END IF;
     IF v_joined < p.started_on THEN
         RETURN QUERY SELECT 'rejected', 'invalid_field', 'joined_on',
-            format('joined_on: %s is before the program started (%s)', v_joined, p.started_on),
+            format('%s is before the program started (%s)', v_joined, p.started_on),
             NULL::jsonb;
         RETURN;
     ELSIF m.id IS NOT NULL AND v_joined < m.left_on THEN
         RETURN QUERY SELECT 'rejected', 'invalid_field', 'joined_on',
-            format('joined_on: %s is before the firm last left the program (%s)', v_joined,
+            format('%s is before the firm last left the program (%s)', v_joined,
                    m.left_on),
             NULL::jsonb;
         RETURN;
@@ -181,7 +181,7 @@ BEGIN
         RETURN;
     ELSIF v_left < m.joined_on THEN
         RETURN QUERY SELECT 'rejected', 'invalid_field', 'left_on',
-            format('left_on: %s is before the firm joined (%s)', v_left, m.joined_on),
+            format('%s is before the firm joined (%s)', v_left, m.joined_on),
             NULL::jsonb;
         RETURN;
     END IF;

@@ -1,8 +1,9 @@
 /* A loan record as the registry understands it: the bank's input (already parsed from
  * JSON or CSV into exact values), the policy parameters and LPR table it is judged by,
  * the fields derived from it, and the rule catalog every validation error names.
- * Pure: no I/O. Checks that need the database (renewal target, relief-loan uniqueness,
- * supply-chain program, guarantor) are done by db/ and named by rules here. */
+ * Pure: no I/O. Each rule is judged in one place, which the catalog names (`where`):
+ * here and in the parser (json/loan_json.c), or in SQL (sql/loans.sql, sql/guarantees.sql)
+ * when it needs stored rows. */
 #ifndef FINREG_LOAN_H
 #define FINREG_LOAN_H
 
@@ -18,10 +19,17 @@
 /** Severity of a catalog rule: errors block a record, warnings are stored with it. */
 enum rule_severity { RULE_ERROR, RULE_WARNING };
 
+/** Where a rule is judged: in C before the database (the parser json/loan_json.c reads
+ *  each field's format, loan_check() the cross-field rules), or in SQL in the transaction
+ *  that stores the record, because it needs stored rows (the parser still reads the
+ *  field's format first). Never both. */
+enum rule_where { RULE_DOMAIN, RULE_DATABASE };
+
 /** One row of the rule catalog (GET /v1/rules, docs/rules.md). */
 struct rule {
 	const char *id; /* "L003" */
 	enum rule_severity severity;
+	enum rule_where where;
 	const char *field; /* "borrower.uscc" */
 	const char *description;
 };
@@ -35,6 +43,9 @@ const struct rule *rule_find(const char *id);
 
 /** "error" or "warning" (a string literal; "unknown" outside the enum). */
 const char *rule_severity_name(enum rule_severity severity);
+
+/** "domain" or "database" (a string literal; "unknown" outside the enum). */
+const char *rule_where_name(enum rule_where where);
 
 /**
  * The catalog as the Markdown page docs/rules.md (an intro paragraph and a table
@@ -115,22 +126,14 @@ struct rule_violation {
 
 /**
  * Checks the cross-field rules of @a in under @a policy, in this order: L009 issue_date
- * not after policy->today, L010 maturity after issue, L013 guarantor only for guaranteed
- * loans, L015 renewal and renews_loan_ref together, L017/L018 relief-fund cap and term,
+ * not after policy->today, L010 maturity after issue, L015 renewal and renews_loan_ref
+ * together, L017/L018 relief-fund cap and term,
  * L020 credit line not below the amount. The single-field formats are the parser's
  * (json/loan_json.h). A violation's field is its catalog row's field. Field paths get @a prefix (""
  * or "loans[3]"). Returns false and fills @a v with the first violation.
  */
 bool loan_check(const struct loan_input *in, const struct loan_policy *policy, const char *prefix,
 		struct rule_violation *v);
-
-/**
- * W001: true (and @a v filled, rule "W001", field "first_loan") when the bank's
- * first_loan flag disagrees with @a registry_first_loan (no earlier non-void loan to the
- * same USCC from any bank, as db/ finds it). False when they agree.
- */
-bool loan_warn_first_loan(const struct loan_input *in, bool registry_first_loan, const char *prefix,
-			  struct rule_violation *v);
 
 /** Computes the derived fields of @a in; @a lpr is sorted by `from`, @a n_lpr rows. */
 void loan_derive(const struct loan_input *in, const struct loan_policy *policy,
@@ -143,13 +146,5 @@ struct repayment_input {
 	int32_t date;   /* day number */
 	int64_t amount; /* fen, > 0 */
 };
-
-/**
- * Checks a parsed repayment against its loan: L031 (@a date not before @a issue_date,
- * not after @a today) and L032 (@a amount not above @a outstanding, in fen). Returns
- * false and fills @a v with the first violation.
- */
-bool repayment_check(const struct repayment_input *in, int32_t issue_date, int64_t outstanding,
-		     int32_t today, const char *prefix, struct rule_violation *v);
 
 #endif

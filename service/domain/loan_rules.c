@@ -1,6 +1,7 @@
-/* The validation rule catalog (GET /v1/rules, docs/rules.md) and the rules of domain/loan.h
- * that need no database: cross-field checks of a loan and a repayment, the first-loan
- * warning, the derived fields, and the printable-text rule the parsers share. */
+/* The validation rule catalog (GET /v1/rules, docs/rules.md: the one table that says where
+ * each rule is judged) and the rules of domain/loan.h that need no database: the
+ * cross-field checks of a loan, the derived fields, and the printable-text rule the
+ * parsers share. */
 #include "domain/loan.h"
 
 #include <stdarg.h>
@@ -15,56 +16,62 @@
 #define LPR_FIVE_YEAR_ABOVE_MONTHS 60
 
 const struct rule rule_catalog[] = {
-    {"L001", RULE_ERROR, "loan_ref",
+    {"L001", RULE_ERROR, RULE_DOMAIN, "loan_ref",
      "required; 1-64 characters of printable Unicode (valid UTF-8, no control characters; "
      "characters are code points)"},
-    {"L002", RULE_ERROR, "borrower.uscc",
+    {"L002", RULE_ERROR, RULE_DOMAIN, "borrower.uscc",
      "required; 18 characters of the GB 32100-2015 alphabet (digits and upper-case letters "
      "except I, O, S, V, Z)"},
-    {"L003", RULE_ERROR, "borrower.uscc", "the check character must match"},
-    {"L004", RULE_ERROR, "borrower.name", "required; 1-200 characters, no control characters"},
-    {"L005", RULE_ERROR, "borrower.county_code", "required; 6-digit administrative division code"},
-    {"L006", RULE_ERROR, "borrower.industry_code",
+    {"L003", RULE_ERROR, RULE_DOMAIN, "borrower.uscc", "the check character must match"},
+    {"L004", RULE_ERROR, RULE_DOMAIN, "borrower.name",
+     "required; 1-200 characters, no control characters"},
+    {"L005", RULE_ERROR, RULE_DOMAIN, "borrower.county_code",
+     "required; 6-digit administrative division code"},
+    {"L006", RULE_ERROR, RULE_DOMAIN, "borrower.industry_code",
      "required; 4-digit GB/T 4754-2017 class (division 01-97)"},
-    {"L007", RULE_ERROR, "borrower.size", "required; large | medium | small | micro"},
-    {"L008", RULE_ERROR, "amount", "required; yuan string with at most two decimals, above zero"},
-    {"L009", RULE_ERROR, "issue_date", "required; a real date YYYY-MM-DD, not after today"},
-    {"L010", RULE_ERROR, "maturity_date",
+    {"L007", RULE_ERROR, RULE_DOMAIN, "borrower.size", "required; large | medium | small | micro"},
+    {"L008", RULE_ERROR, RULE_DOMAIN, "amount",
+     "required; yuan string with at most two decimals, above zero"},
+    {"L009", RULE_ERROR, RULE_DOMAIN, "issue_date",
+     "required; a real date YYYY-MM-DD, not after today"},
+    {"L010", RULE_ERROR, RULE_DOMAIN, "maturity_date",
      "required; a real date YYYY-MM-DD, later than issue_date"},
-    {"L011", RULE_ERROR, "rate",
+    {"L011", RULE_ERROR, RULE_DOMAIN, "rate",
      "required; annual percent string with at most four decimals, above 0 and at most 100"},
-    {"L012", RULE_ERROR, "guarantee_mode", "required; credit | guaranteed | collateral | pledge"},
-    {"L013", RULE_ERROR, "guarantor_code",
+    {"L012", RULE_ERROR, RULE_DOMAIN, "guarantee_mode",
+     "required; credit | guaranteed | collateral | pledge"},
+    {"L013", RULE_ERROR, RULE_DATABASE, "guarantor_code",
      "optional, 1-64 printable characters; only with guarantee_mode \"guaranteed\"; must "
      "name an active registered guarantor"},
-    {"L014", RULE_ERROR, "first_loan", "required boolean"},
-    {"L015", RULE_ERROR, "renewal",
+    {"L014", RULE_ERROR, RULE_DOMAIN, "first_loan", "required boolean"},
+    {"L015", RULE_ERROR, RULE_DOMAIN, "renewal",
      "required boolean; true needs renews_loan_ref, false must not have one"},
-    {"L016", RULE_ERROR, "renews_loan_ref",
+    {"L016", RULE_ERROR, RULE_DATABASE, "renews_loan_ref",
      "optional, 1-64 printable characters; must name an active loan of the same bank and "
      "borrower issued before this loan"},
-    {"L017", RULE_ERROR, "relief_fund",
+    {"L017", RULE_ERROR, RULE_DOMAIN, "relief_fund",
      "required boolean; a relief-fund loan is at most the fund's cap (policy, "
      "10,000,000.00 yuan)"},
-    {"L018", RULE_ERROR, "relief_fund",
+    {"L018", RULE_ERROR, RULE_DOMAIN, "relief_fund",
      "a relief-fund loan's term is at most the policy's months (12)"},
-    {"L019", RULE_ERROR, "relief_fund", "one funded relief-fund loan per firm"},
-    {"L020", RULE_ERROR, "credit_line",
+    {"L019", RULE_ERROR, RULE_DATABASE, "relief_fund", "one funded relief-fund loan per firm"},
+    {"L020", RULE_ERROR, RULE_DOMAIN, "credit_line",
      "optional yuan string; not below amount (defaults to amount)"},
-    {"L021", RULE_ERROR, "scf_program_id",
+    {"L021", RULE_ERROR, RULE_DATABASE, "scf_program_id",
      "optional positive integer; a program the posting bank runs whose core or current "
      "member is the borrower"},
-    {"L030", RULE_ERROR, "repayment_ref", "required; 1-64 printable characters (repayment)"},
-    {"L031", RULE_ERROR, "date",
+    {"L030", RULE_ERROR, RULE_DOMAIN, "repayment_ref",
+     "required; 1-64 printable characters (repayment)"},
+    {"L031", RULE_ERROR, RULE_DATABASE, "date",
      "required; a real date, not before the loan's issue date and not after today "
      "(repayment)"},
-    {"L032", RULE_ERROR, "amount",
+    {"L032", RULE_ERROR, RULE_DATABASE, "amount",
      "required; yuan string above zero, not above what is outstanding (repayment)"},
-    {"L040", RULE_ERROR, "reason", "required; 1-500 characters (void)"},
-    {"L050", RULE_ERROR, "amount",
+    {"L040", RULE_ERROR, RULE_DOMAIN, "reason", "required; 1-500 characters (void)"},
+    {"L050", RULE_ERROR, RULE_DATABASE, "amount",
      "on no day may the guarantees outstanding on one loan add up to more than its amount "
      "(posting a guarantee; lowering a loan's amount)"},
-    {"W001", RULE_WARNING, "first_loan",
+    {"W001", RULE_WARNING, RULE_DATABASE, "first_loan",
      "the bank's first_loan flag disagrees with registry_first_loan (no earlier non-void "
      "loan to the same USCC from any bank)"},
 };
@@ -77,15 +84,24 @@ static const char rules_md_intro[] =
     "Every validation rule of finreg has a stable id, carried as `\"rule\"` in the error "
     "that reports it and listed by `GET /v1/rules` with the same text as this page. "
     "Errors (`L...`) block a record; warnings (`W...`) are stored with the record and "
-    "returned in its `\"warnings\"`. Some rules need stored records (a registered "
-    "guarantor, the loan a renewal replaces, earlier relief-fund loans, supply-chain "
-    "programs, what is outstanding); the registry checks those in the same transaction "
-    "that stores the record. This page is generated from the catalog in "
-    "`service/domain/loan_rules.c` (`rule_catalog_markdown()`), and a unit test fails "
-    "when the two differ.\n"
+    "returned in its `\"warnings\"`.\n"
     "\n"
-    "| id | severity | field | description |\n"
-    "|---|---|---|---|\n";
+    "Each rule is judged in one place, named in the column *where*:\n"
+    "\n"
+    "- `domain`: in C, before the database is asked anything: the field's format by the "
+    "parser (`service/json/loan_json.c`, with the predicates of `service/domain/`), the "
+    "cross-field rules by `loan_check()` in `service/domain/loan_rules.c`.\n"
+    "- `database`: in SQL (`sql/loans.sql`, `sql/guarantees.sql`), in the same "
+    "transaction that stores the record, because the rule needs stored rows (a registered "
+    "guarantor, the loan a renewal replaces, earlier relief-fund loans, supply-chain "
+    "programs, what is outstanding) or the registry's own day. The parser only reads the "
+    "field's format (a string of 1-64 characters, a real date, a positive amount) first.\n"
+    "\n"
+    "This page is generated from the catalog in `service/domain/loan_rules.c` "
+    "(`rule_catalog_markdown()`), and a unit test fails when the two differ.\n"
+    "\n"
+    "| id | severity | where | field | description |\n"
+    "|---|---|---|---|---|\n";
 
 const struct rule *rule_find(const char *id)
 {
@@ -107,6 +123,13 @@ const char *rule_severity_name(enum rule_severity severity)
 		return "warning";
 	}
 	return "unknown";
+}
+
+const char *rule_where_name(enum rule_where where)
+{
+	if (where == RULE_DOMAIN)
+		return "domain";
+	return where == RULE_DATABASE ? "database" : "unknown";
 }
 
 /* Writes s to f with '|' escaped, so that it stays inside one Markdown table cell. */
@@ -131,7 +154,8 @@ char *rule_catalog_markdown(void)
 	for (size_t i = 0; i < rule_catalog_len; i++) {
 		const struct rule *r = &rule_catalog[i];
 
-		fprintf(f, "| %s | %s | `%s` | ", r->id, rule_severity_name(r->severity), r->field);
+		fprintf(f, "| %s | %s | %s | `%s` | ", r->id, rule_severity_name(r->severity),
+			rule_where_name(r->where), r->field);
 		md_cell(f, r->description);
 		fputs(" |\n", f);
 	}
@@ -250,10 +274,6 @@ bool loan_check(const struct loan_input *in, const struct loan_policy *policy, c
 		return violate(v, "L010", prefix, "maturity_date",
 			       "must be later than issue_date (%s)", day);
 	}
-	if (in->guarantor_code != NULL && in->guarantee_mode != GM_GUARANTEED)
-		return violate(v, "L013", prefix, "guarantor_code",
-			       "is only allowed with guarantee_mode \"guaranteed\" (not \"%s\")",
-			       guarantee_mode_name(in->guarantee_mode));
 	if (in->renewal && in->renews_loan_ref == NULL)
 		return violate(v, "L015", prefix, "renewal",
 			       "a renewal must name the loan it renews in renews_loan_ref");
@@ -275,18 +295,6 @@ bool loan_check(const struct loan_input *in, const struct loan_policy *policy, c
 		return violate(v, "L020", prefix, "credit_line", "must not be below amount (%s)",
 			       money);
 	}
-	return true;
-}
-
-bool loan_warn_first_loan(const struct loan_input *in, bool registry_first_loan, const char *prefix,
-			  struct rule_violation *v)
-{
-	if (in->first_loan == registry_first_loan)
-		return false;
-	violate(v, "W001", prefix, "first_loan",
-		in->first_loan
-		    ? "is true, but the registry holds an earlier loan to this borrower"
-		    : "is false, but the registry holds no earlier loan to this borrower");
 	return true;
 }
 
@@ -325,26 +333,4 @@ void loan_derive(const struct loan_input *in, const struct loan_policy *policy,
 		out->lpr = out->lpr_five_year ? row->five_year : row->one_year;
 		out->spread_bp = spread_bp(in->rate, out->lpr);
 	}
-}
-
-bool repayment_check(const struct repayment_input *in, int32_t issue_date, int64_t outstanding,
-		     int32_t today, const char *prefix, struct rule_violation *v)
-{
-	char day[DATE_BUF], money[MONEY_BUF];
-
-	if (in->date < issue_date) {
-		date_format(issue_date, day);
-		return violate(v, "L031", prefix, "date",
-			       "must not be before the loan's issue date (%s)", day);
-	}
-	if (in->date > today) {
-		date_format(today, day);
-		return violate(v, "L031", prefix, "date", "must not be after today (%s)", day);
-	}
-	if (in->amount > outstanding) {
-		money_format(outstanding, money);
-		return violate(v, "L032", prefix, "amount",
-			       "must not be above what is outstanding (%s)", money);
-	}
-	return true;
 }

@@ -8,6 +8,7 @@
 
 #include "db/stats.h"
 #include "domain/dates.h"
+#include "handlers/outcome.h"
 #include "http/reply.h"
 
 int32_t today_day(void)
@@ -246,4 +247,29 @@ void add_bank_names(json_t *rows, const json_t *names)
 
 		json_object_set_new(row, "bank_name", name ? json_deep_copy(name) : json_null());
 	}
+}
+
+void reply_outcome_error(struct request *req, const struct field_error *err)
+{
+	reply_error(req, err->code, err->rule, err->field[0] != '\0' ? err->field : NULL, "%s",
+		    err->message);
+}
+
+void reply_outcome(struct request *req, enum db_rc rc, struct db_outcome *o)
+{
+	struct field_error err;
+
+	if (rc != DB_OK) {
+		reply_db_error(req, rc);
+	} else if (strcmp(o->status, "rejected") == 0) {
+		outcome_error(o->code, NULL, NULL, o->field, o->message, &err);
+		reply_outcome_error(req, &err);
+	} else if (o->body == NULL) {
+		reply_error(req, ERR_INTERNAL, NULL, NULL, "%s without a body", o->status);
+	} else {
+		reply_text(req, strcmp(o->status, "created") == 0 ? 201 : 200, "application/json",
+			   o->body, strlen(o->body));
+		o->body = NULL;
+	}
+	db_outcome_clear(o);
 }

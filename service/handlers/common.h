@@ -1,6 +1,6 @@
 /* Helpers several handlers share: which bank (or guarantor) a read is scoped to, list
  * paging, boolean, date and year query parameters, today's date in the registry's time
- * zone, JSON list assembly and replies of JSON text from the database. */
+ * zone, JSON list assembly, replies of JSON text from the database and of write outcomes. */
 #ifndef FINREG_HANDLERS_COMMON_H
 #define FINREG_HANDLERS_COMMON_H
 
@@ -11,6 +11,7 @@
 #include "db/db.h"
 #include "domain/dates.h"
 #include "http/request.h"
+#include "json/fields.h"
 
 #define PAGE_DEFAULT 100
 #define PAGE_MAX     1000
@@ -61,6 +62,17 @@ bool query_year(struct request *req, int *year);
 /** Replies 200 with JSON text from the database (ownership of @a json taken), or the
  *  error of @a rc when it is not DB_OK. */
 void reply_json_text(struct request *req, enum db_rc rc, char *json);
+
+/** Replies with @a err (from outcome_error(), handlers/outcome.h): its field member left
+ *  out when it names none. */
+void reply_outcome_error(struct request *req, const struct field_error *err);
+
+/**
+ * Replies to a write: the error of @a rc when it is not DB_OK, the rejection of @a o
+ * (mapped by handlers/outcome.h), or its body (ownership taken) with 201 when o->status is
+ * "created" and 200 otherwise. Clears @a o.
+ */
+void reply_outcome(struct request *req, enum db_rc rc, struct db_outcome *o);
 
 /** Every bank's name by code, as a JSON object; NULL (replied) when the database fails.
  *  For names beside codes in statistics. */

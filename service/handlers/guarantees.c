@@ -33,33 +33,6 @@ static bool not_after_today(int32_t day, const char *name, struct field_error *e
 			  today);
 }
 
-/* Replies with a write outcome: its JSON body (201 when created, else 200) or its
- * rejection (422, 404 or 409 with the field it names). */
-static void reply_outcome(struct request *req, enum db_rc rc, struct db_outcome *o)
-{
-	if (rc != DB_OK) {
-		reply_db_error(req, rc);
-	} else if (strcmp(o->status, "rejected") == 0) {
-		enum api_error e = strcmp(o->code, "not_found") == 0  ? ERR_NOT_FOUND
-				   : strcmp(o->code, "conflict") == 0 ? ERR_CONFLICT
-								      : ERR_INVALID_FIELD;
-
-		/* A rule id (L050) in place of the code: invalid_field under that rule. */
-		const char *rule = o->code[0] == 'L' ? o->code : NULL;
-
-		reply_error(req, e, rule, o->field[0] ? o->field : NULL, "%s%s%s",
-			    o->field[0] ? o->field : "", o->field[0] ? ": " : "",
-			    o->message ? o->message : "rejected");
-	} else if (o->body == NULL) {
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "guarantee write gave no body");
-	} else {
-		reply_text(req, strcmp(o->status, "created") == 0 ? 201 : 200, "application/json",
-			   o->body, strlen(o->body));
-		o->body = NULL;
-	}
-	db_outcome_clear(o);
-}
-
 void guarantors_put(struct request *req)
 {
 	static const char *const allowed[] = {"name", "net_assets", "as_of", NULL};

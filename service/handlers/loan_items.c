@@ -17,42 +17,66 @@ static void violation_to_error(const struct rule_violation *v, struct field_erro
 	snprintf(err->message, sizeof err->message, "%s", v->message);
 }
 
-/* The loan_item record (type: migration 003; read by sql/loans.sql) for @a in and @a d. */
+/* The fields of the SQL type loan_item, declared once (db/loan_item.def). */
+enum loan_item_field {
+#define X(id, key) id,
+#include "db/loan_item.def"
+#undef X
+	LI__COUNT
+};
+
+static const char *const loan_item_keys[LI__COUNT] = {
+#define X(id, key) [id] = key,
+#include "db/loan_item.def"
+#undef X
+};
+
+/* The loan_item record for @a in and @a d: one value per field of db/loan_item.def, so
+ * that no key of the type is left to become NULL unseen. NULL when one is missing. */
 static json_t *item_json(int idx, const struct loan_input *in, const struct loan_derived *d)
 {
-	json_t *o = json_object();
+	json_t *v[LI__COUNT] = {NULL}, *o = json_object();
+	bool whole = o != NULL;
 
-	json_object_set_new(o, "idx", json_integer(idx));
-	json_object_set_new(o, "loan_ref", json_string(in->loan_ref));
-	json_object_set_new(o, "content", loan_input_to_json(in));
-	json_object_set_new(o, "uscc", json_string(in->borrower.uscc));
-	json_object_set_new(o, "name", json_string(in->borrower.name));
-	json_object_set_new(o, "county_code", json_string(in->borrower.county_code));
-	json_object_set_new(o, "industry_code", json_string(in->borrower.industry_code));
-	json_object_set_new(o, "size", json_string(firm_size_name(in->borrower.size)));
-	json_object_set_new(o, "amount_fen", json_integer(in->amount));
-	json_object_set_new(o, "issue_date", date_json(in->issue_date));
-	json_object_set_new(o, "maturity_date", date_json(in->maturity_date));
-	json_object_set_new(o, "rate_e4", json_integer(in->rate));
-	json_object_set_new(o, "guarantee_mode",
-			    json_string(guarantee_mode_name(in->guarantee_mode)));
-	json_object_set_new(o, "guarantor_code",
-			    in->guarantor_code ? json_string(in->guarantor_code) : json_null());
-	json_object_set_new(o, "first_loan", json_boolean(in->first_loan));
-	json_object_set_new(o, "renewal", json_boolean(in->renewal));
-	json_object_set_new(o, "renews_loan_ref",
-			    in->renews_loan_ref ? json_string(in->renews_loan_ref) : json_null());
-	json_object_set_new(o, "scf_program_id",
-			    in->scf_program_id ? json_integer(in->scf_program_id) : json_null());
-	json_object_set_new(o, "relief_fund", json_boolean(in->relief_fund));
-	json_object_set_new(o, "credit_line_fen", json_integer(in->credit_line));
-	json_object_set_new(o, "term_months", json_integer(d->term_months));
-	json_object_set_new(o, "medium_long_term", json_boolean(d->medium_long_term));
-	json_object_set_new(o, "manufacturing", json_boolean(d->manufacturing));
-	json_object_set_new(o, "inclusive_small_micro", json_boolean(d->inclusive_small_micro));
-	json_object_set_new(o, "lpr_tenor", json_string(d->lpr_five_year ? "5Y" : "1Y"));
-	json_object_set_new(o, "lpr_e4", d->has_lpr ? json_integer(d->lpr) : json_null());
-	json_object_set_new(o, "spread_bp", d->has_lpr ? json_integer(d->spread_bp) : json_null());
+	v[LI_IDX] = json_integer(idx);
+	v[LI_LOAN_REF] = json_string(in->loan_ref);
+	v[LI_CONTENT] = loan_input_to_json(in);
+	v[LI_USCC] = json_string(in->borrower.uscc);
+	v[LI_NAME] = json_string(in->borrower.name);
+	v[LI_COUNTY_CODE] = json_string(in->borrower.county_code);
+	v[LI_INDUSTRY_CODE] = json_string(in->borrower.industry_code);
+	v[LI_SIZE] = json_string(firm_size_name(in->borrower.size));
+	v[LI_AMOUNT_FEN] = json_integer(in->amount);
+	v[LI_ISSUE_DATE] = date_json(in->issue_date);
+	v[LI_MATURITY_DATE] = date_json(in->maturity_date);
+	v[LI_RATE_E4] = json_integer(in->rate);
+	v[LI_GUARANTEE_MODE] = json_string(guarantee_mode_name(in->guarantee_mode));
+	v[LI_GUARANTOR_CODE] = in->guarantor_code ? json_string(in->guarantor_code) : json_null();
+	v[LI_FIRST_LOAN] = json_boolean(in->first_loan);
+	v[LI_RENEWAL] = json_boolean(in->renewal);
+	v[LI_RENEWS_LOAN_REF] =
+	    in->renews_loan_ref ? json_string(in->renews_loan_ref) : json_null();
+	v[LI_SCF_PROGRAM_ID] = in->scf_program_id ? json_integer(in->scf_program_id) : json_null();
+	v[LI_RELIEF_FUND] = json_boolean(in->relief_fund);
+	v[LI_CREDIT_LINE_FEN] = json_integer(in->credit_line);
+	v[LI_TERM_MONTHS] = json_integer(d->term_months);
+	v[LI_MEDIUM_LONG_TERM] = json_boolean(d->medium_long_term);
+	v[LI_MANUFACTURING] = json_boolean(d->manufacturing);
+	v[LI_INCLUSIVE_SMALL_MICRO] = json_boolean(d->inclusive_small_micro);
+	v[LI_LPR_TENOR] = json_string(d->lpr_five_year ? "5Y" : "1Y");
+	v[LI_LPR_E4] = d->has_lpr ? json_integer(d->lpr) : json_null();
+	v[LI_SPREAD_BP] = d->has_lpr ? json_integer(d->spread_bp) : json_null();
+	for (int i = 0; i < LI__COUNT; i++) {
+		whole = whole && v[i] != NULL;
+		if (whole)
+			whole = json_object_set_new(o, loan_item_keys[i], v[i]) == 0;
+		else
+			json_decref(v[i]);
+	}
+	if (!whole) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -81,28 +105,12 @@ bool loan_prepare(const json_t *obj, int idx, const char *prefix, const struct r
 		return false;
 	}
 	loan_derive(&in, &ref->policy, ref->lpr, ref->n_lpr, &d);
-	json_array_append_new(items, item_json(idx, &in, &d));
-	return true;
-}
-
-void loan_outcome_error(const struct loan_outcome *o, const char *prefix, struct field_error *err)
-{
-	err->code = strcmp(o->code, "conflict") == 0    ? ERR_CONFLICT
-		    : strcmp(o->code, "not_found") == 0 ? ERR_NOT_FOUND
-							: ERR_INVALID_FIELD;
-	err->rule = NULL;
-	if (o->rule[0] != '\0') {
-		const struct rule *r = rule_find(o->rule);
-
-		err->rule = r != NULL ? r->id : NULL;
+	if (json_array_append_new(items, item_json(idx, &in, &d)) != 0) {
+		field_fail(&p->err, ERR_INTERNAL, NULL, prefix, "", "the item could not be built");
+		p->rejected = true;
+		return false;
 	}
-	field_path(err->field, sizeof err->field, prefix, o->field);
-	if (o->field[0] != '\0')
-		snprintf(err->message, sizeof err->message, "%s: %s", err->field,
-			 o->message ? o->message : "rejected");
-	else
-		snprintf(err->message, sizeof err->message, "%s",
-			 o->message ? o->message : "rejected");
+	return true;
 }
 
 json_t *field_error_json(const struct field_error *err)

@@ -24,9 +24,6 @@ struct loan_prep {
 bool loan_prepare(const json_t *obj, int idx, const char *prefix, const struct refdata *ref,
 		  json_t *items, struct loan_prep *p);
 
-/** Fills @a err from a database outcome that rejected an item (field gets @a prefix). */
-void loan_outcome_error(const struct loan_outcome *o, const char *prefix, struct field_error *err);
-
 /** The error object of a batch result or the contract error body for @a err. */
 json_t *field_error_json(const struct field_error *err);
 

@@ -13,6 +13,7 @@
 #include "handlers/formats.h"
 #include "handlers/handlers.h"
 #include "handlers/loan_items.h"
+#include "handlers/outcome.h"
 #include "http/reply.h"
 #include "json/loan_json.h"
 #include "metrics.h"
@@ -23,14 +24,13 @@ static void reply_loan(struct request *req, unsigned status, char *json)
 	reply_text(req, status, "application/json", json, strlen(json));
 }
 
-static void reply_outcome_error(struct request *req, const struct loan_outcome *o)
+/* Replies with the rejection of @a o (handlers/outcome.h maps it). */
+static void reply_loan_rejection(struct request *req, const struct loan_outcome *o)
 {
 	struct field_error err;
 
-	loan_outcome_error(o, NULL, &err);
-	/* A rejection without a field (not_found, a void loan) has no "field" member. */
-	reply_error(req, err.code, err.rule, err.field[0] != '\0' ? err.field : NULL, "%s",
-		    err.message);
+	outcome_error(o->code, o->rule, NULL, o->field, o->message, &err);
+	reply_outcome_error(req, &err);
 }
 
 static bool load_refdata(struct request *req, struct refdata *ref)
@@ -66,7 +66,7 @@ void loans_post(struct request *req)
 		goto out;
 	}
 	if (strcmp(out.status, "rejected") == 0) {
-		reply_outcome_error(req, &out);
+		reply_loan_rejection(req, &out);
 		goto out;
 	}
 	if (out.loan == NULL) {
@@ -264,7 +264,7 @@ void loans_put(struct request *req)
 		goto out;
 	}
 	if (strcmp(o.status, "rejected") == 0) {
-		reply_outcome_error(req, &o);
+		reply_loan_rejection(req, &o);
 		goto out;
 	}
 	reply_loan(req, 200, o.loan);
@@ -290,7 +290,7 @@ void loans_void(struct request *req)
 	if (rc != DB_OK)
 		reply_db_error(req, rc);
 	else if (strcmp(o.status, "rejected") == 0)
-		reply_outcome_error(req, &o);
+		reply_loan_rejection(req, &o);
 	else {
 		reply_loan(req, 200, o.loan);
 		o.loan = NULL;
@@ -310,17 +310,13 @@ void loans_repay(struct request *req)
 		reply_field_error(req, &err);
 		return;
 	}
-	if (in.date > today_day()) {
-		reply_error(req, ERR_INVALID_FIELD, "L031", "date", "date: is after today");
-		return;
-	}
 	date_format(in.date, date);
 	rc = db_loan_repay(req->principal.code, req_param(req, 0), in.repayment_ref, date,
 			   in.amount, &o);
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
 	} else if (strcmp(o.status, "rejected") == 0) {
-		reply_outcome_error(req, &o);
+		reply_loan_rejection(req, &o);
 	} else if (asprintf(&body, "{\"repayment\":%s,\"loan\":%s}", o.repayment, o.loan) < 0) {
 		reply_error(req, ERR_INTERNAL, NULL, NULL, "out of memory");
 	} else {

@@ -11,6 +11,7 @@
 #include "handlers/common.h"
 #include "handlers/handlers.h"
 #include "handlers/loan_items.h"
+#include "handlers/outcome.h"
 #include "http/reply.h"
 #include "json/csv.h"
 #include "metrics.h"
@@ -25,6 +26,12 @@ struct batch {
 	const json_t *loans;    /* the input array (borrowed from the request) */
 	const char *request_id; /* carried by the error of a rejected atomic batch */
 	json_t *csv_rows;       /* owned when the body was CSV */
+	/* What the answer counts, for the metrics once it is committed: build_answer runs
+	 * inside the database transaction (again when that is retried), so it has no side
+	 * effects of its own. */
+	int stored_created;
+	size_t n_rejected;
+	const char **rejected_rules; /* b->n slots; the rule of each rejection (or NULL) */
 };
 
 /* The input array: from the JSON body or the CSV rows. Replies on error. */
@@ -77,7 +84,8 @@ static const struct field_error *first_problem(const struct batch *b,
 	return NULL;
 }
 
-/* Builds the answer: per-item results in input order and the counts. */
+/* Builds the answer: per-item results in input order and the counts. Pure: no reply, no
+ * metrics (see struct batch). */
 static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsigned *status,
 			 char **body)
 {
@@ -90,6 +98,7 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 
 	if (db_errs == NULL)
 		abort();
+	b->n_rejected = 0;
 	for (size_t k = 0; k < outcomes->n; k++) {
 		const struct loan_outcome *o = &outcomes->items[k];
 		char prefix[32];
@@ -97,7 +106,7 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 		if (o->idx < 0 || (size_t)o->idx >= b->n || strcmp(o->status, "rejected") != 0)
 			continue;
 		snprintf(prefix, sizeof prefix, "loans[%d]", o->idx);
-		loan_outcome_error(o, prefix, &db_errs[o->idx]);
+		outcome_error(o->code, o->rule, prefix, o->field, o->message, &db_errs[o->idx]);
 	}
 	first = first_problem(b, db_errs);
 	for (size_t i = 0, k = 0; i < b->n; i++) {
@@ -115,7 +124,7 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 				err = &db_errs[i];
 		}
 		if (err != NULL)
-			metrics_rejected(err->rule);
+			b->rejected_rules[b->n_rejected++] = err->rule;
 		created += strcmp(st, "created") == 0;
 		unchanged += strcmp(st, "unchanged") == 0;
 		rejected += strcmp(st, "rejected") == 0;
@@ -125,8 +134,7 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 						"error", err ? field_error_json(err) : NULL));
 	}
 	stored = !b->dry_run && !(b->atomic && first != NULL);
-	if (stored)
-		metrics_loans_stored((unsigned)created);
+	b->stored_created = stored ? created : 0;
 	answer = json_pack("{s:i, s:i, s:i, s:b, s:b, s:o}", "created", created, "unchanged",
 			   unchanged, "rejected", rejected, "stored", stored, "dry_run", b->dry_run,
 			   "results", results);
@@ -226,6 +234,9 @@ static void run(struct request *req, struct batch *b, const char *items_text, co
 		reply_db_error(req, rc);
 		return;
 	}
+	for (size_t i = 0; i < b->n_rejected; i++)
+		metrics_rejected(b->rejected_rules[i]);
+	metrics_loans_stored((unsigned)b->stored_created);
 	reply_text(req, status, "application/json", body, strlen(body));
 }
 
@@ -258,7 +269,8 @@ void loans_batch_post(struct request *req)
 	ref.policy.today = today_day();
 	b.n = json_array_size(b.loans);
 	b.preps = calloc(b.n, sizeof *b.preps);
-	if (b.preps == NULL)
+	b.rejected_rules = calloc(b.n, sizeof *b.rejected_rules);
+	if (b.preps == NULL || b.rejected_rules == NULL)
 		abort();
 	for (size_t i = 0; i < b.n; i++) {
 		char prefix[32];
@@ -273,6 +285,7 @@ void loans_batch_post(struct request *req)
 out:
 	free(items_text);
 	free(b.preps);
+	free(b.rejected_rules);
 	json_decref(items);
 	json_decref(b.csv_rows);
 }

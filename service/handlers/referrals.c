@@ -108,26 +108,6 @@ static json_t *referral_item(struct request *req, int64_t cap_fen, struct field_
 			 (json_int_t)fen, "reason", reason, "referred_on", day_text);
 }
 
-/* Replies with an outcome: the referral (ownership taken) or the rejection. */
-static void reply_outcome(struct request *req, unsigned status, struct db_outcome *o)
-{
-	enum api_error e = ERR_INTERNAL;
-
-	if (strcmp(o->status, "rejected") != 0 && o->body != NULL) {
-		reply_text(req, status, "application/json", o->body, strlen(o->body));
-		o->body = NULL;
-		return;
-	}
-	if (strcmp(o->code, "conflict") == 0)
-		e = ERR_CONFLICT;
-	else if (strcmp(o->code, "invalid_field") == 0)
-		e = ERR_INVALID_FIELD;
-	else if (strcmp(o->code, "not_found") == 0)
-		e = ERR_NOT_FOUND;
-	reply_error(req, e, NULL, o->field[0] ? o->field : NULL, "%s",
-		    o->message ? o->message : "rejected");
-}
-
 void referrals_post(struct request *req)
 {
 	struct refdata ref;
@@ -154,11 +134,7 @@ void referrals_post(struct request *req)
 	}
 	rc = db_referral_create(req->principal.code, text, &o);
 	free(text);
-	if (rc != DB_OK)
-		reply_db_error(req, rc);
-	else
-		reply_outcome(req, 201, &o);
-	db_outcome_clear(&o);
+	reply_outcome(req, rc, &o);
 }
 
 /* Reads a PATCH body: status, and what goes with it. */
@@ -198,11 +174,7 @@ void referrals_patch(struct request *req)
 		return;
 	}
 	rc = db_referral_move(req->principal.code, req_param(req, 0), &m, &o);
-	if (rc != DB_OK)
-		reply_db_error(req, rc);
-	else
-		reply_outcome(req, 200, &o);
-	db_outcome_clear(&o);
+	reply_outcome(req, rc, &o);
 }
 
 void referrals_get(struct request *req)

@@ -10,10 +10,10 @@ void rules_list(struct request *req)
 	for (size_t i = 0; i < rule_catalog_len; i++) {
 		const struct rule *r = &rule_catalog[i];
 
-		json_array_append_new(items,
-				      json_pack("{s:s, s:s, s:s, s:s}", "id", r->id, "severity",
-						r->severity == RULE_ERROR ? "error" : "warning",
-						"field", r->field, "description", r->description));
+		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", r->id,
+						       "severity", rule_severity_name(r->severity),
+						       "where", rule_where_name(r->where), "field",
+						       r->field, "description", r->description));
 	}
 	reply_json(req, 200, json_pack("{s:o}", "items", items));
 }

@@ -101,30 +101,6 @@ static bool read_money(const json_t *body, const char *name, int64_t *fen, struc
 	return true;
 }
 
-/* Replies with a write's outcome: the program or membership (201 when created), or the
- * error the database named. */
-static void reply_outcome(struct request *req, struct db_outcome *o)
-{
-	enum api_error e = ERR_INVALID_FIELD;
-
-	if (strcmp(o->status, "rejected") != 0) {
-		if (o->body == NULL) {
-			reply_error(req, ERR_INTERNAL, NULL, NULL, "%s without a body", o->status);
-			return;
-		}
-		reply_text(req, strcmp(o->status, "created") == 0 ? 201 : 200, "application/json",
-			   o->body, strlen(o->body));
-		o->body = NULL;
-		return;
-	}
-	if (strcmp(o->code, "not_found") == 0)
-		e = ERR_NOT_FOUND;
-	else if (strcmp(o->code, "conflict") == 0)
-		e = ERR_CONFLICT;
-	reply_error(req, e, NULL, o->field[0] ? o->field : NULL, "%s",
-		    o->message ? o->message : api_error_message(e));
-}
-
 void scf_programs_post(struct request *req)
 {
 	static const char *const allowed[] = {"name",         "core",       "product",
@@ -148,10 +124,7 @@ void scf_programs_post(struct request *req)
 	in.core = core;
 	in.started_on = started_on;
 	rc = db_scf_program_create(&in, &o);
-	if (rc != DB_OK)
-		reply_db_error(req, rc);
-	else
-		reply_outcome(req, &o);
+	reply_outcome(req, rc, &o);
 out:
 	free(core);
 	db_outcome_clear(&o);
@@ -211,10 +184,7 @@ void scf_members_post(struct request *req)
 	date_format(today_day(), today);
 	rc = db_scf_member_add(req->principal.code, id, firm, side, joined_on[0] ? joined_on : NULL,
 			       today, &o);
-	if (rc != DB_OK)
-		reply_db_error(req, rc);
-	else
-		reply_outcome(req, &o);
+	reply_outcome(req, rc, &o);
 out:
 	free(firm);
 	db_outcome_clear(&o);
@@ -246,10 +216,7 @@ void scf_members_leave(struct request *req)
 	date_format(today_day(), today);
 	rc = db_scf_member_leave(req->principal.code, id, uscc, left_on[0] ? left_on : NULL, today,
 				 reason, &o);
-	if (rc != DB_OK)
-		reply_db_error(req, rc);
-	else
-		reply_outcome(req, &o);
+	reply_outcome(req, rc, &o);
 	db_outcome_clear(&o);
 }
 

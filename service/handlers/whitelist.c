@@ -45,26 +45,6 @@ static const char *path_uscc(struct request *req)
 	return NULL;
 }
 
-/* Replies with a write outcome: its JSON body with @a status, or its rejection. */
-static void reply_outcome(struct request *req, enum db_rc rc, struct db_outcome *o, unsigned status)
-{
-	if (rc != DB_OK) {
-		reply_db_error(req, rc);
-	} else if (strcmp(o->status, "rejected") == 0) {
-		enum api_error e = strcmp(o->code, "not_found") == 0 ? ERR_NOT_FOUND : ERR_CONFLICT;
-
-		reply_error(req, e, NULL, o->field[0] ? o->field : NULL, "%s%s%s",
-			    o->field[0] ? o->field : "", o->field[0] ? ": " : "",
-			    o->message ? o->message : "rejected");
-	} else if (o->body == NULL) {
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "whitelist write gave no body");
-	} else {
-		reply_text(req, status, "application/json", o->body, strlen(o->body));
-		o->body = NULL;
-	}
-	db_outcome_clear(o);
-}
-
 void whitelist_post(struct request *req)
 {
 	static const char *const allowed[] = {"uscc",       "name",     "reason",
@@ -97,7 +77,7 @@ void whitelist_post(struct request *req)
 		in.valid_to = to;
 	}
 	date_format(today_day(), today);
-	reply_outcome(req, db_whitelist_add(&in, req->principal.code, today, &o), &o, 201);
+	reply_outcome(req, db_whitelist_add(&in, req->principal.code, today, &o), &o);
 }
 
 void whitelist_remove(struct request *req)
@@ -116,8 +96,7 @@ void whitelist_remove(struct request *req)
 		return;
 	}
 	date_format(today_day(), today);
-	reply_outcome(req, db_whitelist_remove(uscc, reason, req->principal.code, today, &o), &o,
-		      200);
+	reply_outcome(req, db_whitelist_remove(uscc, reason, req->principal.code, today, &o), &o);
 }
 
 void whitelist_get(struct request *req)

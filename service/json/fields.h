@@ -30,6 +30,44 @@ bool field_fail(struct field_error *err, enum api_error code, const char *rule, 
 bool fields_only(const json_t *obj, const char *const *allowed, const char *prefix,
 		 struct field_error *err);
 
+/** Where a member is read and what its errors name: the path of its object (NULL or ""
+ *  at the top, "loans[3].borrower" inside) and the catalog rule (NULL: none). */
+struct field_at {
+	const char *prefix;
+	const char *rule;
+};
+
+/*
+ * The one family of member readers; every body parser (json/loan_json.c for loans, the
+ * handlers for the rest) reads through it. Absent and null are the same: *out NULL (or
+ * the default) and an error "is required" when @a required. Errors carry @a at.
+ */
+
+/** A string (borrowed from obj; *len its bytes when len is not NULL). Not a string:
+ *  an error saying @a type_text; a NUL inside is an error (C would cut it short). */
+bool field_read_string(const json_t *obj, const char *name, bool required, struct field_at at,
+		       const char *type_text, const char **out, size_t *len,
+		       struct field_error *err);
+
+/** Text: 1..@a max printable characters (code points), line breaks only when @a breaks. */
+bool field_read_text(const json_t *obj, const char *name, bool required, struct field_at at,
+		     long max, bool breaks, const char **out, struct field_error *err);
+
+/** true or false; absent leaves @a def. */
+bool field_read_bool(const json_t *obj, const char *name, bool required, bool def,
+		     struct field_at at, bool *out, struct field_error *err);
+
+/** A real date "YYYY-MM-DD" as a day number; *present (when not NULL) says it was there. */
+bool field_read_date(const json_t *obj, const char *name, bool required, struct field_at at,
+		     int32_t *day, bool *present, struct field_error *err);
+
+/** Yuan above zero with at most two decimals, as fen (0 when absent); *present (when not
+ *  NULL) says it was there. */
+bool field_read_money(const json_t *obj, const char *name, bool required, struct field_at at,
+		      int64_t *fen, bool *present, struct field_error *err);
+
+/* Shorthands of the family for members without a rule: */
+
 /**
  * Reads string field @a name of @a obj into *out (borrowed from obj). A missing or null
  * field gives *out = NULL: an error when @a required. A non-string is an error.

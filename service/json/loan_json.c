@@ -1,5 +1,6 @@
-/* Implementation of json/loan_json.h: field-by-field readers that attach the catalog's
- * rule id to every error, and the canonical JSON writer for loan inputs. */
+/* Implementation of json/loan_json.h: loans, firms, repayments and voids read member by
+ * member with the readers of json/fields.h, each error carrying its catalog rule id; and
+ * the canonical JSON writer for loan inputs. */
 #include "json/loan_json.h"
 
 #include <stdio.h>
@@ -8,6 +9,9 @@
 #include "domain/dates.h"
 #include "domain/money.h"
 #include "domain/uscc.h"
+
+/* Where a member is read: its object's path and the rule its errors name. */
+#define AT(prefix, rule) ((struct field_at){(prefix), (rule)})
 
 #define REF_MAX_CHARS    64
 #define REASON_MAX_CHARS 500
@@ -42,125 +46,14 @@ static bool object_fail(struct field_error *err, enum api_error code, const char
 	return false;
 }
 
-/*
- * Reads string member @a name of @a obj into *out (borrowed). Absent or null gives NULL,
- * an error of @a rule when @a required. A non-string is an error with @a type_text as
- * its message; so is a string with a NUL inside (it would be cut short in C). *len gets
- * the length in bytes when len is not NULL.
- */
-static bool get_string(const json_t *obj, const char *name, bool required, const char *rule,
-		       const char *prefix, const char *type_text, const char **out, size_t *len,
-		       struct field_error *err)
-{
-	const json_t *v = json_object_get(obj, name);
-
-	*out = NULL;
-	if (len != NULL)
-		*len = 0;
-	if (v == NULL || json_is_null(v)) {
-		if (required)
-			return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
-					  "is required");
-		return true;
-	}
-	if (!json_is_string(v))
-		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name, "%s", type_text);
-	if (strlen(json_string_value(v)) != json_string_length(v))
-		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
-				  "must not contain NUL characters");
-	*out = json_string_value(v);
-	if (len != NULL)
-		*len = json_string_length(v);
-	return true;
-}
-
-/* Reads a text member: 1..max printable characters (line breaks only with allow_breaks). */
-static bool get_text(const json_t *obj, const char *name, bool required, const char *rule,
-		     const char *prefix, long max, bool allow_breaks, const char **out,
-		     struct field_error *err)
-{
-	size_t len;
-	long n;
-
-	if (!get_string(obj, name, required, rule, prefix, "must be a string", out, &len, err))
-		return false;
-	if (*out == NULL)
-		return true;
-	n = text_chars(*out, len, allow_breaks);
-	if (n < 0)
-		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
-				  allow_breaks ? "must not contain control characters"
-					       : "must be printable text without control "
-						 "characters");
-	if (n == 0)
-		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name, "must not be empty");
-	if (n > max)
-		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
-				  "must be at most %ld characters (has %ld)", max, n);
-	return true;
-}
-
-/* Reads a required boolean member. */
-static bool get_bool(const json_t *obj, const char *name, const char *rule, const char *prefix,
-		     bool *out, struct field_error *err)
-{
-	const json_t *v = json_object_get(obj, name);
-
-	*out = false;
-	if (v == NULL || json_is_null(v))
-		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name, "is required");
-	if (!json_is_boolean(v))
-		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
-				  "must be true or false");
-	*out = json_is_true(v);
-	return true;
-}
-
-/* Reads a required date member "YYYY-MM-DD". */
-static bool get_date(const json_t *obj, const char *name, const char *rule, const char *prefix,
-		     int32_t *out, struct field_error *err)
-{
-	const char *s;
-
-	if (!get_string(obj, name, true, rule, prefix, "must be a string like \"2020-05-12\"", &s,
-			NULL, err))
-		return false;
-	if (!date_parse(s, out))
-		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
-				  "must be a real date YYYY-MM-DD");
-	return true;
-}
-
-/* Reads a money member (yuan string, at most two decimals, above zero). *present says
- * whether it was there (absent or null is an error when required). */
-static bool get_money(const json_t *obj, const char *name, bool required, const char *rule,
-		      const char *prefix, int64_t *out, bool *present, struct field_error *err)
-{
-	const char *s;
-
-	*present = false;
-	if (!get_string(obj, name, required, rule, prefix, "must be a string like \"5000000.00\"",
-			&s, NULL, err))
-		return false;
-	if (s == NULL)
-		return true;
-	if (!money_parse(s, out))
-		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
-				  "must be yuan with at most two decimals, like \"5000000.00\"");
-	if (*out <= 0)
-		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name, "must be above zero");
-	*present = true;
-	return true;
-}
-
 /* Reads the required rate member (annual percent, at most four decimals, (0, 100]). */
 static bool get_rate(const json_t *obj, const char *name, const char *rule, const char *prefix,
 		     int32_t *out, struct field_error *err)
 {
 	const char *s;
 
-	if (!get_string(obj, name, true, rule, prefix, "must be a string like \"4.3500\"", &s, NULL,
-			err))
+	if (!field_read_string(obj, name, true, AT(prefix, rule),
+			       "must be a string like \"4.3500\"", &s, NULL, err))
 		return false;
 	if (!rate_parse(s, out))
 		return field_fail(err, ERR_INVALID_FIELD, rule, prefix, name,
@@ -194,30 +87,31 @@ bool firm_fields_from_json(const json_t *obj, const char *prefix, struct firm *o
 	const char *s, *problem;
 
 	memset(out, 0, sizeof *out);
-	if (!get_string(obj, "uscc", true, "L002", prefix, "must be a string", &out->uscc, NULL,
-			err))
+	if (!field_read_string(obj, "uscc", true, AT(prefix, "L002"), "must be a string",
+			       &out->uscc, NULL, err))
 		return false;
 	problem = uscc_problem_r(out->uscc, buf);
 	if (problem != NULL)
 		return field_fail(err, ERR_INVALID_FIELD,
 				  strcmp(problem, USCC_CHECK_MESSAGE) == 0 ? "L003" : "L002",
 				  prefix, "uscc", "%s", problem);
-	if (!get_text(obj, "name", true, "L004", prefix, FIRM_NAME_MAX_CHARS, false, &out->name,
-		      err))
+	if (!field_read_text(obj, "name", true, AT(prefix, "L004"), FIRM_NAME_MAX_CHARS, false,
+			     &out->name, err))
 		return false;
-	if (!get_string(obj, "county_code", true, "L005", prefix,
-			"must be a string like \"350402\"", &out->county_code, NULL, err))
+	if (!field_read_string(obj, "county_code", true, AT(prefix, "L005"),
+			       "must be a string like \"350402\"", &out->county_code, NULL, err))
 		return false;
 	if (!county_code_valid(out->county_code))
 		return field_fail(err, ERR_INVALID_FIELD, "L005", prefix, "county_code",
 				  "must be a 6-digit administrative division code");
-	if (!get_string(obj, "industry_code", true, "L006", prefix,
-			"must be a string like \"3412\"", &out->industry_code, NULL, err))
+	if (!field_read_string(obj, "industry_code", true, AT(prefix, "L006"),
+			       "must be a string like \"3412\"", &out->industry_code, NULL, err))
 		return false;
 	if (!industry_code_valid(out->industry_code))
 		return field_fail(err, ERR_INVALID_FIELD, "L006", prefix, "industry_code",
 				  "must be a 4-digit GB/T 4754-2017 class (division 01-97)");
-	if (!get_string(obj, "size", true, "L007", prefix, "must be a string", &s, NULL, err))
+	if (!field_read_string(obj, "size", true, AT(prefix, "L007"), "must be a string", &s, NULL,
+			       err))
 		return false;
 	if (!firm_size_parse(s, &out->size))
 		return field_fail(err, ERR_INVALID_FIELD, "L007", prefix, "size",
@@ -260,40 +154,45 @@ bool loan_from_json(const json_t *obj, const char *prefix, struct loan_input *ou
 		return object_fail(err, ERR_BAD_JSON, prefix, "must be a JSON object");
 	if (!fields_only(obj, loan_fields, prefix, err))
 		return false;
-	if (!get_text(obj, "loan_ref", true, "L001", prefix, LOAN_REF_MAX_CHARS, false,
-		      &out->loan_ref, err))
+	if (!field_read_text(obj, "loan_ref", true, AT(prefix, "L001"), LOAN_REF_MAX_CHARS, false,
+			     &out->loan_ref, err))
 		return false;
 	if (!get_borrower(obj, prefix, &out->borrower, err))
 		return false;
-	if (!get_money(obj, "amount", true, "L008", prefix, &out->amount, &present, err))
+	if (!field_read_money(obj, "amount", true, AT(prefix, "L008"), &out->amount, &present, err))
 		return false;
-	if (!get_date(obj, "issue_date", "L009", prefix, &out->issue_date, err))
+	if (!field_read_date(obj, "issue_date", true, AT(prefix, "L009"), &out->issue_date, NULL,
+			     err))
 		return false;
-	if (!get_date(obj, "maturity_date", "L010", prefix, &out->maturity_date, err))
+	if (!field_read_date(obj, "maturity_date", true, AT(prefix, "L010"), &out->maturity_date,
+			     NULL, err))
 		return false;
 	if (!get_rate(obj, "rate", "L011", prefix, &out->rate, err))
 		return false;
-	if (!get_string(obj, "guarantee_mode", true, "L012", prefix, "must be a string", &s, NULL,
-			err))
+	if (!field_read_string(obj, "guarantee_mode", true, AT(prefix, "L012"), "must be a string",
+			       &s, NULL, err))
 		return false;
 	if (!guarantee_mode_parse(s, &out->guarantee_mode))
 		return field_fail(err, ERR_INVALID_FIELD, "L012", prefix, "guarantee_mode",
 				  "must be credit, guaranteed, collateral or pledge");
-	if (!get_text(obj, "guarantor_code", false, "L013", prefix, REF_MAX_CHARS, false,
-		      &out->guarantor_code, err))
+	if (!field_read_text(obj, "guarantor_code", false, AT(prefix, "L013"), REF_MAX_CHARS, false,
+			     &out->guarantor_code, err))
 		return false;
-	if (!get_bool(obj, "first_loan", "L014", prefix, &out->first_loan, err))
+	if (!field_read_bool(obj, "first_loan", true, false, AT(prefix, "L014"), &out->first_loan,
+			     err))
 		return false;
-	if (!get_bool(obj, "renewal", "L015", prefix, &out->renewal, err))
+	if (!field_read_bool(obj, "renewal", true, false, AT(prefix, "L015"), &out->renewal, err))
 		return false;
-	if (!get_text(obj, "renews_loan_ref", false, "L016", prefix, LOAN_REF_MAX_CHARS, false,
-		      &out->renews_loan_ref, err))
+	if (!field_read_text(obj, "renews_loan_ref", false, AT(prefix, "L016"), LOAN_REF_MAX_CHARS,
+			     false, &out->renews_loan_ref, err))
 		return false;
 	if (!get_program_id(obj, "scf_program_id", "L021", prefix, &out->scf_program_id, err))
 		return false;
-	if (!get_bool(obj, "relief_fund", "L017", prefix, &out->relief_fund, err))
+	if (!field_read_bool(obj, "relief_fund", true, false, AT(prefix, "L017"), &out->relief_fund,
+			     err))
 		return false;
-	if (!get_money(obj, "credit_line", false, "L020", prefix, &out->credit_line, &present, err))
+	if (!field_read_money(obj, "credit_line", false, AT(prefix, "L020"), &out->credit_line,
+			      &present, err))
 		return false;
 	if (!present)
 		out->credit_line = out->amount;
@@ -342,12 +241,12 @@ bool repayment_from_json(const json_t *obj, struct repayment_input *out, struct 
 		return object_fail(err, ERR_BAD_JSON, "", "the body must be a JSON object");
 	if (!fields_only(obj, repayment_fields, "", err))
 		return false;
-	if (!get_text(obj, "repayment_ref", true, "L030", "", REF_MAX_CHARS, false,
-		      &out->repayment_ref, err))
+	if (!field_read_text(obj, "repayment_ref", true, AT("", "L030"), REF_MAX_CHARS, false,
+			     &out->repayment_ref, err))
 		return false;
-	if (!get_date(obj, "date", "L031", "", &out->date, err))
+	if (!field_read_date(obj, "date", true, AT("", "L031"), &out->date, NULL, err))
 		return false;
-	return get_money(obj, "amount", true, "L032", "", &out->amount, &present, err);
+	return field_read_money(obj, "amount", true, AT("", "L032"), &out->amount, &present, err);
 }
 
 bool void_from_json(const json_t *obj, const char **reason, struct field_error *err)
@@ -357,5 +256,6 @@ bool void_from_json(const json_t *obj, const char **reason, struct field_error *
 		return object_fail(err, ERR_BAD_JSON, "", "the body must be a JSON object");
 	if (!fields_only(obj, void_fields, "", err))
 		return false;
-	return get_text(obj, "reason", true, "L040", "", REASON_MAX_CHARS, true, reason, err);
+	return field_read_text(obj, "reason", true, AT("", "L040"), REASON_MAX_CHARS, true, reason,
+			       err);
 }

@@ -51,7 +51,7 @@ json_t *loan_input_to_json(const struct loan_input *in);
 
 /**
  * Reads a repayment body {repayment_ref, date, amount} with the format rules L030-L032
- * (the loan-dependent parts are repayment_check()'s). The string in @a out is borrowed
+ * (the loan-dependent parts are judged in SQL, loan_repay). The string in @a out is borrowed
  * from @a obj. Returns false and fills @a err on the first problem.
  */
 bool repayment_from_json(const json_t *obj, struct repayment_input *out, struct field_error *err);

@@ -119,6 +119,26 @@ def test_partial_batch_stores_the_good_items_and_answers_every_item_in_input_ord
     assert got['amount'] == q['amount'], got
 
 
+def test_an_item_rejected_for_its_guarantee_mode_does_not_count_as_an_earlier_loan_ref():
+    # L013's mode part is judged on the item alone (as when C judged it before the
+    # database): a later item with the same loan_ref is judged as if the first were absent.
+    c = harness.client(harness.new_principal())
+    good = fd.loan()
+    bad = dict(copy.deepcopy(good), guarantee_mode='credit', guarantor_code='SM-GUAR')
+    ans = batch(c, [bad, good, copy.deepcopy(bad)]).json()
+    assert summary(ans) == [
+        ('rejected', 'L013', 'loans[0].guarantor_code', 'invalid_field'),
+        ('created', None, None, None),
+        ('rejected', 'L013', 'loans[2].guarantor_code', 'invalid_field'),
+    ], summary(ans)
+    msg = ans['results'][0]['error']['message']
+    assert msg == ('loans[0].guarantor_code: is only allowed with guarantee_mode "guaranteed" '
+                   '(not "credit")'), msg
+    r = batch(c, [fd.loan(), bad], '?atomic=true')
+    assert r.status == 422 and r.json()['error']['rule'] == 'L013', r
+    assert r.json()['error']['field'] == 'loans[1].guarantor_code', r
+
+
 def test_batch_items_get_the_same_derived_fields_and_warnings_as_single_posts():
     x = harness.new_principal()
     c = harness.client(x)

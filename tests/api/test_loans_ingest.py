@@ -96,10 +96,12 @@ def _rules_md():
     rows = []
     with open(os.path.join(ROOT, 'docs', 'rules.md'), encoding='utf-8') as f:
         for line in f:
-            m = re.match(r'^\| ([LW]\d{3}) \| (\w+) \| `([^`]*)` \| (.*) \|$', line.rstrip('\n'))
+            m = re.match(r'^\| ([LW]\d{3}) \| (\w+) \| (\w+) \| `([^`]*)` \| (.*) \|$',
+                         line.rstrip('\n'))
             if m:
-                rows.append({'id': m.group(1), 'severity': m.group(2), 'field': m.group(3),
-                             'description': m.group(4).replace('\\|', '|')})
+                rows.append({'id': m.group(1), 'severity': m.group(2), 'where': m.group(3),
+                             'field': m.group(4),
+                             'description': m.group(5).replace('\\|', '|')})
     return rows
 
 
@@ -123,6 +125,22 @@ def test_rules_endpoint_lists_exactly_the_catalog_of_docs_rules_md():
     assert [i['severity'] for i in items if i['id'] == 'W001'] == ['warning']
     for i in items:
         assert i['field'] and i['description'], i
+    # Each rule is judged in one place: in SQL when it needs stored rows, in C otherwise.
+    where = {i['id']: i['where'] for i in items}
+    assert {w for w in where.values()} == {'domain', 'database'}, where
+    assert sorted(k for k, w in where.items() if w == 'database' and k in EXPECTED_RULE_IDS) == [
+        'L013', 'L016', 'L019', 'L021', 'L031', 'L032', 'W001'], where
+
+
+def test_the_item_finregd_renders_has_exactly_the_fields_of_the_sql_type_loan_item():
+    # loan_ingest reads items with jsonb_populate_record: a key the C side forgot would
+    # silently become NULL. The C list (service/db/loan_item.def) must be the type's.
+    with open(os.path.join(ROOT, 'service', 'db', 'loan_item.def'), encoding='utf-8') as f:
+        c_keys = re.findall(r'^X\(LI_\w+, "(\w+)"\)$', f.read(), re.MULTILINE)
+    rows = harness.psql("SELECT attname FROM pg_attribute WHERE attrelid = 'loan_item'::regclass"
+                        " AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
+    sql_keys = [r[0] for r in rows]
+    assert len(c_keys) > 20 and c_keys == sql_keys, (c_keys, sql_keys)
 
 
 def test_rules_endpoint_answers_every_principal_kind():
@@ -423,6 +441,22 @@ def test_L013_guarantor_code_unknown_not_a_guarantor_malformed_or_on_other_modes
     for code in ('', 'G' * 65, 'A\nB', 7):
         rejected(c, fd.loan(guarantee_mode='guaranteed', guarantor_code=code), 'L013',
                  'guarantor_code')
+
+
+def test_L013_on_another_mode_keeps_its_message_and_comes_before_the_stored_loan_ref():
+    # L013 is judged in SQL only; its mode part answers as it did when C judged it: first,
+    # with the same message, even when the loan_ref is stored with other content.
+    c = harness.client('bank')
+    body = fd.loan(guarantee_mode='credit', guarantor_code='SM-GUAR')
+    r = post(c, body)
+    expect_error(r, 422, 'invalid_field', 'L013', 'guarantor_code')
+    assert r.json()['error']['message'] == (
+        'guarantor_code: is only allowed with guarantee_mode "guaranteed" (not "credit")'), r
+    stored = created(c, fd.loan())
+    r = post(c, dict(fd.loan(loan_ref=stored['loan_ref'], guarantee_mode='pledge',
+                             guarantor_code='SM-GUAR')))
+    expect_error(r, 422, 'invalid_field', 'L013', 'guarantor_code')
+    assert '(not "pledge")' in r.json()['error']['message'], r
 
 
 def test_L014_first_loan_true_or_false_is_accepted():

@@ -435,6 +435,20 @@ def test_repayment_date_before_issue_or_after_today_is_422_L031():
     assert get(c, body['loan_ref'])['outstanding'] == '5000000.00'
 
 
+def test_L031_after_today_and_L013_mode_answer_before_the_loan_is_looked_up():
+    # Both are judged in SQL only, first, as they were when C judged them: 422, not 404.
+    c = harness.client('bank')
+    r = repay(c, 'NO-SUCH-LOAN', date=fd.day(fd.today_cn(), 1), amount='1.00')
+    expect_error(r, 422, 'invalid_field', 'L031', 'date')
+    assert r.json()['error']['message'] == 'date: is after today', r
+    expect_error(repay(c, 'NO-SUCH-LOAN', date=fd.day(fd.today_cn()), amount='1.00'), 404,
+                 'not_found')
+    body = fd.loan(guarantee_mode='collateral', guarantor_code='SM-GUAR')
+    r = put(c, body, 1)
+    expect_error(r, 422, 'invalid_field', 'L013', 'guarantor_code')
+    assert r.json()['error']['message'].endswith('(not "collateral")'), r
+
+
 def test_repayment_ref_L030_and_amount_L032_formats():
     c = harness.client('bank')
     body = fd.loan()

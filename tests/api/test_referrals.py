@@ -175,6 +175,8 @@ def test_one_open_referral_per_firm_and_bank():
     again = harness.client(REGULATOR).post('/v1/referrals', json=body(firm))
     err = error_of(again, 409, 'conflict', 'uscc')
     assert first['id'] in err['message'], err
+    # Every rejection names its field in front of its message, as the contract's example.
+    assert err['message'].startswith('uscc: the firm already has an open referral'), err
     # Another bank may get the same firm.
     other = refer(firm, BANK2_CODE)
     assert other['bank_code'] == BANK2_CODE

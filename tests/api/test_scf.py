@@ -60,6 +60,8 @@ def test_program_create_answers_201_then_200_on_retry_and_409_on_other_terms():
     other = dict(body, credit_limit='60000000.00')
     err = expect_error(c.post('/v1/scf/programs', json=other), 409, 'conflict', 'name')
     assert str(p['id']) in err['message'], err
+    # Every rejection names its field in front of its message, once.
+    assert err['message'].startswith('name: program %s ' % p['id']), err
 
 
 def test_program_create_checks_every_field():
@@ -173,9 +175,12 @@ def test_members_join_leave_and_rejoin_with_their_history():
     expect_error(c.post(f'/v1/scf/programs/{pid}/members',
                         json={'firm': p['core'], 'side': 'upstream'}),
                  422, 'invalid_field', 'firm.uscc')
-    expect_error(c.post(f'/v1/scf/programs/{pid}/members',
-                        json={'firm': firm(), 'side': 'upstream', 'joined_on': '2019-12-31'}),
-                 422, 'invalid_field', 'joined_on')
+    err = expect_error(c.post(f'/v1/scf/programs/{pid}/members',
+                              json={'firm': firm(), 'side': 'upstream', 'joined_on': '2019-12-31'}),
+                       422, 'invalid_field', 'joined_on')
+    # The field in front of the message, once.
+    assert err['message'] == ('joined_on: 2019-12-31 is before the program started '
+                              '(2020-01-01)'), err
     expect_error(c.post(f'/v1/scf/programs/{pid}/members',
                         json={'firm': firm(), 'side': 'upstream', 'joined_on': '2999-01-01'}),
                  422, 'invalid_field', 'joined_on')

@@ -1,6 +1,7 @@
-/* Unit tests for domain/loan_rules: the rule catalog and docs/rules.md kept identical, the
- * printable-text rule, the cross-field checks of loans and repayments, the first-loan
- * warning and the derived fields (term, tenor, LPR in force, spread, inclusive flag). */
+/* Unit tests for domain/loan_rules: the rule catalog and docs/rules.md kept identical (and
+ * where each rule is judged), the printable-text rule, the cross-field checks of loans and
+ * the derived fields (term, tenor, LPR in force, spread, inclusive flag). The rules judged
+ * in SQL (where = database) are tested through the API (tests/api/). */
 #include "check.h"
 #include "domain/dates.h"
 #include "domain/loan.h"
@@ -180,6 +181,24 @@ static void test_severity_names(void)
 	CHECK_STR(rule_severity_name((enum rule_severity)7), "unknown");
 }
 
+/* Each rule is judged in one place: those that need stored rows in SQL, the rest in C. */
+static void test_catalog_says_where_each_rule_is_judged(void)
+{
+	static const char *const database[] = {"L013", "L016", "L019", "L021",
+					       "L031", "L032", "L050", "W001"};
+	size_t n_db = 0;
+
+	for (size_t i = 0; i < sizeof database / sizeof database[0]; i++)
+		CHECK(rule_find(database[i]) != NULL &&
+		      rule_find(database[i])->where == RULE_DATABASE);
+	for (size_t i = 0; i < rule_catalog_len; i++)
+		n_db += rule_catalog[i].where == RULE_DATABASE;
+	CHECK(n_db == sizeof database / sizeof database[0]);
+	CHECK_STR(rule_where_name(RULE_DOMAIN), "domain");
+	CHECK_STR(rule_where_name(RULE_DATABASE), "database");
+	CHECK_STR(rule_where_name((enum rule_where)7), "unknown");
+}
+
 static void test_catalog_markdown_has_one_row_per_rule_with_escaped_pipes(void)
 {
 	char *md = rule_catalog_markdown();
@@ -189,9 +208,9 @@ static void test_catalog_markdown_has_one_row_per_rule_with_escaped_pipes(void)
 	for (const char *p = md; (p = strstr(p, "\n| ")) != NULL; p++)
 		rows++;
 	CHECK(rows == rule_catalog_len + 1); /* the rule rows and the heading row */
-	CHECK(strstr(md, "| L003 | error | `borrower.uscc` | the check character must match |\n") !=
-	      NULL);
-	CHECK(strstr(md, "| W001 | warning | `first_loan` | ") != NULL);
+	CHECK(strstr(md, "| L003 | error | domain | `borrower.uscc` | the check character must "
+			 "match |\n") != NULL);
+	CHECK(strstr(md, "| W001 | warning | database | `first_loan` | ") != NULL);
 	CHECK(strstr(md, "large \\| medium \\| small \\| micro") != NULL);
 	CHECK(md[strlen(md) - 1] == '\n');
 	free(md);
@@ -291,18 +310,16 @@ static void test_l010_maturity_must_be_after_issue(void)
 	CHECK(passes(&in));
 }
 
-static void test_l013_guarantor_only_with_guaranteed(void)
+/* L013 is judged in SQL only (where = database): a guarantor_code with any mode passes. */
+static void test_l013_is_not_judged_here(void)
 {
 	struct loan_input in = good_loan();
 
 	in.guarantor_code = "SMRZDB";
-	expect_violation(&in, "", "L013", "guarantor_code");
+	CHECK(passes(&in));
 	in.guarantee_mode = GM_COLLATERAL;
-	expect_violation(&in, "", "L013", "guarantor_code");
-	in.guarantee_mode = GM_GUARANTEED;
 	CHECK(passes(&in));
-	in.guarantor_code = NULL;
-	CHECK(passes(&in));
+	CHECK(rule_find("L013")->where == RULE_DATABASE);
 }
 
 static void test_l015_renewal_and_renews_loan_ref_go_together(void)
@@ -398,22 +415,6 @@ static void test_loan_check_messages_name_the_limits(void)
 	in.issue_date = day_of("2027-01-01");
 	CHECK(!loan_check(&in, &p, "", &v));
 	CHECK_STR(v.message, "issue_date: must not be after today (2026-01-01)");
-}
-
-static void test_w001_only_when_flags_disagree(void)
-{
-	struct loan_input in = good_loan();
-	struct rule_violation v;
-
-	CHECK(!loan_warn_first_loan(&in, true, "", &v));
-	CHECK(loan_warn_first_loan(&in, false, "", &v));
-	CHECK_STR(v.rule, "W001");
-	CHECK_STR(v.field, "first_loan");
-	in.first_loan = false;
-	CHECK(!loan_warn_first_loan(&in, false, "", &v));
-	CHECK(loan_warn_first_loan(&in, true, "loans[2]", &v));
-	CHECK_STR(v.field, "loans[2].first_loan");
-	CHECK(rule_find("W001")->severity == RULE_WARNING);
 }
 
 static struct loan_derived derive(const struct loan_input *in)
@@ -565,37 +566,12 @@ static void test_derive_medium_long_term_boundary(void)
 	CHECK(derive(&in).medium_long_term);
 }
 
-static void test_repayment_check_l031_and_l032(void)
-{
-	struct repayment_input r = {"R-1", day_of("2021-01-01"), YUAN(100)};
-	int32_t issue = day_of("2020-05-12"), today = day_of("2026-01-01");
-	struct rule_violation v;
-
-	CHECK(repayment_check(&r, issue, YUAN(100), today, "", &v));
-	r.date = issue;
-	CHECK(repayment_check(&r, issue, YUAN(100), today, "", &v));
-	r.date = today;
-	CHECK(repayment_check(&r, issue, YUAN(100), today, "", &v));
-	r.date = issue - 1;
-	CHECK(!repayment_check(&r, issue, YUAN(100), today, "", &v));
-	CHECK_STR(v.rule, "L031");
-	CHECK_STR(v.field, "date");
-	r.date = today + 1;
-	CHECK(!repayment_check(&r, issue, YUAN(100), today, "", &v));
-	CHECK_STR(v.rule, "L031");
-	r.date = today;
-	r.amount = YUAN(100) + 1;
-	CHECK(!repayment_check(&r, issue, YUAN(100), today, "", &v));
-	CHECK_STR(v.rule, "L032");
-	CHECK_STR(v.field, "amount");
-	CHECK_STR(v.message, "amount: must not be above what is outstanding (100.00)");
-}
-
 int main(void)
 {
 	RUN(test_catalog_ids_are_unique_sorted_and_found);
 	RUN(test_catalog_has_the_briefs_rows);
 	RUN(test_severity_names);
+	RUN(test_catalog_says_where_each_rule_is_judged);
 	RUN(test_catalog_markdown_has_one_row_per_rule_with_escaped_pipes);
 	RUN(test_docs_rules_md_matches_the_catalog);
 	RUN(test_text_chars_counts_code_points);
@@ -605,7 +581,7 @@ int main(void)
 	RUN(test_good_loan_passes);
 	RUN(test_l009_issue_date_today_passes_tomorrow_fails);
 	RUN(test_l010_maturity_must_be_after_issue);
-	RUN(test_l013_guarantor_only_with_guaranteed);
+	RUN(test_l013_is_not_judged_here);
 	RUN(test_l015_renewal_and_renews_loan_ref_go_together);
 	RUN(test_l017_relief_fund_amount_cap_is_inclusive);
 	RUN(test_l018_relief_fund_term_at_most_twelve_months);
@@ -613,7 +589,6 @@ int main(void)
 	RUN(test_loan_check_paths_carry_the_prefix);
 	RUN(test_loan_check_reports_the_first_violation_in_field_order);
 	RUN(test_loan_check_messages_name_the_limits);
-	RUN(test_w001_only_when_flags_disagree);
 	RUN(test_derive_contract_example);
 	RUN(test_derive_no_lpr_before_2019_08_20);
 	RUN(test_derive_lpr_in_force_on_issue_date);
@@ -623,6 +598,5 @@ int main(void)
 	RUN(test_derive_inclusive_credit_line_limit_is_inclusive);
 	RUN(test_derive_manufacturing_is_divisions_13_to_43);
 	RUN(test_derive_medium_long_term_boundary);
-	RUN(test_repayment_check_l031_and_l032);
 	return CHECK_SUMMARY();
 }
