@@ -35,7 +35,11 @@ static const struct option_row options[] = {
     ROW("client-ca", "FINREG_CLIENT_CA", "certs/dev/ca.pem", OPT_STR, client_ca,
 	"CA certificate(s) that issue client certificates (PEM)"),
     ROW("threads", "FINREG_THREADS", "0", OPT_UINT, threads,
-	"worker threads, each with its own database connection; 0 = 2 per core"),
+	"request workers, each with its own database connection; 0 = 2 per core"),
+    ROW("io-threads", "FINREG_IO_THREADS", "0", OPT_UINT, io_threads,
+	"HTTP threads (TLS, parsing, sending; never the database); 0 = 1 per core"),
+    ROW("max-queued", "FINREG_MAX_QUEUED", "0", OPT_UINT, max_queued,
+	"requests waiting for a worker; beyond it 503 + Retry-After; 0 = 64 per worker"),
     ROW("max-body", "FINREG_MAX_BODY", "8388608", OPT_SIZE, max_body,
 	"largest request body in bytes; larger ones get 413 before they are read"),
     ROW("connection-timeout", "FINREG_CONNECTION_TIMEOUT", "30", OPT_UINT, connection_timeout,
@@ -162,6 +166,13 @@ bool config_load(struct config *cfg, int *argc, char **argv)
 
 		cfg->threads = cores > 0 ? (unsigned)cores * 2 : 2;
 	}
+	if (cfg->io_threads == 0) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		cfg->io_threads = cores > 0 ? (unsigned)cores : 1;
+	}
+	if (cfg->max_queued == 0)
+		cfg->max_queued = cfg->threads * 64;
 	return true;
 }
 

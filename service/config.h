@@ -29,6 +29,8 @@ struct config {
 	const char *web_dir;
 	const char *read_database_url;
 	unsigned read_max_lag_ms;
+	unsigned io_threads;
+	unsigned max_queued;
 };
 
 /**

@@ -1,7 +1,8 @@
-/* finregd: the command line. `serve` runs the HTTPS server (and the Idempotency-Key
- * purger); `migrate` (as the schema owner), `principal add | disable | enable | list | cert`
- * and `token issue | revoke` are the operator's commands against the same database. Each
- * credential change is logged (stderr) with the operator's login. */
+/* finregd: the command line. `serve` starts the background threads (database health
+ * checker, principal-cache listener, statistics compactor, Idempotency-Key purger) and
+ * runs the HTTPS server beside them; `migrate` (as the schema owner), `principal add | disable |
+ * enable | list | cert` and `token issue | revoke` are the operator's commands against the same
+ * database. Each credential change is logged (stderr) with the operator's login. */
 #include <ctype.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -11,11 +12,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compactor.h"
 #include "config.h"
 #include "crypto.h"
 #include "db/db.h"
 #include "db/migrations.h"
+#include "db/principal_cache.h"
 #include "db/principals.h"
+#include "db/stream.h"
 #include "db/loans.h"
 #include "handlers/handlers.h"
 #include "db/route.h"
@@ -311,8 +315,33 @@ static int cmd_migrate_as_owner(const struct config *cfg)
 	return cmd_migrate();
 }
 
-/* serve, with the Idempotency-Key purger beside the server. SIGTERM and SIGINT are blocked
- * first so only server_run's sigwait() takes them, not the purger's thread. */
+/* The threads that serve no HTTP: started before the server, stopped after it. */
+static void background_start(const struct config *cfg, unsigned keep)
+{
+	db_set_statement_timeout(cfg->statement_timeout_ms);
+	db_stream_set_max(cfg->max_exports);
+	db_idempotency_keep(keep);
+	if (!db_health_start())
+		LOG_WARN("database health checker not started: /readyz asks the database itself");
+	if (!principal_cache_start())
+		LOG_WARN("principal cache not started: every request looks its caller up");
+	if (!compactor_start(1000))
+		LOG_WARN("statistics compactor not started");
+	if (!purger_start(keep / 4 < 1 ? 1 : keep / 4 > 60 ? 60 : keep / 4))
+		LOG_WARN("Idempotency-Key purger not started");
+}
+
+static void background_stop(void)
+{
+	purger_stop();
+	compactor_stop();
+	principal_cache_stop();
+	db_health_stop();
+}
+
+/* serve: the background threads, then the HTTPS server until SIGTERM or SIGINT. Those
+ * are blocked first, so every thread inherits the mask and only server_run's sigwait()
+ * takes them. */
 static int cmd_serve(const struct config *cfg)
 {
 	sigset_t signals;
@@ -327,10 +356,9 @@ static int cmd_serve(const struct config *cfg)
 	sigaddset(&signals, SIGTERM);
 	sigaddset(&signals, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &signals, NULL);
-	db_idempotency_keep(keep);
-	purger_start(keep / 4 < 1 ? 1 : keep / 4 > 60 ? 60 : keep / 4);
+	background_start(cfg, keep);
 	rc = server_run(cfg);
-	purger_stop();
+	background_stop();
 	return rc;
 }
 

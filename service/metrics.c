@@ -388,6 +388,13 @@ static void render_database(struct sbuf *b, const struct metrics_state *st)
 	      (double)st->conns_waiting);
 	counter(b, "finreg_db_connection_slow_waits_total",
 		"Connections that took over a second to get.", st->conn_slow_waits);
+	gauge(b, "finreg_workers", "Request workers (each with its own database connection).",
+	      st->workers);
+	gauge(b, "finreg_workers_busy", "Request workers running a request now.", st->workers_busy);
+	gauge(b, "finreg_work_queued", "Requests waiting for a worker.", st->work_queued);
+	counter(b, "finreg_work_refused_total",
+		"Requests answered 503 because as many were waiting as --max-queued allows.",
+		st->work_refused);
 	gauge(b, "finreg_principal_listener_up",
 	      "1 when the principal-cache listener is connected and listening.", st->listener_up);
 	gauge(b, "finreg_stats_pending_rows",

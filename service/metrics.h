@@ -50,6 +50,8 @@ struct metrics_state {
 	int64_t conns_busy, conns_waiting;
 	uint64_t conn_slow_waits;
 	bool listener_up;
+	unsigned workers, workers_busy, work_queued; /* workpool.h */
+	uint64_t work_refused;
 };
 
 /** Appends @a st, the compactor's lag, build info and the process's RSS and open files to

@@ -63,8 +63,8 @@ static const struct db_stmt *const stmt_tables[] = {
     NULL,
 };
 
-/* Closes a thread's connection when the thread exits (libmicrohttpd's pool threads end
- * in MHD_stop_daemon), so no connection outlives its thread. */
+/* Closes a thread's connection when the thread exits (request workers end in
+ * workpool_stop), so no connection outlives its thread. */
 static pthread_key_t conn_key;
 static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
 
@@ -567,8 +567,17 @@ enum db_rc db_readiness(void)
 {
 	if (database_hangs())
 		return DB_UNAVAILABLE;
-	if (atomic_load(&health_on) && atomic_load(&health_rc) >= 0)
-		return (enum db_rc)atomic_load(&health_rc);
+	if (atomic_load(&health_on)) {
+		/* Answered from the health checker, never from a statement of this thread (an
+		 * HTTP thread): just after start, its first probe is waited for, briefly. */
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		uint64_t until = log_monotonic_us() + HEALTH_STALE_US;
+
+		while (atomic_load(&health_rc) < 0 && log_monotonic_us() < until)
+			nanosleep(&ts, NULL);
+		return atomic_load(&health_rc) >= 0 ? (enum db_rc)atomic_load(&health_rc)
+						    : DB_UNAVAILABLE;
+	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		enum db_rc rc;
 		PGconn *c = get_conn(&rc);

@@ -235,8 +235,8 @@ enum db_rc loan_group_submit(loan_group_ingest_fn ingest, const char *bank, cons
 	queue_tail = &self.next;
 	queued++;
 	/* Wait to be stored by another post's group, or to lead one. Taken into a group, a
-	 * post waits for its commit at most MEMBER_WAIT_MAX_MS: its pool thread serves other
-	 * connections, which must not wait on a slow group of other posts. It then answers
+	 * post waits for its commit at most MEMBER_WAIT_MAX_MS: its request worker serves
+	 * other requests, which must not wait long on a slow group of other posts. It answers
 	 * 503 (the group may still commit it: a retry by loan_ref is safe). */
 	while (!self.done && (self.taken || !may_lead(&self))) {
 		if (!self.taken) {

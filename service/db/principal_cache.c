@@ -67,20 +67,45 @@ static void invalidate(bool now_listening)
 	pthread_mutex_unlock(&lock);
 }
 
+/* The slot of @a key when it holds a fresh entry (lock held), else NULL. */
+static struct slot *fresh(const char *key, uint64_t now)
+{
+	struct slot *s = &slots[slot_of(key)];
+
+	if (listening && s->generation == generation && strcmp(s->key, key) == 0 &&
+	    now - s->loaded_us < CACHE_MAX_AGE_US)
+		return s;
+	return NULL;
+}
+
+bool principal_cache_peek(char kind, const char *sha256_hex, struct principal *out)
+{
+	char key[sizeof slots[0].key];
+	struct slot *s;
+
+	snprintf(key, sizeof key, "%c:%s", kind, sha256_hex);
+	pthread_mutex_lock(&lock);
+	s = fresh(key, log_monotonic_us());
+	if (s != NULL)
+		*out = s->who;
+	pthread_mutex_unlock(&lock);
+	return s != NULL;
+}
+
 enum db_rc principal_cache_lookup(char kind, const char *sha256_hex, principal_fetch_fn fetch,
 				  struct principal *out)
 {
 	char key[sizeof slots[0].key];
-	struct slot *s;
+	struct slot *s, *hit;
 	uint64_t gen, now = log_monotonic_us();
 	enum db_rc rc;
 
 	snprintf(key, sizeof key, "%c:%s", kind, sha256_hex);
 	s = &slots[slot_of(key)];
 	pthread_mutex_lock(&lock);
-	if (listening && s->generation == generation && strcmp(s->key, key) == 0 &&
-	    now - s->loaded_us < CACHE_MAX_AGE_US) {
-		*out = s->who;
+	hit = fresh(key, now);
+	if (hit != NULL) {
+		*out = hit->who;
 		pthread_mutex_unlock(&lock);
 		return DB_OK;
 	}

@@ -17,6 +17,10 @@ typedef enum db_rc (*principal_fetch_fn)(const char *sha256_hex, struct principa
 enum db_rc principal_cache_lookup(char kind, const char *sha256_hex, principal_fetch_fn fetch,
 				  struct principal *out);
 
+/** The principal of digest @a sha256_hex of kind @a kind from the cache alone: true and
+ *  *out filled on a hit; false when only the database can tell. Never waits. */
+bool principal_cache_peek(char kind, const char *sha256_hex, struct principal *out);
+
 /** Starts the listener; until it listens, nothing is cached. */
 bool principal_cache_start(void);
 

@@ -9,6 +9,7 @@
 #include "http/reply.h"
 #include "http/router.h"
 #include "metrics.h"
+#include "workpool.h"
 
 void ops_healthz(struct request *req)
 {
@@ -51,8 +52,14 @@ void ops_readyz(struct request *req)
 static void read_state(struct metrics_state *st)
 {
 	struct db_route_stats r;
+	struct workpool_stats w;
 
 	db_route_stats(&r);
+	workpool_stats(&w);
+	st->workers = w.threads;
+	st->workers_busy = w.busy;
+	st->work_queued = w.queued;
+	st->work_refused = w.refused;
 	st->db_read_only = r.read_only;
 	st->replica_configured = r.replica_configured;
 	st->replica_up = r.replica_up;

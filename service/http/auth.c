@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "crypto.h"
+#include "db/principal_cache.h"
 #include "db/principals.h"
 #include "log.h"
 
@@ -50,7 +51,8 @@ static enum auth_outcome by_lookup(enum db_rc r, enum auth_outcome not_found, en
 	return r == DB_NOT_FOUND ? not_found : AUTH_DB;
 }
 
-enum auth_outcome auth_identify(struct request *req, struct tls_peer *peer, enum db_rc *rc)
+enum auth_outcome auth_identify(struct request *req, struct tls_peer *peer, bool cached_only,
+				enum db_rc *rc)
 {
 	const char *authz;
 	char digest[65];
@@ -60,14 +62,21 @@ enum auth_outcome auth_identify(struct request *req, struct tls_peer *peer, enum
 		check_peer(req, peer);
 	if (peer != NULL && peer->state == PEER_BAD_CERT)
 		return AUTH_BAD_CERT;
-	if (peer != NULL && peer->state == PEER_CERT_OK)
+	if (peer != NULL && peer->state == PEER_CERT_OK) {
+		if (cached_only)
+			return principal_cache_peek('c', peer->sha256, &req->principal)
+				   ? AUTH_OK
+				   : AUTH_NEEDS_DB;
 		return by_lookup(db_principal_by_cert(peer->sha256, &req->principal),
 				 AUTH_UNKNOWN_CERT, rc);
+	}
 	authz = req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (authz == NULL)
 		return AUTH_NO_CREDENTIAL;
 	if (strncasecmp(authz, "Bearer ", 7) != 0 || authz[7] == '\0')
 		return AUTH_BAD_TOKEN;
 	sha256_hex(authz + 7, strlen(authz + 7), digest);
+	if (cached_only)
+		return principal_cache_peek('t', digest, &req->principal) ? AUTH_OK : AUTH_NEEDS_DB;
 	return by_lookup(db_principal_by_token(digest, &req->principal), AUTH_BAD_TOKEN, rc);
 }

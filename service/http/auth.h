@@ -27,10 +27,14 @@ enum auth_outcome {
 	AUTH_BAD_CERT,
 	AUTH_UNKNOWN_CERT,
 	AUTH_BAD_TOKEN,
-	AUTH_DB, /* database problem: see *rc */
+	AUTH_DB,       /* database problem: see *rc */
+	AUTH_NEEDS_DB, /* cached_only, and the cache does not know the credential */
 };
 
-/** Identifies the caller of @a req, filling req->principal on AUTH_OK. */
-enum auth_outcome auth_identify(struct request *req, struct tls_peer *peer, enum db_rc *rc);
+/** Identifies the caller of @a req, filling req->principal on AUTH_OK. With
+ *  @a cached_only (an HTTP thread, which must not wait on the database) a credential the
+ *  principal cache does not hold answers AUTH_NEEDS_DB instead of asking the database. */
+enum auth_outcome auth_identify(struct request *req, struct tls_peer *peer, bool cached_only,
+				enum db_rc *rc);
 
 #endif

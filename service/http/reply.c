@@ -9,8 +9,11 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "workpool.h"
 
 #define RETRY_AFTER_SECONDS "2"
+#define STREAM_BLOCK        (32 * 1024)   /* what libmicrohttpd asks for at a time */
+#define STREAM_BUFFER       (1024 * 1024) /* what a worker fetches at a time */
 
 static void set_response(struct request *req, unsigned status, struct MHD_Response *resp,
 			 const char *content_type)
@@ -136,21 +139,65 @@ void reply_db_error(struct request *req, enum db_rc rc)
 	reply_error(req, ERR_INTERNAL, NULL, NULL, "database outcome %d", (int)rc);
 }
 
+/* A streamed body. Its rows come from the database, which an HTTP thread must never wait
+ * on: when the chunk in hand is sent, the content reader suspends the connection and
+ * hands the next fill to a request worker (workpool.h), which resumes the connection
+ * when the chunk is ready; libmicrohttpd then asks the reader again. */
 struct stream {
 	stream_fill_fn fill;
 	void *cls;
 	void (*free_cls)(void *cls);
+	struct MHD_Connection *conn;
+	size_t len, off; /* the chunk in buf, and how much of it is sent */
+	int end;         /* 0 more to come, 1 the end, -1 the fill failed */
+	char buf[STREAM_BUFFER];
 };
+
+static void stream_fetch(void *cls)
+{
+	struct stream *s = cls;
+	struct MHD_Connection *conn = s->conn;
+	long n = s->fill(s->cls, s->buf, sizeof s->buf);
+
+	s->off = 0;
+	s->len = n > 0 ? (size_t)n : 0;
+	s->end = n > 0 ? 0 : n == 0 ? 1 : -1;
+	MHD_resume_connection(conn);
+}
+
+/* The server stops before a worker took the fill: the body ends cut off. */
+static void stream_cancelled(void *cls)
+{
+	struct stream *s = cls;
+
+	s->end = -1;
+	MHD_resume_connection(s->conn);
+}
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *s = cls;
-	long n = s->fill(s->cls, buf, max);
 
 	(void)pos;
-	if (n > 0)
+	if (s->off < s->len) {
+		size_t n = s->len - s->off < max ? s->len - s->off : max;
+
+		memcpy(buf, s->buf + s->off, n);
+		s->off += n;
 		return (ssize_t)n;
-	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	if (s->end != 0)
+		return s->end > 0 ? MHD_CONTENT_READER_END_OF_STREAM
+				  : MHD_CONTENT_READER_END_WITH_ERROR;
+	/* Nothing in hand: zero bytes now, and a worker fetches the next chunk. With no room
+	 * in the workers' queue the body ends cut off (the client sees no final chunk). */
+	if (!workpool_reserve()) {
+		LOG_WARN("a streamed reply ended early: no room in the request workers' queue");
+		return MHD_CONTENT_READER_END_WITH_ERROR;
+	}
+	MHD_suspend_connection(s->conn);
+	workpool_submit(stream_fetch, stream_cancelled, s);
+	return 0;
 }
 
 static void stream_free(void *cls)
@@ -172,9 +219,12 @@ void reply_stream(struct request *req, unsigned status, const char *content_type
 	s->fill = fill;
 	s->cls = cls;
 	s->free_cls = free_cls;
+	s->conn = req->conn;
+	s->len = s->off = 0;
+	s->end = 0;
 	set_response(req, status,
-		     MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, s,
-						       stream_free),
+		     MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read,
+						       s, stream_free),
 		     content_type);
 }
 

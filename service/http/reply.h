@@ -42,7 +42,8 @@ typedef long (*stream_fill_fn)(void *cls, char *buf, size_t max);
 
 /**
  * Replies @a status with a body produced piece by piece by @a fill (chunked transfer
- * encoding), on the connection's own thread. @a free_cls(cls) is called when the
+ * encoding). Each call of @a fill runs on a request worker while the connection waits
+ * suspended, so @a fill may wait on the database. @a free_cls(cls) is called when the
  * response is done or abandoned. Takes ownership of @a cls.
  */
 void reply_stream(struct request *req, unsigned status, const char *content_type,

@@ -1,11 +1,16 @@
-/* The HTTPS server. Threading: libmicrohttpd's epoll mode with a thread pool
- * (MHD_USE_EPOLL_INTERNAL_THREAD + MHD_OPTION_THREAD_POOL_SIZE): each pool thread runs
- * its own epoll loop and handles its connections from start to end, and owns one libpq
- * connection (db.c's thread-local), so a slow statement stalls only that thread's
- * connections. One accepting thread (acceptor.c) spreads new connections over the pool.
- * The request flow is: headers -> request id, length checks, route, caller, rights, media
- * type and size -> body chunks -> JSON parse -> handler -> one queued reply -> access log
- * and metrics. */
+/* The HTTPS server. Threading: libmicrohttpd's epoll mode with a small pool of I/O threads
+ * (MHD_USE_EPOLL_INTERNAL_THREAD + MHD_OPTION_THREAD_POOL_SIZE, --io-threads), each running
+ * its own epoll loop over its connections; they never wait on the database. Whatever may
+ * wait on it -- a caller the principal cache does not know, and every handler not marked
+ * no_db in the route table -- runs on a request worker (workpool.h, --threads, each with
+ * its own libpq connection) while libmicrohttpd keeps the connection suspended
+ * (MHD_suspend_connection); the worker makes the reply and resumes the connection, and
+ * the I/O thread queues the reply when libmicrohttpd calls on_access again. So a request
+ * held in the database holds one worker and its own connection, no one else's. One
+ * accepting thread (acceptor.c) spreads new connections over the I/O threads.
+ * The request flow is: headers -> request id, length checks, route, caller (cache, else a
+ * worker), rights, media type and size -> body chunks -> a worker: JSON parse, handler ->
+ * one queued reply -> access log and metrics. */
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -25,12 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "compactor.h"
 #include "json/limits.h"
-#include "db/db.h"
-#include "db/principal_cache.h"
 #include "db/route.h"
-#include "db/stream.h"
 #include "http/acceptor.h"
 #include "http/auth.h"
 #include "http/conns.h"
@@ -38,6 +39,7 @@
 #include "http/router.h"
 #include "log.h"
 #include "metrics.h"
+#include "workpool.h"
 
 /* TLS 1.3, and TLS 1.2 with ECDHE key exchange and AEAD ciphers only (no CBC, no SHA-1
  * MACs, no RSA key exchange): `gnutls-cli -l --priority` lists what this allows. */
@@ -45,6 +47,25 @@
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-CIPHER-ALL:"  \
 	"+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD"
 #define CONNECTION_MEMORY (128 * 1024)
+
+/* Where a request stands. Offloaded steps run on a worker with the connection suspended;
+ * libmicrohttpd calls on_access again once the worker resumes it. */
+enum step {
+	STEP_HEADERS, /* being checked on the I/O thread */
+	STEP_AUTH,    /* a worker asks the database who the caller is */
+	STEP_AUTHED,  /* that is done: the next call is libmicrohttpd's second look at the
+		       * headers (it calls again after a suspension before the body) */
+	STEP_BODY,    /* reading the body, or waiting for the final call */
+	STEP_HANDLER, /* a worker runs the handler */
+	STEP_DONE,    /* the worker made the reply */
+};
+
+/* A request as the server holds it: what handlers see, and the server's own state. */
+struct http_request {
+	struct request req; /* first: a struct request * is a struct http_request * */
+	enum step step;
+	enum route_match match;
+};
 
 static const struct config *config;
 static atomic_int in_flight;
@@ -86,7 +107,8 @@ static void request_id_init(struct request *req)
 /* NULL when out of memory: the connection is then closed, nothing else is harmed. */
 static struct request *request_new(struct MHD_Connection *conn, const char *url, const char *method)
 {
-	struct request *req = calloc(1, sizeof *req);
+	/* A struct http_request, seen through its first member. */
+	struct request *req = calloc(1, sizeof(struct http_request));
 
 	if (req == NULL)
 		return NULL;
@@ -208,15 +230,24 @@ static void reply_busy(struct request *req)
 		    "the server holds as many request bodies as it may; retry later");
 }
 
-/* Identifies the caller; replies and returns false when that fails. */
-static bool authenticate(struct request *req)
+static struct http_request *http_of(struct request *req)
+{
+	return (struct http_request *)req;
+}
+
+/* Identifies the caller: true when known; false when it replied (refused), or, with
+ * @a cached_only, when only the database can tell (then step is STEP_AUTH). */
+static bool authenticate(struct request *req, bool cached_only)
 {
 	enum db_rc rc;
 
-	switch (auth_identify(req, peer_of(req), &rc)) {
+	switch (auth_identify(req, peer_of(req), cached_only, &rc)) {
 	case AUTH_OK:
 		req->authenticated = true;
 		return true;
+	case AUTH_NEEDS_DB:
+		http_of(req)->step = STEP_AUTH;
+		break;
 	case AUTH_NO_CREDENTIAL:
 		metrics_auth_failure("no_credential");
 		reply_error(req, ERR_UNAUTHENTICATED, NULL, NULL,
@@ -330,32 +361,12 @@ static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const 
 	return MHD_NO;
 }
 
-/* Everything that can be decided from the headers alone. */
-static void begin(struct request *req)
+/* What the headers decide once the caller is known. */
+static void after_auth(struct request *req)
 {
-	struct header_count h = {0, 0};
-	enum route_match m;
 	const char *bad_arg = NULL;
-	bool needs_auth;
 
-	if (!printable_ascii(req->method) || !printable_ascii(req->path)) {
-		reply_error(
-		    req, ERR_BAD_REQUEST, NULL, NULL,
-		    "the method and path must be printable ASCII (percent-encode the rest)");
-		return;
-	}
-	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &h);
-	if (h.content_length > 1 || (h.content_length > 0 && h.transfer_encoding > 0)) {
-		reply_error(
-		    req, ERR_BAD_REQUEST, NULL, NULL,
-		    "ambiguous body length (Content-Length with Transfer-Encoding, or twice)");
-		return;
-	}
-	m = router_match(req, req->method, req->path);
-	needs_auth = m == ROUTE_FOUND ? req->route->kinds != 0 : strncmp(req->path, "/v1/", 4) == 0;
-	if (needs_auth && !authenticate(req))
-		return;
-	switch (m) {
+	switch (http_of(req)->match) {
 	case ROUTE_FOUND:
 		break;
 	case ROUTE_BAD_ENCODING:
@@ -385,6 +396,35 @@ static void begin(struct request *req)
 	}
 	if (req->route->bodies != 0)
 		check_body_headers(req);
+}
+
+/* Everything that can be decided from the headers alone, on the I/O thread; leaves step
+ * at STEP_AUTH when the caller must be looked up in the database first. */
+static void begin(struct request *req)
+{
+	struct http_request *h = http_of(req);
+	struct header_count hc = {0, 0};
+	bool needs_auth;
+
+	if (!printable_ascii(req->method) || !printable_ascii(req->path)) {
+		reply_error(
+		    req, ERR_BAD_REQUEST, NULL, NULL,
+		    "the method and path must be printable ASCII (percent-encode the rest)");
+		return;
+	}
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &hc);
+	if (hc.content_length > 1 || (hc.content_length > 0 && hc.transfer_encoding > 0)) {
+		reply_error(
+		    req, ERR_BAD_REQUEST, NULL, NULL,
+		    "ambiguous body length (Content-Length with Transfer-Encoding, or twice)");
+		return;
+	}
+	h->match = router_match(req, req->method, req->path);
+	needs_auth =
+	    h->match == ROUTE_FOUND ? req->route->kinds != 0 : strncmp(req->path, "/v1/", 4) == 0;
+	if (needs_auth && !authenticate(req, true))
+		return;
+	after_auth(req);
 }
 
 static void append_body(struct request *req, const char *data, size_t size)
@@ -451,18 +491,26 @@ static bool parse_json_body(struct request *req)
 	return true;
 }
 
-/* The whole body has arrived (or there was none): run the handler. */
-static void finish(struct request *req)
+/* The whole body has arrived (or there was none): false, with the reply made, when the
+ * body cannot be taken. On the I/O thread. */
+static bool body_acceptable(struct request *req)
 {
 	if (req->body_too_large) {
 		reply_error(req, ERR_PAYLOAD_TOO_LARGE, NULL, NULL,
 			    "the body is larger than the limit of %zu bytes", config->max_body);
-		return;
+		return false;
 	}
 	if (req->body_refused) {
 		reply_busy(req);
-		return;
+		return false;
 	}
+	return true;
+}
+
+/* Parses the body and runs the handler (on a worker, or on the I/O thread for a no_db
+ * route). */
+static void run_handler(struct request *req)
+{
 	if (req->route->bodies != 0 && req->body_format == BODY_FORMAT_JSON &&
 	    !parse_json_body(req))
 		return;
@@ -483,6 +531,84 @@ static bool has_body(struct request *req)
 	return cl != NULL && strspn(cl, "0") != strlen(cl);
 }
 
+/* Ends a worker's step: records the next step and resumes the connection, the last touch
+ * of the request on this thread (the I/O thread may complete and free it at once). */
+static void step_done(struct request *req, enum step next)
+{
+	struct MHD_Connection *conn = req->conn;
+
+	http_of(req)->step = next;
+	MHD_resume_connection(conn);
+}
+
+static void work_auth(void *cls)
+{
+	struct request *req = cls;
+
+	if (authenticate(req, false))
+		after_auth(req);
+	step_done(req, STEP_AUTHED);
+}
+
+static void work_handler(void *cls)
+{
+	struct request *req = cls;
+
+	run_handler(req);
+	step_done(req, STEP_DONE);
+}
+
+/* After the headers: a reply made from them goes out at once when a body is on its way
+ * (libmicrohttpd then discards it and closes the connection); without a body it waits
+ * for the final call, so the connection stays alive. */
+static enum MHD_Result headers_done(struct request *req)
+{
+	http_of(req)->step = STEP_BODY;
+	return req->response != NULL && has_body(req) ? queue(req) : MHD_YES;
+}
+
+/* A queued step no worker took: the server is stopping. */
+static void work_cancelled(void *cls)
+{
+	struct request *req = cls;
+
+	reply_error(req, ERR_UNAVAILABLE, NULL, NULL, "the server is stopping; retry later");
+	step_done(req, http_of(req)->step == STEP_AUTH ? STEP_AUTHED : STEP_DONE);
+}
+
+/* Hands the request's current step (STEP_AUTH or STEP_HANDLER) to a worker, with the
+ * connection suspended until the worker is done. With no room in the queue the request
+ * is answered 503 at once, never suspended. */
+static enum MHD_Result offload(struct request *req, work_fn run)
+{
+	struct http_request *h = http_of(req);
+
+	if (!workpool_reserve()) {
+		reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
+			    "the server has as many requests waiting as it may; retry later");
+		if (h->step == STEP_AUTH)
+			return headers_done(req);
+		h->step = STEP_DONE;
+		return queue(req);
+	}
+	MHD_suspend_connection(req->conn);
+	workpool_submit(run, work_cancelled, req);
+	return MHD_YES;
+}
+
+/* The final call: the body is complete (or there was none). */
+static enum MHD_Result body_done(struct request *req)
+{
+	if (req->queued || req->response != NULL || !body_acceptable(req))
+		return queue(req);
+	if (router_no_db(req->route)) {
+		run_handler(req);
+		return queue(req);
+	}
+	http_of(req)->step = STEP_HANDLER;
+	return offload(req, work_handler);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
 				 const char *method, const char *version, const char *upload_data,
 				 size_t *upload_data_size, void **con_cls)
@@ -500,10 +626,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		}
 		*con_cls = req;
 		begin(req);
-		/* A reply made from the headers alone goes out at once when a body is on its
-		 * way (libmicrohttpd then discards it and closes the connection); without a
-		 * body it waits for the final call, so the connection stays alive. */
-		return req->response != NULL && has_body(req) ? queue(req) : MHD_YES;
+		if (http_of(req)->step == STEP_AUTH)
+			return offload(req, work_auth);
+		return headers_done(req);
 	}
 	if (*upload_data_size > 0) {
 		if (req->response == NULL && !req->queued)
@@ -511,9 +636,20 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (!req->queued && req->response == NULL)
-		finish(req);
-	return queue(req);
+	switch (http_of(req)->step) {
+	case STEP_AUTHED:
+		return headers_done(req);
+	case STEP_BODY:
+		return body_done(req);
+	case STEP_DONE:
+		return queue(req);
+	case STEP_HEADERS:
+	case STEP_AUTH:
+	case STEP_HANDLER:
+		break;
+	}
+	LOG_BUG("request %s called back in step %d", req->id, (int)http_of(req)->step);
+	return MHD_YES;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -661,8 +797,8 @@ int server_run(const struct config *cfg)
 	sigset_t signals;
 	char *cert = NULL, *key = NULL, *ca = NULL;
 	struct MHD_Daemon *d = NULL;
-	unsigned flags =
-	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ITC |
+			 MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME;
 	int sig, rc = 1, listen_fd = -1;
 
 	config = cfg;
@@ -688,6 +824,10 @@ int server_run(const struct config *cfg)
 		fprintf(stderr, "finregd: cannot start the connection watchdog\n");
 		goto out;
 	}
+	if (!workpool_start(cfg->threads, cfg->max_queued)) {
+		fprintf(stderr, "finregd: cannot start the request workers\n");
+		goto out;
+	}
 	listen_fd = acceptor_listen(&addr, 1024);
 	if (listen_fd < 0) {
 		fprintf(stderr, "finregd: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
@@ -696,10 +836,10 @@ int server_run(const struct config *cfg)
 	d = MHD_start_daemon(
 	    flags, 0, NULL, NULL, &on_access, NULL, MHD_OPTION_HTTPS_MEM_CERT, cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_TRUST, ca,
-	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE, cfg->threads,
-	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
+	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE,
+	    cfg->io_threads, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + cfg->threads * 16,
+	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + cfg->io_threads * 16,
 	    MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
 	    &on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK, &unescape_none, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, &mhd_log, NULL, MHD_OPTION_END);
@@ -712,28 +852,23 @@ int server_run(const struct config *cfg)
 		goto out;
 	}
 	listen_fd = -1; /* the acceptor's now */
-	LOG_INFO("serving https://%s with %u threads", cfg->listen, cfg->threads);
-	db_set_statement_timeout(cfg->statement_timeout_ms);
-	db_stream_set_max(cfg->max_exports);
-	if (!db_health_start())
-		LOG_WARN("database health checker not started: /readyz asks the database itself");
-	compactor_start(1000);
-	if (!principal_cache_start())
-		LOG_WARN("principal cache not started: every request looks its caller up");
+	LOG_INFO("serving https://%s with %u I/O threads and %u request workers", cfg->listen,
+		 cfg->io_threads, cfg->threads);
 	while (sigwait(&signals, &sig) != 0)
 		;
 	LOG_INFO("signal %d: no new connections; finishing requests in flight", sig);
 	acceptor_stop();
 	drain(cfg->shutdown_grace);
+	/* Every suspended connection is resumed before libmicrohttpd stops: a queued step is
+	 * answered 503, a running one finishes (its statements are bounded). */
+	workpool_stop();
 	MHD_stop_daemon(d);
 	d = NULL;
-	compactor_stop();
-	principal_cache_stop();
 	conns_stop();
-	db_health_stop();
 	LOG_INFO("stopped");
 	rc = acceptor_failed() ? 1 : 0; /* a broken listening socket: exit non-zero */
 out:
+	workpool_stop();
 	if (d != NULL)
 		MHD_stop_daemon(d);
 	if (listen_fd >= 0)
