@@ -16,6 +16,7 @@ SRC := $(sort $(wildcard service/*.c service/*/*.c))
 DOMAIN_SRC := $(sort $(wildcard service/domain/*.c))
 # Unit tests link the pure parts only: domain rules, JSON/CSV parsing, the error list.
 UNIT_LINK_SRC := $(DOMAIN_SRC) $(sort $(wildcard service/json/*.c)) service/errors.c service/log.c \
+	service/buf.c service/crypto.c \
 	service/db/loan_group.c service/db/loan_outcomes.c service/handlers/outcome.c
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
@@ -132,7 +133,7 @@ FUZZ_SRC := fuzz/fuzz_loan.c $(UNIT_LINK_SRC)
 build/fuzz_loan: $(FUZZ_SRC) $(wildcard service/*.h service/*/*.h)
 	@mkdir -p $(dir $@)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c17 -D_GNU_SOURCE -Iservice \
-		-o $@ $(FUZZ_SRC) -ljansson
+		$(PKG_CFLAGS) -o $@ $(FUZZ_SRC) $(PKG_LIBS) -lpthread
 
 fuzz: build/fuzz_loan
 	@mkdir -p build/fuzz-corpus

@@ -21,16 +21,36 @@ static void to_hex(const unsigned char *raw, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-void sha256_hex(const void *data, size_t len, char out[65])
+bool sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
 
 	if (EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32) {
-		LOG_BUG("EVP_Digest failed");
-		abort();
+		LOG_WARN("EVP_Digest failed (out of memory?)");
+		return false;
 	}
 	to_hex(md, 32, out);
+	return true;
+}
+
+bool sha256_hex_parts(const void *const *parts, const size_t *lens, unsigned n, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+
+	for (unsigned i = 0; ok && i < n; i++)
+		ok = EVP_DigestUpdate(ctx, parts[i], lens[i]) == 1;
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == 32;
+	EVP_MD_CTX_free(ctx);
+	if (!ok) {
+		LOG_WARN("SHA-256 failed (out of memory?)");
+		return false;
+	}
+	to_hex(md, 32, out);
+	return true;
 }
 
 void random_hex(size_t nbytes, char *out)
@@ -66,7 +86,10 @@ bool cert_file_fingerprint(const char *path, char sha256[65], char *subject, siz
 		fprintf(stderr, "%s: cannot encode certificate\n", path);
 		goto out;
 	}
-	sha256_hex(der, (size_t)len, sha256);
+	if (!sha256_hex(der, (size_t)len, sha256)) {
+		fprintf(stderr, "%s: cannot hash certificate\n", path);
+		goto out;
+	}
 	X509_NAME_oneline(X509_get_subject_name(x), subject, (int)subject_len);
 	ok = true;
 out:

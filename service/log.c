@@ -62,7 +62,7 @@ void log_msg(const char *level, const char *file, int line, const char *fmt, ...
 
 /* A copy of @a s (may be NULL) with every byte outside printable ASCII written as \xNN,
  * so a request line carrying raw bytes that are not UTF-8 still gets its access line.
- * The caller frees. */
+ * The caller frees. NULL when memory runs out. */
 static char *printable_copy(const char *s)
 {
 	char *out, *o;
@@ -70,8 +70,8 @@ static char *printable_copy(const char *s)
 	if (s == NULL)
 		return NULL;
 	out = malloc(4 * strlen(s) + 1);
-	if (out == NULL)
-		abort();
+	if (out == NULL) /* the access line then leaves the field out */
+		return NULL;
 	for (o = out; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 

@@ -4,6 +4,8 @@
  * counted on rejections only, never on the hot path of a stored loan. */
 #include "metrics.h"
 
+#include "buf.h"
+
 #include <dirent.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -156,53 +158,20 @@ void metrics_db_connect_failure(void)
 	atomic_fetch_add_explicit(&db_connect_failures, 1, memory_order_relaxed);
 }
 
-/* A growable string; aborts on out-of-memory like the rest of the allocator use here. */
-struct sbuf {
-	char *s;
-	size_t len, cap;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		b->cap = b->cap * 2 + (size_t)n;
-		b->s = realloc(b->s, b->cap);
-		if (b->s == NULL)
-			abort();
-	}
-}
-
 static uint64_t load(atomic_uint_fast64_t *a)
 {
 	return atomic_load_explicit(a, memory_order_relaxed);
 }
 
-static void render_route_latency(struct sbuf *b, const char *(*route_name)(unsigned route));
+static void render_route_latency(struct buf *b, const char *(*route_name)(unsigned route));
 
 char *metrics_render(const char *(*route_name)(unsigned route))
 {
-	struct sbuf b = {malloc(4096), 0, 4096};
+	struct buf b = {0};
 	uint64_t cumulative = 0;
 
-	if (b.s == NULL)
-		abort();
-	b.s[0] = '\0';
-	sb_printf(&b, "# HELP finreg_http_requests_total Requests answered, by route and status.\n"
-		      "# TYPE finreg_http_requests_total counter\n");
+	buf_printf(&b, "# HELP finreg_http_requests_total Requests answered, by route and status.\n"
+		       "# TYPE finreg_http_requests_total counter\n");
 	for (unsigned r = 0; r < METRICS_MAX_ROUTES; r++) {
 		const char *name = route_name(r);
 
@@ -218,49 +187,49 @@ char *metrics_render(const char *(*route_name)(unsigned route))
 				strcpy(status, "other");
 			else
 				snprintf(status, sizeof status, "%u", status_list[s]);
-			sb_printf(&b,
-				  "finreg_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
-				  name, status, (unsigned long long)n);
+			buf_printf(&b,
+				   "finreg_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
+				   name, status, (unsigned long long)n);
 		}
 	}
-	sb_printf(&b, "# HELP finreg_http_request_duration_seconds Time from request to answer.\n"
-		      "# TYPE finreg_http_request_duration_seconds histogram\n");
+	buf_printf(&b, "# HELP finreg_http_request_duration_seconds Time from request to answer.\n"
+		       "# TYPE finreg_http_request_duration_seconds histogram\n");
 	for (unsigned i = 0; i <= N_BUCKETS; i++) {
 		cumulative += load(&latency_buckets[i]);
 		if (i < N_BUCKETS)
-			sb_printf(&b,
-				  "finreg_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-				  bucket_le[i], (unsigned long long)cumulative);
+			buf_printf(&b,
+				   "finreg_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+				   bucket_le[i], (unsigned long long)cumulative);
 		else
-			sb_printf(&b,
-				  "finreg_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
-				  (unsigned long long)cumulative);
+			buf_printf(
+			    &b, "finreg_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+			    (unsigned long long)cumulative);
 	}
-	sb_printf(&b, "finreg_http_request_duration_seconds_sum %.6f\n",
-		  (double)load(&latency_sum_us) / 1e6);
-	sb_printf(&b, "finreg_http_request_duration_seconds_count %llu\n",
-		  (unsigned long long)load(&latency_count));
-	sb_printf(&b,
-		  "# HELP finreg_db_errors_total Database statements that failed.\n"
-		  "# TYPE finreg_db_errors_total counter\nfinreg_db_errors_total %llu\n",
-		  (unsigned long long)load(&db_errors));
-	sb_printf(&b,
-		  "# HELP finreg_db_reconnects_total Connections re-established after a loss.\n"
-		  "# TYPE finreg_db_reconnects_total counter\nfinreg_db_reconnects_total %llu\n",
-		  (unsigned long long)load(&db_reconnects));
-	sb_printf(&b,
-		  "# HELP finreg_db_connect_failures_total Failed connection attempts.\n"
-		  "# TYPE finreg_db_connect_failures_total counter\n"
-		  "finreg_db_connect_failures_total %llu\n",
-		  (unsigned long long)load(&db_connect_failures));
+	buf_printf(&b, "finreg_http_request_duration_seconds_sum %.6f\n",
+		   (double)load(&latency_sum_us) / 1e6);
+	buf_printf(&b, "finreg_http_request_duration_seconds_count %llu\n",
+		   (unsigned long long)load(&latency_count));
+	buf_printf(&b,
+		   "# HELP finreg_db_errors_total Database statements that failed.\n"
+		   "# TYPE finreg_db_errors_total counter\nfinreg_db_errors_total %llu\n",
+		   (unsigned long long)load(&db_errors));
+	buf_printf(&b,
+		   "# HELP finreg_db_reconnects_total Connections re-established after a loss.\n"
+		   "# TYPE finreg_db_reconnects_total counter\nfinreg_db_reconnects_total %llu\n",
+		   (unsigned long long)load(&db_reconnects));
+	buf_printf(&b,
+		   "# HELP finreg_db_connect_failures_total Failed connection attempts.\n"
+		   "# TYPE finreg_db_connect_failures_total counter\n"
+		   "finreg_db_connect_failures_total %llu\n",
+		   (unsigned long long)load(&db_connect_failures));
 	render_route_latency(&b, route_name);
-	return b.s;
+	return buf_take(&b, NULL);
 }
 
-static void render_route_latency(struct sbuf *b, const char *(*route_name)(unsigned route))
+static void render_route_latency(struct buf *b, const char *(*route_name)(unsigned route))
 {
-	sb_printf(b, "# HELP finreg_http_route_duration_seconds Time from request to answer, by "
-		     "route.\n# TYPE finreg_http_route_duration_seconds histogram\n");
+	buf_printf(b, "# HELP finreg_http_route_duration_seconds Time from request to answer, by "
+		      "route.\n# TYPE finreg_http_route_duration_seconds histogram\n");
 	for (unsigned r = 0; r < METRICS_MAX_ROUTES; r++) {
 		const char *name = route_name(r);
 		uint64_t cumulative = 0;
@@ -280,73 +249,73 @@ static void render_route_latency(struct sbuf *b, const char *(*route_name)(unsig
 				snprintf(le, sizeof le, "%g", bucket_le[i]);
 			else
 				strcpy(le, "+Inf");
-			sb_printf(
+			buf_printf(
 			    b,
 			    "finreg_http_route_duration_seconds_bucket{route=\"%s\",le=\"%s\"} "
 			    "%llu\n",
 			    name, le, (unsigned long long)cumulative);
 		}
-		sb_printf(b, "finreg_http_route_duration_seconds_sum{route=\"%s\"} %.6f\n", name,
-			  (double)load(&route_sum_us[r]) / 1e6);
-		sb_printf(b, "finreg_http_route_duration_seconds_count{route=\"%s\"} %llu\n", name,
-			  (unsigned long long)cumulative);
+		buf_printf(b, "finreg_http_route_duration_seconds_sum{route=\"%s\"} %.6f\n", name,
+			   (double)load(&route_sum_us[r]) / 1e6);
+		buf_printf(b, "finreg_http_route_duration_seconds_count{route=\"%s\"} %llu\n", name,
+			   (unsigned long long)cumulative);
 	}
 }
 
-static void render_labeled(struct sbuf *b, struct labeled *t, const char *name, const char *label,
+static void render_labeled(struct buf *b, struct labeled *t, const char *name, const char *label,
 			   const char *help)
 {
-	sb_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
 	pthread_mutex_lock(&t->lock);
 	for (unsigned i = 0; i < t->n; i++)
-		sb_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, t->label[i],
-			  (unsigned long long)t->count[i]);
+		buf_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, t->label[i],
+			   (unsigned long long)t->count[i]);
 	pthread_mutex_unlock(&t->lock);
 }
 
-static void render_writes(struct sbuf *b)
+static void render_writes(struct buf *b)
 {
 	uint64_t cumulative = 0;
 
-	sb_printf(b,
-		  "# HELP finreg_loans_stored_total Loans created (single posts and batches).\n"
-		  "# TYPE finreg_loans_stored_total counter\nfinreg_loans_stored_total %llu\n",
-		  (unsigned long long)load(&loans_stored));
+	buf_printf(b,
+		   "# HELP finreg_loans_stored_total Loans created (single posts and batches).\n"
+		   "# TYPE finreg_loans_stored_total counter\nfinreg_loans_stored_total %llu\n",
+		   (unsigned long long)load(&loans_stored));
 	render_labeled(b, &rejections, "finreg_rejections_total", "rule",
 		       "Requests or batch items rejected, by rule id (none: no rule).");
-	sb_printf(b, "# HELP finreg_group_commit_size Single posts stored by one group commit.\n"
-		     "# TYPE finreg_group_commit_size histogram\n");
+	buf_printf(b, "# HELP finreg_group_commit_size Single posts stored by one group commit.\n"
+		      "# TYPE finreg_group_commit_size histogram\n");
 	for (unsigned i = 0; i <= N_GROUP; i++) {
 		cumulative += load(&group_buckets[i]);
 		if (i < N_GROUP)
-			sb_printf(b, "finreg_group_commit_size_bucket{le=\"%u\"} %llu\n",
-				  group_le[i], (unsigned long long)cumulative);
+			buf_printf(b, "finreg_group_commit_size_bucket{le=\"%u\"} %llu\n",
+				   group_le[i], (unsigned long long)cumulative);
 		else
-			sb_printf(b, "finreg_group_commit_size_bucket{le=\"+Inf\"} %llu\n",
-				  (unsigned long long)cumulative);
+			buf_printf(b, "finreg_group_commit_size_bucket{le=\"+Inf\"} %llu\n",
+				   (unsigned long long)cumulative);
 	}
-	sb_printf(b, "finreg_group_commit_size_sum %llu\nfinreg_group_commit_size_count %llu\n",
-		  (unsigned long long)load(&group_sum), (unsigned long long)load(&group_count));
+	buf_printf(b, "finreg_group_commit_size_sum %llu\nfinreg_group_commit_size_count %llu\n",
+		   (unsigned long long)load(&group_sum), (unsigned long long)load(&group_count));
 	render_labeled(b, &auth_failures, "finreg_auth_failures_total", "reason",
 		       "Requests refused before their handler: no or bad credential.");
-	sb_printf(b,
-		  "# HELP finreg_exports_in_flight Exports streaming now.\n"
-		  "# TYPE finreg_exports_in_flight gauge\nfinreg_exports_in_flight %lld\n",
-		  (long long)atomic_load(&exports_in_flight));
+	buf_printf(b,
+		   "# HELP finreg_exports_in_flight Exports streaming now.\n"
+		   "# TYPE finreg_exports_in_flight gauge\nfinreg_exports_in_flight %lld\n",
+		   (long long)atomic_load(&exports_in_flight));
 }
 
-static void gauge(struct sbuf *b, const char *name, const char *help, double v)
+static void gauge(struct buf *b, const char *name, const char *help, double v)
 {
-	sb_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.6g\n", name, help, name, name, v);
+	buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.6g\n", name, help, name, name, v);
 }
 
-static void counter(struct sbuf *b, const char *name, const char *help, uint64_t v)
+static void counter(struct buf *b, const char *name, const char *help, uint64_t v)
 {
-	sb_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
-		  (unsigned long long)v);
+	buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+		   (unsigned long long)v);
 }
 
-static void render_process(struct sbuf *b)
+static void render_process(struct buf *b)
 {
 	long rss_pages = 0, pages = 0;
 	unsigned fds = 0;
@@ -369,13 +338,13 @@ static void render_process(struct sbuf *b)
 	gauge(b, "process_open_fds", "Open file descriptors of finregd.", (double)fds);
 	gauge(b, "process_max_fds", "The limit on open file descriptors.",
 	      (double)sysconf(_SC_OPEN_MAX));
-	sb_printf(b,
-		  "# HELP finreg_build_info The running build.\n# TYPE finreg_build_info gauge\n"
-		  "finreg_build_info{version=\"%s\",built=\"%s %s\"} 1\n",
-		  FINREG_VERSION, __DATE__, __TIME__);
+	buf_printf(b,
+		   "# HELP finreg_build_info The running build.\n# TYPE finreg_build_info gauge\n"
+		   "finreg_build_info{version=\"%s\",built=\"%s %s\"} 1\n",
+		   FINREG_VERSION, __DATE__, __TIME__);
 }
 
-static void render_database(struct sbuf *b, const struct metrics_state *st)
+static void render_database(struct buf *b, const struct metrics_state *st)
 {
 	uint64_t last = load(&compactor_last_us);
 
@@ -409,12 +378,12 @@ static void render_database(struct sbuf *b, const struct metrics_state *st)
 	gauge(b, "finreg_db_replica_lag_seconds",
 	      "Replay lag of the read replica at the last check (-1: never measured).",
 	      st->replica_lag_s);
-	sb_printf(b,
-		  "# HELP finreg_db_reads_total Read statements of lists, statistics and exports, "
-		  "by where they ran.\n# TYPE finreg_db_reads_total counter\n"
-		  "finreg_db_reads_total{target=\"replica\"} %llu\n"
-		  "finreg_db_reads_total{target=\"primary\"} %llu\n",
-		  (unsigned long long)st->reads_replica, (unsigned long long)st->reads_primary);
+	buf_printf(b,
+		   "# HELP finreg_db_reads_total Read statements of lists, statistics and exports, "
+		   "by where they ran.\n# TYPE finreg_db_reads_total counter\n"
+		   "finreg_db_reads_total{target=\"replica\"} %llu\n"
+		   "finreg_db_reads_total{target=\"primary\"} %llu\n",
+		   (unsigned long long)st->reads_replica, (unsigned long long)st->reads_primary);
 	counter(b, "finreg_db_read_fallbacks_total",
 		"Reads sent to the primary because the replica was down, behind or failed.",
 		st->read_fallbacks);
@@ -422,11 +391,14 @@ static void render_database(struct sbuf *b, const struct metrics_state *st)
 
 char *metrics_render_state(char *text, const struct metrics_state *st)
 {
-	size_t len = strlen(text);
-	struct sbuf b = {text, len, len + 1};
+	struct buf b = {0};
 
+	if (text == NULL)
+		return NULL;
+	buf_append_str(&b, text);
+	free(text);
 	render_writes(&b);
 	render_database(&b, st);
 	render_process(&b);
-	return b.s;
+	return buf_take(&b, NULL);
 }

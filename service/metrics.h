@@ -38,7 +38,8 @@ void metrics_db_reconnect(void);
 void metrics_db_connect_failure(void);
 
 /** Renders every metric as Prometheus text. @a route_name maps a route index to its
- *  label (NULL for an unused index). Returns a malloc'd string the caller frees. */
+ *  label (NULL for an unused index). Returns a malloc'd string the caller frees; NULL
+ *  when memory runs out. */
 char *metrics_render(const char *(*route_name)(unsigned route));
 
 /** Figures read when /metrics is scraped, appended by metrics_render_state(). */
@@ -55,7 +56,8 @@ struct metrics_state {
 };
 
 /** Appends @a st, the compactor's lag, build info and the process's RSS and open files to
- *  @a text (from metrics_render, which it reallocates); returns the new string. */
+ *  @a text (from metrics_render; freed here); returns the new string, NULL when @a text
+ *  is NULL or memory runs out. */
 char *metrics_render_state(char *text, const struct metrics_state *st);
 
 #endif

@@ -34,6 +34,7 @@ static _Thread_local PGconn *tl_conn;
 static _Thread_local bool tl_prepared;
 static _Thread_local unsigned tl_uses; /* db_get() calls on this connection */
 static _Thread_local bool tl_broken;
+static _Thread_local bool tl_no_memory; /* db_note_no_memory() since the work began */
 static _Thread_local bool tl_had_conn;
 static _Thread_local uint64_t tl_failed_at;
 static _Thread_local bool tl_replica;         /* the current connection is to a read replica */
@@ -639,7 +640,10 @@ static enum db_rc tx_here(db_work_fn fn, void *cls, bool serializable)
 			return rc == DB_SERIALIZATION ? DB_ERROR : rc;
 		}
 		PQclear(r);
+		tl_no_memory = false;
 		rc = fn(c, cls);
+		if (tl_no_memory && rc == DB_OK)
+			rc = DB_NO_MEMORY; /* rolled back below: nothing half-read is stored */
 		if (rc == DB_OK) {
 			r = db_run_sql(c, "COMMIT", &rc);
 			if (r != NULL) {
@@ -675,7 +679,10 @@ static enum db_rc once_here(db_work_fn fn, void *cls)
 
 		if (c == NULL)
 			return rc;
+		tl_no_memory = false;
 		rc = fn(c, cls);
+		if (tl_no_memory)
+			return DB_NO_MEMORY;
 		if (rc == DB_UNAVAILABLE && !reconnected && tl_broken && !tl_late) {
 			reconnected = true;
 			continue;
@@ -716,8 +723,14 @@ char *db_value_dup(const PGresult *r, int row, int col)
 		return NULL;
 	s = strdup(PQgetvalue(r, row, col));
 	if (s == NULL)
-		abort();
+		db_note_no_memory();
 	return s;
+}
+
+void db_note_no_memory(void)
+{
+	LOG_WARN("out of memory reading a database answer");
+	tl_no_memory = true;
 }
 
 void db_value_copy(char *dst, size_t len, const PGresult *r, int row, int col)

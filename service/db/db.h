@@ -18,6 +18,7 @@ enum db_rc {
 	DB_SERIALIZATION,      /* internal: retried by db_tx, never returned from it */
 	DB_ERROR,              /* a bug or an unexpected database error; logged */
 	DB_BUSY,               /* a cap on concurrent use is reached (exports); retry later */
+	DB_NO_MEMORY,          /* this process ran out of memory reading the answer; retry later */
 };
 
 /** What the database said about one write of the whitelist, guarantees, referrals or

@@ -72,8 +72,12 @@ enum db_rc db_tx(db_work_fn fn, void *cls, bool serializable);
 enum db_rc db_once(db_work_fn fn, void *cls);
 
 /** Column @a col of row @a row as a malloc'd copy the caller frees; NULL for SQL NULL.
- *  Aborts when out of memory. */
+ *  NULL too when out of memory, noted by db_note_no_memory(). */
 char *db_value_dup(const PGresult *r, int row, int col);
+
+/** Notes that memory ran out while the current db_tx/db_once work read its answer: that
+ *  work then returns DB_NO_MEMORY (a transaction is rolled back) whatever it returned. */
+void db_note_no_memory(void);
 
 /** Copies column @a col of row @a row into the caller's @a dst of @a len bytes
  *  (truncated, always terminated); SQL NULL gives "". */

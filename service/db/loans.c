@@ -97,8 +97,10 @@ static enum db_rc run_ingest(PGconn *c, const struct ingest_call *call, struct l
 		return rc;
 	n = PQntuples(r);
 	out->items = calloc((size_t)n + 1, sizeof *out->items);
-	if (out->items == NULL)
-		abort();
+	if (out->items == NULL) {
+		PQclear(r);
+		return DB_NO_MEMORY;
+	}
 	for (int i = 0; i < n; i++) {
 		out->items[i].idx = atoi(PQgetvalue(r, i, 0));
 		read_outcome(r, i, 1, &out->items[i]);
@@ -242,6 +244,10 @@ static enum db_rc do_keyed(PGconn *c, void *cls)
 	if (rc != DB_OK)
 		goto out;
 	s->answer(s->cls, &outcomes, &s->status, &s->body);
+	if (s->body == NULL) { /* out of memory: roll back rather than store no answer */
+		rc = DB_NO_MEMORY;
+		goto out;
+	}
 	if (!s->call->dry_run || s->call->forced_dry_run) {
 		snprintf(status, sizeof status, "%u", s->status);
 		const char *ins[] = {s->call->bank, s->key, s->sha, status, s->body};

@@ -59,7 +59,8 @@ enum db_rc db_loan_ingest(const struct ingest_call *call, struct loan_outcomes *
 enum db_rc db_loan_ingest_one(const char *bank, const char *loan_ref, json_t *item,
 			      struct loan_outcome *out);
 
-/** Builds the answer to remember for an Idempotency-Key: *status and a malloc'd *body.
+/** Builds the answer to remember for an Idempotency-Key: *status and a malloc'd *body
+ *  (NULL when memory runs out: the ingest then rolls back with DB_NO_MEMORY).
  *  It runs inside the transaction that stores the answer, again each time that is retried,
  *  so it must be pure: no reply, no metrics, nothing the caller cannot redo. The db layer
  *  never replies itself; the caller answers with what db_loan_ingest_keyed() returns. */

@@ -108,27 +108,16 @@ enum db_rc db_stream_failure(const struct db_stream *s)
 
 void db_stream_close(struct db_stream *s)
 {
-	PGresult *r;
-
 	if (s == NULL)
 		return;
 	PQclear(s->row);
 	if (s->in_metrics)
 		metrics_exports(-1);
-	if (s->conn != NULL) {
-		if (!s->done) {
-			PGcancel *c = PQgetCancel(s->conn);
-			char err[128];
-
-			if (c != NULL) {
-				PQcancel(c, err, sizeof err);
-				PQfreeCancel(c);
-			}
-			while ((r = PQgetResult(s->conn)) != NULL)
-				PQclear(r);
-		}
-		PQfinish(s->conn);
-	}
+	/* No PQcancel and no draining of the rows left: this may run on an I/O thread (the
+	 * reply is freed there when a client leaves mid-export), and PQcancel can wait without
+	 * bound for a postmaster that does not answer. Closing the connection ends the query:
+	 * the backend fails at its next row sent, and statement_timeout bounds it anyway. */
+	PQfinish(s->conn);
 	if (s->counted && max_streams != 0)
 		atomic_fetch_sub(&open_streams, 1);
 	free(s);

@@ -158,28 +158,11 @@ void reply_json_text(struct request *req, enum db_rc rc, char *json)
 	reply_text(req, 200, "application/json", json, strlen(json));
 }
 
-static void append(struct json_list *l, const char *s, size_t n)
-{
-	if (l->len + n + 1 > l->cap) {
-		size_t cap = l->cap ? l->cap : 4096;
-
-		while (cap < l->len + n + 1)
-			cap *= 2;
-		l->buf = realloc(l->buf, cap);
-		if (l->buf == NULL)
-			abort();
-		l->cap = cap;
-	}
-	memcpy(l->buf + l->len, s, n);
-	l->len += n;
-	l->buf[l->len] = '\0';
-}
-
 int list_begin(struct json_list *l, int limit)
 {
 	memset(l, 0, sizeof *l);
 	l->limit = limit;
-	append(l, "{\"items\":[", 10);
+	buf_append_str(&l->text, "{\"items\":[");
 	return limit + 1;
 }
 
@@ -192,19 +175,19 @@ void list_add(void *cls, int64_t id, const char *json)
 		return;
 	}
 	if (l->count > 0)
-		append(l, ",", 1);
-	append(l, json, strlen(json));
+		buf_append_str(&l->text, ",");
+	buf_append_str(&l->text, json); /* a failure is sticky: list_finish answers 503 */
 	l->count++;
 	l->last_id = id;
 }
 
 void list_finish(struct request *req, struct json_list *l, enum db_rc rc)
 {
-	char tail[64];
+	char tail[64], *text;
+	size_t len = 0;
 
 	if (rc != DB_OK) {
-		free(l->buf);
-		l->buf = NULL;
+		buf_free(&l->text);
 		reply_db_error(req, rc);
 		return;
 	}
@@ -212,9 +195,9 @@ void list_finish(struct request *req, struct json_list *l, enum db_rc rc)
 		snprintf(tail, sizeof tail, "],\"next_cursor\":\"%lld\"}", (long long)l->last_id);
 	else
 		snprintf(tail, sizeof tail, "],\"next_cursor\":null}");
-	append(l, tail, strlen(tail));
-	reply_text(req, 200, "application/json", l->buf, l->len);
-	l->buf = NULL;
+	buf_append_str(&l->text, tail);
+	text = buf_take(&l->text, &len);
+	reply_text(req, 200, "application/json", text, len); /* NULL text: 503 */
 }
 
 static void name_add(void *cls, const char *code, const char *name)

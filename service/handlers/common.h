@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "db/db.h"
 #include "domain/dates.h"
 #include "http/request.h"
@@ -84,8 +85,7 @@ void add_bank_names(json_t *rows, const json_t *names);
 
 /** Collects JSON texts into {"items": [...], "next_cursor": ...}; see list_add. */
 struct json_list {
-	char *buf;
-	size_t len, cap;
+	struct buf text;
 	int count, limit;
 	int64_t last_id;
 	bool more;

@@ -92,12 +92,14 @@ static char *read_regular(const char *path, const char *if_none_match, char etag
 		*len = SIZE_MAX;
 		buf = malloc(1);
 		if (buf == NULL)
-			abort();
+			errno = ENOMEM;
 		goto out;
 	}
 	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL)
-		abort();
+	if (buf == NULL) {
+		errno = ENOMEM;
+		goto out;
+	}
 	while (got < (size_t)st.st_size) {
 		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
 
@@ -133,6 +135,10 @@ static void serve_file(struct request *req, const char *name)
 		return;
 	}
 	body = read_regular(path, req_header(req, "If-None-Match"), etag, &len);
+	if (body == NULL && errno == ENOMEM) {
+		reply_out_of_memory(req);
+		return;
+	}
 	if (body == NULL) {
 		if (errno != ENOENT && errno != ELOOP)
 			LOG_WARN("dashboard: %s: %s", path, strerror(errno));

@@ -127,11 +127,15 @@ static const struct xlsx_col firm_cols[] = {
     {"updated_at", "更新时间", XK_TIMESTAMP},
 };
 
+static enum db_rc firm_page(void *f, struct xlsx_pages *p)
+{
+	return db_firm_list(f, xlsx_pages_add, p);
+}
+
 /* Every matching firm in one workbook, read a page at a time; memory stays flat. */
 static void reply_firms_xlsx(struct request *req, struct firm_filter *f)
 {
 	struct xlsx_pages p;
-	enum db_rc rc;
 
 	if (req_query(req, "after") != NULL) {
 		reply_error(req, ERR_INVALID_FIELD, NULL, "after",
@@ -143,12 +147,7 @@ static void reply_firms_xlsx(struct request *req, struct firm_filter *f)
 		return;
 	f->after_id = 0;
 	f->limit = PAGE_MAX;
-	do {
-		p.count = 0;
-		rc = db_firm_list(f, xlsx_pages_add, &p);
-		f->after_id = p.last_id;
-	} while (rc == DB_OK && !p.broken && p.count == f->limit);
-	xlsx_pages_finish(req, &p, rc, "firms");
+	xlsx_pages_run(req, &p, firm_page, f, &f->after_id, f->limit, "firms");
 }
 
 void firms_list(struct request *req)

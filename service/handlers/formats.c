@@ -143,6 +143,19 @@ void xlsx_pages_finish(struct request *req, struct xlsx_pages *p, enum db_rc rc,
 		reply_error(req, ERR_INTERNAL, NULL, NULL, "the workbook could not be written");
 }
 
+void xlsx_pages_run(struct request *req, struct xlsx_pages *p, xlsx_page_fn page, void *filter,
+		    int64_t *after_id, int limit, const char *name)
+{
+	enum db_rc rc;
+
+	do {
+		p->count = 0;
+		rc = page(filter, p);
+		*after_id = p->last_id;
+	} while (rc == DB_OK && !p->broken && p->count == limit);
+	xlsx_pages_finish(req, p, rc, name);
+}
+
 bool export_unpaged(struct request *req)
 {
 	const char *field = req_query(req, "limit") ? "limit" : "cursor";

@@ -65,6 +65,16 @@ void xlsx_pages_add(void *cls, int64_t id, const char *json);
  *  else drops it and replies the error (422 when the sheet is full). */
 void xlsx_pages_finish(struct request *req, struct xlsx_pages *p, enum db_rc rc, const char *name);
 
+/** One page of a list into the workbook of @a p: a db list function called with
+ *  xlsx_pages_add and @a p on the caller's filter @a filter. */
+typedef enum db_rc (*xlsx_page_fn)(void *filter, struct xlsx_pages *p);
+
+/** Fills @a p page by page (@a page with @a filter, whose keyset position is *@a after_id
+ *  and page size @a limit) until a page comes back short, then replies as
+ *  xlsx_pages_finish() does with file name @a name. */
+void xlsx_pages_run(struct request *req, struct xlsx_pages *p, xlsx_page_fn page, void *filter,
+		    int64_t *after_id, int limit, const char *name);
+
 /** 422 when ?limit or ?cursor is given: an export holds every matching item. Replies and
  *  returns false then. */
 bool export_unpaged(struct request *req);

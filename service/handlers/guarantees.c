@@ -73,7 +73,7 @@ void guarantors_get(struct request *req)
 }
 
 /* The canonical JSON text of a guarantee: what a retry must repeat (money and dates in
- * their canonical spelling). malloc'd. */
+ * their canonical spelling). malloc'd; NULL when memory runs out. */
 static char *guarantee_content(const struct guarantee_input *in)
 {
 	char amount[MONEY_BUF];
@@ -87,8 +87,6 @@ static char *guarantee_content(const struct guarantee_input *in)
 			    in->start_date, "end_date", in->end_date);
 	text = content != NULL ? json_dumps(content, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(content);
-	if (text == NULL)
-		abort();
 	return text;
 }
 
@@ -139,6 +137,10 @@ void guarantees_post(struct request *req)
 	in.start_date = start;
 	in.end_date = end;
 	content = guarantee_content(&in);
+	if (content == NULL) {
+		reply_out_of_memory(req);
+		return;
+	}
 	in.content = content;
 	rc = db_guarantee_post(req->principal.code, &in, today, &o);
 	free(content);

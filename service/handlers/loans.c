@@ -175,23 +175,22 @@ static const struct xlsx_col loan_cols[] = {
     {"updated_at", "更新时间", XK_TIMESTAMP},
 };
 
+static enum db_rc loan_page(void *f, struct xlsx_pages *p)
+{
+	return db_loan_list(f, xlsx_pages_add, p);
+}
+
 /* Every matching loan in one workbook, read a page at a time; memory stays flat. */
 static void reply_loans_xlsx(struct request *req, struct loan_filter *f)
 {
 	struct xlsx_pages p;
-	enum db_rc rc = DB_OK;
 
 	if (!export_unpaged(req) ||
 	    !xlsx_pages_begin(req, &p, "贷款", loan_cols, sizeof loan_cols / sizeof loan_cols[0]))
 		return;
 	f->after_id = 0;
 	f->limit = PAGE_MAX;
-	do {
-		p.count = 0;
-		rc = db_loan_list(f, xlsx_pages_add, &p);
-		f->after_id = p.last_id;
-	} while (rc == DB_OK && !p.broken && p.count == f->limit);
-	xlsx_pages_finish(req, &p, rc, "loans");
+	xlsx_pages_run(req, &p, loan_page, f, &f->after_id, f->limit, "loans");
 }
 
 void loans_list(struct request *req)
@@ -318,7 +317,7 @@ void loans_repay(struct request *req)
 	} else if (strcmp(o.status, "rejected") == 0) {
 		reply_loan_rejection(req, &o);
 	} else if (asprintf(&body, "{\"repayment\":%s,\"loan\":%s}", o.repayment, o.loan) < 0) {
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "out of memory");
+		reply_out_of_memory(req);
 	} else {
 		reply_text(req, strcmp(o.status, "created") == 0 ? 201 : 200, "application/json",
 			   body, strlen(body));

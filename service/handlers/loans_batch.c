@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "crypto.h"
 #include "db/loans.h"
 #include "handlers/common.h"
@@ -42,8 +43,8 @@ static const json_t *batch_input(struct request *req, struct batch *b)
 	const json_t *loans;
 
 	if (req->body_format == BODY_FORMAT_CSV) {
-		b->csv_rows =
-		    csv_to_rows_max(req->body ? req->body : "", req->body_len, BATCH_MAX, &err);
+		b->csv_rows = csv_to_rows_max(req->body.data ? req->body.data : "", req->body.len,
+					      BATCH_MAX, &err);
 		if (b->csv_rows == NULL) {
 			reply_field_error(req, &err);
 			return NULL;
@@ -96,8 +97,12 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 	bool stored;
 	const struct field_error *first;
 
-	if (db_errs == NULL)
-		abort();
+	*body = NULL;
+	if (db_errs == NULL || results == NULL) { /* out of memory: *body NULL answers 503 */
+		free(db_errs);
+		json_decref(results);
+		return;
+	}
 	b->n_rejected = 0;
 	for (size_t k = 0; k < outcomes->n; k++) {
 		const struct loan_outcome *o = &outcomes->items[k];
@@ -149,30 +154,33 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 	*body = json_dumps(answer, JSON_COMPACT);
 	json_decref(answer);
 	free(db_errs);
-	if (*body == NULL)
-		abort();
 }
 
-/* SHA-256 of what makes two posts the same request: query, media type and body. */
-static void request_digest(struct request *req, char out[65])
+/* SHA-256 of what makes two posts the same request: query, media type and body. False
+ * when memory runs out. */
+static bool request_digest(struct request *req, char out[65])
 {
 	const char *q[] = {"atomic", "dry_run"};
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	struct buf head = {0};
+	const void *parts[2];
+	size_t lens[2];
+	bool ok;
 
-	if (f == NULL)
-		abort();
+	/* The same bytes as ever (query flags, body format, body), hashed in two pieces so
+	 * the body, already counted against the body budget, is never copied. */
 	for (unsigned i = 0; i < 2; i++) {
 		const char *v = req_query(req, q[i]);
 
-		fprintf(f, "%s=%s\n", q[i], v ? v : "");
+		buf_printf(&head, "%s=%s\n", q[i], v ? v : "");
 	}
-	fprintf(f, "%d\n", (int)req->body_format);
-	fwrite(req->body ? req->body : "", 1, req->body_len, f);
-	fclose(f);
-	sha256_hex(text, len, out);
-	free(text);
+	buf_printf(&head, "%d\n", (int)req->body_format);
+	parts[0] = head.data;
+	lens[0] = head.len;
+	parts[1] = req->body.data ? req->body.data : "";
+	lens[1] = req->body.len;
+	ok = !head.failed && head.data != NULL && sha256_hex_parts(parts, lens, 2, out);
+	buf_free(&head);
+	return ok;
 }
 
 static bool key_valid(const char *key)
@@ -208,7 +216,10 @@ static void run(struct request *req, struct batch *b, const char *items_text, co
 		char digest[65];
 		bool replayed;
 
-		request_digest(req, digest);
+		if (!request_digest(req, digest)) {
+			reply_out_of_memory(req);
+			return;
+		}
 		rc = db_loan_ingest_keyed(&call, key, digest, build_answer, b, &replayed, &status,
 					  &body);
 		if (rc == DB_CONFLICT) {
@@ -237,7 +248,8 @@ static void run(struct request *req, struct batch *b, const char *items_text, co
 	for (size_t i = 0; i < b->n_rejected; i++)
 		metrics_rejected(b->rejected_rules[i]);
 	metrics_loans_stored((unsigned)b->stored_created);
-	reply_text(req, status, "application/json", body, strlen(body));
+	/* A NULL body (out of memory building it) answers 503. */
+	reply_text(req, status, "application/json", body, body != NULL ? strlen(body) : 0);
 }
 
 void loans_batch_post(struct request *req)
@@ -270,8 +282,10 @@ void loans_batch_post(struct request *req)
 	b.n = json_array_size(b.loans);
 	b.preps = calloc(b.n, sizeof *b.preps);
 	b.rejected_rules = calloc(b.n, sizeof *b.rejected_rules);
-	if (b.preps == NULL || b.rejected_rules == NULL)
-		abort();
+	if (b.preps == NULL || b.rejected_rules == NULL) {
+		reply_out_of_memory(req);
+		goto out;
+	}
 	for (size_t i = 0; i < b.n; i++) {
 		char prefix[32];
 
@@ -279,8 +293,10 @@ void loans_batch_post(struct request *req)
 		loan_prepare(json_array_get(b.loans, i), (int)i, prefix, &ref, items, &b.preps[i]);
 	}
 	items_text = json_dumps(items, JSON_COMPACT);
-	if (items_text == NULL)
-		abort();
+	if (items_text == NULL) {
+		reply_out_of_memory(req);
+		goto out;
+	}
 	run(req, &b, items_text, key);
 out:
 	free(items_text);

@@ -81,5 +81,5 @@ void ops_metrics(struct request *req)
 	read_state(&st);
 	text = metrics_render_state(text, &st);
 
-	reply_text(req, 200, "text/plain; version=0.0.4", text, strlen(text));
+	reply_text(req, 200, "text/plain; version=0.0.4", text, text != NULL ? strlen(text) : 0);
 }

@@ -67,7 +67,8 @@ static const struct xlsx_col xlsx_cols[REFERRAL_EXPORT_COLUMNS] = {
 enum phase { PHASE_HEAD, PHASE_ROWS, PHASE_TAIL, PHASE_DONE };
 
 /* The state of one export; owned by the response (freed by export_free). The bytes
- * formatted but not yet handed out are [off, len) of csv.buf or json_buf. */
+ * formatted but not yet handed out are [off, len) of csv.text or json_out; when either
+ * fails (out of memory) the stream ends with an error and only this connection closes. */
 struct export_state {
 	struct db_stream *stream;
 	bool json, zh;
@@ -77,30 +78,19 @@ struct export_state {
 	bool have_row;
 	long rows; /* rows formatted so far */
 	struct csv_out csv;
-	char *json_buf;
-	size_t json_len, json_cap;
+	struct buf json_out;
 	size_t len, off;
 };
 
 static void json_append(struct export_state *x, const char *s, size_t n)
 {
-	if (x->json_len + n > x->json_cap) {
-		size_t cap = x->json_cap ? x->json_cap : 64 * 1024;
-
-		while (cap < x->json_len + n)
-			cap *= 2;
-		x->json_buf = realloc(x->json_buf, cap);
-		if (x->json_buf == NULL)
-			abort();
-		x->json_cap = cap;
-	}
-	memcpy(x->json_buf + x->json_len, s, n);
-	x->json_len += n;
+	buf_append(&x->json_out, s, n); /* a failure is sticky: refill() then ends the stream */
 }
 
-static size_t formatted(const struct export_state *x)
+/* The formatted bytes pending. */
+static const struct buf *pending(const struct export_state *x)
 {
-	return x->json ? x->json_len : x->csv.len;
+	return x->json ? &x->json_out : &x->csv.text;
 }
 
 static bool format_row(struct export_state *x)
@@ -127,7 +117,7 @@ static int refill(struct export_state *x, size_t want)
 	const char *tail = x->json ? "]}" : "";
 
 	x->off = 0;
-	x->json_len = 0;
+	buf_reset(&x->json_out);
 	if (!x->json) {
 		csv_free(&x->csv);
 		csv_begin(&x->csv, x->phase == PHASE_HEAD);
@@ -139,7 +129,7 @@ static int refill(struct export_state *x, size_t want)
 			csv_row(&x->csv, x->zh ? headers_zh : headers_en, REFERRAL_EXPORT_COLUMNS);
 		x->phase = PHASE_ROWS;
 	}
-	while (x->phase == PHASE_ROWS && formatted(x) < want) {
+	while (x->phase == PHASE_ROWS && !pending(x)->failed && pending(x)->len < want) {
 		if (!x->have_row) {
 			int r = db_stream_next(x->stream, &x->row, &x->ncols);
 
@@ -159,7 +149,11 @@ static int refill(struct export_state *x, size_t want)
 			json_append(x, tail, strlen(tail));
 		x->phase = PHASE_DONE;
 	}
-	x->len = formatted(x);
+	if (pending(x)->failed) {
+		LOG_WARN("referral export: out of memory; the connection is closed");
+		return -1;
+	}
+	x->len = pending(x)->len;
 	return x->len > 0 ? 1 : 0;
 }
 
@@ -180,7 +174,7 @@ static long export_fill(void *cls, char *buf, size_t max)
 				break;
 		}
 		k = x->len - x->off < max - n ? x->len - x->off : max - n;
-		memcpy(buf + n, (x->json ? x->json_buf : x->csv.buf) + x->off, k);
+		memcpy(buf + n, pending(x)->data + x->off, k);
 		n += k;
 		x->off += k;
 	}
@@ -193,7 +187,7 @@ static void export_free(void *cls)
 
 	db_stream_close(x->stream);
 	csv_free(&x->csv);
-	free(x->json_buf);
+	buf_free(&x->json_out);
 	free(x);
 }
 
@@ -265,8 +259,10 @@ void referrals_export(struct request *req)
 	}
 	json = fmt == FMT_JSON;
 	x = calloc(1, sizeof *x);
-	if (x == NULL)
-		abort();
+	if (x == NULL) {
+		reply_out_of_memory(req);
+		return;
+	}
 	x->json = json;
 	x->zh = zh;
 	x->stream = db_referral_export_open(&f, json, &rc);

@@ -71,9 +71,7 @@ static bool read_firm(const json_t *body, const char *name, char **text, struct 
 			firm_size_name(f.size));
 	*text = obj ? json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(obj);
-	if (*text == NULL)
-		abort();
-	return true;
+	return *text != NULL || field_out_of_memory(err);
 }
 
 /* Reads required string member @a name, one of the names @a valid accepts. */
@@ -230,6 +228,7 @@ struct reward_row {
 struct rewards {
 	struct reward_row *rows;
 	size_t n, cap;
+	bool out_of_memory; /* a row could not be kept: the answer is 503 */
 };
 
 static void reward_add(void *cls, const char *core_uscc, const char *core_name, int64_t financing,
@@ -237,18 +236,25 @@ static void reward_add(void *cls, const char *core_uscc, const char *core_name, 
 {
 	struct rewards *rs = cls;
 	struct reward_row *r;
+	char *name = strdup(core_name);
 
-	if (rs->n == rs->cap) {
-		rs->cap = rs->cap ? rs->cap * 2 : 64;
-		rs->rows = realloc(rs->rows, rs->cap * sizeof *rs->rows);
-		if (rs->rows == NULL)
-			abort();
+	if (name != NULL && rs->n == rs->cap) {
+		size_t cap = rs->cap ? rs->cap * 2 : 64;
+		struct reward_row *grown = realloc(rs->rows, cap * sizeof *grown);
+
+		if (grown != NULL) {
+			rs->rows = grown;
+			rs->cap = cap;
+		}
+	}
+	if (name == NULL || rs->n == rs->cap) {
+		free(name);
+		rs->out_of_memory = true;
+		return;
 	}
 	r = &rs->rows[rs->n++];
 	snprintf(r->core_uscc, sizeof r->core_uscc, "%s", core_uscc);
-	r->core_name = strdup(core_name);
-	if (r->core_name == NULL)
-		abort();
+	r->core_name = name;
 	r->financing = financing;
 	r->members = members_financed;
 	r->reward = 0;
@@ -288,7 +294,7 @@ static const struct xlsx_table reward_table = {
 
 void stats_scf_rewards(struct request *req)
 {
-	struct rewards rs = {NULL, 0, 0};
+	struct rewards rs = {NULL, 0, 0, false};
 	struct scf_reward_rule rule = {0, 0, 0};
 	int64_t financing = 0, reward = 0, rewarded = 0;
 	json_t *rows;
@@ -301,6 +307,10 @@ void stats_scf_rewards(struct request *req)
 	rc = db_scf_rewards(year, &rule, reward_add, &rs);
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
+		goto out;
+	}
+	if (rs.out_of_memory) {
+		reply_out_of_memory(req);
 		goto out;
 	}
 	for (size_t i = 0; i < rs.n; i++) {

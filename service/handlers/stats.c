@@ -216,8 +216,10 @@ void stats_new_loans(struct request *req)
 	enum out_format fmt;
 	enum db_rc rc;
 
-	if (gs.g == NULL)
-		abort();
+	if (gs.g == NULL) {
+		reply_out_of_memory(req);
+		goto out;
+	}
 	if (!ok || !query_format(req, STATS_FORMATS, FMT_JSON, &fmt) ||
 	    !required_date(req, "from", &from, &dfrom) || !required_date(req, "to", &to, &dto))
 		goto out;

@@ -93,9 +93,12 @@ enum db_rc scorecard_json(int year, int32_t as_of, const char *bank, bool indica
 	json_t *w;
 	enum db_rc rc;
 
-	if (s.rank == NULL || s.ind == NULL)
-		abort();
 	*out = NULL;
+	if (s.rank == NULL || s.ind == NULL) {
+		free(s.rank);
+		free(s.ind);
+		return DB_NO_MEMORY;
+	}
 	date_format(as_of, day);
 	date_format(same_day_year_before(as_of), prev_to);
 	rc = db_scorecard(year, day, prev_to, scorecard_add, &s);
@@ -190,8 +193,10 @@ void scorecard_weights_put(struct request *req)
 	if (!weights_valid(req, req->json))
 		return;
 	text = json_dumps(req->json, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	if (text == NULL)
-		abort();
+	if (text == NULL) {
+		reply_out_of_memory(req);
+		return;
+	}
 	rc = db_scorecard_weights_put((int)year, text, req->principal.code, &json);
 	free(text);
 	if (rc != DB_OK) {

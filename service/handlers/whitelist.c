@@ -249,21 +249,20 @@ static const struct xlsx_col xlsx_columns[] = {
     {"removal_reason", "移出理由", XK_TEXT},
 };
 
+static enum db_rc whitelist_page(void *f, struct xlsx_pages *p)
+{
+	return db_whitelist_list(f, xlsx_pages_add, p);
+}
+
 static void reply_whitelist_xlsx(struct request *req, struct wl_filter *f)
 {
 	struct xlsx_pages p;
-	enum db_rc rc = DB_OK;
 
 	if (!xlsx_pages_begin(req, &p, "白名单", xlsx_columns,
 			      sizeof xlsx_columns / sizeof xlsx_columns[0]))
 		return;
 	f->limit = PAGE_MAX;
-	do {
-		p.count = 0;
-		rc = db_whitelist_list(f, xlsx_pages_add, &p);
-		f->after_id = p.last_id;
-	} while (rc == DB_OK && !p.broken && p.count == f->limit);
-	xlsx_pages_finish(req, &p, rc, "whitelist");
+	xlsx_pages_run(req, &p, whitelist_page, f, &f->after_id, f->limit, "whitelist");
 }
 
 void whitelist_list(struct request *req)

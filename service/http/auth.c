@@ -39,8 +39,8 @@ static void check_peer(struct request *req, struct tls_peer *peer)
 		peer->state = PEER_BAD_CERT;
 		return;
 	}
-	sha256_hex(certs[0].data, certs[0].size, peer->sha256);
-	peer->state = PEER_CERT_OK;
+	if (sha256_hex(certs[0].data, certs[0].size, peer->sha256)) /* else stays unchecked */
+		peer->state = PEER_CERT_OK;
 }
 
 static enum auth_outcome by_lookup(enum db_rc r, enum auth_outcome not_found, enum db_rc *rc)
@@ -58,8 +58,14 @@ enum auth_outcome auth_identify(struct request *req, struct tls_peer *peer, bool
 	char digest[65];
 
 	*rc = DB_OK;
-	if (peer != NULL && peer->state == PEER_UNCHECKED)
+	if (peer != NULL && peer->state == PEER_UNCHECKED) {
 		check_peer(req, peer);
+		if (peer->state ==
+		    PEER_UNCHECKED) { /* out of memory: 503, checked again next time */
+			*rc = DB_NO_MEMORY;
+			return AUTH_DB;
+		}
+	}
 	if (peer != NULL && peer->state == PEER_BAD_CERT)
 		return AUTH_BAD_CERT;
 	if (peer != NULL && peer->state == PEER_CERT_OK) {
@@ -75,7 +81,10 @@ enum auth_outcome auth_identify(struct request *req, struct tls_peer *peer, bool
 		return AUTH_NO_CREDENTIAL;
 	if (strncasecmp(authz, "Bearer ", 7) != 0 || authz[7] == '\0')
 		return AUTH_BAD_TOKEN;
-	sha256_hex(authz + 7, strlen(authz + 7), digest);
+	if (!sha256_hex(authz + 7, strlen(authz + 7), digest)) {
+		*rc = DB_NO_MEMORY;
+		return AUTH_DB;
+	}
 	if (cached_only)
 		return principal_cache_peek('t', digest, &req->principal) ? AUTH_OK : AUTH_NEEDS_DB;
 	return by_lookup(db_principal_by_token(digest, &req->principal), AUTH_BAD_TOKEN, rc);

@@ -32,7 +32,8 @@ static struct ip_count *buckets[BUCKETS];
 static unsigned open_total;
 static atomic_ulong dropped;
 static unsigned limit_total, limit_per_ip;
-static uint64_t deadline_us;
+static uint64_t deadline_us;   /* a first request's headers, from the accept */
+static uint64_t keep_alive_us; /* a later request's headers, from the last answer */
 
 /* The address bytes of @a sa (4 or 16); 0 for another family. */
 static unsigned addr_bytes(const struct sockaddr *sa, unsigned char *out)
@@ -117,7 +118,9 @@ struct conn_slot *conns_open(int fd, const struct sockaddr *addr)
 		return NULL;
 	s->fd = fd;
 	s->addr_len = addr_bytes(addr, s->addr);
-	s->opened_us = log_monotonic_us();
+	s->since_us = log_monotonic_us();
+	s->within_us = deadline_us;
+	s->awaiting = true;
 	pthread_mutex_lock(&lock);
 	if (s->addr_len != 0 && (c = ip_find(s->addr, s->addr_len, true)) == NULL) {
 		pthread_mutex_unlock(&lock);
@@ -153,12 +156,23 @@ void conns_close(struct conn_slot *s)
 	free(s);
 }
 
-void conns_first_request(struct conn_slot *s)
+void conns_request_started(struct conn_slot *s)
 {
-	if (s == NULL || s->first_request)
+	if (s == NULL)
 		return;
 	pthread_mutex_lock(&lock);
-	s->first_request = true;
+	s->awaiting = false;
+	pthread_mutex_unlock(&lock);
+}
+
+void conns_request_done(struct conn_slot *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&lock);
+	s->since_us = log_monotonic_us();
+	s->within_us = keep_alive_us;
+	s->awaiting = keep_alive_us != 0;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -177,13 +191,14 @@ unsigned long conns_dropped_count(void)
 	return atomic_load(&dropped);
 }
 
-/* Shuts down every connection past the header deadline (lock held); returns how many. */
+/* Shuts down every connection whose request headers are overdue (lock held); returns how
+ * many. */
 static unsigned drop_late(uint64_t now)
 {
 	unsigned n = 0;
 
 	for (struct conn_slot *s = slots; s != NULL; s = s->next) {
-		if (s->first_request || s->dropped || now - s->opened_us < deadline_us)
+		if (!s->awaiting || s->dropped || now - s->since_us < s->within_us)
 			continue;
 		shutdown(s->fd, SHUT_RDWR);
 		s->dropped = true;
@@ -202,18 +217,22 @@ static void watch(void)
 	pthread_mutex_unlock(&lock);
 	if (n > 0) {
 		atomic_fetch_add(&dropped, n);
-		LOG_WARN("dropped %u connections that sent no complete request within %llu s", n,
-			 (unsigned long long)(deadline_us / 1000000u));
+		LOG_WARN("dropped %u connections whose request headers did not arrive in time "
+			 "(%llu s after the accept, %llu s after an answer)",
+			 n, (unsigned long long)(deadline_us / 1000000u),
+			 (unsigned long long)(keep_alive_us / 1000000u));
 	}
 }
 
 static struct periodic watchdog = PERIODIC_INIT(watch, "connection watchdog");
 
-bool conns_start(unsigned max_total, unsigned max_per_ip, unsigned header_deadline_s)
+bool conns_start(unsigned max_total, unsigned max_per_ip, unsigned header_deadline_s,
+		 unsigned keep_alive_s)
 {
 	limit_total = max_total;
 	limit_per_ip = max_per_ip;
 	deadline_us = (uint64_t)header_deadline_s * 1000000u;
+	keep_alive_us = (uint64_t)keep_alive_s * 1000000u;
 	if (header_deadline_s == 0)
 		return true;
 	return periodic_start(&watchdog, WATCH_EVERY_MS);

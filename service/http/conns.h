@@ -1,7 +1,10 @@
 /* The server's open connections: how many there are in all and per client address (the
  * accepting thread refuses a connection beyond either limit), and a watchdog that drops a
- * connection whose first request has not arrived in full within the header deadline (a
- * TLS handshake never finished, or headers sent a byte at a time). */
+ * connection whose request headers do not arrive in full in time: the first request's
+ * within the header deadline of the accept (a TLS handshake never finished, or headers
+ * sent a byte at a time), each later request's within the keep-alive time of the previous
+ * answer (so a byte a second, which keeps libmicrohttpd's inactivity timeout from firing,
+ * cannot hold a connection after its first request either). */
 #ifndef FINREG_HTTP_CONNS_H
 #define FINREG_HTTP_CONNS_H
 
@@ -17,14 +20,18 @@ struct conn_slot {
 	int fd;
 	unsigned char addr[16]; /* the client's IPv4 or IPv6 address */
 	unsigned addr_len;
-	uint64_t opened_us; /* log_monotonic_us() at accept */
-	bool first_request; /* the headers of a first request have arrived */
+	uint64_t since_us;  /* log_monotonic_us() at accept, or at the last answer */
+	uint64_t within_us; /* the next request's headers are due this long after since_us */
+	bool awaiting;      /* waiting for a request's headers (the watchdog's business) */
 	bool dropped;       /* the watchdog shut it down */
 	struct conn_slot *prev, *next;
 };
 
-/** Sets the limits (0 = none) and starts the watchdog (header_deadline_s 0: no watchdog). */
-bool conns_start(unsigned max_total, unsigned max_per_ip, unsigned header_deadline_s);
+/** Sets the limits (0 = none) and starts the watchdog (header_deadline_s 0: no watchdog):
+ *  a first request's headers are due @a header_deadline_s after the accept, a later one's
+ *  @a keep_alive_s after the previous answer (0: no bound). */
+bool conns_start(unsigned max_total, unsigned max_per_ip, unsigned header_deadline_s,
+		 unsigned keep_alive_s);
 
 /** Stops the watchdog. */
 void conns_stop(void);
@@ -40,8 +47,12 @@ struct conn_slot *conns_open(int fd, const struct sockaddr *addr);
 /** Forgets a connection libmicrohttpd is closing; frees @a slot. */
 void conns_close(struct conn_slot *slot);
 
-/** The first request's headers have arrived: the header deadline no longer applies. */
-void conns_first_request(struct conn_slot *slot);
+/** A request's headers have arrived: no deadline applies while it is served. */
+void conns_request_started(struct conn_slot *slot);
+
+/** A request has been answered: the next one's headers are due within the keep-alive
+ *  time. */
+void conns_request_done(struct conn_slot *slot);
 
 /** Connections open now, and connections the watchdog dropped since the start. */
 unsigned conns_open_count(void);

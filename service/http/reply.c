@@ -6,21 +6,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "metrics.h"
 #include "workpool.h"
 
 #define RETRY_AFTER_SECONDS "2"
+#define SHORT_OF_MEMORY     "the server is short of memory; retry later"
 #define STREAM_BLOCK        (32 * 1024)   /* what libmicrohttpd asks for at a time */
 #define STREAM_BUFFER       (1024 * 1024) /* what a worker fetches at a time */
 
+/* The 503 body when even the error object cannot be built: no allocation but libmicrohttpd's. */
+static const char short_of_memory_body[] =
+    "{\"error\":{\"code\":\"unavailable\",\"message\":\"" SHORT_OF_MEMORY "\"}}";
+
+/* Installs @a resp as the reply. A NULL @a resp (libmicrohttpd out of memory) leaves the
+ * request without one: the server then closes just this connection. */
 static void set_response(struct request *req, unsigned status, struct MHD_Response *resp,
 			 const char *content_type)
 {
 	if (resp == NULL) {
-		LOG_BUG("out of memory creating a response");
-		abort();
+		LOG_WARN("request %s: out of memory creating a response", req->id);
+		req->out_of_memory = true;
+		return;
+	}
+	if (req->out_of_memory && status < 500 && req->response == NULL) {
+		/* the handler acted on a value lost to an allocation failure: answer 503 instead */
+		MHD_destroy_response(resp);
+		reply_out_of_memory(req);
+		return;
 	}
 	if (req->response != NULL) {
 		LOG_BUG("second reply to %s %s (status %u ignored)", req->method, req->path,
@@ -38,9 +53,22 @@ static void set_response(struct request *req, unsigned status, struct MHD_Respon
 void reply_text(struct request *req, unsigned status, const char *content_type, char *text,
 		size_t len)
 {
-	set_response(req, status,
-		     MHD_create_response_from_buffer_with_free_callback(len, text, &free),
-		     content_type);
+	struct MHD_Response *resp;
+
+	if (text == NULL) {
+		reply_out_of_memory(req);
+		return;
+	}
+	resp = MHD_create_response_from_buffer_with_free_callback(len, text, &free);
+	if (resp == NULL)
+		free(text);
+	set_response(req, status, resp, content_type);
+}
+
+void reply_out_of_memory(struct request *req)
+{
+	req->out_of_memory = true;
+	reply_error(req, ERR_UNAVAILABLE, NULL, NULL, SHORT_OF_MEMORY);
 }
 
 void reply_static(struct request *req, unsigned status, const char *content_type, const char *text,
@@ -56,14 +84,13 @@ void reply_json(struct request *req, unsigned status, json_t *body)
 	char *text;
 
 	if (body == NULL) {
-		reply_error(req, ERR_INTERNAL, NULL, NULL, NULL);
+		reply_out_of_memory(req);
 		return;
 	}
 	text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
 	json_decref(body);
 	if (text == NULL) {
-		LOG_BUG("json_dumps failed");
-		reply_error(req, ERR_INTERNAL, NULL, NULL, NULL);
+		reply_out_of_memory(req);
 		return;
 	}
 	reply_text(req, status, "application/json", text, strlen(text));
@@ -73,7 +100,8 @@ void reply_error(struct request *req, enum api_error e, const char *rule, const 
 		 const char *fmt, ...)
 {
 	char message[512];
-	json_t *err;
+	json_t *err, *body;
+	char *text;
 
 	if (fmt != NULL) {
 		va_list ap;
@@ -95,14 +123,25 @@ void reply_error(struct request *req, enum api_error e, const char *rule, const 
 	if (err == NULL) /* a message or field quoting bytes that are not UTF-8: say less */
 		err = json_pack("{s:s, s:s*, s:s, s:s}", "code", api_error_code(e), "rule", rule,
 				"message", api_error_message(e), "request_id", req->id);
-	reply_json(req, api_error_status(e), json_pack("{s:o}", "error", err));
+	body = err != NULL ? json_pack("{s:o}", "error", err) : NULL;
+	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text != NULL) {
+		reply_text(req, api_error_status(e), "application/json", text, strlen(text));
+	} else { /* out of memory: a fixed 503 (reply_json here could loop back) */
+		req->out_of_memory = true;
+		e = ERR_UNAVAILABLE;
+		reply_static(req, api_error_status(e), "application/json", short_of_memory_body,
+			     sizeof short_of_memory_body - 1);
+	}
 	if (e == ERR_UNAVAILABLE)
 		reply_header(req, "Retry-After", RETRY_AFTER_SECONDS);
 }
 
 void reply_field_error(struct request *req, const struct field_error *err)
 {
-	reply_error(req, err->code, err->rule, err->field, "%s", err->message);
+	reply_error(req, err->code, err->rule, err->code == ERR_UNAVAILABLE ? NULL : err->field,
+		    "%s", err->message);
 }
 
 void reply_db_error(struct request *req, enum db_rc rc)
@@ -124,6 +163,9 @@ void reply_db_error(struct request *req, enum db_rc rc)
 	case DB_PENDING_MIGRATIONS:
 		reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
 			    "the database schema is older than this server; run finregd migrate");
+		return;
+	case DB_NO_MEMORY:
+		reply_out_of_memory(req);
 		return;
 	case DB_READ_ONLY:
 		reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
@@ -213,31 +255,48 @@ void reply_stream(struct request *req, unsigned status, const char *content_type
 		  stream_fill_fn fill, void *cls, void (*free_cls)(void *cls))
 {
 	struct stream *s = malloc(sizeof *s);
+	struct MHD_Response *resp;
 
-	if (s == NULL)
-		abort();
+	if (s == NULL) {
+		if (free_cls != NULL)
+			free_cls(cls);
+		reply_out_of_memory(req);
+		return;
+	}
 	s->fill = fill;
 	s->cls = cls;
 	s->free_cls = free_cls;
 	s->conn = req->conn;
 	s->len = s->off = 0;
 	s->end = 0;
-	set_response(req, status,
-		     MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read,
-						       s, stream_free),
-		     content_type);
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, s,
+						 stream_free);
+	if (resp == NULL) {
+		stream_free(s);
+		reply_out_of_memory(req);
+		return;
+	}
+	set_response(req, status, resp, content_type);
 }
 
 void reply_fd(struct request *req, unsigned status, const char *content_type, int fd,
 	      long long size)
 {
-	set_response(req, status, MHD_create_response_from_fd64((uint64_t)size, fd), content_type);
+	struct MHD_Response *resp = MHD_create_response_from_fd64((uint64_t)size, fd);
+
+	if (resp == NULL) {
+		close(fd);
+		reply_out_of_memory(req);
+		return;
+	}
+	set_response(req, status, resp, content_type);
 }
 
 void reply_header(struct request *req, const char *name, const char *value)
 {
 	if (req->response == NULL) {
-		LOG_BUG("reply_header(%s) before a reply", name);
+		if (!req->out_of_memory)
+			LOG_BUG("reply_header(%s) before a reply", name);
 		return;
 	}
 	MHD_add_response_header(req->response, name, value);

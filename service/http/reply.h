@@ -10,8 +10,8 @@
 #include "http/request.h"
 #include "json/fields.h"
 
-/** Replies @a status with @a body as JSON. Takes ownership of @a body (may be NULL:
- *  then it answers 500). */
+/** Replies @a status with @a body as JSON. Takes ownership of @a body (may be NULL, as
+ *  jansson answers when memory runs out: then it answers 503 as reply_out_of_memory). */
 void reply_json(struct request *req, unsigned status, json_t *body);
 
 /**
@@ -22,13 +22,21 @@ void reply_json(struct request *req, unsigned status, json_t *body);
 void reply_error(struct request *req, enum api_error e, const char *rule, const char *field,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/**
+ * Replies 503 "unavailable" with Retry-After: the request could not get the memory it
+ * needed. Never aborts; when not even that reply can be built the request is left
+ * without one and the server closes only its connection.
+ */
+void reply_out_of_memory(struct request *req);
+
 /** Replies with the field error @a err (422 or 400). */
 void reply_field_error(struct request *req, const struct field_error *err);
 
 /** Maps a database outcome that is not DB_OK to its reply (503, 409, 404, 500). */
 void reply_db_error(struct request *req, enum db_rc rc);
 
-/** Replies @a status with @a len bytes of @a text (malloc'd; ownership taken). */
+/** Replies @a status with @a len bytes of @a text (malloc'd; ownership taken). A NULL
+ *  @a text (an allocation that failed) answers 503 as reply_out_of_memory. */
 void reply_text(struct request *req, unsigned status, const char *content_type, char *text,
 		size_t len);
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "principal.h"
 
 struct MHD_Connection;
@@ -38,9 +39,9 @@ struct request {
 	bool authenticated;
 	struct principal principal;
 
-	/* Body: raw bytes as received (NUL-terminated), and its parse when JSON. */
-	char *body;
-	size_t body_len, body_cap;
+	/* Body: raw bytes as received (body.data NUL-terminated, NULL when none), and its
+	 * parse when JSON. */
+	struct buf body;
 	bool body_too_large;
 	bool body_refused;    /* the process-wide body budget had no room: 503 */
 	size_t body_reserved; /* bytes of that budget this request holds */
@@ -51,6 +52,8 @@ struct request {
 	struct MHD_Response *response;
 	unsigned status;
 	bool queued;
+	bool
+	    out_of_memory; /* an allocation failed: the reply is 503, or none (connection closed) */
 
 	/* Strings handed out by req_query() and friends, freed with the request. */
 	char **owned;
@@ -60,8 +63,8 @@ struct request {
 /** Path parameter @a i (decoded), or NULL. Owned by the request. */
 const char *req_param(const struct request *req, unsigned i);
 
-/** Query parameter @a name, percent-decoded; NULL when absent or badly encoded.
- *  Owned by the request. */
+/** Query parameter @a name, percent-decoded; NULL when absent or badly encoded; "" when
+ *  memory runs out (req->out_of_memory set: the reply becomes 503). Owned by the request. */
 const char *req_query(struct request *req, const char *name);
 
 /** Request header @a name (case-insensitive); NULL when absent. Owned by the request. */

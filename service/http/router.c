@@ -2,6 +2,7 @@
  * exist, who may call them, and what bodies they accept. */
 #include "http/router.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,8 +143,10 @@ char *percent_decode(const char *in, size_t len)
 	char *out = malloc(len + 1);
 	size_t o = 0;
 
-	if (out == NULL)
-		abort();
+	if (out == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	for (size_t i = 0; i < len; i++) {
 		if (in[i] != '%') {
 			out[o++] = in[i];
@@ -154,6 +157,7 @@ char *percent_decode(const char *in, size_t len)
 
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 			free(out);
+			errno = EINVAL;
 			return NULL;
 		}
 		out[o++] = (char)(hi * 16 + lo);
@@ -162,6 +166,7 @@ char *percent_decode(const char *in, size_t len)
 	out[o] = '\0';
 	if (!utf8_valid((const unsigned char *)out, o)) {
 		free(out);
+		errno = EINVAL;
 		return NULL;
 	}
 	return out;

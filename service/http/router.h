@@ -49,7 +49,8 @@ unsigned router_unmatched_index(void);
 bool router_no_db(const struct route *r);
 
 /** Percent-decodes @a len bytes of @a in into a new NUL-terminated string (caller frees).
- *  NULL when an escape is malformed, decodes to a NUL byte, or the result is not UTF-8. */
+ *  NULL with errno EINVAL when an escape is malformed, decodes to a NUL byte, or the
+ *  result is not UTF-8; NULL with errno ENOMEM when memory runs out. */
 char *percent_decode(const char *in, size_t len);
 
 #endif

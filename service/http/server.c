@@ -96,9 +96,12 @@ static void request_id_init(struct request *req)
 		snprintf(req->id, sizeof req->id, "%s", given);
 		return;
 	}
-	if (RAND_bytes(raw, sizeof raw) != 1) {
-		LOG_BUG("RAND_bytes failed");
-		abort();
+	if (RAND_bytes(raw, sizeof raw) != 1) { /* out of memory: a process-unique id will do */
+		static atomic_ulong fallback;
+
+		snprintf(req->id, sizeof req->id, "local-%lx-%lu", (unsigned long)getpid(),
+			 atomic_fetch_add(&fallback, 1));
+		return;
 	}
 	for (unsigned i = 0; i < sizeof raw; i++)
 		snprintf(req->id + 2 * i, 3, "%02x", raw[i]);
@@ -133,7 +136,7 @@ static void request_free(struct request *req)
 	for (size_t i = 0; i < req->n_owned; i++)
 		free(req->owned[i]);
 	free(req->owned);
-	free(req->body);
+	buf_free(&req->body);
 	json_decref(req->json);
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
@@ -149,8 +152,12 @@ static enum MHD_Result queue(struct request *req)
 
 	if (req->queued)
 		return MHD_YES;
+	if (req->response == NULL && req->out_of_memory)
+		return MHD_NO; /* no reply could be built: close this one connection */
 	if (req->response == NULL)
 		reply_error(req, ERR_INTERNAL, NULL, NULL, "handler made no reply");
+	if (req->response == NULL)
+		return MHD_NO;
 	ret = MHD_queue_response(req->conn, req->status, req->response);
 	MHD_destroy_response(req->response);
 	req->response = NULL;
@@ -209,18 +216,15 @@ static bool body_reserve(struct request *req, size_t n)
  * more room for a chunked one); false, with nothing changed, when either fails. */
 static bool body_grow(struct request *req, size_t cap)
 {
-	char *grown;
+	size_t more = cap - req->body.cap;
 
-	if (!body_reserve(req, cap - req->body_cap))
+	if (!body_reserve(req, more))
 		return false;
-	grown = realloc(req->body, cap);
-	if (grown == NULL) {
-		atomic_fetch_sub(&body_bytes_held, cap - req->body_cap);
-		req->body_reserved -= cap - req->body_cap;
+	if (!buf_reserve(&req->body, cap - 1 - req->body.len)) {
+		atomic_fetch_sub(&body_bytes_held, more);
+		req->body_reserved -= more;
 		return false;
 	}
-	req->body = grown;
-	req->body_cap = cap;
 	return true;
 }
 
@@ -433,17 +437,15 @@ static void append_body(struct request *req, const char *data, size_t size)
 		return;
 	if (req->body_refused)
 		return;
-	if (size > config->max_body - req->body_len) {
+	if (size > config->max_body - req->body.len) {
 		req->body_too_large = true;
-		free(req->body);
-		req->body = NULL;
-		req->body_len = req->body_cap = 0;
+		buf_free(&req->body);
 		return;
 	}
-	if (req->body_len + size + 1 > req->body_cap) {
-		size_t cap = req->body_cap ? req->body_cap : 4096;
+	if (req->body.len + size + 1 > req->body.cap) {
+		size_t cap = req->body.cap ? req->body.cap : 4096;
 
-		while (cap < req->body_len + size + 1)
+		while (cap < req->body.len + size + 1)
 			cap *= 2;
 		if (cap > config->max_body + 1)
 			cap = config->max_body + 1;
@@ -452,21 +454,19 @@ static void append_body(struct request *req, const char *data, size_t size)
 			return;
 		}
 	}
-	memcpy(req->body + req->body_len, data, size);
-	req->body_len += size;
-	req->body[req->body_len] = '\0';
+	buf_append(&req->body, data, size); /* fits: body_grow made the room */
 }
 
 static bool parse_json_body(struct request *req)
 {
 	json_error_t e;
 
-	if (req->body_len == 0) {
+	if (req->body.len == 0) {
 		reply_error(req, ERR_BAD_JSON, NULL, NULL,
 			    "the body is empty; a JSON object is expected");
 		return false;
 	}
-	switch (json_prescan(req->body, req->body_len, JSON_MAX_VALUES, JSON_MAX_DEPTH)) {
+	switch (json_prescan(req->body.data, req->body.len, JSON_MAX_VALUES, JSON_MAX_DEPTH)) {
 	case PRESCAN_OK:
 		break;
 	case PRESCAN_TOO_MANY_VALUES:
@@ -478,7 +478,7 @@ static bool parse_json_body(struct request *req)
 			    "the JSON body nests deeper than %d levels", JSON_MAX_DEPTH);
 		return false;
 	}
-	req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &e);
+	req->json = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &e);
 	if (req->json == NULL) {
 		reply_error(req, ERR_BAD_JSON, NULL, NULL, "invalid JSON at byte %d: %s",
 			    e.position, e.text);
@@ -618,7 +618,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	(void)cls;
 	(void)version;
 	if (req == NULL) {
-		conns_first_request(slot_of(conn));
+		conns_request_started(slot_of(conn));
 		req = request_new(conn, url, method);
 		if (req == NULL) {
 			LOG_WARN("out of memory: connection closed");
@@ -659,10 +659,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	uint64_t micros;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
 	if (req == NULL)
 		return;
+	conns_request_done(slot_of(conn));
 	micros = log_monotonic_us() - req->start_us;
 	log_access(req->id, req->authenticated ? req->principal.code : NULL, req->method, req->path,
 		   req->queued ? req->status : 0, micros);
@@ -820,7 +820,8 @@ int server_run(const struct config *cfg)
 	if (cert == NULL || key == NULL || ca == NULL)
 		goto out;
 	raise_fd_limit(cfg);
-	if (!conns_start(cfg->max_connections, cfg->max_connections_per_ip, cfg->header_timeout)) {
+	if (!conns_start(cfg->max_connections, cfg->max_connections_per_ip, cfg->header_timeout,
+			 cfg->connection_timeout)) {
 		fprintf(stderr, "finregd: cannot start the connection watchdog\n");
 		goto out;
 	}

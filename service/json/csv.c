@@ -9,16 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "json/limits.h"
 
 #define CSV_MAX_INTEGER_DIGITS 18
 
-/* The cells of one record: their bytes in data, each followed by '\0'. */
+/* The cells of one record: their bytes in data, each followed by '\0'. Out of memory
+ * sets data.failed or failed; read_record() then fails the whole text. */
 struct cells {
-	char *data;
-	size_t len, cap;
+	struct buf data;
 	size_t *start, *size; /* per cell: offset in data, length in bytes */
 	size_t n, n_cap;
+	bool failed; /* start or size could not grow */
 };
 
 /* Position in the text and the physical line it is on. */
@@ -37,43 +39,50 @@ struct column {
 	enum column_kind kind;
 };
 
-static void *xrealloc(void *p, size_t size)
-{
-	p = realloc(p, size);
-	if (p == NULL)
-		abort();
-	return p;
-}
-
 static void cells_push_byte(struct cells *c, char b)
 {
-	if (c->len == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 256;
-		c->data = xrealloc(c->data, c->cap);
-	}
-	c->data[c->len++] = b;
+	buf_append(&c->data, &b, 1);
+}
+
+/* Grows *p (an array of @a n_cap size_t) to @a n elements; false when memory runs out. */
+static bool grow_sizes(size_t **p, size_t n)
+{
+	size_t *grown = n <= SIZE_MAX / sizeof *grown ? realloc(*p, n * sizeof *grown) : NULL;
+
+	if (grown == NULL)
+		return false;
+	*p = grown;
+	return true;
 }
 
 static void cells_begin(struct cells *c)
 {
+	if (c->failed)
+		return;
 	if (c->n == c->n_cap) {
-		c->n_cap = c->n_cap ? c->n_cap * 2 : 32;
-		c->start = xrealloc(c->start, c->n_cap * sizeof *c->start);
-		c->size = xrealloc(c->size, c->n_cap * sizeof *c->size);
+		size_t cap = c->n_cap ? c->n_cap * 2 : 32;
+
+		if (!grow_sizes(&c->start, cap) || !grow_sizes(&c->size, cap)) {
+			c->failed = true;
+			return;
+		}
+		c->n_cap = cap;
 	}
-	c->start[c->n] = c->len;
+	c->start[c->n] = c->data.len;
 }
 
 static void cells_end(struct cells *c)
 {
-	c->size[c->n] = c->len - c->start[c->n];
+	if (c->failed)
+		return;
+	c->size[c->n] = c->data.len - c->start[c->n];
 	cells_push_byte(c, '\0');
 	c->n++;
 }
 
 static void cells_free(struct cells *c)
 {
-	free(c->data);
+	buf_free(&c->data);
 	free(c->start);
 	free(c->size);
 }
@@ -85,6 +94,13 @@ static int line_fail(struct field_error *err, unsigned long line, const char *te
 
 	snprintf(where, sizeof where, "line %lu", line);
 	field_fail(err, ERR_BAD_JSON, NULL, "", where, "%s", text);
+	return -1;
+}
+
+/* Records that memory ran out (503 unavailable); returns -1. */
+static int memory_fail(struct field_error *err)
+{
+	field_out_of_memory(err);
 	return -1;
 }
 
@@ -149,12 +165,11 @@ static int read_unquoted(struct reader *r, struct cells *c, unsigned long record
 	return 0;
 }
 
-/* Reads one record into c. Returns 1 for a record (its first line in *line), 0 at the end
- * of the text (only empty lines left), -1 on error. */
-static int read_record(struct reader *r, struct cells *c, unsigned long *line,
-		       struct field_error *err)
+/* Reads one record's cells into c, as read_record(). */
+static int read_cells(struct reader *r, struct cells *c, unsigned long *line,
+		      struct field_error *err)
 {
-	c->len = 0;
+	buf_reset(&c->data);
 	c->n = 0;
 	*line = r->line;
 	if (r->p >= r->blank_tail)
@@ -193,6 +208,18 @@ static int read_record(struct reader *r, struct cells *c, unsigned long *line,
 					 "end)");
 		return 1;
 	}
+}
+
+/* Reads one record into c. Returns 1 for a record (its first line in *line), 0 at the end
+ * of the text (only empty lines left), -1 on error (memory_fail when memory ran out). */
+static int read_record(struct reader *r, struct cells *c, unsigned long *line,
+		       struct field_error *err)
+{
+	int rc = read_cells(r, c, line, err);
+
+	if (c->data.failed || c->failed)
+		return memory_fail(err);
+	return rc;
 }
 
 /* Fails on the first NUL byte of the text, naming its line. */
@@ -240,7 +267,7 @@ static bool read_header(const struct cells *h, struct column *cols, struct field
 		return header_fail(err, text);
 	}
 	for (size_t i = 0; i < h->n; i++) {
-		const char *name = h->data + h->start[i];
+		const char *name = h->data.data + h->start[i];
 		const char *dot = strchr(name, '.');
 
 		if (!valid_utf8(name, h->size[i]))
@@ -257,14 +284,16 @@ static bool read_header(const struct cells *h, struct column *cols, struct field
 		cols[i].kind = column_kind(name);
 		cols[i].key = dot != NULL ? dot + 1 : name;
 		cols[i].parent = dot != NULL ? strndup(name, (size_t)(dot - name)) : NULL;
-		if (dot != NULL && cols[i].parent == NULL)
-			abort();
+		if (dot != NULL && cols[i].parent == NULL) {
+			memory_fail(err);
+			return false;
+		}
 	}
 	for (size_t i = 0; i < h->n; i++) {
-		const char *a = h->data + h->start[i];
+		const char *a = h->data.data + h->start[i];
 
 		for (size_t j = 0; j < h->n; j++) {
-			const char *b = h->data + h->start[j];
+			const char *b = h->data.data + h->start[j];
 
 			if (j > i && strcmp(a, b) == 0) {
 				snprintf(text, sizeof text, "column \"%.*s\" appears twice",
@@ -301,8 +330,10 @@ static json_t *row_object(const struct cells *c, const struct column *cols, unsi
 {
 	json_t *row = json_object();
 
-	if (row == NULL)
-		abort();
+	if (row == NULL) {
+		memory_fail(err);
+		return NULL;
+	}
 	for (size_t i = 0; i < c->n; i++) {
 		if (cols[i].parent != NULL && json_object_get(row, cols[i].parent) == NULL)
 			json_object_set_new(row, cols[i].parent, json_object());
@@ -312,7 +343,7 @@ static json_t *row_object(const struct cells *c, const struct column *cols, unsi
 
 		if (c->size[i] == 0)
 			continue;
-		v = cell_value(cols[i].kind, c->data + c->start[i], c->size[i]);
+		v = cell_value(cols[i].kind, c->data.data + c->start[i], c->size[i]);
 		if (v == NULL) {
 			json_decref(row);
 			line_fail(err, line, "not valid UTF-8");
@@ -378,13 +409,17 @@ json_t *csv_to_rows_max(const char *text, size_t len, size_t max_rows, struct fi
 		goto out;
 	}
 	cols = calloc(header.n, sizeof *cols);
-	if (cols == NULL)
-		abort();
+	if (cols == NULL) {
+		memory_fail(err);
+		goto out;
+	}
 	if (!read_header(&header, cols, err))
 		goto out;
 	rows = json_array();
-	if (rows == NULL)
-		abort();
+	if (rows == NULL) {
+		memory_fail(err);
+		goto out;
+	}
 	while ((rc = read_record(&r, &row, &line, err)) > 0) {
 		json_t *obj;
 
@@ -404,7 +439,10 @@ json_t *csv_to_rows_max(const char *text, size_t len, size_t max_rows, struct fi
 			rc = -1;
 			break;
 		}
-		json_array_append_new(rows, obj);
+		if (json_array_append_new(rows, obj) != 0) {
+			rc = memory_fail(err);
+			break;
+		}
 	}
 	if (rc < 0) {
 		json_decref(rows);

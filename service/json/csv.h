@@ -28,7 +28,8 @@
  * text after a closing quote, a quote inside an unquoted cell, a CR without LF, a row
  * with a different number of cells, invalid UTF-8, a NUL byte) returns NULL and fills
  * @a err: code ERR_BAD_JSON, no rule, field "line N" where N counts physical lines from
- * 1 and is the line the offending row starts on.
+ * 1 and is the line the offending row starts on. When memory runs out it returns NULL
+ * with code ERR_UNAVAILABLE (no field); it never aborts.
  */
 json_t *csv_to_rows(const char *text, size_t len, struct field_error *err);
 

@@ -1,32 +1,18 @@
 /* Implementation of json/csv_out.h. */
 #include "json/csv_out.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "domain/cell_guard.h"
 
 static void append(struct csv_out *b, const char *s, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->buf = realloc(b->buf, cap);
-		if (b->buf == NULL)
-			abort();
-		b->cap = cap;
-	}
-	memcpy(b->buf + b->len, s, n);
-	b->len += n;
-	b->buf[b->len] = '\0';
+	buf_append(&b->text, s, n); /* a failure is sticky: csv_take answers NULL */
 }
 
 void csv_begin(struct csv_out *b, bool bom)
 {
 	memset(b, 0, sizeof *b);
-	append(b, "", 0);
 	if (bom)
 		append(b, CSV_BOM, strlen(CSV_BOM));
 }
@@ -71,18 +57,12 @@ void csv_row(struct csv_out *b, const char *const *cells, size_t n)
 
 char *csv_take(struct csv_out *b, size_t *len)
 {
-	char *text;
-
-	if (b->buf == NULL)
-		append(b, "", 0);
-	text = b->buf;
-	*len = b->len;
-	memset(b, 0, sizeof *b);
-	return text;
+	b->row_open = false;
+	return buf_take(&b->text, len);
 }
 
 void csv_free(struct csv_out *b)
 {
-	free(b->buf);
-	memset(b, 0, sizeof *b);
+	buf_free(&b->text);
+	b->row_open = false;
 }

@@ -7,15 +7,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "buf.h"
+
 /** The UTF-8 byte-order mark Excel needs to read a CSV file as UTF-8 (3 bytes). */
 #define CSV_BOM "\xEF\xBB\xBF"
 
 /** A growing CSV text. Zero-initialise it or use csv_begin(); release with csv_free() or
- *  take the text with csv_take(). Allocation failure aborts. */
+ *  take the text with csv_take(). An allocation failure never aborts: it fails @a text
+ *  (text.failed), later cells are dropped, and csv_take answers NULL. */
 struct csv_out {
-	char *buf;
-	size_t len, cap;
 	bool row_open; /* a cell of the current row has been written */
+	struct buf text;
 };
 
 /** Starts an empty text, with the byte-order mark when @a bom. */
@@ -36,7 +38,7 @@ void csv_end_row(struct csv_out *b);
 void csv_row(struct csv_out *b, const char *const *cells, size_t n);
 
 /** Hands the NUL-terminated text to the caller (who frees it) with its length in *len;
- *  @a b is empty afterwards. Never NULL. */
+ *  @a b is empty afterwards. NULL when memory ran out while it was written. */
 char *csv_take(struct csv_out *b, size_t *len);
 
 /** Frees the text; @a b is empty afterwards. */

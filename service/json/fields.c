@@ -240,3 +240,12 @@ json_t *date_json(int32_t day)
 	date_format(day, text);
 	return json_string(text);
 }
+
+bool field_out_of_memory(struct field_error *err)
+{
+	err->code = ERR_UNAVAILABLE;
+	err->rule = NULL;
+	err->field[0] = '\0';
+	snprintf(err->message, sizeof err->message, "the server is short of memory; retry later");
+	return false;
+}

@@ -110,4 +110,8 @@ json_t *date_json(int32_t day);
 /** Joins @a prefix and @a name into a field path ("borrower" + "uscc"). */
 void field_path(char *out, size_t len, const char *prefix, const char *name);
 
+/** Records that memory ran out (ERR_UNAVAILABLE, no rule, no field: the reply is 503 with
+ *  Retry-After); returns false. */
+bool field_out_of_memory(struct field_error *err);
+
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <xlsxwriter.h>
 
+#include "buf.h"
 #include "domain/cell_guard.h"
 #include "log.h"
 
@@ -29,8 +30,7 @@ struct xlsx_out {
 	int fd;
 	bool named; /* path is a real name to unlink (no O_TMPFILE) */
 	char path[PATH_MAX];
-	char *buf; /* a guarded or shortened text cell */
-	size_t cap;
+	struct buf cell; /* a guarded or shortened text cell */
 };
 
 static const char *tmpdir;
@@ -108,7 +108,7 @@ struct xlsx_out *xlsx_open(const char *sheet, const struct xlsx_col *cols, int n
 	lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = (char *)export_dir()};
 
 	if (x == NULL)
-		abort();
+		return NULL;
 	x->cols = cols;
 	x->ncols = ncols;
 	if (!make_file(x)) {
@@ -153,7 +153,8 @@ static bool parse_datetime(const char *s, bool with_time, lxw_datetime *dt)
 	       dt->day <= 31;
 }
 
-/* The text as written: shortened to the cell limit (on a UTF-8 boundary) and guarded. */
+/* The text as written: shortened to the cell limit (on a UTF-8 boundary) and guarded;
+ * NULL when memory runs out. */
 static const char *cell_text(struct xlsx_out *x, const char *s)
 {
 	bool guard = cell_needs_guard(s);
@@ -166,21 +167,19 @@ static const char *cell_text(struct xlsx_out *x, const char *s)
 		while (len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
 			len--;
 	}
-	if (x->cap < len + 2) {
-		x->cap = len + 2;
-		free(x->buf);
-		x->buf = malloc(x->cap);
-		if (x->buf == NULL)
-			abort();
-	}
-	snprintf(x->buf, x->cap, "%s%.*s", guard ? CELL_GUARD_PREFIX : "", (int)len, s);
-	return x->buf;
+	buf_reset(&x->cell);
+	if (!buf_printf(&x->cell, "%s%.*s", guard ? CELL_GUARD_PREFIX : "", (int)len, s))
+		return NULL;
+	return x->cell.data;
 }
 
 static lxw_error put_text(struct xlsx_out *x, lxw_col_t c, const char *s)
 {
-	return worksheet_write_string(x->ws, (lxw_row_t)x->rows, c, cell_text(x, s),
-				      x->fmt[F_TEXT]);
+	const char *text = cell_text(x, s);
+
+	if (text == NULL)
+		return LXW_ERROR_MEMORY_MALLOC_FAILED;
+	return worksheet_write_string(x->ws, (lxw_row_t)x->rows, c, text, x->fmt[F_TEXT]);
 }
 
 static lxw_error put_number(struct xlsx_out *x, lxw_col_t c, const char *s, int f)
@@ -318,7 +317,7 @@ int xlsx_finish(struct xlsx_out *x, long long *size)
 	if (x->named)
 		unlink(x->path);
 	*size = (long long)st.st_size;
-	free(x->buf);
+	buf_free(&x->cell);
 	free(x);
 	return fd;
 }
@@ -333,6 +332,6 @@ void xlsx_discard(struct xlsx_out *x)
 		unlink(x->path);
 	if (x->fd >= 0)
 		close(x->fd);
-	free(x->buf);
+	buf_free(&x->cell);
 	free(x);
 }

@@ -44,7 +44,8 @@ struct xlsx_out;
 void xlsx_set_tmpdir(const char *dir);
 
 /** Starts a workbook with one sheet @a sheet and a header row of @a cols' titles; NULL when
- *  the temporary file cannot be made (logged). @a cols must outlive the writer. */
+ *  the temporary file cannot be made (logged) or memory runs out. @a cols must outlive the writer.
+ */
 struct xlsx_out *xlsx_open(const char *sheet, const struct xlsx_col *cols, int ncols);
 
 /** Appends a row whose cells are texts (NULL or "" is a blank cell), one per column,

@@ -177,6 +177,21 @@ def _closed_by_peer(sock, timeout):
         return False
 
 
+def _trickle_until_closed(sock, start, give_up_s):
+    """Sends request headers a byte every 0.3 s until the server closes the connection
+    (True) or give_up_s seconds after start pass (False)."""
+    for b in b'GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Pad: ' + b'a' * 100:
+        try:
+            sock.sendall(bytes([b]))
+        except OSError:
+            return True
+        if _closed_by_peer(sock, 0.3):
+            return True
+        if time.monotonic() - start > give_up_s:
+            return False
+    return False
+
+
 def test_connections_that_send_no_request_within_the_header_deadline_are_dropped():
     _raise_nofile(4096)
     s = harness.Server(threads=2, env={'FINREG_HEADER_TIMEOUT': 2})
@@ -188,18 +203,7 @@ def test_connections_that_send_no_request_within_the_header_deadline_are_dropped
             socks.append(t)
         slow = _tls(s)          # a finished handshake, headers a byte at a time
         start = time.monotonic()
-        closed = False
-        for b in b'GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Pad: ' + b'a' * 100:
-            try:
-                slow.sendall(bytes([b]))
-            except OSError:
-                closed = True
-                break
-            if _closed_by_peer(slow, 0.3):
-                closed = True
-                break
-            if time.monotonic() - start > 8:
-                break
+        closed = _trickle_until_closed(slow, start, 8)
         assert closed, 'a client sending headers a byte at a time was kept for 8 s'
         assert time.monotonic() - start < 6, time.monotonic() - start
         for t in socks:
@@ -208,6 +212,47 @@ def test_connections_that_send_no_request_within_the_header_deadline_are_dropped
     finally:
         for t in socks:
             t.close()
+        s.stop()
+
+
+def _read_answer(tls):
+    """Reads one answer with a Content-Length body; returns its status line."""
+    data = b''
+    while b'\r\n\r\n' not in data:
+        chunk = tls.recv(65536)
+        assert chunk, data
+        data += chunk
+    head, _, body = data.partition(b'\r\n\r\n')
+    n = int([line.split(b':')[1] for line in head.split(b'\r\n')
+             if line.lower().startswith(b'content-length:')][0])
+    while len(body) < n:
+        body += tls.recv(65536)
+    return head.split(b'\r\n')[0]
+
+
+def test_after_an_answer_the_next_request_headers_are_due_within_the_keep_alive_time():
+    s = harness.Server(threads=2, env={'FINREG_HEADER_TIMEOUT': 2,
+                                       'FINREG_CONNECTION_TIMEOUT': 3})
+    try:
+        # A keep-alive client that pauses under the keep-alive time between requests is
+        # served on one connection.
+        calm = _tls(s)
+        for _ in range(3):
+            calm.sendall(b'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n')
+            assert b' 200 ' in _read_answer(calm)
+            time.sleep(1.5)
+        # One quick request, then the next one's headers a byte at a time: each byte
+        # resets libmicrohttpd's inactivity timeout, but the headers are not complete
+        # 3 s after the answer, so the connection goes.
+        slow = _tls(s)
+        slow.sendall(b'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n')
+        assert b' 200 ' in _read_answer(slow)
+        start = time.monotonic()
+        closed = _trickle_until_closed(slow, start, 12)
+        assert closed, 'a second request sent a byte at a time was kept for 12 s'
+        assert 2.5 < time.monotonic() - start < 6, time.monotonic() - start
+        assert s.client('bank').get('/healthz').status == 200
+    finally:
         s.stop()
 
 

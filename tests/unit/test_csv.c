@@ -2,6 +2,7 @@
  * the JSON shape of each row (omitted empties, booleans, integers, nested borrower), the
  * errors and the lines they name, and a CSV row giving the same loan as its JSON. */
 #include "check.h"
+#include "buf.h"
 #include "json/csv.h"
 #include "json/loan_json.h"
 
@@ -292,8 +293,28 @@ static void test_csv_rows_break_the_same_rules_as_json(void)
 	json_decref(rows);
 }
 
+static void test_out_of_memory_fails_with_unavailable_instead_of_aborting(void)
+{
+	struct field_error err;
+	const char *text = "uscc,amount\n91350100M000100Y6B,100.00\n";
+
+	for (long n = 0; n < 2; n++) { /* the header's bytes, then the row's */
+		memset(&err, 0, sizeof err);
+		buf_test_fail_after(n);
+		CHECK(rows_of(text, &err) == NULL);
+		buf_test_fail_after(-1);
+		CHECK(err.code == ERR_UNAVAILABLE);
+		CHECK(strstr(err.message, "memory") != NULL);
+	}
+	memset(&err, 0, sizeof err);
+	json_t *rows = rows_of(text, &err);
+	CHECK(rows != NULL && json_array_size(rows) == 1);
+	json_decref(rows);
+}
+
 int main(void)
 {
+	RUN(test_out_of_memory_fails_with_unavailable_instead_of_aborting);
 	RUN(test_plain_rows_become_objects_of_strings);
 	RUN(test_last_line_needs_no_line_break);
 	RUN(test_crlf_and_lf_give_the_same_rows);

@@ -143,11 +143,29 @@ static void test_many_rows_grow_the_buffer(void)
 	csv_begin(&b, false);
 	csv_field(&b, "x");
 	csv_free(&b);
-	CHECK(b.buf == NULL && b.len == 0);
+	CHECK(b.text.data == NULL && b.text.len == 0);
+}
+
+static void test_out_of_memory_makes_take_answer_null_instead_of_aborting(void)
+{
+	struct csv_out b;
+	size_t len = 7;
+
+	csv_begin(&b, true);
+	buf_test_fail_after(0);
+	for (int i = 0; i < 1000; i++)
+		csv_field(&b, "0123456789");
+	csv_end_row(&b);
+	buf_test_fail_after(-1);
+	CHECK(b.text.failed);
+	CHECK(csv_take(&b, &len) == NULL);
+	CHECK(len == 7);
+	CHECK(b.text.data == NULL && !b.text.failed);
 }
 
 int main(void)
 {
+	RUN(test_out_of_memory_makes_take_answer_null_instead_of_aborting);
 	RUN(test_bom_starts_the_text_only_when_asked);
 	RUN(test_plain_cells_are_joined_with_commas_and_end_in_crlf);
 	RUN(test_null_and_empty_cells_are_empty);

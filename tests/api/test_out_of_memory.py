@@ -1,0 +1,86 @@
+"""An allocation that fails in the middle of a request: the server answers that request 503
+with Retry-After (or, when not even that can be built, closes only its connection) and keeps
+serving; it never aborts. The memory is made short for real: the finregd process's
+RLIMIT_AS is lowered (prlimit) to a little above what it already maps, then a CSV batch of
+1000 loans - which needs several MiB to parse, judge and answer - is posted on a connection
+opened before. Every step of the sweep gives the allocations a little more room, so failures
+land at different places (body, CSV rows, JSON items, the database answer, the reply).
+glibc is told to use one malloc arena so small allocations are limited too (thread arenas
+reserve their address space up front). Not under AddressSanitizer, whose shadow memory
+cannot live under an address-space limit."""
+
+import http.client
+import resource
+import ssl
+
+import finreg_data as fd
+import harness
+
+SANITIZED = '/asan/' in harness.FINREG_BIN
+MIB = 1024 * 1024
+HEADROOM_MIB = tuple(i / 8 for i in range(1, 25)) + (8, 48)
+SHORT_OF_MEMORY = 'the server is short of memory; retry later'
+
+
+def _vm_size(server):
+    with open(f'/proc/{server.proc.pid}/status') as f:
+        for line in f:
+            if line.startswith('VmSize:'):
+                return int(line.split()[1]) * 1024
+    raise AssertionError('no VmSize')
+
+
+def _limit(server, soft):
+    resource.prlimit(server.proc.pid, resource.RLIMIT_AS, (soft, resource.RLIM_INFINITY))
+
+
+def _post_short_of_memory(server, who, body, headroom):
+    """Posts body with the server's address space capped at its size now + headroom;
+    returns the status, or 'closed' when the server closed the connection instead."""
+    c = server.client(who, timeout=120)
+    try:
+        assert c.get('/healthz').status == 200     # the TLS connection exists before the cap
+        _limit(server, _vm_size(server) + int(headroom * MIB))
+        try:
+            r = c.post('/v1/loans/batch?dry_run=true', body=body, content_type='text/csv')
+        except (ConnectionError, http.client.HTTPException, ssl.SSLError, TimeoutError):
+            return 'closed'
+        finally:
+            _limit(server, resource.RLIM_INFINITY)
+        if r.status == 503:
+            assert r.header('Retry-After'), r
+            assert r.json()['error']['code'] == 'unavailable', r
+            return (503, r.json()['error']['message'])
+        return r.status
+    finally:
+        c.close()
+
+
+def test_allocation_failures_answer_503_or_close_one_connection_and_the_server_lives_on():
+    if SANITIZED:
+        return
+    s = harness.Server(threads=2, env={'GLIBC_TUNABLES': 'glibc.malloc.arena_max=1'})
+    x = harness.new_principal()
+    body = fd.loans_csv([fd.loan() for _ in range(1000)])
+    outcomes = []
+    try:
+        # Warm up every thread (TLS, database connection, prepared statements) first.
+        assert s.client(x, timeout=120).post('/v1/loans/batch?dry_run=true', body=body,
+                                             content_type='text/csv').status == 200
+        for headroom in HEADROOM_MIB:
+            outcomes.append((headroom, _post_short_of_memory(s, x, body, headroom)))
+            assert s.running(), f'finregd died at {headroom} MiB of room: {outcomes}\n' \
+                                f'{s.log_tail()}'
+            with s.client(x, timeout=60) as c:
+                assert c.get('/healthz').status == 200, outcomes
+        statuses = [o[0] if isinstance(o, tuple) else o for _, o in outcomes]
+        assert set(statuses) <= {200, 503, 'closed'}, outcomes
+        # The sweep did make allocations fail past the body (which has its own 503)...
+        assert (503, SHORT_OF_MEMORY) in [o for _, o in outcomes], outcomes
+        assert statuses[-1] == 200, outcomes  # ...and ended with room enough
+        # Still a working server: the same batch is judged in full.
+        r = s.client(x, timeout=120).post('/v1/loans/batch?dry_run=true', body=body,
+                                          content_type='text/csv')
+        assert r.status == 200 and r.json()['rejected'] == 0, r
+    finally:
+        s.stop()
