@@ -169,7 +169,7 @@ CREATE OR REPLACE FUNCTION watch_loan_balance(l loans, p_day date) RETURNS bigin
                 END;
 
 -- ---------------------------------------------------------------- the balance timeline
--- A bank's balance to a firm per day (tables: migrations/013_withdrawal_timeline.sql): the
+-- A bank's balance to a firm per day (tables: migrations/014_withdrawal_timeline.sql): the
 -- write path's statement triggers append changes to watch_balance_delta; the statistics
 -- compactor folds them into watch_balance (day rows with the day's change and the balance
 -- at its end); readers add the pending deltas, so a balance is exact whether or not the
@@ -241,11 +241,22 @@ BEGIN
       AND l.renewed_on IS NULL;
 END $$;
 
+-- New loans: +amount on the issue date (and -amount on a renewal date, were one already
+-- set), one delta row per bank, firm and day the statement touched: one INSERT over the
+-- transition table, no per-row PL/pgSQL, no index to maintain (watch_loan_add's rule).
 CREATE OR REPLACE FUNCTION watch_on_loan_insert() RETURNS trigger
 SET plan_cache_mode = force_generic_plan
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM watch_loan_add(ARRAY(SELECT watch_loan_of(n) FROM new_rows n), 1, false);
+    INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
+    SELECT n.bank_code, n.borrower_uscc, x.day, sum(x.delta)
+    FROM new_rows n
+    CROSS JOIN LATERAL (VALUES (n.issue_date, n.amount_fen),
+                               (n.renewed_on, -n.amount_fen)) AS x(day, delta)
+    WHERE n.status <> 'void' AND (n.renewed_on IS NULL OR n.renewed_on > n.issue_date)
+      AND x.day IS NOT NULL
+    GROUP BY 1, 2, 3
+    HAVING sum(x.delta) <> 0;
     RETURN NULL;
 END $$;
 
@@ -279,15 +290,23 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- New repayments: their changes, with their loans as they are.
+-- New repayments: their changes, with their loans as they are (watch_repayments_add's
+-- rule), in one INSERT joining the transition table to the loans by key.
 CREATE OR REPLACE FUNCTION watch_on_repayment_insert() RETURNS trigger
 SET plan_cache_mode = force_generic_plan
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM watch_repayments_add(
-        ARRAY(SELECT watch_loan_of(l) FROM loans l
-              WHERE l.id IN (SELECT n.loan_id FROM new_rows n)),
-        ARRAY(SELECT n.id FROM new_rows n), 1);
+    INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
+    SELECT l.bank_code, l.borrower_uscc, x.day, sum(x.delta)
+    FROM new_rows r
+    JOIN loans l ON l.id = r.loan_id
+    CROSS JOIN LATERAL (VALUES (greatest(r.repaid_on, l.issue_date), -r.amount_fen),
+                               (l.renewed_on, r.amount_fen)) AS x(day, delta)
+    WHERE l.status <> 'void'
+      AND (l.renewed_on IS NULL OR (l.renewed_on > l.issue_date AND r.repaid_on < l.renewed_on))
+      AND x.day IS NOT NULL
+    GROUP BY 1, 2, 3
+    HAVING sum(x.delta) <> 0;
     RETURN NULL;
 END $$;
 
@@ -349,7 +368,7 @@ BEGIN
     RETURN v_n;
 END $$;
 
--- Rebuilds the timeline and the payoffs from loans and repayments (migration 013, and
+-- Rebuilds the timeline and the payoffs from loans and repayments (migration 014, and
 -- after a bulk load with the triggers disabled); holds the compaction lock.
 CREATE OR REPLACE FUNCTION watch_rebuild() RETURNS void
 LANGUAGE plpgsql AS $$
@@ -390,14 +409,21 @@ CREATE OR REPLACE FUNCTION watch_balance_on(p_bank text, p_uscc text, p_day date
 
 -- The withdrawal alerts of window (@p_start, @p_as_of] (domain.md "Loan withdrawal
 -- watch"), optionally for one bank, county or kind, at most @p_limit rows, from the
--- balance timeline (never a scan of loans). Candidates: the loans paid off in the window
--- at least 30 days before maturity (watch_payoffs: live, never renewed), the pairs with
--- pending changes, and the pairs whose balance fell in the window by enough: with b0 the
--- balance before the window's first fall and a the balance after its last, balance(S) <= b0
--- and balance(A) >= a (only increases lie outside the falls), so a cut or cutoff needs
--- min(balance after a fall) <= 70% of max(balance before a fall). Each candidate pair then
--- has its balances at S and A from one probe each. The firm's size and county are its
--- registry record's.
+-- balance timeline (never a scan of loans), in one pass over the candidates:
+--  * recalls: the loans paid off in the window at least 30 days before maturity
+--    (watch_payoffs: live, never renewed), one row each;
+--  * cut and cutoff candidates: the pairs with pending changes, and the pairs whose balance
+--    fell in the window by enough: with b0 the balance before the window's first fall and a
+--    the balance after its last, balance(S) <= b0 and balance(A) >= a (only increases lie
+--    outside the falls), so a cut or cutoff needs min(balance after a fall) <= 70% of
+--    max(balance before a fall). A pair with none of these cannot be a cut or cutoff, so a
+--    recall's pair is judged as one only when it is such a candidate too.
+-- Each candidate then takes, in one nested loop: the firm's size, county and name (its
+-- registry record; one index-only probe of firms_watch), and both balances from two
+-- index-only probes of its timeline (balance(A) is the balance of its latest row on or
+-- before A; balance(S) is the balance before its first row in the window, or balance(A)
+-- when it has none there), plus its pending changes (one pass over watch_balance_delta,
+-- grouped by pair). The flags are one hashed semi-join each.
 CREATE OR REPLACE FUNCTION withdrawal_alerts(p_start date, p_as_of date, p_bank text,
                                              p_county text, p_kind text, p_limit int)
 RETURNS TABLE (kind text, bank_code text, uscc text, name text, county_code text,
@@ -408,88 +434,90 @@ BEGIN
     -- Every look-up by key is a fenced LATERAL probe, so the one plan made per session
     -- stays index probes whatever the table sizes were when it was made.
     RETURN QUERY
-    WITH rec AS MATERIALIZED (
-        SELECT p.bank_code, p.uscc, p.loan_ref, p.paid_off_on AS d
+    WITH pend AS MATERIALIZED (
+        SELECT d.bank_code, d.uscc,
+               coalesce(sum(d.delta) FILTER (WHERE d.day <= p_start), 0) AS to_start,
+               coalesce(sum(d.delta) FILTER (WHERE d.day <= p_as_of), 0) AS to_as_of
+        FROM watch_balance_delta d
+        WHERE p_bank IS NULL OR d.bank_code = p_bank
+        GROUP BY d.bank_code, d.uscc),
+    cand AS (
+        SELECT 'recall'::text AS kind, p.bank_code, p.uscc, p.loan_ref, p.paid_off_on AS day
         FROM watch_payoffs p
         WHERE p.paid_off_on > p_start AND p.paid_off_on <= p_as_of
           AND p.maturity_date - p.paid_off_on >= 30
-          AND (p_bank IS NULL OR p.bank_code = p_bank)),
-    fell AS (
-        SELECT w.bank_code, w.uscc FROM watch_balance w
-        WHERE w.delta < 0 AND w.day > p_start AND w.day <= p_as_of
-          AND (p_bank IS NULL OR w.bank_code = p_bank)
-        GROUP BY w.bank_code, w.uscc
-        HAVING min(w.balance) * 10 <= max(w.balance - w.delta) * 7),
-    pend AS (
-        SELECT d.bank_code, d.uscc FROM watch_balance_delta d
-        WHERE p_bank IS NULL OR d.bank_code = p_bank),
-    pairs AS MATERIALIZED (
-        SELECT x.bank_code, x.uscc, f.name, f.county_code
-        FROM (SELECT r.bank_code, r.uscc FROM rec r UNION SELECT * FROM fell
-              UNION SELECT * FROM pend) x
+          AND (p_bank IS NULL OR p.bank_code = p_bank)
+          AND (p_kind IS NULL OR p_kind = 'recall')
+        UNION ALL
+        SELECT NULL, x.bank_code, x.uscc, NULL, NULL
+        FROM (SELECT w.bank_code, w.uscc FROM watch_balance w
+              WHERE w.delta < 0 AND w.day > p_start AND w.day <= p_as_of
+                AND (p_bank IS NULL OR w.bank_code = p_bank)
+              GROUP BY w.bank_code, w.uscc
+              HAVING min(w.balance) * 10 <= max(w.balance - w.delta) * 7
+              UNION
+              SELECT d.bank_code, d.uscc FROM pend d) x
+        WHERE p_kind IS DISTINCT FROM 'recall'),
+    bal AS (
+        SELECT c.kind, c.bank_code, c.uscc, f.name, f.county_code, c.loan_ref, c.day,
+               (coalesce(e.first_before, e.after) + coalesce(d.to_start, 0))::bigint AS before,
+               (e.after + coalesce(d.to_as_of, 0))::bigint AS after
+        FROM cand c
         CROSS JOIN LATERAL (SELECT g.name, g.county_code, g.size FROM firms g
-                            WHERE g.uscc = x.uscc OFFSET 0) f
-        WHERE f.size IN ('medium', 'small', 'micro')
-          AND (p_county IS NULL OR f.county_code = p_county)),
-    bal AS MATERIALIZED (
-        SELECT p.*, e.before, e.after
-        FROM pairs p
+                            WHERE g.uscc = c.uscc OFFSET 0) f
         CROSS JOIN LATERAL (
             SELECT coalesce((SELECT w.balance FROM watch_balance w
-                             WHERE w.bank_code = p.bank_code AND w.uscc = p.uscc
-                               AND w.day <= p_start ORDER BY w.day DESC LIMIT 1), 0)
-                   + coalesce((SELECT sum(d.delta) FROM watch_balance_delta d
-                               WHERE d.bank_code = p.bank_code AND d.uscc = p.uscc
-                                 AND d.day <= p_start), 0) AS before,
-                   coalesce((SELECT w.balance FROM watch_balance w
-                             WHERE w.bank_code = p.bank_code AND w.uscc = p.uscc
-                               AND w.day <= p_as_of ORDER BY w.day DESC LIMIT 1), 0)
-                   + coalesce((SELECT sum(d.delta) FROM watch_balance_delta d
-                               WHERE d.bank_code = p.bank_code AND d.uscc = p.uscc
-                                 AND d.day <= p_as_of), 0) AS after) e),
+                             WHERE w.bank_code = c.bank_code AND w.uscc = c.uscc
+                               AND w.day <= p_as_of
+                             ORDER BY w.day DESC LIMIT 1), 0) AS after,
+                   (SELECT w.balance - w.delta FROM watch_balance w
+                    WHERE w.bank_code = c.bank_code AND w.uscc = c.uscc
+                      AND w.day > p_start AND w.day <= p_as_of
+                    ORDER BY w.day LIMIT 1) AS first_before) e
+        LEFT JOIN pend d ON d.bank_code = c.bank_code AND d.uscc = c.uscc
+        WHERE f.size IN ('medium', 'small', 'micro')
+          AND (p_county IS NULL OR f.county_code = p_county)),
     rows AS (
-        SELECT 'recall'::text AS kind, r.bank_code, r.uscc, b.name, b.county_code,
-               b.before::bigint, b.after::bigint, r.d AS day, r.loan_ref
-        FROM rec r
-        JOIN bal b ON b.bank_code = r.bank_code AND b.uscc = r.uscc
-        UNION ALL
-        -- the last day in the window on which the balance fell (it cannot fall after 0)
-        SELECT 'cutoff', b.bank_code, b.uscc, b.name, b.county_code, b.before::bigint,
-               b.after::bigint,
-               (SELECT max(c.day) FROM (
-                    SELECT e.day FROM (
-                        SELECT w.day, w.delta FROM watch_balance w
-                        WHERE w.bank_code = b.bank_code AND w.uscc = b.uscc
-                          AND w.day > p_start AND w.day <= p_as_of
-                        UNION ALL
-                        SELECT d.day, d.delta FROM watch_balance_delta d
-                        WHERE d.bank_code = b.bank_code AND d.uscc = b.uscc
-                          AND d.day > p_start AND d.day <= p_as_of) e
-                    GROUP BY e.day HAVING sum(e.delta) < 0) c),
-               NULL
-        FROM bal b
-        WHERE b.before > 0 AND b.after = 0
-          AND NOT EXISTS (SELECT 1 FROM loans l
-                          WHERE l.borrower_uscc = b.uscc AND l.issue_date > p_start
-                            AND l.issue_date <= p_as_of AND l.bank_code = b.bank_code
-                            AND l.status <> 'void')
-        UNION ALL
-        SELECT 'cut', b.bank_code, b.uscc, b.name, b.county_code, b.before::bigint,
-               b.after::bigint, p_as_of, NULL
-        FROM bal b WHERE b.after > 0 AND b.after * 10 <= b.before * 7)
-    SELECT x.kind, x.bank_code, x.uscc, x.name, x.county_code, x.before, x.after, x.day,
+        SELECT b.*,
+               CASE WHEN b.kind IS NOT NULL THEN b.kind
+                    WHEN b.after > 0 AND b.after * 10 <= b.before * 7 THEN 'cut'
+                    WHEN b.before > 0 AND b.after = 0
+                         AND NOT EXISTS (SELECT 1 FROM loans l
+                                         WHERE l.borrower_uscc = b.uscc
+                                           AND l.issue_date > p_start
+                                           AND l.issue_date <= p_as_of
+                                           AND l.bank_code = b.bank_code
+                                           AND l.status <> 'void') THEN 'cutoff'
+               END AS alert
+        FROM bal b)
+    SELECT x.alert, x.bank_code, x.uscc, x.name, x.county_code, x.before, x.after,
+           CASE x.alert
+               WHEN 'recall' THEN x.day
+               WHEN 'cut' THEN p_as_of
+               -- the last day in the window on which the balance fell (it cannot fall
+               -- after 0)
+               ELSE (SELECT max(c.day) FROM (
+                         SELECT e.day FROM (
+                             SELECT w.day, w.delta FROM watch_balance w
+                             WHERE w.bank_code = x.bank_code AND w.uscc = x.uscc
+                               AND w.day > p_start AND w.day <= p_as_of
+                             UNION ALL
+                             SELECT d.day, d.delta FROM watch_balance_delta d
+                             WHERE d.bank_code = x.bank_code AND d.uscc = x.uscc
+                               AND d.day > p_start AND d.day <= p_as_of) e
+                         GROUP BY e.day HAVING sum(e.delta) < 0) c)
+           END,
            x.loan_ref,
-           EXISTS (SELECT 1 FROM referrals r WHERE r.uscc = x.uscc AND r.status <> 'declined'
-                     AND r.referred_on <= p_as_of),
-           EXISTS (SELECT 1 FROM whitelist_entries e
-                   WHERE e.uscc = x.uscc AND whitelist_status(e, p_as_of) = 'active'),
-           EXISTS (SELECT 1 FROM scf_programs g WHERE g.core_uscc = x.uscc
-                     AND g.started_on <= p_as_of)
-           OR EXISTS (SELECT 1 FROM scf_members m WHERE m.uscc = x.uscc
-                        AND m.joined_on <= p_as_of
-                        AND (m.left_on IS NULL OR m.left_on > p_as_of))
+           x.uscc IN (SELECT r.uscc FROM referrals r
+                      WHERE r.status <> 'declined' AND r.referred_on <= p_as_of),
+           x.uscc IN (SELECT e.uscc FROM whitelist_entries e
+                      WHERE whitelist_status(e, p_as_of) = 'active'),
+           x.uscc IN (SELECT g.core_uscc FROM scf_programs g WHERE g.started_on <= p_as_of)
+           OR x.uscc IN (SELECT m.uscc FROM scf_members m
+                         WHERE m.joined_on <= p_as_of
+                           AND (m.left_on IS NULL OR m.left_on > p_as_of))
     FROM rows x
-    WHERE p_kind IS NULL OR x.kind = p_kind
-    ORDER BY x.bank_code, x.uscc, x.kind, x.loan_ref
+    WHERE x.alert IS NOT NULL AND (p_kind IS NULL OR x.alert = p_kind)
+    ORDER BY x.bank_code, x.uscc, x.alert, x.loan_ref
     LIMIT p_limit;
 END $$;

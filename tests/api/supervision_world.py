@@ -151,7 +151,7 @@ def _watch_data(a, b, c, reg):
         'credit_limit': '10000000.00', 'started_on': '2021-01-01'}), (201,))
 
 
-# A bank's balance to a firm from the withdrawal watch's timeline (migration 013), compared
+# A bank's balance to a firm from the withdrawal watch's timeline (migration 014), compared
 # with the loans scanned one by one (watch_loan_balance, the definition) for every pair and
 # every day from @first to @last: the number of pair-days that differ.
 TIMELINE_MISMATCHES = """

@@ -1,7 +1,7 @@
-"""The withdrawal watch's balance timeline (migration 013, sql/supervision.sql) against a small
+"""The withdrawal watch's balance timeline (migration 014, sql/supervision.sql) against a small
 hand-made dataset in a cluster of its own: what the timeline must keep exact to the fen as of
 any day — a correction, a void, a repayment dated after the window, an as_of in the past,
-changes not yet folded by the compactor, and migration 013 building it for an existing
+changes not yet folded by the compactor, and migration 014 building it for an existing
 registry. Every expected row below is worked out by hand from this table:
 
  loan bank firm       issued     maturity   amount        repayments / later changes
@@ -188,8 +188,8 @@ def test_a_correction_and_a_void_move_the_balances():
                    % FIRMS['H4']['uscc']) == [['0']]
 
 
-def test_migration_013_builds_the_timeline_for_an_existing_registry():
-    """The registry as it stood before migration 013 (no timeline: no tables, functions or
+def test_migration_014_builds_the_timeline_for_an_existing_registry():
+    """The registry as it stood before migration 014 (no timeline: no tables, functions or
     triggers; the indexes the watch read then), migrated."""
     w = world()
     w['server'].stop()
@@ -197,11 +197,12 @@ def test_migration_013_builds_the_timeline_for_an_existing_registry():
     cl.psql("""
 DROP TABLE watch_balance, watch_balance_delta, watch_payoffs CASCADE;
 DROP TYPE watch_loan CASCADE;
+DROP INDEX firms_watch;
 DROP FUNCTION watch_on_loan_insert, watch_on_loan_update, watch_on_repayment_insert,
               watch_payoffs_set, watch_compact_locked, watch_rebuild CASCADE;
 CREATE INDEX repayments_repaid_on ON repayments (repaid_on) INCLUDE (loan_id);
 CREATE INDEX loans_renewed_on ON loans (renewed_on) WHERE renewed_on IS NOT NULL;
-DELETE FROM schema_migrations WHERE version = 13;
+DELETE FROM schema_migrations WHERE version = 14;
 """)
     harness.finregd('migrate', cluster=cl)
     assert cl.psql('SELECT count(*) FROM watch_balance_delta;') == [['0']]

@@ -23,7 +23,9 @@ CREATE TABLE watch_balance (
     day       date NOT NULL,
     delta     bigint NOT NULL,
     balance   bigint NOT NULL,
-    PRIMARY KEY (bank_code, uscc, day)
+    -- the change and balance carried in the key: a pair's rows in a window are one
+    -- index-only range
+    PRIMARY KEY (bank_code, uscc, day) INCLUDE (delta, balance)
 );
 -- The days a balance fell, by date: the window's candidates in one index-only range.
 CREATE INDEX watch_balance_falls ON watch_balance (day) INCLUDE (bank_code, uscc, delta, balance)
@@ -35,7 +37,8 @@ CREATE TABLE watch_balance_delta (
     day       date NOT NULL,
     delta     bigint NOT NULL
 ) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
-CREATE INDEX watch_balance_delta_pair ON watch_balance_delta (bank_code, uscc, day);
+-- No index: the write path appends without one; readers and the fold read it whole (the
+-- compactor keeps it short).
 
 CREATE TABLE watch_payoffs (
     loan_id       bigint PRIMARY KEY REFERENCES loans (id),
@@ -48,6 +51,9 @@ CREATE TABLE watch_payoffs (
 -- A window's payoffs in one index-only range, without a probe of the (wide) loans.
 CREATE INDEX watch_payoffs_day ON watch_payoffs (paid_off_on)
     INCLUDE (bank_code, uscc, loan_ref, maturity_date);
+
+-- A firm's size, county and name for each candidate pair in one index-only probe.
+CREATE INDEX firms_watch ON firms (uscc) INCLUDE (size, county_code, name);
 
 -- The indexes the watch read before (migration 011) serve nothing now: the write path
 -- stops paying for them.
