@@ -476,7 +476,8 @@ BEGIN
                    (SELECT w.balance - w.delta FROM watch_balance w
                     WHERE w.bank_code = c.bank_code AND w.uscc = c.uscc
                       AND w.day > p_start AND w.day <= p_as_of
-                    ORDER BY w.day LIMIT 1) AS first_before) e
+                    ORDER BY w.day LIMIT 1) AS first_before
+            OFFSET 0) e
         LEFT JOIN pend d ON d.bank_code = c.bank_code AND d.uscc = c.uscc
         WHERE f.size IN ('medium', 'small', 'micro')
           AND (p_county IS NULL OR f.county_code = p_county)),
