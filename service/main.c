@@ -16,6 +16,7 @@
 #include "compactor.h"
 #include "config.h"
 #include "crypto.h"
+#include "exports.h"
 #include "db/db.h"
 #include "db/migrations.h"
 #include "db/principal_cache.h"
@@ -323,7 +324,7 @@ static int cmd_migrate_as_owner(const struct config *cfg)
 static void background_start(const struct config *cfg, unsigned keep)
 {
 	db_set_statement_timeout(cfg->statement_timeout_ms);
-	db_stream_set_max(cfg->max_exports);
+	exports_set_max(cfg->max_exports);
 	db_idempotency_keep(keep);
 	if (!db_health_start())
 		LOG_WARN("database health checker not started: /readyz asks the database itself");

@@ -279,13 +279,50 @@ void reply_stream(struct request *req, unsigned status, const char *content_type
 	set_response(req, status, resp, content_type);
 }
 
-void reply_fd(struct request *req, unsigned status, const char *content_type, int fd,
-	      long long size)
-{
-	struct MHD_Response *resp = MHD_create_response_from_fd64((uint64_t)size, fd);
+/* A file body read as the client takes it; @a done runs when the response is freed. */
+struct fd_body {
+	int fd;
+	void (*done)(void);
+};
 
-	if (resp == NULL) {
+static ssize_t fd_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct fd_body *b = cls;
+	ssize_t n = pread(b->fd, buf, max, (off_t)pos);
+
+	if (n > 0)
+		return n;
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void fd_free(void *cls)
+{
+	struct fd_body *b = cls;
+
+	close(b->fd);
+	if (b->done != NULL)
+		b->done();
+	free(b);
+}
+
+void reply_fd(struct request *req, unsigned status, const char *content_type, int fd,
+	      long long size, void (*done)(void))
+{
+	struct fd_body *b = malloc(sizeof *b);
+	struct MHD_Response *resp;
+
+	if (b == NULL) {
 		close(fd);
+		if (done != NULL)
+			done();
+		reply_out_of_memory(req);
+		return;
+	}
+	b->fd = fd;
+	b->done = done;
+	resp = MHD_create_response_from_callback((uint64_t)size, STREAM_BLOCK, fd_read, b, fd_free);
+	if (resp == NULL) {
+		fd_free(b);
 		reply_out_of_memory(req);
 		return;
 	}

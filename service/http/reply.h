@@ -59,9 +59,10 @@ void reply_stream(struct request *req, unsigned status, const char *content_type
 
 /** Replies @a status with the @a size bytes of open file @a fd from offset 0, read in
  *  pieces as the client takes them (bounded memory). Takes ownership of @a fd (closed
- *  when the response is done or abandoned). */
+ *  when the response is done or abandoned); then calls @a done (may be NULL), also when
+ *  no reply could be made. */
 void reply_fd(struct request *req, unsigned status, const char *content_type, int fd,
-	      long long size);
+	      long long size, void (*done)(void));
 
 /** Adds a header to the reply already made. */
 void reply_header(struct request *req, const char *name, const char *value);
