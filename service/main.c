@@ -25,6 +25,7 @@
 #include "db/loans.h"
 #include "handlers/handlers.h"
 #include "db/route.h"
+#include "http/reply.h"
 #include "http/server.h"
 #include "json/xlsx_out.h"
 #include "log.h"
@@ -325,6 +326,7 @@ static void background_start(const struct config *cfg, unsigned keep)
 {
 	db_set_statement_timeout(cfg->statement_timeout_ms);
 	exports_set_max(cfg->max_exports);
+	reply_watch_allocations();
 	db_idempotency_keep(keep);
 	if (!db_health_start())
 		LOG_WARN("database health checker not started: /readyz asks the database itself");

@@ -21,11 +21,33 @@
 static const char short_of_memory_body[] =
     "{\"error\":{\"code\":\"unavailable\",\"message\":\"" SHORT_OF_MEMORY "\"}}";
 
+/* Set on a thread when a jansson allocation fails there; read and cleared by the next reply
+ * made on that thread, which is the reply of the request whose handler ran into it. */
+static _Thread_local bool jansson_failed;
+
+static void *watched_malloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (p == NULL)
+		jansson_failed = true;
+	return p;
+}
+
+void reply_watch_allocations(void)
+{
+	json_set_alloc_funcs(watched_malloc, free);
+}
+
 /* Installs @a resp as the reply. A NULL @a resp (libmicrohttpd out of memory) leaves the
  * request without one: the server then closes just this connection. */
 static void set_response(struct request *req, unsigned status, struct MHD_Response *resp,
 			 const char *content_type)
 {
+	if (jansson_failed) { /* a JSON value the handler built or read may be missing */
+		jansson_failed = false;
+		req->out_of_memory = true;
+	}
 	if (resp == NULL) {
 		LOG_WARN("request %s: out of memory creating a response", req->id);
 		req->out_of_memory = true;
