@@ -340,7 +340,8 @@ def test_tls_1_2_only_with_ecdhe_and_aead_and_tls_1_3():
 def _export_held(s, table, path, warm_path):
     """An export of path by the regulator, held by a lock on table that another session holds
     while the block runs (its pool thread waits with it: the server has 16 threads, all
-    warmed up by warm_path first). Yields a dict whose 'r' is the export's answer after."""
+    warmed up by warm_path first); the block starts once its query waits on the lock.
+    Yields a dict whose 'r' is the export's answer after."""
     locker = subprocess.Popen([harness.PSQL, '-X', '-q', '-d', s.cluster.url, '-f', '-'],
                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, text=True)
@@ -357,7 +358,12 @@ def _export_held(s, table, path, warm_path):
             first['r'] = s.client('regulator', timeout=150).get(path)
         t = threading.Thread(target=export)
         t.start()
-        time.sleep(1.0)
+        # Its query waits on the lock, so it holds its export slot (taken before the query).
+        deadline = time.monotonic() + 60
+        while s.cluster.psql("SELECT count(*) FROM pg_stat_activity "
+                             "WHERE wait_event_type = 'Lock'") != [['1']]:
+            assert time.monotonic() < deadline and 'r' not in first, first
+            time.sleep(0.1)
         yield first
     finally:
         locker.stdin.close()
