@@ -47,27 +47,30 @@ struct alerts {
 	json_t *rows;
 	struct csv_out out;
 	struct xlsx_out *xlsx;
-	bool broken; /* a workbook row could not be written */
+	bool broken; /* a row could not be written (memory, disk): the answer is 503 */
 	long n;
 };
 
-/* "referred;whitelisted" style flags into @a buf, and as a JSON array. */
+/* "referred;whitelisted" style flags into @a buf, and as a JSON array (NULL when memory
+ * runs out). */
 static json_t *flags_of(const struct withdrawal_alert *a, char buf[64])
 {
+	const bool on[] = {a->referred, a->whitelisted, a->scf_member};
+	const char *const name[] = {"referred", "whitelisted", "scf_member"};
 	json_t *flags = json_array();
+	bool ok = flags != NULL;
 
 	buf[0] = '\0';
-	if (a->referred) {
-		json_array_append_new(flags, json_string("referred"));
-		strcat(buf, "referred");
+	for (int i = 0; i < 3; i++) {
+		if (!on[i])
+			continue;
+		ok = ok && json_array_append_new(flags, json_string(name[i])) == 0;
+		strcat(buf, buf[0] ? ";" : "");
+		strcat(buf, name[i]);
 	}
-	if (a->whitelisted) {
-		json_array_append_new(flags, json_string("whitelisted"));
-		strcat(buf, buf[0] ? ";whitelisted" : "whitelisted");
-	}
-	if (a->scf_member) {
-		json_array_append_new(flags, json_string("scf_member"));
-		strcat(buf, buf[0] ? ";scf_member" : "scf_member");
+	if (!ok) {
+		json_decref(flags);
+		return NULL;
 	}
 	return flags;
 }
@@ -97,12 +100,13 @@ static void alert_add(void *cls, const struct withdrawal_alert *a)
 		json_decref(f);
 		return;
 	}
-	json_array_append_new(
-	    x->rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s?, s:o}", "kind",
-			       a->kind, "bank_code", a->bank_code, "uscc", a->uscc, "name", a->name,
-			       "county_code", a->county_code, "outstanding_before",
-			       money_json(a->before), "outstanding_as_of", money_json(a->as_of),
-			       "date", a->date, "loan_ref", a->loan_ref, "flags", f));
+	if (json_array_append_new(
+		x->rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s?, s:o}", "kind",
+				   a->kind, "bank_code", a->bank_code, "uscc", a->uscc, "name",
+				   a->name, "county_code", a->county_code, "outstanding_before",
+				   money_json(a->before), "outstanding_as_of", money_json(a->as_of),
+				   "date", a->date, "loan_ref", a->loan_ref, "flags", f)) != 0)
+		x->broken = true; /* out of memory: never an answer short of a row */
 }
 
 /* Reads the watch's parameters into @a f (dates into the caller's buffers). Replies 422
@@ -169,7 +173,9 @@ static void alerts_reply(struct request *req, struct alerts *x, enum db_rc rc,
 			    "more than %d alerts: narrow the query (bank, county, kind or window)",
 			    ALERTS_MAX);
 	} else if (x->fmt == FMT_XLSX && x->broken) {
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "the workbook could not be written");
+		reply_workbook_failed(req);
+	} else if (x->broken) {
+		reply_out_of_memory(req);
 	} else if (x->fmt == FMT_XLSX) {
 		reply_xlsx(req, x->xlsx, "withdrawal-alerts");
 		x->xlsx = NULL;
@@ -195,18 +201,15 @@ void alerts_withdrawals(struct request *req)
 	    !alert_params(req, &f, start, as_of, &window))
 		return;
 	if (x.fmt == FMT_XLSX) {
-		x.xlsx = xlsx_open("抽贷压贷断贷预警", xlsx_cols, CSV_COLUMNS);
-		if (x.xlsx == NULL) {
-			reply_error(req, ERR_INTERNAL, NULL, NULL,
-				    "the workbook could not be started");
+		x.xlsx = export_xlsx_open(req, "抽贷压贷断贷预警", xlsx_cols, CSV_COLUMNS);
+		if (x.xlsx == NULL)
 			return;
-		}
 	}
 	x.rows = json_array();
 	csv_begin(&x.out, true);
 	csv_row(&x.out, csv_headers, CSV_COLUMNS);
 	alerts_reply(req, &x, db_withdrawal_alerts(&f, alert_add, &x), &f, window);
-	xlsx_discard(x.xlsx);
+	export_xlsx_discard(x.xlsx); /* NULL when the reply took it */
 	json_decref(x.rows);
 	csv_free(&x.out);
 }
