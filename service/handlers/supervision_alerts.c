@@ -48,7 +48,7 @@ struct alerts {
 	struct buf json; /* the JSON answer, written row by row (no jansson value per field) */
 	struct csv_out out;
 	struct xlsx_out *xlsx;
-	bool broken; /* a workbook row could not be written */
+	bool broken; /* a row could not be written (memory, disk): the answer is 503 */
 	long n;
 };
 
@@ -223,7 +223,9 @@ static void alerts_reply(struct request *req, struct alerts *x, enum db_rc rc,
 			    "more than %d alerts: narrow the query (bank, county, kind or window)",
 			    ALERTS_MAX);
 	} else if (x->fmt == FMT_XLSX && x->broken) {
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "the workbook could not be written");
+		reply_workbook_failed(req);
+	} else if (x->broken) {
+		reply_out_of_memory(req);
 	} else if (x->fmt == FMT_XLSX) {
 		reply_xlsx(req, x->xlsx, "withdrawal-alerts");
 		x->xlsx = NULL;
@@ -245,19 +247,16 @@ void alerts_withdrawals(struct request *req)
 	    !alert_params(req, &f, start, as_of, &window))
 		return;
 	if (x.fmt == FMT_XLSX) {
-		x.xlsx = xlsx_open("抽贷压贷断贷预警", xlsx_cols, CSV_COLUMNS);
-		if (x.xlsx == NULL) {
-			reply_error(req, ERR_INTERNAL, NULL, NULL,
-				    "the workbook could not be started");
+		x.xlsx = export_xlsx_open(req, "抽贷压贷断贷预警", xlsx_cols, CSV_COLUMNS);
+		if (x.xlsx == NULL)
 			return;
-		}
 	}
 	if (x.fmt == FMT_JSON)
 		json_head(&x.json, &f, window);
 	csv_begin(&x.out, true);
 	csv_row(&x.out, csv_headers, CSV_COLUMNS);
 	alerts_reply(req, &x, db_withdrawal_alerts(&f, alert_add, &x), &f, window);
-	xlsx_discard(x.xlsx);
+	export_xlsx_discard(x.xlsx); /* NULL when the reply took it */
 	buf_free(&x.json);
 	csv_free(&x.out);
 }
