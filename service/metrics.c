@@ -299,7 +299,7 @@ static void render_writes(struct buf *b)
 	render_labeled(b, &auth_failures, "finreg_auth_failures_total", "reason",
 		       "Requests refused before their handler: no or bad credential.");
 	buf_printf(b,
-		   "# HELP finreg_exports_in_flight Exports streaming now.\n"
+		   "# HELP finreg_exports_in_flight Exports running now.\n"
 		   "# TYPE finreg_exports_in_flight gauge\nfinreg_exports_in_flight %lld\n",
 		   (long long)atomic_load(&exports_in_flight));
 }

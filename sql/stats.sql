@@ -348,7 +348,7 @@ BEGIN
     IF pg_is_in_recovery() OR NOT pg_try_advisory_xact_lock(7340012004) THEN
         RETURN -1;
     END IF;
-    RETURN stats_compact_locked();
+    RETURN stats_compact_locked() + watch_compact_locked();
 END $$;
 
 -- New-loan figures over [@p_from, @p_to] along dimension @p_dim, read from month rows for
