@@ -367,7 +367,7 @@ static void render_database(struct buf *b, const struct metrics_state *st)
 	gauge(b, "finreg_principal_listener_up",
 	      "1 when the principal-cache listener is connected and listening.", st->listener_up);
 	gauge(b, "finreg_stats_pending_rows",
-	      "Statistics delta rows left after the compactor's last run (-1: unknown).",
+	      "Pending statistics rows left after the compactor's last run (-1: unknown).",
 	      (double)atomic_load(&stats_pending));
 	gauge(b, "finreg_compactor_lag_seconds",
 	      "Seconds since this instance's compactor last ran (-1: never).",
