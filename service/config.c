@@ -58,7 +58,7 @@ static const struct option_row options[] = {
     ROW("statement-timeout-ms", "FINREG_STATEMENT_TIMEOUT_MS", "5000", OPT_UINT,
 	statement_timeout_ms, "longest wait for one database statement; then 503 + Retry-After"),
     ROW("max-exports", "FINREG_MAX_EXPORTS", "4", OPT_UINT, max_exports,
-	"referral exports streaming at once (each holds a database connection); then 503"),
+	"exports at once (XLSX workbooks, streamed referral exports); then 503"),
     ROW("export-dir", "FINREG_EXPORT_DIR", "", OPT_STR, export_dir,
 	"directory of the unnamed temporary files of XLSX exports; empty = $TMPDIR or /tmp"),
     ROW("migrate-database-url", "FINREG_MIGRATE_DATABASE_URL", "", OPT_STR, migrate_database_url,

@@ -16,6 +16,7 @@
 #include "compactor.h"
 #include "config.h"
 #include "crypto.h"
+#include "exports.h"
 #include "db/db.h"
 #include "db/migrations.h"
 #include "db/principal_cache.h"
@@ -24,6 +25,7 @@
 #include "db/loans.h"
 #include "handlers/handlers.h"
 #include "db/route.h"
+#include "http/reply.h"
 #include "http/server.h"
 #include "json/xlsx_out.h"
 #include "log.h"
@@ -323,7 +325,8 @@ static int cmd_migrate_as_owner(const struct config *cfg)
 static void background_start(const struct config *cfg, unsigned keep)
 {
 	db_set_statement_timeout(cfg->statement_timeout_ms);
-	db_stream_set_max(cfg->max_exports);
+	exports_set_max(cfg->max_exports);
+	reply_watch_allocations();
 	db_idempotency_keep(keep);
 	if (!db_health_start())
 		LOG_WARN("database health checker not started: /readyz asks the database itself");

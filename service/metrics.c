@@ -301,7 +301,7 @@ static void render_writes(struct buf *b)
 	    "Requests refused before their handler: no or bad credential, or (lookups_busy) "
 	    "too many unknown credentials being looked up at once.");
 	buf_printf(b,
-		   "# HELP finreg_exports_in_flight Exports streaming now.\n"
+		   "# HELP finreg_exports_in_flight Exports running now.\n"
 		   "# TYPE finreg_exports_in_flight gauge\nfinreg_exports_in_flight %lld\n",
 		   (long long)atomic_load(&exports_in_flight));
 }
@@ -372,7 +372,7 @@ static void render_database(struct buf *b, const struct metrics_state *st)
 	gauge(b, "finreg_principal_listener_up",
 	      "1 when the principal-cache listener is connected and listening.", st->listener_up);
 	gauge(b, "finreg_stats_pending_rows",
-	      "Statistics delta rows left after the compactor's last run (-1: unknown).",
+	      "Pending statistics rows left after the compactor's last run (-1: unknown).",
 	      (double)atomic_load(&stats_pending));
 	gauge(b, "finreg_compactor_lag_seconds",
 	      "Seconds since this instance's compactor last ran (-1: never).",

@@ -1,23 +1,17 @@
--- Statistics summaries (tables: migrations/004_stats.sql), kept in the same transaction
--- as every loan and repayment write by statement-level triggers, so the regulator's
--- queries read a number of rows that grows with the calendar and the number of groups,
--- never with the number of loans. Writers never update a summary row: the triggers append
--- their changes to the _delta tables, and stats_compact() — run every second by a finregd
--- background thread, one instance at a time — folds the deltas into the summaries in one
--- transaction. Readers add the summary and the pending deltas (the *_all views), so an
--- answer is exact whether or not compaction has run. The actual figures of two targets
--- come from their areas: stats_actual_guarantee_leverage (guarantees.sql) and
+-- Statistics summaries (tables: migrations/004_stats.sql, pending rows: 013), kept exact
+-- for every loan and repayment write, so the regulator's queries read a number of rows
+-- that grows with the calendar and the number of groups, never with the number of loans.
+-- Writers never touch a summary row: statement-level triggers append one row per changed
+-- loan to stats_pending (its statistics fields with a sign: +1 adds its contribution, -1
+-- takes it away) and one per repayment (its balance change). stats_compact() — run every
+-- second by a finregd background thread, one instance at a time — fans the pending rows
+-- out into summary rows and folds them in, in one transaction. Readers add the summaries
+-- and what is still pending (the *_all views), so an answer is exact whether or not the
+-- fold has run; what is pending is bounded by the compactor's lag. The functions come in
+-- two kinds: *_of turn loans or balance changes into summary rows (readers and the fold),
+-- *_add fold such rows into the summaries. The actual figures of two targets come from
+-- their areas: stats_actual_guarantee_leverage (guarantees.sql) and
 -- stats_actual_relief_referrals (referrals.sql).
-
--- Summary and pending deltas together: what readers read.
-CREATE OR REPLACE VIEW stats_new_loans_all AS
-    SELECT * FROM stats_new_loans UNION ALL SELECT * FROM stats_new_loans_delta;
-
-CREATE OR REPLACE VIEW stats_balance_all AS
-    SELECT * FROM stats_balance UNION ALL SELECT * FROM stats_balance_delta;
-
-CREATE OR REPLACE VIEW stats_pricing_all AS
-    SELECT * FROM stats_pricing UNION ALL SELECT * FROM stats_pricing_delta;
 
 CREATE OR REPLACE FUNCTION stats_loan_of(l loans) RETURNS stats_loan
     LANGUAGE sql IMMUTABLE
@@ -51,29 +45,28 @@ BEGIN
     WHERE r.status <> 'void';
 END $$;
 
--- Adds balance events to stats_balance at day, month and year grain.
-CREATE OR REPLACE FUNCTION stats_balance_add(p_events stats_event[]) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
+-- Balance events @p_events as stats_balance rows: day, month and year grain, one row per
+-- key, changes that cancel out left out.
+CREATE OR REPLACE FUNCTION stats_balance_of(p_events stats_event[]) RETURNS SETOF stats_balance
+LANGUAGE sql IMMUTABLE AS $$
     WITH e AS (
         SELECT x.day, x.bank_code, x.manufacturing, sum(x.delta) AS delta
         FROM unnest(p_events) x GROUP BY 1, 2, 3)
-    INSERT INTO stats_balance_delta (grain, period, bank_code, manufacturing, delta)
-    SELECT g.grain, g.period, e.bank_code, e.manufacturing, sum(e.delta)
+    SELECT g.grain::char(1), g.period, e.bank_code, e.manufacturing, sum(e.delta)::bigint
     FROM e
     CROSS JOIN LATERAL (VALUES ('d', e.day),
                                ('m', date_trunc('month', e.day)::date),
                                ('y', date_trunc('year', e.day)::date)) AS g(grain, period)
     GROUP BY g.grain, g.period, e.bank_code, e.manufacturing
-    HAVING sum(e.delta) <> 0;
-END $$;
+    HAVING sum(e.delta) <> 0
+$$;
 
--- Adds (@p_sign 1) or removes (-1) the new-loan and pricing contributions of loans.
-CREATE OR REPLACE FUNCTION stats_new_loans_add(p_rows stats_loan[], p_sign int) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    -- Loans of one day, bank and group add up first; only those sums fan out to the
-    -- fourteen (dimension, bank) rows at two grains.
+-- The new-loan contributions of loans @p_rows with sign @p_sign (1 adds, -1 takes away) as
+-- stats_new_loans rows, one per key. Loans of one day, bank and group add up first; only
+-- those sums fan out to the fourteen (dimension, bank) rows at two grains.
+CREATE OR REPLACE FUNCTION stats_new_loans_of(p_rows stats_loan[], p_sign int)
+RETURNS SETOF stats_new_loans
+LANGUAGE sql IMMUTABLE AS $$
     WITH base AS (
         SELECT r.issue_date, r.bank_code, r.county_code, left(r.industry_code, 2) AS division,
                r.size, r.manufacturing, count(*) AS n, sum(r.amount_fen) AS amount,
@@ -89,15 +82,12 @@ BEGIN
         FROM unnest(p_rows) r
         WHERE r.status <> 'void'
         GROUP BY 1, 2, 3, 4, 5, 6)
-    INSERT INTO stats_new_loans_delta (dim, grain, bank_code, period, key, manufacturing,
-                                       n, amount, first_n, first_amount, credit_n,
-                                       credit_amount, mlt_n, mlt_amount, renewal_n,
-                                       renewal_amount)
-    SELECT d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing,
-           p_sign * sum(b.n), p_sign * sum(b.amount), p_sign * sum(b.first_n),
-           p_sign * sum(b.first_amount), p_sign * sum(b.credit_n), p_sign * sum(b.credit_amount),
-           p_sign * sum(b.mlt_n), p_sign * sum(b.mlt_amount), p_sign * sum(b.renewal_n),
-           p_sign * sum(b.renewal_amount)
+    SELECT d.dim::char(1), g.grain::char(1), d.bank, g.period, d.key, b.manufacturing,
+           (p_sign * sum(b.n))::bigint, (p_sign * sum(b.amount))::bigint,
+           (p_sign * sum(b.first_n))::bigint, (p_sign * sum(b.first_amount))::bigint,
+           (p_sign * sum(b.credit_n))::bigint, (p_sign * sum(b.credit_amount))::bigint,
+           (p_sign * sum(b.mlt_n))::bigint, (p_sign * sum(b.mlt_amount))::bigint,
+           (p_sign * sum(b.renewal_n))::bigint, (p_sign * sum(b.renewal_amount))::bigint
     FROM base b
     CROSS JOIN LATERAL (VALUES ('b', '*', b.bank_code),
                                ('c', '*', b.county_code), ('c', b.bank_code, b.county_code),
@@ -105,22 +95,97 @@ BEGIN
                                ('s', '*', b.size), ('s', b.bank_code, b.size)) AS d(dim, bank, key)
     CROSS JOIN LATERAL (VALUES ('d', b.issue_date),
                                ('m', date_trunc('month', b.issue_date)::date)) AS g(grain, period)
-    GROUP BY d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing;
+    GROUP BY d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing
+$$;
 
-    INSERT INTO stats_pricing_delta (bank_code, period, n, amount, rate_x_amount,
-                                     spread_amount, spread_x_amount)
+-- The pricing contributions (inclusive small-micro loans by issue month) of loans @p_rows
+-- with sign @p_sign as stats_pricing rows, one per key.
+CREATE OR REPLACE FUNCTION stats_pricing_of(p_rows stats_loan[], p_sign int)
+RETURNS SETOF stats_pricing
+LANGUAGE sql IMMUTABLE AS $$
     SELECT b.bank, date_trunc('month', r.issue_date)::date, p_sign * count(*),
-           p_sign * sum(r.amount_fen), p_sign * sum(r.rate_e4::numeric * r.amount_fen),
-           p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.spread_bp IS NOT NULL), 0),
+           (p_sign * sum(r.amount_fen))::bigint, p_sign * sum(r.rate_e4::numeric * r.amount_fen),
+           (p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.spread_bp IS NOT NULL), 0))::bigint,
            p_sign * coalesce(sum(r.spread_bp::numeric * r.amount_fen), 0)
     FROM unnest(p_rows) r
     CROSS JOIN LATERAL (VALUES ('*'), (r.bank_code)) AS b(bank)
     WHERE r.status <> 'void' AND r.inclusive_small_micro
-    GROUP BY 1, 2;
+    GROUP BY 1, 2
+$$;
+
+-- The pending loans of sign @p_sign, and the pending balance changes (loans' own events
+-- and repayments'), as the readers' views and the fold take them.
+CREATE OR REPLACE FUNCTION stats_pending_loans(p_sign int) RETURNS stats_loan[]
+LANGUAGE sql STABLE
+RETURN ARRAY(SELECT p.loan FROM stats_pending p WHERE p.sign = p_sign);
+
+CREATE OR REPLACE FUNCTION stats_pending_events() RETURNS stats_event[]
+LANGUAGE sql STABLE
+RETURN ARRAY(SELECT e FROM stats_loan_events(stats_pending_loans(1), 1) e
+             UNION ALL SELECT e FROM stats_loan_events(stats_pending_loans(-1), -1) e
+             UNION ALL SELECT p.event FROM stats_pending p WHERE p.sign IS NULL);
+
+-- Summary and what is still pending together: what readers read.
+CREATE OR REPLACE VIEW stats_new_loans_all AS
+    SELECT s.dim, s.grain, s.bank_code, s.period, s.key, s.manufacturing, s.n, s.amount,
+           s.first_n, s.first_amount, s.credit_n, s.credit_amount, s.mlt_n, s.mlt_amount,
+           s.renewal_n, s.renewal_amount
+    FROM stats_new_loans s
+    UNION ALL SELECT * FROM stats_new_loans_of(stats_pending_loans(1), 1)
+    UNION ALL SELECT * FROM stats_new_loans_of(stats_pending_loans(-1), -1);
+
+CREATE OR REPLACE VIEW stats_balance_all AS
+    SELECT s.grain, s.period, s.bank_code, s.manufacturing, s.delta FROM stats_balance s
+    UNION ALL SELECT * FROM stats_balance_of(stats_pending_events());
+
+CREATE OR REPLACE VIEW stats_pricing_all AS
+    SELECT s.bank_code, s.period, s.n, s.amount, s.rate_x_amount, s.spread_amount,
+           s.spread_x_amount
+    FROM stats_pricing s
+    UNION ALL SELECT * FROM stats_pricing_of(stats_pending_loans(1), 1)
+    UNION ALL SELECT * FROM stats_pricing_of(stats_pending_loans(-1), -1);
+
+-- Folds balance events into stats_balance.
+CREATE OR REPLACE FUNCTION stats_balance_add(p_events stats_event[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO stats_balance AS s
+    SELECT * FROM stats_balance_of(p_events)
+    ON CONFLICT (grain, period, bank_code, manufacturing)
+    DO UPDATE SET delta = s.delta + EXCLUDED.delta;
 END $$;
 
--- Adds loans @p_rows (sign 1) or takes them away (-1) from every summary, repayments
--- included when @p_with_repayments.
+-- Folds the new-loan and pricing contributions of loans @p_rows with sign @p_sign (1 adds,
+-- -1 takes away) into the summaries.
+CREATE OR REPLACE FUNCTION stats_new_loans_add(p_rows stats_loan[], p_sign int) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_rows IS NULL OR cardinality(p_rows) = 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO stats_new_loans AS s
+    SELECT * FROM stats_new_loans_of(p_rows, p_sign)
+    ON CONFLICT (dim, grain, bank_code, period, key, manufacturing) DO UPDATE SET
+        n = s.n + EXCLUDED.n, amount = s.amount + EXCLUDED.amount,
+        first_n = s.first_n + EXCLUDED.first_n,
+        first_amount = s.first_amount + EXCLUDED.first_amount,
+        credit_n = s.credit_n + EXCLUDED.credit_n,
+        credit_amount = s.credit_amount + EXCLUDED.credit_amount,
+        mlt_n = s.mlt_n + EXCLUDED.mlt_n, mlt_amount = s.mlt_amount + EXCLUDED.mlt_amount,
+        renewal_n = s.renewal_n + EXCLUDED.renewal_n,
+        renewal_amount = s.renewal_amount + EXCLUDED.renewal_amount;
+    INSERT INTO stats_pricing AS s
+    SELECT * FROM stats_pricing_of(p_rows, p_sign)
+    ON CONFLICT (bank_code, period) DO UPDATE SET
+        n = s.n + EXCLUDED.n, amount = s.amount + EXCLUDED.amount,
+        rate_x_amount = s.rate_x_amount + EXCLUDED.rate_x_amount,
+        spread_amount = s.spread_amount + EXCLUDED.spread_amount,
+        spread_x_amount = s.spread_x_amount + EXCLUDED.spread_x_amount;
+END $$;
+
+-- Appends loans @p_rows with sign @p_sign (1 adds, -1 takes away) to the pending rows,
+-- and the balance changes of their repayments when @p_with_repayments. Void loans count
+-- for nothing and are left out.
 CREATE OR REPLACE FUNCTION stats_apply(p_rows stats_loan[], p_sign int, p_with_repayments boolean)
 RETURNS void
 LANGUAGE plpgsql AS $$
@@ -128,18 +193,21 @@ BEGIN
     IF p_rows IS NULL OR cardinality(p_rows) = 0 THEN
         RETURN;
     END IF;
-    PERFORM stats_new_loans_add(p_rows, p_sign);
-    PERFORM stats_balance_add(ARRAY(
-        SELECT e FROM stats_loan_events(p_rows, p_sign) e
-        UNION ALL
-        SELECT e FROM stats_repayment_events(p_rows, p_sign) e WHERE p_with_repayments));
+    INSERT INTO stats_pending (sign, loan)
+    SELECT p_sign, r FROM unnest(p_rows) r WHERE r.status <> 'void';
+    IF p_with_repayments THEN
+        INSERT INTO stats_pending (event)
+        SELECT e FROM stats_repayment_events(p_rows, p_sign) e;
+    END IF;
 END $$;
 
+-- One pending row per inserted loan, in one statement (the single post's path).
 CREATE OR REPLACE FUNCTION stats_on_loan_insert() RETURNS trigger
 SET plan_cache_mode = force_generic_plan
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM stats_apply(ARRAY(SELECT stats_loan_of(n) FROM new_rows n), 1, false);
+    INSERT INTO stats_pending (sign, loan)
+    SELECT 1, stats_loan_of(n) FROM new_rows n WHERE n.status <> 'void';
     RETURN NULL;
 END $$;
 
@@ -179,22 +247,28 @@ BEGIN
            array_agg(c.n) FILTER (WHERE c.moved)
     INTO v_old, v_new, v_old_moved, v_new_moved
     FROM changed c;
+    IF v_old IS NULL THEN
+        RETURN NULL;
+    END IF;
     PERFORM stats_apply(v_old, -1, false);
     PERFORM stats_apply(v_new, 1, false);
-    PERFORM stats_balance_add(ARRAY(
+    IF v_old_moved IS NOT NULL THEN
+        INSERT INTO stats_pending (event)
         SELECT e FROM stats_repayment_events(v_old_moved, -1) e
-        UNION ALL SELECT e FROM stats_repayment_events(v_new_moved, 1) e));
+        UNION ALL SELECT e FROM stats_repayment_events(v_new_moved, 1) e;
+    END IF;
     RETURN NULL;
 END $$;
 
+-- One pending balance change per repayment of a loan that is not void.
 CREATE OR REPLACE FUNCTION stats_on_repayment_insert() RETURNS trigger
 SET plan_cache_mode = force_generic_plan
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM stats_balance_add(ARRAY(
-        SELECT ROW(p.repaid_on, l.bank_code, l.manufacturing, -p.amount_fen)::stats_event
-        FROM new_rows p JOIN loans l ON l.id = p.loan_id
-        WHERE l.status <> 'void'));
+    INSERT INTO stats_pending (event)
+    SELECT ROW(p.repaid_on, l.bank_code, l.manufacturing, -p.amount_fen)::stats_event
+    FROM new_rows p JOIN loans l ON l.id = p.loan_id
+    WHERE l.status <> 'void';
     RETURN NULL;
 END $$;
 
@@ -218,76 +292,63 @@ DECLARE
     v_last bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(7340012004);
-    TRUNCATE stats_new_loans, stats_balance, stats_pricing, stats_new_loans_delta,
-             stats_balance_delta, stats_pricing_delta;
+    TRUNCATE stats_new_loans, stats_balance, stats_pricing, stats_pending;
     SELECT coalesce(max(id), 0) INTO v_last FROM loans;
     -- In slices of ids, so memory stays bounded however many loans there are.
     WHILE v_from <= v_last LOOP
         PERFORM stats_apply(ARRAY(SELECT stats_loan_of(l) FROM loans l
                                   WHERE l.id >= v_from AND l.id < v_from + 100000), 1, true);
-        PERFORM stats_compact_locked();
+        WHILE stats_compact_locked() > 0 LOOP
+            NULL;
+        END LOOP;
         v_from := v_from + 100000;
     END LOOP;
 END $$;
 
--- Folds the pending deltas into the summaries; the caller holds the compaction lock.
+-- Folds up to 100,000 pending rows into the summaries (a bounded transaction however far
+-- behind it is) and returns how many it folded; the caller holds the compaction lock.
+-- Each pending row adds up on its own, so any part of them can be folded: what is left
+-- stays pending, and readers still add it.
 CREATE OR REPLACE FUNCTION stats_compact_locked() RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_moved bigint := 0;
+    v_plus stats_loan[];
+    v_minus stats_loan[];
+    v_events stats_event[];
     v_n bigint;
 BEGIN
-    WITH d AS (DELETE FROM stats_new_loans_delta RETURNING *)
-    INSERT INTO stats_new_loans AS s
-    SELECT dim, grain, bank_code, period, key, manufacturing, sum(n), sum(amount),
-           sum(first_n), sum(first_amount), sum(credit_n), sum(credit_amount), sum(mlt_n),
-           sum(mlt_amount), sum(renewal_n), sum(renewal_amount)
-    FROM d GROUP BY dim, grain, bank_code, period, key, manufacturing
-    ON CONFLICT (dim, grain, bank_code, period, key, manufacturing) DO UPDATE SET
-        n = s.n + EXCLUDED.n, amount = s.amount + EXCLUDED.amount,
-        first_n = s.first_n + EXCLUDED.first_n,
-        first_amount = s.first_amount + EXCLUDED.first_amount,
-        credit_n = s.credit_n + EXCLUDED.credit_n,
-        credit_amount = s.credit_amount + EXCLUDED.credit_amount,
-        mlt_n = s.mlt_n + EXCLUDED.mlt_n, mlt_amount = s.mlt_amount + EXCLUDED.mlt_amount,
-        renewal_n = s.renewal_n + EXCLUDED.renewal_n,
-        renewal_amount = s.renewal_amount + EXCLUDED.renewal_amount;
-    GET DIAGNOSTICS v_n = ROW_COUNT;
-    v_moved := v_moved + v_n;
-    WITH d AS (DELETE FROM stats_balance_delta RETURNING *)
-    INSERT INTO stats_balance AS s
-    SELECT grain, period, bank_code, manufacturing, sum(delta)
-    FROM d GROUP BY grain, period, bank_code, manufacturing
-    ON CONFLICT (grain, period, bank_code, manufacturing)
-    DO UPDATE SET delta = s.delta + EXCLUDED.delta;
-    GET DIAGNOSTICS v_n = ROW_COUNT;
-    v_moved := v_moved + v_n;
-    WITH d AS (DELETE FROM stats_pricing_delta RETURNING *)
-    INSERT INTO stats_pricing AS s
-    SELECT bank_code, period, sum(n), sum(amount), sum(rate_x_amount), sum(spread_amount),
-           sum(spread_x_amount)
-    FROM d GROUP BY bank_code, period
-    ON CONFLICT (bank_code, period) DO UPDATE SET
-        n = s.n + EXCLUDED.n, amount = s.amount + EXCLUDED.amount,
-        rate_x_amount = s.rate_x_amount + EXCLUDED.rate_x_amount,
-        spread_amount = s.spread_amount + EXCLUDED.spread_amount,
-        spread_x_amount = s.spread_x_amount + EXCLUDED.spread_x_amount;
-    GET DIAGNOSTICS v_n = ROW_COUNT;
-    RETURN v_moved + v_n;
+    WITH d AS (
+        DELETE FROM stats_pending p
+        WHERE p.ctid = ANY (ARRAY(SELECT x.ctid FROM stats_pending x LIMIT 100000))
+        RETURNING p.sign, p.loan, p.event)
+    SELECT array_agg(d.loan) FILTER (WHERE d.sign = 1),
+           array_agg(d.loan) FILTER (WHERE d.sign = -1),
+           array_agg(d.event) FILTER (WHERE d.sign IS NULL), count(*)
+    INTO v_plus, v_minus, v_events, v_n
+    FROM d;
+    IF v_n = 0 THEN
+        RETURN 0;
+    END IF;
+    PERFORM stats_new_loans_add(v_plus, 1);
+    PERFORM stats_new_loans_add(v_minus, -1);
+    PERFORM stats_balance_add(ARRAY(SELECT e FROM stats_loan_events(v_plus, 1) e
+                                    UNION ALL SELECT e FROM stats_loan_events(v_minus, -1) e
+                                    UNION ALL SELECT e FROM unnest(v_events) e));
+    RETURN v_n;
 END $$;
 
--- Folds the pending deltas into the summaries unless another session is doing it;
--- returns the number of summary rows touched (-1 when the lock was busy, or on a
+-- Folds the pending rows into the summaries unless another session is doing it;
+-- returns the number of pending rows folded (-1 when the lock was busy, or on a
 -- standby). finregd instances on a standby (dashboards reading a replica) run the
 -- compactor too, every second; a standby cannot write, and the instances on the primary
--- fold the deltas, which then replicate: on a standby there is nothing to do.
+-- fold the pending rows, which then replicate: on a standby there is nothing to do.
 CREATE OR REPLACE FUNCTION stats_compact() RETURNS bigint
 LANGUAGE plpgsql AS $$
 BEGIN
     IF pg_is_in_recovery() OR NOT pg_try_advisory_xact_lock(7340012004) THEN
         RETURN -1;
     END IF;
-    RETURN stats_compact_locked();
+    RETURN stats_compact_locked() + watch_compact_locked();
 END $$;
 
 -- New-loan figures over [@p_from, @p_to] along dimension @p_dim, read from month rows for

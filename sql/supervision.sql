@@ -168,89 +168,360 @@ CREATE OR REPLACE FUNCTION watch_loan_balance(l loans, p_day date) RETURNS bigin
                                               WHERE r.loan_id = l.id AND r.repaid_on <= p_day), 0)
                 END;
 
+-- ---------------------------------------------------------------- the balance timeline
+-- A bank's balance to a firm per day (tables: migrations/014_withdrawal_timeline.sql): the
+-- write path's statement triggers append changes to watch_balance_delta; the statistics
+-- compactor folds them into watch_balance (day rows with the day's change and the balance
+-- at its end); readers add the pending deltas, so a balance is exact whether or not the
+-- fold has run. watch_payoffs lists the live loans never renewed that are repaid in full,
+-- with the day of the last repayment.
+
+CREATE OR REPLACE FUNCTION watch_loan_of(l loans) RETURNS watch_loan
+    LANGUAGE sql IMMUTABLE
+    RETURN ROW(l.id, l.bank_code, l.borrower_uscc, l.issue_date, l.amount_fen, l.renewed_on,
+               l.status = 'void')::watch_loan;
+
+-- Appends the balance changes of loans @p_loans with sign @p_sign (watch_loan_balance
+-- day by day): +amount on issue, -amount on the renewal date, and their repayments'
+-- (watch_repayments_add) when @p_with_repayments (a new loan has none). Void loans, and
+-- loans renewed on their issue date, have none.
+CREATE OR REPLACE FUNCTION watch_loan_add(p_loans watch_loan[], p_sign int,
+                                          p_with_repayments boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_loans IS NULL OR cardinality(p_loans) = 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
+    SELECT l.bank_code, l.uscc, x.day, p_sign * sum(x.delta)
+    FROM unnest(p_loans) l
+    CROSS JOIN LATERAL (VALUES (l.issue_date, l.amount_fen),
+                               (l.renewed_on, -l.amount_fen)) AS x(day, delta)
+    WHERE NOT l.void AND (l.renewed_on IS NULL OR l.renewed_on > l.issue_date)
+      AND x.day IS NOT NULL
+    GROUP BY l.bank_code, l.uscc, x.day
+    HAVING sum(x.delta) <> 0;
+    IF p_with_repayments THEN
+        PERFORM watch_repayments_add(p_loans, NULL, p_sign);
+    END IF;
+END $$;
+
+-- Appends the changes of the repayments of loans @p_loans (those with ids @p_ids, or all
+-- when NULL) with sign @p_sign: each one dated before the renewal on its day (on the issue
+-- date if dated before it), given back on the renewal date (the renewal takes what is left).
+CREATE OR REPLACE FUNCTION watch_repayments_add(p_loans watch_loan[], p_ids bigint[],
+                                                p_sign int) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
+    SELECT l.bank_code, l.uscc, x.day, p_sign * sum(x.delta)
+    FROM unnest(p_loans) l
+    JOIN repayments r ON r.loan_id = l.id
+    CROSS JOIN LATERAL (VALUES (greatest(r.repaid_on, l.issue_date), -r.amount_fen),
+                               (l.renewed_on, r.amount_fen)) AS x(day, delta)
+    WHERE (p_ids IS NULL OR r.id = ANY (p_ids)) AND NOT l.void
+      AND (l.renewed_on IS NULL OR (l.renewed_on > l.issue_date AND r.repaid_on < l.renewed_on))
+      AND x.day IS NOT NULL
+    GROUP BY l.bank_code, l.uscc, x.day
+    HAVING sum(x.delta) <> 0;
+END $$;
+
+-- Recomputes the payoff rows of loans @p_ids: a live loan never renewed whose repayments
+-- add up to its amount is paid off on the day of its last repayment.
+CREATE OR REPLACE FUNCTION watch_payoffs_set(p_ids bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM watch_payoffs p WHERE p.loan_id = ANY (p_ids);
+    INSERT INTO watch_payoffs (loan_id, paid_off_on, bank_code, uscc, loan_ref, maturity_date)
+    SELECT l.id, x.d, l.bank_code, l.borrower_uscc, l.loan_ref, l.maturity_date
+    FROM loans l
+    CROSS JOIN LATERAL (SELECT max(r.repaid_on) AS d, sum(r.amount_fen) AS paid
+                        FROM repayments r WHERE r.loan_id = l.id) x
+    WHERE l.id = ANY (p_ids) AND x.paid = l.amount_fen AND l.status <> 'void'
+      AND l.renewed_on IS NULL;
+END $$;
+
+-- New loans: +amount on the issue date (and -amount on a renewal date, were one already
+-- set), one delta row per bank, firm and day the statement touched: one INSERT over the
+-- transition table, no per-row PL/pgSQL, no index to maintain (watch_loan_add's rule).
+CREATE OR REPLACE FUNCTION watch_on_loan_insert() RETURNS trigger
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
+    SELECT n.bank_code, n.borrower_uscc, x.day, sum(x.delta)
+    FROM new_rows n
+    CROSS JOIN LATERAL (VALUES (n.issue_date, n.amount_fen),
+                               (n.renewed_on, -n.amount_fen)) AS x(day, delta)
+    WHERE n.status <> 'void' AND (n.renewed_on IS NULL OR n.renewed_on > n.issue_date)
+      AND x.day IS NOT NULL
+    GROUP BY 1, 2, 3
+    HAVING sum(x.delta) <> 0;
+    RETURN NULL;
+END $$;
+
+-- Loans whose bank, firm, dates, amount or void status changed are taken out and put
+-- back with their repayments (a repayment alone changes none of these: it has its own
+-- trigger); loans whose payoff can change (those, and a new repaid sum, reference or
+-- maturity) get their payoff row again.
+CREATE OR REPLACE FUNCTION watch_on_loan_update() RETURNS trigger
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_old watch_loan[];
+    v_new watch_loan[];
+    v_paid bigint[];
+BEGIN
+    WITH p AS (
+        SELECT watch_loan_of(o) AS o, watch_loan_of(n) AS n,
+               (o.repaid_fen, o.loan_ref, o.maturity_date)
+               IS DISTINCT FROM (n.repaid_fen, n.loan_ref, n.maturity_date) AS paid
+        FROM old_rows o JOIN new_rows n ON n.id = o.id)
+    SELECT array_agg(p.o) FILTER (WHERE p.o IS DISTINCT FROM p.n),
+           array_agg(p.n) FILTER (WHERE p.o IS DISTINCT FROM p.n),
+           array_agg((p.n).id) FILTER (WHERE p.o IS DISTINCT FROM p.n OR p.paid)
+    INTO v_old, v_new, v_paid
+    FROM p;
+    PERFORM watch_loan_add(v_old, -1, true);
+    PERFORM watch_loan_add(v_new, 1, true);
+    IF v_paid IS NOT NULL THEN
+        PERFORM watch_payoffs_set(v_paid);
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- New repayments: their changes, with their loans as they are (watch_repayments_add's
+-- rule), in one INSERT joining the transition table to the loans by key.
+CREATE OR REPLACE FUNCTION watch_on_repayment_insert() RETURNS trigger
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
+    SELECT l.bank_code, l.borrower_uscc, x.day, sum(x.delta)
+    FROM new_rows r
+    JOIN loans l ON l.id = r.loan_id
+    CROSS JOIN LATERAL (VALUES (greatest(r.repaid_on, l.issue_date), -r.amount_fen),
+                               (l.renewed_on, r.amount_fen)) AS x(day, delta)
+    WHERE l.status <> 'void'
+      AND (l.renewed_on IS NULL OR (l.renewed_on > l.issue_date AND r.repaid_on < l.renewed_on))
+      AND x.day IS NOT NULL
+    GROUP BY 1, 2, 3
+    HAVING sum(x.delta) <> 0;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER loans_watch_insert AFTER INSERT ON loans
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION watch_on_loan_insert();
+
+CREATE OR REPLACE TRIGGER loans_watch_update AFTER UPDATE ON loans
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION watch_on_loan_update();
+
+CREATE OR REPLACE TRIGGER repayments_watch_insert AFTER INSERT ON repayments
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION watch_on_repayment_insert();
+
+-- Folds the pending changes into watch_balance; the caller holds the compaction lock
+-- (stats_compact). A new day row starts from the balance of the pair's day before; every
+-- row of a changed pair from its earliest changed day on gains the changes dated on or
+-- before it; rows left with no change are removed.
+CREATE OR REPLACE FUNCTION watch_compact_locked() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_ch jsonb;
+    v_n bigint;
+BEGIN
+    -- At most 100,000 changes a run (deltas add up in any order), so a backlog left by a
+    -- stopped compactor is folded in bounded steps.
+    WITH d AS (DELETE FROM watch_balance_delta x
+               WHERE x.ctid = ANY (ARRAY(SELECT y.ctid FROM watch_balance_delta y LIMIT 100000))
+               RETURNING x.*),
+    g AS (SELECT d.bank_code, d.uscc, d.day, sum(d.delta) AS delta
+          FROM d GROUP BY 1, 2, 3 HAVING sum(d.delta) <> 0)
+    SELECT jsonb_agg(g) INTO v_ch FROM g;
+    IF v_ch IS NULL THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO watch_balance (bank_code, uscc, day, delta, balance)
+    SELECT f.bank_code, f.uscc, f.day, 0,
+           coalesce((SELECT w.balance FROM watch_balance w
+                     WHERE w.bank_code = f.bank_code AND w.uscc = f.uscc AND w.day < f.day
+                     ORDER BY w.day DESC LIMIT 1), 0)
+    FROM jsonb_to_recordset(v_ch) AS f(bank_code text, uscc text, day date, delta bigint)
+    ON CONFLICT (bank_code, uscc, day) DO NOTHING;
+    WITH f AS (SELECT * FROM jsonb_to_recordset(v_ch)
+                   AS x(bank_code text, uscc text, day date, delta bigint)),
+    p AS (SELECT f.bank_code, f.uscc, min(f.day) AS d0 FROM f GROUP BY 1, 2),
+    c AS (SELECT w.bank_code, w.uscc, w.day,
+                 coalesce(sum(f.delta) FILTER (WHERE f.day = w.day), 0) AS own,
+                 sum(f.delta) AS cum
+          FROM p
+          JOIN watch_balance w ON w.bank_code = p.bank_code AND w.uscc = p.uscc AND w.day >= p.d0
+          JOIN f ON f.bank_code = w.bank_code AND f.uscc = w.uscc AND f.day <= w.day
+          GROUP BY w.bank_code, w.uscc, w.day)
+    UPDATE watch_balance w SET delta = w.delta + c.own, balance = w.balance + c.cum
+    FROM c WHERE w.bank_code = c.bank_code AND w.uscc = c.uscc AND w.day = c.day;
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    DELETE FROM watch_balance w
+    USING jsonb_to_recordset(v_ch) AS f(bank_code text, uscc text, day date, delta bigint)
+    WHERE w.bank_code = f.bank_code AND w.uscc = f.uscc AND w.day = f.day AND w.delta = 0;
+    RETURN v_n;
+END $$;
+
+-- Rebuilds the timeline and the payoffs from loans and repayments (migration 014, and
+-- after a bulk load with the triggers disabled); holds the compaction lock.
+CREATE OR REPLACE FUNCTION watch_rebuild() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_from bigint := 0;
+    v_last bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(7340012004);
+    TRUNCATE watch_balance, watch_balance_delta, watch_payoffs;
+    SELECT coalesce(max(id), 0) INTO v_last FROM loans;
+    WHILE v_from <= v_last LOOP
+        PERFORM watch_loan_add(ARRAY(SELECT watch_loan_of(l) FROM loans l
+                                     WHERE l.id >= v_from AND l.id < v_from + 100000), 1, true);
+        v_from := v_from + 100000;
+    END LOOP;
+    INSERT INTO watch_balance (bank_code, uscc, day, delta, balance)
+    SELECT g.bank_code, g.uscc, g.day, g.delta,
+           sum(g.delta) OVER (PARTITION BY g.bank_code, g.uscc ORDER BY g.day)
+    FROM (SELECT d.bank_code, d.uscc, d.day, sum(d.delta) AS delta FROM watch_balance_delta d
+          GROUP BY 1, 2, 3 HAVING sum(d.delta) <> 0) g;
+    TRUNCATE watch_balance_delta;
+    INSERT INTO watch_payoffs (loan_id, paid_off_on, bank_code, uscc, loan_ref, maturity_date)
+    SELECT l.id, max(r.repaid_on), l.bank_code, l.borrower_uscc, l.loan_ref, l.maturity_date
+    FROM repayments r JOIN loans l ON l.id = r.loan_id
+    WHERE l.status <> 'void' AND l.renewed_on IS NULL
+    GROUP BY l.id HAVING sum(r.amount_fen) = l.amount_fen;
+END $$;
+
+-- The balance of bank @p_bank to firm @p_uscc at the end of @p_day from the timeline.
+CREATE OR REPLACE FUNCTION watch_balance_on(p_bank text, p_uscc text, p_day date) RETURNS bigint
+    LANGUAGE sql STABLE
+    RETURN coalesce((SELECT w.balance FROM watch_balance w
+                     WHERE w.bank_code = p_bank AND w.uscc = p_uscc AND w.day <= p_day
+                     ORDER BY w.day DESC LIMIT 1), 0)
+           + coalesce((SELECT sum(d.delta) FROM watch_balance_delta d
+                       WHERE d.bank_code = p_bank AND d.uscc = p_uscc AND d.day <= p_day),
+                      0)::bigint;
+
 -- The withdrawal alerts of window (@p_start, @p_as_of] (domain.md "Loan withdrawal
--- watch"), optionally for one bank, county or kind, at most @p_limit rows. A bank's
--- balance to a firm falls only by repayments and renewals, so the candidates are the
--- loans with a repayment or a renewal dated in the window (two index ranges); each
--- candidate bank and firm then has its few loans summed at the two ends. The firm's size
--- and county are its registry record's.
+-- watch"), optionally for one bank, county or kind, at most @p_limit rows, from the
+-- balance timeline (never a scan of loans), in one pass over the candidates:
+--  * recalls: the loans paid off in the window at least 30 days before maturity
+--    (watch_payoffs: live, never renewed), one row each;
+--  * cut and cutoff candidates: the pairs with pending changes, and the pairs whose balance
+--    fell in the window by enough: with b0 the balance before the window's first fall and a
+--    the balance after its last, balance(S) <= b0 and balance(A) >= a (only increases lie
+--    outside the falls), so a cut or cutoff needs min(balance after a fall) <= 70% of
+--    max(balance before a fall). A pair with none of these cannot be a cut or cutoff, so a
+--    recall's pair is judged as one only when it is such a candidate too.
+-- Each candidate then takes, in one nested loop: the firm's size, county and name (its
+-- registry record; one index-only probe of firms_watch), and both balances from two
+-- index-only probes of its timeline (balance(A) is the balance of its latest row on or
+-- before A; balance(S) is the balance before its first row in the window, or balance(A)
+-- when it has none there), plus its pending changes (one pass over watch_balance_delta,
+-- grouped by pair). The flags are one hashed semi-join each.
 CREATE OR REPLACE FUNCTION withdrawal_alerts(p_start date, p_as_of date, p_bank text,
                                              p_county text, p_kind text, p_limit int)
 RETURNS TABLE (kind text, bank_code text, uscc text, name text, county_code text,
                outstanding_before bigint, outstanding_as_of bigint, day date, loan_ref text,
                referred boolean, whitelisted boolean, scf_member boolean)
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan
+-- The falls of a 90-day window at 10 million loans group in ~10 MB: with the default 4 MB
+-- the grouping spilled to disk (5 batches). Bounded per request.
+SET work_mem = '32MB' AS $$
 BEGIN
     -- Every look-up by key is a fenced LATERAL probe, so the one plan made per session
     -- stays index probes whatever the table sizes were when it was made.
     RETURN QUERY
-    WITH cand AS (
-        SELECT r.loan_id AS id FROM repayments r
-        WHERE r.repaid_on > p_start AND r.repaid_on <= p_as_of
-        UNION
-        SELECT l.id FROM loans l
-        WHERE l.renewed_on > p_start AND l.renewed_on <= p_as_of),
-    cl AS MATERIALIZED (
-        SELECT l.id, l.bank_code, l.borrower_uscc, l.loan_ref, l.amount_fen, l.maturity_date,
-               l.renewed_on, f.name, f.county_code, x.d, x.paid
+    WITH pend AS MATERIALIZED (
+        SELECT d.bank_code, d.uscc,
+               coalesce(sum(d.delta) FILTER (WHERE d.day <= p_start), 0) AS to_start,
+               coalesce(sum(d.delta) FILTER (WHERE d.day <= p_as_of), 0) AS to_as_of
+        FROM watch_balance_delta d
+        WHERE p_bank IS NULL OR d.bank_code = p_bank
+        GROUP BY d.bank_code, d.uscc),
+    cand AS (
+        SELECT 'recall'::text AS kind, p.bank_code, p.uscc, p.loan_ref, p.paid_off_on AS day
+        FROM watch_payoffs p
+        WHERE p.paid_off_on > p_start AND p.paid_off_on <= p_as_of
+          AND p.maturity_date - p.paid_off_on >= 30
+          AND (p_bank IS NULL OR p.bank_code = p_bank)
+          AND (p_kind IS NULL OR p_kind = 'recall')
+        UNION ALL
+        SELECT NULL, x.bank_code, x.uscc, NULL, NULL
+        FROM (SELECT w.bank_code, w.uscc FROM watch_balance w
+              WHERE w.delta < 0 AND w.day > p_start AND w.day <= p_as_of
+                AND (p_bank IS NULL OR w.bank_code = p_bank)
+              GROUP BY w.bank_code, w.uscc
+              HAVING min(w.balance) * 10 <= max(w.balance - w.delta) * 7
+              UNION
+              SELECT d.bank_code, d.uscc FROM pend d) x
+        WHERE p_kind IS DISTINCT FROM 'recall'),
+    bal AS (
+        SELECT c.kind, c.bank_code, c.uscc, f.name, f.county_code, c.loan_ref, c.day,
+               (coalesce(e.first_before, e.after) + coalesce(d.to_start, 0))::bigint AS before,
+               (e.after + coalesce(d.to_as_of, 0))::bigint AS after
         FROM cand c
-        CROSS JOIN LATERAL (SELECT * FROM loans y WHERE y.id = c.id OFFSET 0) l
         CROSS JOIN LATERAL (SELECT g.name, g.county_code, g.size FROM firms g
-                            WHERE g.uscc = l.borrower_uscc OFFSET 0) f
-        CROSS JOIN LATERAL (SELECT max(r.repaid_on) AS d, sum(r.amount_fen) AS paid
-                            FROM repayments r
-                            WHERE r.loan_id = l.id AND r.repaid_on <= p_as_of) x
-        WHERE l.status <> 'void' AND (p_bank IS NULL OR l.bank_code = p_bank)
-          AND f.size IN ('medium', 'small', 'micro')
-          AND (p_county IS NULL OR f.county_code = p_county)),
-    bal AS MATERIALIZED (
-        SELECT p.bank_code, p.uscc, p.name, p.county_code, b.before, b.after, b.issued,
-               b.last_drop
-        FROM (SELECT DISTINCT cl.bank_code, cl.borrower_uscc AS uscc, cl.name, cl.county_code
-              FROM cl) p
+                            WHERE g.uscc = c.uscc OFFSET 0) f
         CROSS JOIN LATERAL (
-            SELECT sum(watch_loan_balance(l, p_start))::bigint AS before,
-                   sum(watch_loan_balance(l, p_as_of))::bigint AS after,
-                   bool_or(l.issue_date > p_start AND l.issue_date <= p_as_of) AS issued,
-                   max(greatest(
-                       (SELECT max(r.repaid_on) FROM repayments r
-                        WHERE r.loan_id = l.id AND r.repaid_on > p_start
-                          AND r.repaid_on <= p_as_of),
-                       CASE WHEN l.renewed_on > p_start AND l.renewed_on <= p_as_of
-                            THEN l.renewed_on END)) AS last_drop
-            FROM loans l
-            WHERE l.borrower_uscc = p.uscc AND l.bank_code = p.bank_code
-              AND l.status <> 'void' AND l.issue_date <= p_as_of) b),
+            SELECT coalesce((SELECT w.balance FROM watch_balance w
+                             WHERE w.bank_code = c.bank_code AND w.uscc = c.uscc
+                               AND w.day <= p_as_of
+                             ORDER BY w.day DESC LIMIT 1), 0) AS after,
+                   (SELECT w.balance - w.delta FROM watch_balance w
+                    WHERE w.bank_code = c.bank_code AND w.uscc = c.uscc
+                      AND w.day > p_start AND w.day <= p_as_of
+                    ORDER BY w.day LIMIT 1) AS first_before
+            OFFSET 0) e
+        LEFT JOIN pend d ON d.bank_code = c.bank_code AND d.uscc = c.uscc
+        WHERE f.size IN ('medium', 'small', 'micro')
+          AND (p_county IS NULL OR f.county_code = p_county)),
     rows AS (
-        SELECT 'recall'::text AS kind, cl.bank_code, cl.borrower_uscc AS uscc, cl.name,
-               cl.county_code, q.before, q.after, cl.d AS day, cl.loan_ref
-        FROM cl
-        CROSS JOIN LATERAL (SELECT q1.before, q1.after FROM bal q1
-                            WHERE q1.bank_code = cl.bank_code
-                              AND q1.uscc = cl.borrower_uscc) q
-        WHERE cl.renewed_on IS NULL AND cl.paid = cl.amount_fen AND cl.d > p_start
-          AND cl.maturity_date - cl.d >= 30
-        UNION ALL
-        SELECT 'cutoff', b.bank_code, b.uscc, b.name, b.county_code, b.before, b.after,
-               b.last_drop, NULL
-        FROM bal b WHERE b.before > 0 AND b.after = 0 AND NOT coalesce(b.issued, false)
-        UNION ALL
-        SELECT 'cut', b.bank_code, b.uscc, b.name, b.county_code, b.before, b.after,
-               p_as_of, NULL
-        FROM bal b WHERE b.after > 0 AND b.after * 10 <= b.before * 7)
-    SELECT x.kind, x.bank_code, x.uscc, x.name, x.county_code, x.before, x.after, x.day,
+        SELECT b.*,
+               CASE WHEN b.kind IS NOT NULL THEN b.kind
+                    WHEN b.after > 0 AND b.after * 10 <= b.before * 7 THEN 'cut'
+                    WHEN b.before > 0 AND b.after = 0
+                         AND NOT EXISTS (SELECT 1 FROM loans l
+                                         WHERE l.borrower_uscc = b.uscc
+                                           AND l.issue_date > p_start
+                                           AND l.issue_date <= p_as_of
+                                           AND l.bank_code = b.bank_code
+                                           AND l.status <> 'void') THEN 'cutoff'
+               END AS alert
+        FROM bal b)
+    SELECT x.alert, x.bank_code, x.uscc, x.name, x.county_code, x.before, x.after,
+           CASE x.alert
+               WHEN 'recall' THEN x.day
+               WHEN 'cut' THEN p_as_of
+               -- the last day in the window on which the balance fell (it cannot fall
+               -- after 0)
+               ELSE (SELECT max(c.day) FROM (
+                         SELECT e.day FROM (
+                             SELECT w.day, w.delta FROM watch_balance w
+                             WHERE w.bank_code = x.bank_code AND w.uscc = x.uscc
+                               AND w.day > p_start AND w.day <= p_as_of
+                             UNION ALL
+                             SELECT d.day, d.delta FROM watch_balance_delta d
+                             WHERE d.bank_code = x.bank_code AND d.uscc = x.uscc
+                               AND d.day > p_start AND d.day <= p_as_of) e
+                         GROUP BY e.day HAVING sum(e.delta) < 0) c)
+           END,
            x.loan_ref,
-           EXISTS (SELECT 1 FROM referrals r WHERE r.uscc = x.uscc AND r.status <> 'declined'
-                     AND r.referred_on <= p_as_of),
-           EXISTS (SELECT 1 FROM whitelist_entries e
-                   WHERE e.uscc = x.uscc AND whitelist_status(e, p_as_of) = 'active'),
-           EXISTS (SELECT 1 FROM scf_programs g WHERE g.core_uscc = x.uscc
-                     AND g.started_on <= p_as_of)
-           OR EXISTS (SELECT 1 FROM scf_members m WHERE m.uscc = x.uscc
-                        AND m.joined_on <= p_as_of
-                        AND (m.left_on IS NULL OR m.left_on > p_as_of))
+           x.uscc IN (SELECT r.uscc FROM referrals r
+                      WHERE r.status <> 'declined' AND r.referred_on <= p_as_of),
+           x.uscc IN (SELECT e.uscc FROM whitelist_entries e
+                      WHERE whitelist_status(e, p_as_of) = 'active'),
+           x.uscc IN (SELECT g.core_uscc FROM scf_programs g WHERE g.started_on <= p_as_of)
+           OR x.uscc IN (SELECT m.uscc FROM scf_members m
+                         WHERE m.joined_on <= p_as_of
+                           AND (m.left_on IS NULL OR m.left_on > p_as_of))
     FROM rows x
-    WHERE p_kind IS NULL OR x.kind = p_kind
-    ORDER BY x.bank_code, x.uscc, x.kind, x.loan_ref
+    WHERE x.alert IS NOT NULL AND (p_kind IS NULL OR x.alert = p_kind)
+    ORDER BY x.bank_code, x.uscc, x.alert, x.loan_ref
     LIMIT p_limit;
 END $$;

@@ -24,9 +24,7 @@ const struct db_stmt db_stmts_stats[] = {
      " updated_by = EXCLUDED.updated_by"},
     {"stats_compact", "SELECT stats_compact()"},
     {"stats_bank_names", "SELECT code, name FROM principals WHERE kind = 'bank'"},
-    {"stats_pending_rows",
-     "SELECT (SELECT count(*) FROM stats_new_loans_delta) + (SELECT count(*) FROM "
-     "stats_balance_delta) + (SELECT count(*) FROM stats_pricing_delta)"},
+    {"stats_pending_rows", "SELECT count(*) FROM stats_pending"},
     {NULL, NULL},
 };
 

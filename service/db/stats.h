@@ -64,8 +64,8 @@ enum db_rc db_stats_targets(int year, const char *as_of, target_row_fn fn, void 
 /** Sets the target of @a metric for @a year (@a value decimal text). */
 enum db_rc db_target_put(int year, const char *metric, const char *value, const char *by);
 
-/** Folds pending summary deltas into the summaries (one instance at a time); *moved is
- *  the number of summary rows touched, -1 when another session was compacting. */
+/** Folds pending statistics rows into the summaries (one instance at a time); *moved is
+ *  the number of pending rows folded, -1 when another session was compacting. */
 enum db_rc db_stats_compact(long long *moved);
 
 /** Called per bank with its code and name. */
@@ -73,7 +73,7 @@ typedef void (*name_row_fn)(void *cls, const char *code, const char *name);
 
 /** Every bank's code and name (disabled ones too: their figures stay in the statistics). */
 enum db_rc db_bank_names(name_row_fn fn, void *cls);
-/** Statistics delta rows the compactor has not folded yet (for /metrics). */
+/** Pending statistics rows the compactor has not folded yet (for /metrics). */
 enum db_rc db_stats_pending_rows(int64_t *rows);
 
 #endif

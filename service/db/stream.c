@@ -1,26 +1,19 @@
 /* Implementation of db/stream.h with PQsendQueryParams and PQsetSingleRowMode. */
 #include "db/stream.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/db_internal.h"
 #include "log.h"
-#include "metrics.h"
 
 #define STREAM_MAX_COLS 64
 
-static atomic_uint open_streams;
-static unsigned max_streams; /* 0: no cap */
-
 struct db_stream {
-	bool counted; /* holds one of max_streams */
 	PGconn *conn;
 	PGresult *row;
 	const char *values[STREAM_MAX_COLS];
 	bool done;
-	bool in_metrics;    /* in finreg_exports_in_flight */
 	enum db_rc failure; /* why db_stream_next answered -1 */
 };
 
@@ -39,11 +32,6 @@ struct db_stream *db_stream_open(const char *name, int n, const char *const *par
 		*rc = DB_UNAVAILABLE;
 		return NULL;
 	}
-	s->counted = true;
-	if (max_streams != 0 && atomic_fetch_add(&open_streams, 1) >= max_streams) {
-		*rc = DB_BUSY;
-		goto fail;
-	}
 	s->conn = db_connect_fresh("finregd-stream", rc);
 	if (s->conn == NULL)
 		goto fail;
@@ -54,8 +42,6 @@ struct db_stream *db_stream_open(const char *name, int n, const char *const *par
 		goto fail;
 	}
 	*rc = DB_OK;
-	s->in_metrics = true;
-	metrics_exports(1);
 	return s;
 fail:
 	db_stream_close(s);
@@ -111,20 +97,11 @@ void db_stream_close(struct db_stream *s)
 	if (s == NULL)
 		return;
 	PQclear(s->row);
-	if (s->in_metrics)
-		metrics_exports(-1);
 	/* No PQcancel and no draining of the rows left: this runs when the response is freed
 	 * (the client left mid-export, or the export ended), on the connection's thread or at
 	 * shutdown, and PQcancel can wait without bound for a postmaster that does not answer.
 	 * Closing the connection ends the query: the backend fails at its next row sent, and
 	 * statement_timeout bounds it anyway. */
 	PQfinish(s->conn);
-	if (s->counted && max_streams != 0)
-		atomic_fetch_sub(&open_streams, 1);
 	free(s);
-}
-
-void db_stream_set_max(unsigned n)
-{
-	max_streams = n;
 }

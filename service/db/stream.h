@@ -10,9 +10,9 @@
 struct db_stream;
 
 /** Opens a connection and starts statement @a name (any name of the statement tables)
- *  with @a n text parameters (copied). NULL with *rc set when that fails (DB_BUSY when
- *  as many streams as db_stream_set_max allows are open). The caller
- *  closes the stream with db_stream_close(). */
+ *  with @a n text parameters (copied). NULL with *rc set when that fails. The caller
+ *  closes the stream with db_stream_close(). How many run at once is capped by the
+ *  caller (exports.h). */
 struct db_stream *db_stream_open(const char *name, int n, const char *const *params,
 				 enum db_rc *rc);
 
@@ -25,9 +25,6 @@ int db_stream_next(struct db_stream *s, const char *const **values, int *ncols);
 /** After db_stream_next answered -1: DB_UNAVAILABLE when the database cancelled or lost the
  *  query (statement_timeout, connection, shutdown), DB_ERROR for anything else. */
 enum db_rc db_stream_failure(const struct db_stream *s);
-
-/** At most @a n streams open at once (0: no cap); db_stream_open answers DB_BUSY beyond. */
-void db_stream_set_max(unsigned n);
 
 /** Ends the query (cancelling it if rows remain) and closes the connection. NULL is fine. */
 void db_stream_close(struct db_stream *s);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "domain/dates.h"
+#include "exports.h"
 #include "handlers/common.h"
 #include "http/reply.h"
 
@@ -39,6 +40,49 @@ bool query_format(struct request *req, unsigned allowed, enum out_format dflt, e
 	return false;
 }
 
+bool export_begin(struct request *req)
+{
+	if (exports_take())
+		return true;
+	reply_db_error(req, DB_BUSY);
+	return false;
+}
+
+void export_end(void)
+{
+	exports_give();
+}
+
+void reply_workbook_failed(struct request *req)
+{
+	reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
+		    "the workbook could not be written (the server is short of memory or disk "
+		    "space); retry later");
+}
+
+struct xlsx_out *export_xlsx_open(struct request *req, const char *sheet,
+				  const struct xlsx_col *cols, int ncols)
+{
+	struct xlsx_out *x;
+
+	if (!export_begin(req))
+		return NULL;
+	x = xlsx_open(sheet, cols, ncols);
+	if (x == NULL) {
+		export_end();
+		reply_workbook_failed(req);
+	}
+	return x;
+}
+
+void export_xlsx_discard(struct xlsx_out *x)
+{
+	if (x == NULL)
+		return;
+	xlsx_discard(x);
+	export_end();
+}
+
 void reply_xlsx(struct request *req, struct xlsx_out *x, const char *name)
 {
 	char disposition[128], day[DATE_BUF];
@@ -46,12 +90,13 @@ void reply_xlsx(struct request *req, struct xlsx_out *x, const char *name)
 	int fd = xlsx_finish(x, &size);
 
 	if (fd < 0) {
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "the workbook could not be written");
+		export_end();
+		reply_workbook_failed(req);
 		return;
 	}
 	date_format(today_day(), day);
 	snprintf(disposition, sizeof disposition, "attachment; filename=\"%s-%s.xlsx\"", name, day);
-	reply_fd(req, 200, XLSX_CONTENT_TYPE, fd, size);
+	reply_fd(req, 200, XLSX_CONTENT_TYPE, fd, size, export_end); /* the slot until sent */
 	reply_header(req, "Content-Disposition", disposition);
 }
 
@@ -60,11 +105,11 @@ static bool total_row(struct xlsx_out *x, const struct xlsx_table *t, json_t *to
 {
 	json_t *row = json_deep_copy(total);
 	const char *first = t->cols[0].key;
-	bool ok;
+	bool ok = row != NULL;
 
-	if (strchr(first, '.') == NULL)
-		json_object_set_new(row, first, json_string(TOTAL_LABEL));
-	ok = xlsx_json_row(x, row);
+	if (ok && strchr(first, '.') == NULL)
+		ok = json_object_set_new(row, first, json_string(TOTAL_LABEL)) == 0;
+	ok = ok && xlsx_json_row(x, row);
 	json_decref(row);
 	return ok;
 }
@@ -80,10 +125,9 @@ void reply_answer(struct request *req, enum out_format fmt, json_t *body,
 		reply_json(req, 200, body);
 		return;
 	}
-	x = xlsx_open(t->sheet, t->cols, t->ncols);
+	x = export_xlsx_open(req, t->sheet, t->cols, t->ncols);
 	if (x == NULL) {
 		json_decref(body);
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "the workbook could not be started");
 		return;
 	}
 	rows = json_object_get(body, t->rows_key);
@@ -93,19 +137,21 @@ void reply_answer(struct request *req, enum out_format fmt, json_t *body,
 			break;
 	}
 	total = t->total_key != NULL ? json_object_get(body, t->total_key) : NULL;
-	if (json_is_object(total))
-		total_row(x, t, total);
+	if (json_is_object(total) && !total_row(x, t, total)) {
+		json_decref(body);
+		export_xlsx_discard(x);
+		reply_workbook_failed(req);
+		return;
+	}
 	json_decref(body);
-	reply_xlsx(req, x, t->name);
+	reply_xlsx(req, x, t->name); /* a row that failed fails the finish: 503 */
 }
 
 bool xlsx_pages_begin(struct request *req, struct xlsx_pages *p, const char *sheet,
 		      const struct xlsx_col *cols, int ncols)
 {
 	memset(p, 0, sizeof *p);
-	p->x = xlsx_open(sheet, cols, ncols);
-	if (p->x == NULL)
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "the workbook could not be started");
+	p->x = export_xlsx_open(req, sheet, cols, ncols);
 	return p->x != NULL;
 }
 
@@ -132,15 +178,15 @@ void xlsx_pages_finish(struct request *req, struct xlsx_pages *p, enum db_rc rc,
 		reply_xlsx(req, p->x, name);
 		return;
 	}
-	xlsx_discard(p->x);
+	export_xlsx_discard(p->x);
 	if (rc != DB_OK)
 		reply_db_error(req, rc);
 	else if (full)
 		reply_error(req, ERR_INVALID_FIELD, NULL, "format",
 			    "more rows than a sheet holds (%ld); narrow the filters",
 			    XLSX_MAX_ROWS);
-	else
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "the workbook could not be written");
+	else /* a row not JSON (the list item came back cut) or a failed write */
+		reply_workbook_failed(req);
 }
 
 void xlsx_pages_run(struct request *req, struct xlsx_pages *p, xlsx_page_fn page, void *filter,

@@ -21,8 +21,29 @@ enum out_format { FMT_JSON = 1, FMT_CSV = 2, FMT_XLSX = 4 };
 bool query_format(struct request *req, unsigned allowed, enum out_format dflt,
 		  enum out_format *out);
 
-/** Finishes @a x and replies 200 with it as an attachment "NAME-YYYY-MM-DD.xlsx" (today
- *  in Beijing), or 500 when it cannot be finished. Takes ownership of @a x. */
+/** Starts an export: takes one of the FINREG_MAX_EXPORTS slots (exports.h). False, having
+ *  replied 503 unavailable with Retry-After, when all are taken. Give the slot back with
+ *  export_end(), or let a reply that takes it (reply_xlsx) do so when it is sent. */
+bool export_begin(struct request *req);
+
+/** Gives back the slot of export_begin(). */
+void export_end(void);
+
+/** Replies 503 unavailable with Retry-After: a workbook could not be started, written or
+ *  finished (memory, disk); nothing was changed. */
+void reply_workbook_failed(struct request *req);
+
+/** export_begin(), then xlsx_open(): the workbook holding an export slot. NULL, having
+ *  replied 503 (and given the slot back), when either fails. */
+struct xlsx_out *export_xlsx_open(struct request *req, const char *sheet,
+				  const struct xlsx_col *cols, int ncols);
+
+/** Drops a workbook of export_xlsx_open() and gives its slot back. NULL is fine. */
+void export_xlsx_discard(struct xlsx_out *x);
+
+/** Finishes @a x (from export_xlsx_open) and replies 200 with it as an attachment
+ *  "NAME-YYYY-MM-DD.xlsx" (today in Beijing), or 503 when it cannot be finished. Takes
+ *  ownership of @a x and of its export slot, held until the file is sent. */
 void reply_xlsx(struct request *req, struct xlsx_out *x, const char *name);
 
 /** How a JSON answer becomes a sheet: the file name, the sheet name, the columns (keys are
@@ -40,7 +61,8 @@ struct xlsx_table {
 /**
  * Replies 200 with @a body as JSON when @a fmt is FMT_JSON, else as a workbook of @a t:
  * a row per member of body[rows_key], then body[total_key] when there is one, its first
- * column "合计". Takes ownership of @a body (NULL answers 500).
+ * column "合计". Takes ownership of @a body (NULL answers 503). A workbook is an export
+ * (export_begin: 503 when FINREG_MAX_EXPORTS run) and any failure to write it is 503.
  */
 void reply_answer(struct request *req, enum out_format fmt, json_t *body,
 		  const struct xlsx_table *t);
@@ -53,8 +75,8 @@ struct xlsx_pages {
 	bool broken; /* a row that is not JSON, a full sheet or a failed write */
 };
 
-/** Starts @a p on a new workbook (sheet @a sheet, columns @a cols); replies 500 and
- *  returns false when it cannot. */
+/** Starts @a p on a new workbook (sheet @a sheet, columns @a cols) holding an export slot;
+ *  replies 503 and returns false when it cannot. */
 bool xlsx_pages_begin(struct request *req, struct xlsx_pages *p, const char *sheet,
 		      const struct xlsx_col *cols, int ncols);
 
@@ -62,7 +84,8 @@ bool xlsx_pages_begin(struct request *req, struct xlsx_pages *p, const char *she
 void xlsx_pages_add(void *cls, int64_t id, const char *json);
 
 /** Replies with the workbook as "NAME-day.xlsx" when @a rc is DB_OK and nothing broke;
- *  else drops it and replies the error (422 when the sheet is full). */
+ *  else drops it (and its slot) and replies the error (422 when the sheet is full, 503
+ *  when a write failed). */
 void xlsx_pages_finish(struct request *req, struct xlsx_pages *p, enum db_rc rc, const char *name);
 
 /** One page of a list into the workbook of @a p: a db list function called with

@@ -106,7 +106,7 @@ bool loan_prepare(const json_t *obj, int idx, const char *prefix, const struct r
 	}
 	loan_derive(&in, &ref->policy, ref->lpr, ref->n_lpr, &d);
 	if (json_array_append_new(items, item_json(idx, &in, &d)) != 0) {
-		field_fail(&p->err, ERR_INTERNAL, NULL, prefix, "", "the item could not be built");
+		field_out_of_memory(&p->err); /* 503: the loan is fine, the server is short */
 		p->rejected = true;
 		return false;
 	}

@@ -19,7 +19,8 @@ struct loan_prep {
 
 /**
  * Prepares loan object @a obj (index @a idx; field paths get @a prefix). On success
- * appends its item to @a items (a JSON array) and returns true; otherwise fills p->err.
+ * appends its item to @a items (a JSON array) and returns true; otherwise fills p->err:
+ * ERR_UNAVAILABLE when memory ran out (not the loan's fault: the caller answers 503).
  */
 bool loan_prepare(const json_t *obj, int idx, const char *prefix, const struct refdata *ref,
 		  json_t *items, struct loan_prep *p);

@@ -85,6 +85,23 @@ static const struct field_error *first_problem(const struct batch *b,
 	return NULL;
 }
 
+/* The loans the ingest stored: its "created" outcomes, none for a dry run or an atomic
+ * batch with any rejection. From the outcomes alone, so it holds whether or not the
+ * answer can be built afterwards (the metrics count what was committed). */
+static int stored_created(const struct batch *b, const struct loan_outcomes *outcomes)
+{
+	int created = 0;
+	bool rejected = false;
+
+	for (size_t i = 0; i < b->n; i++)
+		rejected |= b->preps[i].rejected;
+	for (size_t k = 0; k < outcomes->n; k++) {
+		created += strcmp(outcomes->items[k].status, "created") == 0;
+		rejected |= strcmp(outcomes->items[k].status, "rejected") == 0;
+	}
+	return b->dry_run || (b->atomic && rejected) ? 0 : created;
+}
+
 /* Builds the answer: per-item results in input order and the counts. Pure: no reply, no
  * metrics (see struct batch). */
 static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsigned *status,
@@ -94,10 +111,11 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 	struct field_error *db_errs = calloc(b->n ? b->n : 1, sizeof *db_errs);
 	json_t *results = json_array(), *answer;
 	int created = 0, unchanged = 0, rejected = 0;
-	bool stored;
+	bool stored, whole = true;
 	const struct field_error *first;
 
 	*body = NULL;
+	b->stored_created = stored_created(b, outcomes);
 	if (db_errs == NULL || results == NULL) { /* out of memory: *body NULL answers 503 */
 		free(db_errs);
 		json_decref(results);
@@ -133,13 +151,13 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 		created += strcmp(st, "created") == 0;
 		unchanged += strcmp(st, "unchanged") == 0;
 		rejected += strcmp(st, "rejected") == 0;
-		json_array_append_new(results,
-				      json_pack("{s:i, s:s?, s:s, s:o?}", "index", (int)i,
-						"loan_ref", b->preps[i].loan_ref, "status", st,
-						"error", err ? field_error_json(err) : NULL));
+		if (json_array_append_new(
+			results, json_pack("{s:i, s:s?, s:s, s:o?}", "index", (int)i, "loan_ref",
+					   b->preps[i].loan_ref, "status", st, "error",
+					   err ? field_error_json(err) : NULL)) != 0)
+			whole = false; /* out of memory: no answer short of an item */
 	}
 	stored = !b->dry_run && !(b->atomic && first != NULL);
-	b->stored_created = stored ? created : 0;
 	answer = json_pack("{s:i, s:i, s:i, s:b, s:b, s:o}", "created", created, "unchanged",
 			   unchanged, "rejected", rejected, "stored", stored, "dry_run", b->dry_run,
 			   "results", results);
@@ -151,7 +169,7 @@ static void build_answer(void *cls, const struct loan_outcomes *outcomes, unsign
 		json_object_set_new(answer, "error", error);
 		*status = 422;
 	}
-	*body = json_dumps(answer, JSON_COMPACT);
+	*body = whole ? json_dumps(answer, JSON_COMPACT) : NULL;
 	json_decref(answer);
 	free(db_errs);
 }
@@ -291,6 +309,10 @@ void loans_batch_post(struct request *req)
 
 		snprintf(prefix, sizeof prefix, "loans[%zu]", i);
 		loan_prepare(json_array_get(b.loans, i), (int)i, prefix, &ref, items, &b.preps[i]);
+		if (b.preps[i].rejected && b.preps[i].err.code == ERR_UNAVAILABLE) {
+			reply_out_of_memory(req); /* the whole batch: 503, nothing stored */
+			goto out;
+		}
 	}
 	items_text = json_dumps(items, JSON_COMPACT);
 	if (items_text == NULL) {

@@ -70,6 +70,7 @@ static json_t *referral_item(struct request *req, int64_t cap_fen, struct field_
 	const json_t *body = req->json;
 	struct firm f;
 	const char *bank, *reason, *on;
+	json_t *item;
 	char day_text[DATE_BUF], cap[MONEY_BUF];
 	int64_t fen;
 	int32_t day = today_day();
@@ -102,10 +103,13 @@ static json_t *referral_item(struct request *req, int64_t cap_fen, struct field_
 		return NULL;
 	}
 	date_format(day, day_text);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "uscc", f.uscc, "name",
+	item = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "uscc", f.uscc, "name",
 			 f.name, "county_code", f.county_code, "industry_code", f.industry_code,
 			 "size", firm_size_name(f.size), "bank_code", bank, "requested_fen",
 			 (json_int_t)fen, "reason", reason, "referred_on", day_text);
+	if (item == NULL)
+		field_out_of_memory(err); /* 503: the fields were checked above */
+	return item;
 }
 
 void referrals_post(struct request *req)
@@ -129,7 +133,7 @@ void referrals_post(struct request *req)
 	text = json_dumps(item, JSON_COMPACT);
 	json_decref(item);
 	if (text == NULL) {
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "json_dumps failed");
+		reply_out_of_memory(req);
 		return;
 	}
 	rc = db_referral_create(req->principal.code, text, &o);

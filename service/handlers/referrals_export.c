@@ -71,6 +71,7 @@ enum phase { PHASE_HEAD, PHASE_ROWS, PHASE_TAIL, PHASE_DONE };
  * fails (out of memory) the stream ends with an error and only this connection closes. */
 struct export_state {
 	struct db_stream *stream;
+	bool slot; /* holds an export slot (export_begin) */
 	bool json, zh;
 	enum phase phase;
 	const char *const *row; /* the row read but not yet formatted, when have_row */
@@ -188,6 +189,8 @@ static void export_free(void *cls)
 	db_stream_close(x->stream);
 	csv_free(&x->csv);
 	buf_free(&x->json_out);
+	if (x->slot)
+		export_end();
 	free(x);
 }
 
@@ -210,32 +213,42 @@ static bool export_params(struct request *req, enum out_format *fmt, bool *zh)
  * an error reply; the file, not memory, holds the rows. */
 static void export_xlsx(struct request *req, const struct referral_filter *f)
 {
-	struct xlsx_out *x = NULL;
+	struct xlsx_out *x;
 	struct db_stream *s;
 	const char *const *row;
-	int ncols, r = -1;
-	enum db_rc rc;
+	int ncols, r = 0;
+	bool written = true; /* every row read went into the workbook */
+	enum db_rc rc = DB_OK;
 
+	x = export_xlsx_open(req, "纾困推荐", xlsx_cols, REFERRAL_EXPORT_COLUMNS);
+	if (x == NULL)
+		return;
 	s = db_referral_export_open(f, false, &rc);
 	if (s == NULL) {
+		export_xlsx_discard(x);
 		reply_db_error(req, rc);
 		return;
 	}
-	x = xlsx_open("纾困推荐", xlsx_cols, REFERRAL_EXPORT_COLUMNS);
-	while (x != NULL && (r = db_stream_next(s, &row, &ncols)) == 1) {
-		if (ncols != REFERRAL_EXPORT_COLUMNS || !xlsx_text_row(x, row)) {
+	while (written && (r = db_stream_next(s, &row, &ncols)) == 1) {
+		if (ncols != REFERRAL_EXPORT_COLUMNS) {
+			LOG_BUG("referral export row has %d columns", ncols);
 			r = -1;
+			rc = DB_ERROR;
 			break;
 		}
+		written = xlsx_text_row(x, row);
 	}
-	rc = r < 0 && x != NULL ? db_stream_failure(s) : DB_ERROR;
+	if (r < 0 && rc == DB_OK)
+		rc = db_stream_failure(s);
 	db_stream_close(s);
-	if (r != 0) {
-		xlsx_discard(x);
-		if (rc == DB_UNAVAILABLE)
+	if (!written || r != 0) {
+		export_xlsx_discard(x);
+		if (!written)
+			reply_workbook_failed(req);
+		else if (rc == DB_UNAVAILABLE)
 			reply_db_error(req, rc);
 		else
-			reply_error(req, ERR_INTERNAL, NULL, NULL, "referral export failed");
+			reply_error(req, ERR_INTERNAL, NULL, NULL, "referral export query failed");
 		return;
 	}
 	reply_xlsx(req, x, "referrals");
@@ -258,11 +271,15 @@ void referrals_export(struct request *req)
 		return;
 	}
 	json = fmt == FMT_JSON;
+	if (!export_begin(req))
+		return;
 	x = calloc(1, sizeof *x);
 	if (x == NULL) {
+		export_end();
 		reply_out_of_memory(req);
 		return;
 	}
+	x->slot = true;
 	x->json = json;
 	x->zh = zh;
 	x->stream = db_referral_export_open(&f, json, &rc);

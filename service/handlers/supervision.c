@@ -106,7 +106,7 @@ enum db_rc scorecard_json(int year, int32_t as_of, const char *bank, bool indica
 		rc = s.bad ? DB_ERROR : db_scorecard_weights(year, &weights);
 	w = rc == DB_OK ? json_loads(weights, 0, NULL) : NULL;
 	if (rc == DB_OK && w == NULL)
-		rc = DB_ERROR;
+		rc = DB_NO_MEMORY; /* the database's own JSON: only memory can fail it */
 	if (rc == DB_OK)
 		*out = json_pack("{s:i, s:s, s:s, s:o, s:o}", "year", year, "as_of", day, "bank",
 				 strcmp(bank, "*") == 0 ? "all" : bank, "weights", w, "rows",

@@ -18,6 +18,7 @@
 #include "http/reply.h"
 #include "json/csv_out.h"
 #include "json/fields.h"
+#include "json/json_out.h"
 
 /* Most rows one answer holds; a query with more must be narrowed (422). */
 #define ALERTS_MAX 20000
@@ -44,65 +45,90 @@ static const struct xlsx_col xlsx_cols[CSV_COLUMNS] = {
 
 struct alerts {
 	enum out_format fmt;
-	json_t *rows;
+	struct buf json; /* the JSON answer, written row by row (no jansson value per field) */
 	struct csv_out out;
 	struct xlsx_out *xlsx;
-	bool broken; /* a workbook row could not be written */
+	bool broken; /* a row could not be written (memory, disk): the answer is 503 */
 	long n;
 };
 
-/* "referred;whitelisted" style flags into @a buf, and as a JSON array. */
-static json_t *flags_of(const struct withdrawal_alert *a, char buf[64])
+/* "referred;whitelisted" style flags into @a buf. */
+static void flags_of(const struct withdrawal_alert *a, char buf[64])
 {
-	json_t *flags = json_array();
-
 	buf[0] = '\0';
-	if (a->referred) {
-		json_array_append_new(flags, json_string("referred"));
+	if (a->referred)
 		strcat(buf, "referred");
-	}
-	if (a->whitelisted) {
-		json_array_append_new(flags, json_string("whitelisted"));
+	if (a->whitelisted)
 		strcat(buf, buf[0] ? ";whitelisted" : "whitelisted");
-	}
-	if (a->scf_member) {
-		json_array_append_new(flags, json_string("scf_member"));
+	if (a->scf_member)
 		strcat(buf, buf[0] ? ";scf_member" : "scf_member");
+}
+
+/* Appends ,"@a name":@a value (a JSON string, or null). */
+static void json_member(struct buf *b, const char *name, const char *value)
+{
+	buf_printf(b, ",\"%s\":", name);
+	json_out_string(b, value);
+}
+
+/* One row as a JSON object after the rows written before it. */
+static void json_row(struct buf *b, const struct withdrawal_alert *a, bool first)
+{
+	static const char *const names[] = {"referred", "whitelisted", "scf_member"};
+	const bool set[] = {a->referred, a->whitelisted, a->scf_member};
+	char before[MONEY_BUF], after[MONEY_BUF];
+	bool more = false;
+
+	money_format(a->before, before);
+	money_format(a->as_of, after);
+	buf_append_str(b, first ? "{\"kind\":" : ",{\"kind\":");
+	json_out_string(b, a->kind);
+	json_member(b, "bank_code", a->bank_code);
+	json_member(b, "uscc", a->uscc);
+	json_member(b, "name", a->name);
+	json_member(b, "county_code", a->county_code);
+	json_member(b, "outstanding_before", before);
+	json_member(b, "outstanding_as_of", after);
+	json_member(b, "date", a->date);
+	json_member(b, "loan_ref", a->loan_ref);
+	buf_append_str(b, ",\"flags\":[");
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (!set[i])
+			continue;
+		buf_printf(b, more ? ",\"%s\"" : "\"%s\"", names[i]);
+		more = true;
 	}
-	return flags;
+	buf_append_str(b, "]}");
+}
+
+/* One row as a CSV row or a workbook row. */
+static void table_row(struct alerts *x, const struct withdrawal_alert *a)
+{
+	char flags[64], before[MONEY_BUF], after[MONEY_BUF];
+	const char *cells[CSV_COLUMNS] = {a->kind,        a->bank_code, a->uscc, a->name,
+					  a->county_code, before,       after,   a->date,
+					  a->loan_ref,    flags};
+
+	flags_of(a, flags);
+	money_format(a->before, before);
+	money_format(a->as_of, after);
+	if (x->fmt == FMT_CSV)
+		csv_row(&x->out, cells, CSV_COLUMNS);
+	else if (!x->broken && !xlsx_text_row(x->xlsx, cells))
+		x->broken = true;
 }
 
 static void alert_add(void *cls, const struct withdrawal_alert *a)
 {
 	struct alerts *x = cls;
-	char flags[64], before[MONEY_BUF], after[MONEY_BUF];
-	json_t *f = flags_of(a, flags);
 
 	x->n++;
-	if (x->n > ALERTS_MAX) {
-		json_decref(f);
+	if (x->n > ALERTS_MAX)
 		return;
-	}
-	if (x->fmt != FMT_JSON) {
-		const char *cells[CSV_COLUMNS] = {a->kind,        a->bank_code, a->uscc, a->name,
-						  a->county_code, before,       after,   a->date,
-						  a->loan_ref,    flags};
-
-		money_format(a->before, before);
-		money_format(a->as_of, after);
-		if (x->fmt == FMT_CSV)
-			csv_row(&x->out, cells, CSV_COLUMNS);
-		else if (!x->broken && !xlsx_text_row(x->xlsx, cells))
-			x->broken = true;
-		json_decref(f);
-		return;
-	}
-	json_array_append_new(
-	    x->rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s?, s:o}", "kind",
-			       a->kind, "bank_code", a->bank_code, "uscc", a->uscc, "name", a->name,
-			       "county_code", a->county_code, "outstanding_before",
-			       money_json(a->before), "outstanding_as_of", money_json(a->as_of),
-			       "date", a->date, "loan_ref", a->loan_ref, "flags", f));
+	if (x->fmt == FMT_JSON)
+		json_row(&x->json, a, x->n == 1);
+	else
+		table_row(x, a);
 }
 
 /* Reads the watch's parameters into @a f (dates into the caller's buffers). Replies 422
@@ -158,6 +184,34 @@ static void reply_csv(struct request *req, struct alerts *x, const char *as_of)
 	reply_header(req, "Content-Disposition", disposition);
 }
 
+/* The JSON answer's members before its rows, written before the query runs:
+ * {"as_of", "window_days", "bank", "county", "kind", "rows": [ ... */
+static void json_head(struct buf *b, const struct alert_filter *f, long window)
+{
+	buf_append_str(b, "{\"as_of\":");
+	json_out_string(b, f->as_of);
+	buf_printf(b, ",\"window_days\":%ld", window);
+	json_member(b, "bank", f->bank);
+	json_member(b, "county", f->county);
+	json_member(b, "kind", f->kind);
+	buf_append_str(b, ",\"rows\":[");
+}
+
+/* Closes the rows and adds the total; 503 when the answer could not be held in memory. */
+static void reply_json_rows(struct request *req, struct alerts *x)
+{
+	size_t len;
+	char *text;
+
+	buf_printf(&x->json, "],\"total\":%ld}", x->n);
+	text = buf_take(&x->json, &len);
+	if (text == NULL) {
+		reply_out_of_memory(req);
+		return;
+	}
+	reply_text(req, 200, "application/json", text, len);
+}
+
 /* Replies with what db_withdrawal_alerts() (@a rc) found, in the asked format. */
 static void alerts_reply(struct request *req, struct alerts *x, enum db_rc rc,
 			 const struct alert_filter *f, long window)
@@ -169,18 +223,16 @@ static void alerts_reply(struct request *req, struct alerts *x, enum db_rc rc,
 			    "more than %d alerts: narrow the query (bank, county, kind or window)",
 			    ALERTS_MAX);
 	} else if (x->fmt == FMT_XLSX && x->broken) {
-		reply_error(req, ERR_INTERNAL, NULL, NULL, "the workbook could not be written");
+		reply_workbook_failed(req);
+	} else if (x->broken) {
+		reply_out_of_memory(req);
 	} else if (x->fmt == FMT_XLSX) {
 		reply_xlsx(req, x->xlsx, "withdrawal-alerts");
 		x->xlsx = NULL;
 	} else if (x->fmt == FMT_CSV) {
 		reply_csv(req, x, f->as_of);
 	} else {
-		reply_json(req, 200,
-			   json_pack("{s:s, s:i, s:s?, s:s?, s:s?, s:O, s:i}", "as_of", f->as_of,
-				     "window_days", (int)window, "bank", f->bank, "county",
-				     f->county, "kind", f->kind, "rows", x->rows, "total",
-				     (int)x->n));
+		reply_json_rows(req, x);
 	}
 }
 
@@ -195,18 +247,16 @@ void alerts_withdrawals(struct request *req)
 	    !alert_params(req, &f, start, as_of, &window))
 		return;
 	if (x.fmt == FMT_XLSX) {
-		x.xlsx = xlsx_open("抽贷压贷断贷预警", xlsx_cols, CSV_COLUMNS);
-		if (x.xlsx == NULL) {
-			reply_error(req, ERR_INTERNAL, NULL, NULL,
-				    "the workbook could not be started");
+		x.xlsx = export_xlsx_open(req, "抽贷压贷断贷预警", xlsx_cols, CSV_COLUMNS);
+		if (x.xlsx == NULL)
 			return;
-		}
 	}
-	x.rows = json_array();
+	if (x.fmt == FMT_JSON)
+		json_head(&x.json, &f, window);
 	csv_begin(&x.out, true);
 	csv_row(&x.out, csv_headers, CSV_COLUMNS);
 	alerts_reply(req, &x, db_withdrawal_alerts(&f, alert_add, &x), &f, window);
-	xlsx_discard(x.xlsx);
-	json_decref(x.rows);
+	export_xlsx_discard(x.xlsx); /* NULL when the reply took it */
+	buf_free(&x.json);
 	csv_free(&x.out);
 }

@@ -219,7 +219,10 @@ static void reply_csv(struct request *req, struct wl_filter *f)
 	} while (rc == DB_OK && !s.broken && s.count == f->limit);
 	if (rc != DB_OK || s.broken) {
 		csv_free(&s.out);
-		reply_db_error(req, rc == DB_OK ? DB_ERROR : rc);
+		if (rc != DB_OK)
+			reply_db_error(req, rc);
+		else /* an entry that could not be read back: out of memory */
+			reply_out_of_memory(req);
 		return;
 	}
 	text = csv_take(&s.out, &len);

@@ -19,11 +19,33 @@
 static const char short_of_memory_body[] =
     "{\"error\":{\"code\":\"unavailable\",\"message\":\"" SHORT_OF_MEMORY "\"}}";
 
+/* Set on a thread when a jansson allocation fails there; read and cleared by the next reply
+ * made on that thread, which is the reply of the request whose handler ran into it. */
+static _Thread_local bool jansson_failed;
+
+static void *watched_malloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (p == NULL)
+		jansson_failed = true;
+	return p;
+}
+
+void reply_watch_allocations(void)
+{
+	json_set_alloc_funcs(watched_malloc, free);
+}
+
 /* Installs @a resp as the reply. A NULL @a resp (libmicrohttpd out of memory) leaves the
  * request without one: the server then closes just this connection. */
 static void set_response(struct request *req, unsigned status, struct MHD_Response *resp,
 			 const char *content_type)
 {
+	if (jansson_failed) { /* a JSON value the handler built or read may be missing */
+		jansson_failed = false;
+		req->out_of_memory = true;
+	}
 	if (resp == NULL) {
 		LOG_WARN("request %s: out of memory creating a response", req->id);
 		req->out_of_memory = true;
@@ -239,13 +261,50 @@ void reply_stream(struct request *req, unsigned status, const char *content_type
 	set_response(req, status, resp, content_type);
 }
 
-void reply_fd(struct request *req, unsigned status, const char *content_type, int fd,
-	      long long size)
-{
-	struct MHD_Response *resp = MHD_create_response_from_fd64((uint64_t)size, fd);
+/* A file body read as the client takes it; @a done runs when the response is freed. */
+struct fd_body {
+	int fd;
+	void (*done)(void);
+};
 
-	if (resp == NULL) {
+static ssize_t fd_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct fd_body *b = cls;
+	ssize_t n = pread(b->fd, buf, max, (off_t)pos);
+
+	if (n > 0)
+		return n;
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void fd_free(void *cls)
+{
+	struct fd_body *b = cls;
+
+	close(b->fd);
+	if (b->done != NULL)
+		b->done();
+	free(b);
+}
+
+void reply_fd(struct request *req, unsigned status, const char *content_type, int fd,
+	      long long size, void (*done)(void))
+{
+	struct fd_body *b = malloc(sizeof *b);
+	struct MHD_Response *resp;
+
+	if (b == NULL) {
 		close(fd);
+		if (done != NULL)
+			done();
+		reply_out_of_memory(req);
+		return;
+	}
+	b->fd = fd;
+	b->done = done;
+	resp = MHD_create_response_from_callback((uint64_t)size, STREAM_BLOCK, fd_read, b, fd_free);
+	if (resp == NULL) {
+		fd_free(b);
 		reply_out_of_memory(req);
 		return;
 	}

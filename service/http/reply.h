@@ -10,6 +10,12 @@
 #include "http/request.h"
 #include "json/fields.h"
 
+/** Makes every jansson allocation that fails count against the request being served on
+ *  that thread: its reply, unless already an error of 500 or more, becomes 503 as
+ *  reply_out_of_memory (a JSON answer is never sent short of a value that could not be
+ *  allocated). Call once at start-up, before other threads use jansson. */
+void reply_watch_allocations(void);
+
 /** Replies @a status with @a body as JSON. Takes ownership of @a body (may be NULL, as
  *  jansson answers when memory runs out: then it answers 503 as reply_out_of_memory). */
 void reply_json(struct request *req, unsigned status, json_t *body);
@@ -59,9 +65,10 @@ void reply_stream(struct request *req, unsigned status, const char *content_type
 
 /** Replies @a status with the @a size bytes of open file @a fd from offset 0, read in
  *  pieces as the client takes them (bounded memory). Takes ownership of @a fd (closed
- *  when the response is done or abandoned). */
+ *  when the response is done or abandoned); then calls @a done (may be NULL), also when
+ *  no reply could be made. */
 void reply_fd(struct request *req, unsigned status, const char *content_type, int fd,
-	      long long size);
+	      long long size, void (*done)(void));
 
 /** Adds a header to the reply already made. */
 void reply_header(struct request *req, const char *name, const char *value);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "domain/utf8.h"
 #include "json/limits.h"
 
 #define CSV_MAX_INTEGER_DIGITS 18
@@ -236,17 +237,6 @@ static bool check_no_nul(const char *text, size_t len, struct field_error *err)
 	return false;
 }
 
-/* True when the s is valid UTF-8 (jansson's check). */
-static bool valid_utf8(const char *s, size_t len)
-{
-	json_t *v = json_stringn(s, len);
-
-	if (v == NULL)
-		return false;
-	json_decref(v);
-	return true;
-}
-
 static enum column_kind column_kind(const char *name)
 {
 	if (strcmp(name, "first_loan") == 0 || strcmp(name, "renewal") == 0 ||
@@ -270,7 +260,7 @@ static bool read_header(const struct cells *h, struct column *cols, struct field
 		const char *name = h->data.data + h->start[i];
 		const char *dot = strchr(name, '.');
 
-		if (!valid_utf8(name, h->size[i]))
+		if (!utf8_valid(name, h->size[i]))
 			return header_fail(err, "not valid UTF-8");
 		if (name[0] == '\0') {
 			snprintf(text, sizeof text, "column %zu has an empty name", i + 1);
@@ -312,7 +302,8 @@ static bool read_header(const struct cells *h, struct column *cols, struct field
 	return true;
 }
 
-/* The JSON value of a non-empty cell in a column of kind; NULL for invalid UTF-8. */
+/* The JSON value of a non-empty, valid UTF-8 cell in a column of kind; NULL when memory
+ * runs out. */
 static json_t *cell_value(enum column_kind kind, const char *s, size_t len)
 {
 	if (kind == COL_BOOL && strcmp(s, "true") == 0)
@@ -324,34 +315,44 @@ static json_t *cell_value(enum column_kind kind, const char *s, size_t len)
 	return json_stringn(s, len);
 }
 
-/* Builds the object of the data row in c (as many cells as columns). */
+/* Sets @a key of @a obj to @a v (taken); false when memory runs out (v is freed). */
+static bool set_member(json_t *obj, const char *key, json_t *v)
+{
+	return v != NULL && json_object_set_new(obj, key, v) == 0;
+}
+
+/* Builds the object of the data row in c (as many cells as columns). A cell that is not
+ * UTF-8 fails the line; memory that runs out fails with ERR_UNAVAILABLE, never with a row
+ * short of a member. */
 static json_t *row_object(const struct cells *c, const struct column *cols, unsigned long line,
 			  struct field_error *err)
 {
 	json_t *row = json_object();
+	bool ok = row != NULL;
 
-	if (row == NULL) {
-		memory_fail(err);
-		return NULL;
-	}
-	for (size_t i = 0; i < c->n; i++) {
+	for (size_t i = 0; ok && i < c->n; i++) {
 		if (cols[i].parent != NULL && json_object_get(row, cols[i].parent) == NULL)
-			json_object_set_new(row, cols[i].parent, json_object());
+			ok = set_member(row, cols[i].parent, json_object());
 	}
-	for (size_t i = 0; i < c->n; i++) {
-		json_t *target = row, *v;
+	for (size_t i = 0; ok && i < c->n; i++) {
+		const char *s = c->data.data + c->start[i];
+		json_t *target = row;
 
 		if (c->size[i] == 0)
 			continue;
-		v = cell_value(cols[i].kind, c->data.data + c->start[i], c->size[i]);
-		if (v == NULL) {
+		if (!utf8_valid(s, c->size[i])) {
 			json_decref(row);
 			line_fail(err, line, "not valid UTF-8");
 			return NULL;
 		}
 		if (cols[i].parent != NULL)
 			target = json_object_get(row, cols[i].parent);
-		json_object_set_new(target, cols[i].key, v);
+		ok = set_member(target, cols[i].key, cell_value(cols[i].kind, s, c->size[i]));
+	}
+	if (!ok) {
+		json_decref(row);
+		memory_fail(err);
+		return NULL;
 	}
 	return row;
 }

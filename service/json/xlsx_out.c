@@ -16,6 +16,9 @@
 #include "log.h"
 
 #define MAX_CELL_BYTES 32767 /* Excel's limit is 32,767 characters; bytes are never fewer */
+/* What libxlsxwriter may allocate at once while it starts or closes a workbook (a sheet's
+ * column array, zlib's deflate state, the zip buffers), with room to spare. */
+#define LIBRARY_ROOM (4 * 1024 * 1024)
 
 enum { F_HEAD, F_TEXT, F_MONEY, F_INT, F_RATIO, F_DATE, F_TIMESTAMP, N_FORMATS };
 
@@ -102,11 +105,31 @@ static double column_width(const struct xlsx_col *c)
 	return title > value ? title : value;
 }
 
+/* libxlsxwriter 1.1.4 does not survive every allocation failure: a sheet that fails half
+ * built in workbook_add_worksheet is freed through a list head it never allocated
+ * (lxw_worksheet_free), and the process dies. So memory is tried first: when @a n bytes
+ * cannot be had now, the library is not called at all. This narrows the window to what
+ * other threads take meanwhile; it cannot close it. */
+static bool library_room(size_t n)
+{
+	void *p = malloc(n);
+
+	if (p == NULL) {
+		LOG_WARN("XLSX export: not %zu bytes of memory free for the workbook", n);
+		return false;
+	}
+	free(p);
+	return true;
+}
+
 struct xlsx_out *xlsx_open(const char *sheet, const struct xlsx_col *cols, int ncols)
 {
-	struct xlsx_out *x = calloc(1, sizeof *x);
+	struct xlsx_out *x;
 	lxw_workbook_options opt = {.constant_memory = LXW_TRUE, .tmpdir = (char *)export_dir()};
 
+	if (!library_room(LIBRARY_ROOM))
+		return NULL;
+	x = calloc(1, sizeof *x);
 	if (x == NULL)
 		return NULL;
 	x->cols = cols;
@@ -303,10 +326,15 @@ long xlsx_rows(const struct xlsx_out *x)
 
 int xlsx_finish(struct xlsx_out *x, long long *size)
 {
-	lxw_error err = workbook_close(x->wb);
+	lxw_error err;
 	struct stat st;
 	int fd = x->fd;
 
+	if (x->failed || !library_room(LIBRARY_ROOM)) {
+		xlsx_discard(x);
+		return -1;
+	}
+	err = workbook_close(x->wb);
 	x->wb = NULL;
 	if (err != LXW_NO_ERROR || x->failed || fstat(fd, &st) != 0 ||
 	    lseek(fd, 0, SEEK_SET) != 0) {

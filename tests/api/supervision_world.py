@@ -151,6 +151,18 @@ def _watch_data(a, b, c, reg):
         'credit_limit': '10000000.00', 'started_on': '2021-01-01'}), (201,))
 
 
+# A bank's balance to a firm from the withdrawal watch's timeline (migration 014), compared
+# with the loans scanned one by one (watch_loan_balance, the definition) for every pair and
+# every day from @first to @last: the number of pair-days that differ.
+TIMELINE_MISMATCHES = """
+SELECT count(*) FROM (SELECT DISTINCT bank_code, borrower_uscc FROM loans) p
+CROSS JOIN generate_series(date '%s', date '%s', interval '1 day') d
+WHERE watch_balance_on(p.bank_code, p.borrower_uscc, d::date) <>
+      (SELECT coalesce(sum(watch_loan_balance(l, d::date)), 0) FROM loans l
+       WHERE l.bank_code = p.bank_code AND l.borrower_uscc = p.borrower_uscc);
+"""
+
+
 def world():
     """The cluster with the dataset and a running server, built once per run."""
     if _world:

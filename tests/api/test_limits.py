@@ -3,6 +3,7 @@
 Retry-After), the header deadline against slow clients, the total and per-address connection
 limits, and the TLS versions and suites the server agrees to."""
 
+import contextlib
 import re
 import resource
 import socket
@@ -336,6 +337,44 @@ def test_tls_1_2_only_with_ecdhe_and_aead_and_tls_1_3():
     assert rc != 0, out[-800:]
 
 
+@contextlib.contextmanager
+def _export_held(s, table, path, warm_path):
+    """An export of path by the regulator, held by a lock on table that another session holds
+    while the block runs (its pool thread waits with it: the server has 16 threads, all
+    warmed up by warm_path first); the block starts once its query waits on the lock.
+    Yields a dict whose 'r' is the export's answer after."""
+    locker = subprocess.Popen([harness.PSQL, '-X', '-q', '-d', s.cluster.url, '-f', '-'],
+                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, text=True)
+    first, warm, t = {}, [], None
+    for _ in range(16):         # every pool thread connected, its statements prepared
+        warm.append(socket.create_connection(('127.0.0.1', s.port)))
+        assert s.client('regulator').get(warm_path).status == 200
+    try:
+        locker.stdin.write(f'BEGIN;\nLOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\n')
+        locker.stdin.flush()
+        time.sleep(0.5)
+
+        def export():
+            first['r'] = s.client('regulator', timeout=150).get(path)
+        t = threading.Thread(target=export)
+        t.start()
+        # Its query waits on the lock, so it holds its export slot (taken before the query).
+        deadline = time.monotonic() + 60
+        while s.cluster.psql("SELECT count(*) FROM pg_stat_activity "
+                             "WHERE wait_event_type = 'Lock'") != [['1']]:
+            assert time.monotonic() < deadline and 'r' not in first, first
+            time.sleep(0.1)
+        yield first
+    finally:
+        locker.stdin.close()
+        locker.wait(10)
+        for w in warm:
+            w.close()
+        if t is not None:
+            t.join(150)
+
+
 def test_concurrent_exports_are_capped_with_503_and_retry_after():
     # The waiting export blocks its pool thread, and a try that lands on that thread waits
     # with it: many threads and a short try keep such a try from costing the export its
@@ -343,24 +382,8 @@ def test_concurrent_exports_are_capped_with_503_and_retry_after():
     s = harness.Server(threads=16, env={'FINREG_MAX_EXPORTS': 1,
                                         'FINREG_STATEMENT_TIMEOUT_MS': 60000})
     # A lock held by another session keeps the first export's query waiting.
-    locker = subprocess.Popen([harness.PSQL, '-X', '-q', '-d', s.cluster.url, '-f', '-'],
-                              stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, text=True)
-    first = {}
-    warm = []
-    for _ in range(16):         # every pool thread connected, its statements prepared
-        warm.append(socket.create_connection(('127.0.0.1', s.port)))
-        assert s.client('regulator').get('/v1/referrals?limit=1').status == 200
-    try:
-        locker.stdin.write('BEGIN;\nLOCK TABLE referrals IN ACCESS EXCLUSIVE MODE;\n')
-        locker.stdin.flush()
-        time.sleep(0.5)
-
-        def export():
-            first['r'] = s.client('regulator', timeout=150).get('/v1/referrals/export?format=csv')
-        t = threading.Thread(target=export)
-        t.start()
-        time.sleep(1.0)
+    with _export_held(s, 'referrals', '/v1/referrals/export?format=csv',
+                      '/v1/referrals?limit=1') as first:
         busy = []
         spacers = []            # held open, so each try gets another descriptor, another thread
         for _ in range(12):     # on another pool thread than the waiting export
@@ -379,15 +402,56 @@ def test_concurrent_exports_are_capped_with_503_and_retry_after():
                    for r in busy), busy
         err = next(r for r in busy if getattr(r, 'status', 0) == 503).json()['error']
         assert err['code'] == 'unavailable', err
-    finally:
-        locker.stdin.close()
-        locker.wait(10)
-        for w in warm:
-            w.close()
-    t.join(150)
     assert first['r'].status == 200, first['r']
     r = s.client('regulator').get('/v1/referrals/export?format=json')
     assert r.status == 200, r
+    s.stop()
+
+
+def _try_until_answered(s, path, tries=12):
+    """GET path as the regulator until an answer comes (a try may land on the pool thread the
+    held export blocks, and time out); returns the answer, or the errors."""
+    spacers, seen = [], []
+    try:
+        for _ in range(tries):  # each on another descriptor, so on another pool thread
+            spacers.append(socket.create_connection(('127.0.0.1', s.port)))
+            try:
+                return s.client('regulator', timeout=4).get(path)
+            except OSError as e:
+                seen.append(e)
+        return seen
+    finally:
+        for w in spacers:
+            w.close()
+
+
+def test_xlsx_exports_count_against_the_same_export_cap_as_referral_exports():
+    # One export slot, taken by a loans workbook whose query waits on a lock another session
+    # holds: every other export - workbooks of other lists and statistics, referral exports in
+    # any format - is 503 with Retry-After (none of them reads the locked table), and each
+    # works again once the workbook is sent.
+    s = harness.Server(threads=16, env={'FINREG_MAX_EXPORTS': 1,
+                                        'FINREG_STATEMENT_TIMEOUT_MS': 60000})
+    others = ['/v1/whitelist?format=xlsx', '/v1/stats/referrals?format=xlsx',
+              '/v1/referrals/export?format=xlsx', '/v1/referrals/export?format=csv']
+    answers = {}
+    with _export_held(s, 'loans', '/v1/loans?format=xlsx', '/v1/loans?limit=1') as first:
+        for path in others:
+            answers[path] = _try_until_answered(s, path)
+        assert 'r' not in first, first   # still held by the lock: the cap was full throughout
+    for path, r in answers.items():
+        assert getattr(r, 'status', 0) == 503, (path, getattr(r, 'status', r))
+        assert r.header('Retry-After'), (path, r)
+        assert r.json()['error']['code'] == 'unavailable', (path, r.json())
+    assert first['r'].status == 200, first['r']
+    assert first['r'].body[:2] == b'PK', first['r']
+    for path in others:         # the slot is back once the workbook is sent
+        deadline = time.monotonic() + 5
+        r = s.client('regulator').get(path)
+        while r.status == 503 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            r = s.client('regulator').get(path)
+        assert r.status == 200, (path, r)
     s.stop()
 
 

@@ -172,3 +172,45 @@ def test_every_function_trigger_and_view_lives_once_in_sql(ctx):
         with open(os.path.join(d, f), encoding='utf-8') as fh:
             for kind, name in CODE_RE.findall(fh.read()):
                 assert (kind.lower(), name) in in_sql, f'{f} creates {kind} {name}, not in sql/'
+
+
+def test_an_upgrade_folds_the_old_statistics_deltas_into_the_summaries(ctx):
+    """Migration 013 replaced the delta tables by one pending row per loan change: what
+    the old triggers had appended and no compactor had folded yet lands in the summaries,
+    equal to what a rebuild from the loans makes."""
+    c = _cluster(ctx)
+    url = _db(c, 'schema_deltas')
+    _old_migrate(url)
+    _run_sql(url, """
+INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)
+VALUES ('913504020000000011', 'f', '350402', '3412', 'small', 'test');
+INSERT INTO loans (bank_code, loan_ref, borrower_uscc, borrower_name, county_code, industry_code,
+                   size, amount_fen, issue_date, maturity_date, rate_e4, guarantee_mode,
+                   first_loan, renewal, relief_fund, credit_line_fen, term_months,
+                   medium_long_term, manufacturing, inclusive_small_micro, lpr_tenor, lpr_e4,
+                   spread_bp, content)
+SELECT 'CIB-SM', 'D' || g, '913504020000000011', 'f', '350402', '3412', 'small', 100000 * g,
+       date '2020-03-01' + g, date '2021-03-01', 43500, 'credit', g = 1, false, false,
+       100000 * g, 12, false, true, true, '1Y', 38500, 50, '{}'
+FROM generate_series(1, 3) g;
+INSERT INTO repayments (loan_id, repayment_ref, repaid_on, amount_fen)
+SELECT id, 'R1', '2020-05-01', 1000 FROM loans WHERE loan_ref = 'D2';
+""")
+    counts = "\\pset tuples_only on\nSELECT (SELECT count(*) FROM stats_new_loans) || ',' || " \
+             "(SELECT count(*) > 0 FROM stats_new_loans_delta);"
+    out = _run_sql(url, counts)
+    assert out.split() == ['0,true'], out                 # unfolded deltas, no summary
+    _migrate(c, url)
+    summaries = """\\pset tuples_only on
+\\pset format unaligned
+SELECT count(*) FROM stats_pending;
+SELECT string_agg(format('%s', s), ';' ORDER BY s::text) FROM stats_new_loans s WHERE n <> 0;
+SELECT string_agg(format('%s', s), ';' ORDER BY s::text) FROM stats_balance s WHERE delta <> 0;
+SELECT string_agg(format('%s', s), ';' ORDER BY s::text) FROM stats_pricing s WHERE n <> 0;
+SELECT n, amount FROM stats_new_loans_window('b', '*', '2020-03-01', '2020-03-31', NULL);
+"""
+    folded = _run_sql(url, summaries).split('\n')
+    assert folded[0] == '0' and all(folded[1:4]), folded
+    assert folded[4] == '3|600000', folded              # 1,000 + 2,000 + 3,000.00
+    _run_sql(url, 'SELECT stats_rebuild();')
+    assert _run_sql(url, summaries).split('\n') == folded

@@ -203,6 +203,16 @@ def test_a_bank_sees_only_its_own_alerts():
     w.get('guarantor', WATCH, expect=403)
 
 
+def test_watch_timeline_equals_the_loans_every_day_renewals_included():
+    # B1 renewed by B2 on 2020-04-30 and BR3 by BR4 on 2021-07-31: the renewed loan's balance
+    # goes to 0 on the renewal date as the new one starts; every other pair as posted.
+    cl = w.world()['cluster']
+    check = w.TIMELINE_MISMATCHES % ('2019-01-01', '2022-12-31')
+    assert cl.psql(check) == [['0']]
+    cl.psql('SELECT stats_compact();')
+    assert cl.psql(check) == [['0']]
+
+
 def test_watch_csv_has_bom_header_and_the_same_rows():
     r = w.get('regulator', WATCH + '&format=csv')
     assert r.header('Content-Type').startswith('text/csv'), r.header('Content-Type')

@@ -2,9 +2,11 @@
  * the JSON shape of each row (omitted empties, booleans, integers, nested borrower), the
  * errors and the lines they name, and a CSV row giving the same loan as its JSON. */
 #include "check.h"
+#include "good_loan.h"
 #include "buf.h"
 #include "json/csv.h"
 #include "json/loan_json.h"
+#include "jansson_fail.h"
 
 #include <stdlib.h>
 
@@ -200,15 +202,7 @@ static const char loan_csv[] =
     "800000,2020-06-01,2021-05-31,5.1,guaranteed,SMRZDB,false,true,CIB-SM-2019-9,7,true,"
     "1000000.00\r\n";
 
-static const char loan_json_0[] =
-    "{\"loan_ref\": \"CIB-SM-2020-000123\","
-    " \"borrower\": {\"uscc\": \"91350200776049653A\", \"name\": \"三明某机械有限公司\","
-    "  \"county_code\": \"350402\", \"industry_code\": \"3412\", \"size\": \"small\"},"
-    " \"amount\": \"5000000.00\", \"issue_date\": \"2020-05-12\","
-    " \"maturity_date\": \"2023-05-11\", \"rate\": \"4.3500\", \"guarantee_mode\": \"credit\","
-    " \"guarantor_code\": null, \"first_loan\": true, \"renewal\": false,"
-    " \"renews_loan_ref\": null, \"scf_program_id\": null, \"relief_fund\": false,"
-    " \"credit_line\": \"5000000.00\"}";
+static const char loan_json_0[] = GOOD_LOAN_JSON;
 
 static const char loan_json_1[] =
     "{\"loan_ref\": \"兴银(2020)贷字第0070号\","
@@ -312,8 +306,47 @@ static void test_out_of_memory_fails_with_unavailable_instead_of_aborting(void)
 	json_decref(rows);
 }
 
+/* Every allocation of the row objects may fail: the reader then fails with 503
+ * unavailable, never with a "not valid UTF-8" 400 or a row short of a member. */
+static void test_jansson_out_of_memory_fails_with_unavailable_never_a_short_row(void)
+{
+	const char *text =
+	    "loan_ref,borrower.uscc,borrower.name,first_loan,scf_program_id\n"
+	    "A-1,91350100M000100Y6B,甲公司,true,7\nA-2,91350100M000100Y6B,乙,false,\n";
+	char *want, *got;
+	json_t *rows;
+	struct field_error err;
+	long n, failures = 0;
+
+	memset(&err, 0, sizeof err);
+	rows = rows_of(text, &err);
+	want = json_dumps(rows, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(rows);
+	CHECK(want != NULL);
+	for (n = 0; n < 1000; n++) {
+		memset(&err, 0, sizeof err);
+		jansson_fail_after(n);
+		rows = rows_of(text, &err);
+		jansson_fail_after(-1);
+		if (rows == NULL) {
+			failures++;
+			CHECK(err.code == ERR_UNAVAILABLE);
+			CHECK(strstr(err.message, "memory") != NULL);
+			continue;
+		}
+		got = json_dumps(rows, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(rows);
+		CHECK_STR(got, want);
+		free(got);
+		break;
+	}
+	CHECK(failures > 5 && n < 1000);
+	free(want);
+}
+
 int main(void)
 {
+	RUN(test_jansson_out_of_memory_fails_with_unavailable_never_a_short_row);
 	RUN(test_out_of_memory_fails_with_unavailable_instead_of_aborting);
 	RUN(test_plain_rows_become_objects_of_strings);
 	RUN(test_last_line_needs_no_line_break);

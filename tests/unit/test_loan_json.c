@@ -2,20 +2,13 @@
  * repayment and a void, good and bad, with rule ids and field paths; and the canonical
  * JSON that tells a safe retry from a conflicting one. */
 #include "check.h"
+#include "good_loan.h"
 #include "domain/dates.h"
 #include "json/loan_json.h"
 
 #include <stdlib.h>
 
-static const char good_json[] =
-    "{\"loan_ref\": \"CIB-SM-2020-000123\","
-    " \"borrower\": {\"uscc\": \"91350200776049653A\", \"name\": \"三明某机械有限公司\","
-    "  \"county_code\": \"350402\", \"industry_code\": \"3412\", \"size\": \"small\"},"
-    " \"amount\": \"5000000.00\", \"issue_date\": \"2020-05-12\","
-    " \"maturity_date\": \"2023-05-11\", \"rate\": \"4.3500\", \"guarantee_mode\": \"credit\","
-    " \"guarantor_code\": null, \"first_loan\": true, \"renewal\": false,"
-    " \"renews_loan_ref\": null, \"scf_program_id\": null, \"relief_fund\": false,"
-    " \"credit_line\": \"5000000.00\"}";
+static const char good_json[] = GOOD_LOAN_JSON;
 
 static json_t *load(const char *text)
 {
