@@ -217,16 +217,24 @@ void db_pool_stats(struct db_pool_stats *out)
 }
 
 /* A free entry (lock held), waiting until @a until; NULL when none came or the pool
- * stopped. */
+ * stopped. Entries are taken in turn (the search starts after the last one taken), so
+ * every connection is made and prepared early, and a lock that holds new connections'
+ * PREPAREs (a LOCK TABLE by an operator) meets warm connections. */
 static struct pool_entry *pool_take(const struct timespec *until)
 {
+	static unsigned next;
+
 	for (;;) {
 		if (!pool_open)
 			return NULL;
-		if (pool_lent < pool_size)
-			for (unsigned i = 0; i < pool_size; i++)
-				if (!pool[i].lent)
-					return &pool[i];
+		for (unsigned k = 0; pool_lent < pool_size && k < pool_size; k++) {
+			unsigned i = (next + k) % pool_size;
+
+			if (!pool[i].lent) {
+				next = i + 1;
+				return &pool[i];
+			}
+		}
 		if (pthread_cond_timedwait(&pool_freed, &pool_lock, until) != 0)
 			return NULL;
 	}
