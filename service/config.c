@@ -35,11 +35,12 @@ static const struct option_row options[] = {
     ROW("client-ca", "FINREG_CLIENT_CA", "certs/dev/ca.pem", OPT_STR, client_ca,
 	"CA certificate(s) that issue client certificates (PEM)"),
     ROW("threads", "FINREG_THREADS", "0", OPT_UINT, threads,
-	"request workers, each with its own database connection; 0 = 2 per core"),
+	"database connections of the request path, shared by all client connections; 0 = 2 "
+	"per core"),
     ROW("io-threads", "FINREG_IO_THREADS", "0", OPT_UINT, io_threads,
-	"HTTP threads (TLS, parsing, sending; never the database); 0 = 1 per core"),
+	"ignored (each client connection has a thread of its own); kept for old files"),
     ROW("max-queued", "FINREG_MAX_QUEUED", "0", OPT_UINT, max_queued,
-	"requests waiting for a worker; beyond it 503 + Retry-After; 0 = 64 per worker"),
+	"ignored (see --pool-wait-ms); kept for old files"),
     ROW("max-body", "FINREG_MAX_BODY", "8388608", OPT_SIZE, max_body,
 	"largest request body in bytes; larger ones get 413 before they are read"),
     ROW("connection-timeout", "FINREG_CONNECTION_TIMEOUT", "30", OPT_UINT, connection_timeout,
@@ -71,6 +72,8 @@ static const struct option_row options[] = {
 	"libpq string of read replicas for lists, statistics and exports; empty = none"),
     ROW("read-max-lag-ms", "FINREG_READ_MAX_LAG_MS", "1000", OPT_UINT, read_max_lag_ms,
 	"replay lag in ms beyond which reads leave the replica for the primary"),
+    ROW("pool-wait-ms", "FINREG_POOL_WAIT_MS", "2000", OPT_UINT, pool_wait_ms,
+	"longest wait of a request for one of the --threads database connections; then 503"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

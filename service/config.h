@@ -29,8 +29,9 @@ struct config {
 	const char *web_dir;
 	const char *read_database_url;
 	unsigned read_max_lag_ms;
-	unsigned io_threads;
-	unsigned max_queued;
+	unsigned io_threads; /* ignored since thread-per-connection (docs/threading.md) */
+	unsigned max_queued; /* ignored likewise */
+	unsigned pool_wait_ms;
 };
 
 /**

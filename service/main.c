@@ -346,11 +346,12 @@ static void background_stop(void)
 	db_health_stop();
 }
 
-/* Request bodies are allocated on I/O threads and freed on request workers; with glibc's
- * default of 8 arenas a core, each arena keeps its own freed memory, and bench/ingest saw
- * the server's peak RSS at 158 MiB against 80 MiB with 2 arenas (1 December 2026, same
- * run length, throughput within the run-to-run noise). An operator's choice wins:
- * MALLOC_ARENA_MAX, or glibc.malloc.arena_max in GLIBC_TUNABLES. */
+/* With glibc's default of 8 arenas a core, each arena keeps its own freed memory: with
+ * request workers (bodies allocated on one thread, freed on another) bench/ingest saw the
+ * server's peak RSS at 158 MiB against 80 MiB with 2 arenas (1 December 2026, same run
+ * length, throughput within the run-to-run noise). With a thread per connection, many
+ * threads share the 2 arenas, which keeps memory bounded as connections come and go. An
+ * operator's choice wins: MALLOC_ARENA_MAX, or glibc.malloc.arena_max in GLIBC_TUNABLES. */
 #define SERVE_ARENAS 2
 
 static bool arenas_chosen(void)

@@ -296,8 +296,10 @@ static void render_writes(struct buf *b)
 	}
 	buf_printf(b, "finreg_group_commit_size_sum %llu\nfinreg_group_commit_size_count %llu\n",
 		   (unsigned long long)load(&group_sum), (unsigned long long)load(&group_count));
-	render_labeled(b, &auth_failures, "finreg_auth_failures_total", "reason",
-		       "Requests refused before their handler: no or bad credential.");
+	render_labeled(
+	    b, &auth_failures, "finreg_auth_failures_total", "reason",
+	    "Requests refused before their handler: no or bad credential, or (lookups_busy) "
+	    "too many unknown credentials being looked up at once.");
 	buf_printf(b,
 		   "# HELP finreg_exports_in_flight Exports running now.\n"
 		   "# TYPE finreg_exports_in_flight gauge\nfinreg_exports_in_flight %lld\n",
@@ -357,13 +359,16 @@ static void render_database(struct buf *b, const struct metrics_state *st)
 	      (double)st->conns_waiting);
 	counter(b, "finreg_db_connection_slow_waits_total",
 		"Connections that took over a second to get.", st->conn_slow_waits);
-	gauge(b, "finreg_workers", "Request workers (each with its own database connection).",
-	      st->workers);
-	gauge(b, "finreg_workers_busy", "Request workers running a request now.", st->workers_busy);
-	gauge(b, "finreg_work_queued", "Requests waiting for a worker.", st->work_queued);
-	counter(b, "finreg_work_refused_total",
-		"Requests answered 503 because as many were waiting as --max-queued allows.",
-		st->work_refused);
+	gauge(b, "finreg_db_pool_connections",
+	      "Database connections of the request path (--threads), shared by all requests.",
+	      st->pool_size);
+	gauge(b, "finreg_db_pool_busy",
+	      "Of those, lent to a request's statement or transaction now.", st->pool_busy);
+	gauge(b, "finreg_db_pool_waiting", "Requests waiting for one of them now.",
+	      st->pool_waiting);
+	counter(b, "finreg_db_pool_timeouts_total",
+		"Requests answered 503 because no connection came free within --pool-wait-ms.",
+		st->pool_timeouts);
 	gauge(b, "finreg_principal_listener_up",
 	      "1 when the principal-cache listener is connected and listening.", st->listener_up);
 	gauge(b, "finreg_stats_pending_rows",

@@ -51,8 +51,8 @@ struct metrics_state {
 	int64_t conns_busy, conns_waiting;
 	uint64_t conn_slow_waits;
 	bool listener_up;
-	unsigned workers, workers_busy, work_queued; /* workpool.h */
-	uint64_t work_refused;
+	unsigned pool_size, pool_busy, pool_waiting; /* db_pool_stats() */
+	uint64_t pool_timeouts;
 };
 
 /** Appends @a st, the compactor's lag, build info and the process's RSS and open files to

@@ -1,9 +1,12 @@
-/* One libpq connection per thread (opened lazily, statements prepared once per
- * connection), error classification, and the transaction helper with its retries.
- * A broken connection is dropped and re-opened by the next call; a thread that failed
- * to connect waits CONNECT_BACKOFF_US before trying again, so an outage costs no more
- * than one connection attempt per thread per back-off. Last, the helpers the areas'
- * statements share: value reading, one-row writes, JSON reads and row callbacks. */
+/* Connections: the request path's pool (db_pool_start: FINREG_THREADS connections, lent to
+ * the server's connection threads one db_tx/db_once at a time), and one libpq connection of
+ * its own for every other thread (background threads, the CLI); both opened lazily,
+ * statements prepared once per connection. Then error classification, and the transaction
+ * helper with its retries. A broken connection is dropped and re-opened by the next call;
+ * a connection that failed to connect waits CONNECT_BACKOFF_US before trying again, so an
+ * outage costs no more than one connection attempt per connection per back-off. Last, the
+ * helpers the areas' statements share: value reading, one-row writes, JSON reads and row
+ * callbacks. */
 #include "db/db_internal.h"
 
 #include <poll.h>
@@ -64,8 +67,8 @@ static const struct db_stmt *const stmt_tables[] = {
     NULL,
 };
 
-/* Closes a thread's connection when the thread exits (request workers end in
- * workpool_stop), so no connection outlives its thread. */
+/* Closes a thread's own connection when the thread exits, so no connection outlives its
+ * thread (a pooled connection is the thread's only while lent, and returned before). */
 static pthread_key_t conn_key;
 static pthread_once_t conn_key_once = PTHREAD_ONCE_INIT;
 
@@ -112,6 +115,188 @@ void db_disconnect(void)
 	tl_prepared = false;
 	tl_uses = 0;
 	tl_broken = false;
+}
+
+/* The request path's pool. A connection thread of the server (db_pool_join) borrows an
+ * entry -- a primary connection and a replica connection, each with its state -- for one
+ * db_tx or db_once, swapped into the thread's own state (db_conn_swap, route.c's replica
+ * slot) and swapped back at the end; nested calls reuse the lease. A thread holds a lease
+ * only while its statements run, never while it waits for anything else (a group commit's
+ * leader, the client), so no lease ever waits for another. At most pool_wait_ms is spent
+ * waiting for a free entry: then DB_UNAVAILABLE (503). */
+struct pool_entry {
+	struct db_conn_slot primary, replica;
+	bool lent;
+};
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_freed;
+static struct pool_entry *pool;
+static unsigned pool_size, pool_lent, pool_waiting, pool_wait_ms;
+static bool pool_open;           /* lending; false once db_pool_stop() ran */
+static atomic_bool pool_closing; /* db_pool_stop() ran */
+static uint64_t pool_timeouts;
+
+static _Thread_local bool tl_pooled; /* this thread borrows from the pool */
+static _Thread_local struct pool_entry *tl_lease;
+static _Thread_local unsigned tl_lease_depth;
+
+static bool database_hangs(void);
+
+bool db_pool_start(unsigned n, unsigned wait_ms)
+{
+	pthread_condattr_t a;
+
+	if (n == 0 || pthread_condattr_init(&a) != 0)
+		return false;
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&pool_freed, &a);
+	pthread_condattr_destroy(&a);
+	pool = calloc(n, sizeof *pool);
+	if (pool == NULL)
+		return false;
+	for (unsigned i = 0; i < n; i++)
+		pool[i].replica.replica = true;
+	pool_size = n;
+	pool_wait_ms = wait_ms;
+	pool_lent = pool_waiting = 0;
+	pool_timeouts = 0;
+	atomic_store(&pool_closing, false);
+	pool_open = true;
+	return true;
+}
+
+void db_pool_join(void)
+{
+	tl_pooled = pool != NULL;
+}
+
+void db_pool_stop(void)
+{
+	pthread_mutex_lock(&pool_lock);
+	pool_open = false;
+	atomic_store(&pool_closing, true);
+	pthread_cond_broadcast(&pool_freed);
+	pthread_mutex_unlock(&pool_lock);
+}
+
+bool db_pool_stopping(void)
+{
+	return atomic_load(&pool_closing);
+}
+
+void db_pool_close(void)
+{
+	if (pool == NULL)
+		return;
+	db_pool_stop();
+	pthread_mutex_lock(&pool_lock);
+	for (unsigned i = 0; i < pool_size; i++) {
+		if (pool[i].lent)
+			LOG_BUG("database connection %u still lent at close", i);
+		else {
+			PQfinish(pool[i].primary.conn);
+			PQfinish(pool[i].replica.conn);
+		}
+	}
+	free(pool);
+	pool = NULL;
+	pool_size = 0;
+	pthread_mutex_unlock(&pool_lock);
+	pthread_cond_destroy(&pool_freed);
+}
+
+void db_pool_stats(struct db_pool_stats *out)
+{
+	pthread_mutex_lock(&pool_lock);
+	out->size = pool_size;
+	out->busy = pool_lent;
+	out->waiting = pool_waiting;
+	out->timeouts = pool_timeouts;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+/* A free entry (lock held), waiting until @a until; NULL when none came or the pool
+ * stopped. Entries are taken in turn (the search starts after the last one taken), so
+ * every connection is made and prepared early, and a lock that holds new connections'
+ * PREPAREs (a LOCK TABLE by an operator) meets warm connections. */
+static struct pool_entry *pool_take(const struct timespec *until)
+{
+	static unsigned next;
+
+	for (;;) {
+		if (!pool_open)
+			return NULL;
+		for (unsigned k = 0; pool_lent < pool_size && k < pool_size; k++) {
+			unsigned i = (next + k) % pool_size;
+
+			if (!pool[i].lent) {
+				next = i + 1;
+				return &pool[i];
+			}
+		}
+		if (pthread_cond_timedwait(&pool_freed, &pool_lock, until) != 0)
+			return NULL;
+	}
+}
+
+/* Borrows a pooled connection for this thread when it is a pooled one and holds none;
+ * false with *rc set when none became free in time. */
+static bool lease_begin(enum db_rc *rc)
+{
+	struct timespec until;
+	struct pool_entry *e;
+
+	if (!tl_pooled || tl_lease_depth++ > 0)
+		return true;
+	if (database_hangs()) {
+		tl_lease_depth = 0;
+		*rc = DB_UNAVAILABLE;
+		return false;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += pool_wait_ms / 1000;
+	until.tv_nsec += (long)(pool_wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&pool_lock);
+	pool_waiting++;
+	e = pool_take(&until);
+	pool_waiting--;
+	if (e != NULL) {
+		e->lent = true;
+		pool_lent++;
+	} else if (pool_open) {
+		pool_timeouts++;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	if (e == NULL) {
+		tl_lease_depth = 0;
+		*rc = DB_UNAVAILABLE;
+		return false;
+	}
+	tl_lease = e;
+	db_conn_swap(&e->primary);
+	db_route_swap_replica(&e->replica);
+	return true;
+}
+
+static void lease_end(void)
+{
+	struct pool_entry *e = tl_lease;
+
+	if (!tl_pooled || --tl_lease_depth > 0 || e == NULL)
+		return;
+	db_conn_swap(&e->primary);
+	db_route_swap_replica(&e->replica);
+	tl_lease = NULL;
+	pthread_mutex_lock(&pool_lock);
+	e->lent = false;
+	pool_lent--;
+	pthread_cond_signal(&pool_freed);
+	pthread_mutex_unlock(&pool_lock);
 }
 
 int db_schema_version_expected(void)
@@ -564,21 +749,10 @@ PGconn *db_get(enum db_rc *rc)
 	return c;
 }
 
-enum db_rc db_readiness(void)
+/* The fallback without a health checker: a statement of this thread (on a pooled thread,
+ * a borrowed connection). */
+static enum db_rc readiness_here(void)
 {
-	if (database_hangs())
-		return DB_UNAVAILABLE;
-	if (atomic_load(&health_on)) {
-		/* Answered from the health checker, never from a statement of this thread (an
-		 * HTTP thread): just after start, its first probe is waited for, briefly. */
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		uint64_t until = log_monotonic_us() + HEALTH_STALE_US;
-
-		while (atomic_load(&health_rc) < 0 && log_monotonic_us() < until)
-			nanosleep(&ts, NULL);
-		return atomic_load(&health_rc) >= 0 ? (enum db_rc)atomic_load(&health_rc)
-						    : DB_UNAVAILABLE;
-	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		enum db_rc rc;
 		PGconn *c = get_conn(&rc);
@@ -592,6 +766,31 @@ enum db_rc db_readiness(void)
 		return rc == DB_ERROR ? DB_UNAVAILABLE : rc;
 	}
 	return DB_UNAVAILABLE;
+}
+
+enum db_rc db_readiness(void)
+{
+	enum db_rc rc;
+
+	if (database_hangs())
+		return DB_UNAVAILABLE;
+	if (atomic_load(&health_on)) {
+		/* Answered from the health checker, never from a statement of this thread (a
+		 * connection thread: /readyz never waits on the database or the pool): just
+		 * after start, its first probe is waited for, briefly. */
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		uint64_t until = log_monotonic_us() + HEALTH_STALE_US;
+
+		while (atomic_load(&health_rc) < 0 && log_monotonic_us() < until)
+			nanosleep(&ts, NULL);
+		return atomic_load(&health_rc) >= 0 ? (enum db_rc)atomic_load(&health_rc)
+						    : DB_UNAVAILABLE;
+	}
+	if (!lease_begin(&rc))
+		return rc;
+	rc = readiness_here();
+	lease_end();
+	return rc;
 }
 
 static void rollback(PGconn *c)
@@ -616,9 +815,12 @@ enum db_rc db_tx(db_work_fn fn, void *cls, bool serializable)
 {
 	enum db_rc rc;
 
+	if (!lease_begin(&rc))
+		return rc;
 	db_route_busy(1);
 	rc = tx_here(fn, cls, serializable);
 	db_route_busy(-1);
+	lease_end();
 	return rc;
 }
 
@@ -701,9 +903,12 @@ static enum db_rc once_here(db_work_fn fn, void *cls)
  * the replica is up and close enough; when that fails it runs on the primary. */
 enum db_rc db_once(db_work_fn fn, void *cls)
 {
-	struct db_conn_slot *replica = db_route_enter();
+	struct db_conn_slot *replica;
 	enum db_rc rc;
 
+	if (!lease_begin(&rc))
+		return rc;
+	replica = db_route_enter();
 	db_route_busy(1);
 	rc = once_here(fn, cls);
 	if (replica != NULL) {
@@ -712,6 +917,7 @@ enum db_rc db_once(db_work_fn fn, void *cls)
 			rc = once_here(fn, cls);
 	}
 	db_route_busy(-1);
+	lease_end();
 	return rc;
 }
 

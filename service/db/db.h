@@ -43,6 +43,30 @@ typedef void (*json_row_fn)(void *cls, int64_t id, const char *json);
  *  not copied: it must live as long as the process (it comes from the config). */
 void db_configure(const char *url);
 
+/** Opens the request path's pool: @a n connections (FINREG_THREADS, opened lazily), each
+ *  lent to one db_tx/db_once of a thread that called db_pool_join() at a time. A thread
+ *  waits at most @a wait_ms for a free one; then the call answers DB_UNAVAILABLE. */
+bool db_pool_start(unsigned n, unsigned wait_ms);
+
+/** Makes this thread (a server connection's) borrow from the pool instead of opening a
+ *  connection of its own. Cheap: call it on every entry from the HTTP library. */
+void db_pool_join(void);
+
+/** Stops lending: threads waiting for a connection, and later ones, get DB_UNAVAILABLE
+ *  at once (db_pool_stopping() then says why); lent connections come back as usual. */
+void db_pool_stop(void);
+bool db_pool_stopping(void);
+
+/** Closes the pool's connections (every thread that borrowed has ended). */
+void db_pool_close(void);
+
+/** For /metrics. */
+struct db_pool_stats {
+	unsigned size, busy, waiting; /* connections; lent now; threads waiting for one */
+	uint64_t timeouts;            /* waits that ended without one (503) */
+};
+void db_pool_stats(struct db_pool_stats *out);
+
 /** Closes this thread's connection, if any (call on thread exit or in the CLI). */
 void db_disconnect(void);
 

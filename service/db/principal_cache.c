@@ -92,6 +92,18 @@ bool principal_cache_peek(char kind, const char *sha256_hex, struct principal *o
 	return s != NULL;
 }
 
+bool principal_cache_seen(char kind, const char *sha256_hex)
+{
+	char key[sizeof slots[0].key];
+	bool seen;
+
+	snprintf(key, sizeof key, "%c:%s", kind, sha256_hex);
+	pthread_mutex_lock(&lock);
+	seen = strcmp(slots[slot_of(key)].key, key) == 0;
+	pthread_mutex_unlock(&lock);
+	return seen;
+}
+
 enum db_rc principal_cache_lookup(char kind, const char *sha256_hex, principal_fetch_fn fetch,
 				  struct principal *out)
 {
@@ -113,6 +125,12 @@ enum db_rc principal_cache_lookup(char kind, const char *sha256_hex, principal_f
 	pthread_mutex_unlock(&lock);
 
 	rc = fetch(sha256_hex, out);
+	if (rc == DB_NOT_FOUND) { /* no longer "seen": its next look-up is a stranger's */
+		pthread_mutex_lock(&lock);
+		if (strcmp(s->key, key) == 0)
+			s->key[0] = '\0';
+		pthread_mutex_unlock(&lock);
+	}
 	if (rc != DB_OK)
 		return rc;
 	pthread_mutex_lock(&lock);

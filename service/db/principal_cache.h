@@ -21,6 +21,11 @@ enum db_rc principal_cache_lookup(char kind, const char *sha256_hex, principal_f
  *  *out filled on a hit; false when only the database can tell. Never waits. */
 bool principal_cache_peek(char kind, const char *sha256_hex, struct principal *out);
 
+/** Whether the cache's slot for digest @a sha256_hex still names it, fresh or not: the
+ *  credential was found in the database before and has not failed a look-up since (a
+ *  later look-up of it is a known caller's, not a stranger's). Never waits. */
+bool principal_cache_seen(char kind, const char *sha256_hex);
+
 /** Starts the listener; until it listens, nothing is cached. */
 bool principal_cache_start(void);
 

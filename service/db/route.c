@@ -1,9 +1,9 @@
-/* Reads on replicas (route.h): each thread keeps a second connection, to
- * FINREG_READ_DATABASE_URL, and swaps it in for the statements of a read scope while the
- * replica is reachable and its replay lag is within the bound. One thread at a time
- * measures the lag, at most every CHECK_EVERY_US; a replica that fails is left alone for
- * DOWN_FOR_US. Also: whether the primary URL is a standby (read-only), and the gauges of
- * connections busy and waiting. */
+/* Reads on replicas (route.h): each database connection (a pooled one, or a background
+ * thread's own) has a second one beside it, to FINREG_READ_DATABASE_URL, swapped in for
+ * the statements of a read scope while the replica is reachable and its replay lag is
+ * within the bound. One thread at a time measures the lag, at most every CHECK_EVERY_US;
+ * a replica that fails is left alone for DOWN_FOR_US. Also: whether the primary URL is a standby
+ * (read-only), and the gauges of connections busy and waiting. */
 #include "db/route_internal.h"
 
 #include <pthread.h>
@@ -152,6 +152,15 @@ struct db_conn_slot *db_route_enter(void)
 	if (!atomic_load(&replica_ok))
 		return stay_on_primary();
 	return swap_in();
+}
+
+void db_route_swap_replica(struct db_conn_slot *other)
+{
+	struct db_conn_slot mine = tl_slot;
+
+	tl_slot = *other;
+	*other = mine;
+	pthread_setspecific(slot_key, tl_slot.conn);
 }
 
 void db_route_leave(struct db_conn_slot *primary, enum db_rc rc)

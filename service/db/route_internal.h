@@ -17,6 +17,10 @@ const char *db_route_fresh_url(void);
  *  and returns the slot holding the primary's state; else NULL. */
 struct db_conn_slot *db_route_enter(void);
 
+/** Exchanges this thread's replica connection state with @a other (a pooled
+ *  connection's replica slot, lent and returned by db.c). */
+void db_route_swap_replica(struct db_conn_slot *other);
+
 /** Swaps back after db_route_enter(); @a rc is the outcome on the replica. */
 void db_route_leave(struct db_conn_slot *primary, enum db_rc rc);
 

@@ -97,10 +97,11 @@ void db_stream_close(struct db_stream *s)
 	if (s == NULL)
 		return;
 	PQclear(s->row);
-	/* No PQcancel and no draining of the rows left: this may run on an I/O thread (the
-	 * reply is freed there when a client leaves mid-export), and PQcancel can wait without
-	 * bound for a postmaster that does not answer. Closing the connection ends the query:
-	 * the backend fails at its next row sent, and statement_timeout bounds it anyway. */
+	/* No PQcancel and no draining of the rows left: this runs when the response is freed
+	 * (the client left mid-export, or the export ended), on the connection's thread or at
+	 * shutdown, and PQcancel can wait without bound for a postmaster that does not answer.
+	 * Closing the connection ends the query: the backend fails at its next row sent, and
+	 * statement_timeout bounds it anyway. */
 	PQfinish(s->conn);
 	free(s);
 }

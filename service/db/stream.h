@@ -1,6 +1,7 @@
 /* Streamed queries for exports: the rows of one statement read one at a time over a
  * connection of the stream's own (libpq single-row mode), so an export of any size keeps
- * memory flat and never holds the worker thread's shared connection. */
+ * memory flat and never holds one of the request path's pooled connections while the
+ * client reads. */
 #ifndef FINREG_DB_STREAM_H
 #define FINREG_DB_STREAM_H
 

@@ -9,7 +9,6 @@
 #include "http/reply.h"
 #include "http/router.h"
 #include "metrics.h"
-#include "workpool.h"
 
 void ops_healthz(struct request *req)
 {
@@ -52,14 +51,14 @@ void ops_readyz(struct request *req)
 static void read_state(struct metrics_state *st)
 {
 	struct db_route_stats r;
-	struct workpool_stats w;
+	struct db_pool_stats p;
 
 	db_route_stats(&r);
-	workpool_stats(&w);
-	st->workers = w.threads;
-	st->workers_busy = w.busy;
-	st->work_queued = w.queued;
-	st->work_refused = w.refused;
+	db_pool_stats(&p);
+	st->pool_size = p.size;
+	st->pool_busy = p.busy;
+	st->pool_waiting = p.waiting;
+	st->pool_timeouts = p.timeouts;
 	st->db_read_only = r.read_only;
 	st->replica_configured = r.replica_configured;
 	st->replica_up = r.replica_up;

@@ -1,12 +1,10 @@
 /* The listening socket and the thread that accepts on it (see acceptor.h).
  *
- * Left to themselves, libmicrohttpd's pool threads accept for themselves, and the first
- * to wake takes a whole burst (up to ten connections in a row): a client opening sixteen
- * keep-alive connections at once found twelve of them on one thread, where one blocking
- * database call stalls them all. Here one thread accepts and hands each connection to
- * MHD_add_connection, which places it by socket number across the pool, so connections
- * opened together land on different threads. It also refuses connections beyond the
- * total and per-address limits (conns.h) before libmicrohttpd sees them. */
+ * One thread accepts and refuses connections beyond the total and per-address limits
+ * (conns.h) before libmicrohttpd sees them -- so before any thread is made for them: in
+ * thread-per-connection mode MHD_add_connection starts the connection's thread, and these
+ * limits are what bound the number of threads. (It was written when libmicrohttpd ran a
+ * pool of epoll threads, whose own accepting took bursts onto one thread.) */
 #include "http/acceptor.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
-/* The server's listening socket and its accepting thread, which spreads new connections
- * evenly over libmicrohttpd's pool threads (see acceptor.c for why). */
+/* The server's listening socket and its accepting thread, which applies the connection
+ * limits before libmicrohttpd starts a thread for a connection (see acceptor.c). */
 #ifndef FINREG_HTTP_ACCEPTOR_H
 #define FINREG_HTTP_ACCEPTOR_H
 

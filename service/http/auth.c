@@ -51,6 +51,16 @@ static enum auth_outcome by_lookup(enum db_rc r, enum auth_outcome not_found, en
 	return r == DB_NOT_FOUND ? not_found : AUTH_DB;
 }
 
+/* The principal cache's answer alone. A certificate has passed the CA's check already:
+ * only a token, which anyone can make up, may be a stranger's. */
+static enum auth_outcome cached(char kind, const char *digest, struct principal *out)
+{
+	if (principal_cache_peek(kind, digest, out))
+		return AUTH_OK;
+	return kind == 'c' || principal_cache_seen(kind, digest) ? AUTH_NEEDS_DB_KNOWN
+								 : AUTH_NEEDS_DB;
+}
+
 enum auth_outcome auth_identify(struct request *req, struct tls_peer *peer, bool cached_only,
 				enum db_rc *rc)
 {
@@ -70,9 +80,7 @@ enum auth_outcome auth_identify(struct request *req, struct tls_peer *peer, bool
 		return AUTH_BAD_CERT;
 	if (peer != NULL && peer->state == PEER_CERT_OK) {
 		if (cached_only)
-			return principal_cache_peek('c', peer->sha256, &req->principal)
-				   ? AUTH_OK
-				   : AUTH_NEEDS_DB;
+			return cached('c', peer->sha256, &req->principal);
 		return by_lookup(db_principal_by_cert(peer->sha256, &req->principal),
 				 AUTH_UNKNOWN_CERT, rc);
 	}
@@ -86,6 +94,6 @@ enum auth_outcome auth_identify(struct request *req, struct tls_peer *peer, bool
 		return AUTH_DB;
 	}
 	if (cached_only)
-		return principal_cache_peek('t', digest, &req->principal) ? AUTH_OK : AUTH_NEEDS_DB;
+		return cached('t', digest, &req->principal);
 	return by_lookup(db_principal_by_token(digest, &req->principal), AUTH_BAD_TOKEN, rc);
 }

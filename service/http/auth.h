@@ -27,13 +27,16 @@ enum auth_outcome {
 	AUTH_BAD_CERT,
 	AUTH_UNKNOWN_CERT,
 	AUTH_BAD_TOKEN,
-	AUTH_DB,       /* database problem: see *rc */
-	AUTH_NEEDS_DB, /* cached_only, and the cache does not know the credential */
+	AUTH_DB,             /* database problem: see *rc */
+	AUTH_NEEDS_DB,       /* cached_only, and the cache does not know the credential */
+	AUTH_NEEDS_DB_KNOWN, /* cached_only, the cache does not hold it, but it is no stranger's:
+			      * a certificate the registry's CA issued, or a token the database
+			      * knew before (principal_cache_seen) */
 };
 
 /** Identifies the caller of @a req, filling req->principal on AUTH_OK. With
- *  @a cached_only (an HTTP thread, which must not wait on the database) a credential the
- *  principal cache does not hold answers AUTH_NEEDS_DB instead of asking the database. */
+ *  @a cached_only a credential the principal cache does not hold answers AUTH_NEEDS_DB (or
+ *  AUTH_NEEDS_DB_KNOWN) instead of asking the database. */
 enum auth_outcome auth_identify(struct request *req, struct tls_peer *peer, bool cached_only,
 				enum db_rc *rc);
 

@@ -10,12 +10,10 @@
 
 #include "log.h"
 #include "metrics.h"
-#include "workpool.h"
 
 #define RETRY_AFTER_SECONDS "2"
 #define SHORT_OF_MEMORY     "the server is short of memory; retry later"
-#define STREAM_BLOCK        (32 * 1024)   /* what libmicrohttpd asks for at a time */
-#define STREAM_BUFFER       (1024 * 1024) /* what a worker fetches at a time */
+#define STREAM_BLOCK        (64 * 1024) /* what libmicrohttpd asks a fill for at a time */
 
 /* The 503 body when even the error object cannot be built: no allocation but libmicrohttpd's. */
 static const char short_of_memory_body[] =
@@ -176,7 +174,11 @@ void reply_db_error(struct request *req, enum db_rc rc)
 		reply_error(req, ERR_CONFLICT, NULL, NULL, NULL);
 		return;
 	case DB_UNAVAILABLE:
-		reply_error(req, ERR_UNAVAILABLE, NULL, NULL, NULL);
+		if (db_pool_stopping())
+			reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
+				    "the server is stopping; retry later");
+		else
+			reply_error(req, ERR_UNAVAILABLE, NULL, NULL, NULL);
 		return;
 	case DB_BUSY:
 		reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
@@ -203,65 +205,26 @@ void reply_db_error(struct request *req, enum db_rc rc)
 	reply_error(req, ERR_INTERNAL, NULL, NULL, "database outcome %d", (int)rc);
 }
 
-/* A streamed body. Its rows come from the database, which an HTTP thread must never wait
- * on: when the chunk in hand is sent, the content reader suspends the connection and
- * hands the next fill to a request worker (workpool.h), which resumes the connection
- * when the chunk is ready; libmicrohttpd then asks the reader again. */
+/* A streamed body. The content reader runs on the connection's own thread, so it calls
+ * the fill at once (which may wait on the database: it stalls this connection only) and
+ * the bytes go straight into libmicrohttpd's buffer, STREAM_BLOCK at a time. */
 struct stream {
 	stream_fill_fn fill;
 	void *cls;
 	void (*free_cls)(void *cls);
-	struct MHD_Connection *conn;
-	size_t len, off; /* the chunk in buf, and how much of it is sent */
-	int end;         /* 0 more to come, 1 the end, -1 the fill failed */
-	char buf[STREAM_BUFFER];
 };
-
-static void stream_fetch(void *cls)
-{
-	struct stream *s = cls;
-	struct MHD_Connection *conn = s->conn;
-	long n = s->fill(s->cls, s->buf, sizeof s->buf);
-
-	s->off = 0;
-	s->len = n > 0 ? (size_t)n : 0;
-	s->end = n > 0 ? 0 : n == 0 ? 1 : -1;
-	MHD_resume_connection(conn);
-}
-
-/* The server stops before a worker took the fill: the body ends cut off. */
-static void stream_cancelled(void *cls)
-{
-	struct stream *s = cls;
-
-	s->end = -1;
-	MHD_resume_connection(s->conn);
-}
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct stream *s = cls;
+	long n;
 
 	(void)pos;
-	if (s->off < s->len) {
-		size_t n = s->len - s->off < max ? s->len - s->off : max;
-
-		memcpy(buf, s->buf + s->off, n);
-		s->off += n;
+	db_pool_join(); /* a fill that asks the pooled connections borrows one */
+	n = s->fill(s->cls, buf, max);
+	if (n > 0)
 		return (ssize_t)n;
-	}
-	if (s->end != 0)
-		return s->end > 0 ? MHD_CONTENT_READER_END_OF_STREAM
-				  : MHD_CONTENT_READER_END_WITH_ERROR;
-	/* Nothing in hand: zero bytes now, and a worker fetches the next chunk. With no room
-	 * in the workers' queue the body ends cut off (the client sees no final chunk). */
-	if (!workpool_reserve()) {
-		LOG_WARN("a streamed reply ended early: no room in the request workers' queue");
-		return MHD_CONTENT_READER_END_WITH_ERROR;
-	}
-	MHD_suspend_connection(s->conn);
-	workpool_submit(stream_fetch, stream_cancelled, s);
-	return 0;
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
 static void stream_free(void *cls)
@@ -288,9 +251,6 @@ void reply_stream(struct request *req, unsigned status, const char *content_type
 	s->fill = fill;
 	s->cls = cls;
 	s->free_cls = free_cls;
-	s->conn = req->conn;
-	s->len = s->off = 0;
-	s->end = 0;
 	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, s,
 						 stream_free);
 	if (resp == NULL) {

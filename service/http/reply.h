@@ -56,9 +56,9 @@ typedef long (*stream_fill_fn)(void *cls, char *buf, size_t max);
 
 /**
  * Replies @a status with a body produced piece by piece by @a fill (chunked transfer
- * encoding). Each call of @a fill runs on a request worker while the connection waits
- * suspended, so @a fill may wait on the database. @a free_cls(cls) is called when the
- * response is done or abandoned. Takes ownership of @a cls.
+ * encoding). Each call of @a fill runs on the connection's own thread as the client
+ * takes the bytes, so @a fill may wait on the database (stalling this connection only). @a
+ * free_cls(cls) is called when the response is done or abandoned. Takes ownership of @a cls.
  */
 void reply_stream(struct request *req, unsigned status, const char *content_type,
 		  stream_fill_fn fill, void *cls, void (*free_cls)(void *cls));

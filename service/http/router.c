@@ -76,21 +76,6 @@ static const struct route routes[] = {
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
-/* The handlers of router_no_db(): none of them may ever wait on the database, so a request
- * held there never delays them. */
-static const handler_fn no_db_handlers[] = {
-    ops_healthz,     ops_readyz,     ops_metrics, openapi_get, dashboard_redirect,
-    dashboard_index, dashboard_file, whoami_get,  rules_list,
-};
-
-bool router_no_db(const struct route *r)
-{
-	for (size_t i = 0; i < sizeof no_db_handlers / sizeof no_db_handlers[0]; i++)
-		if (r->fn == no_db_handlers[i])
-			return true;
-	return false;
-}
-
 _Static_assert(N_ROUTES < METRICS_MAX_ROUTES, "too many routes for the metrics table");
 
 static int hex(char c)

@@ -43,11 +43,6 @@ const char *router_route_name(unsigned i);
 /** Index used for requests that matched no route. */
 unsigned router_unmatched_index(void);
 
-/** True for the routes whose handlers never wait on the database (health, metrics, the
- *  contract, the dashboard's files, who am I, the rules catalog): they run on the HTTP
- *  thread itself; every other handler runs on a request worker (server.c). */
-bool router_no_db(const struct route *r);
-
 /** Percent-decodes @a len bytes of @a in into a new NUL-terminated string (caller frees).
  *  NULL with errno EINVAL when an escape is malformed, decodes to a NUL byte, or the
  *  result is not UTF-8; NULL with errno ENOMEM when memory runs out. */

@@ -1,16 +1,14 @@
-/* The HTTPS server. Threading: libmicrohttpd's epoll mode with a small pool of I/O threads
- * (MHD_USE_EPOLL_INTERNAL_THREAD + MHD_OPTION_THREAD_POOL_SIZE, --io-threads), each running
- * its own epoll loop over its connections; they never wait on the database. Whatever may
- * wait on it -- a caller the principal cache does not know, and every handler not marked
- * no_db in the route table -- runs on a request worker (workpool.h, --threads, each with
- * its own libpq connection) while libmicrohttpd keeps the connection suspended
- * (MHD_suspend_connection); the worker makes the reply and resumes the connection, and
- * the I/O thread queues the reply when libmicrohttpd calls on_access again. So a request
- * held in the database holds one worker and its own connection, no one else's. One
- * accepting thread (acceptor.c) spreads new connections over the I/O threads.
- * The request flow is: headers -> request id, length checks, route, caller (cache, else a
- * worker), rights, media type and size -> body chunks -> a worker: JSON parse, handler ->
- * one queued reply -> access log and metrics. */
+/* The HTTPS server. Threading: libmicrohttpd's thread-per-connection mode
+ * (MHD_USE_THREAD_PER_CONNECTION with poll): each connection has a thread of its own, which
+ * does its TLS, reads its requests and runs their handlers, database work included, with
+ * the request path's pooled database connections (db_pool_join; FINREG_THREADS of them,
+ * each lent for one transaction or statement). So a request held in the database holds
+ * its own connection's thread and at most one database connection, no one else's
+ * connection. One accepting thread (acceptor.c) applies the connection limits, which
+ * bound the threads too. The request flow is: headers -> request id, length checks,
+ * route, caller (the principal cache, else a bounded share of the pool), rights, media
+ * type and size -> body chunks -> JSON parse, handler -> one queued reply -> access log
+ * and metrics. See docs/threading.md. */
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -31,6 +29,7 @@
 #include <unistd.h>
 
 #include "json/limits.h"
+#include "db/db.h"
 #include "db/route.h"
 #include "http/acceptor.h"
 #include "http/auth.h"
@@ -39,7 +38,6 @@
 #include "http/router.h"
 #include "log.h"
 #include "metrics.h"
-#include "workpool.h"
 
 /* TLS 1.3, and TLS 1.2 with ECDHE key exchange and AEAD ciphers only (no CBC, no SHA-1
  * MACs, no RSA key exchange): `gnutls-cli -l --priority` lists what this allows. */
@@ -47,29 +45,29 @@
 	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-CIPHER-ALL:"  \
 	"+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD"
 #define CONNECTION_MEMORY (128 * 1024)
-
-/* Where a request stands. Offloaded steps run on a worker with the connection suspended;
- * libmicrohttpd calls on_access again once the worker resumes it. */
-enum step {
-	STEP_HEADERS, /* being checked on the I/O thread */
-	STEP_AUTH,    /* a worker asks the database who the caller is */
-	STEP_AUTHED,  /* that is done: the next call is libmicrohttpd's second look at the
-		       * headers (it calls again after a suspension before the body) */
-	STEP_BODY,    /* reading the body, or waiting for the final call */
-	STEP_HANDLER, /* a worker runs the handler */
-	STEP_DONE,    /* the worker made the reply */
-};
+/* Each connection's thread's stack. The deepest paths (a TLS handshake; a handler with
+ * jansson, libpq and an XLSX writer) need a few tens of KiB; glibc's default of 8 MiB
+ * would only cost address space, but 4096 connections x 8 MiB is 32 GiB of it.
+ * AddressSanitizer's redzones make frames several times larger. */
+#ifdef __SANITIZE_ADDRESS__
+#define THREAD_STACK (2 * 1024 * 1024)
+#else
+#define THREAD_STACK (512 * 1024)
+#endif
 
 /* A request as the server holds it: what handlers see, and the server's own state. */
 struct http_request {
 	struct request req; /* first: a struct request * is a struct http_request * */
-	enum step step;
 	enum route_match match;
 };
 
 static const struct config *config;
 static atomic_int in_flight;
 static atomic_size_t body_bytes_held; /* reserved by bodies in flight, see body_reserve() */
+static pthread_mutex_t lookups_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t lookups_freed;
+static unsigned lookups;     /* strangers' tokens being looked up (lookup_take) */
+static unsigned lookups_max; /* half the pool, at least one */
 
 static bool request_id_sane(const char *s)
 {
@@ -239,18 +237,88 @@ static struct http_request *http_of(struct request *req)
 	return (struct http_request *)req;
 }
 
-/* Identifies the caller: true when known; false when it replied (refused), or, with
- * @a cached_only, when only the database can tell (then step is STEP_AUTH). */
-static bool authenticate(struct request *req, bool cached_only)
+/* A place among the database look-ups of tokens nobody has shown before: they may hold at
+ * most half the pool's connections (lookups_max) at once, so a flood of made-up tokens
+ * never takes the connections of known callers. A look-up waits for a place as a request
+ * waits for a connection (FINREG_POOL_WAIT_MS; a burst of one new caller's requests gets
+ * through), on its own connection's thread, holding no database connection. */
+static bool lookup_take(void)
+{
+	struct timespec until;
+	bool ok = true;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += config->pool_wait_ms / 1000;
+	until.tv_nsec += (long)(config->pool_wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&lookups_lock);
+	while (ok && lookups >= lookups_max)
+		ok = pthread_cond_timedwait(&lookups_freed, &lookups_lock, &until) == 0;
+	if (ok)
+		lookups++;
+	pthread_mutex_unlock(&lookups_lock);
+	return ok;
+}
+
+static void lookup_give(void)
+{
+	pthread_mutex_lock(&lookups_lock);
+	lookups--;
+	pthread_cond_signal(&lookups_freed);
+	pthread_mutex_unlock(&lookups_lock);
+}
+
+static bool lookups_init(unsigned pool)
+{
+	pthread_condattr_t a;
+	bool ok;
+
+	lookups_max = pool / 2 > 0 ? pool / 2 : 1;
+	if (pthread_condattr_init(&a) != 0)
+		return false;
+	ok = pthread_condattr_setclock(&a, CLOCK_MONOTONIC) == 0 &&
+	     pthread_cond_init(&lookups_freed, &a) == 0;
+	pthread_condattr_destroy(&a);
+	return ok;
+}
+
+/* Who the caller is: the principal cache, else the database -- for a known credential (a
+ * certificate of the registry's CA, a token found there before whose cache entry merely
+ * expired) as for any request, for a stranger's token within lookup_take()'s share
+ * (no place within the pool wait: 503). */
+static enum auth_outcome identify(struct request *req, enum db_rc *rc)
+{
+	enum auth_outcome o = auth_identify(req, peer_of(req), true, rc);
+
+	if (o == AUTH_NEEDS_DB_KNOWN)
+		return auth_identify(req, peer_of(req), false, rc);
+	if (o != AUTH_NEEDS_DB)
+		return o;
+	if (!lookup_take())
+		return AUTH_NEEDS_DB;
+	o = auth_identify(req, peer_of(req), false, rc);
+	lookup_give();
+	return o;
+}
+
+/* Identifies the caller: true when known; false when it replied (refused). */
+static bool authenticate(struct request *req)
 {
 	enum db_rc rc;
 
-	switch (auth_identify(req, peer_of(req), cached_only, &rc)) {
+	switch (identify(req, &rc)) {
 	case AUTH_OK:
 		req->authenticated = true;
 		return true;
+	case AUTH_NEEDS_DB_KNOWN: /* not from identify() */
 	case AUTH_NEEDS_DB:
-		http_of(req)->step = STEP_AUTH;
+		metrics_auth_failure("lookups_busy");
+		reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
+			    "as many callers this server does not know yet are being looked up "
+			    "as it allows; retry later");
 		break;
 	case AUTH_NO_CREDENTIAL:
 		metrics_auth_failure("no_credential");
@@ -402,8 +470,8 @@ static void after_auth(struct request *req)
 		check_body_headers(req);
 }
 
-/* Everything that can be decided from the headers alone, on the I/O thread; leaves step
- * at STEP_AUTH when the caller must be looked up in the database first. */
+/* Everything that can be decided from the headers alone (the caller included): any reply
+ * made here is the request's. */
 static void begin(struct request *req)
 {
 	struct http_request *h = http_of(req);
@@ -426,7 +494,7 @@ static void begin(struct request *req)
 	h->match = router_match(req, req->method, req->path);
 	needs_auth =
 	    h->match == ROUTE_FOUND ? req->route->kinds != 0 : strncmp(req->path, "/v1/", 4) == 0;
-	if (needs_auth && !authenticate(req, true))
+	if (needs_auth && !authenticate(req))
 		return;
 	after_auth(req);
 }
@@ -492,7 +560,7 @@ static bool parse_json_body(struct request *req)
 }
 
 /* The whole body has arrived (or there was none): false, with the reply made, when the
- * body cannot be taken. On the I/O thread. */
+ * body cannot be taken. */
 static bool body_acceptable(struct request *req)
 {
 	if (req->body_too_large) {
@@ -507,8 +575,7 @@ static bool body_acceptable(struct request *req)
 	return true;
 }
 
-/* Parses the body and runs the handler (on a worker, or on the I/O thread for a no_db
- * route). */
+/* Parses the body and runs the handler, on the connection's own thread. */
 static void run_handler(struct request *req)
 {
 	if (req->route->bodies != 0 && req->body_format == BODY_FORMAT_JSON &&
@@ -531,69 +598,12 @@ static bool has_body(struct request *req)
 	return cl != NULL && strspn(cl, "0") != strlen(cl);
 }
 
-/* Ends a worker's step: records the next step and resumes the connection, the last touch
- * of the request on this thread (the I/O thread may complete and free it at once). */
-static void step_done(struct request *req, enum step next)
-{
-	struct MHD_Connection *conn = req->conn;
-
-	http_of(req)->step = next;
-	MHD_resume_connection(conn);
-}
-
-static void work_auth(void *cls)
-{
-	struct request *req = cls;
-
-	if (authenticate(req, false))
-		after_auth(req);
-	step_done(req, STEP_AUTHED);
-}
-
-static void work_handler(void *cls)
-{
-	struct request *req = cls;
-
-	run_handler(req);
-	step_done(req, STEP_DONE);
-}
-
 /* After the headers: a reply made from them goes out at once when a body is on its way
  * (libmicrohttpd then discards it and closes the connection); without a body it waits
  * for the final call, so the connection stays alive. */
 static enum MHD_Result headers_done(struct request *req)
 {
-	http_of(req)->step = STEP_BODY;
 	return req->response != NULL && has_body(req) ? queue(req) : MHD_YES;
-}
-
-/* A queued step no worker took: the server is stopping. */
-static void work_cancelled(void *cls)
-{
-	struct request *req = cls;
-
-	reply_error(req, ERR_UNAVAILABLE, NULL, NULL, "the server is stopping; retry later");
-	step_done(req, http_of(req)->step == STEP_AUTH ? STEP_AUTHED : STEP_DONE);
-}
-
-/* Hands the request's current step (STEP_AUTH or STEP_HANDLER) to a worker, with the
- * connection suspended until the worker is done. With no room in the queue the request
- * is answered 503 at once, never suspended. */
-static enum MHD_Result offload(struct request *req, work_fn run)
-{
-	struct http_request *h = http_of(req);
-
-	if (!workpool_reserve()) {
-		reply_error(req, ERR_UNAVAILABLE, NULL, NULL,
-			    "the server has as many requests waiting as it may; retry later");
-		if (h->step == STEP_AUTH)
-			return headers_done(req);
-		h->step = STEP_DONE;
-		return queue(req);
-	}
-	MHD_suspend_connection(req->conn);
-	workpool_submit(run, work_cancelled, req);
-	return MHD_YES;
 }
 
 /* The final call: the body is complete (or there was none). */
@@ -601,12 +611,8 @@ static enum MHD_Result body_done(struct request *req)
 {
 	if (req->queued || req->response != NULL || !body_acceptable(req))
 		return queue(req);
-	if (router_no_db(req->route)) {
-		run_handler(req);
-		return queue(req);
-	}
-	http_of(req)->step = STEP_HANDLER;
-	return offload(req, work_handler);
+	run_handler(req);
+	return queue(req);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -618,6 +624,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 	(void)cls;
 	(void)version;
 	if (req == NULL) {
+		db_pool_join();
 		conns_request_started(slot_of(conn));
 		req = request_new(conn, url, method);
 		if (req == NULL) {
@@ -626,8 +633,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		}
 		*con_cls = req;
 		begin(req);
-		if (http_of(req)->step == STEP_AUTH)
-			return offload(req, work_auth);
 		return headers_done(req);
 	}
 	if (*upload_data_size > 0) {
@@ -636,20 +641,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	switch (http_of(req)->step) {
-	case STEP_AUTHED:
-		return headers_done(req);
-	case STEP_BODY:
-		return body_done(req);
-	case STEP_DONE:
-		return queue(req);
-	case STEP_HEADERS:
-	case STEP_AUTH:
-	case STEP_HANDLER:
-		break;
-	}
-	LOG_BUG("request %s called back in step %d", req->id, (int)http_of(req)->step);
-	return MHD_YES;
+	return body_done(req);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -779,16 +771,51 @@ static void raise_fd_limit(const struct config *cfg)
 			 (unsigned long long)rl.rlim_cur);
 }
 
-static void drain(unsigned grace_seconds)
+/* Waits up to @a ms for the requests in flight to end; false when some are left. */
+static bool drain(uint64_t ms)
 {
-	uint64_t deadline = log_monotonic_us() + (uint64_t)grace_seconds * 1000000u;
+	uint64_t deadline = log_monotonic_us() + ms * 1000u;
 	struct timespec ts = {0, 10 * 1000 * 1000};
 
 	while (atomic_load(&in_flight) > 0 && log_monotonic_us() < deadline)
 		nanosleep(&ts, NULL);
-	if (atomic_load(&in_flight) > 0)
-		LOG_WARN("%d requests still in flight after %u s; stopping anyway",
-			 atomic_load(&in_flight), grace_seconds);
+	return atomic_load(&in_flight) == 0;
+}
+
+/* SIGTERM: the requests in flight get the grace to finish (those waiting for a database
+ * connection go on waiting, within FINREG_POOL_WAIT_MS). Then the pool stops lending: a
+ * request still waiting for a connection answers 503 "the server is stopping", and gets
+ * up to STOP_REPLY_MS to send it; one running a statement finishes it (bounded by the
+ * statement timeout) while libmicrohttpd joins the connections' threads. */
+#define STOP_REPLY_MS 1000u
+
+static void finish_in_flight(unsigned grace_seconds)
+{
+	if (drain((uint64_t)grace_seconds * 1000u))
+		return;
+	LOG_WARN("%d requests still in flight after %u s; stopping anyway", atomic_load(&in_flight),
+		 grace_seconds);
+	db_pool_stop();
+	drain(STOP_REPLY_MS);
+}
+
+/* libmicrohttpd in thread-per-connection mode, fed by the acceptor (no listening socket). */
+static struct MHD_Daemon *start_daemon(const struct config *cfg, const char *cert, const char *key,
+				       const char *ca)
+{
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
+			 MHD_USE_TLS | MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET;
+
+	return MHD_start_daemon(
+	    flags, 0, NULL, NULL, &on_access, NULL, MHD_OPTION_HTTPS_MEM_CERT, cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_TRUST, ca,
+	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_STACK_SIZE,
+	    (size_t)THREAD_STACK, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + 16, MHD_OPTION_NOTIFY_COMPLETED,
+	    &on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, &on_connection, NULL,
+	    MHD_OPTION_UNESCAPE_CALLBACK, &unescape_none, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+	    &mhd_log, NULL, MHD_OPTION_END);
 }
 
 int server_run(const struct config *cfg)
@@ -797,8 +824,6 @@ int server_run(const struct config *cfg)
 	sigset_t signals;
 	char *cert = NULL, *key = NULL, *ca = NULL;
 	struct MHD_Daemon *d = NULL;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TLS | MHD_USE_ITC |
-			 MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME;
 	int sig, rc = 1, listen_fd = -1;
 
 	config = cfg;
@@ -825,8 +850,8 @@ int server_run(const struct config *cfg)
 		fprintf(stderr, "finregd: cannot start the connection watchdog\n");
 		goto out;
 	}
-	if (!workpool_start(cfg->threads, cfg->max_queued)) {
-		fprintf(stderr, "finregd: cannot start the request workers\n");
+	if (!lookups_init(cfg->threads) || !db_pool_start(cfg->threads, cfg->pool_wait_ms)) {
+		fprintf(stderr, "finregd: cannot set up the database connection pool\n");
 		goto out;
 	}
 	listen_fd = acceptor_listen(&addr, 1024);
@@ -834,16 +859,7 @@ int server_run(const struct config *cfg)
 		fprintf(stderr, "finregd: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
 		goto out;
 	}
-	d = MHD_start_daemon(
-	    flags, 0, NULL, NULL, &on_access, NULL, MHD_OPTION_HTTPS_MEM_CERT, cert,
-	    MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_TRUST, ca,
-	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE,
-	    cfg->io_threads, MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections + cfg->io_threads * 16,
-	    MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-	    &on_connection, NULL, MHD_OPTION_UNESCAPE_CALLBACK, &unescape_none, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, &mhd_log, NULL, MHD_OPTION_END);
+	d = start_daemon(cfg, cert, key, ca);
 	if (d == NULL) {
 		fprintf(stderr, "finregd: cannot serve on %s (TLS files?)\n", cfg->listen);
 		goto out;
@@ -853,25 +869,24 @@ int server_run(const struct config *cfg)
 		goto out;
 	}
 	listen_fd = -1; /* the acceptor's now */
-	LOG_INFO("serving https://%s with %u I/O threads and %u request workers", cfg->listen,
-		 cfg->io_threads, cfg->threads);
+	LOG_INFO("serving https://%s, a thread per connection, %u database connections",
+		 cfg->listen, cfg->threads);
 	while (sigwait(&signals, &sig) != 0)
 		;
 	LOG_INFO("signal %d: no new connections; finishing requests in flight", sig);
 	acceptor_stop();
-	drain(cfg->shutdown_grace);
-	/* Every suspended connection is resumed before libmicrohttpd stops: a queued step is
-	 * answered 503, a running one finishes (its statements are bounded). */
-	workpool_stop();
+	finish_in_flight(cfg->shutdown_grace);
+	db_pool_stop();
 	MHD_stop_daemon(d);
 	d = NULL;
+	db_pool_close();
 	conns_stop();
 	LOG_INFO("stopped");
 	rc = acceptor_failed() ? 1 : 0; /* a broken listening socket: exit non-zero */
 out:
-	workpool_stop();
 	if (d != NULL)
 		MHD_stop_daemon(d);
+	db_pool_close();
 	if (listen_fd >= 0)
 		close(listen_fd);
 	free(cert);

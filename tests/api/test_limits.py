@@ -140,12 +140,13 @@ def test_bodies_in_flight_share_a_budget_beyond_which_503_with_retry_after():
             t.sendall(head + b'{"loans":[')
             held.append(t)
         time.sleep(0.5)
-        # A caller the principal cache does not know yet is looked up by a request worker
-        # (a fresh one connects first): wait until the held uploads' lookups are done.
+        # A caller the principal cache does not know yet is looked up on a pooled database
+        # connection (a fresh one connects first): wait until the held uploads' lookups are
+        # done.
         deadline = time.monotonic() + 10
-        while not re.search(r'^finreg_workers_busy 0\n(.*\n)*finreg_work_queued 0$',
+        while not re.search(r'^finreg_db_pool_busy 0\n(.*\n)*finreg_db_pool_waiting 0$',
                             harness.client(None, server=s).get('/metrics').text, re.M):
-            assert time.monotonic() < deadline, 'the workers never went idle'
+            assert time.monotonic() < deadline, 'the pooled connections never went idle'
             time.sleep(0.05)
         t = _tls(s)
         t.sendall(head)

@@ -1,0 +1,380 @@
+"""No request stalls connections that are not its own: each connection has a thread of its
+own, and the request path's database connections are a pool (FINREG_THREADS) lent one
+transaction or statement at a time. A loan post held in the database (a psql session holds a
+lock on the loans table) holds its own thread and one pooled connection, while /healthz, the
+contract and requests needing other tables answer within a second on other connections.
+Posts of one bank held together (group commit leaders and members) do not either. A request
+that finds the pool busy waits at most FINREG_POOL_WAIT_MS, then 503 with Retry-After.
+Callers the principal cache does not know may hold at most half the pool: a flood of
+unknown tokens leaves a bank's posts and a streamed export alone. SIGTERM lets a held post
+finish; a request still waiting for a connection when the grace ends answers 503 "the server
+is stopping"; the exit is 0. A client leaving mid-export frees the export's connection.
+Each test runs on a private cluster, so its locks disturb no other test."""
+
+import re
+import secrets
+import signal
+import subprocess
+import threading
+import time
+
+import finreg_data as fd
+import harness
+import test_referrals_export as rx
+
+BANK = 'CIB-SM'
+
+
+def _setup(ctx):
+    cl = harness.Cluster()
+    ctx.defer(cl.destroy)
+    harness.finregd('migrate', cluster=cl)
+    for who in ('bank', 'regulator'):
+        kind, code, name = harness.PRINCIPALS[who]
+        harness.finregd('principal', 'add', '--kind', kind, '--code', code, '--name', name,
+                        '--cert', harness.cert_paths(who)[0], cluster=cl)
+    return cl
+
+
+def _server(ctx, cl, pool, **env):
+    s = harness.Server(cluster=cl, threads=pool,
+                       env={'FINREG_STATEMENT_TIMEOUT_MS': 30000, **env})
+
+    def stop():
+        if s.running():
+            rc = s.stop()
+            assert rc in (0, None), f'server exited {rc}; log:\n{s.log_tail()}'
+    ctx.defer(stop)
+    return s
+
+
+class _Lock:
+    """A psql session holding a lock on a table until release(): SHARE (writes wait,
+    reads and a new connection's PREPAREs do not), or ACCESS EXCLUSIVE (everything waits)."""
+
+    def __init__(self, cl, table, mode='SHARE'):
+        self.p = subprocess.Popen([harness.PSQL, '-X', '-q', '-d', cl.url, '-f', '-'],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, text=True)
+        self.p.stdin.write(f'BEGIN;\nLOCK TABLE {table} IN {mode} MODE;\n'
+                           f"SELECT 'locked';\n")
+        self.p.stdin.flush()
+        self.cl = cl
+        self.table = table
+        self.mode = ''.join(w.capitalize() for w in mode.split()) + 'Lock'
+        deadline = time.monotonic() + 10
+        while not self._granted():
+            assert time.monotonic() < deadline, 'the lock was never granted'
+            time.sleep(0.05)
+
+    def _granted(self):
+        return self.cl.psql(f"SELECT count(*) FROM pg_locks WHERE mode = '{self.mode}' "
+                            f"AND granted AND relation = '{self.table}'::regclass") != [['0']]
+
+    def release(self):
+        if self.p.stdin is not None and not self.p.stdin.closed:
+            self.p.stdin.close()
+        self.p.wait(10)
+
+
+def _in_background(fn):
+    out = {}
+
+    def run():
+        try:
+            out['r'] = fn()
+        except Exception as e:      # reported by the caller's asserts
+            out['r'] = e
+    t = threading.Thread(target=run)
+    t.start()
+    return t, out
+
+
+def _waiting_on_lock(cl, n):
+    """Waits until n sessions wait for a lock (the held posts reached the database)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if int(cl.psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+               [0][0]) >= n:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f'fewer than {n} sessions ever waited on the lock')
+
+
+def _timed(fn):
+    start = time.monotonic()
+    r = fn()
+    return r, time.monotonic() - start
+
+
+def _others_answer_at_once(s, fresh=4, whoami=True):
+    """On @a fresh new connections each: /healthz, the contract (no database), and (unless
+    the pool has no connection free for its look-up) a regulator's whoami answer within a
+    second."""
+    for i in range(fresh):
+        r, took = _timed(lambda: harness.client(None, server=s, timeout=5).get('/healthz'))
+        assert r.status == 200 and took < 1.0, (i, r, took)
+        r, took = _timed(lambda: harness.client(None, server=s, timeout=5)
+                         .get('/v1/openapi.json'))
+        assert r.status == 200 and took < 1.0, (i, r, took)
+    if not whoami:
+        return
+    r, took = _timed(lambda: harness.client('regulator', server=s, timeout=5).get('/v1/whoami'))
+    assert r.status == 200 and r.json()['code'] == 'SM-FSB' and took < 1.0, (r, took)
+
+
+def _hold_a_post(cl, s):
+    """A warm-up post (a pooled connection made, the bank in the principal cache), then a lock on loans and a post held by it
+    in the background. Returns (lock, thread, out, the held loan)."""
+    assert harness.client('bank', server=s).post('/v1/loans', json=fd.loan()).status == 201
+    held = fd.loan()
+    lock = _Lock(cl, 'loans')
+    try:
+        t, out = _in_background(lambda: harness.client('bank', server=s, timeout=60)
+                                .post('/v1/loans', json=held))
+        _waiting_on_lock(cl, 1)
+    except BaseException:
+        lock.release()
+        raise
+    return lock, t, out, held
+
+
+def test_a_post_held_in_the_database_stalls_no_other_connection(ctx):
+    cl = _setup(ctx)
+    s = _server(ctx, cl, pool=2)
+    lock, t, out, held = _hold_a_post(cl, s)
+    try:
+        _others_answer_at_once(s)
+        # A request that needs the database, another table, on the other connection.
+        r, took = _timed(lambda: harness.client('regulator', server=s, timeout=5)
+                         .get('/v1/lpr'))
+        assert r.status == 200 and took < 1.0, (r, took)
+        m = harness.client(None, server=s).get('/metrics').text
+        assert 'finreg_db_pool_connections 2\n' in m and 'finreg_db_pool_busy 1\n' in m, m
+        assert 'r' not in out, out      # still held
+    finally:
+        lock.release()
+    t.join(60)
+    assert getattr(out['r'], 'status', None) == 201, out['r']
+    assert cl.psql(f"SELECT count(*) FROM loans WHERE loan_ref = '{held['loan_ref']}'") \
+        == [['1']]
+
+
+def test_posts_of_one_bank_held_in_a_group_commit_stall_no_other_connection(ctx):
+    cl = _setup(ctx)
+    # Each held post may lead a group of its own (after 50 ms) and hold a connection.
+    s = _server(ctx, cl, pool=8)
+    for _ in range(4):      # connections made and prepared
+        assert harness.client('bank', server=s).post('/v1/loans', json=fd.loan()).status == 201
+    loans = [fd.loan() for _ in range(4)]
+    lock = _Lock(cl, 'loans')
+    try:
+        posts = [_in_background(lambda body=body: harness.client('bank', server=s, timeout=60)
+                                .post('/v1/loans', json=body)) for body in loans]
+        _waiting_on_lock(cl, 1)
+        time.sleep(0.2)         # the others joined a group or lead their own
+        _others_answer_at_once(s)
+    finally:
+        lock.release()
+    for t, _ in posts:
+        t.join(60)
+    bank = harness.client('bank', server=s)
+    for body, (_, out) in zip(loans, posts):
+        r = out['r']
+        # A member that gave up waiting for its group answers 503: retrying is safe.
+        assert getattr(r, 'status', None) in (201, 503), r
+        if r.status == 503:
+            assert r.header('Retry-After'), r
+            assert bank.post('/v1/loans', json=body).status in (200, 201)
+    refs = ','.join(f"'{b['loan_ref']}'" for b in loans)
+    assert cl.psql(f'SELECT count(*) FROM loans WHERE loan_ref IN ({refs})') == [['4']]
+
+
+def _metric(s, name):
+    m = re.search(rf'^{re.escape(name)} (\S+)$', harness.client(None, server=s)
+                  .get('/metrics').text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def _until(cond, what, seconds=5):
+    deadline = time.monotonic() + seconds
+    while not cond():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def _warm_pool(cl, s, n):
+    """Has all n pooled connections made and prepared (a lock on lpr holds n reads of it
+    together), so that a later lock cannot hold a new connection's PREPAREs."""
+    assert harness.client('regulator', server=s).get('/v1/whoami').status == 200
+    lock = _Lock(cl, 'lpr_rates', 'ACCESS EXCLUSIVE')
+    try:
+        reads = [_in_background(lambda: harness.client('regulator', server=s, timeout=60)
+                                .get('/v1/lpr')) for _ in range(n)]
+        _until(lambda: _metric(s, 'finreg_db_pool_busy') == n, 'the pool never filled')
+    finally:
+        lock.release()
+    for t, out in reads:
+        t.join(60)
+        assert getattr(out['r'], 'status', None) == 200, out['r']
+
+
+def test_a_busy_pool_is_503_with_retry_after_after_the_pool_wait(ctx):
+    cl = _setup(ctx)
+    s = _server(ctx, cl, pool=1, FINREG_POOL_WAIT_MS=1500)
+    # The regulator in the principal cache first (its look-up needs the pool too).
+    assert harness.client('regulator', server=s).get('/v1/whoami').status == 200
+    lock, t1, first, _ = _hold_a_post(cl, s)
+    try:
+        # The only connection is held: the next request waits for it (its own wait) ...
+        t2, second = _in_background(lambda: _timed(
+            lambda: harness.client('regulator', server=s, timeout=60).get('/v1/lpr')))
+        _until(lambda: _metric(s, 'finreg_db_pool_waiting') == 1, 'it never waited')
+        # ... while requests without the database answer at once ...
+        _others_answer_at_once(s, fresh=2, whoami=False)
+        t2.join(10)
+        # ... and after the pool wait it is 503 with Retry-After, not a longer wait.
+        r, took = second['r']
+        assert r.status == 503 and r.header('Retry-After') and 1.4 <= took < 4, (r, took)
+        assert r.json()['error']['code'] == 'unavailable', r.json()
+        assert _metric(s, 'finreg_db_pool_timeouts_total') == 1
+        assert 'r' not in first, first      # the held post is still held
+    finally:
+        lock.release()
+    t1.join(60)
+    assert getattr(first['r'], 'status', None) == 201, first['r']
+    assert harness.client('regulator', server=s).get('/v1/lpr').status == 200
+
+
+def test_unknown_tokens_take_at_most_half_the_pool_from_a_bank_and_an_export(ctx):
+    cl = _setup(ctx)
+    rx.load_referrals(cl, 1, 30000)
+    s = _server(ctx, cl, pool=4, FINREG_POOL_WAIT_MS=1000)
+    bank = harness.client('bank', server=s)
+    assert bank.post('/v1/loans', json=fd.loan()).status == 201     # the bank is known
+    _warm_pool(cl, s, 4)
+    # Look-ups of unknown tokens hang in the database: each holds its pooled connection.
+    lock = _Lock(cl, 'principal_tokens', 'ACCESS EXCLUSIVE')
+    stop = threading.Event()
+    seen = []
+
+    def flood():
+        while not stop.is_set():
+            c = harness.client(None, token='frt_' + secrets.token_hex(32), server=s,
+                               timeout=60)
+            r = c.get('/v1/whoami')
+            c.close()       # within the per-address connection limit
+            seen.append((r.status, r.header('Retry-After'), r.json()['error']['code']))
+    flooders = [threading.Thread(target=flood) for _ in range(12)]
+    try:
+        for f in flooders:
+            f.start()
+        _until(lambda: len(seen) >= 20, 'the flood was never answered', 20)
+        assert _metric(s, 'finreg_db_pool_busy') == 2, 'unknown tokens hold more than half'
+        ex, exported = _in_background(lambda: rx.export('regulator', 'format=csv', server=s))
+        loans = [fd.loan() for _ in range(20)]
+        for body in loans:
+            r, took = _timed(lambda: bank.post('/v1/loans', json=body))
+            assert r.status == 201 and took < 2.0, (r, took)
+        ex.join(120)
+        rows = rx.parse_csv(exported['r'])
+        assert len(rows) == 30001 and rows[-1][0] == 'RF-2020-030000', rows[-1]
+    finally:
+        stop.set()
+        lock.release()
+    for f in flooders:
+        f.join(60)
+    # Beyond the share: 503 with Retry-After after the wait; the looked-up ones: 401.
+    assert seen and {code for _, _, code in seen} <= {'unavailable', 'unauthenticated'}, seen
+    assert all(ra for st, ra, _ in seen if st == 503), seen
+    assert sum(1 for st, _, _ in seen if st == 503) >= 20, seen
+    refs = ','.join(f"'{b['loan_ref']}'" for b in loans)
+    assert cl.psql(f'SELECT count(*) FROM loans WHERE loan_ref IN ({refs})') == [['20']]
+    assert 'finreg_auth_failures_total{reason="lookups_busy"}' in \
+        harness.client(None, server=s).get('/metrics').text
+
+
+def test_a_burst_of_one_new_token_waits_for_its_look_up_rather_than_503(ctx):
+    cl = _setup(ctx)
+    out = harness.finregd('token', 'issue', '--principal', harness.PRINCIPALS['regulator'][1],
+                          cluster=cl).stdout.split()
+    s = _server(ctx, cl, pool=2)        # one look-up of a new token at a time
+    # A dashboard opening with a token the server has not seen: six requests at once.
+    calls = [_in_background(lambda: harness.client(None, token=out[0], server=s, timeout=30)
+                            .get('/v1/whoami')) for _ in range(6)]
+    for t, r in calls:
+        t.join(30)
+        assert getattr(r['r'], 'status', None) == 200, r['r']
+        assert r['r'].json()['code'] == 'SM-FSB'
+
+
+def test_sigterm_lets_a_post_held_in_the_database_finish_then_exits_0(ctx):
+    cl = _setup(ctx)
+    s = _server(ctx, cl, pool=1)
+    lock, t, out, held = _hold_a_post(cl, s)
+    try:
+        s.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while 'finishing requests in flight' not in s.log():
+            assert time.monotonic() < deadline, s.log_tail()
+            time.sleep(0.05)
+        time.sleep(0.3)
+        assert s.proc.poll() is None, 'exited with a request in flight'
+    finally:
+        lock.release()
+    t.join(60)
+    assert getattr(out['r'], 'status', None) == 201, out['r']
+    assert s.stop(timeout=15) == 0, s.log_tail()
+    assert cl.psql(f"SELECT count(*) FROM loans WHERE loan_ref = '{held['loan_ref']}'") \
+        == [['1']]
+
+
+def test_sigterm_answers_a_request_waiting_for_a_connection_503_stopping_at_the_grace(ctx):
+    cl = _setup(ctx)
+    s = _server(ctx, cl, pool=1, FINREG_POOL_WAIT_MS=60000, FINREG_SHUTDOWN_GRACE=2)
+    assert harness.client('regulator', server=s).get('/v1/whoami').status == 200
+    lock, t1, first, held = _hold_a_post(cl, s)
+    try:
+        t2, second = _in_background(lambda: harness.client('regulator', server=s, timeout=60)
+                                    .get('/v1/lpr'))
+        _until(lambda: _metric(s, 'finreg_db_pool_waiting') == 1, 'it never waited')
+        sent = time.monotonic()
+        s.proc.send_signal(signal.SIGTERM)
+        t2.join(10)
+        r = second['r']
+        # Waited through the grace (it might have got a connection), then refused.
+        assert time.monotonic() - sent >= 1.5, 'refused before the grace ended'
+        assert r.status == 503 and r.header('Retry-After'), r
+        assert 'the server is stopping' in r.json()['error']['message'], r.json()
+        assert s.proc.poll() is None, 'exited while a statement ran'
+    finally:
+        lock.release()
+    t1.join(60)
+    # The held post ran past the grace: it is stored (its answer may be cut off: a client
+    # retries with its Idempotency-Key), and the server exits 0 once it is done.
+    assert s.stop(timeout=15) == 0, s.log_tail()
+    assert cl.psql(f"SELECT count(*) FROM loans WHERE loan_ref = '{held['loan_ref']}'") \
+        == [['1']]
+
+
+def test_a_client_leaving_mid_export_frees_its_database_connection(ctx):
+    cl = _setup(ctx)
+    rx.load_referrals(cl, 1, 60000)      # 16 MB: more than socket buffers hold
+    s = _server(ctx, cl, pool=1, FINREG_MAX_EXPORTS=1)
+    streams = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'finregd-stream'"
+    c = harness.client('regulator', server=s)
+    c._connect()
+    c.conn.request('GET', '/v1/referrals/export?format=csv')
+    r = c.conn.getresponse()
+    assert r.status == 200 and r.read(10000).startswith(rx.BOM)
+    assert cl.psql(streams) == [['1']]      # the export's own connection, mid-query
+    # The export holds no pooled connection: the pool's only one serves a bank meanwhile.
+    r2, took = _timed(lambda: harness.client('bank', server=s).post('/v1/loans',
+                                                                    json=fd.loan()))
+    assert r2.status == 201 and took < 2, (r2, took)
+    c.close()                               # the client goes away mid-body
+    _until(lambda: cl.psql(streams) == [['0']], 'the stream connection was not closed', 10)
+    # The export's place under FINREG_MAX_EXPORTS=1 is free again: a whole export works.
+    rows = rx.parse_csv(rx.export('regulator', 'format=csv', server=s))
+    assert len(rows) == 60001 and rows[-1][0] == 'RF-2020-060000', rows[-1]
+    assert _metric(s, 'finreg_exports_in_flight') == 0
