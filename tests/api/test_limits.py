@@ -338,11 +338,13 @@ def test_tls_1_2_only_with_ecdhe_and_aead_and_tls_1_3():
 
 
 @contextlib.contextmanager
-def _export_held(s, table, path, warm_path):
+def _export_held(s, table, path, warm_path, query):
     """An export of path by the regulator, held by a lock on table that another session holds
-    while the block runs (its pool thread waits with it: the server has 16 threads, all
-    warmed up by warm_path first); the block starts once its query waits on the lock.
-    Yields a dict whose 'r' is the export's answer after."""
+    while the block runs (the server's 16 pool connections are warmed up by warm_path
+    first); the block starts once the export's own statement (its text begins with query)
+    waits on the lock. Other backends may wait on the lock too: a background thread of this
+    or another server of the cluster that connects meanwhile prepares its statements, and
+    preparing waits on the lock. Yields a dict whose 'r' is the export's answer after."""
     locker = subprocess.Popen([harness.PSQL, '-X', '-q', '-d', s.cluster.url, '-f', '-'],
                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, text=True)
@@ -361,8 +363,9 @@ def _export_held(s, table, path, warm_path):
         t.start()
         # Its query waits on the lock, so it holds its export slot (taken before the query).
         deadline = time.monotonic() + 60
-        while s.cluster.psql("SELECT count(*) FROM pg_stat_activity "
-                             "WHERE wait_event_type = 'Lock'") != [['1']]:
+        waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                   f"AND starts_with(query, '{query}')")
+        while s.cluster.psql(waiting) != [['1']]:
             assert time.monotonic() < deadline and 'r' not in first, first
             time.sleep(0.1)
         yield first
@@ -383,7 +386,8 @@ def test_concurrent_exports_are_capped_with_503_and_retry_after():
                                         'FINREG_STATEMENT_TIMEOUT_MS': 60000})
     # A lock held by another session keeps the first export's query waiting.
     with _export_held(s, 'referrals', '/v1/referrals/export?format=csv',
-                      '/v1/referrals?limit=1') as first:
+                      '/v1/referrals?limit=1',
+                      'SELECT r.ref, r.uscc, r.name') as first:
         busy = []
         spacers = []            # held open, so each try gets another descriptor, another thread
         for _ in range(12):     # on another pool thread than the waiting export
@@ -435,7 +439,8 @@ def test_xlsx_exports_count_against_the_same_export_cap_as_referral_exports():
     others = ['/v1/whitelist?format=xlsx', '/v1/stats/referrals?format=xlsx',
               '/v1/referrals/export?format=xlsx', '/v1/referrals/export?format=csv']
     answers = {}
-    with _export_held(s, 'loans', '/v1/loans?format=xlsx', '/v1/loans?limit=1') as first:
+    with _export_held(s, 'loans', '/v1/loans?format=xlsx', '/v1/loans?limit=1',
+                      'SELECT l.id, loan_json_of(l, f.registry_first_loan') as first:
         for path in others:
             answers[path] = _try_until_answered(s, path)
         assert 'r' not in first, first   # still held by the lock: the cap was full throughout
