@@ -181,10 +181,36 @@ CREATE OR REPLACE FUNCTION watch_loan_of(l loans) RETURNS watch_loan
     RETURN ROW(l.id, l.bank_code, l.borrower_uscc, l.issue_date, l.amount_fen, l.renewed_on,
                l.status = 'void')::watch_loan;
 
--- Appends the balance changes of loans @p_loans with sign @p_sign (watch_loan_balance
--- day by day): +amount on issue, -amount on the renewal date, and their repayments'
--- (watch_repayments_add) when @p_with_repayments (a new loan has none). Void loans, and
--- loans renewed on their issue date, have none.
+-- The balance rule (watch_loan_balance day by day) in one home, for the write path's
+-- triggers and the rebuild alike; set-returning SQL, so a LATERAL call is inlined (no
+-- call per row). A loan's own changes: +amount on its issue date, -amount on its renewal
+-- date; none when it is void or was renewed on its issue date.
+CREATE OR REPLACE FUNCTION watch_loan_days(p_issue date, p_amount bigint, p_renewed date,
+                                           p_void boolean)
+RETURNS TABLE (day date, delta bigint)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT x.day, x.delta
+    FROM (VALUES (p_issue, p_amount), (p_renewed, -p_amount)) AS x(day, delta)
+    WHERE NOT p_void AND (p_renewed IS NULL OR p_renewed > p_issue) AND x.day IS NOT NULL
+$$;
+
+-- A repayment's changes to its loan's balance: -amount on its date (on the issue date if
+-- dated before it), given back on the renewal date (the renewal takes what is left); none
+-- when dated on or after the renewal, or when the loan has no changes of its own.
+CREATE OR REPLACE FUNCTION watch_repayment_days(p_repaid date, p_amount bigint, p_issue date,
+                                                p_renewed date, p_void boolean)
+RETURNS TABLE (day date, delta bigint)
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT x.day, x.delta
+    FROM (VALUES (greatest(p_repaid, p_issue), -p_amount), (p_renewed, p_amount))
+        AS x(day, delta)
+    WHERE NOT p_void
+      AND (p_renewed IS NULL OR (p_renewed > p_issue AND p_repaid < p_renewed))
+      AND x.day IS NOT NULL
+$$;
+
+-- Appends the balance changes of loans @p_loans with sign @p_sign (watch_loan_days), and
+-- their repayments' (watch_repayments_add) when @p_with_repayments (a new loan has none).
 CREATE OR REPLACE FUNCTION watch_loan_add(p_loans watch_loan[], p_sign int,
                                           p_with_repayments boolean) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -195,10 +221,7 @@ BEGIN
     INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
     SELECT l.bank_code, l.uscc, x.day, p_sign * sum(x.delta)
     FROM unnest(p_loans) l
-    CROSS JOIN LATERAL (VALUES (l.issue_date, l.amount_fen),
-                               (l.renewed_on, -l.amount_fen)) AS x(day, delta)
-    WHERE NOT l.void AND (l.renewed_on IS NULL OR l.renewed_on > l.issue_date)
-      AND x.day IS NOT NULL
+    CROSS JOIN LATERAL watch_loan_days(l.issue_date, l.amount_fen, l.renewed_on, l.void) x
     GROUP BY l.bank_code, l.uscc, x.day
     HAVING sum(x.delta) <> 0;
     IF p_with_repayments THEN
@@ -207,8 +230,7 @@ BEGIN
 END $$;
 
 -- Appends the changes of the repayments of loans @p_loans (those with ids @p_ids, or all
--- when NULL) with sign @p_sign: each one dated before the renewal on its day (on the issue
--- date if dated before it), given back on the renewal date (the renewal takes what is left).
+-- when NULL) with sign @p_sign (watch_repayment_days).
 CREATE OR REPLACE FUNCTION watch_repayments_add(p_loans watch_loan[], p_ids bigint[],
                                                 p_sign int) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -217,11 +239,9 @@ BEGIN
     SELECT l.bank_code, l.uscc, x.day, p_sign * sum(x.delta)
     FROM unnest(p_loans) l
     JOIN repayments r ON r.loan_id = l.id
-    CROSS JOIN LATERAL (VALUES (greatest(r.repaid_on, l.issue_date), -r.amount_fen),
-                               (l.renewed_on, r.amount_fen)) AS x(day, delta)
-    WHERE (p_ids IS NULL OR r.id = ANY (p_ids)) AND NOT l.void
-      AND (l.renewed_on IS NULL OR (l.renewed_on > l.issue_date AND r.repaid_on < l.renewed_on))
-      AND x.day IS NOT NULL
+    CROSS JOIN LATERAL watch_repayment_days(r.repaid_on, r.amount_fen, l.issue_date,
+                                            l.renewed_on, l.void) x
+    WHERE p_ids IS NULL OR r.id = ANY (p_ids)
     GROUP BY l.bank_code, l.uscc, x.day
     HAVING sum(x.delta) <> 0;
 END $$;
@@ -241,9 +261,9 @@ BEGIN
       AND l.renewed_on IS NULL;
 END $$;
 
--- New loans: +amount on the issue date (and -amount on a renewal date, were one already
--- set), one delta row per bank, firm and day the statement touched: one INSERT over the
--- transition table, no per-row PL/pgSQL, no index to maintain (watch_loan_add's rule).
+-- New loans: their changes (watch_loan_days), one delta row per bank, firm and day the
+-- statement touched: one INSERT over the transition table, no per-row PL/pgSQL, no index
+-- to maintain.
 CREATE OR REPLACE FUNCTION watch_on_loan_insert() RETURNS trigger
 SET plan_cache_mode = force_generic_plan
 LANGUAGE plpgsql AS $$
@@ -251,10 +271,8 @@ BEGIN
     INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
     SELECT n.bank_code, n.borrower_uscc, x.day, sum(x.delta)
     FROM new_rows n
-    CROSS JOIN LATERAL (VALUES (n.issue_date, n.amount_fen),
-                               (n.renewed_on, -n.amount_fen)) AS x(day, delta)
-    WHERE n.status <> 'void' AND (n.renewed_on IS NULL OR n.renewed_on > n.issue_date)
-      AND x.day IS NOT NULL
+    CROSS JOIN LATERAL watch_loan_days(n.issue_date, n.amount_fen, n.renewed_on,
+                                       n.status = 'void') x
     GROUP BY 1, 2, 3
     HAVING sum(x.delta) <> 0;
     RETURN NULL;
@@ -290,8 +308,8 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- New repayments: their changes, with their loans as they are (watch_repayments_add's
--- rule), in one INSERT joining the transition table to the loans by key.
+-- New repayments: their changes (watch_repayment_days), with their loans as they are, in
+-- one INSERT joining the transition table to the loans by key.
 CREATE OR REPLACE FUNCTION watch_on_repayment_insert() RETURNS trigger
 SET plan_cache_mode = force_generic_plan
 LANGUAGE plpgsql AS $$
@@ -300,11 +318,8 @@ BEGIN
     SELECT l.bank_code, l.borrower_uscc, x.day, sum(x.delta)
     FROM new_rows r
     JOIN loans l ON l.id = r.loan_id
-    CROSS JOIN LATERAL (VALUES (greatest(r.repaid_on, l.issue_date), -r.amount_fen),
-                               (l.renewed_on, r.amount_fen)) AS x(day, delta)
-    WHERE l.status <> 'void'
-      AND (l.renewed_on IS NULL OR (l.renewed_on > l.issue_date AND r.repaid_on < l.renewed_on))
-      AND x.day IS NOT NULL
+    CROSS JOIN LATERAL watch_repayment_days(r.repaid_on, r.amount_fen, l.issue_date,
+                                            l.renewed_on, l.status = 'void') x
     GROUP BY 1, 2, 3
     HAVING sum(x.delta) <> 0;
     RETURN NULL;
@@ -320,6 +335,49 @@ CREATE OR REPLACE TRIGGER loans_watch_update AFTER UPDATE ON loans
 CREATE OR REPLACE TRIGGER repayments_watch_insert AFTER INSERT ON repayments
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION watch_on_repayment_insert();
+
+-- The latest day on or before @p_day on which the balance of bank @p_bank to firm @p_uscc
+-- fell from a balance b with @p_balance * 10 <= b * 7 (none: no row): the cut_from of a
+-- fall on @p_day that left @p_balance (migration 016). If a pair's balance at the end of A
+-- is at most 70% of that at the end of S > 0, then with f its first fall in (S, A] and l
+-- its last, balance(S) <= f's balance before it and balance(A) >= l's after it (only rises
+-- lie between), so l's cut_from is on or after f's day: in the window. Set-returning, so a
+-- LATERAL call is inlined.
+CREATE OR REPLACE FUNCTION watch_cut_from(p_bank text, p_uscc text, p_day date,
+                                          p_balance bigint)
+RETURNS TABLE (cut_from date)
+LANGUAGE sql STABLE AS $$
+    SELECT q.day FROM watch_balance q
+    WHERE q.bank_code = p_bank AND q.uscc = p_uscc AND q.day <= p_day AND q.delta < 0
+      AND p_balance * 10 <= (q.balance - q.delta) * 7
+    ORDER BY q.day DESC LIMIT 1
+$$;
+
+-- Sets cut_from (watch_cut_from) on the rows of the pairs @p_pairs ([{bank_code, uscc,
+-- day}]) from each one's day on (NULL on the rows that are not falls), or, when @p_pairs is
+-- NULL, on every fall of a timeline just built (its cut_from all NULL).
+CREATE OR REPLACE FUNCTION watch_cut_from_set(p_pairs jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_pairs IS NULL THEN
+        UPDATE watch_balance w SET cut_from = x.cut_from
+        FROM (SELECT f.bank_code, f.uscc, f.day, c.cut_from FROM watch_balance f
+              CROSS JOIN LATERAL watch_cut_from(f.bank_code, f.uscc, f.day, f.balance) c
+              WHERE f.delta < 0) x
+        WHERE w.bank_code = x.bank_code AND w.uscc = x.uscc AND w.day = x.day
+          AND w.cut_from IS DISTINCT FROM x.cut_from;
+        RETURN;
+    END IF;
+    UPDATE watch_balance w SET cut_from = x.cut_from
+    FROM (SELECT f.bank_code, f.uscc, f.day, c.cut_from
+          FROM jsonb_to_recordset(p_pairs) AS p(bank_code text, uscc text, day date)
+          JOIN watch_balance f ON f.bank_code = p.bank_code AND f.uscc = p.uscc
+                              AND f.day >= p.day
+          LEFT JOIN LATERAL watch_cut_from(f.bank_code, f.uscc, f.day, f.balance) c
+              ON f.delta < 0) x
+    WHERE w.bank_code = x.bank_code AND w.uscc = x.uscc AND w.day = x.day
+      AND w.cut_from IS DISTINCT FROM x.cut_from;
+END $$;
 
 -- Folds the pending changes into watch_balance; the caller holds the compaction lock
 -- (stats_compact). A new day row starts from the balance of the pair's day before; every
@@ -365,6 +423,12 @@ BEGIN
     DELETE FROM watch_balance w
     USING jsonb_to_recordset(v_ch) AS f(bank_code text, uscc text, day date, delta bigint)
     WHERE w.bank_code = f.bank_code AND w.uscc = f.uscc AND w.day = f.day AND w.delta = 0;
+    -- Every row of a changed pair from its earliest changed day on may have a new cut_from.
+    PERFORM watch_cut_from_set((
+        SELECT jsonb_agg(p) FROM (
+            SELECT f.bank_code, f.uscc, min(f.day) AS day
+            FROM jsonb_to_recordset(v_ch) AS f(bank_code text, uscc text, day date)
+            GROUP BY 1, 2) p));
     RETURN v_n;
 END $$;
 
@@ -390,6 +454,7 @@ BEGIN
     FROM (SELECT d.bank_code, d.uscc, d.day, sum(d.delta) AS delta FROM watch_balance_delta d
           GROUP BY 1, 2, 3 HAVING sum(d.delta) <> 0) g;
     TRUNCATE watch_balance_delta;
+    PERFORM watch_cut_from_set(NULL);
     INSERT INTO watch_payoffs (loan_id, paid_off_on, bank_code, uscc, loan_ref, maturity_date)
     SELECT l.id, max(r.repaid_on), l.bank_code, l.borrower_uscc, l.loan_ref, l.maturity_date
     FROM repayments r JOIN loans l ON l.id = r.loan_id
@@ -412,27 +477,25 @@ CREATE OR REPLACE FUNCTION watch_balance_on(p_bank text, p_uscc text, p_day date
 -- balance timeline (never a scan of loans), in one pass over the candidates:
 --  * recalls: the loans paid off in the window at least 30 days before maturity
 --    (watch_payoffs: live, never renewed), one row each;
---  * cut and cutoff candidates: the pairs with pending changes, and the pairs whose balance
---    fell in the window by enough: with b0 the balance before the window's first fall and a
---    the balance after its last, balance(S) <= b0 and balance(A) >= a (only increases lie
---    outside the falls), so a cut or cutoff needs min(balance after a fall) <= 70% of
---    max(balance before a fall). A pair with none of these cannot be a cut or cutoff, so a
---    recall's pair is judged as one only when it is such a candidate too.
+--  * cut and cutoff candidates: the pairs with pending changes, and the pairs with a fall
+--    in the window whose cut_from is in the window too (watch_cut_from: without one, the
+--    balance at A cannot be at most 70% of that at S); one index-only range of the small
+--    partial index watch_balance_cuts, no grouping of the window's falls. A pair with none
+--    of these cannot be a cut or cutoff, so a recall's pair is judged as one only when it
+--    is such a candidate too.
 -- Each candidate then takes, in one nested loop: the firm's size, county and name (its
--- registry record; one index-only probe of firms_watch), and both balances from two
--- index-only probes of its timeline (balance(A) is the balance of its latest row on or
--- before A; balance(S) is the balance before its first row in the window, or balance(A)
--- when it has none there), plus its pending changes (one pass over watch_balance_delta,
--- grouped by pair). The flags are one hashed semi-join each.
+-- registry record; one index-only probe of firms_watch), and both balances from one
+-- forward index-only range of its timeline rows in the window (balance(S) is the balance
+-- before the first, balance(A) that after the last; with none there, both are the
+-- balance of its last row before the window: one more probe), plus its pending changes
+-- (one pass over watch_balance_delta, grouped by pair). The flags are one hashed
+-- semi-join each.
 CREATE OR REPLACE FUNCTION withdrawal_alerts(p_start date, p_as_of date, p_bank text,
                                              p_county text, p_kind text, p_limit int)
 RETURNS TABLE (kind text, bank_code text, uscc text, name text, county_code text,
                outstanding_before bigint, outstanding_as_of bigint, day date, loan_ref text,
                referred boolean, whitelisted boolean, scf_member boolean)
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan
--- The falls of a 90-day window at 10 million loans group in ~10 MB: with the default 4 MB
--- the grouping spilled to disk (5 batches). Bounded per request.
-SET work_mem = '32MB' AS $$
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     -- Every look-up by key is a fenced LATERAL probe, so the one plan made per session
     -- stays index probes whatever the table sizes were when it was made.
@@ -454,10 +517,8 @@ BEGIN
         UNION ALL
         SELECT NULL, x.bank_code, x.uscc, NULL, NULL
         FROM (SELECT w.bank_code, w.uscc FROM watch_balance w
-              WHERE w.delta < 0 AND w.day > p_start AND w.day <= p_as_of
+              WHERE w.cut_from > p_start AND w.cut_from <= p_as_of AND w.day <= p_as_of
                 AND (p_bank IS NULL OR w.bank_code = p_bank)
-              GROUP BY w.bank_code, w.uscc
-              HAVING min(w.balance) * 10 <= max(w.balance - w.delta) * 7
               UNION
               SELECT d.bank_code, d.uscc FROM pend d) x
         WHERE p_kind IS DISTINCT FROM 'recall'),
@@ -469,14 +530,20 @@ BEGIN
         CROSS JOIN LATERAL (SELECT g.name, g.county_code, g.size FROM firms g
                             WHERE g.uscc = c.uscc OFFSET 0) f
         CROSS JOIN LATERAL (
-            SELECT coalesce((SELECT w.balance FROM watch_balance w
+            -- one forward range of the pair's rows in the window: balance(S) is the
+            -- balance before the first, balance(A) that after the last (else the last
+            -- row before the window's)
+            SELECT coalesce(r.last_after,
+                            (SELECT w.balance FROM watch_balance w
                              WHERE w.bank_code = c.bank_code AND w.uscc = c.uscc
-                               AND w.day <= p_as_of
+                               AND w.day <= p_start
                              ORDER BY w.day DESC LIMIT 1), 0) AS after,
-                   (SELECT w.balance - w.delta FROM watch_balance w
-                    WHERE w.bank_code = c.bank_code AND w.uscc = c.uscc
-                      AND w.day > p_start AND w.day <= p_as_of
-                    ORDER BY w.day LIMIT 1) AS first_before
+                   r.first_before
+            FROM (SELECT (min(ARRAY[w.day - p_start, w.balance - w.delta]))[2] AS first_before,
+                         (max(ARRAY[w.day - p_start, w.balance]))[2] AS last_after
+                  FROM watch_balance w
+                  WHERE w.bank_code = c.bank_code AND w.uscc = c.uscc
+                    AND w.day > p_start AND w.day <= p_as_of) r
             OFFSET 0) e
         LEFT JOIN pend d ON d.bank_code = c.bank_code AND d.uscc = c.uscc
         WHERE f.size IN ('medium', 'small', 'micro')

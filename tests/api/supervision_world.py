@@ -161,6 +161,12 @@ WHERE watch_balance_on(p.bank_code, p.borrower_uscc, d::date) <>
       (SELECT coalesce(sum(watch_loan_balance(l, d::date)), 0) FROM loans l
        WHERE l.bank_code = p.bank_code AND l.borrower_uscc = p.borrower_uscc);
 """
+# Falls whose cut_from (migration 016) is not what watch_cut_from gives on the folded rows.
+CUT_MISMATCHES = """
+SELECT count(*) FROM watch_balance f
+LEFT JOIN LATERAL watch_cut_from(f.bank_code, f.uscc, f.day, f.balance) c ON f.delta < 0
+WHERE f.cut_from IS DISTINCT FROM c.cut_from;
+"""
 
 
 def world():

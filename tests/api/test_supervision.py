@@ -211,6 +211,7 @@ def test_watch_timeline_equals_the_loans_every_day_renewals_included():
     assert cl.psql(check) == [['0']]
     cl.psql('SELECT stats_compact();')
     assert cl.psql(check) == [['0']]
+    assert cl.psql(w.CUT_MISMATCHES) == [['0']]
 
 
 def test_watch_csv_has_bom_header_and_the_same_rows():
