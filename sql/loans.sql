@@ -111,8 +111,23 @@ CREATE OR REPLACE FUNCTION loan_repaid_on_or_after(p_loan bigint, p_day date) RE
 --  * the loans a new loan renews are updated only when there are some: an UPDATE of no
 --    rows still fires the statistics update trigger, which matters most to single posts,
 --    stored in small groups (db/loan_group.c).
-CREATE OR REPLACE FUNCTION loan_ingest(p_bank text, p_items jsonb, p_atomic boolean,
-                                       p_dry_run boolean, p_return_loans boolean)
+--
+-- The items come as one array per field of loan_item, p_idx to p_spread_bp, in the type's
+-- attribute order (finregd builds them from service/db/loan_item.def; a test checks that
+-- list, the type and these parameters agree), turned into rows by one multi-argument
+-- unnest: no JSON document of the batch is built, sent or parsed (issue 11; it used to be
+-- jsonb read by jsonb_populate_recordset).
+DROP FUNCTION IF EXISTS loan_ingest(text, jsonb, boolean, boolean, boolean);
+CREATE OR REPLACE FUNCTION loan_ingest(
+    p_bank text, p_atomic boolean, p_dry_run boolean, p_return_loans boolean,
+    p_idx int[], p_loan_ref text[], p_content jsonb[], p_uscc text[], p_name text[],
+    p_county_code text[], p_industry_code text[], p_size text[], p_amount_fen bigint[],
+    p_issue_date date[], p_maturity_date date[], p_rate_e4 int[], p_guarantee_mode text[],
+    p_guarantor_code text[], p_first_loan boolean[], p_renewal boolean[],
+    p_renews_loan_ref text[], p_scf_program_id bigint[], p_relief_fund boolean[],
+    p_credit_line_fen bigint[], p_term_months int[], p_medium_long_term boolean[],
+    p_manufacturing boolean[], p_inclusive_small_micro boolean[], p_lpr_tenor text[],
+    p_lpr_e4 int[], p_spread_bp int[])
 RETURNS TABLE (idx int, status text, code text, rule text, field text, message text,
                loan jsonb)
 SET plan_cache_mode = force_generic_plan
@@ -126,8 +141,16 @@ DECLARE
     v_renewed bigint[];
     v_store boolean;
 BEGIN
-    v_items := ARRAY(SELECT x FROM jsonb_populate_recordset(NULL::loan_item, p_items) x
-                     ORDER BY x.idx);
+    v_items := ARRAY(
+        SELECT x FROM (
+            SELECT ROW(u.*)::loan_item AS x
+            FROM unnest(p_idx, p_loan_ref, p_content, p_uscc, p_name, p_county_code,
+                        p_industry_code, p_size, p_amount_fen, p_issue_date, p_maturity_date,
+                        p_rate_e4, p_guarantee_mode, p_guarantor_code, p_first_loan, p_renewal,
+                        p_renews_loan_ref, p_scf_program_id, p_relief_fund, p_credit_line_fen,
+                        p_term_months, p_medium_long_term, p_manufacturing,
+                        p_inclusive_small_micro, p_lpr_tenor, p_lpr_e4, p_spread_bp) u) s
+        ORDER BY (s.x).idx);
     IF cardinality(v_items) = 0 THEN
         RETURN;
     END IF;
