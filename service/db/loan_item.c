@@ -139,7 +139,8 @@ bool loan_columns_add(struct loan_columns *c, const struct loan_item *it, int id
 	for (int i = 0; i < LI__COUNT && ok; i++) {
 		const char *v = i == LI_IDX ? n : loan_item_get(it, (enum loan_item_field)i);
 
-		ok = buf_append(&c->col[i], c->n == 0 ? "{" : ",", 1) && element(&c->col[i], kinds[i], v);
+		ok = buf_append(&c->col[i], c->n == 0 ? "{" : ",", 1) &&
+		     element(&c->col[i], kinds[i], v);
 	}
 	c->n++;
 	return ok;

@@ -21,8 +21,8 @@ enum loan_item_field {
 /** The values of one item. Set up with loan_item_init; LI_IDX is never set (the call
  *  numbers its items). */
 struct loan_item {
-	struct buf text;    /* the values, each NUL-terminated */
-	int at[LI__COUNT];  /* where each value starts in text; -1: NULL */
+	struct buf text;   /* the values, each NUL-terminated */
+	int at[LI__COUNT]; /* where each value starts in text; -1: NULL */
 };
 
 void loan_item_init(struct loan_item *it);

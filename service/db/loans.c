@@ -151,8 +151,8 @@ static enum db_rc ingest_group(const struct ingest_call *call, struct loan_outco
 	return rc;
 }
 
-enum db_rc db_loan_ingest_one(const char *bank, const char *loan_ref,
-			      const struct loan_item *item, struct loan_outcome *out)
+enum db_rc db_loan_ingest_one(const char *bank, const char *loan_ref, const struct loan_item *item,
+			      struct loan_outcome *out)
 {
 	return loan_group_submit(ingest_group, bank, loan_ref, item, out);
 }

@@ -58,8 +58,8 @@ enum db_rc db_loan_ingest(const struct ingest_call *call, struct loan_outcomes *
  * @a bank, returning the stored loan: stored together with the single posts made at the
  * same time (group commit, see db/loan_group.c). Fills @a out (owned by the caller).
  */
-enum db_rc db_loan_ingest_one(const char *bank, const char *loan_ref,
-			      const struct loan_item *item, struct loan_outcome *out);
+enum db_rc db_loan_ingest_one(const char *bank, const char *loan_ref, const struct loan_item *item,
+			      struct loan_outcome *out);
 
 /** Builds the answer to remember for an Idempotency-Key: *status and a malloc'd *body
  *  (NULL when memory runs out: the ingest then rolls back with DB_NO_MEMORY).

@@ -25,8 +25,7 @@ static const char *flag(bool b)
 
 /* Fills @a it with the loan_item values of @a in and @a d (every field of db/loan_item.def
  * but idx, which the ingest call numbers). False when memory ran out. */
-static bool item_of(const struct loan_input *in, const struct loan_derived *d,
-		    struct loan_item *it)
+static bool item_of(const struct loan_input *in, const struct loan_derived *d, struct loan_item *it)
 {
 	json_t *content = loan_input_to_json(in);
 	char *text = content != NULL ? json_dumps(content, JSON_COMPACT) : NULL;
@@ -37,8 +36,7 @@ static bool item_of(const struct loan_input *in, const struct loan_derived *d,
 	date_format(in->issue_date, issue);
 	date_format(in->maturity_date, maturity);
 	ok = text != NULL && loan_item_set(it, LI_LOAN_REF, in->loan_ref) &&
-	     loan_item_set(it, LI_CONTENT, text) &&
-	     loan_item_set(it, LI_USCC, in->borrower.uscc) &&
+	     loan_item_set(it, LI_CONTENT, text) && loan_item_set(it, LI_USCC, in->borrower.uscc) &&
 	     loan_item_set(it, LI_NAME, in->borrower.name) &&
 	     loan_item_set(it, LI_COUNTY_CODE, in->borrower.county_code) &&
 	     loan_item_set(it, LI_INDUSTRY_CODE, in->borrower.industry_code) &&
@@ -61,10 +59,10 @@ static bool item_of(const struct loan_input *in, const struct loan_derived *d,
 	     loan_item_set(it, LI_MANUFACTURING, flag(d->manufacturing)) &&
 	     loan_item_set(it, LI_INCLUSIVE_SMALL_MICRO, flag(d->inclusive_small_micro)) &&
 	     loan_item_set(it, LI_LPR_TENOR, d->lpr_five_year ? "5Y" : "1Y") &&
-	     (d->has_lpr ? loan_item_set_int(it, LI_LPR_E4, d->lpr) &&
-			       loan_item_set_int(it, LI_SPREAD_BP, d->spread_bp)
-			 : loan_item_set(it, LI_LPR_E4, NULL) &&
-			       loan_item_set(it, LI_SPREAD_BP, NULL));
+	     (d->has_lpr
+		  ? loan_item_set_int(it, LI_LPR_E4, d->lpr) &&
+			loan_item_set_int(it, LI_SPREAD_BP, d->spread_bp)
+		  : loan_item_set(it, LI_LPR_E4, NULL) && loan_item_set(it, LI_SPREAD_BP, NULL));
 	free(text);
 	return ok;
 }

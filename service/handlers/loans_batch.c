@@ -216,7 +216,7 @@ static bool key_valid(const char *key)
 static void run(struct request *req, struct batch *b, const char *const *columns, const char *key)
 {
 	struct ingest_call call = {req->principal.code, columns, b->atomic,
-				   b->dry_run,          false,      false};
+				   b->dry_run,          false,   false};
 	bool c_rejected = false;
 	unsigned status = 0;
 	char *body = NULL;

@@ -142,7 +142,8 @@ static void *submit(void *arg)
 
 	loan_item_init(&item);
 	CHECK(loan_item_set(&item, LI_LOAN_REF, p->ref));
-	p->rc = loan_group_submit(fake_ingest, p->bank ? p->bank : "CIB-SM", p->ref, &item, &p->out);
+	p->rc =
+	    loan_group_submit(fake_ingest, p->bank ? p->bank : "CIB-SM", p->ref, &item, &p->out);
 	loan_item_free(&item);
 	__atomic_store_n(&p->finished, true, __ATOMIC_SEQ_CST);
 	return NULL;
