@@ -17,7 +17,7 @@ DOMAIN_SRC := $(sort $(wildcard service/domain/*.c))
 # Unit tests link the pure parts only: domain rules, JSON/CSV parsing, the error list.
 UNIT_LINK_SRC := $(DOMAIN_SRC) $(sort $(wildcard service/json/*.c)) service/errors.c service/log.c \
 	service/buf.c service/crypto.c \
-	service/db/loan_group.c service/db/loan_outcomes.c service/handlers/outcome.c \
+	service/db/loan_group.c service/db/loan_item.c service/db/loan_outcomes.c service/handlers/outcome.c \
 	service/handlers/loan_items.c
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))

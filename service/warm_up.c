@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "db/db.h"
+#include "db/loan_item.h"
 #include "db/loans.h"
 #include "handlers/common.h"
 #include "handlers/loan_items.h"
@@ -24,11 +25,17 @@
 static pthread_t thread;
 static bool started;
 
+/* The loan to ingest, as loan_prepare renders a client's, in the ingest's columns. */
+struct warm {
+	struct loan_columns cols;
+	const char *columns[LI__COUNT];
+};
+
 /* The ingest as a single post makes it (the stored loan returned), on the lent connection. */
 static bool warm_one(void *cls)
 {
-	const char *items = cls;
-	struct ingest_call call = {WARM_BANK, items, false, false, true, false};
+	struct warm *w = cls;
+	struct ingest_call call = {WARM_BANK, w->columns, false, false, true, false};
 	struct loan_outcomes out;
 	enum db_rc rc = db_loan_ingest_rehearse(&call, &out);
 
@@ -38,14 +45,16 @@ static bool warm_one(void *cls)
 	return rc == DB_OK;
 }
 
-/* The item of a plain valid loan, as loan_prepare renders a client's; NULL on failure. */
-static char *warm_item(void)
+/* Fills @a w with a plain valid loan; false on failure. */
+static bool warm_item(struct warm *w)
 {
 	struct refdata ref;
 	struct loan_prep p;
-	json_t *items = json_array(), *loan;
-	char *text = NULL;
+	struct loan_item item;
+	json_t *loan;
+	bool ok = false;
 
+	loan_item_init(&item);
 	loan = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:b, s:b,"
 			 " s:b}",
 			 "loan_ref", "warm-up", "borrower", "uscc", "91350402WARMUP000Q", "name",
@@ -53,30 +62,28 @@ static char *warm_item(void)
 			 "amount", "100000.00", "issue_date", "2020-05-12", "maturity_date",
 			 "2023-05-11", "rate", "4.3500", "guarantee_mode", "credit", "first_loan", 1,
 			 "renewal", 0, "relief_fund", 0);
-	if (items == NULL || loan == NULL || db_refdata(&ref) != DB_OK)
+	if (loan == NULL || db_refdata(&ref) != DB_OK)
 		goto out;
 	ref.policy.today = today_day();
-	if (!loan_prepare(loan, 0, NULL, &ref, items, &p))
-		goto out;
-	text = json_dumps(items, JSON_COMPACT);
+	ok = loan_prepare(loan, NULL, &ref, &item, &p) && loan_columns_add(&w->cols, &item, 0) &&
+	     loan_columns_finish(&w->cols, w->columns);
 out:
 	json_decref(loan);
-	json_decref(items);
-	return text;
+	loan_item_free(&item);
+	return ok;
 }
 
 static void *run(void *arg)
 {
 	struct timespec t0, t1;
 	unsigned warmed = 0;
-	char *items;
+	struct warm w = {0};
 
 	(void)arg;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	items = warm_item();
-	if (items != NULL)
-		warmed = db_pool_each(warm_one, items);
-	free(items);
+	if (warm_item(&w))
+		warmed = db_pool_each(warm_one, &w);
+	loan_columns_free(&w.cols);
 	db_disconnect();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	LOG_INFO("warm-up: %u database connections warmed in %.1f s", warmed,

@@ -114,8 +114,23 @@ CREATE OR REPLACE FUNCTION loan_repaid_on_or_after(p_loan bigint, p_day date) RE
 --  * the loans a new loan renews are updated only when there are some: an UPDATE of no
 --    rows still fires the statistics update trigger, which matters most to single posts,
 --    stored in small groups (db/loan_group.c).
-CREATE OR REPLACE FUNCTION loan_ingest(p_bank text, p_items jsonb, p_atomic boolean,
-                                       p_dry_run boolean, p_return_loans boolean)
+--
+-- The items come as one array per field of loan_item, p_idx to p_spread_bp, in the type's
+-- attribute order (finregd builds them from service/db/loan_item.def; a test checks that
+-- list, the type and these parameters agree), turned into rows by one multi-argument
+-- unnest: no JSON document of the batch is built, sent or parsed (issue 11; it used to be
+-- jsonb read by jsonb_populate_recordset).
+DROP FUNCTION IF EXISTS loan_ingest(text, jsonb, boolean, boolean, boolean);
+CREATE OR REPLACE FUNCTION loan_ingest(
+    p_bank text, p_atomic boolean, p_dry_run boolean, p_return_loans boolean,
+    p_idx int[], p_loan_ref text[], p_content jsonb[], p_uscc text[], p_name text[],
+    p_county_code text[], p_industry_code text[], p_size text[], p_amount_fen bigint[],
+    p_issue_date date[], p_maturity_date date[], p_rate_e4 int[], p_guarantee_mode text[],
+    p_guarantor_code text[], p_first_loan boolean[], p_renewal boolean[],
+    p_renews_loan_ref text[], p_scf_program_id bigint[], p_relief_fund boolean[],
+    p_credit_line_fen bigint[], p_term_months int[], p_medium_long_term boolean[],
+    p_manufacturing boolean[], p_inclusive_small_micro boolean[], p_lpr_tenor text[],
+    p_lpr_e4 int[], p_spread_bp int[])
 RETURNS TABLE (idx int, status text, code text, rule text, field text, message text,
                loan jsonb)
 SET plan_cache_mode = force_generic_plan
@@ -129,8 +144,16 @@ DECLARE
     v_renewed bigint[];
     v_store boolean;
 BEGIN
-    v_items := ARRAY(SELECT x FROM jsonb_populate_recordset(NULL::loan_item, p_items) x
-                     ORDER BY x.idx);
+    v_items := ARRAY(
+        SELECT x FROM (
+            SELECT ROW(u.*)::loan_item AS x
+            FROM unnest(p_idx, p_loan_ref, p_content, p_uscc, p_name, p_county_code,
+                        p_industry_code, p_size, p_amount_fen, p_issue_date, p_maturity_date,
+                        p_rate_e4, p_guarantee_mode, p_guarantor_code, p_first_loan, p_renewal,
+                        p_renews_loan_ref, p_scf_program_id, p_relief_fund, p_credit_line_fen,
+                        p_term_months, p_medium_long_term, p_manufacturing,
+                        p_inclusive_small_micro, p_lpr_tenor, p_lpr_e4, p_spread_bp) u) s
+        ORDER BY (s.x).idx);
     IF cardinality(v_items) = 0 THEN
         RETURN;
     END IF;
@@ -248,10 +271,11 @@ BEGIN
                         ORDER BY i.idx) o) i
             ORDER BY i.loan_ref
             ON CONFLICT ON CONSTRAINT loans_bank_code_loan_ref_key DO NOTHING
-            RETURNING id, loan_ref, content, renews_loan_id),
+            RETURNING id, loan_ref, renews_loan_id),
+        -- Content NULL: as in loans (migration 015), until a correction replaces it.
         versions AS (
-            INSERT INTO loan_versions (loan_id, version, change, content, changed_by)
-            SELECT f.id, 1, 'created', f.content, p_bank FROM fresh f)
+            INSERT INTO loan_versions (loan_id, version, change, changed_by)
+            SELECT f.id, 1, 'created', p_bank FROM fresh f)
         SELECT coalesce(array_agg(f.id), '{}'), coalesce(array_agg(f.loan_ref), '{}'),
                array_agg(f.id) FILTER (WHERE f.renews_loan_id IS NOT NULL)
         INTO v_ids, v_refs, v_renewed FROM fresh f;
@@ -493,6 +517,9 @@ BEGIN
                            updated_at = now()
         WHERE x.id = v_new_target;
     END IF;
+    -- The versions that read their content from loans (content NULL, migration 015) get
+    -- the content this correction replaces; the new version reads it from loans in turn.
+    UPDATE loan_versions v SET content = l.content WHERE v.loan_id = l.id AND v.content IS NULL;
     UPDATE loans x SET
         borrower_uscc = i.uscc, borrower_name = i.name, county_code = i.county_code,
         industry_code = i.industry_code, size = i.size, amount_fen = i.amount_fen,
@@ -508,8 +535,8 @@ BEGIN
         status = CASE WHEN x.status = 'renewed' THEN 'renewed'
                       WHEN x.repaid_fen >= i.amount_fen THEN 'repaid' ELSE 'active' END
     WHERE x.id = l.id RETURNING * INTO l;
-    INSERT INTO loan_versions (loan_id, version, change, content, changed_by)
-    VALUES (l.id, l.version, 'corrected', l.content, p_bank);
+    INSERT INTO loan_versions (loan_id, version, change, changed_by)
+    VALUES (l.id, l.version, 'corrected', p_bank);
     PERFORM loan_warnings_raise(ARRAY[l.id]);
     RETURN QUERY SELECT 'updated', NULL, NULL, NULL, NULL, loan_to_json(l);
 END $$;
@@ -540,8 +567,9 @@ BEGIN
     UPDATE loans x SET status = 'void', void_reason = p_reason, voided_at = now(),
                        version = x.version + 1, updated_at = now()
     WHERE x.id = l.id RETURNING * INTO l;
-    INSERT INTO loan_versions (loan_id, version, change, content, reason, changed_by)
-    VALUES (l.id, l.version, 'voided', l.content, p_reason, p_bank);
+    -- A void loan's content never changes again: the version reads it from loans.
+    INSERT INTO loan_versions (loan_id, version, change, reason, changed_by)
+    VALUES (l.id, l.version, 'voided', p_reason, p_bank);
     RETURN QUERY SELECT 'voided', NULL, NULL, loan_to_json(l);
 END $$;
 
@@ -617,13 +645,15 @@ CREATE OR REPLACE FUNCTION repayment_to_json(r repayments) RETURNS jsonb
                               'created_at', ts_text(r.created_at));
 
 -- A loan's versions (created, corrected, voided) and repayments, oldest first; NULL when
--- bank @p_bank has no loan @p_ref.
+-- bank @p_bank has no loan @p_ref. A version's content NULL is the loan's current content
+-- (migration 015).
 CREATE OR REPLACE FUNCTION loan_history(p_bank text, p_ref text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'bank_code', l.bank_code, 'loan_ref', l.loan_ref, 'version', l.version,
         'versions', (SELECT jsonb_agg(jsonb_build_object(
-                         'version', v.version, 'change', v.change, 'content', v.content,
+                         'version', v.version, 'change', v.change,
+                         'content', coalesce(v.content, l.content),
                          'reason', v.reason, 'changed_at', ts_text(v.changed_at),
                          'changed_by', v.changed_by) ORDER BY v.version)
                      FROM loan_versions v WHERE v.loan_id = l.id),

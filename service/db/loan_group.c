@@ -37,7 +37,7 @@ struct member {
 	const char *bank;
 	const char *loan_ref;
 	const char *renews; /* the renewed loan's loan_ref, or NULL */
-	json_t *item;
+	const struct loan_item *item;
 	struct loan_outcome *out;
 	enum db_rc rc;
 	bool taken;              /* in a group being stored */
@@ -141,7 +141,7 @@ static void wake_queue(void)
  * its own, so that a member that gave up waiting (and whose request is gone) is never
  * touched while the group is being stored. */
 struct stored {
-	json_t *item;
+	struct loan_item item; /* failed when it could not be copied: the group answers 503 */
 	struct loan_outcome out;
 	enum db_rc rc;
 };
@@ -149,23 +149,19 @@ struct stored {
 /* Stores @a n items of @a bank with @a ingest (lock not held): fills each one's outcome. */
 static void store_group(loan_group_ingest_fn ingest, const char *bank, struct stored *st, size_t n)
 {
-	json_t *items = json_array();
-	struct ingest_call call = {bank, NULL, false, false, true, false};
+	struct loan_columns cols = {0};
+	const char *params[LI__COUNT];
+	struct ingest_call call = {bank, params, false, false, true, false};
 	struct loan_outcomes out = {NULL, 0};
+	bool whole = true;
 	enum db_rc rc;
-	char *text;
 
-	for (size_t i = 0; i < n; i++) {
-		json_object_set_new(st[i].item, "idx", json_integer((json_int_t)i));
-		json_array_append(items, st[i].item);
-	}
-	text = json_dumps(items, JSON_COMPACT);
-	json_decref(items);
-	rc = text != NULL ? DB_OK : DB_UNAVAILABLE;
-	call.items = text;
+	for (size_t i = 0; i < n; i++)
+		whole = loan_columns_add(&cols, &st[i].item, (int)i) && whole;
+	rc = whole && loan_columns_finish(&cols, params) ? DB_OK : DB_UNAVAILABLE;
 	if (rc == DB_OK)
 		rc = ingest(&call, &out);
-	free(text);
+	loan_columns_free(&cols);
 	if (rc == DB_OK && out.n != n)
 		rc = DB_ERROR;
 	for (size_t i = 0; i < n; i++) {
@@ -198,7 +194,7 @@ static void deadline_in(struct timespec *t, long ms)
 static void hand_out(struct member **group, struct stored *st, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		json_decref(st[i].item);
+		loan_item_free(&st[i].item);
 		if (i > 0 && group[i] == NULL) { /* gave up waiting */
 			loan_outcome_clear(&st[i].out);
 			continue;
@@ -213,7 +209,7 @@ static void hand_out(struct member **group, struct stored *st, size_t n)
 }
 
 enum db_rc loan_group_submit(loan_group_ingest_fn ingest, const char *bank, const char *loan_ref,
-			     json_t *item, struct loan_outcome *out)
+			     const struct loan_item *item, struct loan_outcome *out)
 {
 	struct member self = {
 	    .bank = bank, .loan_ref = loan_ref, .item = item, .out = out, .rc = DB_ERROR};
@@ -222,7 +218,7 @@ enum db_rc loan_group_submit(loan_group_ingest_fn ingest, const char *bank, cons
 	pthread_condattr_t attr;
 	size_t n;
 
-	self.renews = json_string_value(json_object_get(item, "renews_loan_ref"));
+	self.renews = loan_item_get(item, LI_RENEWS_LOAN_REF);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&self.cond, &attr);
@@ -257,7 +253,8 @@ enum db_rc loan_group_submit(loan_group_ingest_fn ingest, const char *bank, cons
 	n = take_group(&self, group);
 	for (size_t i = 0; i < n; i++) {
 		memset(&st[i], 0, sizeof st[i]);
-		st[i].item = json_deep_copy(group[i]->item);
+		if (!loan_item_copy(&st[i].item, group[i]->item))
+			st[i].item.text.failed = true; /* the group answers 503 */
 	}
 	pthread_mutex_unlock(&lock);
 

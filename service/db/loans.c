@@ -16,8 +16,11 @@
 #include "metrics.h"
 
 const struct db_stmt db_stmts_loans[] = {
+    /* $5.. are the items, one array per field of db/loan_item.def, typed by the function. */
     {"loan_ingest", "SELECT idx, status, code, rule, field, message, loan::text"
-		    " FROM loan_ingest($1, $2::jsonb, $3::boolean, $4::boolean, $5::boolean)"},
+		    " FROM loan_ingest($1, $2::boolean, $3::boolean, $4::boolean, $5, $6, $7, $8,"
+		    " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,"
+		    " $24, $25, $26, $27, $28, $29, $30, $31)"},
     {"loan_correct", "SELECT status, code, rule, field, message, loan::text"
 		     " FROM loan_correct($1, $2, $3::int, $4::jsonb)"},
     {"loan_void", "SELECT status, code, NULL, NULL, message, loan::text"
@@ -84,13 +87,19 @@ static void read_outcome(const PGresult *r, int row, int col, struct loan_outcom
 		o->repayment = db_value_dup(r, row, col + 6);
 }
 
+_Static_assert(LI__COUNT == 27, "the statement loan_ingest passes 27 item arrays, $5 to $31");
+
 static enum db_rc run_ingest(PGconn *c, const struct ingest_call *call, struct loan_outcomes *out)
 {
-	const char *params[] = {call->bank, call->items, call->atomic ? "t" : "f",
-				call->dry_run ? "t" : "f", call->return_loans ? "t" : "f"};
+	const char *params[4 + LI__COUNT] = {call->bank, call->atomic ? "t" : "f",
+					     call->dry_run ? "t" : "f",
+					     call->return_loans ? "t" : "f"};
 	enum db_rc rc;
-	PGresult *r = db_run(c, "loan_ingest", 5, params, &rc);
+	PGresult *r;
 	int n;
+
+	memcpy(params + 4, call->columns, LI__COUNT * sizeof *params);
+	r = db_run(c, "loan_ingest", 4 + LI__COUNT, params, &rc);
 
 	loan_outcomes_free(out);
 	if (r == NULL)
@@ -159,7 +168,7 @@ static enum db_rc ingest_group(const struct ingest_call *call, struct loan_outco
 	return rc;
 }
 
-enum db_rc db_loan_ingest_one(const char *bank, const char *loan_ref, json_t *item,
+enum db_rc db_loan_ingest_one(const char *bank, const char *loan_ref, const struct loan_item *item,
 			      struct loan_outcome *out)
 {
 	return loan_group_submit(ingest_group, bank, loan_ref, item, out);

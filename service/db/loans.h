@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "db/db.h"
+#include "db/loan_item.h"
 #include "domain/loan.h"
 
 /** What the database said about one loan operation or batch item. Strings are owned by
@@ -36,10 +37,11 @@ struct loan_outcomes {
 
 void loan_outcomes_free(struct loan_outcomes *r);
 
-/** One ingest call: @a items is a JSON array of loan_item objects (type: migration 003). */
+/** One ingest call: @a columns are the items, one array literal per field of
+ *  db/loan_item.def (loan_columns_finish). */
 struct ingest_call {
 	const char *bank;
-	const char *items;
+	const char *const *columns;
 	bool atomic;
 	bool dry_run;
 	bool return_loans;
@@ -56,11 +58,11 @@ enum db_rc db_loan_ingest(const struct ingest_call *call, struct loan_outcomes *
 enum db_rc db_loan_ingest_rehearse(const struct ingest_call *call, struct loan_outcomes *out);
 
 /**
- * Ingests one single-post item (a loan_item object; its "idx" is overwritten) of bank
+ * Ingests one single-post item of bank
  * @a bank, returning the stored loan: stored together with the single posts made at the
  * same time (group commit, see db/loan_group.c). Fills @a out (owned by the caller).
  */
-enum db_rc db_loan_ingest_one(const char *bank, const char *loan_ref, json_t *item,
+enum db_rc db_loan_ingest_one(const char *bank, const char *loan_ref, const struct loan_item *item,
 			      struct loan_outcome *out);
 
 /** Builds the answer to remember for an Idempotency-Key: *status and a malloc'd *body
@@ -91,7 +93,7 @@ void db_idempotency_keep(unsigned seconds);
  *  nothing), and none on a standby. */
 enum db_rc db_idempotency_purge(long long *deleted);
 
-/** Correction of loan @a ref at @a version with one loan_item (JSON text). */
+/** Correction of loan @a ref at @a version with one loan_item (JSON text, loan_item_json). */
 enum db_rc db_loan_correct(const char *bank, const char *ref, int version, const char *item,
 			   struct loan_outcome *out);
 

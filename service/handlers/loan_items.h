@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "db/loan_item.h"
 #include "db/loans.h"
 #include "json/fields.h"
 
@@ -18,12 +19,12 @@ struct loan_prep {
 };
 
 /**
- * Prepares loan object @a obj (index @a idx; field paths get @a prefix). On success
- * appends its item to @a items (a JSON array) and returns true; otherwise fills p->err:
- * ERR_UNAVAILABLE when memory ran out (not the loan's fault: the caller answers 503).
+ * Prepares loan object @a obj (field paths get @a prefix). On success fills @a item (set
+ * up with loan_item_init; emptied first) and returns true; otherwise leaves it empty and
+ * fills p->err: ERR_UNAVAILABLE when memory ran out (not the loan's fault: 503).
  */
-bool loan_prepare(const json_t *obj, int idx, const char *prefix, const struct refdata *ref,
-		  json_t *items, struct loan_prep *p);
+bool loan_prepare(const json_t *obj, const char *prefix, const struct refdata *ref,
+		  struct loan_item *item, struct loan_prep *p);
 
 /** The error object of a batch result or the contract error body for @a err. */
 json_t *field_error_json(const struct field_error *err);

@@ -50,17 +50,18 @@ void loans_post(struct request *req)
 	struct refdata ref;
 	struct loan_prep p;
 	struct loan_outcome out;
-	json_t *items = json_array();
+	struct loan_item item;
 	enum db_rc rc;
 
 	memset(&out, 0, sizeof out);
+	loan_item_init(&item);
 	if (!load_refdata(req, &ref))
 		goto out;
-	if (!loan_prepare(req->json, 0, NULL, &ref, items, &p)) {
+	if (!loan_prepare(req->json, NULL, &ref, &item, &p)) {
 		reply_field_error(req, &p.err);
 		goto out;
 	}
-	rc = db_loan_ingest_one(req->principal.code, p.loan_ref, json_array_get(items, 0), &out);
+	rc = db_loan_ingest_one(req->principal.code, p.loan_ref, &item, &out);
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
 		goto out;
@@ -78,7 +79,7 @@ void loans_post(struct request *req)
 	reply_loan(req, strcmp(out.status, "created") == 0 ? 201 : 200, out.loan);
 	out.loan = NULL;
 out:
-	json_decref(items);
+	loan_item_free(&item);
 	loan_outcome_clear(&out);
 }
 
@@ -240,14 +241,15 @@ void loans_put(struct request *req)
 	struct refdata ref;
 	struct loan_prep p;
 	struct loan_outcome o = {0};
-	json_t *items = json_array();
+	struct loan_item it;
 	char *item = NULL;
 	int version;
 	enum db_rc rc;
 
+	loan_item_init(&it);
 	if (!if_match_version(req, &version) || !load_refdata(req, &ref))
 		goto out;
-	if (!loan_prepare(req->json, 0, NULL, &ref, items, &p)) {
+	if (!loan_prepare(req->json, NULL, &ref, &it, &p)) {
 		reply_field_error(req, &p.err);
 		goto out;
 	}
@@ -256,7 +258,11 @@ void loans_put(struct request *req)
 			    "loan_ref: must match the loan_ref in the path");
 		goto out;
 	}
-	item = json_dumps(json_array_get(items, 0), JSON_COMPACT);
+	item = loan_item_json(&it, 0);
+	if (item == NULL) {
+		reply_out_of_memory(req);
+		goto out;
+	}
 	rc = db_loan_correct(req->principal.code, req_param(req, 0), version, item, &o);
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
@@ -270,7 +276,7 @@ void loans_put(struct request *req)
 	o.loan = NULL;
 out:
 	free(item);
-	json_decref(items);
+	loan_item_free(&it);
 	loan_outcome_clear(&o);
 }
 

@@ -213,10 +213,10 @@ static bool key_valid(const char *key)
 	return true;
 }
 
-static void run(struct request *req, struct batch *b, const char *items_text, const char *key)
+static void run(struct request *req, struct batch *b, const char *const *columns, const char *key)
 {
-	struct ingest_call call = {req->principal.code, items_text, b->atomic,
-				   b->dry_run,          false,      false};
+	struct ingest_call call = {req->principal.code, columns, b->atomic,
+				   b->dry_run,          false,   false};
 	bool c_rejected = false;
 	unsigned status = 0;
 	char *body = NULL;
@@ -274,11 +274,14 @@ void loans_batch_post(struct request *req)
 {
 	struct batch b = {0};
 	struct refdata ref;
-	json_t *items = json_array();
+	struct loan_item item;
+	struct loan_columns cols = {0};
+	const char *columns[LI__COUNT];
 	const char *key = req_header(req, "Idempotency-Key");
-	char *items_text = NULL;
+	bool whole = true;
 	enum db_rc rc;
 
+	loan_item_init(&item);
 	b.request_id = req->id;
 	if (!query_flag(req, "atomic", &b.atomic) || !query_flag(req, "dry_run", &b.dry_run))
 		goto out;
@@ -308,22 +311,22 @@ void loans_batch_post(struct request *req)
 		char prefix[32];
 
 		snprintf(prefix, sizeof prefix, "loans[%zu]", i);
-		loan_prepare(json_array_get(b.loans, i), (int)i, prefix, &ref, items, &b.preps[i]);
-		if (b.preps[i].rejected && b.preps[i].err.code == ERR_UNAVAILABLE) {
-			reply_out_of_memory(req); /* the whole batch: 503, nothing stored */
-			goto out;
-		}
+		if (loan_prepare(json_array_get(b.loans, i), prefix, &ref, &item, &b.preps[i]))
+			whole = loan_columns_add(&cols, &item, (int)i);
+		else
+			whole = !(b.preps[i].rejected && b.preps[i].err.code == ERR_UNAVAILABLE);
+		if (!whole)
+			break;
 	}
-	items_text = json_dumps(items, JSON_COMPACT);
-	if (items_text == NULL) {
-		reply_out_of_memory(req);
+	if (!whole || !loan_columns_finish(&cols, columns)) {
+		reply_out_of_memory(req); /* the whole batch: 503, nothing stored */
 		goto out;
 	}
-	run(req, &b, items_text, key);
+	run(req, &b, columns, key);
 out:
-	free(items_text);
+	loan_item_free(&item);
+	loan_columns_free(&cols);
 	free(b.preps);
 	free(b.rejected_rules);
-	json_decref(items);
 	json_decref(b.csv_rows);
 }

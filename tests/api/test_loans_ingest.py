@@ -133,14 +133,24 @@ def test_rules_endpoint_lists_exactly_the_catalog_of_docs_rules_md():
 
 
 def test_the_item_finregd_renders_has_exactly_the_fields_of_the_sql_type_loan_item():
-    # loan_ingest reads items with jsonb_populate_record: a key the C side forgot would
-    # silently become NULL. The C list (service/db/loan_item.def) must be the type's.
+    # finregd sends an ingest's items as one array per field of service/db/loan_item.def,
+    # in that order, to loan_ingest's parameters after its first four, which loan_ingest
+    # turns positionally into the type loan_item (and a correction sends one item as a JSON
+    # object read with jsonb_populate_record, where a missing key silently becomes NULL).
+    # So the C list, the type's attributes and the function's parameters must be one list.
     with open(os.path.join(ROOT, 'service', 'db', 'loan_item.def'), encoding='utf-8') as f:
-        c_keys = re.findall(r'^X\(LI_\w+, "(\w+)"\)$', f.read(), re.MULTILINE)
-    rows = harness.psql("SELECT attname FROM pg_attribute WHERE attrelid = 'loan_item'::regclass"
+        c_fields = re.findall(r'^X\(LI_\w+, "(\w+)", (\w+)\)$', f.read(), re.MULTILINE)
+    rows = harness.psql("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute"
+                        " WHERE attrelid = 'loan_item'::regclass"
                         " AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
-    sql_keys = [r[0] for r in rows]
-    assert len(c_keys) > 20 and c_keys == sql_keys, (c_keys, sql_keys)
+    canon = {'int': 'integer', 'bigint': 'bigint', 'text': 'text', 'date': 'date',
+             'boolean': 'boolean', 'jsonb': 'jsonb'}
+    assert len(c_fields) > 20 and [(k, canon[t]) for k, t in c_fields] == \
+        [tuple(r) for r in rows], (c_fields, rows)
+    args = harness.psql("SELECT a.n, format_type(a.t, NULL) FROM pg_proc p,"
+                        " unnest(p.proargnames, p.proargtypes::oid[]) WITH ORDINALITY a(n, t, o)"
+                        " WHERE p.proname = 'loan_ingest' AND a.o <= p.pronargs ORDER BY a.o")
+    assert [tuple(r) for r in args[4:]] == [('p_' + k, canon[t] + '[]') for k, t in c_fields], args
 
 
 def test_rules_endpoint_answers_every_principal_kind():

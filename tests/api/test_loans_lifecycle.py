@@ -4,6 +4,7 @@ renewals (L016: the renewed loan's status and balance, released again when the r
 voided or corrected) and loan_refs that need percent-encoding in paths."""
 
 import copy
+import json
 
 import finreg_data as fd
 import harness
@@ -293,6 +294,40 @@ def test_history_lists_every_version_created_corrected_voided_with_content():
     assert h['versions'][0]['reason'] is None
     assert all(v['changed_at'] for v in h['versions'])
     assert h['repayments'] == []
+
+
+def test_a_version_stores_no_copy_of_the_current_content_and_history_answers_the_same():
+    # Migration 015: a version whose content is the loan's current content holds NULL; a
+    # correction writes the content it replaces into those rows first. The history answers
+    # byte for byte what it answers with copies (rows stored before 015 keep theirs).
+    c = harness.client('bank')
+    body = fd.loan(amount='100.5', credit_line=...)
+    create(c, body)
+    ref = body['loan_ref']
+
+    def stored():
+        return harness.psql("SELECT v.version, v.content IS NULL, v.content = l.content"
+                            " FROM loan_versions v JOIN loans l ON l.id = v.loan_id"
+                            " WHERE l.bank_code = 'CIB-SM' AND l.loan_ref = '%s'"
+                            " ORDER BY v.version" % ref)
+
+    def history_text():
+        r = c.get(path(ref, '/history'))
+        assert r.status == 200, r
+        return r.body
+
+    assert stored() == [['1', 't', '']]
+    put(c, dict(copy.deepcopy(body), amount='200.00', credit_line='300.00'), 1)
+    put(c, dict(copy.deepcopy(body), amount='250.00', credit_line='300.00'), 2)
+    assert stored() == [['1', 'f', 'f'], ['2', 'f', 'f'], ['3', 't', '']]
+    before = history_text()
+    harness.psql("UPDATE loan_versions v SET content = l.content FROM loans l"
+                 " WHERE l.id = v.loan_id AND l.bank_code = 'CIB-SM' AND l.loan_ref = '%s'"
+                 " AND v.content IS NULL" % ref)
+    assert stored() == [['1', 'f', 'f'], ['2', 'f', 'f'], ['3', 'f', 't']]
+    assert history_text() == before
+    h = json.loads(before)
+    assert [v['content']['amount'] for v in h['versions']] == ['100.50', '200.00', '250.00']
 
 
 # --------------------------------------------------------------------------- void

@@ -43,21 +43,54 @@ static void open_gate(void)
 	pthread_mutex_unlock(&seen_lock);
 }
 
+/* The elements of array literal @a lit (as db/loan_item.c writes them: quoted elements
+ * with '"' and '\\' escaped, or bare ones), at most MAX_POSTS of 32 bytes. */
+static size_t elements(const char *lit, char out[MAX_POSTS][32])
+{
+	size_t n = 0;
+	const char *p = lit + 1;
+
+	while (*p != '\0' && *p != '}' && n < MAX_POSTS) {
+		size_t k = 0;
+		bool quoted = *p == '"';
+
+		p += quoted;
+		while (*p != '\0' && (quoted ? *p != '"' : (*p != ',' && *p != '}'))) {
+			if (*p == '\\')
+				p++;
+			if (k < 31)
+				out[n][k++] = *p;
+			p++;
+		}
+		out[n++][k] = '\0';
+		p += quoted;
+		p += *p == ',';
+	}
+	return n;
+}
+
 /* Creates every item, rejects refs starting "BAD" (L013) and fails any call holding a
  * ref starting "FAIL". The first call waits while the gate is closed. */
 static enum db_rc fake_ingest(const struct ingest_call *call, struct loan_outcomes *out)
 {
-	json_t *items = json_loads(call->items, 0, NULL);
-	size_t n = json_array_size(items);
+	static char refs[MAX_POSTS][32], idxs[MAX_POSTS][32]; /* under seen_lock */
+	char item_refs[MAX_POSTS][32];
+	int item_idx[MAX_POSTS];
+	size_t n;
 	bool fail = false;
 	int g;
 
 	pthread_mutex_lock(&seen_lock);
+	n = elements(call->columns[LI_LOAN_REF], refs);
+	CHECK(elements(call->columns[LI_IDX], idxs) == n);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(item_refs[i], refs[i], sizeof item_refs[i]);
+		item_idx[i] = atoi(idxs[i]);
+	}
 	g = n_groups++;
 	items_seen += (int)n;
 	for (size_t i = 0; i < n && i < MAX_POSTS; i++) {
-		const char *ref =
-		    json_string_value(json_object_get(json_array_get(items, i), "loan_ref"));
+		const char *ref = item_refs[i];
 
 		snprintf(group_refs[g][i], sizeof group_refs[g][i], "%s", ref);
 		fail = fail || strncmp(ref, "FAIL", 4) == 0;
@@ -70,19 +103,16 @@ static enum db_rc fake_ingest(const struct ingest_call *call, struct loan_outcom
 			pthread_cond_wait(&gate_open, &seen_lock);
 	pthread_mutex_unlock(&seen_lock);
 
-	if (fail) {
-		json_decref(items);
+	if (fail)
 		return DB_ERROR;
-	}
 	out->items = calloc(n, sizeof *out->items);
 	out->n = n;
 	for (size_t i = 0; i < n; i++) {
-		json_t *item = json_array_get(items, i);
-		const char *ref = json_string_value(json_object_get(item, "loan_ref"));
+		const char *ref = item_refs[i];
 		struct loan_outcome *o = &out->items[i];
 		char loan[64];
 
-		o->idx = (int)json_integer_value(json_object_get(item, "idx"));
+		o->idx = item_idx[i];
 		if (strncmp(ref, "BAD", 3) == 0) {
 			snprintf(o->status, sizeof o->status, "rejected");
 			snprintf(o->rule, sizeof o->rule, "L013");
@@ -93,7 +123,6 @@ static enum db_rc fake_ingest(const struct ingest_call *call, struct loan_outcom
 			o->loan = strdup(loan);
 		}
 	}
-	json_decref(items);
 	return DB_OK;
 }
 
@@ -109,10 +138,13 @@ struct post {
 static void *submit(void *arg)
 {
 	struct post *p = arg;
-	json_t *item = json_pack("{s:i, s:s}", "idx", 99, "loan_ref", p->ref);
+	struct loan_item item;
 
-	p->rc = loan_group_submit(fake_ingest, p->bank ? p->bank : "CIB-SM", p->ref, item, &p->out);
-	json_decref(item);
+	loan_item_init(&item);
+	CHECK(loan_item_set(&item, LI_LOAN_REF, p->ref));
+	p->rc =
+	    loan_group_submit(fake_ingest, p->bank ? p->bank : "CIB-SM", p->ref, &item, &p->out);
+	loan_item_free(&item);
 	__atomic_store_n(&p->finished, true, __ATOMIC_SEQ_CST);
 	return NULL;
 }

@@ -43,34 +43,72 @@ static void test_out_of_memory_is_unavailable_and_leaves_no_item(void)
 
 	CHECK(obj != NULL);
 	for (n = 0; n < 1000 && !ok; n++) {
-		json_t *items = json_array();
+		struct loan_item item;
 
+		loan_item_init(&item);
 		jansson_fail_after(n);
-		ok = loan_prepare(obj, 0, NULL, &ref, items, &p);
+		ok = loan_prepare(obj, NULL, &ref, &item, &p);
 		jansson_fail_after(-1);
 		if (ok) {
-			json_t *item = json_array_get(items, 0);
-
-			CHECK(json_array_size(items) == 1);
-			CHECK_STR(json_string_value(json_object_get(item, "loan_ref")),
-				  "CIB-SM-2020-000123");
-			CHECK(json_integer_value(json_object_get(item, "amount_fen")) == 500000000);
+			CHECK_STR(loan_item_get(&item, LI_LOAN_REF), "CIB-SM-2020-000123");
+			CHECK_STR(loan_item_get(&item, LI_AMOUNT_FEN), "500000000");
 		} else {
 			failures++;
 			CHECK(p.rejected);
 			CHECK(p.err.code == ERR_UNAVAILABLE);
 			CHECK(p.err.rule == NULL);
 			CHECK(strstr(p.err.message, "memory") != NULL);
-			CHECK(json_array_size(items) == 0);
+			CHECK(loan_item_get(&item, LI_LOAN_REF) == NULL);
 		}
-		json_decref(items);
+		loan_item_free(&item);
 	}
 	CHECK(ok && failures > 10);
 	json_decref(obj);
 }
 
+/* The array literals of a call: quoted text with '"' and '\\' escaped, bare numbers and
+ * booleans, NULL for a missing value; and the JSON item of a correction. */
+static void test_columns_and_json_of_items(void)
+{
+	struct loan_item a, b;
+	struct loan_columns cols = {0};
+	const char *params[LI__COUNT];
+	char *json;
+
+	loan_item_init(&a);
+	loan_item_init(&b);
+	CHECK(loan_item_set(&a, LI_LOAN_REF, "R-\"1\"\\x,{NULL}"));
+	CHECK(loan_item_set(&a, LI_CONTENT, "{\"a\":\"q\\\"\"}"));
+	CHECK(loan_item_set_int(&a, LI_AMOUNT_FEN, 500));
+	CHECK(loan_item_set(&a, LI_FIRST_LOAN, "t"));
+	CHECK(loan_item_set(&a, LI_ISSUE_DATE, "2020-05-12"));
+	CHECK(loan_item_set(&b, LI_LOAN_REF, "NULL"));
+	CHECK(loan_item_set(&b, LI_FIRST_LOAN, "f"));
+	CHECK(loan_columns_add(&cols, &a, 0) && loan_columns_add(&cols, &b, 7));
+	CHECK(loan_columns_finish(&cols, params));
+	CHECK_STR(params[LI_IDX], "{0,7}");
+	CHECK_STR(params[LI_LOAN_REF], "{\"R-\\\"1\\\"\\\\x,{NULL}\",\"NULL\"}");
+	CHECK_STR(params[LI_CONTENT], "{\"{\\\"a\\\":\\\"q\\\\\\\"\\\"}\",NULL}");
+	CHECK_STR(params[LI_AMOUNT_FEN], "{500,NULL}");
+	CHECK_STR(params[LI_FIRST_LOAN], "{t,f}");
+	CHECK_STR(params[LI_ISSUE_DATE], "{\"2020-05-12\",NULL}");
+	json = loan_item_json(&a, 3);
+	CHECK(json != NULL && strstr(json, "{\"idx\":3,\"loan_ref\":\"R-\\\"1\\\"\\\\x,{NULL}\","
+					   "\"content\":{\"a\":\"q\\\"\"},\"uscc\":null,") == json);
+	CHECK(strstr(json, "\"amount_fen\":500,\"issue_date\":\"2020-05-12\",") != NULL);
+	CHECK(strstr(json, "\"first_loan\":true,\"renewal\":null,") != NULL);
+	free(json);
+	loan_columns_free(&cols);
+	CHECK(loan_columns_finish(&cols, params));
+	CHECK_STR(params[LI_IDX], "{}");
+	loan_columns_free(&cols);
+	loan_item_free(&a);
+	loan_item_free(&b);
+}
+
 int main(void)
 {
 	RUN(test_out_of_memory_is_unavailable_and_leaves_no_item);
+	RUN(test_columns_and_json_of_items);
 	return CHECK_SUMMARY();
 }
