@@ -1,5 +1,6 @@
 /* Implementation of compactor.h: a periodic task (periodic.h) with its own database
- * connection. */
+ * connection. Each run also notes the loans table's size, so that the request path's
+ * connections make their plans again when it has doubled (db_plans_note_size). */
 #include "compactor.h"
 
 #include "db/db.h"
@@ -17,7 +18,10 @@ static int64_t pending_rows(void)
 static void compact(void)
 {
 	long long moved = 0;
+	int64_t pages;
 
+	if (db_loans_pages(&pages) == DB_OK)
+		db_plans_note_size(pages);
 	if (db_stats_compact(&moved) == DB_OK) /* the database away: the next run tries again */
 		metrics_compactor_ran(pending_rows());
 }

@@ -10,7 +10,10 @@
 -- Generic plans, made once per session, beat re-planning every call (custom plans) by far
 -- for single loans, and cost nothing for batches (their look-ups are index probes). A
 -- generic plan is made once, possibly while the tables are still empty: the ingest's
--- look-ups by key are written as fenced LATERAL probes so they stay index probes.
+-- look-ups by key are written as fenced LATERAL probes so they stay per-item probes, but on
+-- an empty table the planner may still probe loans_bank_id (every loan of the bank) instead
+-- of the (bank_code, loan_ref) key; finregd makes its plans again each time the loans
+-- table has doubled (db.c, db_plans_note_size).
 -- PL/pgSQL rather than SQL on the write path: its plans are cached for the session instead
 -- of being made anew at every call.
 

@@ -35,7 +35,7 @@ static const char *db_url = "dbname=finreg";
 
 static _Thread_local PGconn *tl_conn;
 static _Thread_local bool tl_prepared;
-static _Thread_local unsigned tl_uses; /* db_get() calls on this connection */
+static _Thread_local unsigned tl_plan_epoch; /* plan_epoch when its plans were last dropped */
 static _Thread_local bool tl_broken;
 static _Thread_local bool tl_no_memory; /* db_note_no_memory() since the work began */
 static _Thread_local bool tl_had_conn;
@@ -91,12 +91,12 @@ void db_configure(const char *url)
 
 void db_conn_swap(struct db_conn_slot *o)
 {
-	struct db_conn_slot mine = {tl_conn,     tl_prepared,  tl_uses,   tl_broken,
+	struct db_conn_slot mine = {tl_conn,     tl_prepared,  tl_plan_epoch, tl_broken,
 				    tl_had_conn, tl_failed_at, tl_replica};
 
 	tl_conn = o->conn;
 	tl_prepared = o->prepared;
-	tl_uses = o->uses;
+	tl_plan_epoch = o->plan_epoch;
 	tl_broken = o->broken;
 	tl_had_conn = o->had_conn;
 	tl_failed_at = o->failed_at;
@@ -113,7 +113,7 @@ void db_disconnect(void)
 	}
 	tl_conn = NULL;
 	tl_prepared = false;
-	tl_uses = 0;
+	tl_plan_epoch = 0;
 	tl_broken = false;
 }
 
@@ -297,6 +297,44 @@ static void lease_end(void)
 	pool_lent--;
 	pthread_cond_signal(&pool_freed);
 	pthread_mutex_unlock(&pool_lock);
+}
+
+/* Lends entry @a i of the pool to this pooled thread when it is free; false when a
+ * request holds it (it is in use, so warm anyway) or the pool stopped. */
+static bool lease_entry(unsigned i)
+{
+	struct pool_entry *e = &pool[i];
+	bool free_now;
+
+	pthread_mutex_lock(&pool_lock);
+	free_now = pool_open && !e->lent;
+	if (free_now) {
+		e->lent = true;
+		pool_lent++;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	if (!free_now)
+		return false;
+	tl_lease_depth = 1;
+	tl_lease = e;
+	db_conn_swap(&e->primary);
+	db_route_swap_replica(&e->replica);
+	return true;
+}
+
+unsigned db_pool_each(bool (*fn)(void *cls), void *cls)
+{
+	unsigned done = 0;
+
+	db_pool_join();
+	for (unsigned i = 0; tl_pooled && i < pool_size && !db_pool_stopping(); i++) {
+		if (!lease_entry(i))
+			continue;
+		if (fn(cls))
+			done++;
+		lease_end();
+	}
+	return done;
 }
 
 int db_schema_version_expected(void)
@@ -715,18 +753,41 @@ PGconn *db_get_unprepared(enum db_rc *rc)
 }
 
 /* A generic plan is made once per session and kept until something invalidates it, such
- * as an ANALYZE. Made while the tables of a new registry are nearly empty, it can pick an
- * index that turns a look-up by key into a scan of a bank's loans once they are not
- * (autovacuum's ANALYZE may be a minute away, and the loans arrive meanwhile). So a
- * connection drops its plans on its 2nd, 4th, 8th ... 4096th use, and they are made again
- * from the tables' current size, ever less often, while a young registry grows. */
-static void replan_while_young(PGconn *c)
+ * as an ANALYZE. Made while the tables of a new registry are empty, it picks indexes by a
+ * tie: the look-up of a loan by (bank_code, loan_ref) went through loans_bank_id and read
+ * every loan of the bank per item, so a new registry's first minutes ingested at a third
+ * of the speed (autovacuum's ANALYZE may be a minute away, and the loans arrive meanwhile).
+ * So every connection drops its plans when the loans table has doubled in size since the
+ * last time (db_plans_note_size, from the compactor every second; from 8 pages on), and
+ * they are made again from the tables' current size: at 8, 16, 32 ... pages, ever less
+ * often while a registry grows, and about 17 times in a registry's life up to 8 GB. */
+#define PLANS_FIRST_PAGES 8
+static atomic_uint plan_epoch;
+static int64_t epoch_pages = -1; /* the compactor's thread only */
+
+void db_plans_note_size(int64_t pages)
+{
+	if (epoch_pages < 0) {
+		epoch_pages = pages; /* the size the server started at (its plans are made now) */
+		return;
+	}
+	if (pages >= PLANS_FIRST_PAGES && pages >= 2 * epoch_pages) {
+		epoch_pages = pages;
+		atomic_fetch_add(&plan_epoch, 1);
+		LOG_INFO("plans: the loans table is at %lld pages, connections plan again",
+			 (long long)pages);
+	}
+}
+
+static void replan_when_grown(PGconn *c)
 {
 	enum db_rc rc;
+	unsigned epoch = atomic_load(&plan_epoch);
 
-	tl_uses++;
-	if (tl_uses > 1 && tl_uses <= 4096 && (tl_uses & (tl_uses - 1)) == 0)
-		PQclear(db_run_sql(c, "DISCARD PLANS", &rc));
+	if (epoch == tl_plan_epoch)
+		return;
+	tl_plan_epoch = epoch;
+	PQclear(db_run_sql(c, "DISCARD PLANS", &rc));
 }
 
 PGconn *db_get(enum db_rc *rc)
@@ -734,7 +795,7 @@ PGconn *db_get(enum db_rc *rc)
 	PGconn *c = get_conn(rc);
 
 	if (c != NULL && tl_prepared)
-		replan_while_young(c);
+		replan_when_grown(c);
 	if (c == NULL || tl_prepared)
 		return c;
 	*rc = check_schema(c);
@@ -746,6 +807,7 @@ PGconn *db_get(enum db_rc *rc)
 		return NULL;
 	}
 	tl_prepared = true;
+	tl_plan_epoch = atomic_load(&plan_epoch);
 	return c;
 }
 

@@ -60,6 +60,11 @@ bool db_pool_stopping(void);
 /** Closes the pool's connections (every thread that borrowed has ended). */
 void db_pool_close(void);
 
+/** Calls @a fn once on each of the pool's connections in turn (this thread joins the pool;
+ *  each is lent to it for the call; one a request holds now is skipped), until the
+ *  pool stops. Returns how many calls answered true. For the warm-up (warm_up.h). */
+unsigned db_pool_each(bool (*fn)(void *cls), void *cls);
+
 /** For /metrics. */
 struct db_pool_stats {
 	unsigned size, busy, waiting; /* connections; lent now; threads waiting for one */
@@ -69,6 +74,10 @@ void db_pool_stats(struct db_pool_stats *out);
 
 /** Closes this thread's connection, if any (call on thread exit or in the CLI). */
 void db_disconnect(void);
+
+/** The loans table's size in pages, noted every second (the compactor): when it has
+ *  doubled, every connection drops its generic plans before its next statement. */
+void db_plans_note_size(int64_t pages);
 
 /** Latest migration version this binary knows (compiled in). */
 int db_schema_version_expected(void);

@@ -16,7 +16,7 @@
 struct db_conn_slot {
 	PGconn *conn;
 	bool prepared;
-	unsigned uses;
+	unsigned plan_epoch;
 	bool broken;
 	bool had_conn;
 	uint64_t failed_at;

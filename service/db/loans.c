@@ -141,6 +141,23 @@ enum db_rc db_loan_ingest(const struct ingest_call *call, struct loan_outcomes *
 	return db_once(do_ingest, &s);
 }
 
+static enum db_rc do_rehearse(PGconn *c, void *cls)
+{
+	enum db_rc rc = do_ingest(c, cls);
+
+	return rc == DB_OK ? DB_ABORT : rc; /* rolled back whatever it did */
+}
+
+enum db_rc db_loan_ingest_rehearse(const struct ingest_call *call, struct loan_outcomes *out)
+{
+	struct ingest_state s = {call, out};
+	enum db_rc rc;
+
+	memset(out, 0, sizeof *out);
+	rc = db_tx(do_rehearse, &s, false);
+	return rc == DB_ABORT ? DB_OK : rc;
+}
+
 /* db_loan_ingest for one group of single posts, counted for /metrics. */
 static enum db_rc ingest_group(const struct ingest_call *call, struct loan_outcomes *out)
 {

@@ -53,6 +53,10 @@ struct ingest_call {
 /** Runs the ingest; fills @a out (cleared first). */
 enum db_rc db_loan_ingest(const struct ingest_call *call, struct loan_outcomes *out);
 
+/** Runs the ingest like db_loan_ingest and rolls it back: nothing stays stored (the
+ *  loan id drawn is skipped). DB_OK with @a out filled as if stored. For the warm-up. */
+enum db_rc db_loan_ingest_rehearse(const struct ingest_call *call, struct loan_outcomes *out);
+
 /**
  * Ingests one single-post item of bank
  * @a bank, returning the stored loan: stored together with the single posts made at the

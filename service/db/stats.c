@@ -25,6 +25,7 @@ const struct db_stmt db_stmts_stats[] = {
     {"stats_compact", "SELECT stats_compact()"},
     {"stats_bank_names", "SELECT code, name FROM principals WHERE kind = 'bank'"},
     {"stats_pending_rows", "SELECT count(*) FROM stats_pending"},
+    {"loans_pages", "SELECT pg_relation_size('loans') / 8192"},
     {NULL, NULL},
 };
 
@@ -169,6 +170,11 @@ enum db_rc db_bank_names(name_row_fn fn, void *cls)
 static void count_row(void *cls, const PGresult *r, int row)
 {
 	*(int64_t *)cls = db_value_int(r, row, 0);
+}
+
+enum db_rc db_loans_pages(int64_t *pages)
+{
+	return db_rows("loans_pages", 0, NULL, count_row, pages);
 }
 
 enum db_rc db_stats_pending_rows(int64_t *rows)

@@ -75,5 +75,7 @@ typedef void (*name_row_fn)(void *cls, const char *code, const char *name);
 enum db_rc db_bank_names(name_row_fn fn, void *cls);
 /** Pending statistics rows the compactor has not folded yet (for /metrics). */
 enum db_rc db_stats_pending_rows(int64_t *rows);
+/** The loans table's size in 8 KiB pages (for db_plans_note_size). */
+enum db_rc db_loans_pages(int64_t *pages);
 
 #endif

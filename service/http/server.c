@@ -38,6 +38,7 @@
 #include "http/router.h"
 #include "log.h"
 #include "metrics.h"
+#include "warm_up.h"
 
 /* TLS 1.3, and TLS 1.2 with ECDHE key exchange and AEAD ciphers only (no CBC, no SHA-1
  * MACs, no RSA key exchange): `gnutls-cli -l --priority` lists what this allows. */
@@ -854,6 +855,7 @@ int server_run(const struct config *cfg)
 		fprintf(stderr, "finregd: cannot set up the database connection pool\n");
 		goto out;
 	}
+	warm_up_start();
 	listen_fd = acceptor_listen(&addr, 1024);
 	if (listen_fd < 0) {
 		fprintf(stderr, "finregd: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
@@ -879,6 +881,7 @@ int server_run(const struct config *cfg)
 	db_pool_stop();
 	MHD_stop_daemon(d);
 	d = NULL;
+	warm_up_stop();
 	db_pool_close();
 	conns_stop();
 	LOG_INFO("stopped");
@@ -886,6 +889,7 @@ int server_run(const struct config *cfg)
 out:
 	if (d != NULL)
 		MHD_stop_daemon(d);
+	warm_up_stop();
 	db_pool_close();
 	if (listen_fd >= 0)
 		close(listen_fd);
