@@ -25,7 +25,9 @@ const struct db_stmt db_stmts_stats[] = {
     {"stats_compact", "SELECT stats_compact()"},
     {"stats_bank_names", "SELECT code, name FROM principals WHERE kind = 'bank'"},
     {"stats_pending_rows", "SELECT count(*) FROM stats_pending"},
-    {"loans_pages", "SELECT pg_relation_size('loans') / 8192"},
+    /* Every partition's pages when loans is partitioned (a plain table is its own tree). */
+    {"loans_pages", "SELECT coalesce(sum(pg_relation_size(t.relid)), 0) / 8192"
+		    " FROM pg_partition_tree('loans') t"},
     {NULL, NULL},
 };
 
