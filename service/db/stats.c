@@ -25,9 +25,11 @@ const struct db_stmt db_stmts_stats[] = {
     {"stats_compact", "SELECT stats_compact()"},
     {"stats_bank_names", "SELECT code, name FROM principals WHERE kind = 'bank'"},
     {"stats_pending_rows", "SELECT count(*) FROM stats_pending"},
-    /* Every partition's pages when loans is partitioned (a plain table is its own tree). */
-    {"loans_pages", "SELECT coalesce(sum(pg_relation_size(t.relid)), 0) / 8192"
-		    " FROM pg_partition_tree('loans') t"},
+    /* The table's pages, or every partition's when loans is partitioned (a parent has
+     * none of its own; pg_partition_tree of a plain table is empty). */
+    {"loans_pages", "SELECT (pg_relation_size('loans') + coalesce((SELECT"
+		    " sum(pg_relation_size(t.relid)) FROM pg_partition_tree('loans') t), 0))::bigint"
+		    " / 8192"},
     {NULL, NULL},
 };
 
