@@ -763,14 +763,14 @@ PGconn *db_get_unprepared(enum db_rc *rc)
  * often while a registry grows, and about 17 times in a registry's life up to 8 GB. */
 #define PLANS_FIRST_PAGES 8
 static atomic_uint plan_epoch;
-static int64_t epoch_pages = -1; /* the compactor's thread only */
+/* The size the plans were last made at (the compactor's thread only). 0 at a start: the
+ * warm-up and the first requests plan before the compactor's first look, which may come
+ * after a first batch has grown the table, so the first look at 8 pages or more plans again
+ * (on a registry in use that is one re-plan per connection after a start). */
+static int64_t epoch_pages;
 
 void db_plans_note_size(int64_t pages)
 {
-	if (epoch_pages < 0) {
-		epoch_pages = pages; /* the size the server started at (its plans are made now) */
-		return;
-	}
 	if (pages >= PLANS_FIRST_PAGES && pages >= 2 * epoch_pages) {
 		epoch_pages = pages;
 		atomic_fetch_add(&plan_epoch, 1);
