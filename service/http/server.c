@@ -855,7 +855,8 @@ int server_run(const struct config *cfg)
 		fprintf(stderr, "finregd: cannot set up the database connection pool\n");
 		goto out;
 	}
-	warm_up_start();
+	if (cfg->warm_up)
+		warm_up_start();
 	listen_fd = acceptor_listen(&addr, 1024);
 	if (listen_fd < 0) {
 		fprintf(stderr, "finregd: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
