@@ -8,7 +8,8 @@
 # given; DIR/topology.env lists them. Stop everything with down.sh DIR.
 # Usage: up.sh DIR        (run from anywhere; as root, or as a user that may runuser)
 # Env: FINREGD (default build/finregd), CERTS (default certs/dev), FINREG_THREADS (4),
-#      POOL_SIZE (pgbouncer default_pool_size, default 2 x 4 threads + 2 = 10).
+#      POOL_SIZE (pgbouncer default_pool_size, default 2 instances x (4 threads + 4) + 2
+#      exports = 18: docs/operations.md, pool sizing).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -18,7 +19,7 @@ PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 FINREGD=${FINREGD:-$ROOT/build/finregd}
 CERTS=${CERTS:-$ROOT/certs/dev}
 THREADS=${FINREG_THREADS:-4}
-POOL_SIZE=${POOL_SIZE:-$((2 * THREADS + 2))}
+POOL_SIZE=${POOL_SIZE:-$((2 * (THREADS + 4) + 2))}
 
 [ $# -eq 1 ] || {
 	echo "usage: up.sh DIR" >&2
