@@ -74,8 +74,9 @@ static const struct option_row options[] = {
 	"replay lag in ms beyond which reads leave the replica for the primary"),
     ROW("pool-wait-ms", "FINREG_POOL_WAIT_MS", "2000", OPT_UINT, pool_wait_ms,
 	"longest wait of a request for one of the --threads database connections; then 503"),
-    ROW("warm-up", "FINREG_WARM_UP", "0", OPT_UINT, warm_up,
-	"1 = after a start, warm each pooled connection with a rolled-back ingest; 0 = off"),
+    ROW("warm-up", "FINREG_WARM_UP", "1", OPT_UINT, warm_up,
+	"1 = after a start, warm each pooled connection with a rolled-back ingest while no "
+	"request wants it; 0 = off"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

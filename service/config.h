@@ -32,7 +32,7 @@ struct config {
 	unsigned io_threads; /* ignored since thread-per-connection (docs/threading.md) */
 	unsigned max_queued; /* ignored likewise */
 	unsigned pool_wait_ms;
-	unsigned warm_up; /* off by default: see docs/threading.md, "Warm-up" */
+	unsigned warm_up; /* docs/threading.md, "Warm-up" */
 };
 
 /**

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -29,19 +30,23 @@ static bool started;
 struct warm {
 	struct loan_columns cols;
 	const char *columns[LI__COUNT];
+	enum db_rc rc; /* the last rehearsal's */
 };
 
-/* The ingest as a single post makes it (the stored loan returned), on the lent connection. */
+/* The ingest as a single post makes it (the stored loan returned), on the lent
+ * connection; false (the warm-up ends) when it failed or the database is read-only. */
 static bool warm_one(void *cls)
 {
 	struct warm *w = cls;
 	struct ingest_call call = {WARM_BANK, w->columns, false, false, true, false};
 	struct loan_outcomes out;
-	enum db_rc rc = db_loan_ingest_rehearse(&call, &out);
+	enum db_rc rc;
 
+	if (db_is_read_only())
+		return false;
+	rc = db_loan_ingest_rehearse(&call, &out);
 	loan_outcomes_free(&out);
-	if (rc != DB_OK)
-		LOG_WARN("warm-up: an ingest rehearsal failed (db_rc %d)", (int)rc);
+	w->rc = rc;
 	return rc == DB_OK;
 }
 
@@ -77,17 +82,31 @@ static void *run(void *arg)
 {
 	struct timespec t0, t1;
 	unsigned warmed = 0;
-	struct warm w = {0};
+	bool gave_way = false;
+	struct warm w = {.rc = DB_ERROR};
+	struct db_pool_stats pool;
+	char why[96] = "";
 
 	(void)arg;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (warm_item(&w))
-		warmed = db_pool_each(warm_one, &w);
+	if (warm_item(&w)) {
+		w.rc = DB_OK;
+		warmed = db_pool_each(warm_one, &w, &gave_way);
+	}
 	loan_columns_free(&w.cols);
 	db_disconnect();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	LOG_INFO("warm-up: %u database connections warmed in %.1f s", warmed,
-		 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	db_pool_stats(&pool);
+	if (gave_way)
+		snprintf(why, sizeof why, "; then it gave way to a request");
+	else if (db_is_read_only())
+		snprintf(why, sizeof why, "; the database is read-only");
+	else if (w.rc != DB_OK)
+		snprintf(why, sizeof why, "; a rehearsal failed (db_rc %d)", (int)w.rc);
+	else if (warmed < pool.size && !db_pool_stopping())
+		snprintf(why, sizeof why, "; the others were in use");
+	LOG_INFO("warm-up: %u database connections warmed in %.1f s%s", warmed,
+		 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, why);
 	return NULL;
 }
 

@@ -44,6 +44,8 @@ static _Thread_local bool tl_replica;         /* the current connection is to a 
 static _Thread_local bool tl_late;            /* the last statement passed its deadline */
 static _Thread_local unsigned tl_deadline_ms; /* this thread's own deadline, 0: the default */
 static _Thread_local bool tl_is_checker;
+static _Thread_local bool tl_yields;   /* the warm-up: gives way to a request (db_pool_each) */
+static _Thread_local bool tl_gave_way; /* its last wait ended because a request wanted one */
 
 static unsigned statement_ms; /* 0: statements unbounded (the CLI) */
 static atomic_bool health_on;
@@ -133,6 +135,7 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_freed;
 static struct pool_entry *pool;
 static unsigned pool_size, pool_lent, pool_waiting, pool_wait_ms;
+static atomic_uint pool_starved; /* requests that found no free entry and wait: too_late() */
 static bool pool_open;           /* lending; false once db_pool_stop() ran */
 static atomic_bool pool_closing; /* db_pool_stop() ran */
 static uint64_t pool_timeouts;
@@ -223,6 +226,7 @@ void db_pool_stats(struct db_pool_stats *out)
 static struct pool_entry *pool_take(const struct timespec *until)
 {
 	static unsigned next;
+	int w;
 
 	for (;;) {
 		if (!pool_open)
@@ -235,7 +239,10 @@ static struct pool_entry *pool_take(const struct timespec *until)
 				return &pool[i];
 			}
 		}
-		if (pthread_cond_timedwait(&pool_freed, &pool_lock, until) != 0)
+		atomic_fetch_add(&pool_starved, 1);
+		w = pthread_cond_timedwait(&pool_freed, &pool_lock, until);
+		atomic_fetch_sub(&pool_starved, 1);
+		if (w != 0)
 			return NULL;
 	}
 }
@@ -299,41 +306,63 @@ static void lease_end(void)
 	pthread_mutex_unlock(&pool_lock);
 }
 
-/* Lends entry @a i of the pool to this pooled thread when it is free; false when a
- * request holds it (it is in use, so warm anyway) or the pool stopped. */
-static bool lease_entry(unsigned i)
+enum warm_lease { WARM_LENT, WARM_IN_USE, WARM_BUSY, WARM_STOPPED };
+
+/* Lends entry @a i of the pool to the warm-up when it is free and no request can want it:
+ * none waits and another entry stays free for the next (with a pool of one, a request
+ * that comes takes it back: too_late()). WARM_IN_USE: a request holds it (it is in use,
+ * so warm anyway); WARM_BUSY: the pool has no spare entry now. */
+static enum warm_lease lease_entry(unsigned i)
 {
 	struct pool_entry *e = &pool[i];
-	bool free_now;
+	enum warm_lease l;
 
 	pthread_mutex_lock(&pool_lock);
-	free_now = pool_open && !e->lent;
-	if (free_now) {
+	if (!pool_open)
+		l = WARM_STOPPED;
+	else if (e->lent)
+		l = WARM_IN_USE;
+	else if (pool_waiting > 0 || (pool_size > 1 && pool_lent + 1 >= pool_size))
+		l = WARM_BUSY;
+	else {
 		e->lent = true;
 		pool_lent++;
+		l = WARM_LENT;
 	}
 	pthread_mutex_unlock(&pool_lock);
-	if (!free_now)
-		return false;
+	if (l != WARM_LENT)
+		return l;
 	tl_lease_depth = 1;
 	tl_lease = e;
 	db_conn_swap(&e->primary);
 	db_route_swap_replica(&e->replica);
-	return true;
+	return l;
 }
 
-unsigned db_pool_each(bool (*fn)(void *cls), void *cls)
+unsigned db_pool_each(bool (*fn)(void *cls), void *cls, bool *gave_way)
 {
+	struct timespec pause = {0, WAIT_SLICE_MS * 1000000L};
 	unsigned done = 0;
+	bool go_on = true;
 
 	db_pool_join();
-	for (unsigned i = 0; tl_pooled && i < pool_size && !db_pool_stopping(); i++) {
-		if (!lease_entry(i))
+	tl_yields = true;
+	tl_gave_way = false;
+	for (unsigned i = 0; go_on && tl_pooled && i < pool_size; i++) {
+		enum warm_lease l;
+
+		while ((l = lease_entry(i)) == WARM_BUSY)
+			nanosleep(&pause, NULL); /* until a spare entry: requests go first */
+		if (l == WARM_STOPPED)
+			break;
+		if (l == WARM_IN_USE)
 			continue;
-		if (fn(cls))
-			done++;
+		go_on = fn(cls) && !tl_gave_way;
+		done += go_on;
 		lease_end();
 	}
+	*gave_way = tl_gave_way;
+	tl_yields = false;
 	return done;
 }
 
@@ -421,6 +450,11 @@ static PGconn *connect_now(enum db_rc *rc)
 	c = connect_bounded(keys, values);
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
 		db_route_connecting(false);
+		if (tl_gave_way) { /* not a failure: no back-off for the request that takes it */
+			PQfinish(c);
+			*rc = DB_UNAVAILABLE;
+			return NULL;
+		}
 		if (tl_failed_at == 0)
 			LOG_WARN("database connection failed: %s",
 				 c ? PQerrorMessage(c) : "out of memory");
@@ -497,6 +531,10 @@ static bool too_late(uint64_t started_us)
 
 	if (ms != 0 && waited > (uint64_t)ms * 1000u)
 		return true;
+	if (tl_yields && atomic_load(&pool_starved) > 0) {
+		tl_gave_way = true; /* the connection is dropped: the request makes its own */
+		return true;
+	}
 	return waited > HEALTH_STALE_US && database_hangs();
 }
 
@@ -547,6 +585,8 @@ static PGresult *exec_bounded(PGconn *c, const char *sql, const char *name, int 
 			PQclear(last);
 			tl_late = true;
 			tl_broken = true;
+			if (tl_gave_way)
+				return NULL;
 			LOG_WARN("database statement %s passed its deadline after %llu ms",
 				 name != NULL ? name : "(text)",
 				 (unsigned long long)((log_monotonic_us() - started) / 1000u));

@@ -60,10 +60,14 @@ bool db_pool_stopping(void);
 /** Closes the pool's connections (every thread that borrowed has ended). */
 void db_pool_close(void);
 
-/** Calls @a fn once on each of the pool's connections in turn (this thread joins the pool;
- *  each is lent to it for the call; one a request holds now is skipped), until the
- *  pool stops. Returns how many calls answered true. For the warm-up (warm_up.h). */
-unsigned db_pool_each(bool (*fn)(void *cls), void *cls);
+/** For the warm-up (warm_up.h): calls @a fn once on each of the pool's connections in
+ *  turn, lent to this thread (which joins the pool) only while no request can want it:
+ *  an entry a request holds is skipped; one is taken only when no request waits and
+ *  another stays free (it waits for that); and while @a fn runs, a request that finds no
+ *  free entry makes fn's statement or connect give up at once (the connection is
+ *  dropped; *gave_way is then true). Stops at the first call that answers false, after
+ *  giving way, or when the pool stops. Returns how many calls answered true. */
+unsigned db_pool_each(bool (*fn)(void *cls), void *cls, bool *gave_way);
 
 /** For /metrics. */
 struct db_pool_stats {

@@ -400,3 +400,74 @@ def test_connections_plan_again_once_the_loans_table_has_grown_from_empty(ctx):
         time.sleep(0.2)
     assert found is not None, s.log_tail()
     assert 8 <= int(found.group(1)) <= pages, (found.group(0), pages)
+
+
+WARM_USCC = '91350402WARMUP000Q'    # the borrower of the warm-up's loan (service/warm_up.c)
+
+
+class _FirmHeld:
+    """A psql session that has inserted the warm-up's borrower and not committed: the
+    warm-up's rehearsal (and nothing else) waits on it until release()."""
+
+    def __init__(self, cl):
+        self.p = subprocess.Popen([harness.PSQL, '-X', '-q', '-d', cl.url, '-f', '-'],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, text=True)
+        self.p.stdin.write("BEGIN;\nINSERT INTO firms (uscc, name, county_code, industry_code, "
+                           f"size, updated_by) VALUES ('{WARM_USCC}', 'held', '350402', "
+                           "'3412', 'small', 'test');\n")
+        self.p.stdin.flush()
+
+    def release(self):
+        self.p.stdin.close()
+        self.p.wait(10)
+
+
+def _warm_up_line(s, seconds=20):
+    deadline = time.monotonic() + seconds
+    while True:
+        m = re.search(r'warm-up: (\d+) database connections warmed in [\d.]+ s(.*)', s.log())
+        if m or time.monotonic() > deadline:
+            return m
+        time.sleep(0.1)
+
+
+def test_the_warm_up_warms_every_pooled_connection_and_stores_nothing(ctx):
+    cl = _setup(ctx)
+    s = _server(ctx, cl, pool=3)
+    m = _warm_up_line(s)
+    assert m and m.group(1) == '3' and m.group(2) == '', s.log_tail()
+    n = cl.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'finregd'")
+    assert int(n[0][0]) >= 3, n     # and the health checker's, the compactor's
+    assert cl.psql(f"SELECT (SELECT count(*) FROM loans) + (SELECT count(*) FROM firms "
+                   f"WHERE uscc = '{WARM_USCC}')") == [['0']]
+    assert 'passed its deadline' not in s.log() and 'warn' not in s.log(), s.log_tail()
+
+
+def test_a_warm_up_held_in_the_database_delays_no_request(ctx):
+    """The warm-up's rehearsal waits on a lock only it meets, on the only pooled connection
+    (the statement deadline 30 s). A request then finds no free connection: the warm-up
+    gives its connection up at once and ends; the request (a post by a bank not yet in the
+    principal cache: two leases) and the next are answered promptly, not after the pool
+    wait (10 s) or the warm-up's statement."""
+    cl = _setup(ctx)
+    held = _FirmHeld(cl)
+    try:
+        s = _server(ctx, cl, pool=1, FINREG_POOL_WAIT_MS=10000, FINREG_WARM_UP=1)
+        _waiting_on_lock(cl, 1)
+        loan = fd.loan()
+        r, took = _timed(lambda: harness.client('bank', server=s, timeout=60)
+                         .post('/v1/loans', json=loan))
+        assert r.status == 201 and took < 3.0, (r, took)
+        r, took = _timed(lambda: harness.client('regulator', server=s, timeout=60)
+                         .get('/v1/loans?limit=5'))
+        assert r.status == 200 and took < 1.0, (r, took)
+        m = _warm_up_line(s, 5)
+        assert m and m.group(1) == '0' and 'gave way to a request' in m.group(2), s.log_tail()
+        assert _metric(s, 'finreg_db_pool_timeouts_total') == 0
+        assert _metric(s, 'finreg_db_connect_failures_total') == 0
+        assert 'passed its deadline' not in s.log(), s.log_tail()
+    finally:
+        held.release()
+    assert cl.psql(f"SELECT count(*) FROM loans WHERE loan_ref = '{loan['loan_ref']}'") == [['1']]
+    assert cl.psql("SELECT count(*) FROM loans WHERE bank_code = '~warm-up'") == [['0']]
