@@ -75,8 +75,8 @@ static const struct option_row options[] = {
     ROW("pool-wait-ms", "FINREG_POOL_WAIT_MS", "2000", OPT_UINT, pool_wait_ms,
 	"longest wait of a request for one of the --threads database connections; then 503"),
     ROW("warm-up", "FINREG_WARM_UP", "1", OPT_UINT, warm_up,
-	"1 = after a start, warm each pooled connection with a rolled-back ingest while no "
-	"request wants it; 0 = off"),
+	"1 = after a start, warm each pooled connection with a rolled-back ingest while the "
+	"pool is idle; 0 = off"),
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])

@@ -104,7 +104,7 @@ static void *run(void *arg)
 	else if (w.rc != DB_OK)
 		snprintf(why, sizeof why, "; a rehearsal failed (db_rc %d)", (int)w.rc);
 	else if (warmed < pool.size && !db_pool_stopping())
-		snprintf(why, sizeof why, "; the others were in use");
+		snprintf(why, sizeof why, "; requests made the others");
 	LOG_INFO("warm-up: %u database connections warmed in %.1f s%s", warmed,
 		 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, why);
 	return NULL;

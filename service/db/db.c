@@ -135,7 +135,7 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_freed;
 static struct pool_entry *pool;
 static unsigned pool_size, pool_lent, pool_waiting, pool_wait_ms;
-static atomic_uint pool_starved; /* requests that found no free entry and wait: too_late() */
+static atomic_uint pool_requests; /* leases requests hold or wait for: the warm-up yields */
 static bool pool_open;           /* lending; false once db_pool_stop() ran */
 static atomic_bool pool_closing; /* db_pool_stop() ran */
 static uint64_t pool_timeouts;
@@ -226,7 +226,6 @@ void db_pool_stats(struct db_pool_stats *out)
 static struct pool_entry *pool_take(const struct timespec *until)
 {
 	static unsigned next;
-	int w;
 
 	for (;;) {
 		if (!pool_open)
@@ -239,10 +238,7 @@ static struct pool_entry *pool_take(const struct timespec *until)
 				return &pool[i];
 			}
 		}
-		atomic_fetch_add(&pool_starved, 1);
-		w = pthread_cond_timedwait(&pool_freed, &pool_lock, until);
-		atomic_fetch_sub(&pool_starved, 1);
-		if (w != 0)
+		if (pthread_cond_timedwait(&pool_freed, &pool_lock, until) != 0)
 			return NULL;
 	}
 }
@@ -256,7 +252,9 @@ static bool lease_begin(enum db_rc *rc)
 
 	if (!tl_pooled || tl_lease_depth++ > 0)
 		return true;
+	atomic_fetch_add(&pool_requests, 1); /* until lease_end */
 	if (database_hangs()) {
+		atomic_fetch_sub(&pool_requests, 1);
 		tl_lease_depth = 0;
 		*rc = DB_UNAVAILABLE;
 		return false;
@@ -280,6 +278,7 @@ static bool lease_begin(enum db_rc *rc)
 	}
 	pthread_mutex_unlock(&pool_lock);
 	if (e == NULL) {
+		atomic_fetch_sub(&pool_requests, 1);
 		tl_lease_depth = 0;
 		*rc = DB_UNAVAILABLE;
 		return false;
@@ -304,14 +303,15 @@ static void lease_end(void)
 	pool_lent--;
 	pthread_cond_signal(&pool_freed);
 	pthread_mutex_unlock(&pool_lock);
+	if (!tl_yields)
+		atomic_fetch_sub(&pool_requests, 1);
 }
 
 enum warm_lease { WARM_LENT, WARM_IN_USE, WARM_BUSY, WARM_STOPPED };
 
-/* Lends entry @a i of the pool to the warm-up when it is free and no request can want it:
- * none waits and another entry stays free for the next (with a pool of one, a request
- * that comes takes it back: too_late()). WARM_IN_USE: a request holds it (it is in use,
- * so warm anyway); WARM_BUSY: the pool has no spare entry now. */
+/* Lends entry @a i of the pool to the warm-up while no request holds or waits for any
+ * (one that comes then takes it back: too_late()). WARM_IN_USE: a request holds it or has
+ * made its connection (warm enough); WARM_BUSY: requests are using the pool now. */
 static enum warm_lease lease_entry(unsigned i)
 {
 	struct pool_entry *e = &pool[i];
@@ -320,9 +320,9 @@ static enum warm_lease lease_entry(unsigned i)
 	pthread_mutex_lock(&pool_lock);
 	if (!pool_open)
 		l = WARM_STOPPED;
-	else if (e->lent)
+	else if (e->lent || e->primary.conn != NULL)
 		l = WARM_IN_USE;
-	else if (pool_waiting > 0 || (pool_size > 1 && pool_lent + 1 >= pool_size))
+	else if (atomic_load(&pool_requests) > 0)
 		l = WARM_BUSY;
 	else {
 		e->lent = true;
@@ -352,7 +352,7 @@ unsigned db_pool_each(bool (*fn)(void *cls), void *cls, bool *gave_way)
 		enum warm_lease l;
 
 		while ((l = lease_entry(i)) == WARM_BUSY)
-			nanosleep(&pause, NULL); /* until a spare entry: requests go first */
+			nanosleep(&pause, NULL); /* until the pool is idle: requests go first */
 		if (l == WARM_STOPPED)
 			break;
 		if (l == WARM_IN_USE)
@@ -531,7 +531,7 @@ static bool too_late(uint64_t started_us)
 
 	if (ms != 0 && waited > (uint64_t)ms * 1000u)
 		return true;
-	if (tl_yields && atomic_load(&pool_starved) > 0) {
+	if (tl_yields && atomic_load(&pool_requests) > 0) {
 		tl_gave_way = true; /* the connection is dropped: the request makes its own */
 		return true;
 	}

@@ -61,12 +61,12 @@ bool db_pool_stopping(void);
 void db_pool_close(void);
 
 /** For the warm-up (warm_up.h): calls @a fn once on each of the pool's connections in
- *  turn, lent to this thread (which joins the pool) only while no request can want it:
- *  an entry a request holds is skipped; one is taken only when no request waits and
- *  another stays free (it waits for that); and while @a fn runs, a request that finds no
- *  free entry makes fn's statement or connect give up at once (the connection is
- *  dropped; *gave_way is then true). Stops at the first call that answers false, after
- *  giving way, or when the pool stops. Returns how many calls answered true. */
+ *  turn, lent to this thread (which joins the pool) only while no request holds or waits
+ *  for any (it waits for that, 50 ms at a time); an entry a request holds, or whose
+ *  connection a request already made, is skipped. While @a fn runs, a request that asks
+ *  for a connection makes fn's wait (statement or connect) end at once: the connection
+ *  is dropped, *gave_way set. Stops at the first call that answers false, after giving
+ *  way, or when the pool stops. Returns how many calls answered true. */
 unsigned db_pool_each(bool (*fn)(void *cls), void *cls, bool *gave_way);
 
 /** For /metrics. */
