@@ -130,19 +130,11 @@ static size_t take_group(struct member *first, struct member **group)
 	return n;
 }
 
-/* Wakes the first queued member of @a bank to see whether it may lead now (lock held).
- * Whether a member may lead depends on its bank's leaders and queue alone (and on its own
- * give_up, which its timed wait sees): when the first may not, no other may, and the banks
- * whose leaders did not change need no look. Waking every queued member at each group's
- * end cost each waiting post a futile thread switch (issue 11's profile). */
-static void wake_bank(const char *bank)
+/* Wakes every queued member to see whether it may lead now (lock held). */
+static void wake_queue(void)
 {
-	for (struct member *m = queue_head; m != NULL; m = m->next) {
-		if (strcmp(m->bank, bank) == 0) {
-			pthread_cond_signal(&m->cond);
-			return;
-		}
-	}
+	for (struct member *m = queue_head; m != NULL; m = m->next)
+		pthread_cond_signal(&m->cond);
 }
 
 /* What a leader stores: copies of its members' items, and their outcomes, in memory of
@@ -276,7 +268,7 @@ enum db_rc loan_group_submit(loan_group_ingest_fn ingest, const char *bank, cons
 		}
 	}
 	hand_out(group, st, n);
-	wake_bank(bank); /* a place to lead is free */
+	wake_queue(); /* a place to lead is free */
 out:
 	pthread_mutex_unlock(&lock);
 	pthread_cond_destroy(&self.cond);
