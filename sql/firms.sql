@@ -32,11 +32,18 @@ BEGIN
         SELECT DISTINCT ON (i.uscc) i.uscc, i.name, i.county_code, i.industry_code, i.size
         FROM unnest(p_items) i
         ORDER BY i.uscc, i.idx DESC),
+    -- Each firm as stored, in one probe. A report that changes nothing (the stored data
+    -- equal, no regulator flag to set) is left out of the upsert: it would only lock the
+    -- row (a WAL record per firm) for an update its WHERE refuses. (A firm changed by an
+    -- ingest committing meanwhile keeps that change, as it would had this one run first.)
+    probed AS (
+        SELECT i.*, f.uscc IS NOT NULL AS stored, f.regulator_set,
+               (f.name, f.county_code, f.industry_code, f.size)
+               IS NOT DISTINCT FROM (i.name, i.county_code, i.industry_code, i.size) AS same
+        FROM input i LEFT JOIN firms f ON f.uscc = i.uscc),
     kept AS (
-        SELECT i.* FROM input i JOIN firms f ON f.uscc = i.uscc
-        WHERE NOT v_regulator AND f.regulator_set
-          AND (f.name, f.county_code, f.industry_code, f.size)
-              IS DISTINCT FROM (i.name, i.county_code, i.industry_code, i.size)
+        SELECT i.uscc, i.name, i.county_code, i.industry_code, i.size FROM probed i
+        WHERE i.stored AND NOT v_regulator AND i.regulator_set AND NOT i.same
           AND NOT EXISTS (
               SELECT 1 FROM firm_history h
               WHERE h.uscc = i.uscc AND h.changed_by = p_actor AND NOT h.applied
@@ -46,7 +53,9 @@ BEGIN
         INSERT INTO firms AS t (uscc, name, county_code, industry_code, size, updated_by,
                                 regulator_set)
         SELECT uscc, name, county_code, industry_code, size, p_actor, v_regulator
-        FROM input ORDER BY uscc
+        FROM probed
+        WHERE NOT stored OR NOT same OR v_regulator AND NOT regulator_set
+        ORDER BY uscc
         ON CONFLICT (uscc) DO UPDATE
             SET name = EXCLUDED.name, county_code = EXCLUDED.county_code,
                 industry_code = EXCLUDED.industry_code, size = EXCLUDED.size,

@@ -50,8 +50,9 @@ LANGUAGE sql STABLE AS $$
                                                    'message', w.message) ORDER BY w.id)
                FROM loan_warnings w
                WHERE w.loan_id = l.id
-                 AND w.version = (SELECT max(v.version) FROM loan_versions v
-                                  WHERE v.loan_id = l.id AND v.change <> 'voided')),
+                 AND w.version = coalesce((SELECT max(v.version) FROM loan_versions v
+                                           WHERE v.loan_id = l.id AND v.change <> 'voided'),
+                                          1)),
                '[]'::jsonb)
 $$;
 
@@ -288,11 +289,9 @@ BEGIN
                         ORDER BY i.idx) o) i
             ORDER BY i.loan_ref
             ON CONFLICT ON CONSTRAINT loans_bank_code_loan_ref_key DO NOTHING
-            RETURNING id, loan_ref, renews_loan_id),
-        -- Content NULL: as in loans (migration 015), until a correction replaces it.
-        versions AS (
-            INSERT INTO loan_versions (loan_id, version, change, changed_by)
-            SELECT f.id, 1, 'created', p_bank FROM fresh f)
+            RETURNING id, loan_ref, renews_loan_id)
+        -- No loan_versions row: version 1 is the loan row itself until a correction
+        -- (loan_version_one, migration 017).
         SELECT coalesce(array_agg(f.id), '{}'), coalesce(array_agg(f.loan_ref), '{}'),
                array_agg(f.id) FILTER (WHERE f.renews_loan_id IS NOT NULL)
         INTO v_ids, v_refs, v_renewed FROM fresh f;
@@ -538,8 +537,12 @@ BEGIN
                            updated_at = now()
         WHERE x.id = v_new_target;
     END IF;
-    -- The versions that read their content from loans (content NULL, migration 015) get
-    -- the content this correction replaces; the new version reads it from loans in turn.
+    -- Version 1 gets its row (migration 017: the ingest writes none), and the versions
+    -- that read their content from loans (content NULL, migration 015) get the content
+    -- this correction replaces; the new version reads it from loans in turn.
+    INSERT INTO loan_versions (loan_id, version, change, content, changed_at, changed_by)
+    SELECT o.loan_id, o.version, o.change, l.content, o.changed_at, o.changed_by
+    FROM loan_version_one(l) o;
     UPDATE loan_versions v SET content = l.content WHERE v.loan_id = l.id AND v.content IS NULL;
     UPDATE loans x SET
         borrower_uscc = i.uscc, borrower_name = i.name, county_code = i.county_code,
@@ -665,9 +668,20 @@ CREATE OR REPLACE FUNCTION repayment_to_json(r repayments) RETURNS jsonb
                               'amount', fen_text(r.amount_fen),
                               'created_at', ts_text(r.created_at));
 
+-- Version 1 of loan @l as its row would read (content NULL: the loan's current content)
+-- when it has none: the ingest writes no loan_versions row (migration 017); version 1 is
+-- the loan row until loan_correct stores it. The ingest's now() is the loan's created_at.
+CREATE OR REPLACE FUNCTION loan_version_one(l loans)
+RETURNS TABLE (loan_id bigint, version int, change text, changed_at timestamptz,
+               changed_by text)
+LANGUAGE sql STABLE AS $$
+    SELECT l.id, 1, 'created', l.created_at, l.bank_code
+    WHERE NOT EXISTS (SELECT 1 FROM loan_versions x WHERE x.loan_id = l.id AND x.version = 1)
+$$;
+
 -- A loan's versions (created, corrected, voided) and repayments, oldest first; NULL when
 -- bank @p_bank has no loan @p_ref. A version's content NULL is the loan's current content
--- (migration 015).
+-- (migration 015); version 1 without a row is loan_version_one.
 CREATE OR REPLACE FUNCTION loan_history(p_bank text, p_ref text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
@@ -677,7 +691,12 @@ LANGUAGE sql STABLE AS $$
                          'content', coalesce(v.content, l.content),
                          'reason', v.reason, 'changed_at', ts_text(v.changed_at),
                          'changed_by', v.changed_by) ORDER BY v.version)
-                     FROM loan_versions v WHERE v.loan_id = l.id),
+                     FROM (SELECT x.version, x.change, x.content, x.reason, x.changed_at,
+                                  x.changed_by
+                           FROM loan_versions x WHERE x.loan_id = l.id
+                           UNION ALL
+                           SELECT o.version, o.change, NULL, NULL, o.changed_at, o.changed_by
+                           FROM loan_version_one(l) o) v),
         'repayments', coalesce((SELECT jsonb_agg(repayment_to_json(r) ORDER BY r.repaid_on, r.id)
                                 FROM repayments r WHERE r.loan_id = l.id), '[]'::jsonb))
     FROM loans l WHERE l.bank_code = p_bank AND l.loan_ref = p_ref;
