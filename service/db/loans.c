@@ -18,7 +18,8 @@
 const struct db_stmt db_stmts_loans[] = {
     /* $5.. are the items, one array per field of db/loan_item.def, typed by the function. */
     {"loan_ingest", "SELECT idx, status, code, rule, field, message, loan::text, created_at,"
-		    " registry_first_loan, warnings::text FROM loan_ingest($1, $2::boolean, $3::boolean, $4::boolean, $5, $6, $7, $8,"
+		    " registry_first_loan, warnings::text FROM loan_ingest($1, $2::boolean, "
+		    "$3::boolean, $4::boolean, $5, $6, $7, $8,"
 		    " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,"
 		    " $24, $25, $26, $27, $28, $29, $30, $31)"},
     {"loan_correct", "SELECT status, code, rule, field, message, loan::text"

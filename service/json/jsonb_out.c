@@ -17,13 +17,27 @@ static bool string_out(struct buf *b, const char *s, size_t n)
 		const char *e;
 
 		switch (c) {
-		case '\b': e = "\\b"; break;
-		case '\f': e = "\\f"; break;
-		case '\n': e = "\\n"; break;
-		case '\r': e = "\\r"; break;
-		case '\t': e = "\\t"; break;
-		case '"': e = "\\\""; break;
-		case '\\': e = "\\\\"; break;
+		case '\b':
+			e = "\\b";
+			break;
+		case '\f':
+			e = "\\f";
+			break;
+		case '\n':
+			e = "\\n";
+			break;
+		case '\r':
+			e = "\\r";
+			break;
+		case '\t':
+			e = "\\t";
+			break;
+		case '"':
+			e = "\\\"";
+			break;
+		case '\\':
+			e = "\\\\";
+			break;
 		default:
 			if (c >= 0x20)
 				continue;
@@ -61,8 +75,7 @@ static bool object_out(struct buf *b, const json_t *v)
 		b->failed = true;
 		return false;
 	}
-	json_object_foreach((json_t *)v, key, member)
-		keys[i++] = key;
+	json_object_foreach((json_t *)v, key, member) keys[i++] = key;
 	qsort(keys, n, sizeof *keys, key_order);
 	buf_append(b, "{", 1);
 	for (i = 0; ok && i < n; i++) {
