@@ -96,7 +96,12 @@ CREATE OR REPLACE FUNCTION loan_repaid_on_or_after(p_loan bigint, p_day date) RE
 
 -- Stores a batch of validated loans for bank @p_bank. Per item it answers created,
 -- unchanged (the same loan_ref with the same content is already stored) or rejected
--- (with the error's code, rule, field and message). Atomic: any rejection stores
+-- (with the error's code, rule, field and message). With p_return_loans (single posts),
+-- an unchanged item answers its stored loan as the API returns it (loan), and a created
+-- one only what finregd cannot know of it: created_at (= updated_at), registry_first_loan
+-- and warnings; finregd renders the rest of the answer from the item it sent
+-- (json/loan_answer.c: a new loan is version 1, active, nothing repaid), byte for byte
+-- what loan_to_json gives (tests/api/test_loans_ingest.py compares). Atomic: any rejection stores
 -- nothing. Dry run: stores nothing either way. The database checks live here: a loan_ref
 -- stored with other content (409), the guarantor and its mode (L013), the renewed loan (L016), one
 -- relief-fund loan per firm (L019) and the supply-chain program (L021). No lock per
@@ -122,6 +127,18 @@ CREATE OR REPLACE FUNCTION loan_repaid_on_or_after(p_loan bigint, p_day date) RE
 -- unnest: no JSON document of the batch is built, sent or parsed (issue 11; it used to be
 -- jsonb read by jsonb_populate_recordset).
 DROP FUNCTION IF EXISTS loan_ingest(text, jsonb, boolean, boolean, boolean);
+-- Until issue 11's answer in C the function returned (idx ... message, loan) only: a
+-- function's result type cannot be replaced, so that one is dropped first.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'loan_ingest'
+               AND pg_get_function_result(oid) NOT LIKE '%warnings jsonb%') THEN
+        DROP FUNCTION loan_ingest(text, boolean, boolean, boolean, int[], text[], jsonb[],
+            text[], text[], text[], text[], text[], bigint[], date[], date[], int[], text[],
+            text[], boolean[], boolean[], text[], bigint[], boolean[], bigint[], int[],
+            boolean[], boolean[], boolean[], text[], int[], int[]);
+    END IF;
+END $$;
 CREATE OR REPLACE FUNCTION loan_ingest(
     p_bank text, p_atomic boolean, p_dry_run boolean, p_return_loans boolean,
     p_idx int[], p_loan_ref text[], p_content jsonb[], p_uscc text[], p_name text[],
@@ -133,7 +150,7 @@ CREATE OR REPLACE FUNCTION loan_ingest(
     p_manufacturing boolean[], p_inclusive_small_micro boolean[], p_lpr_tenor text[],
     p_lpr_e4 int[], p_spread_bp int[])
 RETURNS TABLE (idx int, status text, code text, rule text, field text, message text,
-               loan jsonb)
+               loan jsonb, created_at text, registry_first_loan boolean, warnings jsonb)
 SET plan_cache_mode = force_generic_plan
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -368,13 +385,17 @@ BEGIN
                WHEN 'L021' THEN 'no supply-chain program with this id is run by this bank with '
                                 'the borrower as its core or a current member'
                END END AS message,
-               CASE WHEN p_return_loans AND (f.lrow).id IS NOT NULL
-                         AND f.v IN ('ok', 'unchanged')
-                    THEN loan_json_of(f.lrow, x.registry_first_loan, x.warnings) END AS loan
+               CASE WHEN p_return_loans AND (f.lrow).id IS NOT NULL AND f.v = 'unchanged'
+                    THEN loan_json_of(f.lrow, x.registry_first_loan, x.warnings) END AS loan,
+               CASE WHEN f.v = 'ok' THEN ts_text((f.lrow).created_at) END AS created_at,
+               CASE WHEN f.v = 'ok' THEN x.registry_first_loan END AS registry_first_loan,
+               CASE WHEN f.v = 'ok' THEN x.warnings END AS warnings
         FROM final f
         LEFT JOIN LATERAL (SELECT * FROM loan_facts(f.lrow)
                            WHERE p_return_loans AND (f.lrow).id IS NOT NULL) x ON true)
-    SELECT a.i, a.status, a.code, a.rule, a.field, a.message, a.loan FROM answer a ORDER BY a.i;
+    SELECT a.i, a.status, a.code, a.rule, a.field, a.message, a.loan, a.created_at,
+           a.registry_first_loan, a.warnings
+    FROM answer a ORDER BY a.i;
 END $$;
 
 -- Raises the warnings of loans @p_ids at their current version: W001 when the bank's

@@ -10,6 +10,7 @@ void loan_outcome_clear(struct loan_outcome *o)
 	free(o->message);
 	free(o->loan);
 	free(o->repayment);
+	free(o->warnings);
 	memset(o, 0, sizeof *o);
 }
 

@@ -17,8 +17,9 @@
 
 const struct db_stmt db_stmts_loans[] = {
     /* $5.. are the items, one array per field of db/loan_item.def, typed by the function. */
-    {"loan_ingest", "SELECT idx, status, code, rule, field, message, loan::text"
-		    " FROM loan_ingest($1, $2::boolean, $3::boolean, $4::boolean, $5, $6, $7, $8,"
+    {"loan_ingest", "SELECT idx, status, code, rule, field, message, loan::text, created_at,"
+		    " registry_first_loan, warnings::text FROM loan_ingest($1, $2::boolean, "
+		    "$3::boolean, $4::boolean, $5, $6, $7, $8,"
 		    " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,"
 		    " $24, $25, $26, $27, $28, $29, $30, $31)"},
     {"loan_correct", "SELECT status, code, rule, field, message, loan::text"
@@ -74,7 +75,7 @@ const struct db_stmt db_stmts_loans[] = {
     {NULL, NULL},
 };
 
-/* Reads columns status, code, rule, field, message, loan[, repayment] from @a col. */
+/* Reads columns status, code, rule, field, message, loan from @a col. */
 static void read_outcome(const PGresult *r, int row, int col, struct loan_outcome *o)
 {
 	db_value_copy(o->status, sizeof o->status, r, row, col);
@@ -83,8 +84,6 @@ static void read_outcome(const PGresult *r, int row, int col, struct loan_outcom
 	db_value_copy(o->field, sizeof o->field, r, row, col + 3);
 	o->message = db_value_dup(r, row, col + 4);
 	o->loan = db_value_dup(r, row, col + 5);
-	if (PQnfields(r) > col + 6)
-		o->repayment = db_value_dup(r, row, col + 6);
 }
 
 _Static_assert(LI__COUNT == 27, "the statement loan_ingest passes 27 item arrays, $5 to $31");
@@ -111,8 +110,13 @@ static enum db_rc run_ingest(PGconn *c, const struct ingest_call *call, struct l
 		return DB_NO_MEMORY;
 	}
 	for (int i = 0; i < n; i++) {
-		out->items[i].idx = atoi(PQgetvalue(r, i, 0));
-		read_outcome(r, i, 1, &out->items[i]);
+		struct loan_outcome *o = &out->items[i];
+
+		o->idx = atoi(PQgetvalue(r, i, 0));
+		read_outcome(r, i, 1, o);
+		db_value_copy(o->created_at, sizeof o->created_at, r, i, 7);
+		o->registry_first_loan = strcmp(PQgetvalue(r, i, 8), "t") == 0;
+		o->warnings = db_value_dup(r, i, 9);
 	}
 	out->n = (size_t)n;
 	PQclear(r);
@@ -306,8 +310,12 @@ enum db_rc db_loan_ingest_keyed(const struct ingest_call *call, const char *key,
 /* Reads the outcome row of a correction, void or repayment. */
 static void read_single(void *cls, const PGresult *r, int row)
 {
-	loan_outcome_clear(cls);
-	read_outcome(r, row, 0, cls);
+	struct loan_outcome *o = cls;
+
+	loan_outcome_clear(o);
+	read_outcome(r, row, 0, o);
+	if (PQnfields(r) > 6) /* loan_repay */
+		o->repayment = db_value_dup(r, row, 6);
 }
 
 static enum db_rc run_single(const char *stmt, int n, const char *const *params,

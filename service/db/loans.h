@@ -25,6 +25,12 @@ struct loan_outcome {
 	char *message;   /* NULL when none */
 	char *loan;      /* the stored loan as JSON text, when asked for and available */
 	char *repayment; /* the repayment as JSON text (repayments only) */
+	/* A loan a single post created (ingest returning loans, status created): loan is NULL
+	 * and these are what the database stored that finregd cannot know; the answer is
+	 * rendered from the item (json/loan_answer.h). */
+	char created_at[40];      /* = updated_at, as ts_text writes it */
+	bool registry_first_loan; /* no earlier loan of the registry to the borrower */
+	char *warnings;           /* the loan's warnings, jsonb text ("[]" when none) */
 };
 
 void loan_outcome_clear(struct loan_outcome *o);

@@ -15,6 +15,7 @@
 #include "handlers/loan_items.h"
 #include "handlers/outcome.h"
 #include "http/reply.h"
+#include "json/loan_answer.h"
 #include "json/loan_json.h"
 #include "metrics.h"
 
@@ -52,6 +53,7 @@ void loans_post(struct request *req)
 	struct loan_outcome out;
 	struct loan_item item;
 	enum db_rc rc;
+	bool created;
 
 	memset(&out, 0, sizeof out);
 	loan_item_init(&item);
@@ -70,13 +72,19 @@ void loans_post(struct request *req)
 		reply_loan_rejection(req, &out);
 		goto out;
 	}
+	created = strcmp(out.status, "created") == 0;
+	if (created && out.loan == NULL) { /* rendered here (json/loan_answer.h) */
+		struct loan_stored st = {out.created_at, out.registry_first_loan, out.warnings};
+
+		out.loan = loan_answer_created(&item, req->principal.code, &st);
+	}
 	if (out.loan == NULL) {
 		reply_error(req, ERR_INTERNAL, NULL, NULL, "ingest answered no loan");
 		goto out;
 	}
-	if (strcmp(out.status, "created") == 0)
+	if (created)
 		metrics_loans_stored(1);
-	reply_loan(req, strcmp(out.status, "created") == 0 ? 201 : 200, out.loan);
+	reply_loan(req, created ? 201 : 200, out.loan);
 	out.loan = NULL;
 out:
 	loan_item_free(&item);

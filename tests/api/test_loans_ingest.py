@@ -186,6 +186,40 @@ def test_valid_loan_is_created_201_with_posted_content_and_every_derived_field()
     assert got.status == 200 and got.json() == loan, got
 
 
+def test_the_answer_finregd_renders_for_a_new_loan_is_byte_for_byte_what_the_database_gives():
+    """A created loan's 201 body is rendered by finregd (json/loan_answer.c), no longer by
+    loan_to_json in SQL: byte for byte the body of GET (still loan_to_json) for loans with
+    every kind of value: escapes and CJK in strings, nulls, a guarantor, relief, no LPR
+    link, W001 either way, a renewal, an earlier loan to the firm."""
+    c = harness.client('bank')
+    b = fd.firm(name='三明 "引号" \\ 反斜杠/斜杠 é 𠀀 公司')
+    old = fd.loan(borrower=b, issue_date='2019-05-12', maturity_date='2020-05-11',
+                  first_loan=False, loan_ref='答案-"q"\\/' + fd.loan_ref())
+    bodies = [
+        old,
+        fd.loan(borrower=dict(b), issue_date='2020-05-11', maturity_date='2021-05-10',
+                first_loan=False, renewal=True, renews_loan_ref=old['loan_ref']),
+        fd.loan(borrower=dict(b), first_loan=True),
+        fd.loan(guarantee_mode='guaranteed', guarantor_code='SM-GUAR', amount='0.05',
+                credit_line=..., rate='0.0001'),
+        fd.loan(relief_fund=True, amount='10000000.00', credit_line=...,
+                maturity_date='2021-05-11', guarantee_mode='collateral'),
+        fd.loan(guarantor_code=..., renews_loan_ref=..., scf_program_id=..., credit_line=...,
+                issue_date='2015-01-05', maturity_date='2015-03-04', rate='12.3456'),
+    ]
+    answers = []
+    for body in bodies:
+        r = post(c, body)
+        assert r.status == 201, (body, r)
+        got = get_loan(c, body['loan_ref'])
+        assert got.status == 200, got
+        assert r.body == got.body, (r.body, got.body)
+        answers.append(r.json())
+    assert [a['warnings'][0]['rule'] if a['warnings'] else None for a in answers[:3]] == \
+        ['W001', None, 'W001'], answers[:3]
+    assert [a['registry_first_loan'] for a in answers[:3]] == [True, False, False]
+
+
 def test_optional_fields_may_be_absent_and_credit_line_defaults_to_amount():
     c = harness.client('bank')
     body = fd.loan(guarantor_code=..., renews_loan_ref=..., scf_program_id=...,
