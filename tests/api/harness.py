@@ -464,6 +464,19 @@ class Server:
     def log_tail(self, lines=40):
         return _tail(self.log_path, lines)
 
+    def wait_warmed(self, timeout=60):
+        """Waits until the warm-up of the server's last start has logged its end (warm_up.c):
+        for a test that locks a table the warm-up's rehearsal writes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            last_start = self.log().rsplit('--- start on port', 1)[-1]
+            if 'warm-up: ' in last_start or 'warm-up not started' in last_start \
+                    or str(self.env().get('FINREG_WARM_UP', '1')) == '0':
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f'no warm-up end logged; log:\n{self.log_tail()}')
+            time.sleep(0.05)
+
     def url(self, path='/'):
         return f'https://localhost:{self.port}{path}'
 

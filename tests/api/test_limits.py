@@ -349,6 +349,7 @@ def _export_held(s, table, path, warm_path, query):
                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, text=True)
     first, warm, t = {}, [], None
+    s.wait_warmed()             # its rehearsal writes loans, and gives its connection up
     for _ in range(16):         # every pool thread connected, its statements prepared
         warm.append(socket.create_connection(('127.0.0.1', s.port)))
         assert s.client('regulator').get(warm_path).status == 200
