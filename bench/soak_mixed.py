@@ -15,12 +15,16 @@ ctx = ssl.create_default_context(cafile=ca)
 ctx.load_cert_chain(cert, key)
 conn = None
 ops = fails = 0
+times = {}     # (operation, status) -> seconds of each answer
 
 
 def call(method, path, body=None, headers=None):
     """One request on the keep-alive connection (made again after an error)."""
     global conn, ops, fails
     ops += 1
+    t0 = time.monotonic()
+    op = method + '_' + path.split('?')[0].split('/')[2] + \
+        ('_' + path.split('/')[-1] if path.count('/') > 3 else '')
     try:
         if conn is None:
             conn = http.client.HTTPSConnection('localhost', int(port), context=ctx, timeout=30)
@@ -34,10 +38,12 @@ def call(method, path, body=None, headers=None):
         payload = r.read()
         if r.status >= 300:
             fails += 1
+        times.setdefault((op, r.status), []).append(time.monotonic() - t0)
         return r.status, payload
     except (OSError, http.client.HTTPException):
         fails += 1
         conn = None
+        times.setdefault((op, 0), []).append(time.monotonic() - t0)
         return 0, b''
 
 
@@ -81,4 +87,6 @@ while time.monotonic() < end:
     call('GET', '/v1/stats/new-loans?from=2021-01-01&to=2021-12-31&group_by=month&bank=self')
     if n % 20 == 0:
         call('GET', '/v1/loans?borrower=%s&format=xlsx' % borrower)
+for (op, status), t in sorted(times.items()):
+    print('op', op, status, len(t), '%.4f' % sum(t), '%.4f' % max(t))
 print(ops, fails)
