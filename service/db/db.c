@@ -585,8 +585,10 @@ static PGresult *exec_bounded(PGconn *c, const char *sql, const char *name, int 
 			PQclear(last);
 			tl_late = true;
 			tl_broken = true;
-			if (tl_gave_way)
+			if (tl_gave_way) { /* dropped by choice: its next connect is no reconnect */
+				tl_had_conn = false;
 				return NULL;
+			}
 			LOG_WARN("database statement %s passed its deadline after %llu ms",
 				 name != NULL ? name : "(text)",
 				 (unsigned long long)((log_monotonic_us() - started) / 1000u));
