@@ -2,8 +2,11 @@
 # Manages a private PostgreSQL 15 cluster for development and tests (never the system's
 # "15 main"): listens on 127.0.0.1:PORT only, its socket (if any) inside the data directory.
 # New clusters have data checksums on (a torn or rotted page is an error, not silent bad
-# data). PG_OPTS adds server options (-c name=value ...) to a start, e.g. for a primary
-# with a synchronous standby (deploy/topology/).
+# data). Autovacuum visits every 10 s, as deploy/postgresql-primary.conf says for
+# production (the statistics queues are emptied every second, and their dead rows are read
+# by every statistics reader until vacuum reclaims them). PG_OPTS adds server options
+# (-c name=value ...) to a start, e.g. for a primary with a synchronous standby
+# (deploy/topology/).
 # Usage: pg.sh start DATADIR PORT | pg.sh stop DATADIR | pg.sh url PORT
 set -euo pipefail
 
@@ -124,7 +127,7 @@ cmd_start() {
 		local log
 		log=$(logfile_for "$dir")
 		if ! as_pg "$PGBIN/pg_ctl" start -w -t 60 -D "$dir" -l "$log" \
-			-o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$sockdir' ${PG_OPTS:-}" \
+			-o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$sockdir' -c autovacuum_naptime=10s ${PG_OPTS:-}" \
 			>/dev/null; then
 			tail -n 30 "$log" >&2 || true
 			die "could not start the cluster in $dir on port $port (log: $log)"

@@ -1,6 +1,7 @@
-/* The statistics compactor: a background thread that folds the summary deltas written by
- * loan writes into the summary tables every second (sql/stats.sql, stats_compact()). Any
- * number of finregd instances may run one; the database lets one at a time do the work. */
+/* The statistics compactor: a background thread that folds the pending rows written by
+ * loan writes into the summary tables every second, in bounded chunks until it has caught
+ * up (sql/stats.sql, stats_compact()). Any number of finregd instances may run one; the
+ * database lets one at a time do the work. */
 #ifndef FINREG_COMPACTOR_H
 #define FINREG_COMPACTOR_H
 

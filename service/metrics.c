@@ -43,6 +43,7 @@ static atomic_uint_fast64_t group_sum, group_count;
 static atomic_int_fast64_t exports_in_flight;
 static atomic_uint_fast64_t compactor_last_us; /* CLOCK_MONOTONIC µs of the last run */
 static atomic_int_fast64_t stats_pending = -1;
+static atomic_uint_fast64_t compactor_chunks; /* fold transactions that folded something */
 static atomic_uint_fast64_t db_errors;
 static atomic_uint_fast64_t db_reconnects;
 static atomic_uint_fast64_t db_connect_failures;
@@ -137,8 +138,10 @@ void metrics_exports(int delta)
 	atomic_fetch_add_explicit(&exports_in_flight, delta, memory_order_relaxed);
 }
 
-void metrics_compactor_ran(int64_t pending)
+void metrics_compactor_ran(bool folded, int64_t pending)
 {
+	if (folded)
+		atomic_fetch_add_explicit(&compactor_chunks, 1, memory_order_relaxed);
 	atomic_store_explicit(&compactor_last_us, now_us(), memory_order_relaxed);
 	atomic_store_explicit(&stats_pending, pending, memory_order_relaxed);
 }
@@ -374,6 +377,10 @@ static void render_database(struct buf *b, const struct metrics_state *st)
 	gauge(b, "finreg_stats_pending_rows",
 	      "Pending statistics rows left after the compactor's last run (-1: unknown).",
 	      (double)atomic_load(&stats_pending));
+	counter(b, "finreg_compactor_chunks_total",
+		"Fold transactions of this instance's compactor that folded pending rows (each "
+		"folds a bounded chunk; a backlog takes several in a row).",
+		load(&compactor_chunks));
 	gauge(b, "finreg_compactor_lag_seconds",
 	      "Seconds since this instance's compactor last ran (-1: never).",
 	      last == 0 ? -1.0 : (double)(now_us() - last) / 1e6);

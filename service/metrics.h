@@ -29,9 +29,10 @@ void metrics_auth_failure(const char *reason);
 /** Exports (streamed answers with their own database connection) in flight: +1 / -1. */
 void metrics_exports(int delta);
 
-/** The compactor finished a run (its age is shown as compactor lag) and left @a pending
- *  statistics delta rows (-1: unknown). /metrics itself never queries the database. */
-void metrics_compactor_ran(int64_t pending);
+/** The compactor finished a fold transaction (its age is shown as compactor lag) that
+ *  folded something when @a folded, and left @a pending statistics rows (-1: unknown).
+ *  /metrics itself never queries the database. */
+void metrics_compactor_ran(bool folded, int64_t pending);
 
 void metrics_db_error(void);
 void metrics_db_reconnect(void);

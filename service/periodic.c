@@ -48,6 +48,16 @@ bool periodic_start(struct periodic *p, unsigned interval_ms)
 	return true;
 }
 
+bool periodic_stopping(struct periodic *p)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&p->lock);
+	stopping = p->stopping;
+	pthread_mutex_unlock(&p->lock);
+	return stopping;
+}
+
 void periodic_stop(struct periodic *p)
 {
 	if (!p->running)

@@ -28,6 +28,9 @@ struct periodic {
 /** Starts the thread; false (logged) when it could not be started. */
 bool periodic_start(struct periodic *p, unsigned interval_ms);
 
+/** True once periodic_stop was called: a run that loops checks it between steps. */
+bool periodic_stopping(struct periodic *p);
+
 /** Stops the thread and waits for it (no-op when not started). */
 void periodic_stop(struct periodic *p);
 

@@ -114,18 +114,40 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- The pending loans of sign @p_sign, and the pending balance changes (loans' own events
--- and repayments'), as the readers' views and the fold take them.
+-- and repayments'), as the readers' views take them.
 CREATE OR REPLACE FUNCTION stats_pending_loans(p_sign int) RETURNS stats_loan[]
 LANGUAGE sql STABLE
 RETURN ARRAY(SELECT p.loan FROM stats_pending p WHERE p.sign = p_sign);
 
 CREATE OR REPLACE FUNCTION stats_pending_events() RETURNS stats_event[]
 LANGUAGE sql STABLE
-RETURN ARRAY(SELECT e FROM stats_loan_events(stats_pending_loans(1), 1) e
-             UNION ALL SELECT e FROM stats_loan_events(stats_pending_loans(-1), -1) e
-             UNION ALL SELECT p.event FROM stats_pending p WHERE p.sign IS NULL);
+RETURN ARRAY(WITH x AS MATERIALIZED (   -- one scan of the pending rows
+                 SELECT array_agg(p.loan) FILTER (WHERE p.sign = 1) AS plus,
+                        array_agg(p.loan) FILTER (WHERE p.sign = -1) AS minus,
+                        array_agg(p.event) FILTER (WHERE p.sign IS NULL) AS events
+                 FROM stats_pending p)
+             SELECT e FROM x, stats_loan_events(x.plus, 1) e
+             UNION ALL SELECT e FROM x, stats_loan_events(x.minus, -1) e
+             UNION ALL SELECT e FROM x, unnest(x.events) e);
 
--- Summary and what is still pending together: what readers read.
+-- The pending loans of bank @p_bank ('*': every bank) issued in [@p_from, @p_to], those
+-- that add (sign +1) and those that take away (-1), in one scan: all that a reader of that
+-- window adds, so the rows it does not need are not fanned out (under a write load that
+-- never pauses the fold lags a second or more, and every reader would otherwise pay for
+-- every bank's and every day's pending loans).
+CREATE OR REPLACE FUNCTION stats_pending_loans_in(p_bank text, p_from date, p_to date,
+                                                  OUT plus stats_loan[], OUT minus stats_loan[])
+LANGUAGE sql STABLE AS $$
+    SELECT array_agg(p.loan) FILTER (WHERE p.sign = 1),
+           array_agg(p.loan) FILTER (WHERE p.sign = -1)
+    FROM stats_pending p
+    WHERE p.sign IS NOT NULL AND (p.loan).issue_date BETWEEN p_from AND p_to
+      AND (p_bank = '*' OR (p.loan).bank_code = p_bank)
+$$;
+
+-- Summary and what is still pending together: what readers read. The new-loan and
+-- pricing readers take only the pending loans of their bank and dates
+-- (stats_pending_loans_in); these views give every row, for checks and ad-hoc queries.
 CREATE OR REPLACE VIEW stats_new_loans_all AS
     SELECT s.dim, s.grain, s.bank_code, s.period, s.key, s.manufacturing, s.n, s.amount,
            s.first_n, s.first_amount, s.credit_n, s.credit_amount, s.mlt_n, s.mlt_amount,
@@ -298,18 +320,19 @@ BEGIN
     WHILE v_from <= v_last LOOP
         PERFORM stats_apply(ARRAY(SELECT stats_loan_of(l) FROM loans l
                                   WHERE l.id >= v_from AND l.id < v_from + 100000), 1, true);
-        WHILE stats_compact_locked() > 0 LOOP
+        WHILE stats_compact_locked(100000) > 0 LOOP
             NULL;
         END LOOP;
         v_from := v_from + 100000;
     END LOOP;
 END $$;
 
--- Folds up to 100,000 pending rows into the summaries (a bounded transaction however far
+-- Folds up to @p_limit pending rows into the summaries (a bounded transaction however far
 -- behind it is) and returns how many it folded; the caller holds the compaction lock.
 -- Each pending row adds up on its own, so any part of them can be folded: what is left
 -- stays pending, and readers still add it.
-CREATE OR REPLACE FUNCTION stats_compact_locked() RETURNS bigint
+DROP FUNCTION IF EXISTS stats_compact_locked();
+CREATE OR REPLACE FUNCTION stats_compact_locked(p_limit int) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     v_plus stats_loan[];
@@ -319,7 +342,7 @@ DECLARE
 BEGIN
     WITH d AS (
         DELETE FROM stats_pending p
-        WHERE p.ctid = ANY (ARRAY(SELECT x.ctid FROM stats_pending x LIMIT 100000))
+        WHERE p.ctid = ANY (ARRAY(SELECT x.ctid FROM stats_pending x LIMIT p_limit))
         RETURNING p.sign, p.loan, p.event)
     SELECT array_agg(d.loan) FILTER (WHERE d.sign = 1),
            array_agg(d.loan) FILTER (WHERE d.sign = -1),
@@ -337,18 +360,24 @@ BEGIN
     RETURN v_n;
 END $$;
 
--- Folds the pending rows into the summaries unless another session is doing it;
--- returns the number of pending rows folded (-1 when the lock was busy, or on a
--- standby). finregd instances on a standby (dashboards reading a replica) run the
--- compactor too, every second; a standby cannot write, and the instances on the primary
--- fold the pending rows, which then replicate: on a standby there is nothing to do.
-CREATE OR REPLACE FUNCTION stats_compact() RETURNS bigint
+-- Folds up to @p_limit pending statistics rows and up to @p_limit pending balance-timeline
+-- changes unless another session is doing it; returns the larger of the two counts (so a
+-- result of @p_limit means more may be pending; -1 when the lock was busy, or on a
+-- standby). finregd's compactor calls it in chunks, one transaction each, until a chunk
+-- comes back short: a backlog is folded in steps that each finish well within the
+-- statement timeout, and what one step folded stays folded (one statement for a whole
+-- backlog, cancelled by the timeout, made no progress at all, and the backlog, which
+-- readers add, grew without end). finregd instances on a standby (dashboards reading a
+-- replica) run the compactor too; a standby cannot write, and the instances on the
+-- primary fold the pending rows, which then replicate: on a standby there is nothing to do.
+DROP FUNCTION IF EXISTS stats_compact();
+CREATE OR REPLACE FUNCTION stats_compact(p_limit int DEFAULT 100000) RETURNS bigint
 LANGUAGE plpgsql AS $$
 BEGIN
     IF pg_is_in_recovery() OR NOT pg_try_advisory_xact_lock(7340012004) THEN
         RETURN -1;
     END IF;
-    RETURN stats_compact_locked() + watch_compact_locked();
+    RETURN greatest(stats_compact_locked(p_limit), watch_compact_locked(p_limit));
 END $$;
 
 -- New-loan figures over [@p_from, @p_to] along dimension @p_dim, read from month rows for
@@ -373,10 +402,15 @@ BEGIN
         m_from := p_to + 1;
         m_to := p_to + 1;
     END IF;
+    -- The summaries, and what is pending of this bank's loans ('*': every bank's) issued
+    -- in the window.
     RETURN QUERY
     SELECT s.period, s.key, s.manufacturing, s.n, s.amount, s.first_n, s.first_amount,
            s.credit_n, s.credit_amount, s.mlt_n, s.mlt_amount, s.renewal_n, s.renewal_amount
-    FROM stats_new_loans_all s
+    FROM (WITH x AS MATERIALIZED (SELECT * FROM stats_pending_loans_in(p_bank, p_from, p_to))
+          SELECT * FROM stats_new_loans
+          UNION ALL SELECT n.* FROM x, stats_new_loans_of(x.plus, 1) n
+          UNION ALL SELECT n.* FROM x, stats_new_loans_of(x.minus, -1) n) s
     WHERE s.dim = p_dim AND s.bank_code = v_bank
       AND (v_key IS NULL OR s.key = v_key) AND (p_mfg IS NULL OR s.manufacturing = p_mfg)
       AND ((s.grain = 'm' AND s.period >= m_from AND s.period < m_to)
@@ -430,13 +464,20 @@ CREATE OR REPLACE FUNCTION stats_pricing_month(p_bank text, p_month date)
 RETURNS TABLE (period date, n bigint, amount bigint, avg_rate text, avg_spread_bp text,
                change_pp text)
 LANGUAGE sql STABLE AS $$
-    WITH p AS (
+    WITH x AS MATERIALIZED (   -- what is pending of the bank's loans of those months
+        SELECT * FROM stats_pending_loans_in(p_bank, (p_month - interval '1 year')::date,
+                                             (p_month + interval '1 month')::date - 1)),
+    s AS (
+        SELECT * FROM stats_pricing
+        UNION ALL SELECT n.* FROM x, stats_pricing_of(x.plus, 1) n
+        UNION ALL SELECT n.* FROM x, stats_pricing_of(x.minus, -1) n),
+    p AS (
         SELECT m.period, coalesce(sum(s.n), 0)::bigint AS n,
                coalesce(sum(s.amount), 0)::bigint AS amount,
                sum(s.rate_x_amount) AS rxa, sum(s.spread_amount) AS sa,
                sum(s.spread_x_amount) AS sxa
         FROM (VALUES (p_month), ((p_month - interval '1 year')::date)) AS m(period)
-        LEFT JOIN stats_pricing_all s ON s.bank_code = p_bank AND s.period = m.period
+        LEFT JOIN s ON s.bank_code = p_bank AND s.period = m.period
         GROUP BY m.period),
     cur AS (SELECT * FROM p WHERE p.period = p_month),
     prev AS (SELECT * FROM p WHERE p.period <> p_month)

@@ -382,23 +382,24 @@ END $$;
 -- Folds the pending changes into watch_balance; the caller holds the compaction lock
 -- (stats_compact). A new day row starts from the balance of the pair's day before; every
 -- row of a changed pair from its earliest changed day on gains the changes dated on or
--- before it; rows left with no change are removed.
-CREATE OR REPLACE FUNCTION watch_compact_locked() RETURNS bigint
+-- before it; rows left with no change are removed. Returns how many changes it folded.
+DROP FUNCTION IF EXISTS watch_compact_locked();
+CREATE OR REPLACE FUNCTION watch_compact_locked(p_limit int) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     v_ch jsonb;
     v_n bigint;
 BEGIN
-    -- At most 100,000 changes a run (deltas add up in any order), so a backlog left by a
-    -- stopped compactor is folded in bounded steps.
+    -- At most @p_limit changes a run (deltas add up in any order), so a backlog is folded
+    -- in bounded steps.
     WITH d AS (DELETE FROM watch_balance_delta x
-               WHERE x.ctid = ANY (ARRAY(SELECT y.ctid FROM watch_balance_delta y LIMIT 100000))
+               WHERE x.ctid = ANY (ARRAY(SELECT y.ctid FROM watch_balance_delta y LIMIT p_limit))
                RETURNING x.*),
     g AS (SELECT d.bank_code, d.uscc, d.day, sum(d.delta) AS delta
           FROM d GROUP BY 1, 2, 3 HAVING sum(d.delta) <> 0)
-    SELECT jsonb_agg(g) INTO v_ch FROM g;
+    SELECT (SELECT jsonb_agg(g) FROM g), (SELECT count(*) FROM d) INTO v_ch, v_n;
     IF v_ch IS NULL THEN
-        RETURN 0;
+        RETURN v_n;
     END IF;
     INSERT INTO watch_balance (bank_code, uscc, day, delta, balance)
     SELECT f.bank_code, f.uscc, f.day, 0,
@@ -419,7 +420,6 @@ BEGIN
           GROUP BY w.bank_code, w.uscc, w.day)
     UPDATE watch_balance w SET delta = w.delta + c.own, balance = w.balance + c.cum
     FROM c WHERE w.bank_code = c.bank_code AND w.uscc = c.uscc AND w.day = c.day;
-    GET DIAGNOSTICS v_n = ROW_COUNT;
     DELETE FROM watch_balance w
     USING jsonb_to_recordset(v_ch) AS f(bank_code text, uscc text, day date, delta bigint)
     WHERE w.bank_code = f.bank_code AND w.uscc = f.uscc AND w.day = f.day AND w.delta = 0;

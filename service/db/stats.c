@@ -22,7 +22,7 @@ const struct db_stmt db_stmts_stats[] = {
      "INSERT INTO targets (year, metric, target, updated_by) VALUES ($1::int, $2, $3::numeric, $4)"
      " ON CONFLICT (year, metric) DO UPDATE SET target = EXCLUDED.target, updated_at = now(),"
      " updated_by = EXCLUDED.updated_by"},
-    {"stats_compact", "SELECT stats_compact()"},
+    {"stats_compact", "SELECT stats_compact($1::int)"},
     {"stats_bank_names", "SELECT code, name FROM principals WHERE kind = 'bank'"},
     {"stats_pending_rows", "SELECT count(*) FROM stats_pending"},
     /* The table's pages, or every partition's when loans is partitioned (a parent has
@@ -152,9 +152,13 @@ static void moved_row(void *cls, const PGresult *r, int i)
 	*(long long *)cls = db_value_int(r, i, 0);
 }
 
-enum db_rc db_stats_compact(long long *moved)
+enum db_rc db_stats_compact(long long limit, long long *moved)
 {
-	return db_rows("stats_compact", 0, NULL, moved_row, moved);
+	char n[24];
+	const char *params[] = {n};
+
+	snprintf(n, sizeof n, "%lld", limit);
+	return db_rows("stats_compact", 1, params, moved_row, moved);
 }
 
 static void name_row(void *cls, const PGresult *r, int i)

@@ -64,9 +64,11 @@ enum db_rc db_stats_targets(int year, const char *as_of, target_row_fn fn, void 
 /** Sets the target of @a metric for @a year (@a value decimal text). */
 enum db_rc db_target_put(int year, const char *metric, const char *value, const char *by);
 
-/** Folds pending statistics rows into the summaries (one instance at a time); *moved is
- *  the number of pending rows folded, -1 when another session was compacting. */
-enum db_rc db_stats_compact(long long *moved);
+/** Folds up to @a limit pending statistics rows and up to @a limit pending balance-timeline
+ *  changes into their summaries, in one transaction (one instance at a time); *moved is
+ *  the larger of the two counts (@a limit: more may be pending), -1 when another session
+ *  was compacting. */
+enum db_rc db_stats_compact(long long limit, long long *moved);
 
 /** Called per bank with its code and name. */
 typedef void (*name_row_fn)(void *cls, const char *code, const char *name);

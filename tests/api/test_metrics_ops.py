@@ -98,3 +98,28 @@ def test_reads_in_a_read_scope_count_on_the_primary_without_a_replica():
     assert harness.client('regulator').get('/v1/loans?bank=CIB-SM&limit=1').status == 200
     assert _reaches('finreg_db_reads_total', 'target="primary"', before + 1) >= before + 1
     assert _sample(_metrics(), 'finreg_db_reads_total', 'target="replica"') == 0
+
+
+def test_a_backlog_beyond_one_chunk_is_folded_in_several_bounded_transactions():
+    # 12,000 pending rows committed at once (6,000 loans that are counted and taken away
+    # again: they change no figure), more than two chunks of 5,000: the compactor folds
+    # them in at least three transactions, one after the other, and leaves nothing pending.
+    chunks = _sample(_metrics(), 'finreg_compactor_chunks_total')
+    harness.psql("""
+INSERT INTO stats_pending (sign, loan)
+SELECT s.sign, ROW(-g, date '2020-01-02', 'NO-SUCH-BANK', '350402', '3412', 'small', true,
+                   100, false, 'credit', false, false, 40000, NULL, true, 0, NULL,
+                   'active')::stats_loan
+FROM generate_series(1, 6000) g, (VALUES (1), (-1)) AS s(sign);
+""")
+    deadline = time.monotonic() + 60
+    while harness.psql('SELECT count(*) FROM stats_pending') != [['0']]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    got = _reaches('finreg_compactor_chunks_total', '', chunks + 3)
+    assert got >= chunks + 3, (chunks, got)
+    assert _sample(_metrics(), 'finreg_stats_pending_rows') == 0
+    rows = harness.psql("SELECT count(*), coalesce(sum(abs(n)) + sum(abs(amount)), 0) "
+                        "FROM stats_new_loans WHERE bank_code = 'NO-SUCH-BANK' "
+                        "OR key = 'NO-SUCH-BANK'")
+    assert rows[0][0] != '0' and rows[0][1] == '0', rows    # folded, and add up to nothing

@@ -395,3 +395,52 @@ SELECT id, 'PR1', '2020-04-01', 123 FROM loans WHERE loan_ref = 'P1';
     assert all(r != [''] for r in folded), folded
     cl.psql('SELECT stats_rebuild()')
     assert cl.psql(SUMMARIES) == folded
+
+
+def test_a_backlog_folds_in_chunks_and_each_reader_adds_only_its_own_pending_loans():
+    cl = world()['cluster']
+    copies = COPIES_OF_L5.replace("(VALUES ('P1'), ('P2'))",
+                                  "(VALUES ('Q1'), ('Q2'), ('Q3'), ('Q4'), ('Q5'))")
+    mine = "SELECT count(*) FROM stats_pending WHERE (loan).id IN " \
+           "(SELECT id FROM loans WHERE loan_ref LIKE 'Q_');"
+    # What readers see: A's day and year (the copies count), B's year and A's window after
+    # the copies' date (they do not: their pending rows are filtered out before the
+    # fan-out), A's and B's pricing of March 2020, A's balance on the day.
+    figures = """
+SELECT sum(n), sum(amount) FROM stats_new_loans_window('b', '*', '2020-03-25', '2020-03-25', NULL);
+SELECT sum(n), sum(amount) FROM stats_new_loans_window('s', 'CIB-SM', '2020-01-01', '2020-12-31', NULL);
+SELECT sum(n), sum(amount) FROM stats_new_loans_window('s', 'RCB-SM', '2020-01-01', '2020-12-31', NULL);
+SELECT coalesce(sum(n), 0) FROM stats_new_loans_window('s', 'CIB-SM', '2020-03-26', '2020-12-31', NULL);
+SELECT n, amount FROM stats_pricing_month('CIB-SM', '2020-03-01') WHERE period = '2020-03-01';
+SELECT n, amount FROM stats_pricing_month('RCB-SM', '2020-03-01') WHERE period = '2020-03-01';
+SELECT balance FROM stats_balance_on('2020-03-25') WHERE bank_code = 'CIB-SM' AND NOT manufacturing;
+"""
+    # In one transaction that holds the compaction lock (the server's compactor waits):
+    # everything else folded first, then five copies of L5 pending (five statistics rows,
+    # five balance-timeline changes), folded two at a time.
+    sql = ('BEGIN; SELECT pg_advisory_xact_lock(7340012004);'
+           'DO $$ BEGIN WHILE stats_compact(100000) > 0 LOOP NULL; END LOOP; END $$;'
+           + figures + copies + mine + figures)
+    for _ in range(4):
+        sql += 'SELECT stats_compact(2);' + mine + figures
+    rows = cl.psql(sql + 'ROLLBACK;')
+    n = len(figures.strip().splitlines())
+    before, rows = rows[1:1 + n], rows[1 + n:]       # rows[0]: the lock
+    assert before[0] == ['1', '80000000'], before
+    pending, with5, rows = rows[0], rows[1:1 + n], rows[1 + n:]
+    assert pending == ['5']
+    added = 5 * 80000000
+    assert with5[0] == ['6', str(80000000 + added)], with5
+    assert with5[1] == [str(int(before[1][0]) + 5), str(int(before[1][1]) + added)], with5
+    assert with5[2:4] == before[2:4], (before, with5)
+    assert with5[4] == [str(int(before[4][0]) + 5), str(int(before[4][1]) + added)], with5
+    assert with5[5] == before[5], (before, with5)
+    assert with5[6] == [str(int(before[6][0]) + added)], with5
+    folded = []
+    for _ in range(4):
+        folded.append(rows[0][0])
+        assert rows[1] == [str(5 - 2 * len(folded) if len(folded) < 3 else 0)], rows
+        assert rows[2:2 + n] == with5, (len(folded), rows, with5)
+        rows = rows[2 + n:]
+    assert folded == ['2', '2', '1', '0'], folded
+    assert rows == [], rows
