@@ -379,15 +379,13 @@ BEGIN
       AND w.cut_from IS DISTINCT FROM x.cut_from;
 END $$;
 
--- Folds the pending changes into watch_balance; the caller holds the compaction lock
--- (stats_compact). A new day row starts from the balance of the pair's day before; every
--- row of a changed pair from its earliest changed day on gains the changes dated on or
--- before it; rows left with no change are removed. Returns how many changes it folded.
+-- Folds up to @p_limit pending changes into watch_balance and returns how many it folded;
+-- the caller holds the compaction lock (stats_compact).
 DROP FUNCTION IF EXISTS watch_compact_locked();
 CREATE OR REPLACE FUNCTION watch_compact_locked(p_limit int) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_ch jsonb;
+    v_ch watch_balance_delta[];     -- the changes, summed per bank, firm and day
     v_n bigint;
 BEGIN
     -- At most @p_limit changes a run (deltas add up in any order), so a backlog is folded
@@ -395,21 +393,46 @@ BEGIN
     WITH d AS (DELETE FROM watch_balance_delta x
                WHERE x.ctid = ANY (ARRAY(SELECT y.ctid FROM watch_balance_delta y LIMIT p_limit))
                RETURNING x.*),
-    g AS (SELECT d.bank_code, d.uscc, d.day, sum(d.delta) AS delta
+    g AS (SELECT d.bank_code, d.uscc, d.day, sum(d.delta)::bigint AS delta
           FROM d GROUP BY 1, 2, 3 HAVING sum(d.delta) <> 0)
-    SELECT (SELECT jsonb_agg(g) FROM g), (SELECT count(*) FROM d) INTO v_ch, v_n;
+    SELECT (SELECT array_agg(ROW(g.bank_code, g.uscc, g.day, g.delta)::watch_balance_delta)
+            FROM g),
+           (SELECT count(*) FROM d)
+    INTO v_ch, v_n;
     IF v_ch IS NULL THEN
         RETURN v_n;
     END IF;
+    -- A pair with no rows yet whose changes are all rises (a new borrower's new loans, most
+    -- of what a fold sees) gets its rows written whole: balance = the running sum, no fall,
+    -- so no cut_from; what the general steps below would make of it, in one insert instead
+    -- of four statements. Only the fold (under the compaction lock) writes watch_balance.
+    WITH f AS (SELECT * FROM unnest(v_ch)),
+    fresh AS (SELECT f.bank_code, f.uscc FROM f GROUP BY 1, 2
+              HAVING min(f.delta) > 0
+                 AND NOT EXISTS (SELECT FROM watch_balance w
+                                 WHERE w.bank_code = f.bank_code AND w.uscc = f.uscc)),
+    ins AS (INSERT INTO watch_balance (bank_code, uscc, day, delta, balance)
+            SELECT f.bank_code, f.uscc, f.day, f.delta,
+                   sum(f.delta) OVER (PARTITION BY f.bank_code, f.uscc ORDER BY f.day)
+            FROM f JOIN fresh ON fresh.bank_code = f.bank_code AND fresh.uscc = f.uscc)
+    SELECT array_agg(f::watch_balance_delta) INTO v_ch
+    FROM f
+    WHERE NOT EXISTS (SELECT FROM fresh WHERE fresh.bank_code = f.bank_code
+                                          AND fresh.uscc = f.uscc);
+    IF v_ch IS NULL THEN
+        RETURN v_n;
+    END IF;
+    -- The general steps: a new day row starts from the balance of the pair's day before;
+    -- every row of a changed pair from its earliest changed day on gains the changes dated
+    -- on or before it; rows left with no change are removed; cut_from is set again.
     INSERT INTO watch_balance (bank_code, uscc, day, delta, balance)
     SELECT f.bank_code, f.uscc, f.day, 0,
            coalesce((SELECT w.balance FROM watch_balance w
                      WHERE w.bank_code = f.bank_code AND w.uscc = f.uscc AND w.day < f.day
                      ORDER BY w.day DESC LIMIT 1), 0)
-    FROM jsonb_to_recordset(v_ch) AS f(bank_code text, uscc text, day date, delta bigint)
+    FROM unnest(v_ch) AS f
     ON CONFLICT (bank_code, uscc, day) DO NOTHING;
-    WITH f AS (SELECT * FROM jsonb_to_recordset(v_ch)
-                   AS x(bank_code text, uscc text, day date, delta bigint)),
+    WITH f AS (SELECT * FROM unnest(v_ch)),
     p AS (SELECT f.bank_code, f.uscc, min(f.day) AS d0 FROM f GROUP BY 1, 2),
     c AS (SELECT w.bank_code, w.uscc, w.day,
                  coalesce(sum(f.delta) FILTER (WHERE f.day = w.day), 0) AS own,
@@ -421,13 +444,13 @@ BEGIN
     UPDATE watch_balance w SET delta = w.delta + c.own, balance = w.balance + c.cum
     FROM c WHERE w.bank_code = c.bank_code AND w.uscc = c.uscc AND w.day = c.day;
     DELETE FROM watch_balance w
-    USING jsonb_to_recordset(v_ch) AS f(bank_code text, uscc text, day date, delta bigint)
+    USING unnest(v_ch) AS f
     WHERE w.bank_code = f.bank_code AND w.uscc = f.uscc AND w.day = f.day AND w.delta = 0;
     -- Every row of a changed pair from its earliest changed day on may have a new cut_from.
     PERFORM watch_cut_from_set((
         SELECT jsonb_agg(p) FROM (
             SELECT f.bank_code, f.uscc, min(f.day) AS day
-            FROM jsonb_to_recordset(v_ch) AS f(bank_code text, uscc text, day date)
+            FROM unnest(v_ch) AS f
             GROUP BY 1, 2) p));
     RETURN v_n;
 END $$;

@@ -234,3 +234,35 @@ DELETE FROM schema_migrations WHERE version IN (14, 16);
     _exact(cl)
     assert cl.psql(PAYOFFS) == [['TA2', '2022-07-15'], ['TB3', '2022-05-20']]
     assert _alerts(JULY) == JULY_ROWS
+
+
+def test_a_fold_writes_new_pairs_whole_and_changes_the_others_step_by_step():
+    cl = world()['cluster']
+    # In one transaction that holds the compaction lock: everything folded first, then in
+    # one fold a new pair with rises only (written whole), a new pair with a rise and a
+    # fall (the general steps), and a change to B/H3's timeline after its last day.
+    h3 = FIRMS['H3']['uscc']
+    rows = cl.psql("""
+BEGIN; SELECT pg_advisory_xact_lock(7340012004);
+DO $$ BEGIN WHILE watch_compact_locked(100000) > 0 LOOP NULL; END LOOP; END $$;
+INSERT INTO watch_balance_delta (bank_code, uscc, day, delta) VALUES
+    ('%(b)s', 'NEW-PAIR-1', '2023-01-02', 100), ('%(b)s', 'NEW-PAIR-1', '2023-01-05', 30),
+    ('%(b)s', 'NEW-PAIR-1', '2023-01-05', 20),
+    ('%(b)s', 'NEW-PAIR-2', '2023-01-02', 100), ('%(b)s', 'NEW-PAIR-2', '2023-01-05', -30),
+    ('%(b)s', '%(h3)s', '2023-01-02', 7);
+SELECT watch_compact_locked(100000);
+SELECT uscc, day, delta, balance, cut_from FROM watch_balance
+WHERE uscc IN ('NEW-PAIR-1', 'NEW-PAIR-2', '%(h3)s') ORDER BY uscc, day;
+ROLLBACK;
+""" % {'b': B, 'h3': h3})
+    # 100 on 01-02, 150 from 01-05; 100, then 70 (70%% of 100: a cut from that day); B/H3
+    # as worked in the test above, then 7 more on 2023-01-02.
+    assert rows == [[''], ['6'],                     # the lock; six changes folded
+                    [h3, '2020-10-05', '100000000', '100000000', ''],
+                    [h3, '2021-03-01', '-40000000', '60000000', '2021-03-01'],
+                    [h3, '2022-05-20', '-60000000', '0', '2022-05-20'],
+                    [h3, '2023-01-02', '7', '7', ''],
+                    ['NEW-PAIR-1', '2023-01-02', '100', '100', ''],
+                    ['NEW-PAIR-1', '2023-01-05', '50', '150', ''],
+                    ['NEW-PAIR-2', '2023-01-02', '100', '100', ''],
+                    ['NEW-PAIR-2', '2023-01-05', '-30', '70', '2023-01-05']], rows
