@@ -31,9 +31,11 @@ static void compact(void)
 	long long moved;
 	int64_t pages;
 
-	if (db_loans_pages(&pages) == DB_OK)
-		db_plans_note_size(pages);
 	do {
+		/* Each chunk, so a long catch-up under load still has the plans made again when
+		 * loans doubles. */
+		if (db_loans_pages(&pages) == DB_OK)
+			db_plans_note_size(pages);
 		moved = 0;
 		if (db_stats_compact(COMPACT_CHUNK, &moved) != DB_OK)
 			return; /* the database away: the next run tries again */

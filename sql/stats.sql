@@ -3,11 +3,14 @@
 -- that grows with the calendar and the number of groups, never with the number of loans.
 -- Writers never touch a summary row: statement-level triggers append one row per changed
 -- loan to stats_pending (its statistics fields with a sign: +1 adds its contribution, -1
--- takes it away) and one per repayment (its balance change). stats_compact() — run every
--- second by a finregd background thread, one instance at a time — fans the pending rows
--- out into summary rows and folds them in, in one transaction. Readers add the summaries
--- and what is still pending (the *_all views), so an answer is exact whether or not the
--- fold has run; what is pending is bounded by the compactor's lag. The functions come in
+-- takes it away) and one per repayment (its balance change). stats_compact(limit) — run
+-- every second by a finregd background thread, one instance at a time, in chunks of a
+-- bounded number of rows, one transaction each, until it has caught up — fans the pending
+-- rows out into summary rows and folds them in. Readers add the summaries and what is
+-- still pending (the new-loan and pricing readers only their bank's and window's pending
+-- loans, stats_pending_loans_in; the balance readers all, stats_balance_all), so an answer
+-- is exact whether or not the fold has run; what is pending is bounded by the compactor's
+-- lag. The functions come in
 -- two kinds: *_of turn loans or balance changes into summary rows (readers and the fold),
 -- *_add fold such rows into the summaries. The actual figures of two targets come from
 -- their areas: stats_actual_guarantee_leverage (guarantees.sql) and

@@ -385,7 +385,9 @@ DROP FUNCTION IF EXISTS watch_compact_locked();
 CREATE OR REPLACE FUNCTION watch_compact_locked(p_limit int) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_ch watch_balance_delta[];     -- the changes, summed per bank, firm and day
+    -- The changes, summed per bank, firm and day, as rows of the queue's own type (a
+    -- column added to watch_balance_delta must be added to the ROW below).
+    v_ch watch_balance_delta[];
     v_n bigint;
 BEGIN
     -- At most @p_limit changes a run (deltas add up in any order), so a backlog is folded

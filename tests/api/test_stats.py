@@ -405,9 +405,12 @@ def test_a_backlog_folds_in_chunks_and_each_reader_adds_only_its_own_pending_loa
            "(SELECT id FROM loans WHERE loan_ref LIKE 'Q_');"
     # What readers see: A's day and year (the copies count), B's year and A's window after
     # the copies' date (they do not: their pending rows are filtered out before the
-    # fan-out), A's and B's pricing of March 2020, A's balance on the day.
+    # fan-out), A's and B's pricing of March 2020, A's balance on the day, A's March by bank
+    # (one bank's key among every bank's rows) and every bank's March by county.
     figures = """
 SELECT sum(n), sum(amount) FROM stats_new_loans_window('b', '*', '2020-03-25', '2020-03-25', NULL);
+SELECT sum(n), sum(amount) FROM stats_new_loans_window('b', 'CIB-SM', '2020-03-01', '2020-03-31', NULL);
+SELECT sum(n), sum(amount) FROM stats_new_loans_window('c', '*', '2020-03-01', '2020-03-31', NULL);
 SELECT sum(n), sum(amount) FROM stats_new_loans_window('s', 'CIB-SM', '2020-01-01', '2020-12-31', NULL);
 SELECT sum(n), sum(amount) FROM stats_new_loans_window('s', 'RCB-SM', '2020-01-01', '2020-12-31', NULL);
 SELECT coalesce(sum(n), 0) FROM stats_new_loans_window('s', 'CIB-SM', '2020-03-26', '2020-12-31', NULL);
@@ -417,7 +420,7 @@ SELECT balance FROM stats_balance_on('2020-03-25') WHERE bank_code = 'CIB-SM' AN
 """
     # In one transaction that holds the compaction lock (the server's compactor waits):
     # everything else folded first, then five copies of L5 pending (five statistics rows,
-    # five balance-timeline changes), folded two at a time.
+    # and one balance-timeline change: the same bank, firm and day), folded two at a time.
     sql = ('BEGIN; SELECT pg_advisory_xact_lock(7340012004);'
            'DO $$ BEGIN WHILE stats_compact(100000) > 0 LOOP NULL; END LOOP; END $$;'
            + figures + copies + mine + figures)
@@ -430,12 +433,15 @@ SELECT balance FROM stats_balance_on('2020-03-25') WHERE bank_code = 'CIB-SM' AN
     pending, with5, rows = rows[0], rows[1:1 + n], rows[1 + n:]
     assert pending == ['5']
     added = 5 * 80000000
+    def plus5(row):
+        return [str(int(row[0]) + 5), str(int(row[1]) + added)]
     assert with5[0] == ['6', str(80000000 + added)], with5
-    assert with5[1] == [str(int(before[1][0]) + 5), str(int(before[1][1]) + added)], with5
-    assert with5[2:4] == before[2:4], (before, with5)
-    assert with5[4] == [str(int(before[4][0]) + 5), str(int(before[4][1]) + added)], with5
-    assert with5[5] == before[5], (before, with5)
-    assert with5[6] == [str(int(before[6][0]) + added)], with5
+    assert with5[1] == plus5(before[1]) and with5[2] == plus5(before[2]), (before, with5)
+    assert with5[3] == plus5(before[3]), (before, with5)
+    assert with5[4:6] == before[4:6], (before, with5)
+    assert with5[6] == plus5(before[6]), (before, with5)
+    assert with5[7] == before[7], (before, with5)
+    assert with5[8] == [str(int(before[8][0]) + added)], with5
     folded = []
     for _ in range(4):
         folded.append(rows[0][0])
