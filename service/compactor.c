@@ -39,8 +39,10 @@ static void compact(void)
 		moved = 0;
 		if (db_stats_compact(COMPACT_CHUNK, &moved) != DB_OK)
 			return; /* the database away: the next run tries again */
-		metrics_compactor_ran(moved > 0, pending_rows());
+		metrics_compactor_ran(moved > 0);
 	} while (moved >= COMPACT_CHUNK && !periodic_stopping(&task));
+	/* Counted once caught up, not per chunk: the count scans the queue, dead rows and all. */
+	metrics_stats_pending(pending_rows());
 }
 
 static struct periodic task = PERIODIC_INIT(compact, "statistics compactor");

@@ -138,11 +138,15 @@ void metrics_exports(int delta)
 	atomic_fetch_add_explicit(&exports_in_flight, delta, memory_order_relaxed);
 }
 
-void metrics_compactor_ran(bool folded, int64_t pending)
+void metrics_compactor_ran(bool folded)
 {
 	if (folded)
 		atomic_fetch_add_explicit(&compactor_chunks, 1, memory_order_relaxed);
 	atomic_store_explicit(&compactor_last_us, now_us(), memory_order_relaxed);
+}
+
+void metrics_stats_pending(int64_t pending)
+{
 	atomic_store_explicit(&stats_pending, pending, memory_order_relaxed);
 }
 

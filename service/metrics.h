@@ -30,9 +30,12 @@ void metrics_auth_failure(const char *reason);
 void metrics_exports(int delta);
 
 /** The compactor finished a fold transaction (its age is shown as compactor lag) that
- *  folded something when @a folded, and left @a pending statistics rows (-1: unknown).
- *  /metrics itself never queries the database. */
-void metrics_compactor_ran(bool folded, int64_t pending);
+ *  folded something when @a folded. */
+void metrics_compactor_ran(bool folded);
+
+/** The compactor caught up and left @a pending statistics rows (-1: unknown). /metrics
+ *  itself never queries the database. */
+void metrics_stats_pending(int64_t pending);
 
 void metrics_db_error(void);
 void metrics_db_reconnect(void);
