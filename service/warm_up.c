@@ -70,7 +70,7 @@ static bool warm_item(struct warm *w)
 	if (loan == NULL || db_refdata(&ref) != DB_OK)
 		goto out;
 	ref.policy.today = today_day();
-	ok = loan_prepare(loan, NULL, &ref, &item, &p) && loan_columns_add(&w->cols, &item, 0) &&
+	ok = loan_prepare(loan, NULL, &ref, &item, &p, NULL) && loan_columns_add(&w->cols, &item, 0) &&
 	     loan_columns_finish(&w->cols, w->columns);
 out:
 	json_decref(loan);

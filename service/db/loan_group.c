@@ -130,11 +130,19 @@ static size_t take_group(struct member *first, struct member **group)
 	return n;
 }
 
-/* Wakes every queued member to see whether it may lead now (lock held). */
-static void wake_queue(void)
+/* Wakes the first queued member of @a bank, whose group has just been stored, to see
+ * whether it may lead now (lock held). Only that bank's leaders changed, and the first of
+ * its queue takes the others that may join it; waking every queued member instead cost
+ * each a futex wake and a turn at the lock, most only to sleep again (issue 11's
+ * profile). A member that may not lead yet is woken by the next group to end, or by its
+ * own give_up time. */
+static void wake_next_of(const char *bank)
 {
 	for (struct member *m = queue_head; m != NULL; m = m->next)
-		pthread_cond_signal(&m->cond);
+		if (strcmp(m->bank, bank) == 0) {
+			pthread_cond_signal(&m->cond);
+			return;
+		}
 }
 
 /* What a leader stores: copies of its members' items, and their outcomes, in memory of
@@ -268,7 +276,7 @@ enum db_rc loan_group_submit(loan_group_ingest_fn ingest, const char *bank, cons
 		}
 	}
 	hand_out(group, st, n);
-	wake_queue(); /* a place to lead is free */
+	wake_next_of(bank); /* a place to lead is free */
 out:
 	pthread_mutex_unlock(&lock);
 	pthread_cond_destroy(&self.cond);

@@ -24,15 +24,16 @@ static const char *flag(bool b)
 }
 
 /* Fills @a it with the loan_item values of @a in and @a d (every field of db/loan_item.def
- * but idx, which the ingest call numbers). False when memory ran out. */
-static bool item_of(const struct loan_input *in, const struct loan_derived *d, struct loan_item *it)
+ * but idx, which the ingest call numbers); gives the content object to @a kept when not
+ * NULL. False when memory ran out. */
+static bool item_of(const struct loan_input *in, const struct loan_derived *d, struct loan_item *it,
+		    json_t **kept)
 {
 	json_t *content = loan_input_to_json(in);
 	char *text = content != NULL ? json_dumps(content, JSON_COMPACT) : NULL;
 	char issue[DATE_BUF], maturity[DATE_BUF];
 	bool ok;
 
-	json_decref(content);
 	date_format(in->issue_date, issue);
 	date_format(in->maturity_date, maturity);
 	ok = text != NULL && loan_item_set(it, LI_LOAN_REF, in->loan_ref) &&
@@ -64,11 +65,16 @@ static bool item_of(const struct loan_input *in, const struct loan_derived *d, s
 			loan_item_set_int(it, LI_SPREAD_BP, d->spread_bp)
 		  : loan_item_set(it, LI_LPR_E4, NULL) && loan_item_set(it, LI_SPREAD_BP, NULL));
 	free(text);
+	if (ok && kept != NULL) {
+		*kept = content;
+		content = NULL;
+	}
+	json_decref(content);
 	return ok;
 }
 
 bool loan_prepare(const json_t *obj, const char *prefix, const struct refdata *ref,
-		  struct loan_item *item, struct loan_prep *p)
+		  struct loan_item *item, struct loan_prep *p, json_t **content)
 {
 	struct loan_input in;
 	struct loan_derived d;
@@ -77,6 +83,8 @@ bool loan_prepare(const json_t *obj, const char *prefix, const struct refdata *r
 
 	memset(p, 0, sizeof *p);
 	loan_item_free(item);
+	if (content != NULL)
+		*content = NULL;
 	p->loan_ref = json_is_string(ref_json) ? json_string_value(ref_json) : NULL;
 	if (!json_is_object(obj)) {
 		field_fail(&p->err, ERR_INVALID_FIELD, NULL, prefix, "", "must be a loan object");
@@ -93,7 +101,7 @@ bool loan_prepare(const json_t *obj, const char *prefix, const struct refdata *r
 		return false;
 	}
 	loan_derive(&in, &ref->policy, ref->lpr, ref->n_lpr, &d);
-	if (!item_of(&in, &d, item)) {
+	if (!item_of(&in, &d, item, content)) {
 		loan_item_free(item);
 		field_out_of_memory(&p->err); /* 503: the loan is fine, the server is short */
 		p->rejected = true;

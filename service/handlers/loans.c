@@ -52,6 +52,7 @@ void loans_post(struct request *req)
 	struct loan_prep p;
 	struct loan_outcome out;
 	struct loan_item item;
+	json_t *content = NULL; /* the item's content, for the answer of a created loan */
 	enum db_rc rc;
 	bool created;
 
@@ -59,7 +60,7 @@ void loans_post(struct request *req)
 	loan_item_init(&item);
 	if (!load_refdata(req, &ref))
 		goto out;
-	if (!loan_prepare(req->json, NULL, &ref, &item, &p)) {
+	if (!loan_prepare(req->json, NULL, &ref, &item, &p, &content)) {
 		reply_field_error(req, &p.err);
 		goto out;
 	}
@@ -76,7 +77,7 @@ void loans_post(struct request *req)
 	if (created && out.loan == NULL) { /* rendered here (json/loan_answer.h) */
 		struct loan_stored st = {out.created_at, out.registry_first_loan, out.warnings};
 
-		out.loan = loan_answer_created(&item, req->principal.code, &st);
+		out.loan = loan_answer_created(content, &item, req->principal.code, &st);
 	}
 	if (out.loan == NULL) {
 		reply_error(req, ERR_INTERNAL, NULL, NULL, "ingest answered no loan");
@@ -87,6 +88,7 @@ void loans_post(struct request *req)
 	reply_loan(req, created ? 201 : 200, out.loan);
 	out.loan = NULL;
 out:
+	json_decref(content);
 	loan_item_free(&item);
 	loan_outcome_clear(&out);
 }
@@ -257,7 +259,7 @@ void loans_put(struct request *req)
 	loan_item_init(&it);
 	if (!if_match_version(req, &version) || !load_refdata(req, &ref))
 		goto out;
-	if (!loan_prepare(req->json, NULL, &ref, &it, &p)) {
+	if (!loan_prepare(req->json, NULL, &ref, &it, &p, NULL)) {
 		reply_field_error(req, &p.err);
 		goto out;
 	}

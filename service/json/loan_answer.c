@@ -48,12 +48,10 @@ static json_t *rate(const struct loan_item *it, enum loan_item_field f)
 	return json_string(out);
 }
 
-char *loan_answer_created(const struct loan_item *it, const char *bank,
+char *loan_answer_created(json_t *loan, const struct loan_item *it, const char *bank,
 			  const struct loan_stored *st)
 {
-	const char *content = loan_item_get(it, LI_CONTENT);
 	const char *amount = loan_item_get(it, LI_AMOUNT_FEN);
-	json_t *loan = content != NULL ? json_loads(content, 0, NULL) : NULL;
 	json_t *warnings = st->warnings != NULL ? json_loads(st->warnings, 0, NULL) : json_array();
 	struct buf b = {0};
 	char *out = NULL;
@@ -86,7 +84,6 @@ char *loan_answer_created(const struct loan_item *it, const char *bank,
 		out = buf_take(&b, NULL);
 out:
 	buf_free(&b);
-	json_decref(loan);
 	json_decref(warnings);
 	return out;
 }

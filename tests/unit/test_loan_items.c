@@ -47,7 +47,7 @@ static void test_out_of_memory_is_unavailable_and_leaves_no_item(void)
 
 		loan_item_init(&item);
 		jansson_fail_after(n);
-		ok = loan_prepare(obj, NULL, &ref, &item, &p);
+		ok = loan_prepare(obj, NULL, &ref, &item, &p, NULL);
 		jansson_fail_after(-1);
 		if (ok) {
 			CHECK_STR(loan_item_get(&item, LI_LOAN_REF), "CIB-SM-2020-000123");
