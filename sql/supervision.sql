@@ -404,23 +404,31 @@ BEGIN
     IF v_ch IS NULL THEN
         RETURN v_n;
     END IF;
-    -- A pair with no rows yet whose changes are all rises (a new borrower's new loans, most
-    -- of what a fold sees) gets its rows written whole: balance = the running sum, no fall,
-    -- so no cut_from; what the general steps below would make of it, in one insert instead
-    -- of four statements. Only the fold (under the compaction lock) writes watch_balance.
+    -- A pair whose changes are all rises dated after its last row (a new borrower's new
+    -- loans, most of what a fold sees, or a known borrower's new loans) gets its new rows
+    -- appended: balance = the last row's balance (0 for a new pair) plus the running sum;
+    -- no fall, so no cut_from, and no earlier row changes (a row's cut_from depends only on
+    -- its pair's rows up to it). What the general steps below would make of it, in one
+    -- insert instead of four statements. Only the fold (under the compaction lock) writes
+    -- watch_balance.
     WITH f AS (SELECT * FROM unnest(v_ch)),
-    fresh AS (SELECT f.bank_code, f.uscc FROM f GROUP BY 1, 2
-              HAVING min(f.delta) > 0
-                 AND NOT EXISTS (SELECT FROM watch_balance w
-                                 WHERE w.bank_code = f.bank_code AND w.uscc = f.uscc)),
+    p AS (SELECT f.bank_code, f.uscc, min(f.day) AS d0 FROM f GROUP BY 1, 2
+          HAVING min(f.delta) > 0),
+    tail AS (SELECT p.bank_code, p.uscc, coalesce(l.balance, 0) AS balance
+             FROM p
+             LEFT JOIN LATERAL (SELECT w.day, w.balance FROM watch_balance w
+                                WHERE w.bank_code = p.bank_code AND w.uscc = p.uscc
+                                ORDER BY w.day DESC LIMIT 1) l ON true
+             WHERE l.day IS NULL OR l.day < p.d0),
     ins AS (INSERT INTO watch_balance (bank_code, uscc, day, delta, balance)
             SELECT f.bank_code, f.uscc, f.day, f.delta,
-                   sum(f.delta) OVER (PARTITION BY f.bank_code, f.uscc ORDER BY f.day)
-            FROM f JOIN fresh ON fresh.bank_code = f.bank_code AND fresh.uscc = f.uscc)
+                   t.balance + sum(f.delta) OVER (PARTITION BY f.bank_code, f.uscc
+                                                  ORDER BY f.day)
+            FROM f JOIN tail t ON t.bank_code = f.bank_code AND t.uscc = f.uscc)
     SELECT array_agg(f::watch_balance_delta) INTO v_ch
     FROM f
-    WHERE NOT EXISTS (SELECT FROM fresh WHERE fresh.bank_code = f.bank_code
-                                          AND fresh.uscc = f.uscc);
+    WHERE NOT EXISTS (SELECT FROM tail t WHERE t.bank_code = f.bank_code
+                                           AND t.uscc = f.uscc);
     IF v_ch IS NULL THEN
         RETURN v_n;
     END IF;

@@ -236,11 +236,13 @@ DELETE FROM schema_migrations WHERE version IN (14, 16);
     assert _alerts(JULY) == JULY_ROWS
 
 
-def test_a_fold_writes_new_pairs_whole_and_changes_the_others_step_by_step():
+def test_a_fold_appends_rises_after_a_pairs_last_day_and_changes_the_others_step_by_step():
     cl = world()['cluster']
     # In one transaction that holds the compaction lock: everything folded first, then in
     # one fold a new pair with rises only (written whole), a new pair with a rise and a
-    # fall (the general steps), and a change to B/H3's timeline after its last day.
+    # fall (the general steps), and a rise of B/H3 after its last day (appended). Then a
+    # second fold: a rise of NEW-PAIR-2 after its last day (appended to a balance of 70)
+    # and a rise of NEW-PAIR-1 dated between its rows (the general steps).
     h3 = FIRMS['H3']['uscc']
     rows = cl.psql("""
 BEGIN; SELECT pg_advisory_xact_lock(7340012004);
@@ -253,6 +255,11 @@ INSERT INTO watch_balance_delta (bank_code, uscc, day, delta) VALUES
 SELECT watch_compact_locked(100000);
 SELECT uscc, day, delta, balance, cut_from FROM watch_balance
 WHERE uscc IN ('NEW-PAIR-1', 'NEW-PAIR-2', '%(h3)s') ORDER BY uscc, day;
+INSERT INTO watch_balance_delta (bank_code, uscc, day, delta) VALUES
+    ('%(b)s', 'NEW-PAIR-2', '2023-01-09', 20), ('%(b)s', 'NEW-PAIR-1', '2023-01-03', 5);
+SELECT watch_compact_locked(100000);
+SELECT uscc, day, delta, balance, cut_from FROM watch_balance
+WHERE uscc IN ('NEW-PAIR-1', 'NEW-PAIR-2') ORDER BY uscc, day;
 ROLLBACK;
 """ % {'b': B, 'h3': h3})
     # 100 on 01-02, 150 from 01-05; 100, then 70 (70%% of 100: a cut from that day); B/H3
@@ -265,4 +272,11 @@ ROLLBACK;
                     ['NEW-PAIR-1', '2023-01-02', '100', '100', ''],
                     ['NEW-PAIR-1', '2023-01-05', '50', '150', ''],
                     ['NEW-PAIR-2', '2023-01-02', '100', '100', ''],
-                    ['NEW-PAIR-2', '2023-01-05', '-30', '70', '2023-01-05']], rows
+                    ['NEW-PAIR-2', '2023-01-05', '-30', '70', '2023-01-05'],
+                    ['2'],                                # the second fold: two changes
+                    ['NEW-PAIR-1', '2023-01-02', '100', '100', ''],
+                    ['NEW-PAIR-1', '2023-01-03', '5', '105', ''],
+                    ['NEW-PAIR-1', '2023-01-05', '50', '155', ''],
+                    ['NEW-PAIR-2', '2023-01-02', '100', '100', ''],
+                    ['NEW-PAIR-2', '2023-01-05', '-30', '70', '2023-01-05'],
+                    ['NEW-PAIR-2', '2023-01-09', '20', '90', '']], rows
