@@ -28,7 +28,7 @@
 enum {
 	GROUP_MAX = 64,            /* posts stored by one call */
 	GROUP_LEADERS = 2,         /* groups of one bank being stored at once */
-	GROUP_PARALLEL_MIN = 4,    /* posts of a bank waiting before its second group starts */
+	GROUP_PARALLEL_MIN = 8,    /* posts of a bank waiting before its second group starts */
 	GROUP_WAIT_MAX_MS = 50,    /* then a post leads a group whatever is being stored */
 	MEMBER_WAIT_MAX_MS = 1000, /* a post in another's group gives up then (503) */
 };
