@@ -130,19 +130,12 @@ static size_t take_group(struct member *first, struct member **group)
 	return n;
 }
 
-/* Wakes the first queued member of @a bank, whose group has just been stored, to see
- * whether it may lead now (lock held). Only that bank's leaders changed, and the first of
- * its queue takes the others that may join it; waking every queued member instead cost
- * each a futex wake and a turn at the lock, most only to sleep again (issue 11's
- * profile). A member that may not lead yet is woken by the next group to end, or by its
- * own give_up time. */
-static void wake_next_of(const char *bank)
+/* Wakes every queued member to see whether it may lead now (lock held). (Waking only the
+ * next member of the group's bank was tried twice; docs/ingest.md says why it is not.) */
+static void wake_queue(void)
 {
 	for (struct member *m = queue_head; m != NULL; m = m->next)
-		if (strcmp(m->bank, bank) == 0) {
-			pthread_cond_signal(&m->cond);
-			return;
-		}
+		pthread_cond_signal(&m->cond);
 }
 
 /* What a leader stores: copies of its members' items, and their outcomes, in memory of
@@ -276,7 +269,7 @@ enum db_rc loan_group_submit(loan_group_ingest_fn ingest, const char *bank, cons
 		}
 	}
 	hand_out(group, st, n);
-	wake_next_of(bank); /* a place to lead is free */
+	wake_queue(); /* a place to lead is free */
 out:
 	pthread_mutex_unlock(&lock);
 	pthread_cond_destroy(&self.cond);
