@@ -11,6 +11,9 @@
 #include "db/loans.h"
 #include "json/fields.h"
 
+/** The most loans one batch holds (POST /v1/loans/batch). */
+#define LOAN_BATCH_MAX 1000
+
 /** One posted loan after preparation: rejected with @a err, or ready (in the items). */
 struct loan_prep {
 	bool rejected;

@@ -17,7 +17,6 @@
 #include "json/csv.h"
 #include "metrics.h"
 
-#define BATCH_MAX           1000
 #define IDEMPOTENCY_KEY_MAX 128
 
 struct batch {
@@ -44,7 +43,7 @@ static const json_t *batch_input(struct request *req, struct batch *b)
 
 	if (req->body_format == BODY_FORMAT_CSV) {
 		b->csv_rows = csv_to_rows_max(req->body.data ? req->body.data : "", req->body.len,
-					      BATCH_MAX, &err);
+					      LOAN_BATCH_MAX, &err);
 		if (b->csv_rows == NULL) {
 			reply_field_error(req, &err);
 			return NULL;
@@ -59,13 +58,13 @@ static const json_t *batch_input(struct request *req, struct batch *b)
 		if (!json_is_array(loans)) {
 			reply_error(req, ERR_INVALID_FIELD, NULL, "loans",
 				    "loans: an array of 1 to %d loan objects is required",
-				    BATCH_MAX);
+				    LOAN_BATCH_MAX);
 			return NULL;
 		}
 	}
-	if (json_array_size(loans) == 0 || json_array_size(loans) > BATCH_MAX) {
+	if (json_array_size(loans) == 0 || json_array_size(loans) > LOAN_BATCH_MAX) {
 		reply_error(req, ERR_INVALID_FIELD, NULL, "loans",
-			    "loans: a batch holds 1 to %d loans, not %zu", BATCH_MAX,
+			    "loans: a batch holds 1 to %d loans, not %zu", LOAN_BATCH_MAX,
 			    json_array_size(loans));
 		return NULL;
 	}
