@@ -14,8 +14,9 @@ CREATE OR REPLACE FUNCTION rate_text(e4 integer) RETURNS text
 
 -- A timestamp in Beijing time, to the microsecond, with its +08:00 offset. STABLE as
 -- to_char is: declared IMMUTABLE it was never inlined (its body is more volatile than
--- that), and each statement calling it parsed and planned it again (~30 us a single
--- post's ingest call, bench/ingest-sql ITEMS=1); every caller is STABLE or PL/pgSQL.
+-- that), and each statement calling it parsed and planned it again (pg_stat_user_functions
+-- counted one such call per single post's ingest, ~30 us); every caller is STABLE or
+-- PL/pgSQL.
 CREATE OR REPLACE FUNCTION ts_text(t timestamptz) RETURNS text
     LANGUAGE sql STABLE STRICT
     RETURN to_char(t AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS.US"+08:00"');

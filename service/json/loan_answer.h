@@ -19,11 +19,11 @@ struct loan_stored {
 	const char *warnings;     /* its warnings as jsonb text; NULL: none */
 };
 
-/** The new loan of item @a it with content object @a content, bank @a bank (version 1,
+/** The new loan of item @a it whose content object is @a loan, bank @a bank (version 1,
  *  active, nothing repaid, never renewed or voided), as malloc'd JSON text; NULL when
- *  memory ran out or a value could not be read. The answer's fields are added to
- *  @a content (a NULL or non-object @a content answers NULL). */
-char *loan_answer_created(json_t *content, const struct loan_item *it, const char *bank,
+ *  memory ran out or a value could not be read. The answer's fields are added to @a loan
+ *  (still the caller's; a NULL or non-object @a loan answers NULL). */
+char *loan_answer_created(json_t *loan, const struct loan_item *it, const char *bank,
 			  const struct loan_stored *st);
 
 #endif
