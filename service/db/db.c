@@ -220,23 +220,20 @@ void db_pool_stats(struct db_pool_stats *out)
 }
 
 /* A free entry (lock held), waiting until @a until; NULL when none came or the pool
- * stopped. Entries are taken in turn (the search starts after the last one taken), so
- * every connection is made and prepared early, and a lock that holds new connections'
- * PREPAREs (a LOCK TABLE by an operator) meets warm connections. */
+ * stopped. The first free entry is taken, so the fewest connections serve the load and
+ * each stays hot: its backend's caches and memory in use. Taken in turn, a lone client's
+ * posts went to all 16 backends one after another, each cold again by its next call, and
+ * cost the database a quarter more CPU per post (docs/threading.md, "Which connection").
+ * The warm-up makes and prepares every connection after a start, so the rarely used ones
+ * are ready when a burst comes. */
 static struct pool_entry *pool_take(const struct timespec *until)
 {
-	static unsigned next;
-
 	for (;;) {
 		if (!pool_open)
 			return NULL;
-		for (unsigned k = 0; pool_lent < pool_size && k < pool_size; k++) {
-			unsigned i = (next + k) % pool_size;
-
-			if (!pool[i].lent) {
-				next = i + 1;
+		for (unsigned i = 0; pool_lent < pool_size && i < pool_size; i++) {
+			if (!pool[i].lent)
 				return &pool[i];
-			}
 		}
 		if (pthread_cond_timedwait(&pool_freed, &pool_lock, until) != 0)
 			return NULL;
