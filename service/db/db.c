@@ -219,22 +219,51 @@ void db_pool_stats(struct db_pool_stats *out)
 	pthread_mutex_unlock(&pool_lock);
 }
 
+/* How ready free entry @a e is to serve (lock held: a free entry's slot is at rest):
+ * 2 connected, 1 to connect (never, or its last failure is past the back-off), 0 in its
+ * connect back-off. */
+static int entry_readiness(const struct pool_entry *e, uint64_t now)
+{
+	const struct db_conn_slot *p = &e->primary;
+
+	if (p->conn != NULL && !p->broken)
+		return 2;
+	return p->failed_at == 0 || now - p->failed_at >= CONNECT_BACKOFF_US ? 1 : 0;
+}
+
 /* A free entry (lock held), waiting until @a until; NULL when none came or the pool
- * stopped. The first free entry is taken, so the fewest connections serve the load and
- * each stays hot: its backend's caches and memory in use. Taken in turn, a lone client's
- * posts went to all 16 backends one after another, each cold again by its next call, and
- * cost the database a quarter more CPU per post (docs/threading.md, "Which connection").
- * The warm-up makes and prepares every connection after a start, so the rarely used ones
- * are ready when a burst comes. */
+ * stopped. The first free entry that is connected is taken, so the fewest connections
+ * serve the load and each stays hot: its backend's caches and memory in use. Taken in
+ * turn, a lone client's posts went to all 16 backends one after another, each cold again
+ * by its next call, and cost the database 20-40% more CPU per post (docs/threading.md,
+ * "Which connection"). Without a connected one, the first that may connect; an entry in
+ * its connect back-off only when no other is free, so one entry that cannot reconnect
+ * does not turn requests away while the others are up. The entries the warm-up did not
+ * reach (it stops when requests come) are made when a burst first needs them. */
 static struct pool_entry *pool_take(const struct timespec *until)
 {
 	for (;;) {
+		struct pool_entry *best = NULL;
+		int best_readiness = -1;
+		uint64_t now = log_monotonic_us();
+
 		if (!pool_open)
 			return NULL;
 		for (unsigned i = 0; pool_lent < pool_size && i < pool_size; i++) {
-			if (!pool[i].lent)
-				return &pool[i];
+			int r;
+
+			if (pool[i].lent)
+				continue;
+			r = entry_readiness(&pool[i], now);
+			if (r > best_readiness) {
+				best = &pool[i];
+				best_readiness = r;
+			}
+			if (r == 2)
+				break;
 		}
+		if (best != NULL)
+			return best;
 		if (pthread_cond_timedwait(&pool_freed, &pool_lock, until) != 0)
 			return NULL;
 	}

@@ -490,3 +490,28 @@ def test_a_lone_clients_posts_are_served_by_one_pooled_connection(ctx):
     used = cl.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'finregd' "
                    f"AND starts_with(query, 'SELECT idx, status') AND state_change > '{t0}'")
     assert used == [['1']], used
+
+
+def test_a_pooled_connection_that_cannot_reconnect_does_not_turn_posts_away(ctx):
+    """The first free connection is lent, but not one waiting out its connect back-off while
+    others are up: the backend that served a lone client's posts is ended and no new
+    connection may be made (the role's limit), and the posts that follow are served by the
+    other pooled connections (at most the first, which met the dead connection, is 503)."""
+    cl = _setup(ctx)
+    s = _server(ctx, cl, pool=4)
+    s.wait_warmed()
+    c = harness.client('bank', server=s)
+    assert c.post('/v1/loans', json=fd.loan()).status == 201
+    hot = cl.psql("SELECT pid FROM pg_stat_activity WHERE application_name = 'finregd' "
+                  "AND starts_with(query, 'SELECT idx, status') ORDER BY state_change DESC "
+                  "LIMIT 1")[0][0]
+    try:
+        cl.psql(f"ALTER ROLE finregd_serve CONNECTION LIMIT 0; "
+                f"SELECT pg_terminate_backend({hot})")
+        statuses = []
+        for _ in range(8):
+            statuses.append(c.post('/v1/loans', json=fd.loan()).status)
+            time.sleep(0.15)    # past the 100 ms back-off each time
+    finally:
+        cl.psql("ALTER ROLE finregd_serve CONNECTION LIMIT -1")
+    assert statuses[1:] == [201] * 7 and statuses[0] in (201, 503), statuses
