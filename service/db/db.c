@@ -839,6 +839,17 @@ static int64_t epoch_pages;
 
 void db_plans_note_size(int64_t pages)
 {
+	/* Shrunk to less than half (a vacuum truncated dead pages: the warm-up's rolled-back
+	 * rehearsals leave ~80 pages a connection): plans made from now on see a small table,
+	 * so the doublings count again from here. Without this, plans made after the warm-up's
+	 * pages were vacuumed away served an empty registry's first 20,000 loans at a third of
+	 * the rate (bench/fresh with a pause before its first round). */
+	if (pages < epoch_pages / 2) {
+		LOG_INFO("plans: the loans table shrank to %lld pages; plans again as it grows",
+			 (long long)pages);
+		epoch_pages = pages;
+		return;
+	}
 	if (pages >= PLANS_FIRST_PAGES && pages >= 2 * epoch_pages) {
 		epoch_pages = pages;
 		atomic_fetch_add(&plan_epoch, 1);

@@ -515,3 +515,35 @@ def test_a_pooled_connection_that_cannot_reconnect_does_not_turn_posts_away(ctx)
     finally:
         cl.psql("ALTER ROLE finregd_serve CONNECTION LIMIT -1")
     assert statuses[1:] == [201] * 7 and statuses[0] in (201, 503), statuses
+
+
+def test_plans_are_made_again_as_the_table_grows_after_a_vacuum_shrank_it(ctx):
+    """The warm-up's rolled-back rehearsals grow the loans table (and the connections plan
+    again at that size); a vacuum then truncates those dead pages. The doublings must count
+    again from the small table: plans made on it are dropped once real loans fill 8 pages,
+    not only once the table is twice the warm-up's size."""
+    cl = _setup(ctx)
+    s = _server(ctx, cl, pool=2)
+    s.wait_warmed()
+    deadline = time.monotonic() + 15
+    big = None
+    while big is None and time.monotonic() < deadline:
+        big = re.search(r'plans: the loans table is at (\d+) pages', s.log())
+        time.sleep(0.2)
+    assert big is not None and int(big.group(1)) >= 16, s.log_tail()
+    cl.psql('VACUUM loans')
+    deadline = time.monotonic() + 15
+    while 'plans: the loans table shrank to' not in s.log():
+        assert time.monotonic() < deadline, s.log_tail()
+        time.sleep(0.2)
+    r = harness.client('bank', server=s, timeout=60).post(
+        '/v1/loans/batch', json={'loans': [fd.loan() for _ in range(300)]})
+    assert r.status == 200 and r.json()['created'] == 300, r
+    deadline = time.monotonic() + 15
+    again = None
+    while again is None and time.monotonic() < deadline:
+        tail = s.log().split('plans: the loans table shrank to', 1)[1]
+        again = re.search(r'plans: the loans table is at (\d+) pages', tail)
+        time.sleep(0.2)
+    assert again is not None, s.log_tail()
+    assert 8 <= int(again.group(1)) < int(big.group(1)), (again.group(0), big.group(0))
