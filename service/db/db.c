@@ -219,28 +219,27 @@ void db_pool_stats(struct db_pool_stats *out)
 	pthread_mutex_unlock(&pool_lock);
 }
 
-/* How ready free entry @a e is to serve (lock held: a free entry's slot is at rest):
- * 2 connected, 1 to connect (never, or its last failure is past the back-off), 0 in its
- * connect back-off. */
+/* How ready free entry @a e is to serve (lock held: a free entry's slot is at rest): 2 no
+ * failed connect (connected, or not yet: taken in turn, so every connection is made
+ * early), 1 its last connect failed but the back-off is past, 0 in its back-off. */
 static int entry_readiness(const struct pool_entry *e, uint64_t now)
 {
-	const struct db_conn_slot *p = &e->primary;
+	uint64_t failed_at = e->primary.failed_at;
 
-	if (p->conn != NULL && !p->broken)
+	if (failed_at == 0)
 		return 2;
-	return p->failed_at == 0 || now - p->failed_at >= CONNECT_BACKOFF_US ? 1 : 0;
+	return now - failed_at >= CONNECT_BACKOFF_US ? 1 : 0;
 }
 
 /* A free entry (lock held), waiting until @a until; NULL when none came or the pool
  * stopped. Entries are taken in turn (the search starts after the last one taken), so
  * every connection is made and prepared early, and a lock that holds new connections'
- * PREPAREs (a LOCK TABLE by an operator) meets warm connections; among the free ones the
- * first that is connected, else the first that may connect, and an entry in its connect
- * back-off only when no other is free, so one entry that cannot reconnect does not turn
- * requests away while the others are up. (Taking the first free entry instead kept a lone
- * client's backend hot and cost the database 23-42% less CPU a post, but a test of
- * unknown tokens under a lock went flaky with it under ASan: taken back, docs/threading.md,
- * "Which connection a lease gets".) */
+ * PREPAREs (a LOCK TABLE by an operator) meets warm connections. An entry whose last
+ * connect failed is passed over while one without a failure is free, and one still in its
+ * connect back-off is taken only when no other is free: one entry that cannot reconnect
+ * does not turn requests away while the others are up. (The first free entry instead of
+ * the next in turn was tried and taken back: docs/threading.md, "Which connection a lease
+ * gets".) */
 static struct pool_entry *pool_take(const struct timespec *until)
 {
 	static unsigned next;

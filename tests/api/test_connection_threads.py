@@ -380,6 +380,18 @@ def test_a_client_leaving_mid_export_frees_its_database_connection(ctx):
     assert _metric(s, 'finreg_exports_in_flight') == 0
 
 
+def _logged(s, pattern, after='', seconds=15):
+    """The first match of regular expression pattern in the server's log after the first
+    occurrence of the text after, waiting up to seconds for it; None when none came."""
+    deadline = time.monotonic() + seconds
+    while True:
+        log = s.log()
+        m = re.search(pattern, log.partition(after)[2] if after else log)
+        if m or time.monotonic() > deadline:
+            return m
+        time.sleep(0.2)
+
+
 def test_connections_plan_again_once_the_loans_table_has_grown_from_empty(ctx):
     """A new registry: plans made on an empty loans table are dropped once it reaches 8
     pages (the compactor notes its size every second). The size read must be the table's
@@ -395,11 +407,7 @@ def test_connections_plan_again_once_the_loans_table_has_grown_from_empty(ctx):
     assert r.status == 200 and r.json()['created'] == 300, r
     pages = int(cl.psql("SELECT pg_relation_size('loans') / 8192")[0][0])
     assert pages >= 8, pages
-    deadline = time.monotonic() + 15
-    found = None
-    while found is None and time.monotonic() < deadline:
-        found = re.search(r'plans: the loans table is at (\d+) pages', s.log())
-        time.sleep(0.2)
+    found = _logged(s, r'plans: the loans table is at (\d+) pages')
     assert found is not None, s.log_tail()
     assert 8 <= int(found.group(1)) <= pages, (found.group(0), pages)
 
@@ -509,25 +517,14 @@ def test_plans_are_made_again_as_the_table_grows_after_a_vacuum_shrank_it(ctx):
     cl = _setup(ctx)
     s = _server(ctx, cl, pool=2)
     s.wait_warmed()
-    deadline = time.monotonic() + 15
-    big = None
-    while big is None and time.monotonic() < deadline:
-        big = re.search(r'plans: the loans table is at (\d+) pages', s.log())
-        time.sleep(0.2)
+    big = _logged(s, r'plans: the loans table is at (\d+) pages')
     assert big is not None and int(big.group(1)) >= 16, s.log_tail()
     cl.psql('VACUUM loans')
-    deadline = time.monotonic() + 15
-    while 'plans: the loans table shrank to' not in s.log():
-        assert time.monotonic() < deadline, s.log_tail()
-        time.sleep(0.2)
+    assert _logged(s, 'plans: the loans table shrank to') is not None, s.log_tail()
     r = harness.client('bank', server=s, timeout=60).post(
         '/v1/loans/batch', json={'loans': [fd.loan() for _ in range(300)]})
     assert r.status == 200 and r.json()['created'] == 300, r
-    deadline = time.monotonic() + 15
-    again = None
-    while again is None and time.monotonic() < deadline:
-        tail = s.log().split('plans: the loans table shrank to', 1)[1]
-        again = re.search(r'plans: the loans table is at (\d+) pages', tail)
-        time.sleep(0.2)
+    again = _logged(s, r'plans: the loans table is at (\d+) pages',
+                    after='plans: the loans table shrank to')
     assert again is not None, s.log_tail()
     assert 8 <= int(again.group(1)) < int(big.group(1)), (again.group(0), big.group(0))
