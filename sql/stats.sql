@@ -7,7 +7,7 @@
 -- every second by a finregd background thread, one instance at a time, in chunks of a
 -- bounded number of rows, one transaction each, until it has caught up — fans the pending
 -- rows out into summary rows and folds them in. Readers add the summaries and what is
--- still pending (the new-loan and pricing readers only their bank's and window's pending
+-- still pending (the new-loan readers only their bank's and window's pending
 -- loans, stats_pending_loans_in; the balance readers all, stats_balance_all), so an answer
 -- is exact whether or not the fold has run; what is pending is bounded by the compactor's
 -- lag. The functions come in
@@ -21,7 +21,7 @@ CREATE OR REPLACE FUNCTION stats_loan_of(l loans) RETURNS stats_loan
     RETURN ROW(l.id, l.issue_date, l.bank_code, l.county_code, l.industry_code, l.size,
                l.manufacturing, l.amount_fen, l.first_loan, l.guarantee_mode,
                l.medium_long_term, l.renewal, l.rate_e4, l.spread_bp, l.inclusive_small_micro,
-               l.repaid_fen, l.renewed_on, l.status)::stats_loan;
+               l.repaid_fen, l.renewed_on, l.status, l.scf_program_id IS NOT NULL)::stats_loan;
 
 -- Balance events of loans @p_rows with sign @p_sign: +amount on the issue date and, for a
 -- renewed loan, minus what was left on the renewal date. Void loans have none.
@@ -81,7 +81,17 @@ LANGUAGE sql IMMUTABLE AS $$
                count(*) FILTER (WHERE r.medium_long_term) AS mlt_n,
                coalesce(sum(r.amount_fen) FILTER (WHERE r.medium_long_term), 0) AS mlt_amount,
                count(*) FILTER (WHERE r.renewal) AS renewal_n,
-               coalesce(sum(r.amount_fen) FILTER (WHERE r.renewal), 0) AS renewal_amount
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.renewal), 0) AS renewal_amount,
+               count(*) FILTER (WHERE r.inclusive_small_micro) AS sm_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.inclusive_small_micro), 0) AS sm_amount,
+               coalesce(sum(r.rate_e4::numeric * r.amount_fen)
+                            FILTER (WHERE r.inclusive_small_micro), 0) AS sm_rate_x_amount,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.inclusive_small_micro
+                                                   AND r.spread_bp IS NOT NULL), 0)
+                   AS sm_spread_amount,
+               coalesce(sum(r.spread_bp::numeric * r.amount_fen)
+                            FILTER (WHERE r.inclusive_small_micro), 0) AS sm_spread_x_amount,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.scf), 0) AS scf_amount
         FROM unnest(p_rows) r
         WHERE r.status <> 'void'
         GROUP BY 1, 2, 3, 4, 5, 6)
@@ -90,7 +100,10 @@ LANGUAGE sql IMMUTABLE AS $$
            (p_sign * sum(b.first_n))::bigint, (p_sign * sum(b.first_amount))::bigint,
            (p_sign * sum(b.credit_n))::bigint, (p_sign * sum(b.credit_amount))::bigint,
            (p_sign * sum(b.mlt_n))::bigint, (p_sign * sum(b.mlt_amount))::bigint,
-           (p_sign * sum(b.renewal_n))::bigint, (p_sign * sum(b.renewal_amount))::bigint
+           (p_sign * sum(b.renewal_n))::bigint, (p_sign * sum(b.renewal_amount))::bigint,
+           (p_sign * sum(b.sm_n))::bigint, (p_sign * sum(b.sm_amount))::bigint,
+           p_sign * sum(b.sm_rate_x_amount), (p_sign * sum(b.sm_spread_amount))::bigint,
+           p_sign * sum(b.sm_spread_x_amount), (p_sign * sum(b.scf_amount))::bigint
     FROM base b
     CROSS JOIN LATERAL (VALUES ('b', '*', b.bank_code),
                                ('c', '*', b.county_code), ('c', b.bank_code, b.county_code),
@@ -99,21 +112,6 @@ LANGUAGE sql IMMUTABLE AS $$
     CROSS JOIN LATERAL (VALUES ('d', b.issue_date),
                                ('m', date_trunc('month', b.issue_date)::date)) AS g(grain, period)
     GROUP BY d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing
-$$;
-
--- The pricing contributions (inclusive small-micro loans by issue month) of loans @p_rows
--- with sign @p_sign as stats_pricing rows, one per key.
-CREATE OR REPLACE FUNCTION stats_pricing_of(p_rows stats_loan[], p_sign int)
-RETURNS SETOF stats_pricing
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT b.bank, date_trunc('month', r.issue_date)::date, p_sign * count(*),
-           (p_sign * sum(r.amount_fen))::bigint, p_sign * sum(r.rate_e4::numeric * r.amount_fen),
-           (p_sign * coalesce(sum(r.amount_fen) FILTER (WHERE r.spread_bp IS NOT NULL), 0))::bigint,
-           p_sign * coalesce(sum(r.spread_bp::numeric * r.amount_fen), 0)
-    FROM unnest(p_rows) r
-    CROSS JOIN LATERAL (VALUES ('*'), (r.bank_code)) AS b(bank)
-    WHERE r.status <> 'void' AND r.inclusive_small_micro
-    GROUP BY 1, 2
 $$;
 
 -- The pending loans of sign @p_sign, and the pending balance changes (loans' own events
@@ -154,7 +152,8 @@ $$;
 CREATE OR REPLACE VIEW stats_new_loans_all AS
     SELECT s.dim, s.grain, s.bank_code, s.period, s.key, s.manufacturing, s.n, s.amount,
            s.first_n, s.first_amount, s.credit_n, s.credit_amount, s.mlt_n, s.mlt_amount,
-           s.renewal_n, s.renewal_amount
+           s.renewal_n, s.renewal_amount, s.sm_n, s.sm_amount, s.sm_rate_x_amount,
+           s.sm_spread_amount, s.sm_spread_x_amount, s.scf_amount
     FROM stats_new_loans s
     UNION ALL SELECT * FROM stats_new_loans_of(stats_pending_loans(1), 1)
     UNION ALL SELECT * FROM stats_new_loans_of(stats_pending_loans(-1), -1);
@@ -162,13 +161,6 @@ CREATE OR REPLACE VIEW stats_new_loans_all AS
 CREATE OR REPLACE VIEW stats_balance_all AS
     SELECT s.grain, s.period, s.bank_code, s.manufacturing, s.delta FROM stats_balance s
     UNION ALL SELECT * FROM stats_balance_of(stats_pending_events());
-
-CREATE OR REPLACE VIEW stats_pricing_all AS
-    SELECT s.bank_code, s.period, s.n, s.amount, s.rate_x_amount, s.spread_amount,
-           s.spread_x_amount
-    FROM stats_pricing s
-    UNION ALL SELECT * FROM stats_pricing_of(stats_pending_loans(1), 1)
-    UNION ALL SELECT * FROM stats_pricing_of(stats_pending_loans(-1), -1);
 
 -- Folds balance events into stats_balance.
 CREATE OR REPLACE FUNCTION stats_balance_add(p_events stats_event[]) RETURNS void
@@ -180,7 +172,7 @@ BEGIN
     DO UPDATE SET delta = s.delta + EXCLUDED.delta;
 END $$;
 
--- Folds the new-loan and pricing contributions of loans @p_rows with sign @p_sign (1 adds,
+-- Folds the new-loan contributions of loans @p_rows with sign @p_sign (1 adds,
 -- -1 takes away) into the summaries.
 CREATE OR REPLACE FUNCTION stats_new_loans_add(p_rows stats_loan[], p_sign int) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -198,14 +190,12 @@ BEGIN
         credit_amount = s.credit_amount + EXCLUDED.credit_amount,
         mlt_n = s.mlt_n + EXCLUDED.mlt_n, mlt_amount = s.mlt_amount + EXCLUDED.mlt_amount,
         renewal_n = s.renewal_n + EXCLUDED.renewal_n,
-        renewal_amount = s.renewal_amount + EXCLUDED.renewal_amount;
-    INSERT INTO stats_pricing AS s
-    SELECT * FROM stats_pricing_of(p_rows, p_sign)
-    ON CONFLICT (bank_code, period) DO UPDATE SET
-        n = s.n + EXCLUDED.n, amount = s.amount + EXCLUDED.amount,
-        rate_x_amount = s.rate_x_amount + EXCLUDED.rate_x_amount,
-        spread_amount = s.spread_amount + EXCLUDED.spread_amount,
-        spread_x_amount = s.spread_x_amount + EXCLUDED.spread_x_amount;
+        renewal_amount = s.renewal_amount + EXCLUDED.renewal_amount,
+        sm_n = s.sm_n + EXCLUDED.sm_n, sm_amount = s.sm_amount + EXCLUDED.sm_amount,
+        sm_rate_x_amount = s.sm_rate_x_amount + EXCLUDED.sm_rate_x_amount,
+        sm_spread_amount = s.sm_spread_amount + EXCLUDED.sm_spread_amount,
+        sm_spread_x_amount = s.sm_spread_x_amount + EXCLUDED.sm_spread_x_amount,
+        scf_amount = s.scf_amount + EXCLUDED.scf_amount;
 END $$;
 
 -- Appends loans @p_rows with sign @p_sign (1 adds, -1 takes away) to the pending rows,
@@ -262,12 +252,12 @@ BEGIN
            OR ((p.o).issue_date, (p.o).bank_code, (p.o).county_code, (p.o).industry_code,
                (p.o).size, (p.o).manufacturing, (p.o).amount_fen, (p.o).first_loan,
                (p.o).guarantee_mode, (p.o).medium_long_term, (p.o).renewal, (p.o).rate_e4,
-               (p.o).spread_bp, (p.o).inclusive_small_micro, (p.o).renewed_on)
+               (p.o).spread_bp, (p.o).inclusive_small_micro, (p.o).renewed_on, (p.o).scf)
               IS DISTINCT FROM
               ((p.n).issue_date, (p.n).bank_code, (p.n).county_code, (p.n).industry_code,
                (p.n).size, (p.n).manufacturing, (p.n).amount_fen, (p.n).first_loan,
                (p.n).guarantee_mode, (p.n).medium_long_term, (p.n).renewal, (p.n).rate_e4,
-               (p.n).spread_bp, (p.n).inclusive_small_micro, (p.n).renewed_on))
+               (p.n).spread_bp, (p.n).inclusive_small_micro, (p.n).renewed_on, (p.n).scf))
     SELECT array_agg(c.o), array_agg(c.n), array_agg(c.o) FILTER (WHERE c.moved),
            array_agg(c.n) FILTER (WHERE c.moved)
     INTO v_old, v_new, v_old_moved, v_new_moved
@@ -317,7 +307,7 @@ DECLARE
     v_last bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(7340012004);
-    TRUNCATE stats_new_loans, stats_balance, stats_pricing, stats_pending;
+    TRUNCATE stats_new_loans, stats_balance, stats_pending;
     SELECT coalesce(max(id), 0) INTO v_last FROM loans;
     -- In slices of ids, so memory stays bounded however many loans there are.
     WHILE v_from <= v_last LOOP
@@ -390,7 +380,9 @@ CREATE OR REPLACE FUNCTION stats_new_loans_window(p_dim char, p_bank text, p_fro
                                        p_mfg boolean)
 RETURNS TABLE (period date, key text, manufacturing boolean, n bigint, amount bigint,
                first_n bigint, first_amount bigint, credit_n bigint, credit_amount bigint,
-               mlt_n bigint, mlt_amount bigint, renewal_n bigint, renewal_amount bigint)
+               mlt_n bigint, mlt_amount bigint, renewal_n bigint, renewal_amount bigint,
+               sm_n bigint, sm_amount bigint, sm_rate_x_amount numeric,
+               sm_spread_amount bigint, sm_spread_x_amount numeric, scf_amount bigint)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     -- Whole months [m_from, m_to) come from month rows, the days around them from day rows;
@@ -409,7 +401,9 @@ BEGIN
     -- in the window.
     RETURN QUERY
     SELECT s.period, s.key, s.manufacturing, s.n, s.amount, s.first_n, s.first_amount,
-           s.credit_n, s.credit_amount, s.mlt_n, s.mlt_amount, s.renewal_n, s.renewal_amount
+           s.credit_n, s.credit_amount, s.mlt_n, s.mlt_amount, s.renewal_n, s.renewal_amount,
+           s.sm_n, s.sm_amount, s.sm_rate_x_amount, s.sm_spread_amount, s.sm_spread_x_amount,
+           s.scf_amount
     FROM (WITH x AS MATERIALIZED (SELECT * FROM stats_pending_loans_in(p_bank, p_from, p_to))
           SELECT * FROM stats_new_loans
           UNION ALL SELECT n.* FROM x, stats_new_loans_of(x.plus, 1) n
@@ -467,20 +461,14 @@ CREATE OR REPLACE FUNCTION stats_pricing_month(p_bank text, p_month date)
 RETURNS TABLE (period date, n bigint, amount bigint, avg_rate text, avg_spread_bp text,
                change_pp text)
 LANGUAGE sql STABLE AS $$
-    WITH x AS MATERIALIZED (   -- what is pending of the bank's loans of those months
-        SELECT * FROM stats_pending_loans_in(p_bank, (p_month - interval '1 year')::date,
-                                             (p_month + interval '1 month')::date - 1)),
-    s AS (
-        SELECT * FROM stats_pricing
-        UNION ALL SELECT n.* FROM x, stats_pricing_of(x.plus, 1) n
-        UNION ALL SELECT n.* FROM x, stats_pricing_of(x.minus, -1) n),
-    p AS (
-        SELECT m.period, coalesce(sum(s.n), 0)::bigint AS n,
-               coalesce(sum(s.amount), 0)::bigint AS amount,
-               sum(s.rate_x_amount) AS rxa, sum(s.spread_amount) AS sa,
-               sum(s.spread_x_amount) AS sxa
+    WITH p AS (
+        SELECT m.period, coalesce(sum(w.sm_n), 0)::bigint AS n,
+               coalesce(sum(w.sm_amount), 0)::bigint AS amount,
+               sum(w.sm_rate_x_amount) AS rxa, sum(w.sm_spread_amount) AS sa,
+               sum(w.sm_spread_x_amount) AS sxa
         FROM (VALUES (p_month), ((p_month - interval '1 year')::date)) AS m(period)
-        LEFT JOIN s ON s.bank_code = p_bank AND s.period = m.period
+        LEFT JOIN LATERAL stats_new_loans_window(
+            'b', p_bank, m.period, (m.period + interval '1 month')::date - 1, NULL) w ON true
         GROUP BY m.period),
     cur AS (SELECT * FROM p WHERE p.period = p_month),
     prev AS (SELECT * FROM p WHERE p.period <> p_month)

@@ -27,36 +27,29 @@ LANGUAGE sql STABLE AS $$
     WITH banks AS (
         SELECT p.code FROM principals p WHERE p.kind = 'bank' AND p.active),
     y0 AS (SELECT make_date(p_year, 1, 1) AS d0, make_date(p_year - 1, 1, 1) AS p0),
+    -- New loans from the summaries (a few rows per bank and day or month, never the loans):
+    -- this year up to @p_as_of, last year up to @p_prev_to, and all before @p_as_of.
+    cur AS (
+        SELECT w.key AS bank_code, sum(w.n) AS n, sum(w.amount) AS amount,
+               sum(w.first_n) AS first_n, sum(w.credit_amount) AS credit,
+               sum(w.mlt_amount) AS mlt, sum(w.renewal_n) AS renewal_n,
+               sum(w.scf_amount) AS scf, sum(w.sm_amount) AS sm1,
+               sum(w.sm_rate_x_amount) AS smr1
+        FROM y0, stats_new_loans_window('b', '*', y0.d0, p_as_of, NULL) w
+        GROUP BY w.key),
+    prev AS (
+        SELECT w.key AS bank_code, sum(w.sm_amount) AS sm0, sum(w.sm_rate_x_amount) AS smr0
+        FROM y0, stats_new_loans_window('b', '*', y0.p0, p_prev_to, NULL) w
+        GROUP BY w.key),
     nl AS (
-        SELECT l.bank_code,
-               count(*) FILTER (WHERE l.issue_date >= y0.d0) AS n,
-               sum(l.amount_fen) FILTER (WHERE l.issue_date >= y0.d0) AS amount,
-               count(*) FILTER (WHERE l.issue_date >= y0.d0 AND l.first_loan) AS first_n,
-               coalesce(sum(l.amount_fen) FILTER (WHERE l.issue_date >= y0.d0
-                                                   AND l.guarantee_mode = 'credit'), 0) AS credit,
-               coalesce(sum(l.amount_fen) FILTER (WHERE l.issue_date >= y0.d0
-                                                   AND l.medium_long_term), 0) AS mlt,
-               count(*) FILTER (WHERE l.issue_date >= y0.d0 AND l.renewal) AS renewal_n,
-               coalesce(sum(l.amount_fen) FILTER (WHERE l.issue_date >= y0.d0
-                                                   AND l.scf_program_id IS NOT NULL), 0) AS scf,
-               sum(l.amount_fen) FILTER (WHERE l.issue_date >= y0.d0
-                                          AND l.inclusive_small_micro) AS sm1,
-               sum(l.rate_e4::numeric * l.amount_fen)
-                   FILTER (WHERE l.issue_date >= y0.d0 AND l.inclusive_small_micro) AS smr1,
-               sum(l.amount_fen) FILTER (WHERE l.issue_date <= p_prev_to
-                                          AND l.inclusive_small_micro) AS sm0,
-               sum(l.rate_e4::numeric * l.amount_fen)
-                   FILTER (WHERE l.issue_date <= p_prev_to AND l.inclusive_small_micro) AS smr0
-        FROM loans l, y0
-        WHERE l.status <> 'void'
-          AND ((l.issue_date >= y0.d0 AND l.issue_date <= p_as_of)
-               OR (l.issue_date >= y0.p0 AND l.issue_date <= p_prev_to))
-        GROUP BY l.bank_code),
+        SELECT b.code AS bank_code, c.n, c.amount, c.first_n, c.credit, c.mlt, c.renewal_n,
+               c.scf, c.sm1, c.smr1, p.sm0, p.smr0
+        FROM banks b LEFT JOIN cur c ON c.bank_code = b.code
+        LEFT JOIN prev p ON p.bank_code = b.code),
     lent AS (
-        SELECT DISTINCT l.bank_code FROM banks b
-        JOIN LATERAL (SELECT x.bank_code FROM loans x
-                      WHERE x.bank_code = b.code AND x.status <> 'void'
-                        AND x.issue_date <= p_as_of LIMIT 1) l ON true),
+        SELECT w.key AS bank_code
+        FROM stats_new_loans_window('b', '*', '-infinity', p_as_of, NULL) w
+        GROUP BY w.key HAVING sum(w.n) > 0),
     mfg AS (
         SELECT g.bank_code, sum(g.outstanding_as_of - g.outstanding_start) AS inc
         FROM stats_lending_growth(p_year, p_as_of, '*') g

@@ -109,7 +109,7 @@ def test_a_backlog_beyond_one_chunk_is_folded_in_several_bounded_transactions():
 INSERT INTO stats_pending (sign, loan)
 SELECT s.sign, ROW(-g, date '2020-01-02', 'NO-SUCH-BANK', '350402', '3412', 'small', true,
                    100, false, 'credit', false, false, 40000, NULL, true, 0, NULL,
-                   'active')::stats_loan
+                   'active', false)::stats_loan
 FROM generate_series(1, 6000) g, (VALUES (1), (-1)) AS s(sign);
 """)
     deadline = time.monotonic() + 60
@@ -125,5 +125,4 @@ FROM generate_series(1, 6000) g, (VALUES (1), (-1)) AS s(sign);
     assert rows[0][0] != '0' and rows[0][1] == '0', rows    # folded, and add up to nothing
     # The zero rows of the made-up bank go, so no later answer lists it.
     harness.psql("DELETE FROM stats_new_loans WHERE 'NO-SUCH-BANK' IN (bank_code, key);"
-                 "DELETE FROM stats_pricing WHERE bank_code = 'NO-SUCH-BANK';"
                  "DELETE FROM stats_balance WHERE bank_code = 'NO-SUCH-BANK';")

@@ -6,6 +6,7 @@ import csv
 import io
 
 import supervision_world as w
+from finreg_data import loan
 from supervision_world import A, B, C, D, FIRMS
 
 SC = '/v1/stats/scorecard?year=2020&as_of=2020-06-30'
@@ -51,6 +52,11 @@ def _check_indicators(row):
     for i, name in enumerate(INDICATORS):
         assert ind[name] == {'value': VALUES[bank][i], 'points': POINTS[bank][i]}, \
             (bank, name, ind[name])
+
+
+def _ok_json(r):
+    assert r.status == 200, r.text
+    return r.json()
 
 
 def _ranking(body):
@@ -101,6 +107,34 @@ def test_scorecard_after_changed_weights_and_ties_share_a_rank():
     rows = w.world()['cluster'].psql("SELECT indicator, weight, updated_by FROM scorecard_weights"
                                      " WHERE year = 2020 ORDER BY indicator")
     assert rows == [[n, '1', 'SM-FSB'] for n in sorted(INDICATORS)], rows
+
+
+def test_corrections_and_voids_move_the_scorecard_figures_read_from_the_summaries():
+    """The new-loan indicators come from the day and month summaries (not the loans): a
+    correction that unlinks B3 from B's program takes its 1,000,000.00 out of scf_financing
+    and a correction of its rate moves the small-micro change; both come back with it."""
+    b = w.client('bank2')
+    before = w.get('regulator', SC).json()
+    stored = _ok_json(b.get('/v1/loans/B3'))
+    body = loan('B3', FIRMS['F5'], amount='1000000.00', issue_date='2020-05-10',
+                maturity_date='2021-05-09', rate='5.0000', guarantee_mode='credit',
+                first_loan=True, credit_line=None)
+    try:
+        r = b.put('/v1/loans/B3', json=body,
+                  headers={'If-Match': '"%s"' % stored['version']})
+        assert r.status == 200, r.text
+        rows = {x['bank_code']: x['indicators'] for x in w.get('regulator', SC).json()['rows']}
+        # scf: every bank 0.00 now, all equal -> 100 points each (D has none: null, 0).
+        assert rows[B]['scf_financing'] == {'value': '0.00', 'points': 100}, rows[B]
+        assert rows[A]['scf_financing'] == {'value': '0.00', 'points': 100}, rows[A]
+        # B: (5.0*0.5M + 5.0*1.0M)/1.5M - 6.0 = -1.0; A -0.5 still: B best, A worst.
+        assert rows[B]['small_micro_rate_change_pp'] == {'value': -1.0, 'points': 100}, rows[B]
+    finally:
+        r = b.put('/v1/loans/B3', json=dict(body, rate='4.0000',
+                                            scf_program_id=stored['scf_program_id']),
+                  headers={'If-Match': '"%d"' % (stored['version'] + 1)})
+        assert r.status == 200, r.text
+    assert w.get('regulator', SC).json() == before
 
 
 def test_weights_refuse_unknown_indicators_negative_or_all_zero_and_change_nothing():
