@@ -20,73 +20,81 @@ CREATE OR REPLACE FUNCTION sc_points(vn numeric, vd numeric, wn numeric, wd nume
 
 -- The eight indicators of every active bank for @p_year up to @p_as_of, compared with
 -- 1 January of the year before up to @p_prev_to (the same day a year before), as exact
--- fractions: one row per bank and indicator, vn and vd NULL when the value is null.
+-- fractions: one row per bank and indicator, vn and vd NULL when the value is null. Every
+-- figure comes from summaries, none from the loans: two windows of new loans by bank
+-- (everything up to @p_as_of, of which this year's rows are the year's; last year up to
+-- @p_prev_to) and two balances; so the work grows with banks and months, not with loans.
+-- PL/pgSQL so that a connection plans it once.
 CREATE OR REPLACE FUNCTION scorecard_values(p_year int, p_as_of date, p_prev_to date)
 RETURNS TABLE (bank_code text, indicator text, vn numeric, vd numeric)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH banks AS (
         SELECT p.code FROM principals p WHERE p.kind = 'bank' AND p.active),
-    y0 AS (SELECT make_date(p_year, 1, 1) AS d0, make_date(p_year - 1, 1, 1) AS p0),
-    -- New loans from the summaries (a few rows per bank and day or month, never the loans):
-    -- this year up to @p_as_of, last year up to @p_prev_to, and all before @p_as_of.
-    cur AS (
-        SELECT w.key AS bank_code, sum(w.n) AS n, sum(w.amount) AS amount,
-               sum(w.first_n) AS first_n, sum(w.credit_amount) AS credit,
-               sum(w.mlt_amount) AS mlt, sum(w.renewal_n) AS renewal_n,
-               sum(w.scf_amount) AS scf, sum(w.sm_amount) AS sm1,
-               sum(w.sm_rate_x_amount) AS smr1
-        FROM y0, stats_new_loans_window('b', '*', y0.d0, p_as_of, NULL) w
+    -- New loans up to @p_as_of: month rows for whole months, day rows for the last days;
+    -- those from 1 January are this year's (a month row starts on its first day).
+    upto AS (
+        SELECT w.key AS bank_code, sum(w.n) AS ever,
+               sum(w.n) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS n,
+               sum(w.amount) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS amount,
+               sum(w.first_n) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS first_n,
+               sum(w.credit_amount) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS credit,
+               sum(w.mlt_amount) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS mlt,
+               sum(w.renewal_n) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS renewal_n,
+               sum(w.scf_amount) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS scf,
+               sum(w.sm_amount) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS sm1,
+               sum(w.sm_rate_x_amount) FILTER (WHERE w.period >= make_date(p_year, 1, 1))
+                   AS smr1
+        FROM stats_new_loans_window('b', '*', '-infinity', p_as_of, NULL) w
         GROUP BY w.key),
     prev AS (
         SELECT w.key AS bank_code, sum(w.sm_amount) AS sm0, sum(w.sm_rate_x_amount) AS smr0
-        FROM y0, stats_new_loans_window('b', '*', y0.p0, p_prev_to, NULL) w
+        FROM stats_new_loans_window('b', '*', make_date(p_year - 1, 1, 1), p_prev_to, NULL) w
         GROUP BY w.key),
-    nl AS (
-        SELECT b.code AS bank_code, c.n, c.amount, c.first_n, c.credit, c.mlt, c.renewal_n,
-               c.scf, c.sm1, c.smr1, p.sm0, p.smr0
-        FROM banks b LEFT JOIN cur c ON c.bank_code = b.code
-        LEFT JOIN prev p ON p.bank_code = b.code),
-    lent AS (
-        SELECT w.key AS bank_code
-        FROM stats_new_loans_window('b', '*', '-infinity', p_as_of, NULL) w
-        GROUP BY w.key HAVING sum(w.n) > 0),
+    -- The manufacturing balance at @p_as_of less that at the start of the year.
     mfg AS (
-        SELECT g.bank_code, sum(g.outstanding_as_of - g.outstanding_start) AS inc
-        FROM stats_lending_growth(p_year, p_as_of, '*') g
-        WHERE g.manufacturing GROUP BY g.bank_code),
+        SELECT x.bank_code, sum(x.balance) AS inc
+        FROM (SELECT b.bank_code, b.balance FROM stats_balance_on(p_as_of) b
+              WHERE b.manufacturing
+              UNION ALL
+              SELECT b.bank_code, -b.balance FROM stats_balance_on(make_date(p_year, 1, 1) - 1) b
+              WHERE b.manufacturing) x
+        GROUP BY x.bank_code),
     rf AS (
         SELECT r.bank_code, count(*) AS n,
                count(*) FILTER (WHERE r.status = 'funded' AND (
                    SELECT l.issue_date FROM loans l WHERE l.id = r.loan_id) <= p_as_of) AS funded
-        FROM referrals r, y0
-        WHERE r.referred_on >= y0.d0 AND r.referred_on <= p_as_of
+        FROM referrals r
+        WHERE r.referred_on >= make_date(p_year, 1, 1) AND r.referred_on <= p_as_of
         GROUP BY r.bank_code),
     v AS (
         SELECT b.code, x.indicator, x.vn, x.vd
         FROM banks b
-        LEFT JOIN nl ON nl.bank_code = b.code
+        JOIN upto u ON u.bank_code = b.code AND u.ever > 0       -- a bank that has lent
+        LEFT JOIN prev ON prev.bank_code = b.code
         LEFT JOIN mfg ON mfg.bank_code = b.code
         LEFT JOIN rf ON rf.bank_code = b.code
         CROSS JOIN LATERAL (VALUES
             ('manufacturing_increase', coalesce(mfg.inc, 0)::numeric, 1::numeric),
-            ('first_loan_share', nl.first_n::numeric, nullif(nl.n, 0)::numeric),
-            ('credit_share', nl.credit::numeric, nullif(nl.amount, 0)::numeric),
-            ('medium_long_share', nl.mlt::numeric, nullif(nl.amount, 0)::numeric),
-            ('renewal_share', nl.renewal_n::numeric, nullif(nl.n, 0)::numeric),
-            ('small_micro_rate_change_pp', nl.smr1 * nl.sm0 - nl.smr0 * nl.sm1,
-             nullif(nl.sm1 * nl.sm0, 0) * 10000),
+            ('first_loan_share', u.first_n::numeric, nullif(u.n, 0)::numeric),
+            ('credit_share', u.credit::numeric, nullif(u.amount, 0)::numeric),
+            ('medium_long_share', u.mlt::numeric, nullif(u.amount, 0)::numeric),
+            ('renewal_share', u.renewal_n::numeric, nullif(u.n, 0)::numeric),
+            ('small_micro_rate_change_pp', u.smr1 * prev.sm0 - prev.smr0 * u.sm1,
+             nullif(u.sm1 * prev.sm0, 0) * 10000),
             ('relief_funded_share', rf.funded::numeric, nullif(rf.n, 0)::numeric),
-            ('scf_financing', nl.scf::numeric, CASE WHEN nl.n > 0 THEN 1::numeric END)
-        ) AS x(indicator, vn, vd)
-        WHERE b.code IN (SELECT lent.bank_code FROM lent))
+            ('scf_financing', u.scf::numeric, CASE WHEN u.n > 0 THEN 1::numeric END)
+        ) AS x(indicator, vn, vd))
     SELECT b.code, i.indicator,
            CASE WHEN v.vd IS NOT NULL THEN v.vn END, v.vd
     FROM banks b
     CROSS JOIN unnest(ARRAY['manufacturing_increase', 'first_loan_share', 'credit_share',
                             'medium_long_share', 'renewal_share', 'small_micro_rate_change_pp',
                             'relief_funded_share', 'scf_financing']) AS i(indicator)
-    LEFT JOIN v ON v.code = b.code AND v.indicator = i.indicator
-$$;
+    LEFT JOIN v ON v.code = b.code AND v.indicator = i.indicator;
+END $$;
 
 -- The weights of @p_year: stored ones, 1 for any indicator without a row.
 CREATE OR REPLACE FUNCTION scorecard_weights_of(p_year int)
@@ -101,10 +109,13 @@ $$;
 
 -- The scorecard of @p_year up to @p_as_of: one row per active bank with its score (a
 -- 2-decimal text) and its indicators {"value", "points"} as JSON; the weights as JSON.
--- Ranking and order are the caller's (domain/scorecard.c).
+-- Ranking and order are the caller's (domain/scorecard.c). PL/pgSQL: planned once.
 CREATE OR REPLACE FUNCTION scorecard_rows(p_year int, p_as_of date, p_prev_to date)
 RETURNS TABLE (bank_code text, score text, indicators jsonb, weights jsonb)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH v AS (SELECT * FROM scorecard_values(p_year, p_as_of, p_prev_to)),
     -- best and worst per indicator, ordered by an exact floor of the value at 80 decimals
     -- (distinct values here differ by far more); only the small-micro rate is "lower".
@@ -135,8 +146,8 @@ LANGUAGE sql STABLE AS $$
                'points', round(p.points, 2))),
            (SELECT jsonb_object_agg(x.indicator, x.weight) FROM w x)
     FROM p JOIN w ON w.indicator = p.indicator
-    GROUP BY p.bank_code
-$$;
+    GROUP BY p.bank_code;
+END $$;
 
 -- Replaces the weights of @p_year with @p_weights ({indicator: weight}); indicators not
 -- named weigh 1. The caller has validated names and values.
