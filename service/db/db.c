@@ -232,18 +232,17 @@ static int entry_readiness(const struct pool_entry *e, uint64_t now)
 }
 
 /* A free entry (lock held), waiting until @a until; NULL when none came or the pool
- * stopped. Entries are taken in turn (the search starts after the last one taken), so
- * every connection is made and prepared early, and a lock that holds new connections'
- * PREPAREs (a LOCK TABLE by an operator) meets warm connections. An entry whose last
- * connect failed is passed over while one without a failure is free, and one still in its
- * connect back-off is taken only when no other is free: one entry that cannot reconnect
- * does not turn requests away while the others are up. (The first free entry instead of
- * the next in turn was tried and taken back: docs/threading.md, "Which connection a lease
- * gets".) */
+ * stopped. The first free entry is taken, so the fewest connections serve the load and
+ * each stays hot (its backend's caches and memory in use): taken in turn, a lone client's
+ * posts went to all the backends one after another, each cold again by its next call, at
+ * 23-42% more database CPU a post (docs/threading.md, "Which connection a lease gets").
+ * An entry whose last connect failed is passed over while one without a failure is free,
+ * and one still in its connect back-off is taken only when no other is free: one entry
+ * that cannot reconnect does not turn requests away while the others are up. Entries the
+ * warm-up did not reach (it gives way to requests) are made when a burst first needs
+ * them. */
 static struct pool_entry *pool_take(const struct timespec *until)
 {
-	static unsigned next;
-
 	for (;;) {
 		struct pool_entry *best = NULL;
 		int best_readiness = -1;
@@ -251,8 +250,7 @@ static struct pool_entry *pool_take(const struct timespec *until)
 
 		if (!pool_open)
 			return NULL;
-		for (unsigned k = 0; pool_lent < pool_size && k < pool_size; k++) {
-			unsigned i = (next + k) % pool_size;
+		for (unsigned i = 0; pool_lent < pool_size && i < pool_size; i++) {
 			int r;
 
 			if (pool[i].lent)
@@ -265,10 +263,8 @@ static struct pool_entry *pool_take(const struct timespec *until)
 			if (r == 2)
 				break;
 		}
-		if (best != NULL) {
-			next = (unsigned)(best - pool) + 1;
+		if (best != NULL)
 			return best;
-		}
 		if (pthread_cond_timedwait(&pool_freed, &pool_lock, until) != 0)
 			return NULL;
 	}
