@@ -5,7 +5,7 @@
 
 -- @p_n / @p_d rounded to @p_places decimals, half away from zero, exactly (@p_d > 0).
 CREATE OR REPLACE FUNCTION sc_round(p_n numeric, p_d numeric, p_places int) RETURNS numeric
-    LANGUAGE sql IMMUTABLE STRICT
+    LANGUAGE sql IMMUTABLE
     RETURN (sign(p_n) * div(2 * abs(p_n) * 10::numeric ^ p_places + p_d, 2 * p_d))
            / 10::numeric ^ p_places;
 
@@ -13,7 +13,7 @@ CREATE OR REPLACE FUNCTION sc_round(p_n numeric, p_d numeric, p_places int) RETU
 -- 2 decimals half up; 100 when b = w (all equal). Denominators are positive.
 CREATE OR REPLACE FUNCTION sc_points(vn numeric, vd numeric, wn numeric, wd numeric,
                                      bn numeric, bd numeric) RETURNS numeric
-    LANGUAGE sql IMMUTABLE STRICT
+    LANGUAGE sql IMMUTABLE
     RETURN CASE WHEN bn * wd = wn * bd THEN 100.00
                 ELSE sc_round(100 * (vn * wd - wn * vd) * bd * sign((bn * wd - wn * bd) * vd),
                               abs((bn * wd - wn * bd) * vd), 2) END;
