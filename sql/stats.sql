@@ -482,9 +482,13 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The policy targets of @p_year with their actual figures as of @p_as_of. Money in yuan.
+-- PL/pgSQL, so a connection plans it once.
 CREATE OR REPLACE FUNCTION stats_targets(p_year int, p_as_of date)
 RETURNS TABLE (metric text, target numeric, actual numeric)
-LANGUAGE sql STABLE AS $$
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     WITH growth AS (
         SELECT sum(g.outstanding_as_of - g.outstanding_start) AS all_increase,
                sum(g.outstanding_as_of - g.outstanding_start)
@@ -501,5 +505,5 @@ LANGUAGE sql STABLE AS $$
            WHEN 'guarantee_leverage' THEN stats_actual_guarantee_leverage(p_as_of)
            WHEN 'relief_referrals' THEN stats_actual_relief_referrals(p_as_of)
            END
-    FROM targets t WHERE t.year = p_year ORDER BY t.metric
-$$;
+    FROM targets t WHERE t.year = p_year ORDER BY t.metric;
+END $$;
