@@ -17,10 +17,19 @@
 -- summaries plus pending stay equal to the loans, and the fold adds the pending rows later
 -- as always). Pending rows written before this have no scf field: they are given false and
 -- count for no supply-chain amount, which the backfill, taken from the loans themselves,
--- already holds.
+-- already holds. Not timed at scale: it fans every loan out as stats_rebuild() does
+-- (29-38 min at 10 million loans on the 2-core dev machine), so a large registry's writes
+-- wait that long (operators: expect 503s, run it in a quiet hour). Between this commit and
+-- the sql/ files (the same `finregd migrate`, moments later) the old readers and the old
+-- fold fail on the dropped stats_pricing: a reader answers 503, a fold rolls back and is
+-- retried; nothing is lost.
 
--- No fold meanwhile (the lock stats_compact() and stats_rebuild() take), and no writer.
+-- No fold meanwhile (the lock stats_compact() and stats_rebuild() take), and no writer:
+-- loans first (a writer holds loans, then appends to stats_pending), so that a correction
+-- that changes only a loan's program link, which the old trigger does not pass on, cannot
+-- commit between the backfill's reads of the loans.
 SELECT pg_advisory_xact_lock(7340012004);
+LOCK TABLE loans IN SHARE ROW EXCLUSIVE MODE;
 LOCK TABLE stats_pending IN ACCESS EXCLUSIVE MODE;
 
 -- sql/ creates these again over the new columns.
@@ -30,7 +39,7 @@ DROP FUNCTION IF EXISTS stats_pricing_of(stats_loan[], int);
 DROP TABLE stats_pricing;
 
 ALTER TYPE stats_loan ADD ATTRIBUTE scf boolean CASCADE;
-UPDATE stats_pending SET loan.scf = false WHERE loan IS NOT NULL;
+UPDATE stats_pending SET loan.scf = false WHERE sign IS NOT NULL;
 
 ALTER TABLE stats_new_loans
     ADD COLUMN sm_n bigint NOT NULL DEFAULT 0,
@@ -94,6 +103,53 @@ LANGUAGE sql IMMUTABLE AS $$
                                ('m', date_trunc('month', b.issue_date)::date)) AS g(grain, period)
     GROUP BY d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing
 $$;
+
+-- The update trigger's function in its live form (sql/stats.sql owns the text): from this
+-- commit on a change of a loan's program link alone is passed on, before sql/ is applied.
+CREATE OR REPLACE FUNCTION stats_on_loan_update() RETURNS trigger
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_old stats_loan[];
+    v_new stats_loan[];
+    v_old_moved stats_loan[];
+    v_new_moved stats_loan[];
+BEGIN
+    WITH pairs AS (
+        SELECT stats_loan_of(o) AS o, stats_loan_of(n) AS n
+        FROM old_rows o JOIN new_rows n ON n.id = o.id),
+    changed AS (
+        SELECT p.o, p.n,
+               (p.o).bank_code <> (p.n).bank_code OR (p.o).manufacturing <> (p.n).manufacturing
+               OR ((p.o).status = 'void') <> ((p.n).status = 'void') AS moved
+        FROM pairs p
+        WHERE ((p.o).status = 'void') <> ((p.n).status = 'void')
+           OR (p.o).repaid_fen <> (p.n).repaid_fen AND (p.n).renewed_on IS NOT NULL
+           OR ((p.o).issue_date, (p.o).bank_code, (p.o).county_code, (p.o).industry_code,
+               (p.o).size, (p.o).manufacturing, (p.o).amount_fen, (p.o).first_loan,
+               (p.o).guarantee_mode, (p.o).medium_long_term, (p.o).renewal, (p.o).rate_e4,
+               (p.o).spread_bp, (p.o).inclusive_small_micro, (p.o).renewed_on, (p.o).scf)
+              IS DISTINCT FROM
+              ((p.n).issue_date, (p.n).bank_code, (p.n).county_code, (p.n).industry_code,
+               (p.n).size, (p.n).manufacturing, (p.n).amount_fen, (p.n).first_loan,
+               (p.n).guarantee_mode, (p.n).medium_long_term, (p.n).renewal, (p.n).rate_e4,
+               (p.n).spread_bp, (p.n).inclusive_small_micro, (p.n).renewed_on, (p.n).scf))
+    SELECT array_agg(c.o), array_agg(c.n), array_agg(c.o) FILTER (WHERE c.moved),
+           array_agg(c.n) FILTER (WHERE c.moved)
+    INTO v_old, v_new, v_old_moved, v_new_moved
+    FROM changed c;
+    IF v_old IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM stats_apply(v_old, -1, false);
+    PERFORM stats_apply(v_new, 1, false);
+    IF v_old_moved IS NOT NULL THEN
+        INSERT INTO stats_pending (event)
+        SELECT e FROM stats_repayment_events(v_old_moved, -1) e
+        UNION ALL SELECT e FROM stats_repayment_events(v_new_moved, 1) e;
+    END IF;
+    RETURN NULL;
+END $$;
 
 -- The new figures of every loan (in slices of ids), less those of the pending rows (parts
 -- -2 and -1: what adds is taken away, what takes away is added).

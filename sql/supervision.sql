@@ -14,14 +14,16 @@ CREATE OR REPLACE FUNCTION sc_round(p_n numeric, p_d numeric, p_places int) RETU
 CREATE OR REPLACE FUNCTION sc_points(vn numeric, vd numeric, wn numeric, wd numeric,
                                      bn numeric, bd numeric) RETURNS numeric
     LANGUAGE sql IMMUTABLE
-    RETURN CASE WHEN bn * wd = wn * bd THEN 100.00
+    RETURN CASE WHEN vn IS NULL OR vd IS NULL THEN NULL
+                WHEN bn * wd = wn * bd THEN 100.00
                 ELSE sc_round(100 * (vn * wd - wn * vd) * bd * sign((bn * wd - wn * bd) * vd),
                               abs((bn * wd - wn * bd) * vd), 2) END;
 
 -- The eight indicators of every active bank for @p_year up to @p_as_of, compared with
 -- 1 January of the year before up to @p_prev_to (the same day a year before), as exact
--- fractions: one row per bank and indicator, vn and vd NULL when the value is null. Every
--- figure comes from summaries, none from the loans: two windows of new loans by bank
+-- fractions: one row per bank and indicator, vn and vd NULL when the value is null. The
+-- figures come from summaries, not from scans of the loans (a funded referral's loan is
+-- read by its id): two windows of new loans by bank
 -- (everything up to @p_as_of, of which this year's rows are the year's; last year up to
 -- @p_prev_to) and two balances; so the work grows with banks and months, not with loans.
 -- PL/pgSQL so that a connection plans it once.

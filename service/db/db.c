@@ -235,7 +235,7 @@ static int entry_readiness(const struct pool_entry *e, uint64_t now)
  * stopped. The first free entry is taken, so the fewest connections serve the load and
  * each stays hot (its backend's caches and memory in use): taken in turn, a lone client's
  * posts went to all the backends one after another, each cold again by its next call, at
- * 23-42% more database CPU a post (docs/threading.md, "Which connection a lease gets").
+ * 30-72% more database CPU a post (docs/threading.md, "Which connection a lease gets").
  * An entry whose last connect failed is passed over while one without a failure is free,
  * and one still in its connect back-off is taken only when no other is free: one entry
  * that cannot reconnect does not turn requests away while the others are up. Entries the
