@@ -31,6 +31,8 @@ CREATE OR REPLACE FUNCTION scorecard_values(p_year int, p_as_of date, p_prev_to 
 RETURNS TABLE (bank_code text, indicator text, vn numeric, vd numeric)
 LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
+DECLARE
+    v_d0 date := make_date(p_year, 1, 1);   -- 1 January of the year
 BEGIN
     RETURN QUERY
     WITH banks AS (
@@ -39,15 +41,15 @@ BEGIN
     -- those from 1 January are this year's (a month row starts on its first day).
     upto AS (
         SELECT w.key AS bank_code, sum(w.n) AS ever,
-               sum(w.n) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS n,
-               sum(w.amount) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS amount,
-               sum(w.first_n) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS first_n,
-               sum(w.credit_amount) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS credit,
-               sum(w.mlt_amount) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS mlt,
-               sum(w.renewal_n) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS renewal_n,
-               sum(w.scf_amount) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS scf,
-               sum(w.sm_amount) FILTER (WHERE w.period >= make_date(p_year, 1, 1)) AS sm1,
-               sum(w.sm_rate_x_amount) FILTER (WHERE w.period >= make_date(p_year, 1, 1))
+               sum(w.n) FILTER (WHERE w.period >= v_d0) AS n,
+               sum(w.amount) FILTER (WHERE w.period >= v_d0) AS amount,
+               sum(w.first_n) FILTER (WHERE w.period >= v_d0) AS first_n,
+               sum(w.credit_amount) FILTER (WHERE w.period >= v_d0) AS credit,
+               sum(w.mlt_amount) FILTER (WHERE w.period >= v_d0) AS mlt,
+               sum(w.renewal_n) FILTER (WHERE w.period >= v_d0) AS renewal_n,
+               sum(w.scf_amount) FILTER (WHERE w.period >= v_d0) AS scf,
+               sum(w.sm_amount) FILTER (WHERE w.period >= v_d0) AS sm1,
+               sum(w.sm_rate_x_amount) FILTER (WHERE w.period >= v_d0)
                    AS smr1
         FROM stats_new_loans_window('b', '*', '-infinity', p_as_of, NULL) w
         GROUP BY w.key),
@@ -61,7 +63,7 @@ BEGIN
         FROM (SELECT b.bank_code, b.balance FROM stats_balance_on(p_as_of) b
               WHERE b.manufacturing
               UNION ALL
-              SELECT b.bank_code, -b.balance FROM stats_balance_on(make_date(p_year, 1, 1) - 1) b
+              SELECT b.bank_code, -b.balance FROM stats_balance_on(v_d0 - 1) b
               WHERE b.manufacturing) x
         GROUP BY x.bank_code),
     rf AS (
@@ -69,7 +71,7 @@ BEGIN
                count(*) FILTER (WHERE r.status = 'funded' AND (
                    SELECT l.issue_date FROM loans l WHERE l.id = r.loan_id) <= p_as_of) AS funded
         FROM referrals r
-        WHERE r.referred_on >= make_date(p_year, 1, 1) AND r.referred_on <= p_as_of
+        WHERE r.referred_on >= v_d0 AND r.referred_on <= p_as_of
         GROUP BY r.bank_code),
     v AS (
         SELECT b.code, x.indicator, x.vn, x.vd
