@@ -169,13 +169,13 @@ WHERE f.cut_from IS DISTINCT FROM c.cut_from;
 """
 
 
-def world():
-    """The cluster with the dataset and a running server, built once per run."""
-    if _world:
-        return _world
+def new_cluster():
+    """A migrated cluster of its own with the four banks (A and B with the suite's 'bank' and
+    'bank2' certificates, C and D with new ones), the regulator and the guarantor; returns it
+    and {code: what to pass to Server.client} for the four banks."""
     cl = harness.Cluster()
     harness.finregd('migrate', cluster=cl)
-    ids = {}
+    ids = {A: 'bank', B: 'bank2'}
     for kind, code, cert in (('bank', A, 'bank'), ('bank', B, 'bank2'),
                              ('regulator', 'SM-FSB', 'regulator'),
                              ('guarantor', GUARANTOR, 'guarantor')):
@@ -186,6 +186,14 @@ def world():
         harness.finregd('principal', 'add', '--kind', 'bank', '--code', code, '--name', code,
                         '--cert', cert, cluster=cl)
         ids[code] = harness.Identity('bank', code, code, cert, key)
+    return cl, ids
+
+
+def world():
+    """The cluster with the dataset and a running server, built once per run."""
+    if _world:
+        return _world
+    cl, ids = new_cluster()
     srv = harness.Server(cluster=cl)
     a, b, c, reg = srv.client('bank'), srv.client('bank2'), srv.client(ids[C]), \
         srv.client('regulator')
