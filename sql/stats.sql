@@ -433,23 +433,59 @@ BEGIN
         OR (s.grain = 'd' AND s.period >= greatest(m_to, p_from) AND s.period <= p_to));
 END $$;
 
--- Balance at the end of @p_day per bank and manufacturing: whole years, then whole
--- months of that year, then days of that month.
-CREATE OR REPLACE FUNCTION stats_balance_on(p_day date)
-RETURNS TABLE (bank_code text, manufacturing boolean, balance bigint)
+-- Balances at the end of @p_day0 and of @p_day1 per bank and manufacturing, in one read
+-- of the summaries. The balance at the end of a day is the sum of the changes before the
+-- next day: whole years before it, whole months of its year before it, then its month's
+-- days; so a day that ends a month reads no day rows, one that ends a year year rows only.
+CREATE OR REPLACE FUNCTION stats_balances_on(p_day0 date, p_day1 date)
+RETURNS TABLE (bank_code text, manufacturing boolean, balance0 bigint, balance1 bigint)
 LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
 DECLARE
-    v_year date := date_trunc('year', p_day)::date;
-    v_month date := date_trunc('month', p_day)::date;
+    e0 date := p_day0 + 1;   -- the day after: changes before it count
+    y0 date := date_trunc('year', p_day0 + 1)::date;
+    m0 date := date_trunc('month', p_day0 + 1)::date;
+    e1 date := p_day1 + 1;
+    y1 date := date_trunc('year', p_day1 + 1)::date;
+    m1 date := date_trunc('month', p_day1 + 1)::date;
 BEGIN
     RETURN QUERY
-    SELECT s.bank_code, s.manufacturing, sum(s.delta)::bigint
+    SELECT s.bank_code, s.manufacturing,
+           coalesce(sum(s.delta) FILTER (WHERE
+               (s.grain = 'y' AND s.period < y0)
+               OR (s.grain = 'm' AND s.period >= y0 AND s.period < m0)
+               OR (s.grain = 'd' AND s.period >= m0 AND s.period < e0)), 0)::bigint,
+           coalesce(sum(s.delta) FILTER (WHERE
+               (s.grain = 'y' AND s.period < y1)
+               OR (s.grain = 'm' AND s.period >= y1 AND s.period < m1)
+               OR (s.grain = 'd' AND s.period >= m1 AND s.period < e1)), 0)::bigint
     FROM stats_balance_all s
-    WHERE (s.grain = 'y' AND s.period < v_year)
-       OR (s.grain = 'm' AND s.period >= v_year AND s.period < v_month)
-       OR (s.grain = 'd' AND s.period >= v_month AND s.period <= p_day)
+    WHERE (s.grain = 'y' AND s.period < y0)
+       OR (s.grain = 'm' AND s.period >= y0 AND s.period < m0)
+       OR (s.grain = 'd' AND s.period >= m0 AND s.period < e0)
+       OR (s.grain = 'y' AND s.period < y1)
+       OR (s.grain = 'm' AND s.period >= y1 AND s.period < m1)
+       OR (s.grain = 'd' AND s.period >= m1 AND s.period < e1)
     GROUP BY s.bank_code, s.manufacturing;
 END $$;
+
+-- Balance at the end of @p_day per bank and manufacturing.
+CREATE OR REPLACE FUNCTION stats_balance_on(p_day date)
+RETURNS TABLE (bank_code text, manufacturing boolean, balance bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT b.bank_code, b.manufacturing, b.balance1 FROM stats_balances_on(p_day, p_day) b
+$$;
+
+-- The balances lending growth compares, per bank and manufacturing: at the start of
+-- @p_year (the end of 31 December before) and at the end of @p_as_of. The lending-growth
+-- answer, the targets and the scorecard read them here.
+CREATE OR REPLACE FUNCTION stats_balance_growth(p_year int, p_as_of date)
+RETURNS TABLE (bank_code text, manufacturing boolean, outstanding_start bigint,
+               outstanding_as_of bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT b.bank_code, b.manufacturing, b.balance0, b.balance1
+    FROM stats_balances_on(make_date(p_year, 1, 1) - 1, p_as_of) b
+$$;
 
 -- Lending growth of @p_year up to the end of @p_as_of, per bank and manufacturing: the
 -- balance at the start of the year (end of 31 December before), at @p_as_of, and the
@@ -460,10 +496,9 @@ RETURNS TABLE (bank_code text, manufacturing boolean, outstanding_start bigint,
 LANGUAGE sql STABLE AS $$
     SELECT x.bank_code, x.manufacturing, sum(x.s)::bigint, sum(x.a)::bigint, sum(x.i)::bigint
     FROM (
-        SELECT b.bank_code, b.manufacturing, b.balance AS s, 0 AS a, 0 AS i
-        FROM stats_balance_on(make_date(p_year, 1, 1) - 1) b
-        UNION ALL
-        SELECT b.bank_code, b.manufacturing, 0, b.balance, 0 FROM stats_balance_on(p_as_of) b
+        SELECT b.bank_code, b.manufacturing, b.outstanding_start AS s,
+               b.outstanding_as_of AS a, 0 AS i
+        FROM stats_balance_growth(p_year, p_as_of) b
         UNION ALL
         SELECT w.key, w.manufacturing, 0, 0, w.amount
         FROM stats_new_loans_window('b', '*', make_date(p_year, 1, 1), p_as_of, NULL) w) x
@@ -511,7 +546,7 @@ BEGIN
         SELECT sum(g.outstanding_as_of - g.outstanding_start) AS all_increase,
                sum(g.outstanding_as_of - g.outstanding_start)
                    FILTER (WHERE g.manufacturing) AS mfg_increase
-        FROM stats_lending_growth(p_year, p_as_of, '*') g)
+        FROM stats_balance_growth(p_year, p_as_of) g)
     SELECT t.metric, t.target,
            CASE t.metric
            WHEN 'lending_increase' THEN (SELECT (coalesce(all_increase, 0)::numeric / 100)::numeric(20, 2) FROM growth)
