@@ -300,12 +300,14 @@ CREATE OR REPLACE TRIGGER repayments_stats_insert AFTER INSERT ON repayments
 
 -- Rebuilds every summary from the loans and repayments tables (after a bulk load with the
 -- triggers disabled, or to check the summaries: compare before and after).
--- The loans go in order of issue date, @p_slice at a time (so memory stays bounded however
--- many loans there are), each slice folded at once: a slice then adds to the summary rows
--- of its few days and months, and each row is written about once. Slices by id touched
--- nearly every row of the summaries in every slice, and in one transaction every such
--- update left a dead version behind: at 3 M loans the new-loan summary of 58 MB took
--- 1.4 GB, and its readers read 25 times the pages (bench/stats' loans, 2 December 2026).
+-- The loans go in order of issue date, @p_slice at a time, each slice folded at once:
+-- memory holds one slice however many loans there are (the sort of every loan by date
+-- spills to temporary files, about the size of the loans' statistics fields). A slice adds
+-- to the new-loan rows of its few days and months, so each is written about once (the
+-- balance rows of days that repayments and renewals fall on, a few times). Slices by id
+-- updated nearly every summary row in every slice, and in one transaction each update
+-- left a dead version: at 3 M loans (bench/stats' loans) the new-loan summary took 1.4 GB
+-- for 58 MB of rows, 25 times the pages for its readers (2 December 2026).
 DROP FUNCTION IF EXISTS stats_rebuild();
 CREATE OR REPLACE FUNCTION stats_rebuild(p_slice int DEFAULT 100000) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -314,6 +316,9 @@ DECLARE
     v_n int := 0;
     r record;
 BEGIN
+    IF p_slice IS NULL OR p_slice < 1 THEN
+        RAISE EXCEPTION 'stats_rebuild: a slice must hold at least one loan, not %', p_slice;
+    END IF;
     PERFORM pg_advisory_xact_lock(7340012004);
     TRUNCATE stats_new_loans, stats_balance, stats_pending;
     FOR r IN SELECT stats_loan_of(l) AS loan FROM loans l ORDER BY l.issue_date, l.id LOOP
@@ -328,14 +333,16 @@ BEGIN
     PERFORM stats_rebuild_fold(v_slice);
 END $$;
 
--- One slice of stats_rebuild(): its loans and their repayments, folded.
+-- One slice of stats_rebuild(): its loans and their repayments, added to the summaries
+-- directly (not through stats_pending: in one transaction its deleted rows stay, and every
+-- later fold would read past them).
 CREATE OR REPLACE FUNCTION stats_rebuild_fold(p_loans stats_loan[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM stats_apply(p_loans, 1, true);
-    WHILE stats_compact_locked(100000) > 0 LOOP
-        NULL;
-    END LOOP;
+    PERFORM pg_advisory_xact_lock(7340012004);   -- no fold meanwhile (held already)
+    PERFORM stats_new_loans_add(p_loans, 1);
+    PERFORM stats_balance_add(ARRAY(SELECT e FROM stats_loan_events(p_loans, 1) e
+                                    UNION ALL SELECT e FROM stats_repayment_events(p_loans, 1) e));
 END $$;
 
 -- Folds up to @p_limit pending rows into the summaries (a bounded transaction however far
@@ -489,7 +496,9 @@ $$;
 
 -- Lending growth of @p_year up to the end of @p_as_of, per bank and manufacturing: the
 -- balance at the start of the year (end of 31 December before), at @p_as_of, and the
--- amount issued from 1 January to @p_as_of. @p_bank: '*' = every bank.
+-- amount issued from 1 January to @p_as_of. @p_bank: '*' = every bank. A group with
+-- nothing in any of the three is left out (whether the summaries hold a row of changes
+-- that cancel out depends on what one fold saw together).
 CREATE OR REPLACE FUNCTION stats_lending_growth(p_year int, p_as_of date, p_bank text)
 RETURNS TABLE (bank_code text, manufacturing boolean, outstanding_start bigint,
                outstanding_as_of bigint, issued bigint)
@@ -504,6 +513,7 @@ LANGUAGE sql STABLE AS $$
         FROM stats_new_loans_window('b', '*', make_date(p_year, 1, 1), p_as_of, NULL) w) x
     WHERE p_bank = '*' OR x.bank_code = p_bank
     GROUP BY x.bank_code, x.manufacturing
+    HAVING sum(x.s) <> 0 OR sum(x.a) <> 0 OR sum(x.i) <> 0
     ORDER BY x.bank_code, x.manufacturing
 $$;
 

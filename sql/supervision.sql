@@ -4,10 +4,11 @@
 -- are rounded from them exactly (half away from zero), never from a float.
 
 -- @p_n / @p_d rounded to @p_places decimals, half away from zero, exactly (@p_d > 0).
--- PL/pgSQL, as sc_points is: a scorecard evaluates them a few hundred times, and SQL
--- functions whose arguments are expressions used twice are not inlined but run through
--- the SQL executor, tens of microseconds a call; PL/pgSQL
--- evaluates a simple expression in a few microseconds.
+-- PL/pgSQL: sc_points passes it expressions, and PostgreSQL does not inline an SQL
+-- function whose argument, an expression of more than a few operators, it uses twice; it
+-- ran through the SQL executor for every value of a scorecard (a few hundred bodies a
+-- call in auto_explain's nested statements, 2 December 2026), where PL/pgSQL evaluates a
+-- simple expression.
 CREATE OR REPLACE FUNCTION sc_round(p_n numeric, p_d numeric, p_places int) RETURNS numeric
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
@@ -16,16 +17,15 @@ BEGIN
 END $$;
 
 -- Points of value v = vn/vd between worst w and best b: 100 (v - w) / (b - w), rounded to
--- 2 decimals half up; 100 when b = w (all equal). Denominators are positive.
+-- 2 decimals half up; 100 when b = w (all equal). Denominators are positive. (Inlined: its
+-- arguments are columns.)
 CREATE OR REPLACE FUNCTION sc_points(vn numeric, vd numeric, wn numeric, wd numeric,
                                      bn numeric, bd numeric) RETURNS numeric
-LANGUAGE plpgsql IMMUTABLE AS $$
-BEGIN
+    LANGUAGE sql IMMUTABLE
     RETURN CASE WHEN vn IS NULL OR vd IS NULL THEN NULL
                 WHEN bn * wd = wn * bd THEN 100.00
                 ELSE sc_round(100 * (vn * wd - wn * vd) * bd * sign((bn * wd - wn * bd) * vd),
                               abs((bn * wd - wn * bd) * vd), 2) END;
-END $$;
 
 -- The eight indicators of every active bank for @p_year up to @p_as_of, compared with
 -- 1 January of the year before up to @p_prev_to (the same day a year before), as exact

@@ -395,9 +395,56 @@ SELECT id, 'PR1', '2020-04-01', 123 FROM loans WHERE loan_ref = 'P1';
     assert all(r != [''] for r in folded) and folded[2] == ['t'], folded
     cl.psql('SELECT stats_rebuild()')
     assert cl.psql(SUMMARIES) == folded
-    # In slices of two loans by issue date (a registry's slices are 100,000): the same.
-    cl.psql('SELECT stats_rebuild(2)')
+    # In slices by issue date (a registry's slices are 100,000): of two loans, and of five
+    # (the last slice then holds a few loans, folded after the loop): the same. A slice
+    # below one loan is refused and changes nothing.
+    for size in (2, 5):
+        cl.psql('SELECT stats_rebuild(%d)' % size)
+        assert cl.psql(SUMMARIES) == folded, size
+    for size in ('0', 'NULL'):
+        try:
+            cl.psql('SELECT stats_rebuild(%s)' % size)
+            refused = None
+        except Exception as e:  # psql fails on the error; its text is in the exception
+            refused = str(e)
+        assert refused is not None and 'at least one loan' in refused, (size, refused)
     assert cl.psql(SUMMARIES) == folded
+
+
+def test_a_balance_at_the_end_of_any_day_is_the_sum_of_the_days_up_to_it():
+    """stats_balances_on reads year, month and day rows by the day after (so the end of a
+    month reads no day rows, of a year year rows only): against the day rows alone, on the
+    first and last days of months and years, 28 and 29 February, and two days in either
+    order, with changes pending and folded."""
+    cl = world()['cluster']
+    days = ['2019-12-31', '2020-01-01', '2020-01-31', '2020-02-28', '2020-02-29',
+            '2020-03-01', '2020-03-25', '2020-04-01', '2020-06-30', '2020-12-31',
+            '2021-01-01', '2021-02-28', '2021-12-31']
+    pairs = ', '.join("('%s'::date, '%s'::date)" % (a, b)
+                      for a in days for b in (days[0], days[-1], a))
+    # Rows the function gives and the day rows do not, and the other way round (groups
+    # whose two balances are zero left out on both sides).
+    check = """SELECT count(*) FROM (VALUES %s) d(day0, day1), LATERAL (
+    WITH f AS (SELECT b.bank_code, b.manufacturing, b.balance0, b.balance1
+               FROM stats_balances_on(d.day0, d.day1) b
+               WHERE b.balance0 <> 0 OR b.balance1 <> 0),
+         t AS (SELECT s.bank_code, s.manufacturing,
+                      coalesce(sum(s.delta) FILTER (WHERE s.period <= d.day0), 0)::bigint AS b0,
+                      coalesce(sum(s.delta) FILTER (WHERE s.period <= d.day1), 0)::bigint AS b1
+               FROM stats_balance_all s WHERE s.grain = 'd' GROUP BY 1, 2)
+    (SELECT * FROM f EXCEPT SELECT * FROM t WHERE t.b0 <> 0 OR t.b1 <> 0)
+    UNION ALL
+    (SELECT * FROM t WHERE t.b0 <> 0 OR t.b1 <> 0 EXCEPT SELECT * FROM f)) x;
+""" % pairs
+    nonzero = "SELECT count(DISTINCT period) FROM stats_balance_all WHERE grain = 'd';"
+    fold = "SELECT stats_compact_locked(100000) >= 0 " \
+           "FROM (SELECT pg_advisory_xact_lock(7340012004)) l;"
+    rows = cl.psql('BEGIN;' + COPIES_OF_L5 + """
+INSERT INTO repayments (loan_id, repayment_ref, repaid_on, amount_fen)
+SELECT id, 'BR1', '2020-12-31', 321 FROM loans WHERE loan_ref = 'P1';
+""" + check + fold + check + nonzero + 'ROLLBACK;')
+    assert rows[0] == ['0'] and rows[1] == ['t'] and rows[2] == ['0'], rows
+    assert int(rows[3][0]) > 5, rows                   # the check had days to compare
 
 
 def test_a_backlog_folds_in_chunks_and_each_reader_adds_only_its_own_pending_loans():
