@@ -116,9 +116,12 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The scorecard of @p_year up to @p_as_of: one row per active bank with its score (a
--- 2-decimal text) and its indicators {"value", "points"} as JSON; the weights as JSON.
--- Ranking and order are the caller's (domain/scorecard.c). PL/pgSQL: planned once.
-CREATE OR REPLACE FUNCTION scorecard_rows(p_year int, p_as_of date, p_prev_to date)
+-- 2-decimal text) and, when @p_indicators, its indicators {"value", "points"} as JSON
+-- (NULL otherwise: the ranking beside the targets needs the scores only); the weights as
+-- JSON. Ranking and order are the caller's (domain/scorecard.c). PL/pgSQL: planned once.
+DROP FUNCTION IF EXISTS scorecard_rows(int, date, date);
+CREATE OR REPLACE FUNCTION scorecard_rows(p_year int, p_as_of date, p_prev_to date,
+                                          p_indicators boolean)
 RETURNS TABLE (bank_code text, score text, indicators jsonb, weights jsonb)
 LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
@@ -151,7 +154,7 @@ BEGIN
                              WHEN p.indicator IN ('manufacturing_increase', 'scf_financing')
                                  THEN to_jsonb(fen_text(p.vn::bigint))
                              ELSE to_jsonb(sc_round(p.vn, p.vd, 4)) END,
-               'points', round(p.points, 2))),
+               'points', round(p.points, 2))) FILTER (WHERE p_indicators),
            (SELECT jsonb_object_agg(x.indicator, x.weight) FROM w x)
     FROM p JOIN w ON w.indicator = p.indicator
     GROUP BY p.bank_code;

@@ -9,7 +9,7 @@
 
 const struct db_stmt db_stmts_supervision[] = {
     {"scorecard_rows", "SELECT bank_code, score, indicators::text"
-		       " FROM scorecard_rows($1::int, $2::date, $3::date)"},
+		       " FROM scorecard_rows($1::int, $2::date, $3::date, $4::boolean)"},
     {"scorecard_weights", "SELECT jsonb_object_agg(indicator, weight)::text"
 			  " FROM scorecard_weights_of($1::int)"},
     {"scorecard_weights_put", "SELECT scorecard_weights_put($1::int, $2::jsonb, $3)::text"},
@@ -33,15 +33,15 @@ static void scorecard_row(void *cls, const PGresult *r, int i)
 				  PQgetvalue(r, i, 2));
 }
 
-enum db_rc db_scorecard(int year, const char *as_of, const char *prev_to, scorecard_row_fn fn,
-			void *cls)
+enum db_rc db_scorecard(int year, const char *as_of, const char *prev_to, bool indicators,
+			scorecard_row_fn fn, void *cls)
 {
 	char y[12];
-	const char *params[] = {y, as_of, prev_to};
+	const char *params[] = {y, as_of, prev_to, indicators ? "t" : "f"};
 	struct query q = {(void *)fn, cls};
 
 	snprintf(y, sizeof y, "%d", year);
-	return db_rows("scorecard_rows", 3, params, scorecard_row, &q);
+	return db_rows("scorecard_rows", 4, params, scorecard_row, &q);
 }
 
 enum db_rc db_scorecard_weights(int year, char **json)

@@ -10,13 +10,15 @@
 #include "db/db.h"
 
 /** Called per active bank: its score ("85.50") and its indicators as JSON text
- *  ({indicator: {"value", "points"}}); strings valid during the call only. */
+ *  ({indicator: {"value", "points"}}; "" when not asked for); strings valid during the call
+ *  only. */
 typedef void (*scorecard_row_fn)(void *cls, const char *bank, const char *score,
 				 const char *indicators);
 
-/** The scorecard of @a year up to @a as_of, the year before up to @a prev_to. */
-enum db_rc db_scorecard(int year, const char *as_of, const char *prev_to, scorecard_row_fn fn,
-			void *cls);
+/** The scorecard of @a year up to @a as_of, the year before up to @a prev_to; with each
+ *  bank's indicators when @a indicators (the database builds them only then). */
+enum db_rc db_scorecard(int year, const char *as_of, const char *prev_to, bool indicators,
+			scorecard_row_fn fn, void *cls);
 
 /** The weights of @a year as malloc'd JSON text {indicator: number}. */
 enum db_rc db_scorecard_weights(int year, char **json);

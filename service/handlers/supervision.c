@@ -24,7 +24,8 @@ static const char *const indicator_names[] = {
 
 struct scorecard {
 	struct scorecard_rank *rank;
-	json_t **ind; /* indicators of row i, by the row's index */
+	json_t **ind;	 /* indicators of row i, by the row's index (NULL: not asked for) */
+	bool indicators; /* asked for */
 	size_t n;
 	bool bad;
 };
@@ -40,8 +41,8 @@ static void scorecard_add(void *cls, const char *bank, const char *score, const 
 	}
 	snprintf(r->bank_code, sizeof r->bank_code, "%s", bank);
 	r->index = s->n;
-	s->ind[s->n] = json_loads(ind, 0, NULL);
-	if (s->ind[s->n] == NULL)
+	s->ind[s->n] = s->indicators ? json_loads(ind, 0, NULL) : NULL;
+	if (s->indicators && s->ind[s->n] == NULL)
 		s->bad = true;
 	s->n++;
 }
@@ -88,7 +89,7 @@ static json_t *scorecard_rows_json(struct scorecard *s, const char *bank, bool i
 enum db_rc scorecard_json(int year, int32_t as_of, const char *bank, bool indicators, json_t **out)
 {
 	struct scorecard s = {calloc(MAX_BANKS + 1, sizeof *s.rank),
-			      calloc(MAX_BANKS + 1, sizeof *s.ind), 0, false};
+			      calloc(MAX_BANKS + 1, sizeof *s.ind), indicators, 0, false};
 	char day[DATE_BUF], prev_to[DATE_BUF], *weights = NULL;
 	json_t *w;
 	enum db_rc rc;
@@ -101,7 +102,7 @@ enum db_rc scorecard_json(int year, int32_t as_of, const char *bank, bool indica
 	}
 	date_format(as_of, day);
 	date_format(same_day_year_before(as_of), prev_to);
-	rc = db_scorecard(year, day, prev_to, scorecard_add, &s);
+	rc = db_scorecard(year, day, prev_to, indicators, scorecard_add, &s);
 	if (rc == DB_OK)
 		rc = s.bad ? DB_ERROR : db_scorecard_weights(year, &weights);
 	w = rc == DB_OK ? json_loads(weights, 0, NULL) : NULL;
