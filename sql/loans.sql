@@ -161,6 +161,8 @@ DECLARE
     v_lost int[];
     v_renewed bigint[];
     v_store boolean;
+    v_ok int;          -- items judged 'ok'
+    v_refused boolean; -- an item neither 'ok' nor 'unchanged'
 BEGIN
     v_items := ARRAY(
         SELECT x FROM (
@@ -179,15 +181,22 @@ BEGIN
     -- Serialise work on the same renewed loans and on the same relief-fund borrowers.
     -- (Each look-up by key below is a LATERAL subquery with OFFSET 0, a fence that keeps it
     -- a per-item index probe: a plan made while the tables were empty must not turn it
-    -- into a scan of every stored loan once they are not.)
-    PERFORM 1
-    FROM (SELECT DISTINCT i.renews_loan_ref AS ref FROM unnest(v_items) i
-          WHERE i.renews_loan_ref IS NOT NULL ORDER BY 1) r
-    CROSS JOIN LATERAL (SELECT t.id FROM loans t
-                        WHERE t.bank_code = p_bank AND t.loan_ref = r.ref
-                        FOR UPDATE) t;
-    PERFORM pg_advisory_xact_lock(hashtextextended('relief:' || r.u, 0))
-    FROM (SELECT DISTINCT i.uscc AS u FROM unnest(v_items) i WHERE i.relief_fund ORDER BY 1) r;
+    -- into a scan of every stored loan once they are not.) Each statement runs only when an
+    -- item needs it: a statement costs its plan's start-up whatever its rows, and the tests
+    -- on the arrays are simple expressions, which PL/pgSQL evaluates without the executor.
+    IF array_length(array_remove(p_renews_loan_ref, NULL), 1) > 0 THEN
+        PERFORM 1
+        FROM (SELECT DISTINCT i.renews_loan_ref AS ref FROM unnest(v_items) i
+              WHERE i.renews_loan_ref IS NOT NULL ORDER BY 1) r
+        CROSS JOIN LATERAL (SELECT t.id FROM loans t
+                            WHERE t.bank_code = p_bank AND t.loan_ref = r.ref
+                            FOR UPDATE) t;
+    END IF;
+    IF true = ANY (p_relief_fund) THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended('relief:' || r.u, 0))
+        FROM (SELECT DISTINCT i.uscc AS u FROM unnest(v_items) i WHERE i.relief_fund
+              ORDER BY 1) r;
+    END IF;
 
     WITH items AS (SELECT * FROM unnest(v_items)),
         -- Stage one: each item against what is stored.
@@ -251,18 +260,21 @@ BEGIN
             SELECT a.*, first_value(a.own_verdict) OVER (PARTITION BY a.loan_ref, a.alone
                                                          ORDER BY a.idx) AS first_verdict
             FROM adjusted a)
-    SELECT array_agg(ROW(k.idx, k.loan_ref,
-                         CASE
-                         WHEN k.ref_rank > 1 AND k.content = k.ref_first
-                              AND k.first_verdict IN ('ok', 'unchanged') THEN 'unchanged'
-                         WHEN k.ref_rank > 1 AND k.content = k.ref_first THEN k.first_verdict
-                         WHEN k.ref_rank > 1 THEN 'dup_conflict'
-                         ELSE k.own_verdict END,
-                         k.stored_version, k.renewed_status)::loan_verdict ORDER BY k.idx)
-    INTO v_verdicts FROM firsts k;
+    SELECT array_agg(ROW(k.idx, k.loan_ref, k.verdict, k.stored_version,
+                         k.renewed_status)::loan_verdict ORDER BY k.idx),
+           count(*) FILTER (WHERE k.verdict = 'ok'),
+           coalesce(bool_or(k.verdict NOT IN ('ok', 'unchanged')), false)
+    INTO v_verdicts, v_ok, v_refused
+    FROM (SELECT f.idx, f.loan_ref, f.stored_version, f.renewed_status,
+                 CASE
+                 WHEN f.ref_rank > 1 AND f.content = f.ref_first
+                      AND f.first_verdict IN ('ok', 'unchanged') THEN 'unchanged'
+                 WHEN f.ref_rank > 1 AND f.content = f.ref_first THEN f.first_verdict
+                 WHEN f.ref_rank > 1 THEN 'dup_conflict'
+                 ELSE f.own_verdict END AS verdict
+          FROM firsts f) k;
 
-    v_store := NOT p_dry_run AND NOT (p_atomic AND EXISTS (
-        SELECT 1 FROM unnest(v_verdicts) v WHERE v.verdict NOT IN ('ok', 'unchanged')));
+    v_store := NOT p_dry_run AND NOT (p_atomic AND v_refused);
 
     IF v_store THEN
         -- In loan_ref order: two ingests meeting on several loan_refs wait for each other
@@ -307,8 +319,7 @@ BEGIN
         -- again by finregd). Otherwise each lost item answers against the stored row, as
         -- a retry would, and the rest stands: a large batch is not sent round again for
         -- every loan_ref a stream of single posts takes from it.
-        IF cardinality(v_ids) < (SELECT count(*) FROM unnest(v_verdicts) v
-                                 WHERE v.verdict = 'ok') THEN
+        IF cardinality(v_ids) < v_ok THEN
             v_lost := ARRAY(SELECT v.idx FROM unnest(v_verdicts) v
                             WHERE v.verdict = 'ok' AND v.loan_ref <> ALL (v_refs));
             IF p_atomic OR EXISTS (
