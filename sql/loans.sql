@@ -161,8 +161,8 @@ DECLARE
     v_lost int[];
     v_renewed bigint[];
     v_store boolean;
-    v_ok int;          -- items judged 'ok'
-    v_refused boolean; -- an item neither 'ok' nor 'unchanged'
+    v_ok int;          -- items judged 'ok' (as first judged: not after the lost-item path)
+    v_refused boolean; -- an item neither 'ok' nor 'unchanged' (likewise)
 BEGIN
     v_items := ARRAY(
         SELECT x FROM (
@@ -183,8 +183,9 @@ BEGIN
     -- a per-item index probe: a plan made while the tables were empty must not turn it
     -- into a scan of every stored loan once they are not.) Each statement runs only when an
     -- item needs it: a statement costs its plan's start-up whatever its rows, and the tests
-    -- on the arrays are simple expressions, which PL/pgSQL evaluates without the executor.
-    IF array_length(array_remove(p_renews_loan_ref, NULL), 1) > 0 THEN
+    -- on the arrays are simple expressions, which PL/pgSQL evaluates without starting a
+    -- plan (no SPI, no ExecutorStart).
+    IF num_nonnulls(VARIADIC p_renews_loan_ref) > 0 THEN
         PERFORM 1
         FROM (SELECT DISTINCT i.renews_loan_ref AS ref FROM unnest(v_items) i
               WHERE i.renews_loan_ref IS NOT NULL ORDER BY 1) r
