@@ -117,12 +117,23 @@ $$;
 
 -- The scorecard of @p_year up to @p_as_of: one row per active bank with its score (a
 -- 2-decimal text) and, when @p_indicators, its indicators {"value", "points"} as JSON
--- (NULL otherwise: the ranking beside the targets needs the scores only); the weights as
--- JSON. Ranking and order are the caller's (domain/scorecard.c). PL/pgSQL: planned once.
+-- (NULL otherwise: the ranking beside the targets needs the scores only). The weights
+-- are scorecard_weights_of's, which finregd reads with them (and which answer when no
+-- bank does). Ranking and order are the caller's (domain/scorecard.c). PL/pgSQL: planned
+-- once.
 DROP FUNCTION IF EXISTS scorecard_rows(int, date, date);
+-- Until 2 December it also returned the weights as JSON in every row, which nothing read;
+-- a function's result type cannot be replaced, so that one is dropped first.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'scorecard_rows'
+               AND pg_get_function_result(oid) LIKE '%weights jsonb%') THEN
+        DROP FUNCTION scorecard_rows(int, date, date, boolean);
+    END IF;
+END $$;
 CREATE OR REPLACE FUNCTION scorecard_rows(p_year int, p_as_of date, p_prev_to date,
                                           p_indicators boolean)
-RETURNS TABLE (bank_code text, score text, indicators jsonb, weights jsonb)
+RETURNS TABLE (bank_code text, score text, indicators jsonb)
 LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
 BEGIN
@@ -154,8 +165,7 @@ BEGIN
                              WHEN p.indicator IN ('manufacturing_increase', 'scf_financing')
                                  THEN to_jsonb(fen_text(p.vn::bigint))
                              ELSE to_jsonb(sc_round(p.vn, p.vd, 4)) END,
-               'points', round(p.points, 2))) FILTER (WHERE p_indicators),
-           (SELECT jsonb_object_agg(x.indicator, x.weight) FROM w x)
+               'points', round(p.points, 2))) FILTER (WHERE p_indicators)
     FROM p JOIN w ON w.indicator = p.indicator
     GROUP BY p.bank_code;
 END $$;
