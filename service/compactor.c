@@ -45,7 +45,7 @@ static void compact(void)
 	metrics_stats_pending(pending_rows());
 }
 
-static struct periodic task = PERIODIC_INIT(compact, "statistics compactor");
+static struct periodic task = PERIODIC_INIT(compact, "statistics compactor", "finregd-compactor");
 
 bool compactor_start(unsigned interval_ms)
 {

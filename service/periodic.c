@@ -11,6 +11,7 @@ static void *loop(void *arg)
 {
 	struct periodic *p = arg;
 
+	db_thread_name(p->app);
 	pthread_mutex_lock(&p->lock);
 	while (!p->stopping) {
 		struct timespec until;

@@ -12,17 +12,19 @@ struct periodic {
 	void (*run)(void); /* called every interval_ms */
 	unsigned interval_ms;
 	const char *name; /* for the log */
+	const char *app;  /* its connection's application_name (db_thread_name) */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool running, stopping;
 };
 
-/** A task calling @a run every @a interval_ms (0: 1000). */
-#define PERIODIC_INIT(run_fn, name_s)                                                              \
+/** A task calling @a run every @a interval_ms (0: 1000), its database connection named
+ *  @a app_s in pg_stat_activity. */
+#define PERIODIC_INIT(run_fn, name_s, app_s)                                                       \
 	{                                                                                          \
-		.run = (run_fn), .name = (name_s), .lock = PTHREAD_MUTEX_INITIALIZER,              \
-		.wake = PTHREAD_COND_INITIALIZER                                                   \
+		.run = (run_fn), .name = (name_s), .app = (app_s),                                 \
+		.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER                \
 	}
 
 /** Starts the thread; false (logged) when it could not be started. */

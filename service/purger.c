@@ -22,7 +22,7 @@ static void purge_all(void)
 		LOG_INFO("purged %lld expired Idempotency-Key answers", total);
 }
 
-static struct periodic task = PERIODIC_INIT(purge_all, "Idempotency-Key purger");
+static struct periodic task = PERIODIC_INIT(purge_all, "Idempotency-Key purger", "finregd-purger");
 
 bool purger_start(unsigned interval_s)
 {

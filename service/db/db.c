@@ -44,6 +44,7 @@ static _Thread_local bool tl_replica;         /* the current connection is to a 
 static _Thread_local bool tl_late;            /* the last statement passed its deadline */
 static _Thread_local unsigned tl_deadline_ms; /* this thread's own deadline, 0: the default */
 static _Thread_local bool tl_is_checker;
+static _Thread_local const char *tl_app_name; /* db_thread_name(); NULL: "finregd" */
 static _Thread_local bool tl_yields;   /* the warm-up: gives way to a request (db_pool_each) */
 static _Thread_local bool tl_gave_way; /* its last wait ended because a request wanted one */
 
@@ -105,6 +106,11 @@ void db_conn_swap(struct db_conn_slot *o)
 	tl_replica = o->replica;
 	*o = mine;
 	pthread_setspecific(conn_key, tl_conn);
+}
+
+void db_thread_name(const char *name)
+{
+	tl_app_name = name;
 }
 
 void db_disconnect(void)
@@ -463,9 +469,9 @@ static PGconn *connect_bounded(const char *const *keys, const char *const *value
 static PGconn *connect_now(enum db_rc *rc)
 {
 	static const char *const keys[] = {CONN_KEYS, NULL};
-	const char *values[] = {CONN_VALUES(tl_replica ? db_route_read_url() : db_url,
-					    tl_replica ? "finregd-read" : "finregd"),
-				NULL};
+	const char *name = tl_replica ? "finregd-read" : tl_pooled ? "finregd" : tl_app_name;
+	const char *values[] = {
+	    CONN_VALUES(tl_replica ? db_route_read_url() : db_url, name ? name : "finregd"), NULL};
 	uint64_t now = log_monotonic_us();
 	PGconn *c;
 
@@ -649,6 +655,7 @@ static void *health_run(void *cls)
 
 	(void)cls;
 	tl_is_checker = true;
+	tl_app_name = "finregd-health";
 	tl_deadline_ms = HEALTH_PROBE_MS;
 	while (!atomic_load(&health_stopping)) {
 		enum db_rc rc;

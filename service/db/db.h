@@ -76,6 +76,12 @@ struct db_pool_stats {
 };
 void db_pool_stats(struct db_pool_stats *out);
 
+/** Names this thread's own connections (application_name in pg_stat_activity), for a
+ *  background thread: "finregd-compactor", "finregd-health", ... . The pooled connections
+ *  are "finregd" and their replica ones "finregd-read" whoever opens them. @a name must
+ *  outlive the thread (a literal); NULL: "finregd". */
+void db_thread_name(const char *name);
+
 /** Closes this thread's connection, if any (call on thread exit or in the CLI). */
 void db_disconnect(void);
 

@@ -224,7 +224,7 @@ static void watch(void)
 	}
 }
 
-static struct periodic watchdog = PERIODIC_INIT(watch, "connection watchdog");
+static struct periodic watchdog = PERIODIC_INIT(watch, "connection watchdog", "finregd-watchdog");
 
 bool conns_start(unsigned max_total, unsigned max_per_ip, unsigned header_deadline_s,
 		 unsigned keep_alive_s)

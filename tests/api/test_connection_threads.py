@@ -448,10 +448,29 @@ def test_the_warm_up_warms_every_pooled_connection_and_stores_nothing(ctx):
     m = _warm_up_line(s)
     assert m and m.group(1) == '3' and m.group(2) == '', s.log_tail()
     n = cl.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'finregd'")
-    assert int(n[0][0]) >= 3, n     # and the health checker's, the compactor's
+    assert n == [['3']], n     # the background threads' are named apart (next test)
     assert cl.psql(f"SELECT (SELECT count(*) FROM loans) + (SELECT count(*) FROM firms "
                    f"WHERE uscc = '{WARM_USCC}')") == [['0']]
     assert 'passed its deadline' not in s.log(), s.log_tail()
+
+
+def test_each_background_thread_names_its_database_connection(ctx):
+    """pg_stat_activity tells an operator which finregd thread a backend serves: the pooled
+    connections are 'finregd', the health checker's, the statistics compactor's and the
+    Idempotency-Key purger's are named for them, the principal listener's 'finregd-listen'."""
+    cl = _setup(ctx)
+    s = _server(ctx, cl, pool=2, FINREG_IDEMPOTENCY_KEEP=4)  # the purger runs every second
+    assert _warm_up_line(s), s.log_tail()
+    want = [['finregd', '2'], ['finregd-compactor', '1'], ['finregd-health', '1'],
+            ['finregd-listen', '1'], ['finregd-purger', '1']]
+    deadline = time.monotonic() + 10
+    while True:
+        got = cl.psql("SELECT application_name, count(*) FROM pg_stat_activity "
+                      "WHERE application_name LIKE 'finregd%' GROUP BY 1 ORDER BY 1")
+        if got == want or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert got == want, got
 
 
 def test_a_warm_up_held_in_the_database_delays_no_request(ctx):
