@@ -100,6 +100,7 @@ static void *run(void *arg)
 	char why[96] = "";
 
 	(void)arg;
+	db_thread_name("finregd-warm-up"); /* its own look-up; the pooled ones stay finregd */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (warm_item(&w)) {
 		w.rc = DB_OK;

@@ -126,9 +126,10 @@ DROP FUNCTION IF EXISTS scorecard_rows(int, date, date);
 -- a function's result type cannot be replaced, so that one is dropped first.
 DO $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'scorecard_rows'
-               AND pg_get_function_result(oid) LIKE '%weights jsonb%') THEN
-        DROP FUNCTION scorecard_rows(int, date, date, boolean);
+    IF EXISTS (SELECT 1 FROM pg_proc
+               WHERE oid = to_regprocedure('scorecard_rows(int, date, date, boolean)')
+                 AND 'weights' = ANY (proargnames)) THEN
+        DROP FUNCTION IF EXISTS scorecard_rows(int, date, date, boolean);
     END IF;
 END $$;
 CREATE OR REPLACE FUNCTION scorecard_rows(p_year int, p_as_of date, p_prev_to date,
