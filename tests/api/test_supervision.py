@@ -73,6 +73,22 @@ def test_scorecard_2020_every_indicator_points_score_and_rank_by_hand():
         _check_indicators(row)
 
 
+def test_a_bank_that_lent_only_in_earlier_years_has_a_row_and_one_that_never_lent_none():
+    """Year 2021 up to 3 January, before any loan of 2021: A, B and C lent in 2019-2020
+    (their earlier rows say so, read only for banks without a loan this year), D never.
+    A, B, C: manufacturing balance unchanged since 31 Dec -> 0.00 each, all equal -> 100
+    points; no new loan -> the shares, the rate change and scf null (0 points); no referral
+    in 2021 yet -> null. Score 100/8 = 12.50, a shared rank 1. D: every value null, 0."""
+    body = w.get('regulator', '/v1/stats/scorecard?year=2021&as_of=2021-01-03').json()
+    assert _ranking(body) == [(A, 1, 12.5), (B, 1, 12.5), (C, 1, 12.5), (D, 4, 0)], body
+    for row in body['rows']:
+        lent = row['bank_code'] != D
+        for name in INDICATORS:
+            want = ({'value': '0.00', 'points': 100} if lent and name == 'manufacturing_increase'
+                    else {'value': None, 'points': 0})
+            assert row['indicators'][name] == want, (row['bank_code'], name, row)
+
+
 def test_scorecard_after_changed_weights_and_ties_share_a_rank():
     reg = w.client('regulator')
     try:
