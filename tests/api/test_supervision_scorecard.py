@@ -225,7 +225,8 @@ def expected_rows(book, banks):
     for i in INDICATORS:
         known = [values[b][i] for b in banks if values[b][i] is not None]
         lower = i == 'small_micro_rate_change_pp'
-        best, worst = (min(known), max(known)) if lower else (max(known), min(known))
+        best, worst = ((min(known), max(known)) if lower else (max(known), min(known))) \
+            if known else (None, None)              # no bank has a value: all 0 points
         for b in banks:
             v = values[b][i]
             points[b][i] = (Decimal(0) if v is None else Decimal(100) if best == worst
@@ -386,3 +387,35 @@ def test_scorecard_of_a_mid_month_as_of_equals_the_loans_folded_and_pending():
         lock.release()
     _wait_folded(cl)
     check_scorecard(cl, reg, book, banks)
+
+
+def test_a_bank_whose_only_loan_is_of_an_earlier_year_has_lent_until_it_is_voided():
+    """Whether a bank has lent is read from the years before 1 January only when some bank
+    has no new loan this year (sql/supervision.sql, scorecard_values). A's only loan is of
+    2019: A has lent (its manufacturing balance unchanged: 0.00; no new loan: the shares
+    null), B lends in 2020, C and D never. Voided while the fold is held (a pending -1 in
+    the earlier years), A has not lent: every value null; the same once folded. Every
+    value is also checked against the oracle."""
+    cl, idents = new_cluster()
+    srv = harness.Server(cluster=cl)
+    reg = srv.client('regulator')
+    banks = [A, B, C, D]
+    book = Book({code: srv.client(idents[code]) for code in banks})
+    book.post(A, 'E01', 'M1', '1000000.00', '2019-03-01', '2022-02-28', '5.0000')
+    book.post(B, 'E02', 'M4', '500000.00', '2020-06-01', '2021-05-31', '4.5000')
+    nothing = {i: None for i in INDICATORS}
+    _wait_folded(cl)
+    values = check_scorecard(cl, reg, book, banks)
+    assert values[A] == dict(nothing, manufacturing_increase=0), values[A]
+    assert values[C] == nothing and values[D] == nothing, values
+    lock = _CompactionLock(cl)
+    try:
+        book.void('E01')
+        assert _pending(cl) > 0
+        values = check_scorecard(cl, reg, book, banks)
+        assert _pending(cl) > 0                       # still unfolded while it was read
+        assert values[A] == nothing, values[A]
+    finally:
+        lock.release()
+    _wait_folded(cl)
+    assert check_scorecard(cl, reg, book, banks)[A] == nothing
