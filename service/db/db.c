@@ -469,9 +469,10 @@ static PGconn *connect_bounded(const char *const *keys, const char *const *value
 static PGconn *connect_now(enum db_rc *rc)
 {
 	static const char *const keys[] = {CONN_KEYS, NULL};
-	const char *name = tl_replica ? "finregd-read" : tl_pooled ? "finregd" : tl_app_name;
-	const char *values[] = {
-	    CONN_VALUES(tl_replica ? db_route_read_url() : db_url, name ? name : "finregd"), NULL};
+	const char *name = tl_replica                  ? "finregd-read"
+			   : tl_pooled || !tl_app_name ? "finregd"
+						       : tl_app_name;
+	const char *values[] = {CONN_VALUES(tl_replica ? db_route_read_url() : db_url, name), NULL};
 	uint64_t now = log_monotonic_us();
 	PGconn *c;
 
@@ -655,7 +656,7 @@ static void *health_run(void *cls)
 
 	(void)cls;
 	tl_is_checker = true;
-	tl_app_name = "finregd-health";
+	db_thread_name("finregd-health");
 	tl_deadline_ms = HEALTH_PROBE_MS;
 	while (!atomic_load(&health_stopping)) {
 		enum db_rc rc;

@@ -224,7 +224,8 @@ static void watch(void)
 	}
 }
 
-static struct periodic watchdog = PERIODIC_INIT(watch, "connection watchdog", "finregd-watchdog");
+/* It opens no database connection: no application_name. */
+static struct periodic watchdog = PERIODIC_INIT(watch, "connection watchdog", NULL);
 
 bool conns_start(unsigned max_total, unsigned max_per_ip, unsigned header_deadline_s,
 		 unsigned keep_alive_s)

@@ -76,6 +76,16 @@ def port_taken(port):
             return True
 
 
+def poll(fn, timeout=5.0, until=bool):
+    """Calls fn() until until(its value) holds or timeout passes; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if until(v) or time.monotonic() > deadline:
+            return v
+        time.sleep(0.1)
+
+
 def unique(prefix=''):
     """A string no other test (or run) uses: prefix + 10 hex digits."""
     return prefix + secrets.token_hex(5)

@@ -433,16 +433,6 @@ class _FirmHeld:
         self.p.wait(10)
 
 
-def _poll(read, want, seconds=10):
-    """read() until it returns want or seconds pass; its last answer."""
-    deadline = time.monotonic() + seconds
-    while True:
-        got = read()
-        if got == want or time.monotonic() > deadline:
-            return got
-        time.sleep(0.2)
-
-
 def _warm_up_line(s, seconds=20):
     deadline = time.monotonic() + seconds
     while True:
@@ -459,8 +449,9 @@ def test_the_warm_up_warms_every_pooled_connection_and_stores_nothing(ctx):
     assert m and m.group(1) == '3' and m.group(2) == '', s.log_tail()
     # the pooled ones only: the background threads' are named apart (next test); the
     # warm-up's own connection ('finregd-warm-up') may linger a moment after it ends
-    n = _poll(lambda: cl.psql("SELECT count(*) FROM pg_stat_activity "
-                              "WHERE application_name = 'finregd'"), [['3']])
+    n = harness.poll(lambda: cl.psql("SELECT count(*) FROM pg_stat_activity "
+                                     "WHERE application_name = 'finregd'"),
+                     10, lambda v: v == [['3']])
     assert n == [['3']], n
     assert cl.psql(f"SELECT (SELECT count(*) FROM loans) + (SELECT count(*) FROM firms "
                    f"WHERE uscc = '{WARM_USCC}')") == [['0']]
@@ -477,9 +468,10 @@ def test_each_background_thread_names_its_database_connection(ctx):
     assert _warm_up_line(s), s.log_tail()
     want = [['finregd', '2'], ['finregd-compactor', '1'], ['finregd-health', '1'],
             ['finregd-listen', '1'], ['finregd-purger', '1']]
-    got = _poll(lambda: cl.psql("SELECT application_name, count(*) FROM pg_stat_activity "
-                                "WHERE application_name LIKE 'finregd%' GROUP BY 1 ORDER BY 1"),
-                want)
+    got = harness.poll(lambda: cl.psql("SELECT application_name, count(*) FROM pg_stat_activity "
+                                       "WHERE application_name LIKE 'finregd%' "
+                                       "GROUP BY 1 ORDER BY 1"),
+                       10, lambda v: v == want)
     assert got == want, got
 
 

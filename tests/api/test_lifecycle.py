@@ -53,16 +53,6 @@ def _assert_503(r):
     return err
 
 
-def _poll(fn, timeout=5.0):
-    """Calls fn() until it returns a true value or timeout passes; returns the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(0.1)
-
-
 # --------------------------------------------------------------------------- migrations
 
 def test_readyz_503_while_migrations_pending_then_200_after_migrate(ctx):
@@ -77,7 +67,7 @@ def test_readyz_503_while_migrations_pending_then_200_after_migrate(ctx):
 
     out = harness.finregd('migrate', cluster=c).stdout
     assert out.strip() == f'migrations: {N_MIGRATIONS} applied, schema at version {LATEST}', out
-    r = _poll(lambda: (lambda r: r if r.status == 200 else None)(ops.get('/readyz')))
+    r = harness.poll(lambda: (lambda r: r if r.status == 200 else None)(ops.get('/readyz')))
     assert r and r.json() == {'status': 'ready', 'schema_version': LATEST, 'writable': True}, r
     kind, code, name = harness.PRINCIPALS['bank']
     harness.finregd('principal', 'add', '--kind', kind, '--code', code, '--name', name,
@@ -146,7 +136,7 @@ def _outage_and_recovery(ctx, threads):
         return all(harness.client(None, server=s).get('/readyz').status == 200 and
                    harness.client('bank', server=s).get('/v1/whoami').status == 200
                    for _ in range(2 * threads))
-    assert _poll(all_ok, timeout=5.0), 'did not recover within 5 s:\n' + s.log_tail()
+    assert harness.poll(all_ok, timeout=5.0), 'did not recover within 5 s:\n' + s.log_tail()
     r = bank.get('/v1/whoami')
     assert r.status == 200 and r.json()['code'] == 'CIB-SM', r
     assert s.running() and s.proc.pid == pid, 'not the same finregd process'

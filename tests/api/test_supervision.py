@@ -75,7 +75,7 @@ def test_scorecard_2020_every_indicator_points_score_and_rank_by_hand():
 
 def test_a_bank_that_lent_only_in_earlier_years_has_a_row_and_one_that_never_lent_none():
     """Year 2021 up to 3 January, before any loan of 2021: A, B and C lent in 2019-2020
-    (their earlier rows say so, read only for banks without a loan this year), D never.
+    (their rows before 1 January say so), D never.
     A, B, C: manufacturing balance unchanged since 31 Dec -> 0.00 each, all equal -> 100
     points; no new loan -> the shares, the rate change and scf null (0 points); no referral
     in 2021 yet -> null. Score 100/8 = 12.50, a shared rank 1. D: every value null, 0."""

@@ -390,9 +390,8 @@ def test_scorecard_of_a_mid_month_as_of_equals_the_loans_folded_and_pending():
 
 
 def test_a_bank_whose_only_loan_is_of_an_earlier_year_has_lent_until_it_is_voided():
-    """Whether a bank has lent is read from the years before 1 January only when some bank
-    has no new loan this year (sql/supervision.sql, scorecard_values). A's only loan is of
-    2019: A has lent (its manufacturing balance unchanged: 0.00; no new loan: the shares
+    """Whether a bank has lent counts its loans before 1 January too (sql/supervision.sql,
+    scorecard_values). A's only loan is of 2019: A has lent (its manufacturing balance unchanged: 0.00; no new loan: the shares
     null), B lends in 2020, C and D never. Voided while the fold is held (a pending -1 in
     the earlier years), A has not lent: every value null; the same once folded. Every
     value is also checked against the oracle."""
