@@ -66,7 +66,11 @@ $$;
 
 -- The new-loan contributions of loans @p_rows with sign @p_sign (1 adds, -1 takes away) as
 -- stats_new_loans rows, one per key. Loans of one day, bank and group add up first; only
--- those sums fan out to the fourteen (dimension, bank) rows at two grains.
+-- those sums fan out to the fourteen (dimension, bank) rows by day and by month, and the
+-- bank dimension's also by year. Year rows serve the answers that list every bank (the
+-- scorecard reads from '-infinity'); the other dimensions' answers read a few keys, whose
+-- twelve month rows a year cost little, while year rows for them would add half to the
+-- rows a fold upserts, which is what a fold costs (docs/statistics.md).
 CREATE OR REPLACE FUNCTION stats_new_loans_of(p_rows stats_loan[], p_sign int)
 RETURNS SETOF stats_new_loans
 LANGUAGE sql IMMUTABLE AS $$
@@ -110,7 +114,9 @@ LANGUAGE sql IMMUTABLE AS $$
                                ('i', '*', b.division), ('i', b.bank_code, b.division),
                                ('s', '*', b.size), ('s', b.bank_code, b.size)) AS d(dim, bank, key)
     CROSS JOIN LATERAL (VALUES ('d', b.issue_date),
-                               ('m', date_trunc('month', b.issue_date)::date)) AS g(grain, period)
+                               ('m', date_trunc('month', b.issue_date)::date),
+                               ('y', date_trunc('year', b.issue_date)::date)) AS g(grain, period)
+    WHERE g.grain <> 'y' OR d.dim = 'b'
     GROUP BY d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing
 $$;
 
@@ -398,11 +404,16 @@ BEGIN
     RETURN greatest(stats_compact_locked(p_limit), watch_compact_locked(p_limit));
 END $$;
 
--- New-loan figures over [@p_from, @p_to] along dimension @p_dim, read from month rows for
--- whole months and day rows for the ragged ends. @p_mfg: NULL = all. @p_bank: '*' = all
--- banks, or one bank's code.
+-- New-loan figures over [@p_from, @p_to] along dimension @p_dim, read from year rows for
+-- whole years (the bank dimension only), month rows for the whole months around them and
+-- day rows for the ragged ends: a window by bank reads at most 2 x 11 month rows and
+-- 2 x 30 day rows per key however many years it spans (the scorecard's window from
+-- '-infinity' one row per earlier year).
+-- @p_mfg: NULL = all. @p_bank: '*' = all banks, or one bank's code. @p_by_month: no year
+-- rows (a row's period then lies in its month: the answer grouped by month).
+DROP FUNCTION IF EXISTS stats_new_loans_window(char, text, date, date, boolean);
 CREATE OR REPLACE FUNCTION stats_new_loans_window(p_dim char, p_bank text, p_from date, p_to date,
-                                       p_mfg boolean)
+                                       p_mfg boolean, p_by_month boolean DEFAULT false)
 RETURNS TABLE (period date, key text, manufacturing boolean, n bigint, amount bigint,
                first_n bigint, first_amount bigint, credit_n bigint, credit_amount bigint,
                mlt_n bigint, mlt_amount bigint, renewal_n bigint, renewal_amount bigint,
@@ -410,17 +421,39 @@ RETURNS TABLE (period date, key text, manufacturing boolean, n bigint, amount bi
                sm_spread_amount bigint, sm_spread_x_amount numeric, scf_amount bigint)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    -- Whole months [m_from, m_to) come from month rows, the days around them from day rows;
-    -- each part is one index range scan of (dim, grain, bank_code, period).
-    m_from date := CASE WHEN p_from = date_trunc('month', p_from)::date THEN p_from
-                        ELSE (date_trunc('month', p_from) + interval '1 month')::date END;
-    m_to date := date_trunc('month', p_to + 1)::date;
+    -- The window is [p_from, v_end). Whole years [y_from, y_to) come from year rows; the
+    -- parts before and after them, [p_from, y_from) and [y_to, v_end), from month rows for
+    -- their whole months [lm_from, lm_to) and [rm_from, rm_to) and day rows for the rest.
+    -- Each range is one index range scan of (dim, grain, bank_code, period).
+    v_end date := p_to + 1;
+    y_from date := CASE WHEN p_from = date_trunc('year', p_from)::date THEN p_from
+                        ELSE (date_trunc('year', p_from) + interval '1 year')::date END;
+    y_to date := date_trunc('year', p_to + 1)::date;
+    lm_from date;
+    lm_to date;
+    rm_from date;
+    rm_to date;
     v_bank text := CASE WHEN p_dim = 'b' THEN '*' ELSE p_bank END;
     v_key text := CASE WHEN p_dim = 'b' AND p_bank <> '*' THEN p_bank END;
 BEGIN
-    IF m_from >= m_to THEN
-        m_from := p_to + 1;
-        m_to := p_to + 1;
+    -- No whole year, or no year rows (asked for none; only the bank dimension has them):
+    -- all of it is the part before.
+    IF y_from >= y_to OR p_by_month OR p_dim <> 'b' THEN
+        y_from := v_end;
+        y_to := v_end;
+    END IF;
+    lm_from := CASE WHEN p_from = date_trunc('month', p_from)::date THEN p_from
+                    ELSE (date_trunc('month', p_from) + interval '1 month')::date END;
+    lm_to := date_trunc('month', y_from)::date;
+    IF lm_from >= lm_to THEN
+        lm_from := y_from;
+        lm_to := y_from;
+    END IF;
+    rm_from := y_to;                -- a year's first day starts a month
+    rm_to := date_trunc('month', v_end)::date;
+    IF rm_from >= rm_to THEN
+        rm_from := v_end;
+        rm_to := v_end;
     END IF;
     -- The summaries, and what is pending of this bank's loans ('*': every bank's) issued
     -- in the window.
@@ -435,9 +468,13 @@ BEGIN
           UNION ALL SELECT n.* FROM x, stats_new_loans_of(x.minus, -1) n) s
     WHERE s.dim = p_dim AND s.bank_code = v_bank
       AND (v_key IS NULL OR s.key = v_key) AND (p_mfg IS NULL OR s.manufacturing = p_mfg)
-      AND ((s.grain = 'm' AND s.period >= m_from AND s.period < m_to)
-        OR (s.grain = 'd' AND s.period >= p_from AND s.period < least(m_from, p_to + 1))
-        OR (s.grain = 'd' AND s.period >= greatest(m_to, p_from) AND s.period <= p_to));
+      AND ((s.grain = 'y' AND s.period >= y_from AND s.period < y_to)
+        OR (s.grain = 'm' AND s.period >= lm_from AND s.period < lm_to)
+        OR (s.grain = 'm' AND s.period >= rm_from AND s.period < rm_to)
+        OR (s.grain = 'd' AND s.period >= p_from AND s.period < lm_from)
+        OR (s.grain = 'd' AND s.period >= lm_to AND s.period < y_from)
+        OR (s.grain = 'd' AND s.period >= y_to AND s.period < rm_from)
+        OR (s.grain = 'd' AND s.period >= rm_to AND s.period < v_end));
 END $$;
 
 -- Balances at the end of @p_day0 and of @p_day1 per bank and manufacturing, in one read

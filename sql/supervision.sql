@@ -33,8 +33,8 @@ CREATE OR REPLACE FUNCTION sc_points(vn numeric, vd numeric, wn numeric, wd nume
 -- figures come from summaries, not from scans of the loans (a funded referral's loan is
 -- read by its id): two windows of new loans by bank
 -- (everything up to @p_as_of, of which this year's rows are the year's; last year up to
--- @p_prev_to) and one read of the two balances; so the work grows with banks and months,
--- not with loans.
+-- @p_prev_to) and one read of the two balances; so the work grows with banks, this year's
+-- months and the earlier years (a year row each), not with loans.
 -- PL/pgSQL so that a connection plans it once.
 CREATE OR REPLACE FUNCTION scorecard_values(p_year int, p_as_of date, p_prev_to date)
 RETURNS TABLE (bank_code text, indicator text, vn numeric, vd numeric)
@@ -46,8 +46,9 @@ BEGIN
     RETURN QUERY
     WITH banks AS (
         SELECT p.code FROM principals p WHERE p.kind = 'bank' AND p.active),
-    -- New loans up to @p_as_of: month rows for whole months, day rows for the last days;
-    -- those from 1 January are this year's (a month row starts on its first day).
+    -- New loans up to @p_as_of: year rows for whole years, month rows for whole months,
+    -- day rows for the last days; those from 1 January are this year's (a year or month
+    -- row starts on its first day).
     upto AS (
         SELECT w.key AS bank_code, sum(w.n) AS ever,
                sum(w.n) FILTER (WHERE w.period >= v_d0) AS n,

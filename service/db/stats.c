@@ -10,7 +10,8 @@ const struct db_stmt db_stmts_stats[] = {
     {"stats_new_loans",
      "SELECT period::text, key, n, amount, first_n, first_amount, credit_n, credit_amount,"
      " mlt_n, mlt_amount, renewal_n, renewal_amount"
-     " FROM stats_new_loans_window($1::char, $2, $3::date, $4::date, $5::boolean)"},
+     " FROM stats_new_loans_window($1::char, $2, $3::date, $4::date, $5::boolean,"
+     " $6::boolean)"},
     {"stats_pricing", "SELECT period::text, n, amount, avg_rate, avg_spread_bp, change_pp"
 		      " FROM stats_pricing_month($1, $2::date)"},
     {"stats_lending_growth",
@@ -50,16 +51,17 @@ static void newloan_row(void *cls, const PGresult *r, int i)
 }
 
 enum db_rc db_stats_new_loans(char dim, const char *bank, const char *from, const char *to,
-			      int manufacturing, newloan_row_fn fn, void *cls)
+			      int manufacturing, bool by_month, newloan_row_fn fn, void *cls)
 {
 	char d[2] = {dim, '\0'};
 	const char *params[] = {d, bank, from, to,
 				manufacturing < 0 ? NULL
 				: manufacturing   ? "t"
-						  : "f"};
+						  : "f",
+				by_month ? "t" : "f"};
 	struct query q = {(void *)fn, cls};
 
-	return db_rows("stats_new_loans", 5, params, newloan_row, &q);
+	return db_rows("stats_new_loans", 6, params, newloan_row, &q);
 }
 
 struct pricing_state {

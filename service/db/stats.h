@@ -31,9 +31,11 @@ typedef void (*newloan_row_fn)(void *cls, const char *period, const char *key,
 			       const int64_t sums[NL_SUMS]);
 
 /** Rows of dimension @a dim ('b', 'c', 'i', 's') for @a bank ("*" = all banks) issued in
- *  [@a from, @a to]; @a manufacturing: -1 all, 0 not, 1 only. */
+ *  [@a from, @a to]; @a manufacturing: -1 all, 0 not, 1 only. A row may sum a whole year
+ *  (its period the first of January) unless @a by_month: then each row's period lies in
+ *  the month it sums. */
 enum db_rc db_stats_new_loans(char dim, const char *bank, const char *from, const char *to,
-			      int manufacturing, newloan_row_fn fn, void *cls);
+			      int manufacturing, bool by_month, newloan_row_fn fn, void *cls);
 
 struct pricing_period {
 	char period[11];

@@ -241,7 +241,8 @@ void stats_new_loans(struct request *req)
 		}
 		manufacturing = strcmp(mfg, "true") == 0;
 	}
-	rc = db_stats_new_loans(dim, bank, from, to, manufacturing, add_row, &gs);
+	rc = db_stats_new_loans(dim, bank, from, to, manufacturing, strcmp(by, "month") == 0,
+				add_row, &gs);
 	if (rc != DB_OK || gs.overflow) {
 		reply_db_error(req, rc == DB_OK ? DB_ERROR : rc);
 		goto out;

@@ -24,6 +24,19 @@ CODE_RE = re.compile(r'^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(FUNCTION|VIEW|TRIGGER)\
                      re.IGNORECASE | re.MULTILINE)
 
 
+# One firm, and the head of an insert of loans to it (the rows follow), for the tests that
+# write the tables directly.
+ONE_FIRM_AND_LOANS = """
+INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)
+VALUES ('913504020000000011', 'f', '350402', '3412', 'small', 'test');
+INSERT INTO loans (bank_code, loan_ref, borrower_uscc, borrower_name, county_code, industry_code,
+                   size, amount_fen, issue_date, maturity_date, rate_e4, guarantee_mode,
+                   first_loan, renewal, relief_fund, credit_line_fen, term_months,
+                   medium_long_term, manufacturing, inclusive_small_micro, lpr_tenor, lpr_e4,
+                   spread_bp, content)
+"""
+
+
 def _cluster(ctx):
     c = harness.Cluster()
     ctx.defer(c.destroy)
@@ -206,14 +219,7 @@ def test_an_upgrade_folds_the_old_statistics_deltas_into_the_summaries(ctx):
     c = _cluster(ctx)
     url = _db(c, 'schema_deltas')
     _old_migrate(url)
-    _run_sql(url, """
-INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)
-VALUES ('913504020000000011', 'f', '350402', '3412', 'small', 'test');
-INSERT INTO loans (bank_code, loan_ref, borrower_uscc, borrower_name, county_code, industry_code,
-                   size, amount_fen, issue_date, maturity_date, rate_e4, guarantee_mode,
-                   first_loan, renewal, relief_fund, credit_line_fen, term_months,
-                   medium_long_term, manufacturing, inclusive_small_micro, lpr_tenor, lpr_e4,
-                   spread_bp, content)
+    _run_sql(url, ONE_FIRM_AND_LOANS + """
 SELECT 'CIB-SM', 'D' || g, '913504020000000011', 'f', '350402', '3412', 'small', 100000 * g,
        date '2020-03-01' + g, date '2021-03-01', 43500, 'credit', g = 1, false, false,
        100000 * g, 12, false, true, true, '1Y', 38500, 50, '{}'
@@ -317,3 +323,74 @@ WHERE (n, sm_n, sm_amount, sm_rate_x_amount, scf_amount) <> (0, 0, 0, 0, 0);
     folded = _run_sql(url, summaries)
     _run_sql(url, 'SELECT stats_rebuild();')
     assert _run_sql(url, summaries) == folded
+
+
+def test_migration_020_gives_year_rows_equal_to_the_months_and_the_fold_keeps_them(ctx):
+    """Migration 020 adds year rows to the new-loan summaries by bank, the sums of their
+    month rows, while loans stay pending (the fold and readers fan those out at every grain).
+    Here on a database in the state 020 meets: loans of two years folded (month and day
+    rows, no year rows), a correction and a void pending; then migration 020 as written,
+    then the sql/ files again (as `finregd migrate` runs them after it); then the fold. At
+    each step a window of whole years reads what the day rows hold, and at the end the
+    summaries equal a rebuild's."""
+    c = _cluster(ctx)
+    url = _db(c, 'schema_020')
+    _migrate(c, url)
+    _run_sql(url, ONE_FIRM_AND_LOANS + """
+SELECT CASE WHEN g % 2 = 0 THEN 'CIB-SM' ELSE 'RCB-SM' END, 'Y' || g, '913504020000000011',
+       'f', '350402', '3412', 'small', 100000 * g, date '2019-10-01' + 31 * g,
+       date '2022-03-01', 43500, 'credit', g = 1, false, false, 100000 * g, 12, g % 3 = 0,
+       g % 2 = 0, true, '1Y', 38500, 50, '{}'
+FROM generate_series(1, 12) g;
+DO $$ BEGIN WHILE stats_compact() > 0 LOOP NULL; END LOOP; END $$;
+DELETE FROM stats_new_loans WHERE grain = 'y';
+UPDATE loans SET amount_fen = amount_fen + 7 WHERE loan_ref = 'Y3';
+UPDATE loans SET status = 'void' WHERE loan_ref = 'Y8';
+""")
+    figures = """\\pset tuples_only on
+\\pset format unaligned
+SELECT count(*) FROM stats_new_loans WHERE grain = 'y';
+SELECT count(*) FROM stats_pending;
+SELECT sum(n), sum(amount), sum(mlt_amount) FROM stats_new_loans_window('b', '*', '2019-01-01', '2020-12-31', NULL);
+SELECT sum(n), sum(amount), sum(mlt_amount) FROM stats_new_loans_window('s', 'CIB-SM', '-infinity', '2020-12-31', true);
+SELECT sum(n), sum(amount), sum(mlt_amount) FROM stats_new_loans_all WHERE grain = 'd' AND dim = 'b' AND bank_code = '*';
+"""
+    before = _run_sql(url, figures).split('\n')
+    # Loans Y1..Y12 issued 2019-11-01 .. 2020-10-07, 1,000.00 yuan x g; Y8 void, Y3 7 fen
+    # more: 11 loans, 7,000,007 fen; medium/long-term Y3, Y6, Y9, Y12: 3,000,007 fen. (The
+    # windows are not asked before: this code's window reads year rows, which are gone.)
+    assert before[0] == '0' and before[1] != '0', before
+    assert before[4] == '11|7000007|3000007', before
+    with open(os.path.join(harness.ROOT, 'migrations', '020_new_loans_year_rows.sql'),
+              encoding='utf-8') as fh:
+        _run_sql(url, 'BEGIN;\n' + fh.read() + '\nCOMMIT;\n')   # as migrate.c runs it
+    _migrate(c, url)                                    # 020 applied: the sql/ files only
+    after = _run_sql(url, figures).split('\n')
+    assert after[0] != '0' and after[1] == before[1], after
+    assert after[2] == after[4] == before[4], (before, after)
+    # CIB-SM's manufacturing (even g) loans: Y2 Y4 Y6 Y10 Y12 (Y8 void), 3,400,000 fen;
+    # medium/long-term Y6 and Y12.
+    assert after[3] == '5|3400000|1800000', after
+    years = """\\pset tuples_only on
+SELECT count(*) FROM (
+    SELECT dim, bank_code, date_trunc('year', period)::date, key, manufacturing, sum(n),
+           sum(amount), sum(sm_rate_x_amount), sum(scf_amount)
+    FROM stats_new_loans WHERE grain = 'm' AND dim = 'b' GROUP BY 1, 2, 3, 4, 5
+    EXCEPT
+    SELECT dim, bank_code, period, key, manufacturing, n, amount, sm_rate_x_amount, scf_amount
+    FROM stats_new_loans WHERE grain = 'y') x;
+SELECT count(*) FROM stats_new_loans WHERE grain = 'y' AND dim <> 'b';
+"""
+    # The bank dimension's year rows are its months' sums; no other dimension has any.
+    assert _run_sql(url, years).split() == ['0', '0']
+    _run_sql(url, 'DO $$ BEGIN WHILE stats_compact() > 0 LOOP NULL; END LOOP; END $$;')
+    folded = _run_sql(url, figures).split('\n')
+    assert folded[1] == '0' and folded[2:5] == after[2:5], folded
+    summaries = """\\pset tuples_only on
+SELECT string_agg(format('%s', s), ';' ORDER BY s::text) FROM stats_new_loans s
+WHERE (n, amount, sm_rate_x_amount, scf_amount) <> (0, 0, 0, 0);
+"""
+    kept = _run_sql(url, summaries)
+    assert ',y,' in kept, kept[:200]
+    _run_sql(url, 'SELECT stats_rebuild();')
+    assert _run_sql(url, summaries) == kept
