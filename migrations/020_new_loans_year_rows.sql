@@ -18,17 +18,18 @@
 -- banks, 2 December 2026), so about a second per million summary rows.
 --
 -- The fan-out (stats_new_loans_of) must write year rows from the first fold after this
--- commits, or a year row would miss what that fold adds to its months: it is dropped here,
--- and sql/stats.sql creates it again with the year grain in the same `finregd migrate`,
--- moments later. Between the two, a fold (an instance still running the old code, or this
--- one's compactor) fails and is retried, and a statistics read answers 503; nothing is
--- lost and nothing is folded without its year rows.
+-- commits, or a year row would miss what that fold adds to its months: this transaction
+-- replaces it with the year grain (its text as sql/stats.sql had it on 2 December 2026;
+-- sql/ owns the live text and re-applies it moments later, in the same `finregd
+-- migrate`). Its signature and result type do not change, so nothing that calls it (the
+-- fold of an instance still running the old code, readers, the view) fails meanwhile.
+-- No way back: an older finregd's `migrate` would put back a fan-out without year rows
+-- (020 stays applied) and a second stats_new_loans_window beside the new one; after
+-- running older code against this schema, run a newer `finregd migrate` and then
+-- `SELECT stats_rebuild()` (docs/operations.md).
 
 SELECT pg_advisory_xact_lock(7340012004);
 LOCK TABLE stats_new_loans IN ACCESS EXCLUSIVE MODE;
-
-DROP VIEW IF EXISTS stats_new_loans_all;
-DROP FUNCTION IF EXISTS stats_new_loans_of(stats_loan[], int);
 
 -- The table's only CHECK on grain, whatever its name.
 DO $$
@@ -57,3 +58,52 @@ SELECT m.dim, 'y', m.bank_code, date_trunc('year', m.period)::date, m.key, m.man
 FROM stats_new_loans m
 WHERE m.dim = 'b' AND m.grain = 'm'
 GROUP BY m.dim, m.bank_code, date_trunc('year', m.period)::date, m.key, m.manufacturing;
+
+CREATE OR REPLACE FUNCTION stats_new_loans_of(p_rows stats_loan[], p_sign int)
+RETURNS SETOF stats_new_loans
+LANGUAGE sql IMMUTABLE AS $$
+    WITH base AS (
+        SELECT r.issue_date, r.bank_code, r.county_code, left(r.industry_code, 2) AS division,
+               r.size, r.manufacturing, count(*) AS n, sum(r.amount_fen) AS amount,
+               count(*) FILTER (WHERE r.first_loan) AS first_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.first_loan), 0) AS first_amount,
+               count(*) FILTER (WHERE r.guarantee_mode = 'credit') AS credit_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.guarantee_mode = 'credit'), 0)
+                   AS credit_amount,
+               count(*) FILTER (WHERE r.medium_long_term) AS mlt_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.medium_long_term), 0) AS mlt_amount,
+               count(*) FILTER (WHERE r.renewal) AS renewal_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.renewal), 0) AS renewal_amount,
+               count(*) FILTER (WHERE r.inclusive_small_micro) AS sm_n,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.inclusive_small_micro), 0) AS sm_amount,
+               coalesce(sum(r.rate_e4::numeric * r.amount_fen)
+                            FILTER (WHERE r.inclusive_small_micro), 0) AS sm_rate_x_amount,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.inclusive_small_micro
+                                                   AND r.spread_bp IS NOT NULL), 0)
+                   AS sm_spread_amount,
+               coalesce(sum(r.spread_bp::numeric * r.amount_fen)
+                            FILTER (WHERE r.inclusive_small_micro), 0) AS sm_spread_x_amount,
+               coalesce(sum(r.amount_fen) FILTER (WHERE r.scf), 0) AS scf_amount
+        FROM unnest(p_rows) r
+        WHERE r.status <> 'void'
+        GROUP BY 1, 2, 3, 4, 5, 6)
+    SELECT d.dim::char(1), g.grain::char(1), d.bank, g.period, d.key, b.manufacturing,
+           (p_sign * sum(b.n))::bigint, (p_sign * sum(b.amount))::bigint,
+           (p_sign * sum(b.first_n))::bigint, (p_sign * sum(b.first_amount))::bigint,
+           (p_sign * sum(b.credit_n))::bigint, (p_sign * sum(b.credit_amount))::bigint,
+           (p_sign * sum(b.mlt_n))::bigint, (p_sign * sum(b.mlt_amount))::bigint,
+           (p_sign * sum(b.renewal_n))::bigint, (p_sign * sum(b.renewal_amount))::bigint,
+           (p_sign * sum(b.sm_n))::bigint, (p_sign * sum(b.sm_amount))::bigint,
+           p_sign * sum(b.sm_rate_x_amount), (p_sign * sum(b.sm_spread_amount))::bigint,
+           p_sign * sum(b.sm_spread_x_amount), (p_sign * sum(b.scf_amount))::bigint
+    FROM base b
+    CROSS JOIN LATERAL (VALUES ('b', '*', b.bank_code),
+                               ('c', '*', b.county_code), ('c', b.bank_code, b.county_code),
+                               ('i', '*', b.division), ('i', b.bank_code, b.division),
+                               ('s', '*', b.size), ('s', b.bank_code, b.size)) AS d(dim, bank, key)
+    CROSS JOIN LATERAL (VALUES ('d', b.issue_date),
+                               ('m', date_trunc('month', b.issue_date)::date),
+                               ('y', date_trunc('year', b.issue_date)::date)) AS g(grain, period)
+    WHERE g.grain <> 'y' OR d.dim = 'b'
+    GROUP BY d.dim, g.grain, d.bank, g.period, d.key, b.manufacturing
+$$;

@@ -309,8 +309,9 @@ CREATE OR REPLACE TRIGGER repayments_stats_insert AFTER INSERT ON repayments
 -- The loans go in order of issue date, @p_slice at a time, each slice folded at once:
 -- memory holds one slice however many loans there are (the sort of every loan by date
 -- spills to temporary files, about the size of the loans' statistics fields). A slice adds
--- to the new-loan rows of its few days and months, so each is written about once (the
--- balance rows of days that repayments and renewals fall on, a few times). Slices by id
+-- to the new-loan rows of its few days and months, so each is written about once (a
+-- bank's year rows once per slice of its year, and the balance rows of days that
+-- repayments and renewals fall on, a few times). Slices by id
 -- updated nearly every summary row in every slice, and in one transaction each update
 -- left a dead version: at 3 M loans (bench/stats' loans) the new-loan summary took 1.4 GB
 -- for 58 MB of rows, 25 times the pages for its readers (2 December 2026).

@@ -327,23 +327,43 @@ WHERE (n, sm_n, sm_amount, sm_rate_x_amount, scf_amount) <> (0, 0, 0, 0, 0);
 
 def test_migration_020_gives_year_rows_equal_to_the_months_and_the_fold_keeps_them(ctx):
     """Migration 020 adds year rows to the new-loan summaries by bank, the sums of their
-    month rows, while loans stay pending (the fold and readers fan those out at every grain).
-    Here on a database in the state 020 meets: loans of two years folded (month and day
-    rows, no year rows), a correction and a void pending; then migration 020 as written,
-    then the sql/ files again (as `finregd migrate` runs them after it); then the fold. At
-    each step a window of whole years reads what the day rows hold, and at the end the
-    summaries equal a rebuild's."""
+    month rows, while loans stay pending (the fold and readers fan those out at every grain),
+    and installs the fan-out with the year grain in its own transaction, so that a fold
+    run before the sql/ files are applied again keeps the year rows too. Here on a database
+    put back into the state 020 meets: the CHECK that allows day and month rows only, a
+    fan-out without year rows (this tree's text less its year grain), loans of two years
+    folded by it, a correction and a void pending; then migration 020 as written; then a
+    fold of part of the pending rows before the sql/ files; then the sql/ files (as
+    `finregd migrate` runs them after it) and the rest of the fold. At each step a window
+    of whole years reads what the day rows hold, and at the end the summaries equal a
+    rebuild's."""
     c = _cluster(ctx)
     url = _db(c, 'schema_020')
     _migrate(c, url)
-    _run_sql(url, ONE_FIRM_AND_LOANS + """
+    with open(os.path.join(harness.ROOT, 'sql', 'stats.sql'), encoding='utf-8') as fh:
+        fan_out = re.search(r'^CREATE OR REPLACE FUNCTION stats_new_loans_of\(.*?^\$\$;$',
+                            fh.read(), re.MULTILINE | re.DOTALL).group(0)
+    year = """
+                               ('m', date_trunc('month', b.issue_date)::date),
+                               ('y', date_trunc('year', b.issue_date)::date)) AS g(grain, period)
+    WHERE g.grain <> 'y' OR d.dim = 'b'
+"""
+    assert year in fan_out, fan_out
+    old_fan_out = fan_out.replace(year, """
+                               ('m', date_trunc('month', b.issue_date)::date)) AS g(grain, period)
+""")
+    _run_sql(url, """
+DELETE FROM stats_new_loans WHERE grain = 'y';
+ALTER TABLE stats_new_loans DROP CONSTRAINT stats_new_loans_grain_check;
+ALTER TABLE stats_new_loans ADD CONSTRAINT stats_new_loans_grain_check
+    CHECK (grain IN ('d', 'm'));
+""" + old_fan_out + '\n' + ONE_FIRM_AND_LOANS + """
 SELECT CASE WHEN g % 2 = 0 THEN 'CIB-SM' ELSE 'RCB-SM' END, 'Y' || g, '913504020000000011',
        'f', '350402', '3412', 'small', 100000 * g, date '2019-10-01' + 31 * g,
        date '2022-03-01', 43500, 'credit', g = 1, false, false, 100000 * g, 12, g % 3 = 0,
        g % 2 = 0, true, '1Y', 38500, 50, '{}'
 FROM generate_series(1, 12) g;
 DO $$ BEGIN WHILE stats_compact() > 0 LOOP NULL; END LOOP; END $$;
-DELETE FROM stats_new_loans WHERE grain = 'y';
 UPDATE loans SET amount_fen = amount_fen + 7 WHERE loan_ref = 'Y3';
 UPDATE loans SET status = 'void' WHERE loan_ref = 'Y8';
 """)
@@ -355,22 +375,6 @@ SELECT sum(n), sum(amount), sum(mlt_amount) FROM stats_new_loans_window('b', '*'
 SELECT sum(n), sum(amount), sum(mlt_amount) FROM stats_new_loans_window('s', 'CIB-SM', '-infinity', '2020-12-31', true);
 SELECT sum(n), sum(amount), sum(mlt_amount) FROM stats_new_loans_all WHERE grain = 'd' AND dim = 'b' AND bank_code = '*';
 """
-    before = _run_sql(url, figures).split('\n')
-    # Loans Y1..Y12 issued 2019-11-01 .. 2020-10-07, 1,000.00 yuan x g; Y8 void, Y3 7 fen
-    # more: 11 loans, 7,000,007 fen; medium/long-term Y3, Y6, Y9, Y12: 3,000,007 fen. (The
-    # windows are not asked before: this code's window reads year rows, which are gone.)
-    assert before[0] == '0' and before[1] != '0', before
-    assert before[4] == '11|7000007|3000007', before
-    with open(os.path.join(harness.ROOT, 'migrations', '020_new_loans_year_rows.sql'),
-              encoding='utf-8') as fh:
-        _run_sql(url, 'BEGIN;\n' + fh.read() + '\nCOMMIT;\n')   # as migrate.c runs it
-    _migrate(c, url)                                    # 020 applied: the sql/ files only
-    after = _run_sql(url, figures).split('\n')
-    assert after[0] != '0' and after[1] == before[1], after
-    assert after[2] == after[4] == before[4], (before, after)
-    # CIB-SM's manufacturing (even g) loans: Y2 Y4 Y6 Y10 Y12 (Y8 void), 3,400,000 fen;
-    # medium/long-term Y6 and Y12.
-    assert after[3] == '5|3400000|1800000', after
     years = """\\pset tuples_only on
 SELECT count(*) FROM (
     SELECT dim, bank_code, date_trunc('year', period)::date, key, manufacturing, sum(n),
@@ -381,6 +385,28 @@ SELECT count(*) FROM (
     FROM stats_new_loans WHERE grain = 'y') x;
 SELECT count(*) FROM stats_new_loans WHERE grain = 'y' AND dim <> 'b';
 """
+    before = _run_sql(url, figures).split('\n')
+    # Loans Y1..Y12 issued 2019-11-01 .. 2020-10-07, 1,000.00 yuan x g; Y8 void, Y3 7 fen
+    # more: 11 loans, 7,000,007 fen; medium/long-term Y3, Y6, Y9, Y12: 3,000,007 fen. (The
+    # windows are not asked before: this code's window reads year rows, which are gone.)
+    assert before[0] == '0' and before[1] != '0', before
+    assert before[4] == '11|7000007|3000007', before
+    with open(os.path.join(harness.ROOT, 'migrations', '020_new_loans_year_rows.sql'),
+              encoding='utf-8') as fh:
+        _run_sql(url, 'BEGIN;\n' + fh.read() + '\nCOMMIT;\n')   # as migrate.c runs it
+    # Before the sql/ files: one pending row folded (of the correction's two, or the void's
+    # one) by the fan-out 020 left, as a running instance's compactor would.
+    assert _run_sql(url, '\\pset tuples_only on\nSELECT stats_compact(1);').split() == ['1']
+    between = _run_sql(url, figures).split('\n')
+    assert _run_sql(url, years).split() == ['0', '0']
+    _migrate(c, url)                                    # 020 applied: the sql/ files only
+    after = _run_sql(url, figures).split('\n')
+    assert between[0] != '0' and int(between[1]) == int(before[1]) - 1, (before, between)
+    assert between[2:5] == after[2:5] and after[0] == between[0], (between, after)
+    assert after[2] == after[4] == before[4], (before, after)
+    # CIB-SM's manufacturing (even g) loans: Y2 Y4 Y6 Y10 Y12 (Y8 void), 3,400,000 fen;
+    # medium/long-term Y6 and Y12.
+    assert after[3] == '5|3400000|1800000', after
     # The bank dimension's year rows are its months' sums; no other dimension has any.
     assert _run_sql(url, years).split() == ['0', '0']
     _run_sql(url, 'DO $$ BEGIN WHILE stats_compact() > 0 LOOP NULL; END LOOP; END $$;')

@@ -453,7 +453,8 @@ def test_a_new_loan_window_of_any_days_is_the_sum_of_its_day_rows():
     windows from '-infinity', from and to first and last days of months and years, mid-month
     days and single days, inside one year and across two and three, along every dimension,
     every bank's and one bank's, all loans and manufacturing ones, with changes pending and
-    folded."""
+    folded; and asked for no year rows (p_by_month, which an answer grouped by month would
+    need) it gives none."""
     cl = world()['cluster']
     days = ['2019-01-01', '2019-03-10', '2019-03-31', '2019-11-05', '2019-12-31',
             '2020-01-01', '2020-03-01', '2020-03-19', '2020-06-30', '2020-12-01',
@@ -493,7 +494,19 @@ FROM (VALUES %(windows)s) w(f, t),
     fold = "SELECT stats_compact_locked(100000) >= 0 " \
            "FROM (SELECT pg_advisory_xact_lock(7340012004)) l;"
     years = "SELECT count(*) FROM stats_new_loans_all WHERE grain = 'y';"
-    rows = cl.psql('BEGIN;' + COPIES_OF_L5 + years + check + fold + check + 'ROLLBACK;')
+    # 2020 by bank, summed by the month of each row's period: with p_by_month every row
+    # lies in its month (the hand-made months of the docstring's table); without it the
+    # year's row stands on 1 January.
+    by_month = ''.join("""
+SELECT string_agg(m || ':' || n, ',' ORDER BY m) FROM (
+    SELECT to_char(w.period, 'YYYY-MM') AS m, sum(w.n) AS n
+    FROM stats_new_loans_window('b', '*', '2020-01-01', '2020-12-31', NULL, %s) w
+    GROUP BY 1 HAVING sum(w.n) <> 0) x;""" % flag for flag in ('true', 'false'))
+    rows = cl.psql('BEGIN;' + by_month + COPIES_OF_L5 + years + check + fold + check
+                   + 'ROLLBACK;')
+    assert rows[0] == ['2020-03:3,2020-06:1,2020-07:1,2020-12:2'], rows
+    assert rows[1] == ['2020-01:7'], rows
+    rows = rows[2:]
     assert int(rows[0][0]) > 0, rows                  # year rows there to be read
     n_windows = len(windows.split('), ('))
     assert n_windows == 14 + 105, n_windows
