@@ -28,9 +28,10 @@ const struct db_stmt db_stmts_stats[] = {
     {"stats_pending_rows", "SELECT count(*) FROM stats_pending"},
     /* The table's pages, or every partition's when loans is partitioned (a parent has
      * none of its own; pg_partition_tree of a plain table is empty). */
-    {"loans_pages", "SELECT (pg_relation_size('loans') + coalesce((SELECT"
-		    " sum(pg_relation_size(t.relid)) FROM pg_partition_tree('loans') t), 0))::bigint"
-		    " / 8192"},
+    {"loans_pages",
+     "SELECT (pg_relation_size('loans') + coalesce((SELECT"
+     " sum(pg_relation_size(t.relid)) FROM pg_partition_tree('loans') t), 0))::bigint"
+     " / 8192"},
     {NULL, NULL},
 };
 
@@ -54,11 +55,8 @@ enum db_rc db_stats_new_loans(char dim, const char *bank, const char *from, cons
 			      int manufacturing, bool by_month, newloan_row_fn fn, void *cls)
 {
 	char d[2] = {dim, '\0'};
-	const char *params[] = {d, bank, from, to,
-				manufacturing < 0 ? NULL
-				: manufacturing   ? "t"
-						  : "f",
-				by_month ? "t" : "f"};
+	const char *mfg = manufacturing < 0 ? NULL : manufacturing ? "t" : "f";
+	const char *params[] = {d, bank, from, to, mfg, by_month ? "t" : "f"};
 	struct query q = {(void *)fn, cls};
 
 	return db_rows("stats_new_loans", 6, params, newloan_row, &q);
