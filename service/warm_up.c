@@ -69,8 +69,8 @@ static bool warm_item(struct warm *w)
 			 "loan_ref", "warm-up", "borrower", "uscc", "91350402WARMUP000Q", "name",
 			 "预热", "county_code", "350402", "industry_code", "3412", "size", "small",
 			 "amount", "100000.00", "issue_date", "2020-05-12", "maturity_date",
-			 "2023-05-11", "rate", "4.3500", "guarantee_mode", "credit", "first_loan", 1,
-			 "renewal", 0, "relief_fund", 0);
+			 "2023-05-11", "rate", "4.3500", "guarantee_mode", "credit", "first_loan",
+			 1, "renewal", 0, "relief_fund", 0);
 	if (loan == NULL || db_refdata(&ref) != DB_OK)
 		goto out;
 	ref.policy.today = today_day();

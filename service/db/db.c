@@ -142,8 +142,8 @@ static pthread_cond_t pool_freed;
 static struct pool_entry *pool;
 static unsigned pool_size, pool_lent, pool_waiting, pool_wait_ms;
 static atomic_uint pool_requests; /* leases requests hold or wait for: the warm-up yields */
-static bool pool_open;           /* lending; false once db_pool_stop() ran */
-static atomic_bool pool_closing; /* db_pool_stop() ran */
+static bool pool_open;            /* lending; false once db_pool_stop() ran */
+static atomic_bool pool_closing;  /* db_pool_stop() ran */
 static uint64_t pool_timeouts;
 
 static _Thread_local bool tl_pooled; /* this thread borrows from the pool */

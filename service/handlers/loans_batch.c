@@ -310,7 +310,8 @@ void loans_batch_post(struct request *req)
 		char prefix[32];
 
 		snprintf(prefix, sizeof prefix, "loans[%zu]", i);
-		if (loan_prepare(json_array_get(b.loans, i), prefix, &ref, &item, &b.preps[i], NULL))
+		if (loan_prepare(json_array_get(b.loans, i), prefix, &ref, &item, &b.preps[i],
+				 NULL))
 			whole = loan_columns_add(&cols, &item, (int)i);
 		else
 			whole = !(b.preps[i].rejected && b.preps[i].err.code == ERR_UNAVAILABLE);

@@ -24,7 +24,7 @@ static const char *const indicator_names[] = {
 
 struct scorecard {
 	struct scorecard_rank *rank;
-	json_t **ind;	 /* indicators of row i, by the row's index (NULL: not asked for) */
+	json_t **ind;    /* indicators of row i, by the row's index (NULL: not asked for) */
 	bool indicators; /* asked for */
 	size_t n;
 	bool bad;
