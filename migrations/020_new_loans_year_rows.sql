@@ -28,22 +28,11 @@
 -- running older code against this schema, run a newer `finregd migrate` and then
 -- `SELECT stats_rebuild()` (docs/operations.md).
 
+-- The fold's lock, then the summary's (ALTER TABLE takes it ACCESS EXCLUSIVE). The CHECK
+-- is the one migration 004 declared on the column, which PostgreSQL named so.
 SELECT pg_advisory_xact_lock(7340012004);
-LOCK TABLE stats_new_loans IN ACCESS EXCLUSIVE MODE;
-
--- The table's only CHECK on grain, whatever its name.
-DO $$
-DECLARE
-    v_name name;
-BEGIN
-    FOR v_name IN SELECT c.conname FROM pg_constraint c
-                  WHERE c.conrelid = 'stats_new_loans'::regclass AND c.contype = 'c'
-                    AND pg_get_constraintdef(c.oid) LIKE '%grain%' LOOP
-        EXECUTE format('ALTER TABLE stats_new_loans DROP CONSTRAINT %I', v_name);
-    END LOOP;
-END $$;
-ALTER TABLE stats_new_loans ADD CONSTRAINT stats_new_loans_grain_check
-    CHECK (grain IN ('d', 'm', 'y'));
+ALTER TABLE stats_new_loans DROP CONSTRAINT stats_new_loans_grain_check,
+    ADD CONSTRAINT stats_new_loans_grain_check CHECK (grain IN ('d', 'm', 'y'));
 
 INSERT INTO stats_new_loans (dim, grain, bank_code, period, key, manufacturing, n, amount,
                              first_n, first_amount, credit_n, credit_amount, mlt_n,
