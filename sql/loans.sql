@@ -17,6 +17,56 @@
 -- PL/pgSQL rather than SQL on the write path: its plans are cached for the session instead
 -- of being made anew at every call.
 
+-- A loan's content: the loan as the bank posted it, validated, in the canonical form finregd
+-- renders (json/loan_json.c, loan_input_to_json), built from the columns that hold each of
+-- its fields. Since migration 021 loans.content is NULL for every loan stored or corrected
+-- after it (the content is not written twice); rows stored before keep the jsonb they
+-- were given, which loan_content_of reads first. tests/api/test_loans_content.py checks
+-- that this and finregd's rendering agree byte for byte.
+CREATE OR REPLACE FUNCTION loan_content(
+    p_loan_ref text, p_uscc text, p_name text, p_county_code text, p_industry_code text,
+    p_size text, p_amount_fen bigint, p_issue_date date, p_maturity_date date, p_rate_e4 int,
+    p_guarantee_mode text, p_guarantor_code text, p_first_loan boolean, p_renewal boolean,
+    p_renews_loan_ref text, p_scf_program_id bigint, p_relief_fund boolean,
+    p_credit_line_fen bigint)
+RETURNS jsonb
+LANGUAGE sql STABLE
+RETURN jsonb_build_object(
+    'loan_ref', p_loan_ref,
+    'borrower', jsonb_build_object('uscc', p_uscc, 'name', p_name,
+                                   'county_code', p_county_code,
+                                   'industry_code', p_industry_code, 'size', p_size),
+    'amount', fen_text(p_amount_fen),
+    'issue_date', p_issue_date,
+    'maturity_date', p_maturity_date,
+    'rate', rate_text(p_rate_e4),
+    'guarantee_mode', p_guarantee_mode,
+    'guarantor_code', p_guarantor_code,
+    'first_loan', p_first_loan,
+    'renewal', p_renewal,
+    'renews_loan_ref', p_renews_loan_ref,
+    'scf_program_id', p_scf_program_id,
+    'relief_fund', p_relief_fund,
+    'credit_line', fen_text(p_credit_line_fen));
+
+-- The content of stored loan @l (its own jsonb when it has one, see loan_content).
+CREATE OR REPLACE FUNCTION loan_content_of(l loans) RETURNS jsonb
+LANGUAGE sql STABLE
+RETURN coalesce(l.content, loan_content(
+    l.loan_ref, l.borrower_uscc, l.borrower_name, l.county_code, l.industry_code, l.size,
+    l.amount_fen, l.issue_date, l.maturity_date, l.rate_e4, l.guarantee_mode,
+    l.guarantor_code, l.first_loan, l.renewal, l.renews_loan_ref, l.scf_program_id,
+    l.relief_fund, l.credit_line_fen));
+
+-- The content of ingest item @i, as loan_content_of gives it once @i is stored.
+CREATE OR REPLACE FUNCTION loan_item_content(i loan_item) RETURNS jsonb
+LANGUAGE sql STABLE
+RETURN loan_content(
+    i.loan_ref, i.uscc, i.name, i.county_code, i.industry_code, i.size, i.amount_fen,
+    i.issue_date, i.maturity_date, i.rate_e4, i.guarantee_mode, i.guarantor_code,
+    i.first_loan, i.renewal, i.renews_loan_ref, i.scf_program_id, i.relief_fund,
+    i.credit_line_fen);
+
 -- Loans with money in yuan and rates in percent, for people reading the database. The
 -- columns are listed, not l.*: a column added to loans later must not shift amount, rate
 -- and remaining (CREATE OR REPLACE VIEW cannot rename a column).
@@ -27,7 +77,8 @@ CREATE OR REPLACE VIEW loans_readable AS
            l.renews_loan_id, l.scf_program_id, l.relief_fund, l.credit_line_fen,
            l.term_months, l.medium_long_term, l.manufacturing, l.inclusive_small_micro,
            l.lpr_tenor, l.lpr_e4, l.spread_bp, l.status, l.repaid_fen, l.renewed_on,
-           l.renewed_by_id, l.void_reason, l.voided_at, l.content, l.version, l.created_at,
+           l.renewed_by_id, l.void_reason, l.voided_at, loan_content_of(l) AS content,
+           l.version, l.created_at,
            l.updated_at,
            fen_text(l.amount_fen) AS amount, rate_text(l.rate_e4) AS rate,
            fen_text(l.amount_fen - l.repaid_fen) AS remaining
@@ -59,7 +110,7 @@ $$;
 CREATE OR REPLACE FUNCTION loan_json_of(l loans, p_registry_first_loan boolean, p_warnings jsonb)
 RETURNS jsonb
 LANGUAGE sql STABLE
-RETURN l.content || jsonb_build_object(
+RETURN loan_content_of(l) || jsonb_build_object(
     'bank_code', l.bank_code,
     'term_months', l.term_months,
     'medium_long_term', l.medium_long_term,
@@ -128,7 +179,9 @@ CREATE OR REPLACE FUNCTION loan_repaid_on_or_after(p_loan bigint, p_day date) RE
 -- jsonb read by jsonb_populate_recordset).
 DROP FUNCTION IF EXISTS loan_ingest(text, jsonb, boolean, boolean, boolean);
 -- Until issue 11's answer in C the function returned (idx ... message, loan) only: a
--- function's result type cannot be replaced, so that one is dropped first.
+-- function's result type cannot be replaced, so that one is dropped first (its item
+-- arrays still began with the contents, p_content jsonb[], as the compatibility
+-- function below does).
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'loan_ingest'
@@ -139,9 +192,36 @@ BEGIN
             boolean[], boolean[], boolean[], text[], int[], int[]);
     END IF;
 END $$;
+
+-- The ingest as a finregd built before migration 021 calls it: with the items' contents,
+-- p_content, which the items' fields now give (loan_item_content). An instance still
+-- running that build after `finregd migrate` keeps storing loans (the contents it sends
+-- are the ones loan_content builds, so they are dropped). Remove it once no such finregd
+-- runs: a rolling upgrade restarts every instance after the migrate.
 CREATE OR REPLACE FUNCTION loan_ingest(
     p_bank text, p_atomic boolean, p_dry_run boolean, p_return_loans boolean,
     p_idx int[], p_loan_ref text[], p_content jsonb[], p_uscc text[], p_name text[],
+    p_county_code text[], p_industry_code text[], p_size text[], p_amount_fen bigint[],
+    p_issue_date date[], p_maturity_date date[], p_rate_e4 int[], p_guarantee_mode text[],
+    p_guarantor_code text[], p_first_loan boolean[], p_renewal boolean[],
+    p_renews_loan_ref text[], p_scf_program_id bigint[], p_relief_fund boolean[],
+    p_credit_line_fen bigint[], p_term_months int[], p_medium_long_term boolean[],
+    p_manufacturing boolean[], p_inclusive_small_micro boolean[], p_lpr_tenor text[],
+    p_lpr_e4 int[], p_spread_bp int[])
+RETURNS TABLE (idx int, status text, code text, rule text, field text, message text,
+               loan jsonb, created_at text, registry_first_loan boolean, warnings jsonb)
+LANGUAGE sql AS $$
+    SELECT * FROM loan_ingest(
+        p_bank, p_atomic, p_dry_run, p_return_loans, p_idx, p_loan_ref, p_uscc, p_name,
+        p_county_code, p_industry_code, p_size, p_amount_fen, p_issue_date, p_maturity_date,
+        p_rate_e4, p_guarantee_mode, p_guarantor_code, p_first_loan, p_renewal,
+        p_renews_loan_ref, p_scf_program_id, p_relief_fund, p_credit_line_fen, p_term_months,
+        p_medium_long_term, p_manufacturing, p_inclusive_small_micro, p_lpr_tenor, p_lpr_e4,
+        p_spread_bp)
+$$;
+CREATE OR REPLACE FUNCTION loan_ingest(
+    p_bank text, p_atomic boolean, p_dry_run boolean, p_return_loans boolean,
+    p_idx int[], p_loan_ref text[], p_uscc text[], p_name text[],
     p_county_code text[], p_industry_code text[], p_size text[], p_amount_fen bigint[],
     p_issue_date date[], p_maturity_date date[], p_rate_e4 int[], p_guarantee_mode text[],
     p_guarantor_code text[], p_first_loan boolean[], p_renewal boolean[],
@@ -167,7 +247,7 @@ BEGIN
     v_items := ARRAY(
         SELECT x FROM (
             SELECT ROW(u.*)::loan_item AS x
-            FROM unnest(p_idx, p_loan_ref, p_content, p_uscc, p_name, p_county_code,
+            FROM unnest(p_idx, p_loan_ref, p_uscc, p_name, p_county_code,
                         p_industry_code, p_size, p_amount_fen, p_issue_date, p_maturity_date,
                         p_rate_e4, p_guarantee_mode, p_guarantor_code, p_first_loan, p_renewal,
                         p_renews_loan_ref, p_scf_program_id, p_relief_fund, p_credit_line_fen,
@@ -199,14 +279,22 @@ BEGIN
               ORDER BY 1) r;
     END IF;
 
-    WITH items AS (SELECT * FROM unnest(v_items)),
-        -- Stage one: each item against what is stored.
+    WITH items AS (SELECT x.*, x AS item FROM unnest(v_items) x),
+        -- Stage one: each item against what is stored. Its content (migration 021: built
+        -- from its fields, not sent) is compared with a stored loan's only when there is
+        -- one; items of this call are compared by their content's fields (content_key).
         judged AS (
-            SELECT i.idx, i.loan_ref, i.content, i.uscc, i.relief_fund, i.renews_loan_ref,
+            SELECT i.idx, i.loan_ref, i.uscc, i.relief_fund, i.renews_loan_ref,
+                   ROW(i.loan_ref, i.uscc, i.name, i.county_code, i.industry_code, i.size,
+                       i.amount_fen, i.issue_date, i.maturity_date, i.rate_e4,
+                       i.guarantee_mode, i.guarantor_code, i.first_loan, i.renewal,
+                       i.renews_loan_ref, i.scf_program_id, i.relief_fund,
+                       i.credit_line_fen) AS content_key,
                    CASE
                    WHEN i.guarantor_code IS NOT NULL AND i.guarantee_mode <> 'guaranteed'
                         THEN 'L013m:' || i.guarantee_mode
-                   WHEN e.id IS NOT NULL AND e.content = i.content THEN 'unchanged'
+                   WHEN e.id IS NOT NULL AND e.content = loan_item_content(i.item)
+                        THEN 'unchanged'
                    WHEN e.id IS NOT NULL THEN 'conflict'
                    WHEN i.guarantor_code IS NOT NULL AND NOT EXISTS (
                             SELECT 1 FROM principals p
@@ -226,7 +314,8 @@ BEGIN
                    ELSE 'ok' END AS verdict,
                    e.version AS stored_version, r.status AS renewed_status
             FROM items i
-            LEFT JOIN LATERAL (SELECT x.id, x.content, x.version FROM loans x
+            LEFT JOIN LATERAL (SELECT x.id, loan_content_of(x) AS content, x.version
+                               FROM loans x
                                WHERE x.bank_code = p_bank AND x.loan_ref = i.loan_ref
                                OFFSET 0) e ON true
             LEFT JOIN LATERAL (SELECT x.id, x.borrower_uscc, x.status, x.issue_date FROM loans x
@@ -240,8 +329,8 @@ BEGIN
             SELECT j.*,
                    row_number() OVER (PARTITION BY j.loan_ref, j.alone ORDER BY j.idx)
                        AS ref_rank,
-                   first_value(j.content) OVER (PARTITION BY j.loan_ref, j.alone ORDER BY j.idx)
-                       AS ref_first,
+                   first_value(j.content_key) OVER (PARTITION BY j.loan_ref, j.alone
+                                                    ORDER BY j.idx) AS ref_first,
                    row_number() OVER (PARTITION BY j.verdict = 'ok' AND j.relief_fund, j.uscc
                                       ORDER BY j.idx) AS relief_rank,
                    row_number() OVER (PARTITION BY j.verdict = 'ok', j.renews_loan_ref
@@ -268,9 +357,10 @@ BEGIN
     INTO v_verdicts, v_ok, v_refused
     FROM (SELECT f.idx, f.loan_ref, f.stored_version, f.renewed_status,
                  CASE
-                 WHEN f.ref_rank > 1 AND f.content = f.ref_first
+                 WHEN f.ref_rank > 1 AND f.content_key IS NOT DISTINCT FROM f.ref_first
                       AND f.first_verdict IN ('ok', 'unchanged') THEN 'unchanged'
-                 WHEN f.ref_rank > 1 AND f.content = f.ref_first THEN f.first_verdict
+                 WHEN f.ref_rank > 1 AND f.content_key IS NOT DISTINCT FROM f.ref_first
+                      THEN f.first_verdict
                  WHEN f.ref_rank > 1 THEN 'dup_conflict'
                  ELSE f.own_verdict END AS verdict
           FROM firsts f) k;
@@ -287,7 +377,7 @@ BEGIN
                                rate_e4, guarantee_mode, guarantor_code, first_loan, renewal,
                                renews_loan_ref, renews_loan_id, scf_program_id, relief_fund,
                                credit_line_fen, term_months, medium_long_term, manufacturing,
-                               inclusive_small_micro, lpr_tenor, lpr_e4, spread_bp, content)
+                               inclusive_small_micro, lpr_tenor, lpr_e4, spread_bp)
             SELECT i.id, p_bank, i.loan_ref, i.uscc, i.name, i.county_code, i.industry_code, i.size,
                    i.amount_fen, i.issue_date, i.maturity_date, i.rate_e4, i.guarantee_mode,
                    i.guarantor_code, i.first_loan, i.renewal, i.renews_loan_ref,
@@ -295,7 +385,7 @@ BEGIN
                     WHERE i.renewal AND r.bank_code = p_bank AND r.loan_ref = i.renews_loan_ref),
                    i.scf_program_id, i.relief_fund, i.credit_line_fen, i.term_months,
                    i.medium_long_term, i.manufacturing, i.inclusive_small_micro, i.lpr_tenor,
-                   i.lpr_e4, i.spread_bp, i.content
+                   i.lpr_e4, i.spread_bp
             FROM (SELECT o.*, nextval('loans_id_seq') AS id
                   FROM (SELECT i.* FROM unnest(v_items) i JOIN unnest(v_verdicts) v
                                       ON v.idx = i.idx AND v.verdict = 'ok'
@@ -335,12 +425,13 @@ BEGIN
             v_verdicts := ARRAY(
                 SELECT CASE WHEN s.version IS NULL THEN v
                             ELSE ROW(v.idx, v.loan_ref,
-                                     CASE WHEN s.content = i.content THEN 'unchanged'
+                                     CASE WHEN s.content = loan_item_content(i)
+                                          THEN 'unchanged'
                                           ELSE 'conflict' END,
                                      s.version, v.renewed_status)::loan_verdict END
                 FROM unnest(v_verdicts) v
                 JOIN unnest(v_items) i ON i.idx = v.idx
-                LEFT JOIN LATERAL (SELECT y.content, y.version FROM loans y
+                LEFT JOIN LATERAL (SELECT loan_content_of(y) AS content, y.version FROM loans y
                                    WHERE v.idx = ANY (v_lost) AND y.bank_code = p_bank
                                      AND y.loan_ref = v.loan_ref OFFSET 0) s ON true
                 ORDER BY v.idx);
@@ -467,7 +558,7 @@ BEGIN
                             format('the loan is at version %s, not %s', l.version, p_version),
                             NULL::jsonb;
         RETURN;
-    ELSIF l.content = i.content THEN
+    ELSIF loan_content_of(l) = loan_item_content(i) THEN
         RETURN QUERY SELECT 'unchanged', NULL, NULL, NULL, NULL, loan_to_json(l);
         RETURN;
     END IF;
@@ -553,9 +644,10 @@ BEGIN
     -- that read their content from loans (content NULL, migration 015) get the content
     -- this correction replaces; the new version reads it from loans in turn.
     INSERT INTO loan_versions (loan_id, version, change, content, changed_at, changed_by)
-    SELECT o.loan_id, o.version, o.change, l.content, o.changed_at, o.changed_by
+    SELECT o.loan_id, o.version, o.change, loan_content_of(l), o.changed_at, o.changed_by
     FROM loan_version_one(l) o;
-    UPDATE loan_versions v SET content = l.content WHERE v.loan_id = l.id AND v.content IS NULL;
+    UPDATE loan_versions v SET content = loan_content_of(l)
+    WHERE v.loan_id = l.id AND v.content IS NULL;
     UPDATE loans x SET
         borrower_uscc = i.uscc, borrower_name = i.name, county_code = i.county_code,
         industry_code = i.industry_code, size = i.size, amount_fen = i.amount_fen,
@@ -567,7 +659,7 @@ BEGIN
         term_months = i.term_months, medium_long_term = i.medium_long_term,
         manufacturing = i.manufacturing, inclusive_small_micro = i.inclusive_small_micro,
         lpr_tenor = i.lpr_tenor, lpr_e4 = i.lpr_e4, spread_bp = i.spread_bp,
-        content = i.content, version = x.version + 1, updated_at = now(),
+        content = NULL, version = x.version + 1, updated_at = now(),
         status = CASE WHEN x.status = 'renewed' THEN 'renewed'
                       WHEN x.repaid_fen >= i.amount_fen THEN 'repaid' ELSE 'active' END
     WHERE x.id = l.id RETURNING * INTO l;
@@ -700,7 +792,7 @@ LANGUAGE sql STABLE AS $$
         'bank_code', l.bank_code, 'loan_ref', l.loan_ref, 'version', l.version,
         'versions', (SELECT jsonb_agg(jsonb_build_object(
                          'version', v.version, 'change', v.change,
-                         'content', coalesce(v.content, l.content),
+                         'content', coalesce(v.content, loan_content_of(l)),
                          'reason', v.reason, 'changed_at', ts_text(v.changed_at),
                          'changed_by', v.changed_by) ORDER BY v.version)
                      FROM (SELECT x.version, x.change, x.content, x.reason, x.changed_at,

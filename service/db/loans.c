@@ -21,7 +21,7 @@ const struct db_stmt db_stmts_loans[] = {
 		    " registry_first_loan, warnings::text FROM loan_ingest($1, $2::boolean, "
 		    "$3::boolean, $4::boolean, $5, $6, $7, $8,"
 		    " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,"
-		    " $24, $25, $26, $27, $28, $29, $30, $31)"},
+		    " $24, $25, $26, $27, $28, $29, $30)"},
     {"loan_correct", "SELECT status, code, rule, field, message, loan::text"
 		     " FROM loan_correct($1, $2, $3::int, $4::jsonb)"},
     {"loan_void", "SELECT status, code, NULL, NULL, message, loan::text"
@@ -86,7 +86,7 @@ static void read_outcome(const PGresult *r, int row, int col, struct loan_outcom
 	o->loan = db_value_dup(r, row, col + 5);
 }
 
-_Static_assert(LI__COUNT == 27, "the statement loan_ingest passes 27 item arrays, $5 to $31");
+_Static_assert(LI__COUNT == 26, "the statement loan_ingest passes 26 item arrays, $5 to $30");
 
 static enum db_rc run_ingest(PGconn *c, const struct ingest_call *call, struct loan_outcomes *out)
 {

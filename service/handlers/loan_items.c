@@ -24,20 +24,20 @@ static const char *flag(bool b)
 }
 
 /* Fills @a it with the loan_item values of @a in and @a d (every field of db/loan_item.def
- * but idx, which the ingest call numbers); gives the content object to @a kept when not
- * NULL. False when memory ran out. */
+ * but idx, which the ingest call numbers). The content is not sent: the database builds it
+ * from these fields (loan_content, migration 021). When @a kept is not NULL it gets the
+ * content object, which the answer of a created single post is rendered from. False when
+ * memory ran out. */
 static bool item_of(const struct loan_input *in, const struct loan_derived *d, struct loan_item *it,
 		    json_t **kept)
 {
-	json_t *content = loan_input_to_json(in);
-	char *text = content != NULL ? json_dumps(content, JSON_COMPACT) : NULL;
 	char issue[DATE_BUF], maturity[DATE_BUF];
 	bool ok;
 
 	date_format(in->issue_date, issue);
 	date_format(in->maturity_date, maturity);
-	ok = text != NULL && loan_item_set(it, LI_LOAN_REF, in->loan_ref) &&
-	     loan_item_set(it, LI_CONTENT, text) && loan_item_set(it, LI_USCC, in->borrower.uscc) &&
+	ok = loan_item_set(it, LI_LOAN_REF, in->loan_ref) &&
+	     loan_item_set(it, LI_USCC, in->borrower.uscc) &&
 	     loan_item_set(it, LI_NAME, in->borrower.name) &&
 	     loan_item_set(it, LI_COUNTY_CODE, in->borrower.county_code) &&
 	     loan_item_set(it, LI_INDUSTRY_CODE, in->borrower.industry_code) &&
@@ -64,12 +64,10 @@ static bool item_of(const struct loan_input *in, const struct loan_derived *d, s
 		  ? loan_item_set_int(it, LI_LPR_E4, d->lpr) &&
 			loan_item_set_int(it, LI_SPREAD_BP, d->spread_bp)
 		  : loan_item_set(it, LI_LPR_E4, NULL) && loan_item_set(it, LI_SPREAD_BP, NULL));
-	free(text);
 	if (ok && kept != NULL) {
-		*kept = content;
-		content = NULL;
+		*kept = loan_input_to_json(in);
+		ok = *kept != NULL;
 	}
-	json_decref(content);
 	return ok;
 }
 

@@ -24,7 +24,7 @@ def test_the_serving_role_cannot_change_the_schema_or_the_migration_table():
                 "INSERT INTO schema_migrations (version, name) VALUES (999, 'x')",
                 'UPDATE schema_migrations SET name = name', 'DELETE FROM schema_migrations',
                 'CREATE TABLE evil (x int)', 'ALTER TABLE loans ADD COLUMN evil int',
-                'CREATE INDEX evil ON loans (id)', 'DROP FUNCTION loan_ingest',
+                'CREATE INDEX evil ON loans (id)', 'DROP FUNCTION loan_correct',
                 'CREATE FUNCTION evil() RETURNS int LANGUAGE sql RETURN 1',
                 'CREATE OR REPLACE FUNCTION ts_text(t timestamptz) RETURNS text '
                 "LANGUAGE sql RETURN 'x'",
