@@ -233,7 +233,6 @@ static void *work(void *arg)
 	return NULL;
 }
 
-/* Writes @a s as one quoted CSV field. */
 /* Writes the loans the same run would post as CSV rows of the loans table's columns that
  * finregd fills (no content: migration 021 builds it from these). */
 static int write_csv(void)

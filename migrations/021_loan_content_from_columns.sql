@@ -8,12 +8,14 @@
 -- as a ~0.4 kB jsonb that every ingest call also had to parse (about a sixth of a batch
 -- call's CPU, docs/ingest.md). Now NULL in loans.content reads "built from the columns":
 -- loan_content_of(l) (sql/loans.sql) gives coalesce(l.content, loan_content(<columns>)),
--- which is byte for byte the jsonb that was stored (json/loan_json.c and loan_content render
--- the same fields the same way; tests/api/test_loans_content.py compares them). New loans
--- and corrections store NULL; rows stored before this migration keep their content and
--- answer as before (no rewrite, no long lock: dropping NOT NULL only changes the catalog).
+-- the jsonb that was stored (tests/api/test_loans_ingest.py compares finregd's rendering
+-- with it byte for byte). New loans and corrections
+-- store NULL; rows stored before keep their content and answer as before (no rewrite, no
+-- long lock: dropping NOT NULL only changes the catalog).
 --
--- The item finregd sends (loan_item) loses its content attribute: loan_ingest judges an
--- item "unchanged" by comparing the content built from its fields with the stored one.
+-- This is all the migration does, and alone it changes nothing for the functions that are
+-- live while it commits (they still write a content). The item type loan_item loses its
+-- content attribute in sql/loans.sql, in the transaction that replaces the functions
+-- that use it: `finregd migrate` commits each migration before it applies sql/, and
+-- dropped here the attribute would fail every ingest and correction in between.
 ALTER TABLE loans ALTER COLUMN content DROP NOT NULL;
-ALTER TYPE loan_item DROP ATTRIBUTE content;

@@ -25,9 +25,10 @@ struct loan_prep {
  * Prepares loan object @a obj (field paths get @a prefix). On success fills @a item (set
  * up with loan_item_init; emptied first) and returns true; otherwise leaves it empty and
  * fills p->err: ERR_UNAVAILABLE when memory ran out (not the loan's fault: 503).
- * A non-NULL @a content gets, on success, the item's content as the JSON object its
- * LI_CONTENT text was written from (the caller's to decref), for an answer that would
- * otherwise parse that text again (json/loan_answer.h); NULL otherwise.
+ * A non-NULL @a content gets, on success, the item's content as a JSON object (the
+ * caller's to decref), which the answer of a created single post is rendered from
+ * (json/loan_answer.h); NULL otherwise. The item itself carries no content: the database
+ * builds it from the fields (loan_content in sql/loans.sql).
  */
 bool loan_prepare(const json_t *obj, const char *prefix, const struct refdata *ref,
 		  struct loan_item *item, struct loan_prep *p, json_t **content);

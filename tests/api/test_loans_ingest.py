@@ -192,7 +192,9 @@ def test_the_answer_finregd_renders_for_a_new_loan_is_byte_for_byte_what_the_dat
     """A created loan's 201 body is rendered by finregd (json/loan_answer.c), no longer by
     loan_to_json in SQL: byte for byte the body of GET (still loan_to_json) for loans with
     every kind of value: escapes and CJK in strings, nulls, a guarantor, relief, no LPR
-    link, W001 either way, a renewal, an earlier loan to the firm."""
+    link, W001 either way, a renewal, an earlier loan to the firm, a supply-chain program.
+    Since migration 021 GET builds the content from the loan's columns (loan_content), so
+    this also compares finregd's content with the database's."""
     c = harness.client('bank')
     b = fd.firm(name='三明 "引号" \\ 反斜杠/斜杠 é 𠀀 公司')
     old = fd.loan(borrower=b, issue_date='2019-05-12', maturity_date='2020-05-11',
@@ -209,6 +211,13 @@ def test_the_answer_finregd_renders_for_a_new_loan_is_byte_for_byte_what_the_dat
         fd.loan(guarantor_code=..., renews_loan_ref=..., scf_program_id=..., credit_line=...,
                 issue_date='2015-01-05', maturity_date='2015-03-04', rate='12.3456'),
     ]
+    # A loan under a supply-chain program (scf_program_id a number), to the program's core.
+    core = fd.firm(industry_code='3120')
+    r = c.post('/v1/scf/programs', json={
+        'name': harness.unique('供应链项目-'), 'core': core, 'product': 'receivables',
+        'credit_limit': '10000000.00', 'started_on': '2020-01-01'})
+    assert r.status == 201, r
+    bodies.append(fd.loan(borrower=dict(core), scf_program_id=r.json()['id']))
     answers = []
     for body in bodies:
         r = post(c, body)

@@ -329,6 +329,37 @@ WHERE (n, sm_n, sm_amount, sm_rate_x_amount, scf_amount) <> (0, 0, 0, 0, 0);
     assert _run_sql(url, summaries) == folded
 
 
+def test_migration_021_leaves_the_item_type_to_the_functions_that_use_it(ctx):
+    """`finregd migrate` commits each migration before it applies sql/, and until then the
+    previous release's loan_ingest and loan_correct are live and read loan_item.content: the
+    migrations alone must keep that attribute (021 only makes loans.content nullable), and
+    sql/loans.sql drops it in the transaction that replaces those functions."""
+    c = _cluster(ctx)
+    url = _db(c, 'schema_021')
+    _run_sql(url, SCHEMA_MIGRATIONS)
+    d = os.path.join(harness.ROOT, 'migrations')
+    for f in sorted(x for x in os.listdir(d) if re.fullmatch(r'\d+_.*\.sql', x)):
+        with open(os.path.join(d, f), encoding='utf-8') as fh:
+            sql = fh.read()
+        name = f[:-len('.sql')]
+        _run_sql(url, f'BEGIN;\n{sql}\n;INSERT INTO schema_migrations (version, name) '
+                      f"VALUES ({int(name.split('_')[0])}, '{name}');\nCOMMIT;\n")
+    shape = ("\\pset tuples_only on\nSELECT (SELECT string_agg(attname, ',' ORDER BY attnum)"
+             " FROM (SELECT attname, attnum FROM pg_attribute"
+             " WHERE attrelid = 'loan_item'::regclass AND attnum > 0 AND NOT attisdropped"
+             " ORDER BY attnum LIMIT 3) a) || ' ' || (SELECT is_nullable"
+             " FROM information_schema.columns"
+             " WHERE table_name = 'loans' AND column_name = 'content');")
+    got = _run_sql(url, shape).strip()
+    assert got == 'idx,loan_ref,content YES', got
+    _migrate(c, url)
+    got = _run_sql(url, shape).strip()
+    assert got == 'idx,loan_ref,uscc YES', got
+    _migrate(c, url)   # sql/ applies again: the drop is idempotent
+    got = _run_sql(url, shape).strip()
+    assert got == 'idx,loan_ref,uscc YES', got
+
+
 def test_migration_020_gives_year_rows_equal_to_the_months_and_the_fold_keeps_them(ctx):
     """Migration 020 adds year rows to the new-loan summaries by bank, the sums of their
     month rows, while loans stay pending (the fold and readers fan those out at every grain),

@@ -44,12 +44,17 @@ static void test_out_of_memory_is_unavailable_and_leaves_no_item(void)
 	CHECK(obj != NULL);
 	for (n = 0; n < 1000 && !ok; n++) {
 		struct loan_item item;
+		json_t *content = NULL;
 
 		loan_item_init(&item);
 		jansson_fail_after(n);
-		ok = loan_prepare(obj, NULL, &ref, &item, &p, NULL);
+		ok = loan_prepare(obj, NULL, &ref, &item, &p, &content);
 		jansson_fail_after(-1);
 		if (ok) {
+			CHECK(json_is_object(content));
+			CHECK_STR(json_string_value(json_object_get(content, "amount")),
+				  "5000000.00");
+			json_decref(content);
 			CHECK_STR(loan_item_get(&item, LI_LOAN_REF), "CIB-SM-2020-000123");
 			CHECK_STR(loan_item_get(&item, LI_AMOUNT_FEN), "500000000");
 		} else {
@@ -59,6 +64,7 @@ static void test_out_of_memory_is_unavailable_and_leaves_no_item(void)
 			CHECK(p.err.rule == NULL);
 			CHECK(strstr(p.err.message, "memory") != NULL);
 			CHECK(loan_item_get(&item, LI_LOAN_REF) == NULL);
+			CHECK(content == NULL);
 		}
 		loan_item_free(&item);
 	}
@@ -78,7 +84,7 @@ static void test_columns_and_json_of_items(void)
 	loan_item_init(&a);
 	loan_item_init(&b);
 	CHECK(loan_item_set(&a, LI_LOAN_REF, "R-\"1\"\\x,{NULL}"));
-	CHECK(loan_item_set(&a, LI_CONTENT, "{\"a\":\"q\\\"\"}"));
+	CHECK(loan_item_set(&a, LI_NAME, "{\"a\":\"q\\\"}"));
 	CHECK(loan_item_set_int(&a, LI_AMOUNT_FEN, 500));
 	CHECK(loan_item_set(&a, LI_FIRST_LOAN, "t"));
 	CHECK(loan_item_set(&a, LI_ISSUE_DATE, "2020-05-12"));
@@ -88,13 +94,14 @@ static void test_columns_and_json_of_items(void)
 	CHECK(loan_columns_finish(&cols, params));
 	CHECK_STR(params[LI_IDX], "{0,7}");
 	CHECK_STR(params[LI_LOAN_REF], "{\"R-\\\"1\\\"\\\\x,{NULL}\",\"NULL\"}");
-	CHECK_STR(params[LI_CONTENT], "{\"{\\\"a\\\":\\\"q\\\\\\\"\\\"}\",NULL}");
+	CHECK_STR(params[LI_NAME], "{\"{\\\"a\\\":\\\"q\\\\\\\"}\",NULL}");
 	CHECK_STR(params[LI_AMOUNT_FEN], "{500,NULL}");
 	CHECK_STR(params[LI_FIRST_LOAN], "{t,f}");
 	CHECK_STR(params[LI_ISSUE_DATE], "{\"2020-05-12\",NULL}");
 	json = loan_item_json(&a, 3);
-	CHECK(json != NULL && strstr(json, "{\"idx\":3,\"loan_ref\":\"R-\\\"1\\\"\\\\x,{NULL}\","
-					   "\"content\":{\"a\":\"q\\\"\"},\"uscc\":null,") == json);
+	CHECK(json != NULL &&
+	      strstr(json, "{\"idx\":3,\"loan_ref\":\"R-\\\"1\\\"\\\\x,{NULL}\","
+			   "\"uscc\":null,\"name\":\"{\\\"a\\\":\\\"q\\\\\\\"}\",") == json);
 	CHECK(strstr(json, "\"amount_fen\":500,\"issue_date\":\"2020-05-12\",") != NULL);
 	CHECK(strstr(json, "\"first_loan\":true,\"renewal\":null,") != NULL);
 	free(json);
