@@ -876,8 +876,8 @@ int server_run(const struct config *cfg)
 		 cfg->listen, cfg->threads);
 	while (sigwait(&signals, &sig) != 0)
 		;
+	acceptor_stop(); /* before the log line, which says new connections are refused */
 	LOG_INFO("signal %d: no new connections; finishing requests in flight", sig);
-	acceptor_stop();
 	finish_in_flight(cfg->shutdown_grace);
 	db_pool_stop();
 	MHD_stop_daemon(d);
