@@ -288,21 +288,16 @@ BEGIN
               ORDER BY 1) r;
     END IF;
 
-    WITH items AS (SELECT x.*, x AS item FROM unnest(v_items) x),
+    WITH
         -- Stage one: each item against what is stored. Its content (migration 021: built
-        -- from its fields, not sent) is compared with a stored loan's only when there is
-        -- one; items of this call are compared by their content's fields (content_key).
+        -- from its fields, not sent) is built only to compare it with a stored loan's or
+        -- with an earlier item's of the same loan_ref (below).
         judged AS (
-            SELECT i.idx, i.loan_ref, i.uscc, i.relief_fund, i.renews_loan_ref,
-                   ROW(i.loan_ref, i.uscc, i.name, i.county_code, i.industry_code, i.size,
-                       i.amount_fen, i.issue_date, i.maturity_date, i.rate_e4,
-                       i.guarantee_mode, i.guarantor_code, i.first_loan, i.renewal,
-                       i.renews_loan_ref, i.scf_program_id, i.relief_fund,
-                       i.credit_line_fen) AS content_key,
+            SELECT i.idx, i.loan_ref, i.uscc, i.relief_fund, i.renews_loan_ref, i AS item,
                    CASE
                    WHEN i.guarantor_code IS NOT NULL AND i.guarantee_mode <> 'guaranteed'
                         THEN 'L013m:' || i.guarantee_mode
-                   WHEN e.id IS NOT NULL AND e.content = loan_item_content(i.item)
+                   WHEN e.id IS NOT NULL AND e.content = loan_item_content(i)
                         THEN 'unchanged'
                    WHEN e.id IS NOT NULL THEN 'conflict'
                    WHEN i.guarantor_code IS NOT NULL AND NOT EXISTS (
@@ -322,7 +317,7 @@ BEGIN
                         AND NOT loan_scf_allowed(p_bank, i.scf_program_id, i.uscc) THEN 'L021'
                    ELSE 'ok' END AS verdict,
                    e.version AS stored_version, r.status AS renewed_status
-            FROM items i
+            FROM unnest(v_items) i
             LEFT JOIN LATERAL (SELECT x.id, loan_content_of(x) AS content, x.version
                                FROM loans x
                                WHERE x.bank_code = p_bank AND x.loan_ref = i.loan_ref
@@ -338,8 +333,8 @@ BEGIN
             SELECT j.*,
                    row_number() OVER (PARTITION BY j.loan_ref, j.alone ORDER BY j.idx)
                        AS ref_rank,
-                   first_value(j.content_key) OVER (PARTITION BY j.loan_ref, j.alone
-                                                    ORDER BY j.idx) AS ref_first,
+                   first_value(j.item) OVER (PARTITION BY j.loan_ref, j.alone ORDER BY j.idx)
+                       AS ref_first,
                    row_number() OVER (PARTITION BY j.verdict = 'ok' AND j.relief_fund, j.uscc
                                       ORDER BY j.idx) AS relief_rank,
                    row_number() OVER (PARTITION BY j.verdict = 'ok', j.renews_loan_ref
@@ -366,11 +361,11 @@ BEGIN
     INTO v_verdicts, v_ok, v_refused
     FROM (SELECT f.idx, f.loan_ref, f.stored_version, f.renewed_status,
                  CASE
-                 WHEN f.ref_rank > 1 AND f.content_key IS NOT DISTINCT FROM f.ref_first
-                      AND f.first_verdict IN ('ok', 'unchanged') THEN 'unchanged'
-                 WHEN f.ref_rank > 1 AND f.content_key IS NOT DISTINCT FROM f.ref_first
-                      THEN f.first_verdict
-                 WHEN f.ref_rank > 1 THEN 'dup_conflict'
+                 WHEN f.ref_rank > 1
+                      AND loan_item_content(f.item) <> loan_item_content(f.ref_first)
+                      THEN 'dup_conflict'
+                 WHEN f.ref_rank > 1 AND f.first_verdict IN ('ok', 'unchanged') THEN 'unchanged'
+                 WHEN f.ref_rank > 1 THEN f.first_verdict
                  ELSE f.own_verdict END AS verdict
           FROM firsts f) k;
 

@@ -1,4 +1,4 @@
-/* Implementation of db/loan_item.h. Array literals: every element of a text, date or jsonb
+/* Implementation of db/loan_item.h. Array literals: every element of a text or date
  * column is double-quoted with '"' and '\\' escaped, so that no value ("NULL", one with a
  * comma or a brace) is read as anything but itself; integers and booleans go bare. */
 #include "db/loan_item.h"
@@ -9,15 +9,14 @@
 
 #include "json/json_out.h"
 
-enum kind { K_NUMBER, K_BOOL, K_QUOTED, K_JSON };
+enum kind { K_NUMBER, K_BOOL, K_QUOTED };
 
-/* How each SQL type is written: bare (numbers, booleans), quoted, or raw JSON. */
+/* How each SQL type is written: bare (numbers, booleans) or quoted. */
 #define K_int     K_NUMBER
 #define K_bigint  K_NUMBER
 #define K_boolean K_BOOL
 #define K_text    K_QUOTED
 #define K_date    K_QUOTED
-#define K_jsonb   K_JSON
 
 static const enum kind kinds[LI__COUNT] = {
 #define X(id, key, type) [id] = K_##type,

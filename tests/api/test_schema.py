@@ -198,8 +198,9 @@ def test_every_function_trigger_and_view_lives_once_in_sql(ctx):
     overloads = {}
     for key in _code(fresh):
         kind, ident = key.split(' ', 1)
-        catalog.add((kind, ident.split('(')[0]))
-        overloads[(kind, ident.split('(')[0])] = overloads.get((kind, ident.split('(')[0]), 0) + 1
+        name = (kind, ident.split('(')[0])
+        catalog.add(name)
+        overloads[name] = overloads.get(name, 0) + 1
     # A name written more than once is as many functions of other argument types (the
     # loan_ingest of builds before migration 021 beside today's), each written once.
     twice = {k: v for k, v in in_sql.items() if len(v) > 1 and len(v) != overloads.get(k)}
