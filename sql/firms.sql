@@ -1,5 +1,5 @@
 -- Firms' reference data (name, county, industry, size) as banks, the regulator and
--- supply-chain programs report it: one upsert, which keeps every change in firm_history.
+-- supply-chain programs report it: one upsert, which keeps every version (firm_versions).
 -- Tables: migrations/003_loans.sql.
 
 -- Records firms' reference data as reported by @p_actor (a jsonb list of {ord, uscc, name,
@@ -20,13 +20,16 @@ END $$;
 -- Records the reference data of the borrowers of @p_items as reported by @p_actor (the
 -- last item of a firm wins). Data the regulator set is replaced only by the regulator: a
 -- bank's report that differs from it is kept in firm_history with applied = false (once
--- per bank and content) and changes nothing. Every applied change is kept in firm_history.
+-- per bank and content) and changes nothing. Every applied change is a version
+-- (firm_versions): the row holds the current one, with its source, and the version it
+-- replaces goes to firm_history (firms_keep_replaced), so a new firm writes one row.
 CREATE OR REPLACE FUNCTION firms_upsert_items(p_items loan_item[], p_actor text, p_source text)
 RETURNS void
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_regulator boolean := EXISTS (SELECT 1 FROM principals p
                                    WHERE p.code = p_actor AND p.kind = 'regulator');
+    v_refused boolean; -- a differing report of data the regulator set (not applied)
 BEGIN
     WITH input AS (
         SELECT DISTINCT ON (i.uscc) i.uscc, i.name, i.county_code, i.industry_code, i.size
@@ -41,18 +44,10 @@ BEGIN
                (f.name, f.county_code, f.industry_code, f.size)
                IS NOT DISTINCT FROM (i.name, i.county_code, i.industry_code, i.size) AS same
         FROM input i LEFT JOIN firms f ON f.uscc = i.uscc),
-    kept AS (
-        SELECT i.uscc, i.name, i.county_code, i.industry_code, i.size FROM probed i
-        WHERE i.stored AND NOT v_regulator AND i.regulator_set AND NOT i.same
-          AND NOT EXISTS (
-              SELECT 1 FROM firm_history h
-              WHERE h.uscc = i.uscc AND h.changed_by = p_actor AND NOT h.applied
-                AND (h.name, h.county_code, h.industry_code, h.size)
-                    = (i.name, i.county_code, i.industry_code, i.size))),
     changed AS (
         INSERT INTO firms AS t (uscc, name, county_code, industry_code, size, updated_by,
-                                regulator_set)
-        SELECT uscc, name, county_code, industry_code, size, p_actor, v_regulator
+                                regulator_set, source)
+        SELECT uscc, name, county_code, industry_code, size, p_actor, v_regulator, p_source
         FROM probed
         WHERE NOT stored OR NOT same OR v_regulator AND NOT regulator_set
         ORDER BY uscc
@@ -60,19 +55,65 @@ BEGIN
             SET name = EXCLUDED.name, county_code = EXCLUDED.county_code,
                 industry_code = EXCLUDED.industry_code, size = EXCLUDED.size,
                 updated_at = now(), updated_by = EXCLUDED.updated_by,
-                regulator_set = t.regulator_set OR EXCLUDED.regulator_set
+                regulator_set = t.regulator_set OR EXCLUDED.regulator_set,
+                source = EXCLUDED.source
             WHERE (EXCLUDED.regulator_set OR NOT t.regulator_set)
               AND ((t.name, t.county_code, t.industry_code, t.size)
                    IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.county_code,
                                      EXCLUDED.industry_code, EXCLUDED.size)
-                   OR EXCLUDED.regulator_set > t.regulator_set)
-        RETURNING t.uscc, t.name, t.county_code, t.industry_code, t.size)
-    INSERT INTO firm_history (uscc, name, county_code, industry_code, size, changed_by, source,
-                              applied)
-    SELECT uscc, name, county_code, industry_code, size, p_actor, p_source, true FROM changed
-    UNION ALL
-    SELECT uscc, name, county_code, industry_code, size, p_actor, p_source, false FROM kept;
+                   OR EXCLUDED.regulator_set > t.regulator_set))
+    SELECT coalesce(bool_or(p.stored AND p.regulator_set AND NOT p.same), false)
+           AND NOT v_regulator
+    INTO v_refused
+    FROM probed p;
+    -- The refused reports, each once per bank and content (rare: a statement of its own,
+    -- so that the common call starts no plan that writes firm_history).
+    IF v_refused THEN
+        INSERT INTO firm_history (uscc, name, county_code, industry_code, size, changed_by,
+                                  source, applied)
+        SELECT i.uscc, i.name, i.county_code, i.industry_code, i.size, p_actor, p_source, false
+        FROM (SELECT DISTINCT ON (x.uscc) x.uscc, x.name, x.county_code, x.industry_code, x.size
+              FROM unnest(p_items) x
+              ORDER BY x.uscc, x.idx DESC) i
+        JOIN firms f ON f.uscc = i.uscc
+        WHERE f.regulator_set
+          AND (f.name, f.county_code, f.industry_code, f.size)
+              IS DISTINCT FROM (i.name, i.county_code, i.industry_code, i.size)
+          AND NOT EXISTS (
+              SELECT 1 FROM firm_history h
+              WHERE h.uscc = i.uscc AND h.changed_by = p_actor AND NOT h.applied
+                AND (h.name, h.county_code, h.industry_code, h.size)
+                    = (i.name, i.county_code, i.industry_code, i.size));
+    END IF;
 END $$;
+
+-- Keeps the version a change replaces in firm_history, as it was reported, when the row
+-- held it alone (source set: firms stored since migration 022). Before each update, so
+-- it sees the version the update locked, whoever committed it.
+CREATE OR REPLACE FUNCTION firm_history_keep_replaced() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO firm_history (uscc, name, county_code, industry_code, size, changed_at,
+                              changed_by, source, applied)
+    VALUES (OLD.uscc, OLD.name, OLD.county_code, OLD.industry_code, OLD.size, OLD.updated_at,
+            OLD.updated_by, OLD.source, true);
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE TRIGGER firms_keep_replaced BEFORE UPDATE ON firms
+    FOR EACH ROW WHEN (OLD.source IS NOT NULL) EXECUTE FUNCTION firm_history_keep_replaced();
+
+-- Every version of every firm's reference data, and the reports not applied: firm_history
+-- and, for a firm whose row holds its current version alone (source set), that row. In
+-- order: changed_at, then id (NULL, the current version, last).
+CREATE OR REPLACE VIEW firm_versions AS
+    SELECT h.uscc, h.name, h.county_code, h.industry_code, h.size, h.changed_at, h.changed_by,
+           h.source, h.applied, h.id
+    FROM firm_history h
+    UNION ALL
+    SELECT f.uscc, f.name, f.county_code, f.industry_code, f.size, f.updated_at, f.updated_by,
+           f.source, true, NULL::bigint
+    FROM firms f WHERE f.source IS NOT NULL;
 
 -- Firms across banks (issue 13): one firm with its relationships, its reference-data
 -- history and the search list. @p_bank NULL is the regulator (every bank); a bank code
@@ -138,8 +179,8 @@ LANGUAGE sql STABLE AS $$
                    'changed_at', ts_text(h.changed_at), 'changed_by', h.changed_by,
                    'name', h.name, 'county_code', h.county_code,
                    'industry_code', h.industry_code, 'size', h.size,
-                   'applied', h.applied) ORDER BY h.id)
-        FROM firm_history h WHERE h.uscc = f.uscc), '[]'::jsonb))
+                   'applied', h.applied) ORDER BY h.changed_at, h.id NULLS LAST)
+        FROM firm_versions h WHERE h.uscc = f.uscc), '[]'::jsonb))
     FROM firms f WHERE f.uscc = p_uscc
 $$;
 

@@ -1,6 +1,6 @@
 """Issue 16, item 1: firm reference data the regulator set (a referral) is not replaced by
 a bank's report (a loan, a supply-chain member or core): the bank's differing report is
-kept in firm_history, not applied, with who reported it. Data banks reported is replaced
+kept in firm_history, not applied, with who reported it (firm_versions lists both). Data banks reported is replaced
 by the regulator, and by banks as before (the last report wins). See
 docs/firms-precedence.md."""
 
@@ -14,8 +14,8 @@ def firm_row(uscc):
 
 
 def history(uscc):
-    return harness.psql("SELECT name, changed_by, source, applied FROM firm_history "
-                        "WHERE uscc = '%s' ORDER BY id" % uscc)
+    return harness.psql("SELECT name, changed_by, source, applied FROM firm_versions "
+                        "WHERE uscc = '%s' ORDER BY changed_at, id NULLS LAST" % uscc)
 
 
 def test_a_bank_does_not_overwrite_what_the_regulator_set():

@@ -44,7 +44,7 @@ def table_counts(bank, usccs=()):
                 WHERE l.bank_code = '{bank}'),
                (SELECT count(*) FROM loan_warnings WHERE bank_code = '{bank}'),
                (SELECT count(*) FROM firms WHERE uscc IN ({u})),
-               (SELECT count(*) FROM firm_history WHERE uscc IN ({u}))""")[0]
+               (SELECT count(*) FROM firm_versions WHERE uscc IN ({u}))""")[0]
 
 
 def summary(answer):
@@ -246,7 +246,7 @@ def test_a_rejected_repeat_in_a_batch_leaves_the_firm_reference_data_alone():
     assert [s[0] for s in summary(r.json())] == ['created', 'rejected', 'rejected'], r.json()
     u = a['borrower']['uscc']
     assert harness.psql(f"SELECT name FROM firms WHERE uscc = '{u}'") == [[a['borrower']['name']]]
-    assert harness.psql(f"SELECT count(*) FROM firm_history WHERE uscc = '{u}'") == [['1']]
+    assert harness.psql(f"SELECT count(*) FROM firm_versions WHERE uscc = '{u}'") == [['1']]
     assert harness.psql("SELECT count(*) FROM firms WHERE uscc = '%s'"
                         % other_firm['borrower']['uscc']) == [['0']]
 

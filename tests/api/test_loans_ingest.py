@@ -82,7 +82,7 @@ def counts(bank=None, uscc=None):
                (SELECT count(*) FROM repayments r JOIN loans l ON l.id = r.loan_id
                 WHERE l.bank_code = '{b}'),
                (SELECT count(*) FROM firms WHERE uscc = '{u}'),
-               (SELECT count(*) FROM firm_history WHERE uscc = '{u}'),
+               (SELECT count(*) FROM firm_versions WHERE uscc = '{u}'),
                (SELECT count(*) FROM idempotency_keys WHERE bank_code = '{b}'),
                (SELECT coalesce(sum(version), 0) FROM loans WHERE bank_code = '{b}'),
                (SELECT coalesce(string_agg(status || repaid_fen, ',' ORDER BY id), '')

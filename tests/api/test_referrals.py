@@ -105,7 +105,7 @@ def test_regulator_refers_a_firm_and_gets_a_readable_id():
     assert [(h['from'], h['to'], h['changed_by']) for h in ref['history']] == \
         [(None, 'referred', 'SM-FSB')], ref
     # The firm's reference data went through firms_upsert, source 'referral'.
-    rows = harness.psql(f"SELECT f.name, h.source FROM firms f JOIN firm_history h USING (uscc) "
+    rows = harness.psql(f"SELECT f.name, h.source FROM firms f JOIN firm_versions h USING (uscc) "
                         f"WHERE f.uscc = '{firm['uscc']}'")
     assert rows == [[firm['name'], 'referral']], rows
 

@@ -241,8 +241,8 @@ def test_leave_without_a_date_is_today_and_joining_records_firm_data():
     add_member(c, pid, renamed, status=200)
     d = harness.client('regulator').get(f'/v1/scf/programs/{pid}').json()
     assert d['members'][0]['name'] == '三明新名供应商有限公司', d
-    rows = harness.psql(f"SELECT size, source FROM firm_history WHERE uscc = '{m['uscc']}' "
-                        f"ORDER BY id")
+    rows = harness.psql(f"SELECT size, source FROM firm_versions WHERE uscc = '{m['uscc']}' "
+                        f"ORDER BY changed_at, id NULLS LAST")
     assert rows == [['small', 'scf'], ['medium', 'scf']], rows
     r = c.post(f'/v1/scf/programs/{pid}/members/{m["uscc"]}/leave', json={})
     assert r.status == 200, r

@@ -1,0 +1,14 @@
+-- A firm's current reference data is no longer written twice (issue 11).
+--
+-- firm_history kept every version of a firm, the current one included, which is also the
+-- firms row itself: a new borrower cost a second row with two index entries (~236 bytes,
+-- docs/scale.md) and a third of the firm upsert's time (docs/ingest.md). As migration 017
+-- did for a loan's version 1, the current version is now the row: firms.source (how it
+-- was reported: loan, referral, scf, ...) set means "the current version is this row, and
+-- firm_history holds the versions before it" (a change writes the version it replaces,
+-- trigger firms_keep_replaced in sql/firms.sql). NULL means what it meant before: the
+-- current version is in firm_history too (every firm stored before this migration, and
+-- any the functions live while it commits store). The view firm_versions (sql/firms.sql)
+-- gives every version either way; GET /v1/firms/{uscc}/history reads it and answers the
+-- same. Adding a nullable column changes only the catalog: no rewrite, no long lock.
+ALTER TABLE firms ADD COLUMN source text;
