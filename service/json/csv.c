@@ -166,8 +166,22 @@ static int read_unquoted(struct reader *r, struct cells *c, unsigned long record
 	return 0;
 }
 
+/* Fails a record with more than CSV_MAX_COLUMNS cells as soon as it has one more, so that
+ * a line of commas costs no more than a proper record (each cell takes two size_t). */
+static int too_many_cells(unsigned long line, size_t header_n, struct field_error *err)
+{
+	char text[96];
+
+	if (header_n == 0)
+		snprintf(text, sizeof text, "more than %d columns", CSV_MAX_COLUMNS);
+	else
+		snprintf(text, sizeof text, "more than %d cells, the header has %zu",
+			 CSV_MAX_COLUMNS, header_n);
+	return line_fail(err, line, text);
+}
+
 /* Reads one record's cells into c, as read_record(). */
-static int read_cells(struct reader *r, struct cells *c, unsigned long *line,
+static int read_cells(struct reader *r, struct cells *c, size_t header_n, unsigned long *line,
 		      struct field_error *err)
 {
 	buf_reset(&c->data);
@@ -179,6 +193,8 @@ static int read_cells(struct reader *r, struct cells *c, unsigned long *line,
 		bool quoted = r->p < r->end && *r->p == '"';
 		int rc;
 
+		if (c->n == CSV_MAX_COLUMNS)
+			return too_many_cells(*line, header_n, err);
 		cells_begin(c);
 		if (quoted) {
 			r->p++;
@@ -194,6 +210,8 @@ static int read_cells(struct reader *r, struct cells *c, unsigned long *line,
 		if (*r->p == ',') {
 			r->p++;
 			if (r->p == r->end) { /* "a,b," ends with an empty cell */
+				if (c->n == CSV_MAX_COLUMNS)
+					return too_many_cells(*line, header_n, err);
 				cells_begin(c);
 				cells_end(c);
 				return 1;
@@ -211,12 +229,13 @@ static int read_cells(struct reader *r, struct cells *c, unsigned long *line,
 	}
 }
 
-/* Reads one record into c. Returns 1 for a record (its first line in *line), 0 at the end
- * of the text (only empty lines left), -1 on error (memory_fail when memory ran out). */
-static int read_record(struct reader *r, struct cells *c, unsigned long *line,
+/* Reads one record into c: the header when @a header_n is 0, else a row under a header of
+ * header_n columns. Returns 1 for a record (its first line in *line), 0 at the end of the
+ * text (only empty lines left), -1 on error (memory_fail when memory ran out). */
+static int read_record(struct reader *r, struct cells *c, size_t header_n, unsigned long *line,
 		       struct field_error *err)
 {
-	int rc = read_cells(r, c, line, err);
+	int rc = read_cells(r, c, header_n, line, err);
 
 	if (c->data.failed || c->failed)
 		return memory_fail(err);
@@ -252,10 +271,7 @@ static bool read_header(const struct cells *h, struct column *cols, struct field
 {
 	char text[FIELD_PATH_MAX + 64];
 
-	if (h->n > CSV_MAX_COLUMNS) {
-		snprintf(text, sizeof text, "more than %d columns", CSV_MAX_COLUMNS);
-		return header_fail(err, text);
-	}
+	/* At most CSV_MAX_COLUMNS: read_cells() stops at one more. */
 	for (size_t i = 0; i < h->n; i++) {
 		const char *name = h->data.data + h->start[i];
 		const char *dot = strchr(name, '.');
@@ -403,7 +419,7 @@ json_t *csv_to_rows_max(const char *text, size_t len, size_t max_rows, struct fi
 	r.blank_tail = r.end;
 	while (r.blank_tail > r.p && (r.blank_tail[-1] == '\n' || r.blank_tail[-1] == '\r'))
 		r.blank_tail--;
-	rc = read_record(&r, &header, &line, err);
+	rc = read_record(&r, &header, 0, &line, err);
 	if (rc <= 0) {
 		if (rc == 0)
 			line_fail(err, 1, "no header row");
@@ -421,7 +437,7 @@ json_t *csv_to_rows_max(const char *text, size_t len, size_t max_rows, struct fi
 		memory_fail(err);
 		goto out;
 	}
-	while ((rc = read_record(&r, &row, &line, err)) > 0) {
+	while ((rc = read_record(&r, &row, header.n, &line, err)) > 0) {
 		json_t *obj;
 
 		if (row.n != header.n) {

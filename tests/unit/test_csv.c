@@ -191,6 +191,47 @@ static void test_too_many_columns_are_refused(void)
 	CHECK_STR(err.field, "line 1");
 }
 
+/* A line of commas is refused at its 257th cell, before reading the rest of it. */
+static void test_a_record_stops_at_one_cell_past_the_limit(void)
+{
+	size_t n = 1000000, at;
+	char *text = malloc(n + 16);
+	struct field_error err;
+
+	CHECK(text != NULL);
+	memset(text, ',', n);
+	text[n] = '\n';
+	CHECK(csv_to_rows(text, n + 1, &err) == NULL);
+	CHECK_STR(err.field, "line 1");
+	CHECK_STR(err.message, "line 1: more than 256 columns");
+	at = (size_t)snprintf(text, 16, "a,b\n");
+	memset(text + at, ',', n - at);
+	CHECK(csv_to_rows(text, n, &err) == NULL);
+	CHECK_STR(err.field, "line 2");
+	CHECK_STR(err.message, "line 2: more than 256 cells, the header has 2");
+	/* Under a header of 256 columns a row of 256 cells is read, one of 257 is not, also
+	 * when its last cell is the empty one after a final comma. */
+	at = 0;
+	for (int i = 0; i < CSV_MAX_COLUMNS; i++)
+		at += (size_t)snprintf(text + at, n - at, "%sc%d", i ? "," : "", i);
+	text[at++] = '\n';
+	memset(text + at, ',', 255);
+	text[at + 255] = '\n';
+	for (size_t len = at + 255; len <= at + 256; len++) { /* ending in a comma, a break */
+		json_t *rows = csv_to_rows(text, len, &err);
+
+		CHECK(rows != NULL && json_array_size(rows) == 1);
+		json_decref(rows);
+	}
+	memset(text + at, ',', 256);
+	text[at + 256] = '\n';
+	for (size_t len = at + 256; len <= at + 257; len++) {
+		CHECK(csv_to_rows(text, len, &err) == NULL);
+		CHECK_STR(err.message, "line 2: more than 256 cells, the header has 256");
+	}
+	free(text);
+}
+
 static const char loan_csv[] =
     "\xef\xbb\xbfloan_ref,borrower.uscc,borrower.name,borrower.county_code,"
     "borrower.industry_code,borrower.size,amount,issue_date,maturity_date,rate,"
@@ -365,6 +406,7 @@ int main(void)
 	RUN(test_lines_count_breaks_inside_quoted_fields);
 	RUN(test_error_field_is_the_line);
 	RUN(test_too_many_columns_are_refused);
+	RUN(test_a_record_stops_at_one_cell_past_the_limit);
 	RUN(test_csv_rows_and_equivalent_json_give_equal_canonical_loans);
 	RUN(test_csv_rows_break_the_same_rules_as_json);
 	return CHECK_SUMMARY();
