@@ -43,6 +43,7 @@ static _Thread_local uint64_t tl_failed_at;
 static _Thread_local bool tl_replica;         /* the current connection is to a read replica */
 static _Thread_local bool tl_late;            /* the last statement passed its deadline */
 static _Thread_local unsigned tl_deadline_ms; /* this thread's own deadline, 0: the default */
+static _Thread_local bool tl_connect_late;    /* the last connect gave up at its deadline */
 static _Thread_local bool tl_is_checker;
 static _Thread_local const char *tl_app_name; /* db_thread_name(); NULL: "finregd" */
 static _Thread_local bool tl_yields;   /* the warm-up: gives way to a request (db_pool_each) */
@@ -451,6 +452,7 @@ static PGconn *connect_bounded(const char *const *keys, const char *const *value
 	PGconn *c = PQconnectStartParams(keys, values, 1);
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
+	tl_connect_late = false;
 	if (c == NULL || PQstatus(c) == CONNECTION_BAD)
 		return c;
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
@@ -458,6 +460,7 @@ static PGconn *connect_bounded(const char *const *keys, const char *const *value
 
 		if (too_late(start) || log_monotonic_us() - start > CONNECT_MAX_US) {
 			PQfinish(c);
+			tl_connect_late = true;
 			return NULL;
 		}
 		if (poll(&p, 1, WAIT_SLICE_MS) != 0)
@@ -491,7 +494,9 @@ static PGconn *connect_now(enum db_rc *rc)
 		}
 		if (tl_failed_at == 0)
 			LOG_WARN("database connection failed: %s",
-				 c ? PQerrorMessage(c) : "out of memory");
+				 c                 ? PQerrorMessage(c)
+				 : tl_connect_late ? "no answer within the connect deadline"
+						   : "out of memory");
 		PQfinish(c);
 		if (!tl_is_checker)
 			metrics_db_connect_failure();
@@ -765,6 +770,14 @@ PGresult *db_run(PGconn *c, const char *name, int n, const char *const *params, 
 PGresult *db_run_sql(PGconn *c, const char *sql, enum db_rc *rc)
 {
 	return check_result(c, exec_bounded(c, sql, NULL, 0, NULL), sql, rc);
+}
+
+unsigned db_deadline_set(unsigned ms)
+{
+	unsigned before = tl_deadline_ms;
+
+	tl_deadline_ms = ms;
+	return before;
 }
 
 /* DB_OK when the schema is at least as new as this binary. */

@@ -57,6 +57,9 @@ PGresult *db_run(PGconn *c, const char *name, int n, const char *const *params, 
 
 /** Like db_run, for SQL text without parameters (BEGIN, COMMIT, migrations). */
 PGresult *db_run_sql(PGconn *c, const char *sql, enum db_rc *rc);
+/** Sets this thread's deadline for each connect and statement to @a ms (0: the statement
+ * timeout's, as before any call) and returns the one it replaces, to be set back. */
+unsigned db_deadline_set(unsigned ms);
 
 /** A unit of work inside a transaction. It must be safe to run again from the start:
  *  db_tx retries it after a serialization failure or a connection lost before COMMIT. */

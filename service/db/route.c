@@ -2,7 +2,7 @@
  * thread's own) has a second one beside it, to FINREG_READ_DATABASE_URL, swapped in for
  * the statements of a read scope while the replica is reachable and its replay lag is
  * within the bound. One thread at a time measures the lag, at most every CHECK_EVERY_US;
- * a replica that fails is left alone for DOWN_FOR_US. Also: whether the primary URL is a standby
+ * a replica that fails is left alone for a while (check_lag). Also: whether the primary URL is a standby
  * (read-only), and the gauges of connections busy and waiting. */
 #include "db/route_internal.h"
 
@@ -16,6 +16,9 @@
 #define CHECK_EVERY_US  500000u
 #define DOWN_FOR_US     1000000u
 #define SLOW_CONNECT_US 1000000u
+#define CHECK_DEADLINE_MS 1000u
+#define DOWN_DOUBLINGS    4u /* DOWN_FOR_US, doubled at most this often: 16 s */
+#define DOWN_MAX_US       ((uint64_t)DOWN_FOR_US << DOWN_DOUBLINGS)
 
 static const char *read_url = "";
 static unsigned max_lag_ms = 1000;
@@ -25,6 +28,7 @@ static atomic_bool replica_seen;        /* a check has succeeded at least once *
 static atomic_int_fast64_t lag_us = -1; /* last measured replay lag */
 static atomic_uint_fast64_t checked_at; /* monotonic µs of the last check */
 static atomic_uint_fast64_t down_until;
+static atomic_uint down_failures; /* checks failed in a row */
 static atomic_uint_fast64_t reads_replica, reads_primary, read_fallbacks, slow_waits;
 static atomic_bool read_only;
 static atomic_int_fast64_t busy, waiting;
@@ -81,20 +85,32 @@ static const char lag_sql[] =
     " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
     " ELSE (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1e6)::bigint END";
 
-/* Runs on the swapped-in replica connection. */
+/* Runs on the swapped-in replica connection, connecting if need be, within
+ * CHECK_DEADLINE_MS: a replica that accepts connections but never answers (stopped, or a
+ * proxy that stopped forwarding) holds the read that checks it that long, not forever,
+ * and is then left alone, as one that refuses, for DOWN_FOR_US, twice as long after each
+ * further failure up to DOWN_MAX_US. */
 static void check_lag(uint64_t now)
 {
 	enum db_rc rc;
+	unsigned deadline = db_deadline_set(CHECK_DEADLINE_MS);
 	PGconn *c = db_get_unprepared(&rc);
-	PGresult *r = c != NULL ? PQexecParams(c, lag_sql, 0, NULL, NULL, NULL, NULL, 0) : NULL;
+	PGresult *r = c != NULL ? db_run_sql(c, lag_sql, &rc) : NULL;
+	unsigned failures;
 	int64_t lag;
 
-	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+	db_deadline_set(deadline);
+	if (r == NULL || PQntuples(r) != 1) {
 		if (atomic_exchange(&replica_ok, false) || !atomic_load(&replica_seen))
 			LOG_WARN("read replica unusable, reads go to the primary: %s",
-				 c != NULL ? PQerrorMessage(c) : "cannot connect");
+				 c == NULL             ? "cannot connect"
+				 : *PQerrorMessage(c) ? PQerrorMessage(c)
+						      : "no answer within the check's deadline");
 		atomic_store(&replica_seen, true);
-		atomic_store(&down_until, now + DOWN_FOR_US);
+		failures = atomic_fetch_add(&down_failures, 1);
+		atomic_store(&down_until, now + (failures >= DOWN_DOUBLINGS
+							 ? DOWN_MAX_US
+							 : (uint64_t)DOWN_FOR_US << failures));
 		if (c != NULL)
 			db_disconnect();
 		PQclear(r);
@@ -102,6 +118,7 @@ static void check_lag(uint64_t now)
 	}
 	lag = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
+	atomic_store(&down_failures, 0);
 	atomic_store(&lag_us, lag);
 	atomic_store(&replica_seen, true);
 	bool ok = lag >= 0 && lag <= (int64_t)max_lag_ms * 1000;
