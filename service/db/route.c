@@ -2,8 +2,8 @@
  * thread's own) has a second one beside it, to FINREG_READ_DATABASE_URL, swapped in for
  * the statements of a read scope while the replica is reachable and its replay lag is
  * within the bound. One thread at a time measures the lag, at most every CHECK_EVERY_US;
- * a replica that fails is left alone for a while (check_lag). Also: whether the primary URL is a standby
- * (read-only), and the gauges of connections busy and waiting. */
+ * a replica that fails is left alone for a while (check_lag). Also: whether the primary URL is a
+ * standby (read-only), and the gauges of connections busy and waiting. */
 #include "db/route_internal.h"
 
 #include <pthread.h>
@@ -13,9 +13,9 @@
 
 #include "log.h"
 
-#define CHECK_EVERY_US  500000u
-#define DOWN_FOR_US     1000000u
-#define SLOW_CONNECT_US 1000000u
+#define CHECK_EVERY_US    500000u
+#define DOWN_FOR_US       1000000u
+#define SLOW_CONNECT_US   1000000u
 #define CHECK_DEADLINE_MS 1000u
 #define DOWN_DOUBLINGS    4u /* DOWN_FOR_US, doubled at most this often: 16 s */
 #define DOWN_MAX_US       ((uint64_t)DOWN_FOR_US << DOWN_DOUBLINGS)
@@ -103,14 +103,14 @@ static void check_lag(uint64_t now)
 	if (r == NULL || PQntuples(r) != 1) {
 		if (atomic_exchange(&replica_ok, false) || !atomic_load(&replica_seen))
 			LOG_WARN("read replica unusable, reads go to the primary: %s",
-				 c == NULL             ? "cannot connect"
+				 c == NULL            ? "cannot connect"
 				 : *PQerrorMessage(c) ? PQerrorMessage(c)
 						      : "no answer within the check's deadline");
 		atomic_store(&replica_seen, true);
 		failures = atomic_fetch_add(&down_failures, 1);
 		atomic_store(&down_until, now + (failures >= DOWN_DOUBLINGS
-							 ? DOWN_MAX_US
-							 : (uint64_t)DOWN_FOR_US << failures));
+						     ? DOWN_MAX_US
+						     : (uint64_t)DOWN_FOR_US << failures));
 		if (c != NULL)
 			db_disconnect();
 		PQclear(r);
