@@ -534,7 +534,10 @@ CREATE OR REPLACE FUNCTION watch_balance_on(p_bank text, p_uscc text, p_day date
 
 -- The withdrawal alerts of window (@p_start, @p_as_of] (domain.md "Loan withdrawal
 -- watch"), optionally for one bank, county or kind, at most @p_limit rows, from the
--- balance timeline (never a scan of loans), in one pass over the candidates:
+-- balance timeline (never a scan of loans), in one pass over the candidates. The flags
+-- referred and scf_member count the referrals and programs of bank @p_flags_bank only (a
+-- bank's own: another bank's are not its to see), every bank's when it is NULL (the
+-- regulator):
 --  * recalls: the loans paid off in the window at least 30 days before maturity
 --    (watch_payoffs: live, never renewed), one row each;
 --  * cut and cutoff candidates: the pairs with pending changes, and the pairs with a fall
@@ -550,8 +553,10 @@ CREATE OR REPLACE FUNCTION watch_balance_on(p_bank text, p_uscc text, p_day date
 -- balance of its last row before the window: one more probe), plus its pending changes
 -- (one pass over watch_balance_delta, grouped by pair). The flags are one hashed
 -- semi-join each.
+DROP FUNCTION IF EXISTS withdrawal_alerts(date, date, text, text, text, int);
 CREATE OR REPLACE FUNCTION withdrawal_alerts(p_start date, p_as_of date, p_bank text,
-                                             p_county text, p_kind text, p_limit int)
+                                             p_county text, p_kind text, p_limit int,
+                                             p_flags_bank text)
 RETURNS TABLE (kind text, bank_code text, uscc text, name text, county_code text,
                outstanding_before bigint, outstanding_as_of bigint, day date, loan_ref text,
                referred boolean, whitelisted boolean, scf_member boolean)
@@ -640,13 +645,18 @@ BEGIN
            END,
            x.loan_ref,
            x.uscc IN (SELECT r.uscc FROM referrals r
-                      WHERE r.status <> 'declined' AND r.referred_on <= p_as_of),
+                      WHERE r.status <> 'declined' AND r.referred_on <= p_as_of
+                        AND (p_flags_bank IS NULL OR r.bank_code = p_flags_bank)),
            x.uscc IN (SELECT e.uscc FROM whitelist_entries e
                       WHERE whitelist_status(e, p_as_of) = 'active'),
-           x.uscc IN (SELECT g.core_uscc FROM scf_programs g WHERE g.started_on <= p_as_of)
-           OR x.uscc IN (SELECT m.uscc FROM scf_members m
+           x.uscc IN (SELECT g.core_uscc FROM scf_programs g
+                      WHERE g.started_on <= p_as_of
+                        AND (p_flags_bank IS NULL OR g.bank_code = p_flags_bank))
+           OR x.uscc IN (SELECT m.uscc FROM scf_members m JOIN scf_programs g
+                                                            ON g.id = m.program_id
                          WHERE m.joined_on <= p_as_of
-                           AND (m.left_on IS NULL OR m.left_on > p_as_of))
+                           AND (m.left_on IS NULL OR m.left_on > p_as_of)
+                           AND (p_flags_bank IS NULL OR g.bank_code = p_flags_bank))
     FROM rows x
     WHERE x.alert IS NOT NULL AND (p_kind IS NULL OR x.alert = p_kind)
     ORDER BY x.bank_code, x.uscc, x.alert, x.loan_ref

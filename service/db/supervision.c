@@ -16,7 +16,7 @@ const struct db_stmt db_stmts_supervision[] = {
     {"withdrawal_alerts",
      "SELECT kind, bank_code, uscc, name, county_code, outstanding_before, outstanding_as_of,"
      " day::text, loan_ref, referred, whitelisted, scf_member"
-     " FROM withdrawal_alerts($1::date, $2::date, $3, $4, $5, $6::int)"},
+     " FROM withdrawal_alerts($1::date, $2::date, $3, $4, $5, $6::int, $7)"},
     {NULL, NULL},
 };
 
@@ -103,9 +103,10 @@ static void alert_row(void *cls, const PGresult *r, int i)
 enum db_rc db_withdrawal_alerts(const struct alert_filter *f, alert_row_fn fn, void *cls)
 {
 	char lim[16];
-	const char *params[] = {f->start, f->as_of, f->bank, f->county, f->kind, lim};
+	const char *params[] = {f->start, f->as_of, f->bank,      f->county,
+				f->kind,  lim,      f->flags_bank};
 	struct query q = {(void *)fn, cls};
 
 	snprintf(lim, sizeof lim, "%d", f->limit);
-	return db_rows("withdrawal_alerts", 6, params, alert_row, &q);
+	return db_rows("withdrawal_alerts", 7, params, alert_row, &q);
 }

@@ -40,6 +40,7 @@ typedef void (*alert_row_fn)(void *cls, const struct withdrawal_alert *a);
 struct alert_filter {
 	const char *start, *as_of; /* the window (start, as_of] */
 	const char *bank, *county, *kind;
+	const char *flags_bank; /* the referrals and programs the flags count: NULL, every bank's */
 	int limit;
 };
 

@@ -147,6 +147,9 @@ static bool alert_params(struct request *req, struct alert_filter *f, char start
 		return false;
 	if (strcmp(f->bank, "*") == 0)
 		f->bank = NULL;
+	/* A bank's flags count its own referrals and programs only (those of other banks are
+	 * not its to see, as in GET /v1/firms/{uscc}); the regulator's, every bank's. */
+	f->flags_bank = req->principal.kind == PK_REGULATOR ? NULL : req->principal.code;
 	*window = w != NULL ? strtol(w, &end, 10) : 90;
 	if ((w != NULL && (*w == '\0' || *end != '\0')) || !watch_window_start(day, *window, &s)) {
 		reply_error(req, ERR_INVALID_FIELD, NULL, "window_days",

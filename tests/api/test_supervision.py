@@ -5,6 +5,7 @@ supervision_world.py; every figure below is worked out by hand in the comments."
 import csv
 import io
 
+import finreg_data as fd
 import supervision_world as w
 from finreg_data import loan
 from supervision_world import A, B, C, D, FIRMS
@@ -251,6 +252,34 @@ def test_a_bank_sees_only_its_own_alerts():
     w.get('bank', WATCH, expect=403)
     w.get('bank', WATCH + '&bank=' + B, expect=403)
     w.get('guarantor', WATCH, expect=403)
+
+
+def test_a_banks_alert_flags_count_only_its_own_referrals_and_programs():
+    """Another bank's referral of the firm and its program with the firm as core are not a
+    bank's to see: its alert has no such flags, the regulator's (any bank's) has both."""
+    h = w.harness
+    x = h.new_principal()
+    bank, reg, other = h.client(x), h.client('regulator'), h.client('bank2')
+    firm = fd.firm(name='三明抽贷标记测试有限公司')
+    ref = h.unique('FLAG-')
+    assert bank.post('/v1/loans', json=fd.loan(
+        loan_ref=ref, borrower=firm, amount='500000.00', credit_line=None,
+        issue_date='2021-01-10', maturity_date='2022-01-09')).status == 201
+    assert bank.post('/v1/loans/%s/repayments' % h.quote(ref), json={
+        'repayment_ref': 'R1', 'date': '2021-03-01', 'amount': '500000.00'}).status == 201
+    assert reg.post('/v1/referrals', json=dict(
+        firm, bank_code='RCB-SM', requested_amount='100000.00', reason='测试',
+        referred_on='2021-02-01')).status == 201
+    assert other.post('/v1/scf/programs', json={
+        'name': h.unique('项目-'), 'core': firm, 'product': 'receivables',
+        'credit_limit': '1000000.00', 'started_on': '2021-01-01'}).status == 201
+    q = '/v1/alerts/withdrawals?as_of=2021-03-31&kind=recall&bank='
+    own = bank.get(q + 'self')
+    assert own.status == 200 and [(r['loan_ref'], r['flags']) for r in own.json()['rows']] \
+        == [(ref, [])], own.json()
+    seen = reg.get(q + x.code).json()['rows']
+    assert [(r['loan_ref'], r['flags']) for r in seen] == [(ref, ['referred', 'scf_member'])], \
+        seen
 
 
 def test_watch_timeline_equals_the_loans_every_day_renewals_included():

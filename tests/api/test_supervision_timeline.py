@@ -184,7 +184,7 @@ BEGIN;
 UPDATE loans SET amount_fen = 100000000 WHERE loan_ref = 'TA1';
 SELECT count(*) > 0 FROM watch_balance_delta;
 SELECT kind, bank_code, outstanding_before, outstanding_as_of, day
-FROM withdrawal_alerts('2022-04-01', '2022-06-30', NULL, NULL, 'cut', 100);
+FROM withdrawal_alerts('2022-04-01', '2022-06-30', NULL, NULL, 'cut', 100, NULL);
 """ + MISMATCHES + 'ROLLBACK;')
     assert out == [['t'], ['cut', A, '100000000', '40000000', '2022-06-30'],
                    ['cut', B, '100000000', '60000000', '2022-06-30'], ['0']], out
