@@ -257,10 +257,12 @@ BEGIN
             'this guarantor'::text, NULL::jsonb;
         RETURN;
     END IF;
-    -- Posts on one loan and corrections of it take turns (loan_correct takes this too);
-    -- the loan is read again under the lock.
+    -- Posts on one loan and corrections of it take turns, in the order loan_correct takes
+    -- the same two locks: the loan row (which the guarantee's foreign key would lock at its
+    -- insert anyway), then the advisory lock (taken the other way round, a post and a
+    -- correction lowering the amount deadlocked). The loan is read again under them.
+    SELECT * INTO l FROM loans x WHERE x.id = l.id FOR KEY SHARE;
     PERFORM pg_advisory_xact_lock(hashtextextended('guarantee-loan:' || l.id, 0));
-    SELECT * INTO l FROM loans x WHERE x.id = l.id;
     v_others := guarantee_peak_on_loan(l.id, p_start, p_end);
     RETURN QUERY SELECT 'rejected', 'invalid_field', c.f, c.m, NULL::jsonb
     FROM (VALUES

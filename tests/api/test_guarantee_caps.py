@@ -3,6 +3,10 @@ L050), the leverage figure counts each loan at most once, and a disabled princip
 refused wherever SQL checks a principal code (L013 in ingest and correction, the guarantor's
 figures, the bank of a guaranteed loan)."""
 
+import subprocess
+import threading
+import time
+
 import finreg_data as fd
 import harness
 from test_guarantees import (expect_error, guarantee, guaranteed_loan, leverage, new_guarantor,
@@ -120,3 +124,37 @@ def test_a_correction_may_not_lower_the_amount_below_the_guarantees():
     assert r.status == 422 and r.json()['error']['rule'] == 'L050', r
     assert harness.psql("SELECT amount_fen FROM loans WHERE loan_ref = '%s'"
                         % loan['loan_ref']) == [['400000000']]
+
+
+def test_a_guarantee_waits_for_a_correction_holding_the_loan_instead_of_deadlocking():
+    """loan_correct locks the loan row, then (lowering the amount) the loan's guarantee
+    lock; a guarantee post takes the same two in the same order, so it waits instead of
+    deadlocking (it took the guarantee lock first, then met the row lock at its insert)."""
+    bank, reg = harness.client('bank'), harness.client('regulator')
+    _, g = new_guarantor(reg)
+    loan = guaranteed_loan(bank, amount='5000000.00', issue_date='2019-02-20')
+    where = "bank_code = '%s' AND loan_ref = '%s'" % (loan['bank_code'], loan['loan_ref'])
+    deadlocks = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+    before = harness.psql(deadlocks)
+    session = subprocess.Popen([harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
+                                harness.cluster().url], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answers = []
+    try:
+        session.stdin.write(f"BEGIN;\nSELECT id FROM loans WHERE {where} FOR UPDATE;\n")
+        session.stdin.flush()
+        time.sleep(0.3)
+        poster = threading.Thread(target=lambda: answers.append(g.post(
+            '/v1/guarantees', json=guarantee(loan, amount='1000000.00'))))
+        poster.start()
+        time.sleep(0.5)   # the post is waiting now, on whichever lock it takes first
+        out, err = session.communicate(
+            "SELECT pg_advisory_xact_lock(hashtextextended('guarantee-loan:' || id, 0))"
+            f" FROM loans WHERE {where};\nCOMMIT;\n", timeout=30)
+        poster.join(30)
+    finally:
+        if session.poll() is None:
+            session.kill()
+    assert session.returncode == 0 and 'deadlock' not in err, err
+    assert [a.status for a in answers] == [201], answers
+    assert harness.psql(deadlocks) == before
