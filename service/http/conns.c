@@ -165,6 +165,22 @@ void conns_request_started(struct conn_slot *s)
 	pthread_mutex_unlock(&lock);
 }
 
+void conns_body_started(struct conn_slot *s, size_t len)
+{
+	if (s == NULL || deadline_us == 0)
+		return;
+	pthread_mutex_lock(&lock);
+	s->since_us = log_monotonic_us();
+	s->within_us = deadline_us + (uint64_t)len * 1000000u / CONNS_BODY_MIN_RATE;
+	s->awaiting = true;
+	pthread_mutex_unlock(&lock);
+}
+
+void conns_body_done(struct conn_slot *s)
+{
+	conns_request_started(s);
+}
+
 void conns_request_done(struct conn_slot *s)
 {
 	if (s == NULL)
@@ -217,10 +233,12 @@ static void watch(void)
 	pthread_mutex_unlock(&lock);
 	if (n > 0) {
 		atomic_fetch_add(&dropped, n);
-		LOG_WARN("dropped %u connections whose request headers did not arrive in time "
-			 "(%llu s after the accept, %llu s after an answer)",
+		LOG_WARN("dropped %u connections whose request headers or body did not arrive in "
+			 "time (headers %llu s after the accept, %llu s after an answer; a body "
+			 "%llu s plus 1 s per %u KiB)",
 			 n, (unsigned long long)(deadline_us / 1000000u),
-			 (unsigned long long)(keep_alive_us / 1000000u));
+			 (unsigned long long)(keep_alive_us / 1000000u),
+			 (unsigned long long)(deadline_us / 1000000u), CONNS_BODY_MIN_RATE / 1024u);
 	}
 }
 

@@ -4,11 +4,15 @@
  * within the header deadline of the accept (a TLS handshake never finished, or headers
  * sent a byte at a time), each later request's within the keep-alive time of the previous
  * answer (so a byte a second, which keeps libmicrohttpd's inactivity timeout from firing,
- * cannot hold a connection after its first request either). */
+ * cannot hold a connection after its first request either). A request body is due, in
+ * full, within the header deadline plus its length at CONNS_BODY_MIN_RATE bytes a second:
+ * one sent a byte at a time would otherwise hold its share of the body budget for as long
+ * as the inactivity timeout kept being reset. */
 #ifndef FINREG_HTTP_CONNS_H
 #define FINREG_HTTP_CONNS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -21,8 +25,9 @@ struct conn_slot {
 	unsigned char addr[16]; /* the client's IPv4 or IPv6 address */
 	unsigned addr_len;
 	uint64_t since_us;  /* log_monotonic_us() at accept, or at the last answer */
-	uint64_t within_us; /* the next request's headers are due this long after since_us */
-	bool awaiting;      /* waiting for a request's headers (the watchdog's business) */
+	uint64_t within_us; /* the next request's headers (or the body) are due this long after
+			       since_us */
+	bool awaiting;      /* waiting for a request's headers or body (the watchdog's business) */
 	bool dropped;       /* the watchdog shut it down */
 	struct conn_slot *prev, *next;
 };
@@ -53,6 +58,16 @@ void conns_request_started(struct conn_slot *slot);
 /** A request has been answered: the next one's headers are due within the keep-alive
  *  time. */
 void conns_request_done(struct conn_slot *slot);
+
+/** The slowest average rate a body may arrive at, after the header deadline's grace. */
+#define CONNS_BODY_MIN_RATE (64u * 1024u)
+
+/** A body of @a len bytes (at most) is on its way on @a slot: due within the header
+ *  deadline plus len / CONNS_BODY_MIN_RATE seconds from now. */
+void conns_body_started(struct conn_slot *slot, size_t len);
+
+/** The body on @a slot has arrived in full. */
+void conns_body_done(struct conn_slot *slot);
 
 /** Connections open now, and connections the watchdog dropped since the start. */
 unsigned conns_open_count(void);

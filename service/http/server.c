@@ -17,6 +17,7 @@
 #include <netdb.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -128,6 +129,8 @@ static struct request *request_new(struct MHD_Connection *conn, const char *url,
 	return req;
 }
 
+static void body_release(struct request *req, size_t n);
+
 static void request_free(struct request *req)
 {
 	for (unsigned i = 0; i < req->n_params; i++)
@@ -140,7 +143,7 @@ static void request_free(struct request *req)
 	if (req->response != NULL)
 		MHD_destroy_response(req->response);
 	free((char *)req->path);
-	atomic_fetch_sub(&body_bytes_held, req->body_reserved);
+	body_release(req, req->body_reserved);
 	free(req);
 	atomic_fetch_sub(&in_flight, 1);
 }
@@ -197,8 +200,71 @@ static struct tls_peer *peer_of(struct request *req)
 	return slot != NULL ? &slot->peer : NULL;
 }
 
+/* The bytes of the body budget each principal's bodies in flight hold (an entry per
+ * principal holding any): one principal may hold at most a quarter of the budget (or one
+ * largest body, if that is more), so its bodies, however slow or many, leave the others
+ * room. */
+struct principal_hold {
+	int64_t principal; /* its id; 0 before authentication */
+	size_t held;
+};
+
+static size_t principal_share(void)
+{
+	size_t quarter = config->max_body_total / 4;
+
+	return quarter > config->max_body + 1 ? quarter : config->max_body + 1;
+}
+
+static pthread_mutex_t holds_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct principal_hold *holds;
+static size_t n_holds, holds_cap;
+
+/* Adds @a delta (negative: gives back) to what @a principal holds, under holds_lock;
+ * false, with nothing changed, when that would pass its share or memory runs out. */
+static bool principal_hold_add(int64_t principal, ptrdiff_t delta)
+{
+	size_t i;
+	bool ok = true;
+
+	pthread_mutex_lock(&holds_lock);
+	for (i = 0; i < n_holds && holds[i].principal != principal; i++)
+		;
+	if (i == n_holds) {
+		if (delta <= 0)
+			goto out;
+		if (n_holds == holds_cap) {
+			size_t cap = holds_cap ? holds_cap * 2 : 16;
+			struct principal_hold *grown = realloc(holds, cap * sizeof *grown);
+
+			if (grown == NULL) {
+				ok = false;
+				goto out;
+			}
+			holds = grown;
+			holds_cap = cap;
+		}
+		holds[n_holds++] = (struct principal_hold){principal, 0};
+	}
+	if (delta > 0 && holds[i].held + (size_t)delta > principal_share()) {
+		ok = false;
+		goto out;
+	}
+	holds[i].held += (size_t)delta;
+	if (holds[i].held == 0)
+		holds[i] = holds[--n_holds];
+out:
+	pthread_mutex_unlock(&holds_lock);
+	return ok;
+}
+
+static int64_t holder_of(const struct request *req)
+{
+	return req->authenticated ? req->principal.id : 0;
+}
+
 /* Takes @a n more bytes of the process-wide body budget for @a req; false when that
- * would pass --max-body-total. */
+ * would pass --max-body-total, or the share of it one principal may hold. */
 static bool body_reserve(struct request *req, size_t n)
 {
 	size_t held = atomic_fetch_add(&body_bytes_held, n);
@@ -207,8 +273,22 @@ static bool body_reserve(struct request *req, size_t n)
 		atomic_fetch_sub(&body_bytes_held, n);
 		return false;
 	}
+	if (!principal_hold_add(holder_of(req), (ptrdiff_t)n)) {
+		atomic_fetch_sub(&body_bytes_held, n);
+		return false;
+	}
 	req->body_reserved += n;
 	return true;
+}
+
+/* Gives back @a n bytes @a req holds of the budget. */
+static void body_release(struct request *req, size_t n)
+{
+	if (n == 0)
+		return;
+	atomic_fetch_sub(&body_bytes_held, n);
+	principal_hold_add(holder_of(req), -(ptrdiff_t)n);
+	req->body_reserved -= n;
 }
 
 /* Reserves and allocates @a cap bytes for the body (the declared length and its NUL, or
@@ -220,8 +300,7 @@ static bool body_grow(struct request *req, size_t cap)
 	if (!body_reserve(req, more))
 		return false;
 	if (!buf_reserve(&req->body, cap - 1 - req->body.len)) {
-		atomic_fetch_sub(&body_bytes_held, more);
-		req->body_reserved -= more;
+		body_release(req, more);
 		return false;
 	}
 	return true;
@@ -607,9 +686,19 @@ static enum MHD_Result headers_done(struct request *req)
 	return req->response != NULL && has_body(req) ? queue(req) : MHD_YES;
 }
 
+/* The length the body announces, or the most a chunked one may have. */
+static size_t body_expected(struct request *req)
+{
+	const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	unsigned long long n = cl != NULL ? strtoull(cl, NULL, 10) : 0;
+
+	return n > 0 && n <= config->max_body ? (size_t)n : config->max_body;
+}
+
 /* The final call: the body is complete (or there was none). */
 static enum MHD_Result body_done(struct request *req)
 {
+	conns_body_done(slot_of(req->conn));
 	if (req->queued || req->response != NULL || !body_acceptable(req))
 		return queue(req);
 	run_handler(req);
@@ -634,6 +723,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 		}
 		*con_cls = req;
 		begin(req);
+		if (req->response == NULL && has_body(req))
+			conns_body_started(slot_of(conn), body_expected(req));
 		return headers_done(req);
 	}
 	if (*upload_data_size > 0) {

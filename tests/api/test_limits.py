@@ -139,8 +139,8 @@ def test_bodies_in_flight_share_a_budget_beyond_which_503_with_retry_after():
     try:
         head = (f'POST /v1/loans/batch HTTP/1.1\r\nHost: localhost\r\n'
                 f'Content-Type: application/json\r\nContent-Length: {BODY}\r\n\r\n').encode()
-        for _ in range(2):      # two slow uploads of 8 MiB each hold 16 MiB of the 20
-            t = _tls(s)
+        for who in ('bank', 'bank2'):   # two slow uploads of 8 MiB hold 16 MiB of the 20
+            t = _tls(s, who)                # (two principals: each may hold 8 MiB)
             t.sendall(head + b'{"loans":[')
             held.append(t)
         time.sleep(0.5)
@@ -169,6 +169,71 @@ def test_bodies_in_flight_share_a_budget_beyond_which_503_with_retry_after():
     finally:
         for t in held:
             t.close()
+        s.stop()
+
+
+def _wait_pool_idle(s):
+    """Waits until no pooled database connection is busy or waited for (the principal
+    lookups of callers the cache does not know yet are done)."""
+    deadline = time.monotonic() + 10
+    while not re.search(r'^finreg_db_pool_busy 0\n(.*\n)*finreg_db_pool_waiting 0$',
+                        harness.client(None, server=s).get('/metrics').text, re.M):
+        assert time.monotonic() < deadline, 'the pooled connections never went idle'
+        time.sleep(0.05)
+
+
+def test_one_principal_holds_at_most_a_quarter_of_the_body_budget():
+    # 12 MiB in all: a principal may hold 8 MiB (a quarter, or one largest body if more).
+    s = harness.Server(threads=2, env={'FINREG_MAX_BODY_TOTAL': 12 * MIB})
+    size = 4 * MIB
+    head = (f'POST /v1/loans/batch HTTP/1.1\r\nHost: localhost\r\n'
+            f'Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n').encode()
+    held = []
+    try:
+        for _ in range(2):      # one bank's two slow uploads hold its 8 MiB
+            t = _tls(s)
+            t.sendall(head + b'{"loans":[')
+            held.append(t)
+        time.sleep(0.5)
+        _wait_pool_idle(s)
+        t = _tls(s)             # its third: past its share (the budget has 4 MiB left)
+        t.sendall(head)
+        answer = _read_response(t)
+        t.close()
+        assert answer.startswith(b'HTTP/1.1 503'), answer[:300]
+        # Another bank's body of the same size still has room.
+        body = b'{"loans":[' + b' ' * (size - 12) + b']}'
+        r = s.client('bank2', timeout=60).post('/v1/loans/batch', body=body,
+                                               content_type='application/json')
+        assert r.status == 422, r
+    finally:
+        for t in held:
+            t.close()
+        s.stop()
+
+
+def test_a_body_sent_a_byte_at_a_time_is_dropped_at_its_deadline():
+    # Header deadline 2 s: a 64 KiB body is due 2 s + 1 s (64 KiB a second) after its headers.
+    s = harness.Server(threads=2, env={'FINREG_HEADER_TIMEOUT': 2})
+    t = _tls(s)
+    try:
+        t.sendall(b'POST /v1/loans/batch HTTP/1.1\r\nHost: localhost\r\n'
+                  b'Content-Type: application/json\r\nContent-Length: 65536\r\n\r\n')
+        start = time.monotonic()
+        closed = False
+        while not closed and time.monotonic() - start < 10:
+            try:
+                t.sendall(b' ')
+            except OSError:
+                break
+            closed = _closed_by_peer(t, 0.3)
+        took = time.monotonic() - start
+        assert took < 6, f'a body trickling a byte every 0.3 s was kept {took:.1f} s'
+        assert took > 2.5, took
+        assert 'did not arrive in time' in s.log_tail(), s.log_tail()
+        assert s.client('bank').get('/healthz').status == 200
+    finally:
+        t.close()
         s.stop()
 
 
