@@ -147,11 +147,7 @@ def test_bodies_in_flight_share_a_budget_beyond_which_503_with_retry_after():
         # A caller the principal cache does not know yet is looked up on a pooled database
         # connection (a fresh one connects first): wait until the held uploads' lookups are
         # done.
-        deadline = time.monotonic() + 10
-        while not re.search(r'^finreg_db_pool_busy 0\n(.*\n)*finreg_db_pool_waiting 0$',
-                            harness.client(None, server=s).get('/metrics').text, re.M):
-            assert time.monotonic() < deadline, 'the pooled connections never went idle'
-            time.sleep(0.05)
+        _wait_pool_idle(s)
         t = _tls(s)
         t.sendall(head)
         answer = _read_response(t)
