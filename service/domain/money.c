@@ -114,6 +114,18 @@ bool fen_add(int64_t a, int64_t b, int64_t *out)
 	return true;
 }
 
+bool fen_add_all(int64_t *acc, const int64_t *v, int n)
+{
+	int64_t r;
+
+	for (int k = 0; k < n; k++)
+		if (__builtin_add_overflow(acc[k], v[k], &r))
+			return false;
+	for (int k = 0; k < n; k++)
+		acc[k] += v[k];
+	return true;
+}
+
 bool fen_sub(int64_t a, int64_t b, int64_t *out)
 {
 	int64_t r;

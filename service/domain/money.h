@@ -30,6 +30,9 @@ void money_format(int64_t fen, char out[MONEY_BUF]);
 /* *out = a + b; false (and *out untouched) when the sum overflows int64_t. */
 __attribute__((warn_unused_result)) bool fen_add(int64_t a, int64_t b, int64_t *out);
 
+/* acc[k] += v[k] for k < n; false (and acc untouched) when any of the sums overflows. */
+__attribute__((warn_unused_result)) bool fen_add_all(int64_t *acc, const int64_t *v, int n);
+
 /* *out = a - b; false (and *out untouched) when the result overflows. */
 __attribute__((warn_unused_result)) bool fen_sub(int64_t a, int64_t b, int64_t *out);
 

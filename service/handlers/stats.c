@@ -14,6 +14,7 @@
 #include "domain/names.h"
 #include "handlers/common.h"
 #include "handlers/formats.h"
+#include "log.h"
 #include "handlers/handlers.h"
 #include "handlers/supervision.h"
 #include "http/reply.h"
@@ -105,8 +106,19 @@ struct groups {
 	struct group *g;
 	size_t n;
 	const char *by;
-	bool overflow;
+	bool overflow;     /* more than MAX_GROUPS groups */
+	bool sum_overflow; /* a sum passed the range of int64_t fen (reply_sum_overflow) */
 };
+
+/* A sum of figures passed what 64-bit fen hold (±92,233,720,368,547,758.07 yuan): amounts
+ * no real loans add up to. 500 rather than a wrapped, negative figure. */
+static void reply_sum_overflow(struct request *req)
+{
+	LOG_WARN("statistics: a sum passed the range of 64-bit fen (%s)", req->path);
+	reply_error(req, ERR_INTERNAL, NULL, NULL,
+		    "a sum of these figures passes the range of 64-bit fen; the loans stored "
+		    "hold amounts that no real loans add up to");
+}
 
 static int group_cmp(const void *a, const void *b)
 {
@@ -136,8 +148,8 @@ static void add_row(void *cls, const char *period, const char *key, const int64_
 		snprintf(gs->g[i].key, sizeof gs->g[i].key, "%s", name);
 		gs->n++;
 	}
-	for (int k = 0; k < NL_SUMS; k++)
-		gs->g[i].sums[k] += sums[k];
+	if (!fen_add_all(gs->g[i].sums, sums, NL_SUMS))
+		gs->sum_overflow = true;
 }
 
 static json_t *flag_json(const int64_t s[NL_SUMS], int n_idx)
@@ -205,7 +217,7 @@ void stats_new_loans(struct request *req)
 {
 	const char *from, *to, *by = req_query(req, "group_by"),
 			       *mfg = req_query(req, "manufacturing");
-	struct groups gs = {calloc(MAX_GROUPS, sizeof(struct group)), 0, NULL, false};
+	struct groups gs = {calloc(MAX_GROUPS, sizeof(struct group)), 0, NULL, false, false};
 	int64_t total[NL_SUMS] = {0};
 	int32_t dfrom, dto;
 	int manufacturing = -1;
@@ -247,6 +259,12 @@ void stats_new_loans(struct request *req)
 		reply_db_error(req, rc == DB_OK ? DB_ERROR : rc);
 		goto out;
 	}
+	for (size_t i = 0; i < gs.n && !gs.sum_overflow; i++)
+		gs.sum_overflow = !fen_add_all(total, gs.g[i].sums, NL_SUMS);
+	if (gs.sum_overflow) {
+		reply_sum_overflow(req);
+		goto out;
+	}
 	if (dim == 'b' && (names = bank_names(req)) == NULL)
 		goto out;
 	qsort(gs.g, gs.n, sizeof *gs.g, group_cmp);
@@ -257,8 +275,6 @@ void stats_new_loans(struct request *req)
 		json_object_set_new(row, "group", json_string(gs.g[i].key));
 		json_object_set_new(row, "group_name", group_name(by, gs.g[i].key, names));
 		json_array_append_new(rows, row);
-		for (int k = 0; k < NL_SUMS; k++)
-			total[k] += gs.g[i].sums[k];
 	}
 	reply_answer(req, fmt,
 		     json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "from", from, "to", to,
@@ -336,6 +352,7 @@ struct growth {
 	char bank[64];
 	int64_t cur[2][3];
 	bool have;
+	bool sum_overflow; /* a sum passed the range of int64_t fen */
 };
 
 static json_t *growth_figures(const int64_t v[3])
@@ -381,15 +398,14 @@ static void growth_add(void *cls, const char *bank, bool manufacturing, int64_t 
 		growth_flush(g);
 	snprintf(g->bank, sizeof g->bank, "%s", bank);
 	g->have = true;
-	for (int k = 0; k < 3; k++) {
-		g->cur[manufacturing][k] += v[k];
-		g->total[manufacturing][k] += v[k];
-	}
+	if (!fen_add_all(g->cur[manufacturing], v, 3) ||
+	    !fen_add_all(g->total[manufacturing], v, 3))
+		g->sum_overflow = true;
 }
 
 void stats_lending_growth(struct request *req)
 {
-	struct growth g = {json_array(), {{0}}, "", {{0}}, false};
+	struct growth g = {json_array(), {{0}}, "", {{0}}, false, false};
 	char as_of[DATE_BUF];
 	int year;
 	bool ok;
@@ -404,6 +420,10 @@ void stats_lending_growth(struct request *req)
 	rc = db_stats_lending_growth(year, as_of, bank, growth_add, &g);
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
+		goto fail;
+	}
+	if (g.sum_overflow) {
+		reply_sum_overflow(req);
 		goto fail;
 	}
 	if ((names = bank_names(req)) == NULL)

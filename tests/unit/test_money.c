@@ -170,6 +170,19 @@ static void test_fen_add_sums_and_detects_overflow(void)
 	CHECK(r == 7);
 }
 
+static void test_fen_add_all_adds_every_sum_or_none(void)
+{
+	int64_t acc[3] = {1, 2, INT64_MAX - 5}, v[3] = {10, -20, 5};
+
+	CHECK(fen_add_all(acc, v, 3));
+	CHECK(acc[0] == 11 && acc[1] == -18 && acc[2] == INT64_MAX);
+	CHECK(!fen_add_all(acc, v, 3)); /* the third overflows: the first two stay too */
+	CHECK(acc[0] == 11 && acc[1] == -18 && acc[2] == INT64_MAX);
+	v[2] = INT64_MIN;
+	CHECK(fen_add_all(acc, v, 3) && acc[2] == -1);
+	CHECK(fen_add_all(acc, v, 0) && acc[0] == 21);
+}
+
 static void test_fen_sub_subtracts_and_detects_overflow(void)
 {
 	int64_t r = 7;
@@ -415,6 +428,7 @@ int main(void)
 	RUN(test_money_format_handles_int64_extremes);
 	RUN(test_money_round_trips_through_format_and_parse);
 	RUN(test_fen_add_sums_and_detects_overflow);
+	RUN(test_fen_add_all_adds_every_sum_or_none);
 	RUN(test_fen_sub_subtracts_and_detects_overflow);
 	RUN(test_fen_add_holds_9223_maximal_amounts_and_refuses_the_next);
 	RUN(test_rate_parse_pads_short_decimals);
