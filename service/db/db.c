@@ -540,7 +540,9 @@ PGconn *db_connect_fresh(const char *application_name, enum db_rc *rc)
 		*rc = DB_UNAVAILABLE;
 		return NULL;
 	}
-	PQsetnonblocking(c, 0); /* its owner uses the blocking API, bounded by keepalives */
+	/* Left non-blocking: its owner waits through db_run_sql() or db_wait_ready(), each
+	 * wait bounded as a pooled connection's are (keepalives do not notice a server that
+	 * is stopped but whose kernel still answers). */
 	*rc = DB_OK;
 	return c;
 }
@@ -770,6 +772,11 @@ PGresult *db_run(PGconn *c, const char *name, int n, const char *const *params, 
 PGresult *db_run_sql(PGconn *c, const char *sql, enum db_rc *rc)
 {
 	return check_result(c, exec_bounded(c, sql, NULL, 0, NULL), sql, rc);
+}
+
+bool db_wait_ready(PGconn *c)
+{
+	return wait_ready(c, log_monotonic_us());
 }
 
 unsigned db_deadline_set(unsigned ms)

@@ -57,6 +57,10 @@ PGresult *db_run(PGconn *c, const char *name, int n, const char *const *params, 
 
 /** Like db_run, for SQL text without parameters (BEGIN, COMMIT, migrations). */
 PGresult *db_run_sql(PGconn *c, const char *sql, enum db_rc *rc);
+/** Sends what is pending on @a c and waits until a result can be taken without blocking;
+ *  false when this thread's deadline (the statement timeout's, by default) passed first. */
+bool db_wait_ready(PGconn *c);
+
 /** Sets this thread's deadline for each connect and statement to @a ms (0: the statement
  * timeout's, as before any call) and returns the one it replaces, to be set back. */
 unsigned db_deadline_set(unsigned ms);

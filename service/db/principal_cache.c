@@ -156,9 +156,9 @@ static bool wait_readable(int fd, int ms)
  * whose notifications never reach it. */
 static bool in_recovery(PGconn *c)
 {
-	PGresult *r = PQexec(c, "SELECT pg_is_in_recovery()");
-	bool yes = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-		   strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	enum db_rc rc;
+	PGresult *r = db_run_sql(c, "SELECT pg_is_in_recovery()", &rc);
+	bool yes = r != NULL && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 
 	PQclear(r);
 	return yes;
@@ -167,11 +167,10 @@ static bool in_recovery(PGconn *c)
 /* Listens until the connection breaks or the cache is stopped. */
 static void listen_on(PGconn *c)
 {
-	PGresult *r;
-	bool ok;
+	enum db_rc rc;
+	PGresult *r = db_run_sql(c, "LISTEN finreg_principals", &rc);
+	bool ok = r != NULL;
 
-	r = PQexec(c, "LISTEN finreg_principals");
-	ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
 	if (!ok) {
 		LOG_WARN("principal cache: LISTEN failed: %s", PQerrorMessage(c));

@@ -1,4 +1,5 @@
-/* Implementation of db/stream.h with PQsendQueryParams and PQsetSingleRowMode. */
+/* Implementation of db/stream.h with PQsendQueryParams and PQsetSingleRowMode, on a
+ * non-blocking connection: each row is waited for within the statement deadline. */
 #include "db/stream.h"
 
 #include <stdlib.h>
@@ -57,6 +58,12 @@ int db_stream_next(struct db_stream *s, const char *const **values, int *ncols)
 	s->row = NULL;
 	if (s->done)
 		return 0;
+	if (!db_wait_ready(s->conn)) { /* a database that stopped answering mid-stream */
+		LOG_WARN("stream query: no row within the statement deadline");
+		s->failure = DB_UNAVAILABLE;
+		s->done = true;
+		return -1;
+	}
 	r = PQgetResult(s->conn);
 	if (r == NULL || PQresultStatus(r) == PGRES_TUPLES_OK) {
 		PQclear(r);
