@@ -29,7 +29,7 @@ LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_regulator boolean := EXISTS (SELECT 1 FROM principals p
                                    WHERE p.code = p_actor AND p.kind = 'regulator');
-    v_refused boolean; -- a differing report of data the regulator set (not applied)
+    v_refused text[]; -- firms whose data the regulator set, reported otherwise (probe)
 BEGIN
     WITH input AS (
         SELECT DISTINCT ON (i.uscc) i.uscc, i.name, i.county_code, i.industry_code, i.size
@@ -54,7 +54,7 @@ BEGIN
         ON CONFLICT (uscc) DO UPDATE
             SET name = EXCLUDED.name, county_code = EXCLUDED.county_code,
                 industry_code = EXCLUDED.industry_code, size = EXCLUDED.size,
-                updated_at = now(), updated_by = EXCLUDED.updated_by,
+                updated_at = clock_timestamp(), updated_by = EXCLUDED.updated_by,
                 regulator_set = t.regulator_set OR EXCLUDED.regulator_set,
                 source = EXCLUDED.source
             WHERE (EXCLUDED.regulator_set OR NOT t.regulator_set)
@@ -62,18 +62,22 @@ BEGIN
                    IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.county_code,
                                      EXCLUDED.industry_code, EXCLUDED.size)
                    OR EXCLUDED.regulator_set > t.regulator_set))
-    SELECT coalesce(bool_or(p.stored AND p.regulator_set AND NOT p.same), false)
-           AND NOT v_regulator
+    SELECT array_agg(p.uscc) FILTER (WHERE p.stored AND p.regulator_set AND NOT p.same)
     INTO v_refused
-    FROM probed p;
-    -- The refused reports, each once per bank and content (rare: a statement of its own,
-    -- so that the common call starts no plan that writes firm_history).
-    IF v_refused THEN
-        INSERT INTO firm_history (uscc, name, county_code, industry_code, size, changed_by,
-                                  source, applied)
-        SELECT i.uscc, i.name, i.county_code, i.industry_code, i.size, p_actor, p_source, false
+    FROM probed p
+    WHERE NOT v_regulator;
+    -- The refused reports, each once per bank and content: of the firms the probe found
+    -- set by the regulator (as one statement did before), against the row as it is now
+    -- (rare: a statement of its own, so that the common call starts no plan that writes
+    -- firm_history).
+    IF v_refused IS NOT NULL THEN
+        INSERT INTO firm_history (uscc, name, county_code, industry_code, size, changed_at,
+                                  changed_by, source, applied)
+        SELECT i.uscc, i.name, i.county_code, i.industry_code, i.size, clock_timestamp(),
+               p_actor, p_source, false
         FROM (SELECT DISTINCT ON (x.uscc) x.uscc, x.name, x.county_code, x.industry_code, x.size
               FROM unnest(p_items) x
+              WHERE x.uscc = ANY (v_refused)
               ORDER BY x.uscc, x.idx DESC) i
         JOIN firms f ON f.uscc = i.uscc
         WHERE f.regulator_set
@@ -105,7 +109,9 @@ CREATE OR REPLACE TRIGGER firms_keep_replaced BEFORE UPDATE ON firms
 
 -- Every version of every firm's reference data, and the reports not applied: firm_history
 -- and, for a firm whose row holds its current version alone (source set), that row. In
--- order: changed_at, then id (NULL, the current version, last).
+-- order: changed_at, then id (NULL, the current version, last). A change sets updated_at
+-- to clock_timestamp(), the time it took the row's lock, not its transaction's start: two
+-- reports of one firm that overlap are then in the order they changed it.
 CREATE OR REPLACE VIEW firm_versions AS
     SELECT h.uscc, h.name, h.county_code, h.industry_code, h.size, h.changed_at, h.changed_by,
            h.source, h.applied, h.id
