@@ -553,7 +553,6 @@ CREATE OR REPLACE FUNCTION watch_balance_on(p_bank text, p_uscc text, p_day date
 -- balance of its last row before the window: one more probe), plus its pending changes
 -- (one pass over watch_balance_delta, grouped by pair). The flags are one hashed
 -- semi-join each.
-DROP FUNCTION IF EXISTS withdrawal_alerts(date, date, text, text, text, int);
 CREATE OR REPLACE FUNCTION withdrawal_alerts(p_start date, p_as_of date, p_bank text,
                                              p_county text, p_kind text, p_limit int,
                                              p_flags_bank text)
@@ -662,3 +661,15 @@ BEGIN
     ORDER BY x.bank_code, x.uscc, x.alert, x.loan_ref
     LIMIT p_limit;
 END $$;
+
+-- The call of builds before the flags were scoped (six arguments), kept while one of them
+-- may still run (a rolling upgrade; remove once none does): the flags count the
+-- referrals and programs of the bank asked for, every bank's when none is.
+CREATE OR REPLACE FUNCTION withdrawal_alerts(p_start date, p_as_of date, p_bank text,
+                                             p_county text, p_kind text, p_limit int)
+RETURNS TABLE (kind text, bank_code text, uscc text, name text, county_code text,
+               outstanding_before bigint, outstanding_as_of bigint, day date, loan_ref text,
+               referred boolean, whitelisted boolean, scf_member boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM withdrawal_alerts(p_start, p_as_of, p_bank, p_county, p_kind, p_limit, p_bank)
+$$;

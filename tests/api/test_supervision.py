@@ -280,6 +280,11 @@ def test_a_banks_alert_flags_count_only_its_own_referrals_and_programs():
     seen = reg.get(q + x.code).json()['rows']
     assert [(r['loan_ref'], r['flags']) for r in seen] == [(ref, ['referred', 'scf_member'])], \
         seen
+    # The six-argument call of the builds before (kept for a rolling upgrade) scopes the
+    # flags to the bank it asks for.
+    assert h.psql("SELECT loan_ref, referred, scf_member FROM withdrawal_alerts("
+                  f"'2021-01-01', '2021-03-31', '{x.code}', NULL, 'recall', 10)") == \
+        [[ref, 'f', 'f']]
 
 
 def test_watch_timeline_equals_the_loans_every_day_renewals_included():
