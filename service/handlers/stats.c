@@ -363,6 +363,17 @@ static json_t *growth_figures(const int64_t v[3])
 }
 
 /* The all-loans and manufacturing figures of one bank (or the total) as one row. */
+/* Whether the two halves of @a v (other industries, manufacturing) add up within int64_t
+ * fen, as growth_row_json() adds them. */
+static bool halves_add(const int64_t v[2][3])
+{
+	int64_t all[3] = {v[0][0], v[0][1], v[0][2]};
+
+	return fen_add_all(all, v[1], 3);
+}
+
+/* A row's figures: all industries and, within them, manufacturing (growth_add() checked
+ * with halves_add() that the halves add up). */
 static json_t *growth_row_json(const int64_t v[2][3])
 {
 	int64_t all[3];
@@ -399,7 +410,8 @@ static void growth_add(void *cls, const char *bank, bool manufacturing, int64_t 
 	snprintf(g->bank, sizeof g->bank, "%s", bank);
 	g->have = true;
 	if (!fen_add_all(g->cur[manufacturing], v, 3) ||
-	    !fen_add_all(g->total[manufacturing], v, 3))
+	    !fen_add_all(g->total[manufacturing], v, 3) || !halves_add(g->cur) ||
+	    !halves_add(g->total))
 		g->sum_overflow = true;
 }
 
