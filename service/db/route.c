@@ -85,11 +85,12 @@ static const char lag_sql[] =
     " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
     " ELSE (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1e6)::bigint END";
 
-/* Runs on the swapped-in replica connection, connecting if need be, within
- * CHECK_DEADLINE_MS: a replica that accepts connections but never answers (stopped, or a
- * proxy that stopped forwarding) holds the read that checks it that long, not forever,
- * and is then left alone, as one that refuses, for DOWN_FOR_US, twice as long after each
- * further failure up to DOWN_MAX_US. */
+/* Runs on the swapped-in replica connection, connecting if need be, each step (connect,
+ * session settings, the query) within CHECK_DEADLINE_MS: a replica that accepts
+ * connections but never answers (stopped, or a proxy that stopped forwarding) holds the
+ * read that checks it one to three times that, not forever, and is then left alone, as
+ * one that refuses, for DOWN_FOR_US, twice as long after each further failure up to
+ * DOWN_MAX_US. */
 static void check_lag(uint64_t now)
 {
 	enum db_rc rc;
