@@ -148,7 +148,7 @@ def test_bodies_in_flight_share_a_budget_beyond_which_503_with_retry_after():
         # connection (a fresh one connects first): wait until the held uploads' lookups are
         # done.
         _wait_pool_idle(s)
-        t = _tls(s)
+        t = _tls(s, harness.new_principal())   # a third principal: within its own share
         t.sendall(head)
         answer = _read_response(t)
         t.close()
@@ -179,26 +179,35 @@ def _wait_pool_idle(s):
 
 
 def test_one_principal_holds_at_most_a_quarter_of_the_body_budget():
-    # 12 MiB in all: a principal may hold 8 MiB (a quarter, or one largest body if more).
+    # 12 MiB in all: a principal may hold 8 MiB + 1 byte (one largest body and its NUL,
+    # more than a quarter). A body reserves its length and a NUL.
     s = harness.Server(threads=2, env={'FINREG_MAX_BODY_TOTAL': 12 * MIB})
-    size = 4 * MIB
+    size = 4 * MIB - 1
     head = (f'POST /v1/loans/batch HTTP/1.1\r\nHost: localhost\r\n'
             f'Content-Type: application/json\r\nContent-Length: {size}\r\n\r\n').encode()
     held = []
     try:
-        for _ in range(2):      # one bank's two slow uploads hold its 8 MiB
+        for _ in range(2):      # one bank's two slow uploads hold 8 MiB of its share
             t = _tls(s)
             t.sendall(head + b'{"loans":[')
             held.append(t)
         time.sleep(0.5)
         _wait_pool_idle(s)
-        t = _tls(s)             # its third: past its share (the budget has 4 MiB left)
+        for t in held:          # both held: nothing answered, nothing closed
+            t.settimeout(0.2)
+            try:
+                got = t.recv(1)
+            except (socket.timeout, TimeoutError):
+                got = None
+            assert got is None, f'a held upload was answered: {got!r}'
+        t = _tls(s)             # its third: past its share, though the budget has 4 MiB left
         t.sendall(head)
         answer = _read_response(t)
         t.close()
         assert answer.startswith(b'HTTP/1.1 503'), answer[:300]
         # Another bank's body of the same size still has room.
         body = b'{"loans":[' + b' ' * (size - 12) + b']}'
+        assert len(body) == size
         r = s.client('bank2', timeout=60).post('/v1/loans/batch', body=body,
                                                content_type='application/json')
         assert r.status == 422, r
@@ -226,7 +235,10 @@ def test_a_body_sent_a_byte_at_a_time_is_dropped_at_its_deadline():
         took = time.monotonic() - start
         assert took < 6, f'a body trickling a byte every 0.3 s was kept {took:.1f} s'
         assert took > 2.5, took
-        assert 'did not arrive in time' in s.log_tail(), s.log_tail()
+        deadline = time.monotonic() + 5     # the watchdog logs after it shut the socket
+        while 'did not arrive in time' not in s.log_tail():
+            assert time.monotonic() < deadline, s.log_tail()
+            time.sleep(0.1)
         assert s.client('bank').get('/healthz').status == 200
     finally:
         t.close()
