@@ -14,6 +14,8 @@ Each test runs on a private cluster, so its locks disturb no other test."""
 import re
 import secrets
 import signal
+import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -21,6 +23,7 @@ import time
 import finreg_data as fd
 import harness
 import test_referrals_export as rx
+from freezable_proxy import FreezableProxy
 
 BANK = 'CIB-SM'
 
@@ -565,3 +568,48 @@ def test_plans_are_made_again_as_the_table_grows_after_a_vacuum_shrank_it(ctx):
                     after='plans: the loans table shrank to')
     assert again is not None, s.log_tail()
     assert 8 <= int(again.group(1)) < int(big.group(1)), (again.group(0), big.group(0))
+
+
+def test_an_export_whose_database_stops_answering_ends_and_lets_the_server_stop(ctx):
+    """The database stops answering mid-export (here: a proxy in front of it stops
+    forwarding, as a stopped server or a paused VM would; TCP keepalives do not notice):
+    the stream waits for each row within the statement deadline, so the export ends, its
+    thread is free, and SIGTERM still stops the server."""
+    cl = _setup(ctx)
+    rx.load_referrals(cl, 1, 30000)
+    db_port = int(re.search(r'port=(\d+)', cl.app_url).group(1))
+    proxy = FreezableProxy(db_port)
+    ctx.defer(proxy.close)
+    s = _server(ctx, cl, pool=2, FINREG_STATEMENT_TIMEOUT_MS=2000,
+                FINREG_DATABASE_URL=cl.app_url.replace(f'port={db_port}',
+                                                       f'port={proxy.port}'))
+    assert harness.client('regulator', server=s).get('/v1/whoami').status == 200
+    t = harness._ssl_context('regulator').wrap_socket(
+        socket.create_connection(('127.0.0.1', s.port), timeout=30),
+        server_hostname='localhost')
+    t.sendall(b'GET /v1/referrals/export?format=csv HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    got = b''
+    while len(got) < 64 * 1024:
+        chunk = t.recv(65536)
+        assert chunk, got[:300]
+        got += chunk
+    proxy.frozen.set()
+    start = time.monotonic()
+    t.settimeout(1)
+    while time.monotonic() - start < 20:
+        try:
+            chunk = t.recv(65536)
+        except (socket.timeout, TimeoutError):
+            continue
+        except (ConnectionResetError, ssl.SSLError):
+            break
+        if not chunk:
+            break
+        got += chunk
+    took = time.monotonic() - start
+    t.close()
+    assert took < 15, f'the export still streamed {took:.0f} s after its database stopped'
+    assert got.count(b'\r\n') < 30000, 'the whole export arrived through a frozen proxy'
+    start = time.monotonic()
+    assert s.stop() == 0
+    assert time.monotonic() - start < 10

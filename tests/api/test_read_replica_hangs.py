@@ -4,70 +4,11 @@ the check's deadline (1 s), reads then go to the primary, and writes never wait 
 The replica here is the shared primary seen through a TCP proxy the test can freeze."""
 
 import re
-import socket
-import threading
 import time
 
 import finreg_data as fd
 import harness
-
-
-class FreezableProxy:
-    """Forwards 127.0.0.1:port to the database; while frozen it reads nothing and sends
-    nothing, and every connection stays open (the kernel still acknowledges)."""
-
-    def __init__(self, target_port):
-        self.target = target_port
-        self.frozen = threading.Event()
-        self.closing = threading.Event()
-        self.sockets = []
-        self.listener = socket.socket()
-        self.listener.bind(('127.0.0.1', 0))
-        self.listener.listen(64)
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.closing.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(('127.0.0.1', self.target))
-            self.sockets += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, src, dst):
-        while not self.closing.is_set():
-            if self.frozen.is_set():
-                time.sleep(0.05)
-                continue
-            try:
-                src.settimeout(0.05)
-                data = src.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            if not data:
-                break
-            try:
-                dst.sendall(data)
-            except OSError:
-                return
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self):
-        self.frozen.clear()
-        self.closing.set()
-        self.listener.close()
-        for s in self.sockets:
-            s.close()
+from freezable_proxy import FreezableProxy
 
 
 def test_a_replica_that_stops_answering_holds_one_read_for_at_most_the_check_deadline():
