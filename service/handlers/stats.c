@@ -14,10 +14,10 @@
 #include "domain/names.h"
 #include "handlers/common.h"
 #include "handlers/formats.h"
-#include "log.h"
 #include "handlers/handlers.h"
 #include "handlers/supervision.h"
 #include "http/reply.h"
+#include "log.h"
 
 #define MAX_GROUPS    4096
 #define STATS_FORMATS (FMT_JSON | FMT_XLSX)
@@ -362,7 +362,6 @@ static json_t *growth_figures(const int64_t v[3])
 			 "issued", money_json(v[2]));
 }
 
-/* The all-loans and manufacturing figures of one bank (or the total) as one row. */
 /* Whether the two halves of @a v (other industries, manufacturing) add up within int64_t
  * fen, as growth_row_json() adds them. */
 static bool halves_add(const int64_t v[2][3])
@@ -372,8 +371,8 @@ static bool halves_add(const int64_t v[2][3])
 	return fen_add_all(all, v[1], 3);
 }
 
-/* A row's figures: all industries and, within them, manufacturing (growth_add() checked
- * with halves_add() that the halves add up). */
+/* The all-loans and manufacturing figures of one bank (or the total) as one row
+ * (growth_add() checked with halves_add() that the halves add up). */
 static json_t *growth_row_json(const int64_t v[2][3])
 {
 	int64_t all[3];

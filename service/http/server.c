@@ -686,13 +686,11 @@ static enum MHD_Result headers_done(struct request *req)
 	return req->response != NULL && has_body(req) ? queue(req) : MHD_YES;
 }
 
-/* The length the body announces, or the most a chunked one may have. */
-static size_t body_expected(struct request *req)
+/* The length the body announces (check_body_headers() made room for it and its NUL), or
+ * the most a chunked one may have. */
+static size_t body_expected(const struct request *req)
 {
-	const char *cl = req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	unsigned long long n = cl != NULL ? strtoull(cl, NULL, 10) : 0;
-
-	return n > 0 && n <= config->max_body ? (size_t)n : config->max_body;
+	return req->body.cap > 0 ? req->body.cap - 1 : config->max_body;
 }
 
 /* The final call: the body is complete (or there was none). */
