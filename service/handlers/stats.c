@@ -111,13 +111,13 @@ struct groups {
 };
 
 /* A sum of figures passed what 64-bit fen hold (±92,233,720,368,547,758.07 yuan): amounts
- * no real loans add up to. 500 rather than a wrapped, negative figure. */
+ * no real loans add up to. 500 `internal` (api.md: logged with the request id, no details
+ * in the answer) rather than a wrapped, negative figure. */
 static void reply_sum_overflow(struct request *req)
 {
-	LOG_WARN("statistics: a sum passed the range of 64-bit fen (%s)", req->path);
-	reply_error(req, ERR_INTERNAL, NULL, NULL,
-		    "a sum of these figures passes the range of 64-bit fen; the loans stored "
-		    "hold amounts that no real loans add up to");
+	LOG_WARN("request %s: statistics: a sum passed the range of 64-bit fen (%s)", req->id,
+		 req->path);
+	reply_error(req, ERR_INTERNAL, NULL, NULL, NULL);
 }
 
 static int group_cmp(const void *a, const void *b)
