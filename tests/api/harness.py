@@ -96,6 +96,13 @@ def quote(s):
     return urllib.parse.quote(s, safe='')
 
 
+def _file_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def _tail(path, lines=40):
     """The end of a log; if it holds a sanitizer report, that report's start instead."""
     try:
@@ -351,6 +358,7 @@ def new_principal(kind='bank', code=None, name=None):
 
 
 _servers = []            # every Server started and not yet stopped
+_started = []            # every Server started in the current test (for its failure report)
 
 
 class Server:
@@ -398,6 +406,8 @@ class Server:
                                              start_new_session=True)
             if self not in _servers:
                 _servers.append(self)
+            if self not in _started:
+                _started.append(self)
             try:
                 self._wait_ready()
                 return self
@@ -801,6 +811,8 @@ class Context:
         self.name = name
         self._deferred = []
         self._servers_before = set(_servers)
+        self._log_starts = {s.log_path: _file_size(s.log_path) for s in _servers}
+        _started[:] = list(_servers)
         _clients.clear()
         global _current_test
         _current_test = name
@@ -847,6 +859,26 @@ class Context:
         """Runs fn() when the test ends (last deferred first)."""
         self._deferred.append(fn)
         return fn
+
+    def server_logs(self, lines=30):
+        """What every server wrote during the test, for a failure's report (the servers a
+        test starts, and their logs with the run's scratch directory, are gone by the time
+        anyone reads it): its messages (up to 3 x @a lines) and its last @a lines."""
+        out = []
+        for s in list(_started):
+            try:
+                with open(s.log_path, 'rb') as f:
+                    f.seek(self._log_starts.get(s.log_path, 0))
+                    text = f.read().decode('utf-8', 'replace').splitlines()
+            except OSError:
+                continue
+            if not text:
+                continue
+            messages = [t for t in text[:-lines] if not t.startswith('{"time"')]
+            out.append(f'--- server on port {s.port}: {len(text)} lines during the test; '
+                       f'{len(messages[-3 * lines:])} messages before its last {lines} lines:\n'
+                       + '\n'.join(messages[-3 * lines:] + text[-lines:]))
+        return out
 
     def close(self):
         """Ends the test; returns a list of problems that make it fail."""

@@ -90,6 +90,8 @@ def main(argv):
                 problems.append(f'{reason}\n{tb}')
             finally:
                 problems += ctx.close()
+            if problems:
+                problems += ctx.server_logs()
             report(name, problems)
     finally:
         shutdown_problems = harness.shutdown()
