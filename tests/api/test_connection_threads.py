@@ -208,7 +208,11 @@ def _until(cond, what, seconds=5):
 
 def _warm_pool(cl, s, n):
     """Has all n pooled connections made and prepared (a lock on lpr holds n reads of it
-    together), so that a later lock cannot hold a new connection's PREPAREs."""
+    together), so that a later lock cannot hold a new connection's PREPAREs. First waits
+    for the warm-up to end: a warm-up still running under that later lock gives way to the
+    first request by dropping its connection, and the request's new connection then waits
+    on the lock in its PREPAREs (a bank's post held for the whole statement timeout)."""
+    assert _warm_up_line(s), 'the warm-up never ended: ' + s.log_tail()
     assert harness.client('regulator', server=s).get('/v1/whoami').status == 200
     lock = _Lock(cl, 'lpr_rates', 'ACCESS EXCLUSIVE')
     try:
