@@ -180,7 +180,12 @@ int term_months(int32_t issue, int32_t maturity)
 	return months;
 }
 
+bool term_over_months(int32_t issue, int32_t maturity, int months)
+{
+	return maturity > date_add_months(issue, months);
+}
+
 bool medium_long_term(int32_t issue, int32_t maturity)
 {
-	return maturity > date_add_months(issue, 12);
+	return term_over_months(issue, maturity, 12);
 }

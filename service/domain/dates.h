@@ -48,6 +48,11 @@ int32_t date_add_months(int32_t day, int months);
  * 2020-05-12 -> 2023-05-11 is 36. Negative when maturity + 1 < issue. */
 int term_months(int32_t issue, int32_t maturity);
 
+/* Whether a term is over @a months: maturity later than issue plus that many
+ * months (the one reading of "over one year", "above five years", "at most 12
+ * months" for every rule, so no loan is both within one bound and over it). */
+bool term_over_months(int32_t issue, int32_t maturity, int months);
+
 /* True for a medium/long-term loan (中长期): maturity later than issue plus
  * one year. 2020-05-12 -> 2021-05-12 is short; -> 2021-05-13 is not. */
 bool medium_long_term(int32_t issue, int32_t maturity);

@@ -53,7 +53,9 @@ const struct rule rule_catalog[] = {
      "required boolean; a relief-fund loan is at most the fund's cap (policy, "
      "10,000,000.00 yuan)"},
     {"L018", RULE_ERROR, RULE_DOMAIN, "relief_fund",
-     "a relief-fund loan's term is at most the policy's months (12)"},
+     "a relief-fund loan's term is at most the policy's months (12): `maturity_date` no later "
+     "than `issue_date` plus 12 months, the bound medium/long-term's \"over one year\" uses, "
+     "so no loan is both"},
     {"L019", RULE_ERROR, RULE_DATABASE, "relief_fund", "one funded relief-fund loan per firm"},
     {"L020", RULE_ERROR, RULE_DOMAIN, "credit_line",
      "optional yuan string; not below amount (defaults to amount)"},
@@ -262,7 +264,6 @@ bool loan_check(const struct loan_input *in, const struct loan_policy *policy, c
 		struct rule_violation *v)
 {
 	char day[DATE_BUF], money[MONEY_BUF];
-	int term;
 
 	if (in->issue_date > policy->today) {
 		date_format(policy->today, day);
@@ -285,11 +286,14 @@ bool loan_check(const struct loan_input *in, const struct loan_policy *policy, c
 		return violate(v, "L017", prefix, "relief_fund",
 			       "a relief-fund loan is at most %s yuan", money);
 	}
-	term = term_months(in->issue_date, in->maturity_date);
-	if (in->relief_fund && term > policy->relief_term_months_max)
+	if (in->relief_fund &&
+	    term_over_months(in->issue_date, in->maturity_date, policy->relief_term_months_max)) {
+		date_format(date_add_months(in->issue_date, policy->relief_term_months_max), day);
 		return violate(v, "L018", prefix, "relief_fund",
-			       "a relief-fund loan's term is at most %d months (this one: %d)",
-			       policy->relief_term_months_max, term);
+			       "a relief-fund loan's term is at most %d months: maturity_date "
+			       "at most %s",
+			       policy->relief_term_months_max, day);
+	}
 	if (in->credit_line < in->amount) {
 		money_format(in->amount, money);
 		return violate(v, "L020", prefix, "credit_line", "must not be below amount (%s)",
@@ -327,7 +331,8 @@ void loan_derive(const struct loan_input *in, const struct loan_policy *policy,
 	out->manufacturing = industry_is_manufacturing(in->borrower.industry_code);
 	out->inclusive_small_micro = firm_size_small_or_micro(in->borrower.size) &&
 				     in->credit_line <= policy->inclusive_credit_line_max;
-	out->lpr_five_year = out->term_months > LPR_FIVE_YEAR_ABOVE_MONTHS;
+	out->lpr_five_year =
+	    term_over_months(in->issue_date, in->maturity_date, LPR_FIVE_YEAR_ABOVE_MONTHS);
 	if (row != NULL) {
 		out->has_lpr = true;
 		out->lpr = out->lpr_five_year ? row->five_year : row->one_year;

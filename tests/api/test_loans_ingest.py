@@ -603,6 +603,13 @@ def test_L018_relief_fund_loan_of_thirteen_months_is_rejected():
     c = harness.client('bank')
     rejected(c, fd.loan(relief_fund=True, issue_date='2020-05-12', maturity_date='2021-06-11'),
              'L018', 'relief_fund')
+    # Twelve whole months and 19 days is over twelve months too (and medium/long-term,
+    # over one year: never both that and within the relief cap).
+    rejected(c, fd.loan(relief_fund=True, issue_date='2020-05-12', maturity_date='2021-05-31'),
+             'L018', 'relief_fund')
+    loan = created(c, fd.loan(relief_fund=False, issue_date='2020-05-12',
+                              maturity_date='2021-05-31'))
+    assert loan['term_months'] == 12 and loan['medium_long_term'] is True, loan
     # The same term without the fund is fine.
     created(c, fd.loan(relief_fund=False, issue_date='2020-05-12', maturity_date='2021-06-11'))
 
@@ -722,6 +729,9 @@ def test_lpr_is_null_before_2019_08_20_and_the_rate_in_force_from_then_on():
         ('2020-04-20', '2021-04-19', '4.3500', '1Y', '3.8500', 50),
         ('2020-05-12', '2023-05-11', '4.3500', '1Y', '3.8500', 50),
         ('2020-05-12', '2025-05-11', '4.3500', '1Y', '3.8500', 50),   # 60 months: 1Y
+        ('2020-05-12', '2025-05-12', '4.3500', '1Y', '3.8500', 50),   # five years to the day
+        ('2020-05-12', '2025-05-13', '4.3500', '5Y', '4.6500', -30),  # above five years
+        ('2020-05-12', '2025-05-31', '4.3500', '5Y', '4.6500', -30),  # 60 months and 20 days
         ('2020-05-12', '2025-06-11', '4.3500', '5Y', '4.6500', -30),  # 61 months: 5Y
     )
     for issue, maturity, rate, tenor, lpr, spread in cases:

@@ -359,6 +359,14 @@ static void test_l018_relief_fund_term_at_most_twelve_months(void)
 	expect_violation(&in, "", "L018", "relief_fund");
 	in.maturity_date = day_of("2023-05-11"); /* 36 months */
 	expect_violation(&in, "", "L018", "relief_fund");
+	/* Over twelve months by days, as medium/long-term is over a year: never both
+	 * within the relief cap and medium/long-term. */
+	in.maturity_date = day_of("2021-05-12");
+	CHECK(passes(&in));
+	in.maturity_date = day_of("2021-05-13");
+	expect_violation(&in, "", "L018", "relief_fund");
+	in.maturity_date = day_of("2021-05-31"); /* 12 whole months and 20 days */
+	expect_violation(&in, "", "L018", "relief_fund");
 	in.relief_fund = false;
 	CHECK(passes(&in));
 }
@@ -405,8 +413,8 @@ static void test_loan_check_messages_name_the_limits(void)
 
 	in.relief_fund = true;
 	CHECK(!loan_check(&in, &p, "", &v));
-	CHECK_STR(v.message, "relief_fund: a relief-fund loan's term is at most 12 months "
-			     "(this one: 36)");
+	CHECK_STR(v.message, "relief_fund: a relief-fund loan's term is at most 12 months: "
+			     "maturity_date at most 2021-05-12");
 	in.amount = YUAN(20000000);
 	in.credit_line = in.amount;
 	CHECK(!loan_check(&in, &p, "", &v));
@@ -498,6 +506,16 @@ static void test_derive_five_year_tenor_above_sixty_months(void)
 	CHECK(d.lpr_five_year);
 	CHECK(d.lpr == 46500);
 	CHECK(d.spread_bp == -30);
+	/* Above five years by days, as "long" is: 60 whole months and a few days. */
+	in.maturity_date = day_of("2025-05-12");
+	CHECK(!derive(&in).lpr_five_year);
+	in.maturity_date = day_of("2025-05-13");
+	CHECK(derive(&in).lpr_five_year);
+	in.maturity_date = day_of("2025-05-31");
+	d = derive(&in);
+	CHECK(d.term_months == 60);
+	CHECK(d.lpr_five_year);
+	CHECK(d.lpr == 46500);
 }
 
 static void test_derive_spread_rounds_half_away_from_zero(void)
