@@ -555,37 +555,61 @@ LANGUAGE sql STABLE AS $$
     ORDER BY x.bank_code, x.manufacturing
 $$;
 
--- New inclusive small-micro loans of month @p_month (first day) and the same month a year
--- before: count, amount, amount-weighted average rate and spread (exact until rounded to
--- four decimals here), and the change of the average rate in percentage points.
-CREATE OR REPLACE FUNCTION stats_pricing_month(p_bank text, p_month date)
+-- New inclusive small-micro loans issued from @p_from to @p_to (one month's days) and in the
+-- same days a year before (a whole month's last day stands for the month's end: February
+-- 2021 against the whole of February 2020): count, amount, amount-weighted average rate
+-- and spread (exact until rounded to four decimals here), the change of the average rate
+-- in percentage points rounded, and exact (change_exact, for judging a target).
+CREATE OR REPLACE FUNCTION stats_pricing_period(p_bank text, p_from date, p_to date)
 RETURNS TABLE (period date, n bigint, amount bigint, avg_rate text, avg_spread_bp text,
-               change_pp text)
+               change_pp text, change_exact numeric)
 LANGUAGE sql STABLE AS $$
     WITH p AS (
         SELECT m.period, coalesce(sum(w.sm_n), 0)::bigint AS n,
                coalesce(sum(w.sm_amount), 0)::bigint AS amount,
                sum(w.sm_rate_x_amount) AS rxa, sum(w.sm_spread_amount) AS sa,
                sum(w.sm_spread_x_amount) AS sxa
-        FROM (VALUES (p_month), ((p_month - interval '1 year')::date)) AS m(period)
-        LEFT JOIN LATERAL stats_new_loans_window(
-            'b', p_bank, m.period, (m.period + interval '1 month')::date - 1, NULL) w ON true
+        FROM (VALUES (p_from, p_to),
+                     ((p_from - interval '1 year')::date,
+                      CASE WHEN p_to = (date_trunc('month', p_to) + interval '1 month - 1 day')::date
+                           THEN (date_trunc('month', p_to - interval '1 year')
+                                 + interval '1 month - 1 day')::date
+                           ELSE (p_to - interval '1 year')::date END)) AS m(period, last)
+        LEFT JOIN LATERAL stats_new_loans_window('b', p_bank, m.period, m.last, NULL) w ON true
         GROUP BY m.period),
-    cur AS (SELECT * FROM p WHERE p.period = p_month),
-    prev AS (SELECT * FROM p WHERE p.period <> p_month)
+    cur AS (SELECT * FROM p WHERE p.period = p_from),
+    prev AS (SELECT * FROM p WHERE p.period <> p_from),
+    change AS (SELECT CASE WHEN c.amount > 0 AND v.amount > 0
+                           THEN (c.rxa / c.amount - v.rxa / v.amount) / 10000 END AS exact
+               FROM cur c, prev v)
     SELECT p.period, p.n, p.amount,
            CASE WHEN p.amount > 0 THEN round(p.rxa / p.amount / 10000, 4)::text END,
            CASE WHEN p.sa > 0 THEN round(p.sxa / p.sa, 4)::text END,
-           (SELECT CASE WHEN c.amount > 0 AND v.amount > 0
-                        THEN round((c.rxa / c.amount - v.rxa / v.amount) / 10000, 4)::text END
-            FROM cur c, prev v)
+           (SELECT round(x.exact, 4)::text FROM change x),
+           (SELECT x.exact FROM change x)
     FROM p ORDER BY p.period DESC
 $$;
 
--- The policy targets of @p_year with their actual figures as of @p_as_of. Money in yuan.
--- PL/pgSQL, so a connection plans it once.
-CREATE OR REPLACE FUNCTION stats_targets(p_year int, p_as_of date)
-RETURNS TABLE (metric text, target numeric, actual numeric)
+-- The same for the whole month @p_month (first day) and that month a year before
+-- (GET /v1/stats/pricing).
+CREATE OR REPLACE FUNCTION stats_pricing_month(p_bank text, p_month date)
+RETURNS TABLE (period date, n bigint, amount bigint, avg_rate text, avg_spread_bp text,
+               change_pp text)
+LANGUAGE sql STABLE AS $$
+    SELECT x.period, x.n, x.amount, x.avg_rate, x.avg_spread_bp, x.change_pp
+    FROM stats_pricing_period(p_bank, p_month,
+                              (p_month + interval '1 month - 1 day')::date) x
+$$;
+
+-- The policy targets of @p_year with their actual figures as of @p_as_of, and how the
+-- actual compares with the target (cmp: -1, 0, 1; NULL without an actual), judged on the
+-- exact figure where the actual shown is rounded. Money in yuan. The pricing target
+-- (domain.md 7.4: at most 0 every month, at most the year's stored target in December)
+-- compares the month of @p_as_of up to it with the same days a year before. PL/pgSQL, so
+-- a connection plans it once.
+DROP FUNCTION IF EXISTS stats_targets(int, date);
+CREATE FUNCTION stats_targets(p_year int, p_as_of date)
+RETURNS TABLE (metric text, target numeric, actual numeric, cmp int)
 LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
 BEGIN
@@ -594,17 +618,27 @@ BEGIN
         SELECT sum(g.outstanding_as_of - g.outstanding_start) AS all_increase,
                sum(g.outstanding_as_of - g.outstanding_start)
                    FILTER (WHERE g.manufacturing) AS mfg_increase
-        FROM stats_balance_growth(p_year, p_as_of) g)
-    SELECT t.metric, t.target,
-           CASE t.metric
-           WHEN 'lending_increase' THEN (SELECT (coalesce(all_increase, 0)::numeric / 100)::numeric(20, 2) FROM growth)
-           WHEN 'manufacturing_loan_increase'
-               THEN (SELECT (coalesce(mfg_increase, 0)::numeric / 100)::numeric(20, 2) FROM growth)
-           WHEN 'small_micro_rate_change_pp'
-               THEN (SELECT x.change_pp::numeric
-                     FROM stats_pricing_month('*', date_trunc('month', p_as_of)::date) x LIMIT 1)
-           WHEN 'guarantee_leverage' THEN stats_actual_guarantee_leverage(p_as_of)
-           WHEN 'relief_referrals' THEN stats_actual_relief_referrals(p_as_of)
-           END
-    FROM targets t WHERE t.year = p_year ORDER BY t.metric;
+        FROM stats_balance_growth(p_year, p_as_of) g),
+    a AS (
+        SELECT t.metric,
+               CASE WHEN t.metric = 'small_micro_rate_change_pp'
+                         AND extract(month FROM p_as_of) <> 12 THEN 0::numeric
+                    ELSE t.target END AS target,
+               CASE t.metric
+               WHEN 'lending_increase' THEN (SELECT (coalesce(all_increase, 0)::numeric / 100)::numeric(20, 2) FROM growth)
+               WHEN 'manufacturing_loan_increase'
+                   THEN (SELECT (coalesce(mfg_increase, 0)::numeric / 100)::numeric(20, 2) FROM growth)
+               WHEN 'small_micro_rate_change_pp'
+                   THEN (SELECT x.change_exact
+                         FROM stats_pricing_period('*', date_trunc('month', p_as_of)::date,
+                                                   p_as_of) x LIMIT 1)
+               WHEN 'guarantee_leverage' THEN stats_actual_guarantee_leverage(p_as_of)
+               WHEN 'relief_referrals' THEN stats_actual_relief_referrals(p_as_of)
+               END AS actual
+        FROM targets t WHERE t.year = p_year)
+    SELECT a.metric, a.target,
+           CASE WHEN a.metric = 'small_micro_rate_change_pp' THEN round(a.actual, 4)
+                ELSE a.actual END,
+           sign(a.actual - a.target)::int
+    FROM a ORDER BY a.metric;
 END $$;

@@ -18,7 +18,7 @@ const struct db_stmt db_stmts_stats[] = {
      "SELECT bank_code, manufacturing, outstanding_start, outstanding_as_of, issued"
      " FROM stats_lending_growth($1::int, $2::date, $3)"},
     {"stats_targets",
-     "SELECT metric, target::text, actual::text FROM stats_targets($1::int, $2::date)"},
+     "SELECT metric, target::text, actual::text, cmp FROM stats_targets($1::int, $2::date)"},
     {"target_upsert",
      "INSERT INTO targets (year, metric, target, updated_by) VALUES ($1::int, $2, $3::numeric, $4)"
      " ON CONFLICT (year, metric) DO UPDATE SET target = EXCLUDED.target, updated_at = now(),"
@@ -117,7 +117,8 @@ static void target_row(void *cls, const PGresult *r, int i)
 	struct query *q = cls;
 
 	((target_row_fn)q->fn)(q->cls, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-			       PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2));
+			       PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2),
+			       PQgetisnull(r, i, 3) ? 2 : (int)db_value_int(r, i, 3));
 }
 
 enum db_rc db_stats_targets(int year, const char *as_of, target_row_fn fn, void *cls)

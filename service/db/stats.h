@@ -57,9 +57,10 @@ enum db_rc db_stats_lending_growth(int year, const char *as_of, const char *bank
 				   void *cls);
 
 /** Called per target: metric, target and actual as decimal text (actual NULL when the
- *  registry has no figure for it). */
-typedef void (*target_row_fn)(void *cls, const char *metric, const char *target,
-			      const char *actual);
+ *  registry has no figure for it), and how the exact actual compares with the target
+ *  (-1, 0, 1; 2 without an actual). */
+typedef void (*target_row_fn)(void *cls, const char *metric, const char *target, const char *actual,
+			      int cmp);
 
 enum db_rc db_stats_targets(int year, const char *as_of, target_row_fn fn, void *cls);
 

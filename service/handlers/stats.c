@@ -513,13 +513,17 @@ static json_t *metric_value(const char *metric, const char *text)
 	return decimal_json(text);
 }
 
-static void target_add(void *cls, const char *metric, const char *target, const char *actual)
+static void target_add(void *cls, const char *metric, const char *target, const char *actual,
+		       int cmp)
 {
 	int64_t t = 0, a = 0;
 	bool have = actual != NULL && decimal_e4(actual, &a) && decimal_e4(target, &t);
 	json_t *progress = have && t != 0 ? ratio_json(share_e4(a, t)) : json_null();
-	/* an unknown actual is not a miss: met is null, not false */
-	json_t *met = have ? json_boolean(ceiling_metric(metric) ? a <= t : a >= t) : json_null();
+	/* an unknown actual is not a miss: met is null, not false; judged on the exact actual
+	 * (the database's cmp), not on the rounded one shown */
+	json_t *met = cmp > 1 || actual == NULL
+			  ? json_null()
+			  : json_boolean(ceiling_metric(metric) ? cmp <= 0 : cmp >= 0);
 	const char *name = metric_name(metric);
 
 	json_array_append_new(
