@@ -809,3 +809,36 @@ LANGUAGE sql STABLE AS $$
                                 FROM repayments r WHERE r.loan_id = l.id), '[]'::jsonb))
     FROM loans l WHERE l.bank_code = p_bank AND l.loan_ref = p_ref;
 $$;
+
+-- The loans the LPR row of @p_from is in force for (issued from it to the next row's date)
+-- take its rate again: PUT /v1/lpr/{date} records a rate late or corrects one, and
+-- domain.md prices a loan against "the rate in force on the issue date". lpr_e4 is the
+-- row's rate of the loan's tenor (the tenor depends on the dates alone and stays);
+-- spread_bp is (rate - lpr) in basis points, half away from zero, as domain/money.c
+-- spread_bp() gives the write path (test_lpr_reprice.py checks the two agree). The
+-- statistics triggers move the loans' pricing figures. A scan of the loans (no index on
+-- the issue date): the caller bounds it. Returns how many loans changed.
+CREATE OR REPLACE FUNCTION lpr_reprice(p_from date) RETURNS bigint
+LANGUAGE sql AS $$
+    WITH r AS (
+        SELECT x.effective_from, (x.one_year * 10000)::int AS one_e4,
+               (x.five_year * 10000)::int AS five_e4,
+               (SELECT min(n.effective_from) FROM lpr_rates n
+                WHERE n.effective_from > x.effective_from) AS until
+        FROM lpr_rates x WHERE x.effective_from = p_from),
+    v AS (
+        SELECT l.id, p.lpr_e4,
+               sign(l.rate_e4 - p.lpr_e4) * ((abs(l.rate_e4 - p.lpr_e4) + 50) / 100) AS spread_bp
+        FROM r
+        JOIN loans l ON l.issue_date >= r.effective_from
+                    AND (r.until IS NULL OR l.issue_date < r.until)
+        CROSS JOIN LATERAL (SELECT CASE l.lpr_tenor WHEN '5Y' THEN r.five_e4
+                                   ELSE r.one_e4 END AS lpr_e4) p),
+    u AS (
+        UPDATE loans l SET lpr_e4 = v.lpr_e4, spread_bp = v.spread_bp
+        FROM v
+        WHERE l.id = v.id
+          AND (l.lpr_e4, l.spread_bp) IS DISTINCT FROM (v.lpr_e4, v.spread_bp)
+        RETURNING 1)
+    SELECT count(*) FROM u
+$$;

@@ -13,8 +13,10 @@ typedef void (*lpr_row_fn)(void *cls, const char *effective_from, const char *on
 
 enum db_rc db_lpr_list(lpr_row_fn fn, void *cls);
 
-/** Inserts or replaces the rates effective from @a date; *created says which. */
+/** Inserts or replaces the rates effective from @a date (*created says which) and, in the
+ *  same transaction, reprices the loans issued while those rates are in force
+ *  (*repriced: how many changed). Bounded by a minute, not the statement timeout. */
 enum db_rc db_lpr_put(const char *date, const char *one_year, const char *five_year, const char *by,
-		      bool *created);
+		      bool *created, long long *repriced);
 
 #endif

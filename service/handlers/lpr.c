@@ -49,6 +49,7 @@ void lpr_put(struct request *req)
 	char one[RATE_BUF], five[RATE_BUF], date[DATE_BUF];
 	int32_t day;
 	bool created;
+	long long repriced;
 	enum db_rc rc;
 
 	if (!date_parse(req_param(req, 0), &day)) {
@@ -63,13 +64,13 @@ void lpr_put(struct request *req)
 		reply_field_error(req, &err);
 		return;
 	}
-	rc = db_lpr_put(date, one, five, req->principal.code, &created);
+	rc = db_lpr_put(date, one, five, req->principal.code, &created, &repriced);
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
 		return;
 	}
 	db_refdata_invalidate();
 	reply_json(req, created ? 201 : 200,
-		   json_pack("{s:s, s:s, s:s}", "effective_from", date, "one_year", one,
-			     "five_year", five));
+		   json_pack("{s:s, s:s, s:s, s:I}", "effective_from", date, "one_year", one,
+			     "five_year", five, "repriced", (json_int_t)repriced));
 }

@@ -1,0 +1,81 @@
+"""PUT /v1/lpr/{date} reprices the loans the new or corrected rates are in force for
+(domain.md: a loan's LPR is "the rate in force on the issue date"): their lpr and spread_bp,
+and the pricing statistics built on them, follow at once; loans issued under another row
+keep theirs. The spread the database computes equals the one finregd computes for a new
+loan of the same rate. A private cluster: the LPR table is the registry's."""
+
+import harness
+from finreg_data import firm, loan
+
+
+def _fresh(ctx):
+    cl = harness.Cluster()
+    ctx.defer(cl.destroy)
+    harness.finregd('migrate', cluster=cl)
+    for who in ('bank', 'regulator'):
+        kind, code, name = harness.PRINCIPALS[who]
+        harness.finregd('principal', 'add', '--kind', kind, '--code', code, '--name', name,
+                        '--cert', harness.cert_paths(who)[0], cluster=cl)
+    srv = harness.Server(cluster=cl)
+    ctx.defer(srv.stop)     # before the cluster goes
+    return cl, srv
+
+
+def _post(bank, ref, issue, maturity, rate, **kw):
+    r = bank.post('/v1/loans', json=loan(ref, firm(size='small'), issue_date=issue,
+                                          maturity_date=maturity, rate=rate,
+                                          amount='1000000.00', credit_line=None, **kw))
+    assert r.status == 201, r.text
+    return r.json()
+
+
+def _priced(bank, ref):
+    r = bank.get('/v1/loans/' + ref)
+    assert r.status == 200, r.text
+    j = r.json()
+    return j['lpr_tenor'], j['lpr'], j['spread_bp']
+
+
+def test_an_lpr_put_reprices_the_loans_it_is_in_force_for_and_their_statistics(ctx):
+    cl, srv = _fresh(ctx)
+    bank, reg = srv.client('bank'), srv.client('regulator')
+    _post(bank, 'A', '2020-05-12', '2021-05-11', '4.3500')          # 1Y 3.85: 50
+    _post(bank, 'B', '2020-05-12', '2026-05-11', '4.5450')          # 5Y 4.65: -10.5 -> -11
+    _post(bank, 'C', '2020-04-19', '2021-04-18', '4.3500')          # 2020-02-20's 4.05: 30
+    _post(bank, 'D', '2021-07-16', '2022-07-15', '4.3550')          # 3.85: 50.5 -> 51
+    assert [_priced(bank, x) for x in 'ABCD'] == [
+        ('1Y', '3.8500', 50), ('5Y', '4.6500', -11), ('1Y', '4.0500', 30), ('1Y', '3.8500', 51)]
+    before = reg.get('/v1/stats/pricing?month=2020-05').json()['rows'][0]
+    assert before['avg_spread_bp'] == 19.5, before              # (50 - 11) / 2
+
+    # A rate recorded late, in force from 1 May 2020 until the next row (none): A, B and D.
+    r = reg.put('/v1/lpr/2020-05-01', json={'one_year': '3.8000', 'five_year': '4.6000'})
+    assert r.status == 201 and r.json()['repriced'] == 3, r.text
+    assert [_priced(bank, x) for x in 'ABCD'] == [
+        ('1Y', '3.8000', 55), ('5Y', '4.6000', -6), ('1Y', '4.0500', 30), ('1Y', '3.8000', 56)]
+    after = reg.get('/v1/stats/pricing?month=2020-05').json()['rows'][0]
+    assert after['avg_spread_bp'] == 24.5, after                # (55 - 6) / 2
+
+    # A later row splits the period: only D is issued from it on.
+    r = reg.put('/v1/lpr/2021-07-01', json={'one_year': '4.0000', 'five_year': '4.7000'})
+    assert r.status == 201 and r.json()['repriced'] == 1, r.text
+    assert _priced(bank, 'D') == ('1Y', '4.0000', 36) and _priced(bank, 'A')[1] == '3.8000'
+    # The same rates again change nothing.
+    r = reg.put('/v1/lpr/2021-07-01', json={'one_year': '4.0000', 'five_year': '4.7000'})
+    assert r.status == 200 and r.json()['repriced'] == 0, r.text
+
+    # finregd's own spread for new loans of the same rates and days equals the database's.
+    for ref, issue, maturity, rate in (('A2', '2020-05-12', '2021-05-11', '4.3500'),
+                                       ('B2', '2020-05-12', '2026-05-11', '4.5450'),
+                                       ('D2', '2021-07-16', '2022-07-15', '4.3550')):
+        made = _post(bank, ref, issue, maturity, rate)
+        assert _priced(bank, ref) == _priced(bank, ref[0]), (ref, made)
+
+    # The summaries still equal a rebuild from the loans.
+    q = ("SELECT md5(string_agg(s::text, ',' ORDER BY s::text)) FROM stats_new_loans s")
+    folded = harness.poll(lambda: cl.psql('SELECT count(*) FROM stats_pending'), 10,
+                          lambda v: v == [['0']])
+    assert folded == [['0']], folded
+    summaries = cl.psql(q)
+    cl.psql('SELECT stats_rebuild()')
+    assert cl.psql(q) == summaries
