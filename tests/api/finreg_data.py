@@ -175,7 +175,7 @@ def expected_derived(item):
         months += 1
     division = int(item['borrower']['industry_code'][:2])
     line = _fixed(item.get('credit_line') or item['amount'], 2)
-    five = months > 60
+    five = maturity > add_months(issue, 60)     # above five years, as medium/long-term's year
     lpr = None
     for since, one_y, five_y in LPR_HISTORY:
         if since <= item['issue_date']:
