@@ -542,6 +542,8 @@ DECLARE
     l loans;
     t loans;
     v_new_target bigint;
+    v_field text;
+    v_guarantor text;
 BEGIN
     IF i.guarantor_code IS NOT NULL AND i.guarantee_mode <> 'guaranteed' THEN
         RETURN QUERY SELECT 'rejected', 'invalid_field', 'L013', 'guarantor_code',
@@ -572,6 +574,25 @@ BEGIN
     THEN
         RETURN QUERY SELECT 'rejected', 'invalid_field', 'L013', 'guarantor_code',
                             'no active registered guarantor has this code', NULL::jsonb;
+        RETURN;
+    END IF;
+    -- L051: the guarantees posted on the loan stay its own (guarantee_post's conditions).
+    -- Holding the loan row, no guarantee can be posted meanwhile.
+    SELECT CASE WHEN i.guarantee_mode <> 'guaranteed' THEN 'guarantee_mode'
+                WHEN i.uscc <> g.borrower_uscc THEN 'borrower.uscc'
+                ELSE 'guarantor_code' END,
+           g.guarantor_code
+    INTO v_field, v_guarantor
+    FROM guarantees g
+    WHERE g.loan_id = l.id
+      AND NOT (i.guarantee_mode = 'guaranteed' AND i.uscc = g.borrower_uscc
+               AND (i.guarantor_code IS NULL OR i.guarantor_code = g.guarantor_code))
+    LIMIT 1;
+    IF v_field IS NOT NULL THEN
+        RETURN QUERY SELECT 'rejected', 'invalid_field', 'L051', v_field,
+            format('guarantor %s has posted a guarantee on this loan: it stays guaranteed, '
+                   'naming that guarantor or none, and made to the same borrower',
+                   v_guarantor), NULL::jsonb;
         RETURN;
     END IF;
     IF i.amount_fen < l.amount_fen

@@ -73,6 +73,10 @@ const struct rule rule_catalog[] = {
     {"L050", RULE_ERROR, RULE_DATABASE, "amount",
      "on no day may the guarantees outstanding on one loan add up to more than its amount "
      "(posting a guarantee; lowering a loan's amount)"},
+    {"L051", RULE_ERROR, RULE_DATABASE, "guarantee_mode",
+     "a correction keeps a loan that guarantors have posted guarantees on guaranteed, naming "
+     "none of them or the one that posted, and made to the same borrower (a credit loan has "
+     "no guarantee)"},
     {"W001", RULE_WARNING, RULE_DATABASE, "first_loan",
      "the bank's first_loan flag disagrees with registry_first_loan (no earlier non-void "
      "loan to the same USCC from any bank)"},

@@ -423,3 +423,30 @@ def test_the_statistics_target_reads_the_same_leverage():
             rows = {x['metric']: x for x in r.json()['rows']}
             assert rows['guarantee_leverage']['actual'] == answer['total']['leverage'], \
                 (rows['guarantee_leverage'], answer['total'])
+
+
+def test_a_correction_keeps_a_loan_with_guarantees_guaranteed_by_its_guarantor():
+    """L051 (domain.md: a credit loan has no guarantee): once a guarantor has posted a
+    guarantee on a loan, a correction cannot make it credit, name another guarantor or
+    move it to another borrower; the refused corrections change nothing."""
+    bank = harness.client('bank')
+    ident, g = new_guarantor(harness.client('regulator'))
+    other_ident, _ = new_guarantor(harness.client('regulator'))
+    body = fd.loan(amount='5000000.00', credit_line='5000000.00', issue_date='2019-02-20',
+                   maturity_date='2022-02-19', guarantee_mode='guaranteed', guarantor_code=None)
+    r = bank.post('/v1/loans', json=body)
+    assert r.status == 201, r
+    post(g, guarantee(r.json()))
+    url = '/v1/loans/' + harness.quote(body['loan_ref'])
+    for change, field in (({'guarantee_mode': 'credit'}, 'guarantee_mode'),
+                          ({'guarantor_code': other_ident.code}, 'guarantor_code'),
+                          ({'borrower': fd.firm()}, 'borrower.uscc')):
+        err = expect_error(bank.put(url, json={**body, **change}, headers={'If-Match': '"1"'}),
+                           422, 'invalid_field', field)
+        assert err['rule'] == 'L051' and ident.code in err['message'], err
+    got = bank.get(url).json()
+    assert (got['version'], got['guarantee_mode']) == (1, 'guaranteed'), got
+    # Naming the guarantor that posted, or changing other fields, is a correction.
+    r = bank.put(url, json={**body, 'guarantor_code': ident.code, 'rate': '4.5000'},
+                 headers={'If-Match': '"1"'})
+    assert r.status == 200 and r.json()['version'] == 2, r
