@@ -10,6 +10,7 @@
 #include "domain/dates.h"
 #include "domain/supervision.h"
 #include "handlers/common.h"
+#include "handlers/formats.h"
 #include "handlers/handlers.h"
 #include "handlers/supervision.h"
 #include "http/reply.h"
@@ -21,6 +22,31 @@ static const char *const indicator_names[] = {
     "medium_long_share",      "renewal_share",    "small_micro_rate_change_pp",
     "relief_funded_share",    "scf_financing",    NULL,
 };
+
+/* ?format=xlsx: a row per bank, each indicator's value and points in two columns. */
+#define INDICATOR_COLS(key, title)                                                                 \
+	{"indicators." key ".value", title, XK_VALUE},                                             \
+	{                                                                                          \
+		"indicators." key ".points", title "得分", XK_DECIMAL                              \
+	}
+
+static const struct xlsx_col scorecard_cols[] = {
+    {"bank_code", "银行代码", XK_TEXT},
+    {"rank", "排名", XK_INT},
+    {"score", "总分", XK_DECIMAL},
+    INDICATOR_COLS("manufacturing_increase", "制造业贷款余额增量"),
+    INDICATOR_COLS("first_loan_share", "首贷户占比"),
+    INDICATOR_COLS("credit_share", "信用贷款占比"),
+    INDICATOR_COLS("medium_long_share", "中长期贷款占比"),
+    INDICATOR_COLS("renewal_share", "无还本续贷占比"),
+    INDICATOR_COLS("small_micro_rate_change_pp", "普惠小微贷款利率变动（百分点）"),
+    INDICATOR_COLS("relief_funded_share", "纾困转介获贷占比"),
+    INDICATOR_COLS("scf_financing", "供应链融资额"),
+};
+
+static const struct xlsx_table scorecard_table = {
+    "scorecard", "银行考评", scorecard_cols, sizeof scorecard_cols / sizeof scorecard_cols[0],
+    "rows",      NULL};
 
 struct scorecard {
 	struct scorecard_rank *rank;
@@ -127,16 +153,18 @@ void stats_scorecard(struct request *req)
 	bool ok;
 	const char *bank = stats_bank(req, &ok);
 	json_t *body;
+	enum out_format fmt;
 	enum db_rc rc;
 
-	if (!ok || !scorecard_dates(req, &year, &as_of))
+	if (!ok || !query_format(req, FMT_JSON | FMT_XLSX, FMT_JSON, &fmt) ||
+	    !scorecard_dates(req, &year, &as_of))
 		return;
 	rc = scorecard_json(year, as_of, bank, true, &body);
 	if (rc != DB_OK) {
 		reply_db_error(req, rc);
 		return;
 	}
-	reply_json(req, 200, body);
+	reply_answer(req, fmt, body, &scorecard_table);
 }
 
 /* Checks the body of a weights PUT: known indicators, numbers >= 0, not every weight 0

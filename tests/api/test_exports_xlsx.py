@@ -320,6 +320,32 @@ def test_every_statistic_answers_xlsx_with_its_rows():
     assert [(r['bank_code'], r['bank_name']) for r in rows] == [(bank.code, '三明测试银行')]
 
 
+def test_the_scorecard_answers_xlsx_a_row_per_bank_with_each_indicator():
+    """api.md: each statistics answer also answers ?format=xlsx; the scorecard's indicators
+    are two columns each, the value (yuan as money, shares as numbers) and its points."""
+    stats_bank()
+    reg = harness.client('regulator')
+    path = '/v1/stats/scorecard?year=2020&as_of=2020-12-31'
+    body = reg.get(path).json()
+    ws = workbook(reg.get(path + '&format=xlsx'), 'scorecard')
+    rows = list(ws.iter_rows())
+    indicators = ['manufacturing_increase', 'first_loan_share', 'credit_share',
+                  'medium_long_share', 'renewal_share', 'small_micro_rate_change_pp',
+                  'relief_funded_share', 'scf_financing']
+    assert [c.value for c in rows[0]][:4] == ['银行代码', '排名', '总分', '制造业贷款余额增量']
+    assert len(rows[0]) == 3 + 2 * len(indicators)
+    assert len(rows) - 1 == len(body['rows']) > 0, (len(rows), body['rows'])
+    cols = [('bank_code', 'text'), ('rank', 'int'), ('score', 'num')] + [
+        ('indicators.%s.%s' % (n, k), None) for n in indicators for k in ('value', 'points')]
+    for row, item in zip(rows[1:], body['rows']):
+        assert sorted(item['indicators']) == sorted(indicators), item
+        for cell, (key, kind) in zip(row, cols):
+            v = member(item, key)
+            check_cell(cell, kind or ('money' if isinstance(v, str) else 'num'), v, key)
+    r = reg.get(path + '&format=csv')
+    assert r.status == 422 and r.json()['error']['field'] == 'format', r
+
+
 def test_a_target_without_an_actual_is_met_null_not_false():
     reg = harness.client('regulator')
     assert reg.put('/v1/targets/2031/guarantee_leverage', json={'target': '1.5'}).status == 200
@@ -338,6 +364,7 @@ def test_an_unknown_format_is_422_everywhere_a_format_is_taken():
                  '/v1/stats/pricing?month=2020-05', '/v1/stats/lending-growth?year=2020',
                  '/v1/stats/targets?year=2020', '/v1/stats/guarantee-leverage?x=1',
                  '/v1/stats/referrals?x=1', '/v1/stats/scf-rewards?year=2020', '/v1/loans?x=1',
+                 '/v1/stats/scorecard?year=2020',
                  '/v1/whitelist?x=1', '/v1/referrals/export?x=1'):
         for bad in ('xml', 'XLSX', ''):
             r = reg.get(path + '&format=' + bad)
