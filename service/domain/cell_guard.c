@@ -22,6 +22,5 @@ bool cell_plain_number(const char *s)
 
 bool cell_needs_guard(const char *text)
 {
-	return text != NULL && text[0] != '\0' && strchr("=+-@\t\r", text[0]) != NULL &&
-	       !cell_plain_number(text);
+	return text != NULL && text[0] != '\0' && strchr("=+-@\t\r", text[0]) != NULL;
 }

@@ -11,9 +11,10 @@
 
 /**
  * True when text cell @a text must be written with CELL_GUARD_PREFIX before it: it begins
- * with '=', '+', '-', '@', tab or carriage return, and is not a plain number such as
- * "-1200.50" or "+3" (optional sign, digits, optional '.' and digits), which no
- * spreadsheet runs. NULL and "" need no guard.
+ * with '=', '+', '-', '@', tab or carriage return (api.md names no exception: a name or
+ * reason "-1200.50" is guarded too). Numbers are not text cells: the XLSX writer writes
+ * them as numbers, and no CSV number column holds a signed value. NULL and "" need no
+ * guard.
  */
 bool cell_needs_guard(const char *text);
 

@@ -26,17 +26,14 @@ import harness
 
 XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
 AWKWARD = ['=HYPERLINK("http://x","y")', '+86 贸易行', '-负号商行', '@提及公司',
-           '普通企业, "引号"有限公司']
+           '普通企业, "引号"有限公司', '-1200.50']
 
 
 def guarded(text):
-    """The text a cell holds: formula-looking text gets a leading apostrophe (a plain signed
-    number does not)."""
+    """The text a text cell holds: text beginning like a formula gets a leading apostrophe,
+    with no exception (api.md), also one that reads as a signed number."""
     if text and text[0] in '=+-@\t\r':
-        try:
-            float(text)
-        except ValueError:
-            return "'" + text
+        return "'" + text
     return text
 
 

