@@ -836,9 +836,18 @@ $$;
 -- domain.md prices a loan against "the rate in force on the issue date". lpr_e4 is the
 -- row's rate of the loan's tenor (the tenor depends on the dates alone and stays);
 -- spread_bp is (rate - lpr) in basis points, half away from zero, as domain/money.c
--- spread_bp() gives the write path (test_lpr_reprice.py checks the two agree). The
--- statistics triggers move the loans' pricing figures. A scan of the loans (no index on
--- the issue date): the caller bounds it. Returns how many loans changed.
+-- spread_bp() gives the write path (test_lpr_reprice.py checks the two agree). Both are
+-- computed in the UPDATE from the row it updates, so a loan a concurrent correction
+-- changed is priced (and its issue date checked) as that correction left it. The caller
+-- holds lpr_rates against other PUTs (db/lpr.c), so the next row's date cannot change
+-- meanwhile. The statistics triggers move the loans' pricing figures. A scan of the loans
+-- (no index on the issue date): the caller bounds it. Returns how many loans changed.
+-- spread_bp of a rate against an LPR (1/10000 percent each): half away from zero.
+CREATE OR REPLACE FUNCTION lpr_spread_bp(p_rate_e4 int, p_lpr_e4 int) RETURNS int
+LANGUAGE sql IMMUTABLE
+RETURN CASE WHEN p_rate_e4 >= p_lpr_e4 THEN (p_rate_e4 - p_lpr_e4 + 50) / 100
+            ELSE -((p_lpr_e4 - p_rate_e4 + 50) / 100) END;
+
 CREATE OR REPLACE FUNCTION lpr_reprice(p_from date) RETURNS bigint
 LANGUAGE sql AS $$
     WITH r AS (
@@ -847,19 +856,17 @@ LANGUAGE sql AS $$
                (SELECT min(n.effective_from) FROM lpr_rates n
                 WHERE n.effective_from > x.effective_from) AS until
         FROM lpr_rates x WHERE x.effective_from = p_from),
-    v AS (
-        SELECT l.id, p.lpr_e4,
-               sign(l.rate_e4 - p.lpr_e4) * ((abs(l.rate_e4 - p.lpr_e4) + 50) / 100) AS spread_bp
-        FROM r
-        JOIN loans l ON l.issue_date >= r.effective_from
-                    AND (r.until IS NULL OR l.issue_date < r.until)
-        CROSS JOIN LATERAL (SELECT CASE l.lpr_tenor WHEN '5Y' THEN r.five_e4
-                                   ELSE r.one_e4 END AS lpr_e4) p),
     u AS (
-        UPDATE loans l SET lpr_e4 = v.lpr_e4, spread_bp = v.spread_bp
-        FROM v
-        WHERE l.id = v.id
-          AND (l.lpr_e4, l.spread_bp) IS DISTINCT FROM (v.lpr_e4, v.spread_bp)
+        UPDATE loans l
+        SET lpr_e4 = CASE l.lpr_tenor WHEN '5Y' THEN r.five_e4 ELSE r.one_e4 END,
+            spread_bp = lpr_spread_bp(l.rate_e4, CASE l.lpr_tenor WHEN '5Y' THEN r.five_e4
+                                                                 ELSE r.one_e4 END)
+        FROM r
+        WHERE l.issue_date >= r.effective_from AND (r.until IS NULL OR l.issue_date < r.until)
+          AND (l.lpr_e4, l.spread_bp) IS DISTINCT FROM
+              (CASE l.lpr_tenor WHEN '5Y' THEN r.five_e4 ELSE r.one_e4 END,
+               lpr_spread_bp(l.rate_e4, CASE l.lpr_tenor WHEN '5Y' THEN r.five_e4
+                                                         ELSE r.one_e4 END))
         RETURNING 1)
     SELECT count(*) FROM u
 $$;

@@ -59,6 +59,11 @@ static enum db_rc do_put(PGconn *c, void *cls)
 	if ((r = db_run_sql(c, sql, &rc)) == NULL)
 		return rc;
 	PQclear(r);
+	/* PUTs take turns (readers do not wait): each reprices against the rows the one
+	 * before committed. Text: LOCK cannot be a prepared statement. */
+	if ((r = db_run_sql(c, "LOCK TABLE lpr_rates IN SHARE ROW EXCLUSIVE MODE", &rc)) == NULL)
+		return rc;
+	PQclear(r);
 	if ((r = db_run(c, "lpr_upsert", 4, p->params, &rc)) == NULL)
 		return rc;
 	p->created = strcmp(PQgetvalue(r, 0, 0), "t") == 0;

@@ -4,6 +4,9 @@ and the pricing statistics built on them, follow at once; loans issued under ano
 keep theirs. The spread the database computes equals the one finregd computes for a new
 loan of the same rate. A private cluster: the LPR table is the registry's."""
 
+import subprocess
+import threading
+
 import harness
 from finreg_data import firm, loan
 
@@ -79,3 +82,76 @@ def test_an_lpr_put_reprices_the_loans_it_is_in_force_for_and_their_statistics(c
     summaries = cl.psql(q)
     cl.psql('SELECT stats_rebuild()')
     assert cl.psql(q) == summaries
+
+
+def _psql_session(cl, sql):
+    """A psql session that has run @a sql (a transaction left open) until commit()."""
+    p = subprocess.Popen([harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', cl.url],
+                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, text=True)
+    p.stdin.write(sql + '\n')
+    p.stdin.flush()
+    held = harness.poll(lambda: cl.psql("SELECT count(*) FROM pg_stat_activity "
+                                        "WHERE state = 'idle in transaction'"), 10,
+                        lambda v: v == [['1']])
+    assert held == [['1']], held
+
+    def commit():
+        p.stdin.write('COMMIT;\n')
+        p.stdin.close()
+        p.wait(10)
+    return commit
+
+
+def _waiting(cl, n):
+    got = harness.poll(lambda: cl.psql("SELECT count(*) FROM pg_stat_activity "
+                                       "WHERE wait_event_type = 'Lock'"), 10,
+                       lambda v: v == [[str(n)]])
+    assert got == [[str(n)]], got
+
+
+def _in_background(fn):
+    out = {}
+    t = threading.Thread(target=lambda: out.update(r=fn()))
+    t.start()
+    return t, out
+
+
+def test_a_reprice_prices_a_loan_as_a_concurrent_correction_left_it(ctx):
+    """The PUT waits for a correction that changed the rate; it then prices the rate the
+    correction committed (70 bp), not the one it read first (55 bp)."""
+    cl, srv = _fresh(ctx)
+    bank, reg = srv.client('bank'), srv.client('regulator')
+    _post(bank, 'A', '2020-05-12', '2021-05-11', '4.3500')
+    commit = _psql_session(cl, "BEGIN; UPDATE loans SET rate_e4 = 45000, spread_bp = 65, "
+                               "version = version + 1 WHERE loan_ref = 'A';")
+    t, out = _in_background(lambda: reg.put('/v1/lpr/2020-05-01',
+                                            json={'one_year': '3.8000', 'five_year': '4.6000'}))
+    _waiting(cl, 1)
+    commit()
+    t.join(60)
+    assert out['r'].status == 201 and out['r'].json()['repriced'] == 1, out['r']
+    assert _priced(bank, 'A') == ('1Y', '3.8000', 70)
+
+
+def test_two_lpr_puts_at_once_take_turns(ctx):
+    """A PUT of 1 May waits on a loan; a PUT of 1 June meanwhile waits for it, then prices
+    the June loan against its own row, which the May PUT's period now ends before."""
+    cl, srv = _fresh(ctx)
+    bank, reg = srv.client('bank'), srv.client('regulator')
+    _post(bank, 'K', '2020-05-12', '2021-05-11', '4.3500')
+    _post(bank, 'J', '2020-06-12', '2021-06-11', '4.3500')
+    commit = _psql_session(cl, "BEGIN; SELECT 1 FROM loans WHERE loan_ref = 'K' FOR UPDATE;")
+    ta, a = _in_background(lambda: reg.put('/v1/lpr/2020-05-01',
+                                            json={'one_year': '3.8000', 'five_year': '4.6000'}))
+    _waiting(cl, 1)
+    reg2 = harness.Client('regulator', server=srv)
+    tb, b = _in_background(lambda: reg2.put('/v1/lpr/2020-06-01',
+                                             json={'one_year': '3.7000', 'five_year': '4.5000'}))
+    _waiting(cl, 2)
+    commit()
+    ta.join(60)
+    tb.join(60)
+    assert (a['r'].status, b['r'].status) == (201, 201), (a['r'], b['r'])
+    assert _priced(bank, 'K') == ('1Y', '3.8000', 55)
+    assert _priced(bank, 'J') == ('1Y', '3.7000', 65)
