@@ -450,3 +450,46 @@ def test_a_correction_keeps_a_loan_with_guarantees_guaranteed_by_its_guarantor()
     r = bank.put(url, json={**body, 'guarantor_code': ident.code, 'rate': '4.5000'},
                  headers={'If-Match': '"1"'})
     assert r.status == 200 and r.json()['version'] == 2, r
+
+
+def test_a_guarantee_post_that_waited_for_a_correction_to_credit_is_not_found():
+    """L051's other side: a post that found the loan guaranteed, then waited for a
+    correction making it credit, reads the loan again under its lock and answers
+    not_found; no guarantee lands on a credit loan."""
+    import subprocess
+    import threading
+    bank = harness.client('bank')
+    _, g = new_guarantor(harness.client('regulator'))
+    body = fd.loan(amount='5000000.00', credit_line='5000000.00', issue_date='2019-02-20',
+                   maturity_date='2022-02-19', guarantee_mode='guaranteed', guarantor_code=None)
+    r = bank.post('/v1/loans', json=body)
+    assert r.status == 201, r
+    loan = r.json()
+    ref = body['loan_ref'].replace("'", "''")
+    p = subprocess.Popen([harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
+                          harness.cluster().url], stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    # What loan_correct does: the row FOR UPDATE, then the change.
+    p.stdin.write("BEGIN; SELECT 1 FROM loans WHERE loan_ref = '%s' FOR UPDATE; "
+                  "UPDATE loans SET guarantee_mode = 'credit', version = version + 1 "
+                  "WHERE loan_ref = '%s';\n" % (ref, ref))
+    p.stdin.flush()
+    out = {}
+    try:
+        assert harness.poll(lambda: harness.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' "
+            "AND query LIKE 'UPDATE loans SET guarantee_mode%'"), 10,
+            lambda v: v == [['1']]) == [['1']]
+        t = threading.Thread(target=lambda: out.update(r=g.post('/v1/guarantees',
+                                                                json=guarantee(loan))))
+        t.start()
+        assert harness.poll(lambda: harness.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE '%guarantee_post%'"), 10, lambda v: v == [['1']]) == [['1']]
+    finally:
+        p.stdin.write('COMMIT;\n')
+        p.stdin.close()
+        p.wait(10)
+    t.join(30)
+    expect_error(out['r'], 404, 'not_found', 'loan_ref')
+    assert harness.psql("SELECT count(*) FROM guarantees WHERE loan_ref = '%s'" % ref) == [['0']]
