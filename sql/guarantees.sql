@@ -245,30 +245,21 @@ BEGIN
         END IF;
         RETURN;
     END IF;
+    -- Posts on one loan and corrections of it take turns, in the order loan_correct takes
+    -- the same two locks: the loan row (which the guarantee's foreign key would lock at its
+    -- insert anyway), then the advisory lock (taken the other way round, a post and a
+    -- correction lowering the amount deadlocked). The row is found and locked in one
+    -- statement, so a correction committed while this post waited for it is seen: one that
+    -- made the loan credit, named another guarantor or moved it to another borrower leaves
+    -- nothing found (L051 refuses those once a guarantee exists; this refuses the post
+    -- that raced it).
     SELECT * INTO l FROM loans x
     WHERE x.bank_code = p_bank AND x.loan_ref = p_loan_ref AND x.borrower_uscc = p_uscc
       AND x.guarantee_mode = 'guaranteed'
       AND (x.guarantor_code IS NULL OR x.guarantor_code = p_guarantor)
       AND EXISTS (SELECT 1 FROM principals p
-                  WHERE p.code = p_guarantor AND p.kind = 'guarantor' AND p.active);
-    IF NOT FOUND THEN
-        RETURN QUERY SELECT 'rejected', 'not_found', 'loan_ref',
-            'no guaranteed loan of this bank_code, loan_ref and borrower_uscc is open to '
-            'this guarantor'::text, NULL::jsonb;
-        RETURN;
-    END IF;
-    -- Posts on one loan and corrections of it take turns, in the order loan_correct takes
-    -- the same two locks: the loan row (which the guarantee's foreign key would lock at its
-    -- insert anyway), then the advisory lock (taken the other way round, a post and a
-    -- correction lowering the amount deadlocked). The loan is read again under them, and
-    -- must still be open to this guarantor: a correction committed while this post waited
-    -- may have made it credit, named another guarantor or moved it to another borrower
-    -- (L051 refuses those once a guarantee exists; this refuses the post that raced it).
-    SELECT * INTO l FROM loans x
-    WHERE x.id = l.id AND x.bank_code = p_bank AND x.loan_ref = p_loan_ref
-      AND x.borrower_uscc = p_uscc AND x.guarantee_mode = 'guaranteed'
-      AND (x.guarantor_code IS NULL OR x.guarantor_code = p_guarantor)
-    FOR KEY SHARE;
+                  WHERE p.code = p_guarantor AND p.kind = 'guarantor' AND p.active)
+    FOR KEY SHARE OF x;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'rejected', 'not_found', 'loan_ref',
             'no guaranteed loan of this bank_code, loan_ref and borrower_uscc is open to '
