@@ -848,6 +848,11 @@ LANGUAGE sql IMMUTABLE
 RETURN CASE WHEN p_rate_e4 >= p_lpr_e4 THEN (p_rate_e4 - p_lpr_e4 + 50) / 100
             ELSE -((p_lpr_e4 - p_rate_e4 + 50) / 100) END;
 
+-- The rate of tenor @p_tenor ('1Y' or '5Y') of an LPR row.
+CREATE OR REPLACE FUNCTION lpr_of_tenor(p_tenor text, p_one_e4 int, p_five_e4 int) RETURNS int
+LANGUAGE sql IMMUTABLE
+RETURN CASE p_tenor WHEN '5Y' THEN p_five_e4 ELSE p_one_e4 END;
+
 CREATE OR REPLACE FUNCTION lpr_reprice(p_from date) RETURNS bigint
 LANGUAGE sql AS $$
     WITH r AS (
@@ -858,15 +863,13 @@ LANGUAGE sql AS $$
         FROM lpr_rates x WHERE x.effective_from = p_from),
     u AS (
         UPDATE loans l
-        SET lpr_e4 = CASE l.lpr_tenor WHEN '5Y' THEN r.five_e4 ELSE r.one_e4 END,
-            spread_bp = lpr_spread_bp(l.rate_e4, CASE l.lpr_tenor WHEN '5Y' THEN r.five_e4
-                                                                 ELSE r.one_e4 END)
+        SET lpr_e4 = lpr_of_tenor(l.lpr_tenor, r.one_e4, r.five_e4),
+            spread_bp = lpr_spread_bp(l.rate_e4, lpr_of_tenor(l.lpr_tenor, r.one_e4, r.five_e4))
         FROM r
         WHERE l.issue_date >= r.effective_from AND (r.until IS NULL OR l.issue_date < r.until)
           AND (l.lpr_e4, l.spread_bp) IS DISTINCT FROM
-              (CASE l.lpr_tenor WHEN '5Y' THEN r.five_e4 ELSE r.one_e4 END,
-               lpr_spread_bp(l.rate_e4, CASE l.lpr_tenor WHEN '5Y' THEN r.five_e4
-                                                         ELSE r.one_e4 END))
+              (lpr_of_tenor(l.lpr_tenor, r.one_e4, r.five_e4),
+               lpr_spread_bp(l.rate_e4, lpr_of_tenor(l.lpr_tenor, r.one_e4, r.five_e4)))
         RETURNING 1)
     SELECT count(*) FROM u
 $$;
