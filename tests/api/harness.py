@@ -540,6 +540,20 @@ def setup():
     server()
 
 
+def private_cluster(ctx, who=('bank', 'regulator')):
+    """A cluster of the test's own (destroyed when it ends), migrated, with the principals
+    @a who (names of PRINCIPALS) added: for a test whose locks or figures must not touch
+    the shared registry."""
+    cl = Cluster()
+    ctx.defer(cl.destroy)
+    finregd('migrate', cluster=cl)
+    for w in who:
+        kind, code, name = PRINCIPALS[w]
+        finregd('principal', 'add', '--kind', kind, '--code', code, '--name', name,
+                '--cert', cert_paths(w)[0], cluster=cl)
+    return cl
+
+
 _pending_problems = []   # found outside a test's own checks; reported by the current test
 _current_test = None
 _previous_test = None

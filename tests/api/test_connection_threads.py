@@ -29,14 +29,7 @@ BANK = 'CIB-SM'
 
 
 def _setup(ctx):
-    cl = harness.Cluster()
-    ctx.defer(cl.destroy)
-    harness.finregd('migrate', cluster=cl)
-    for who in ('bank', 'regulator'):
-        kind, code, name = harness.PRINCIPALS[who]
-        harness.finregd('principal', 'add', '--kind', kind, '--code', code, '--name', name,
-                        '--cert', harness.cert_paths(who)[0], cluster=cl)
-    return cl
+    return harness.private_cluster(ctx)
 
 
 def _server(ctx, cl, pool, **env):

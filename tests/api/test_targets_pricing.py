@@ -9,13 +9,7 @@ from finreg_data import firm, loan
 
 
 def _fresh(ctx):
-    cl = harness.Cluster()
-    ctx.defer(cl.destroy)
-    harness.finregd('migrate', cluster=cl)
-    for who in ('bank', 'regulator'):
-        kind, code, name = harness.PRINCIPALS[who]
-        harness.finregd('principal', 'add', '--kind', kind, '--code', code, '--name', name,
-                        '--cert', harness.cert_paths(who)[0], cluster=cl)
+    cl = harness.private_cluster(ctx)
     srv = harness.Server(cluster=cl)
     ctx.defer(srv.stop)     # before the cluster goes
     return srv
