@@ -55,7 +55,7 @@ LANGUAGE sql IMMUTABLE AS $$
     WITH e AS (
         SELECT x.day, x.bank_code, x.manufacturing, sum(x.delta) AS delta
         FROM unnest(p_events) x GROUP BY 1, 2, 3)
-    SELECT g.grain::char(1), g.period, e.bank_code, e.manufacturing, sum(e.delta)::bigint
+    SELECT g.grain::char(1), g.period, e.bank_code, e.manufacturing, sum(e.delta)
     FROM e
     CROSS JOIN LATERAL (VALUES ('d', e.day),
                                ('m', date_trunc('month', e.day)::date),
@@ -100,14 +100,14 @@ LANGUAGE sql IMMUTABLE AS $$
         WHERE r.status <> 'void'
         GROUP BY 1, 2, 3, 4, 5, 6)
     SELECT d.dim::char(1), g.grain::char(1), d.bank, g.period, d.key, b.manufacturing,
-           (p_sign * sum(b.n))::bigint, (p_sign * sum(b.amount))::bigint,
-           (p_sign * sum(b.first_n))::bigint, (p_sign * sum(b.first_amount))::bigint,
-           (p_sign * sum(b.credit_n))::bigint, (p_sign * sum(b.credit_amount))::bigint,
-           (p_sign * sum(b.mlt_n))::bigint, (p_sign * sum(b.mlt_amount))::bigint,
-           (p_sign * sum(b.renewal_n))::bigint, (p_sign * sum(b.renewal_amount))::bigint,
-           (p_sign * sum(b.sm_n))::bigint, (p_sign * sum(b.sm_amount))::bigint,
-           p_sign * sum(b.sm_rate_x_amount), (p_sign * sum(b.sm_spread_amount))::bigint,
-           p_sign * sum(b.sm_spread_x_amount), (p_sign * sum(b.scf_amount))::bigint
+           (p_sign * sum(b.n))::bigint, p_sign * sum(b.amount),
+           (p_sign * sum(b.first_n))::bigint, p_sign * sum(b.first_amount),
+           (p_sign * sum(b.credit_n))::bigint, p_sign * sum(b.credit_amount),
+           (p_sign * sum(b.mlt_n))::bigint, p_sign * sum(b.mlt_amount),
+           (p_sign * sum(b.renewal_n))::bigint, p_sign * sum(b.renewal_amount),
+           (p_sign * sum(b.sm_n))::bigint, p_sign * sum(b.sm_amount),
+           p_sign * sum(b.sm_rate_x_amount), p_sign * sum(b.sm_spread_amount),
+           p_sign * sum(b.sm_spread_x_amount), p_sign * sum(b.scf_amount)
     FROM base b
     CROSS JOIN LATERAL (VALUES ('b', '*', b.bank_code),
                                ('c', '*', b.county_code), ('c', b.bank_code, b.county_code),
@@ -412,14 +412,18 @@ END $$;
 -- '-infinity' one row per earlier year).
 -- @p_mfg: NULL = all. @p_bank: '*' = all banks, or one bank's code. @p_by_month: no year
 -- rows (a row's period then lies in its month: the answer grouped by month).
+-- Sums of amounts are numeric, as the summaries hold them (migration 025): absurd amounts
+-- can pass a bigint of fen, and only a reader that shows such a sum fails (finregd checks
+-- the range of what it reads; SQL callers cast after filtering by bank).
 DROP FUNCTION IF EXISTS stats_new_loans_window(char, text, date, date, boolean);
-CREATE OR REPLACE FUNCTION stats_new_loans_window(p_dim char, p_bank text, p_from date, p_to date,
+DROP FUNCTION IF EXISTS stats_new_loans_window(char, text, date, date, boolean, boolean);
+CREATE FUNCTION stats_new_loans_window(p_dim char, p_bank text, p_from date, p_to date,
                                        p_mfg boolean, p_by_month boolean DEFAULT false)
-RETURNS TABLE (period date, key text, manufacturing boolean, n bigint, amount bigint,
-               first_n bigint, first_amount bigint, credit_n bigint, credit_amount bigint,
-               mlt_n bigint, mlt_amount bigint, renewal_n bigint, renewal_amount bigint,
-               sm_n bigint, sm_amount bigint, sm_rate_x_amount numeric,
-               sm_spread_amount bigint, sm_spread_x_amount numeric, scf_amount bigint)
+RETURNS TABLE (period date, key text, manufacturing boolean, n bigint, amount numeric,
+               first_n bigint, first_amount numeric, credit_n bigint, credit_amount numeric,
+               mlt_n bigint, mlt_amount numeric, renewal_n bigint, renewal_amount numeric,
+               sm_n bigint, sm_amount numeric, sm_rate_x_amount numeric,
+               sm_spread_amount numeric, sm_spread_x_amount numeric, scf_amount numeric)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     -- The window is [p_from, v_end). Whole years [y_from, y_to) come from year rows; the
@@ -482,8 +486,11 @@ END $$;
 -- of the summaries. The balance at the end of a day is the sum of the changes before the
 -- next day: whole years before it, whole months of its year before it, then its month's
 -- days; so a day that ends a month reads no day rows, one that ends a year year rows only.
-CREATE OR REPLACE FUNCTION stats_balances_on(p_day0 date, p_day1 date)
-RETURNS TABLE (bank_code text, manufacturing boolean, balance0 bigint, balance1 bigint)
+DROP FUNCTION IF EXISTS stats_balance_growth(int, date);
+DROP FUNCTION IF EXISTS stats_balance_on(date);
+DROP FUNCTION IF EXISTS stats_balances_on(date, date);
+CREATE FUNCTION stats_balances_on(p_day0 date, p_day1 date)
+RETURNS TABLE (bank_code text, manufacturing boolean, balance0 numeric, balance1 numeric)
 LANGUAGE plpgsql STABLE AS $$
 #variable_conflict use_column
 DECLARE
@@ -499,11 +506,11 @@ BEGIN
            coalesce(sum(s.delta) FILTER (WHERE
                (s.grain = 'y' AND s.period < y0)
                OR (s.grain = 'm' AND s.period >= y0 AND s.period < m0)
-               OR (s.grain = 'd' AND s.period >= m0 AND s.period < e0)), 0)::bigint,
+               OR (s.grain = 'd' AND s.period >= m0 AND s.period < e0)), 0),
            coalesce(sum(s.delta) FILTER (WHERE
                (s.grain = 'y' AND s.period < y1)
                OR (s.grain = 'm' AND s.period >= y1 AND s.period < m1)
-               OR (s.grain = 'd' AND s.period >= m1 AND s.period < e1)), 0)::bigint
+               OR (s.grain = 'd' AND s.period >= m1 AND s.period < e1)), 0)
     FROM stats_balance_all s
     WHERE (s.grain = 'y' AND s.period < y0)
        OR (s.grain = 'm' AND s.period >= y0 AND s.period < m0)
@@ -515,8 +522,8 @@ BEGIN
 END $$;
 
 -- Balance at the end of @p_day per bank and manufacturing.
-CREATE OR REPLACE FUNCTION stats_balance_on(p_day date)
-RETURNS TABLE (bank_code text, manufacturing boolean, balance bigint)
+CREATE FUNCTION stats_balance_on(p_day date)
+RETURNS TABLE (bank_code text, manufacturing boolean, balance numeric)
 LANGUAGE sql STABLE AS $$
     SELECT b.bank_code, b.manufacturing, b.balance1 FROM stats_balances_on(p_day, p_day) b
 $$;
@@ -524,9 +531,9 @@ $$;
 -- The balances lending growth compares, per bank and manufacturing: at the start of
 -- @p_year (the end of 31 December before) and at the end of @p_as_of. The lending-growth
 -- answer, the targets and the scorecard read them here.
-CREATE OR REPLACE FUNCTION stats_balance_growth(p_year int, p_as_of date)
-RETURNS TABLE (bank_code text, manufacturing boolean, outstanding_start bigint,
-               outstanding_as_of bigint)
+CREATE FUNCTION stats_balance_growth(p_year int, p_as_of date)
+RETURNS TABLE (bank_code text, manufacturing boolean, outstanding_start numeric,
+               outstanding_as_of numeric)
 LANGUAGE sql STABLE AS $$
     SELECT b.bank_code, b.manufacturing, b.balance0, b.balance1
     FROM stats_balances_on(make_date(p_year, 1, 1) - 1, p_as_of) b
@@ -548,7 +555,7 @@ LANGUAGE sql STABLE AS $$
         FROM stats_balance_growth(p_year, p_as_of) b
         UNION ALL
         SELECT w.key, w.manufacturing, 0, 0, w.amount
-        FROM stats_new_loans_window('b', '*', make_date(p_year, 1, 1), p_as_of, NULL) w) x
+        FROM stats_new_loans_window('b', p_bank, make_date(p_year, 1, 1), p_as_of, NULL) w) x
     WHERE p_bank = '*' OR x.bank_code = p_bank
     GROUP BY x.bank_code, x.manufacturing
     HAVING sum(x.s) <> 0 OR sum(x.a) <> 0 OR sum(x.i) <> 0

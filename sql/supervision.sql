@@ -165,7 +165,9 @@ BEGIN
            jsonb_object_agg(p.indicator, jsonb_build_object(
                'value', CASE WHEN p.vd IS NULL THEN NULL
                              WHEN p.indicator IN ('manufacturing_increase', 'scf_financing')
-                                 THEN to_jsonb(fen_text(p.vn::bigint))
+                                 -- fen as yuan, as fen_text writes it, without its
+                                 -- bigint: the sums are numeric (migration 025)
+                                 THEN to_jsonb(round(p.vn / 100, 2)::text)
                              ELSE to_jsonb(sc_round(p.vn, p.vd, 4)) END,
                'points', round(p.points, 2))) FILTER (WHERE p_indicators)
     FROM p JOIN w ON w.indicator = p.indicator
@@ -370,8 +372,9 @@ CREATE OR REPLACE TRIGGER repayments_watch_insert AFTER INSERT ON repayments
 -- its last, balance(S) <= f's balance before it and balance(A) >= l's after it (only rises
 -- lie between), so l's cut_from is on or after f's day: in the window. Set-returning, so a
 -- LATERAL call is inlined.
+DROP FUNCTION IF EXISTS watch_cut_from(text, text, date, bigint);   -- numeric since 025
 CREATE OR REPLACE FUNCTION watch_cut_from(p_bank text, p_uscc text, p_day date,
-                                          p_balance bigint)
+                                          p_balance numeric)
 RETURNS TABLE (cut_from date)
 LANGUAGE sql STABLE AS $$
     SELECT q.day FROM watch_balance q
@@ -422,7 +425,7 @@ BEGIN
     WITH d AS (DELETE FROM watch_balance_delta x
                WHERE x.ctid = ANY (ARRAY(SELECT y.ctid FROM watch_balance_delta y LIMIT p_limit))
                RETURNING x.*),
-    g AS (SELECT d.bank_code, d.uscc, d.day, sum(d.delta)::bigint AS delta
+    g AS (SELECT d.bank_code, d.uscc, d.day, sum(d.delta) AS delta
           FROM d GROUP BY 1, 2, 3 HAVING sum(d.delta) <> 0)
     SELECT (SELECT array_agg(ROW(g.bank_code, g.uscc, g.day, g.delta)::watch_balance_delta)
             FROM g),

@@ -9,6 +9,7 @@
  * callbacks. */
 #include "db/db_internal.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -743,6 +744,14 @@ static enum db_rc classify(PGconn *c, PGresult *r, const char *what)
 		rc = DB_CONFLICT;
 	} else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
 		rc = DB_SERIALIZATION;
+	} else if (strcmp(state, "22003") == 0) {
+		/* numeric_value_out_of_range: a figure passed what 64 bits of fen hold, from
+		 * absurd amounts in the rows the statement read (the summaries keep such sums,
+		 * migration 025); the caller answers 500 without details. Data, not a bug. */
+		rc = DB_ERROR;
+		metrics_db_error();
+		LOG_WARN("statement %s: a figure is out of range: %s", what,
+			 PQresultErrorMessage(r));
 	} else {
 		metrics_db_error();
 		LOG_BUG("statement %s failed: %s", what, PQresultErrorMessage(r));
@@ -1117,6 +1126,22 @@ void db_value_copy(char *dst, size_t len, const PGresult *r, int row, int col)
 int64_t db_value_int(const PGresult *r, int row, int col)
 {
 	return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+bool db_value_int_in_range(const PGresult *r, int row, int col, int64_t *v)
+{
+	long long x;
+
+	if (PQgetisnull(r, row, col)) {
+		*v = 0;
+		return true;
+	}
+	errno = 0;
+	x = strtoll(PQgetvalue(r, row, col), NULL, 10);
+	if (errno == ERANGE)
+		return false;
+	*v = x;
+	return true;
 }
 
 /* One statement and what to do with its rows (db_rows, db_write_row). */

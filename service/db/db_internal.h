@@ -93,6 +93,10 @@ void db_value_copy(char *dst, size_t len, const PGresult *r, int row, int col);
 /** Column @a col of row @a row as an integer; SQL NULL gives 0. */
 int64_t db_value_int(const PGresult *r, int row, int col);
 
+/** Like db_value_int, for a column that may hold more than 64 bits (a numeric sum of
+ *  amounts): false when the value is out of int64_t's range (and @a v untouched). */
+bool db_value_int_in_range(const PGresult *r, int row, int col, int64_t *v);
+
 /** Reads row @a row of @a r for @a cls. @a r is valid during the call only: the callee
  *  copies what it keeps (db_value_dup, db_value_copy). */
 typedef void (*db_row_fn)(void *cls, const PGresult *r, int row);

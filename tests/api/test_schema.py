@@ -456,3 +456,41 @@ WHERE (n, amount, sm_rate_x_amount, scf_amount) <> (0, 0, 0, 0);
     assert ',y,' in kept, kept[:200]
     _run_sql(url, 'SELECT stats_rebuild();')
     assert _run_sql(url, summaries) == kept
+
+
+def test_migrations_024_and_025_apply_over_the_live_functions_and_views(ctx):
+    """Migrations 024-025 change the type of summary columns that live code depends on:
+    the views over the summaries and watch_balance_on, whose SQL-standard body PostgreSQL
+    ties to the column. The other upgrade test starts from the fixture's old schema, where
+    neither exists; this one puts the tables back as 023 left them, with every sql/ file
+    live as on a database of that release, and migrates."""
+    c = _cluster(ctx)
+    db = _db(c, 'schema_live')
+    _migrate(c, db)
+    sql_files = sorted(os.path.join(harness.ROOT, 'sql', f)
+                       for f in os.listdir(os.path.join(harness.ROOT, 'sql'))
+                       if f.endswith('.sql'))
+    back = ['BEGIN;',
+            'DROP VIEW stats_new_loans_all, stats_balance_all;',
+            'DROP FUNCTION watch_balance_on(text, text, date);',
+            'ALTER TABLE stats_new_loans ' + ', '.join(
+                f'ALTER {col} TYPE bigint' for col in (
+                    'amount', 'first_amount', 'credit_amount', 'mlt_amount', 'renewal_amount',
+                    'sm_amount', 'sm_spread_amount', 'scf_amount')) + ';',
+            'ALTER TABLE stats_balance ALTER delta TYPE bigint;',
+            'ALTER TABLE watch_balance ALTER delta TYPE bigint, ALTER balance TYPE bigint;',
+            'ALTER TABLE watch_balance_delta ALTER delta TYPE bigint;']
+    back += [f'\\i {f}' for f in sql_files]
+    back += ['DELETE FROM schema_migrations WHERE version IN (24, 25);', 'COMMIT;']
+    _run_sql(db, '\n'.join(back))
+    assert _run_sql(db, "SELECT count(*) FROM pg_proc WHERE proname = 'watch_balance_on'"
+                        " AND prosqlbody IS NOT NULL").split()[2] == '1'
+    _migrate(c, db)
+    types = _run_sql(db, "SELECT string_agg(table_name || '.' || column_name || ' ' || data_type,"
+                         " ', ') FROM information_schema.columns"
+                         " WHERE (table_name, column_name) IN (('stats_new_loans', 'amount'),"
+                         " ('stats_balance', 'delta'), ('watch_balance', 'balance'),"
+                         " ('watch_balance_delta', 'delta'))")
+    for col in ('stats_balance.delta', 'stats_new_loans.amount', 'watch_balance.balance',
+                'watch_balance_delta.delta'):
+        assert col + ' numeric' in types, types
