@@ -166,18 +166,24 @@ def test_list_filters_by_borrower_issue_dates_and_status():
 
 
 def test_list_rejects_malformed_filters_and_paging_with_422():
+    # A borrower's USCC names its rule as in a loan's body (docs/rules.md): L002 for its
+    # length or alphabet, L003 for a wrong check character (it answered L002 for both).
     c = harness.client('bank')
-    for query, field in (('borrower=91350203M0001QAY9B', 'borrower'),
-                         ('borrower=abc', 'borrower'),
-                         ('issued_from=2020-02-30', 'issued_from'),
-                         ('issued_to=yesterday', 'issued_to'),
-                         ('status=open', 'status'),
-                         ('limit=0', 'limit'), ('limit=1001', 'limit'), ('limit=x', 'limit'),
-                         ('cursor=abc', 'cursor'), ('cursor=-1', 'cursor')):
+    for query, field, rule in (('borrower=91350203M0001QAY9B', 'borrower', 'L003'),
+                               ('borrower=' + fd.bad_check_uscc(), 'borrower', 'L003'),
+                               ('borrower=abc', 'borrower', 'L002'),
+                               ('borrower=91350402MA2YQI0X5T', 'borrower', 'L002'),
+                               ('issued_from=2020-02-30', 'issued_from', None),
+                               ('issued_to=yesterday', 'issued_to', None),
+                               ('status=open', 'status', None),
+                               ('limit=0', 'limit', None), ('limit=1001', 'limit', None),
+                               ('limit=x', 'limit', None),
+                               ('cursor=abc', 'cursor', None), ('cursor=-1', 'cursor', None)):
         r = c.get('/v1/loans?' + query)
         assert r.status == 422, (query, r)
         err = r.json()['error']
         assert err['code'] == 'invalid_field' and err['field'] == field, (query, err)
+        assert err.get('rule') == rule, (query, err)
     assert c.get('/v1/loans?limit=1000').status == 200
 
 
