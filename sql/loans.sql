@@ -531,8 +531,9 @@ CREATE OR REPLACE FUNCTION loan_unrenewed_status(l loans) RETURNS text
     RETURN CASE WHEN l.repaid_fen >= l.amount_fen THEN 'repaid' ELSE 'active' END;
 
 -- Replaces loan @p_ref's content (a correction) when @p_version is its current version.
--- Same checks as ingest; the old version stays in loan_versions; a changed renewal link
--- releases the loan renewed before and marks the new one.
+-- Same checks as ingest, and L052 when another loan renews this one; the old version stays
+-- in loan_versions; a changed renewal link releases the loan renewed before and marks the
+-- new one.
 CREATE OR REPLACE FUNCTION loan_correct(p_bank text, p_ref text, p_version int, p_item jsonb)
 RETURNS TABLE (status text, code text, rule text, field text, message text, loan jsonb)
 SET plan_cache_mode = force_generic_plan
@@ -541,6 +542,7 @@ DECLARE
     i loan_item := jsonb_populate_record(NULL::loan_item, p_item);
     l loans;
     t loans;
+    v_renewal loans;
     v_new_target bigint;
     v_field text;
     v_guarantor text;
@@ -603,6 +605,30 @@ BEGIN
                    'some before the amount is lowered',
                    fen_text(guarantee_peak_on_loan(l.id, '-infinity', 'infinity'))), NULL::jsonb;
         RETURN;
+    END IF;
+    -- L052: a loan that another loan renews stays a loan that renewal may renew (L016 from
+    -- this side): made to the same borrower and issued before it. The ingest and a
+    -- correction of the renewal (L016) and a correction of the renewed loan (here) each keep
+    -- every renewed loan issued before its renewal, so issue dates rise strictly along any
+    -- chain of renewals and none comes back to a loan it left: no loans renew each other
+    -- (a correction making this loan renew its own renewal fails here or on L016). Every
+    -- write that makes or keeps the link locks this row (the ingest's and L016's FOR UPDATE
+    -- of the renewed loan) and reads it after the lock, before it writes its own dates; with
+    -- this row locked, the renewal is read without a lock of its own.
+    IF l.renewed_by_id IS NOT NULL THEN
+        SELECT * INTO v_renewal FROM loans x WHERE x.id = l.renewed_by_id;
+        IF i.uscc <> v_renewal.borrower_uscc OR i.issue_date >= v_renewal.issue_date THEN
+            RETURN QUERY SELECT 'rejected', 'invalid_field', 'L052',
+                CASE WHEN i.uscc <> v_renewal.borrower_uscc THEN 'borrower.uscc'
+                     ELSE 'issue_date' END,
+                CASE WHEN i.uscc <> v_renewal.borrower_uscc
+                     THEN format('loan %s renews this loan: it stays made to the same borrower',
+                                 v_renewal.loan_ref)
+                     ELSE format('loan %s renews this loan: it stays issued before %s',
+                                 v_renewal.loan_ref, v_renewal.issue_date) END,
+                NULL::jsonb;
+            RETURN;
+        END IF;
     END IF;
     IF i.renewal THEN
         SELECT * INTO t FROM loans x

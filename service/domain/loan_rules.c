@@ -77,6 +77,12 @@ const struct rule rule_catalog[] = {
      "a correction keeps a loan that guarantors have posted guarantees on guaranteed, naming "
      "none of them or the one that posted, and made to the same borrower (a credit loan has "
      "no guarantee)"},
+    {"L052", RULE_ERROR, RULE_DATABASE, "issue_date",
+     "a correction of a loan that another loan renews keeps it made to the renewal's "
+     "borrower and issued before the renewal (422 on `issue_date` or `borrower.uscc`): L016 "
+     "seen from the renewed loan, a rule of its own because the fault is in those fields, "
+     "not in a `renews_loan_ref`. With both, issue dates rise along every chain of renewals, "
+     "so no loans renew each other"},
     {"W001", RULE_WARNING, RULE_DATABASE, "first_loan",
      "the bank's first_loan flag disagrees with registry_first_loan (no earlier non-void "
      "loan to the same USCC from any bank)"},

@@ -603,6 +603,75 @@ def test_correcting_the_renewal_to_another_loan_moves_the_renewed_status():
     assert get(c, other['loan_ref'])['status'] == 'active'
 
 
+def _renewed_pair(c):
+    """Loan A (2019-05-12) and B renewing it (2020-05-11): A is renewed."""
+    a = fd.loan(issue_date='2019-05-12', maturity_date='2020-05-11')
+    create(c, a)
+    b = _renewal(a)
+    create(c, b)
+    assert get(c, a['loan_ref'])['status'] == 'renewed'
+    return a, b
+
+
+def _stored(*refs):
+    """The loans rows and loan_versions rows of the bank's loans @refs, as stored."""
+    refs = "ARRAY[%s]" % ', '.join("'%s'" % r.replace("'", "''") for r in refs)
+    return harness.psql("SELECT to_jsonb(l) FROM loans l WHERE l.bank_code = 'CIB-SM'"
+                        " AND l.loan_ref = ANY (%s) ORDER BY l.id;"
+                        " SELECT to_jsonb(v) FROM loan_versions v JOIN loans l"
+                        " ON l.id = v.loan_id WHERE l.bank_code = 'CIB-SM'"
+                        " AND l.loan_ref = ANY (%s) ORDER BY v.loan_id, v.version"
+                        % (refs, refs))
+
+
+def test_correcting_a_renewed_loan_into_a_renewal_of_its_renewal_is_422_and_changes_nothing():
+    # L052: B renews A, so A stays issued before B; A renewing B as well would make the two
+    # renew each other, both 'renewed' with nothing outstanding (it was answered 200).
+    c = harness.client('bank')
+    a, b = _renewed_pair(c)
+    before = _stored(a['loan_ref'], b['loan_ref'])
+    cycle = dict(a, issue_date='2020-06-01', maturity_date='2021-06-01', first_loan=False,
+                 renewal=True, renews_loan_ref=b['loan_ref'])
+    err = expect_error(put(c, cycle, 1), 422, 'invalid_field', 'L052', 'issue_date')
+    assert b['loan_ref'] in err['message'], err
+    # Keeping A's issue date, B is issued after A: L016 on A's own renews_loan_ref.
+    expect_error(put(c, dict(cycle, issue_date=a['issue_date'],
+                             maturity_date=a['maturity_date']), 1),
+                 422, 'invalid_field', 'L016', 'renews_loan_ref')
+    assert _stored(a['loan_ref'], b['loan_ref']) == before
+    assert [get(c, x['loan_ref'])['status'] for x in (a, b)] == ['renewed', 'active']
+    assert get(c, b['loan_ref'])['outstanding'] == b['amount']
+
+
+def test_correcting_a_renewed_loan_keeps_it_issued_before_and_lent_to_the_borrower_of_its_renewal():
+    # L052 (domain.md: a renewal replaces a loan of the same bank and borrower, issued
+    # before it): a correction of A that B renews may not move A's issue date to B's or
+    # later, nor give A another borrower, while B renews it (both were answered 200).
+    c = harness.client('bank')
+    a, b = _renewed_pair(c)
+    refs = (a['loan_ref'], b['loan_ref'])
+    before = _stored(*refs)
+    for issue_date in ('2020-06-01', '2020-05-11'):
+        expect_error(put(c, dict(a, issue_date=issue_date, maturity_date='2021-06-01'), 1),
+                     422, 'invalid_field', 'L052', 'issue_date')
+    other = fd.firm()
+    expect_error(put(c, dict(a, borrower=other), 1), 422, 'invalid_field', 'L052',
+                 'borrower.uscc')
+    assert _stored(*refs) == before
+    assert harness.psql("SELECT count(*) FROM firms WHERE uscc = '%s'" % other['uscc']) == \
+        [['0']]
+    # A correction that keeps the link valid is stored, and A stays renewed by B.
+    r = put(c, dict(a, issue_date='2020-05-10', amount='4000000.00'), 1)
+    assert r.status == 200, r
+    o = get(c, a['loan_ref'])
+    assert (o['status'], o['issue_date'], o['renewed_on'], o['outstanding']) == \
+        ('renewed', '2020-05-10', '2020-05-11', '0.00'), o
+    # Once B no longer renews A, A's issue date and borrower are free again.
+    assert void(c, b['loan_ref']).status == 200
+    r = put(c, dict(a, issue_date='2020-06-01', maturity_date='2021-06-01', borrower=other), 2)
+    assert r.status == 200 and r.json()['status'] == 'active', r
+
+
 def test_renewal_in_a_batch_renewing_the_same_loan_twice_accepts_only_the_first():
     c = harness.client('bank')
     old = create(c, fd.loan(issue_date='2019-05-12'))
