@@ -9,6 +9,8 @@
 
 #define USCC_ALPHABET "0123456789ABCDEFGHJKLMNPQRTUWXY"
 #define USCC_BODY_LEN 17
+/* The problem of a wrong check character (rule L003, uscc_rule). */
+#define CHECK_MESSAGE "check character does not match"
 
 /* Index of c in the USCC alphabet, or -1 when c is not in it (or is '\0'). */
 static int uscc_value(char c)
@@ -72,8 +74,15 @@ const char *uscc_problem_r(const char *s, char buf[USCC_PROBLEM_BUF])
 			return bad_char_message(s[i], i + 1, buf);
 	}
 	if (uscc_check_char(s) != s[USCC_BODY_LEN])
-		return "check character does not match";
+		return CHECK_MESSAGE;
 	return NULL;
+}
+
+const char *uscc_rule(const char *problem)
+{
+	if (problem == NULL)
+		return NULL;
+	return strcmp(problem, CHECK_MESSAGE) == 0 ? "L003" : "L002";
 }
 
 const char *uscc_problem(const char *s)

@@ -22,6 +22,11 @@ const char *uscc_problem(const char *s);
  * and the result is either a string literal or buf. */
 const char *uscc_problem_r(const char *s, char buf[USCC_PROBLEM_BUF]);
 
+/* The rule a problem of uscc_problem() or uscc_problem_r() breaks: "L003" for the check
+ * character, "L002" for the rest (missing, length, alphabet); NULL for no problem. The
+ * one place that maps the messages to rules (docs/rules.md). */
+const char *uscc_rule(const char *problem);
+
 /* The check character due for the first 17 characters of s, or '\0' when s
  * is NULL, shorter than 17 characters or has one outside the alphabet among
  * them. Characters after the 17th are not looked at. */

@@ -8,6 +8,7 @@
 
 #include "db/stats.h"
 #include "domain/dates.h"
+#include "domain/uscc.h"
 #include "handlers/outcome.h"
 #include "http/reply.h"
 
@@ -115,6 +116,16 @@ bool query_date(struct request *req, const char *name, const char **out)
 	if (*out == NULL || date_parse(*out, &day))
 		return true;
 	reply_error(req, ERR_INVALID_FIELD, NULL, name, "%s: a real date YYYY-MM-DD", name);
+	return false;
+}
+
+bool uscc_param_ok(struct request *req, const char *name, const char *uscc)
+{
+	const char *problem = uscc != NULL ? uscc_problem(uscc) : NULL;
+
+	if (problem == NULL)
+		return true;
+	reply_error(req, ERR_INVALID_FIELD, uscc_rule(problem), name, "%s: %s", name, problem);
 	return false;
 }
 

@@ -53,6 +53,11 @@ bool query_flag(struct request *req, const char *name, bool *out);
 /** Reads optional query date @a name; replies 422 and returns false when malformed. */
 bool query_date(struct request *req, const char *name, const char **out);
 
+/** Checks @a uscc, a query or path parameter called @a name: true when it is NULL (not
+ *  given) or a valid USCC; otherwise replies 422 with rule L002 or L003 (uscc_rule) and
+ *  field @a name, and returns false. */
+bool uscc_param_ok(struct request *req, const char *name, const char *uscc);
+
 /** Reads ?as_of= (default today) into @a out as canonical text and, when @a day is not
  *  NULL, its day number; replies 422 and returns false when malformed. */
 bool query_as_of(struct request *req, char out[DATE_BUF], int32_t *day);

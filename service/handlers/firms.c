@@ -15,20 +15,12 @@
 #include "handlers/handlers.h"
 #include "http/reply.h"
 
-/* The message uscc_problem() gives for a wrong check character (rule L003). */
-#define USCC_CHECK_MESSAGE "check character does not match"
-
 /* The USCC of the path, checked (L002, L003); replies 422 and returns NULL when invalid. */
 static const char *path_uscc(struct request *req)
 {
-	const char *uscc = req_param(req, 0), *problem = uscc_problem(uscc);
+	const char *uscc = req_param(req, 0);
 
-	if (problem == NULL)
-		return uscc;
-	reply_error(req, ERR_INVALID_FIELD,
-		    strstr(problem, USCC_CHECK_MESSAGE) != NULL ? "L003" : "L002", "uscc",
-		    "uscc: %s", problem);
-	return NULL;
+	return uscc_param_ok(req, "uscc", uscc) ? uscc : NULL;
 }
 
 void firms_get(struct request *req)

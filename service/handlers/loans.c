@@ -19,9 +19,6 @@
 #include "json/loan_json.h"
 #include "metrics.h"
 
-/* The message uscc_problem() gives for a wrong check character (rule L003). */
-#define USCC_CHECK_MESSAGE "check character does not match"
-
 /* Replies with a loan JSON text from the database (ownership of @a json taken). */
 static void reply_loan(struct request *req, unsigned status, char *json)
 {
@@ -124,7 +121,6 @@ void loans_history(struct request *req)
 static bool list_filter(struct request *req, struct loan_filter *f)
 {
 	static const char *const statuses[] = {"active", "repaid", "renewed", "void", NULL};
-	const char *problem;
 	bool ok;
 
 	memset(f, 0, sizeof *f);
@@ -134,13 +130,8 @@ static bool list_filter(struct request *req, struct loan_filter *f)
 	    !query_date(req, "issued_to", &f->issued_to))
 		return false;
 	f->borrower = req_query(req, "borrower");
-	problem = f->borrower != NULL ? uscc_problem(f->borrower) : NULL;
-	if (problem != NULL) {
-		reply_error(req, ERR_INVALID_FIELD,
-			    strcmp(problem, USCC_CHECK_MESSAGE) == 0 ? "L003" : "L002", "borrower",
-			    "borrower: %s", problem);
+	if (!uscc_param_ok(req, "borrower", f->borrower))
 		return false;
-	}
 	f->status = req_query(req, "status");
 	if (f->status != NULL) {
 		const char *const *s = statuses;

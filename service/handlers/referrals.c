@@ -211,11 +211,8 @@ bool referral_filter_read(struct request *req, struct referral_filter *f, bool p
 			    "county: a 6-digit administrative division code");
 		return false;
 	}
-	if (f->uscc != NULL && uscc_problem(f->uscc) != NULL) {
-		reply_error(req, ERR_INVALID_FIELD, "L002", "uscc", "uscc: %s",
-			    uscc_problem(f->uscc));
+	if (!uscc_param_ok(req, "uscc", f->uscc))
 		return false;
-	}
 	return true;
 }
 

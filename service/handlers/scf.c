@@ -138,10 +138,8 @@ void scf_programs_list(struct request *req)
 	if (!ok || !page_params(req, &f.after_id, &f.limit))
 		return;
 	f.core = req_query(req, "core");
-	if (f.core != NULL && uscc_problem(f.core) != NULL) {
-		reply_error(req, ERR_INVALID_FIELD, NULL, "core", "core: %s", uscc_problem(f.core));
+	if (!uscc_param_ok(req, "core", f.core))
 		return;
-	}
 	f.limit = list_begin(&l, f.limit);
 	list_finish(req, &l, db_scf_program_list(&f, list_add, &l));
 }

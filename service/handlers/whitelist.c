@@ -37,12 +37,9 @@ static const char *const csv_columns[] = {
 /* The USCC of the path, checked; replies 422 and returns NULL when it is not valid. */
 static const char *path_uscc(struct request *req)
 {
-	const char *uscc = req_param(req, 0), *problem = uscc_problem(uscc);
+	const char *uscc = req_param(req, 0);
 
-	if (problem == NULL)
-		return uscc;
-	reply_error(req, ERR_INVALID_FIELD, NULL, "uscc", "uscc: %s", problem);
-	return NULL;
+	return uscc_param_ok(req, "uscc", uscc) ? uscc : NULL;
 }
 
 void whitelist_post(struct request *req)

@@ -16,9 +16,6 @@
 #define REF_MAX_CHARS    64
 #define REASON_MAX_CHARS 500
 
-/* The message uscc_problem_r() gives for a wrong check character (rule L003). */
-#define USCC_CHECK_MESSAGE "check character does not match"
-
 static const char *const loan_fields[] = {
     "loan_ref",       "borrower",        "amount",
     "issue_date",     "maturity_date",   "rate",
@@ -92,9 +89,8 @@ bool firm_fields_from_json(const json_t *obj, const char *prefix, struct firm *o
 		return false;
 	problem = uscc_problem_r(out->uscc, buf);
 	if (problem != NULL)
-		return field_fail(err, ERR_INVALID_FIELD,
-				  strcmp(problem, USCC_CHECK_MESSAGE) == 0 ? "L003" : "L002",
-				  prefix, "uscc", "%s", problem);
+		return field_fail(err, ERR_INVALID_FIELD, uscc_rule(problem), prefix, "uscc", "%s",
+				  problem);
 	if (!field_read_text(obj, "name", true, AT(prefix, "L004"), FIRM_NAME_MAX_CHARS, false,
 			     &out->name, err))
 		return false;

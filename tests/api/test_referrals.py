@@ -397,6 +397,10 @@ def test_list_filters_and_keyset_pages():
     for query, field in (('status=open', 'status'), ('county=35', 'county'),
                          ('uscc=123', 'uscc'), ('limit=0', 'limit'), ('cursor=x', 'cursor')):
         error_of(reg.get('/v1/referrals?' + query), 422, 'invalid_field', field)
+    # The USCC filter names the rule it breaks, as a loan's borrower does.
+    assert reg.get('/v1/referrals?uscc=123').json()['error']['rule'] == 'L002'
+    r = reg.get('/v1/referrals?uscc=' + data.bad_check_uscc())
+    assert r.json()['error']['rule'] == 'L003', r.text
 
 
 # --------------------------------------------------------------------------- statistics

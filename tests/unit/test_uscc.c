@@ -47,6 +47,17 @@ static void test_uscc_rejects_the_code_other_validators_let_through(void)
 	CHECK_STR(uscc_problem("91350203M0001QAY9B"), "check character does not match");
 }
 
+static void test_uscc_rule_names_L003_for_the_check_character_and_L002_for_the_rest(void)
+{
+	char buf[USCC_PROBLEM_BUF];
+
+	CHECK(uscc_rule(uscc_problem("91350200776049653A")) == NULL);
+	CHECK_STR(uscc_rule(uscc_problem("91350203M0001QAY9B")), "L003");
+	CHECK_STR(uscc_rule(uscc_problem(NULL)), "L002");
+	CHECK_STR(uscc_rule(uscc_problem("9135020077604965")), "L002");
+	CHECK_STR(uscc_rule(uscc_problem_r("91350200776049653I", buf)), "L002");
+}
+
 static void test_uscc_check_char_matches_documented_codes(void)
 {
 	CHECK(uscc_check_char("91350200776049653A") == 'A');
@@ -206,6 +217,7 @@ int main(void)
 {
 	RUN(test_uscc_accepts_the_documented_valid_codes);
 	RUN(test_uscc_rejects_the_code_other_validators_let_through);
+	RUN(test_uscc_rule_names_L003_for_the_check_character_and_L002_for_the_rest);
 	RUN(test_uscc_check_char_matches_documented_codes);
 	RUN(test_uscc_check_char_rejects_short_or_bad_bodies);
 	RUN(test_uscc_check_char_agrees_with_reference_formula);
