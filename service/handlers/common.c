@@ -19,6 +19,18 @@ int32_t today_day(void)
 	return (int32_t)(now / 86400);
 }
 
+/* "self" from a caller who is not of kind @a kind: it names no one (the regulator names a
+ * bank's or guarantor's code); replies 422 and returns true. */
+static bool self_of_another_kind(struct request *req, const char *noun, const char *named)
+{
+	if (named == NULL || strcmp(named, "self") != 0)
+		return false;
+	reply_error(req, ERR_INVALID_FIELD, NULL, noun,
+		    "%s: self means the caller's own, and a %s has none; name the %s's code", noun,
+		    principal_kind_name(req->principal.kind), noun);
+	return true;
+}
+
 const char *owner_scope(struct request *req, enum principal_kind kind, const char *named,
 			bool regulator_needs_one, bool *ok)
 {
@@ -32,6 +44,10 @@ const char *owner_scope(struct request *req, enum principal_kind kind, const cha
 		*ok = false;
 		reply_error(req, ERR_NOT_FOUND, NULL, NULL, "a %s reads only its own records",
 			    noun);
+		return NULL;
+	}
+	if (self_of_another_kind(req, noun, named)) {
+		*ok = false;
 		return NULL;
 	}
 	if (named == NULL && regulator_needs_one) {
@@ -53,8 +69,13 @@ const char *stats_bank(struct request *req, bool *ok)
 	const char *bank = req_query(req, "bank");
 
 	*ok = true;
-	if (req->principal.kind == PK_REGULATOR)
+	if (req->principal.kind == PK_REGULATOR) {
+		if (self_of_another_kind(req, "bank", bank)) {
+			*ok = false;
+			return NULL;
+		}
 		return bank == NULL ? "*" : bank;
+	}
 	if (bank != NULL && (strcmp(bank, "self") == 0 || strcmp(bank, req->principal.code) == 0))
 		return req->principal.code;
 	*ok = false;

@@ -174,3 +174,22 @@ def test_principal_add_certificate_of_another_principal_fails():
 def test_certificate_of_unregistered_client_is_401():
     cert, key = harness.make_client_cert('NOBODY')
     _assert_401(_whoami(harness.client(harness.Identity('bank', 'NOBODY', 'x', cert, key))))
+
+
+def test_self_from_a_caller_of_another_kind_is_422_not_an_empty_answer():
+    """`bank=self` means the calling bank's own; the regulator has none and names a bank's
+    code (it used to get 200 with the figures of a bank coded "self": none). The same for
+    `guarantor=self` from the regulator."""
+    reg, bank = harness.client('regulator'), harness.client('bank')
+    for who, path, field in (
+            (reg, '/v1/stats/new-loans?from=2020-01-01&to=2020-12-31&bank=self', 'bank'),
+            (reg, '/v1/loans?bank=self', 'bank'),
+            (reg, '/v1/guarantees?guarantor=self', 'guarantor')):
+        r = who.get(path)
+        assert r.status == 422, (path, r.text)
+        err = r.json()['error']
+        assert (err['code'], err['field']) == ('invalid_field', field), (path, err)
+        assert 'self' in err['message'], err
+    # The bank's own self still works.
+    r = bank.get('/v1/stats/new-loans?from=2020-01-01&to=2020-12-31&bank=self')
+    assert r.status == 200, r.text
