@@ -156,7 +156,7 @@ LANGUAGE sql STABLE AS $$
                                     'loan_ref', r.loan_ref, 'issue_date', r.issue_date)
                                 FROM first_loan r
                                 WHERE p_bank IS NULL OR r.bank_code = p_bank),
-        'whitelist', nullif(whitelist_check(p_uscc, p_today) -> 'entry', 'null'::jsonb),
+        'whitelist', nullif(whitelist_check(p_uscc, p_today, p_bank) -> 'entry', 'null'::jsonb),
         'referrals', coalesce((SELECT jsonb_agg(jsonb_build_object(
                          'id', r.ref, 'bank_code', r.bank_code, 'status', r.status) ORDER BY r.id)
                      FROM referrals r

@@ -12,24 +12,47 @@ CREATE OR REPLACE FUNCTION whitelist_status(e whitelist_entries, p_day date) RET
                 WHEN e.valid_to < p_day THEN 'expired'
                 ELSE 'active' END;
 
--- The county a whitelisted firm is filtered by: the registry's county when banks have
--- reported the firm, else the division code in USCC positions 3-8 (where it registered).
-CREATE OR REPLACE FUNCTION whitelist_county(p_uscc text) RETURNS text
+-- Until 3 December the entries showed every caller the registry's data of the firm (what
+-- some bank reported), which GET /v1/firms/{uscc} shows a bank only for a firm it lent to
+-- (api.md); the functions now take the viewer. Old signatures first (SQL-standard bodies
+-- depend on one another: the dependent goes first).
+DROP FUNCTION IF EXISTS whitelist_entry_to_json(whitelist_entries, date);
+DROP FUNCTION IF EXISTS whitelist_county(text);
+DROP FUNCTION IF EXISTS whitelist_check(text, date);
+DROP FUNCTION IF EXISTS whitelist_history(text, date);
+
+-- Whether @p_viewer may see the registry's data of firm @p_uscc: the regulator (NULL)
+-- always; a bank when it has a loan to the firm that is not void, as GET /v1/firms/{uscc}
+-- says; a guarantor (which lends nothing) never.
+CREATE OR REPLACE FUNCTION whitelist_firm_visible(p_uscc text, p_viewer text) RETURNS boolean
     LANGUAGE sql STABLE
-    RETURN coalesce((SELECT f.county_code FROM firms f WHERE f.uscc = p_uscc),
+    RETURN p_viewer IS NULL OR EXISTS (SELECT 1 FROM loans l
+                                       WHERE l.borrower_uscc = p_uscc AND l.bank_code = p_viewer
+                                         AND l.status <> 'void');
+
+-- The county a whitelisted firm is filtered by: the registry's county when banks have
+-- reported the firm and @p_viewer may see it, else the division code in USCC positions 3-8
+-- (where it registered).
+CREATE OR REPLACE FUNCTION whitelist_county(p_uscc text, p_viewer text) RETURNS text
+    LANGUAGE sql STABLE
+    RETURN coalesce((SELECT f.county_code FROM firms f
+                     WHERE f.uscc = p_uscc AND whitelist_firm_visible(p_uscc, p_viewer)),
                     substr(p_uscc, 3, 6));
 
--- An entry as the API returns it, its status on @p_day, with the registry's firm data.
-CREATE OR REPLACE FUNCTION whitelist_entry_to_json(e whitelist_entries, p_day date) RETURNS jsonb
+-- An entry as the API returns it to @p_viewer (NULL: the regulator; else the caller's
+-- code), its status on @p_day, with the registry's firm data when the viewer may see it.
+CREATE OR REPLACE FUNCTION whitelist_entry_to_json(e whitelist_entries, p_day date,
+                                                   p_viewer text) RETURNS jsonb
     LANGUAGE sql STABLE
     RETURN jsonb_build_object(
         'id', e.id, 'uscc', e.uscc, 'name', e.name, 'reason', e.reason,
         'valid_from', e.valid_from, 'valid_to', e.valid_to,
         'status', whitelist_status(e, p_day),
-        'county_code', whitelist_county(e.uscc),
+        'county_code', whitelist_county(e.uscc, p_viewer),
         'firm', (SELECT jsonb_build_object('name', f.name, 'county_code', f.county_code,
                                            'industry_code', f.industry_code, 'size', f.size)
-                 FROM firms f WHERE f.uscc = e.uscc),
+                 FROM firms f
+                 WHERE f.uscc = e.uscc AND whitelist_firm_visible(e.uscc, p_viewer)),
         'listed_at', ts_text(e.listed_at), 'listed_by', e.listed_by,
         'removed_at', ts_text(e.removed_at), 'removed_by', e.removed_by,
         'removal_reason', e.removal_reason);
@@ -53,12 +76,12 @@ BEGIN
         RETURN QUERY SELECT 'rejected', 'conflict', 'uscc',
             format('the firm is already listed (entry %s, valid from %s to %s); remove it first',
                    e.id, e.valid_from, coalesce(e.valid_to::text, 'open end')),
-            whitelist_entry_to_json(e, p_today);
+            whitelist_entry_to_json(e, p_today, NULL);
         RETURN;
     END IF;
     INSERT INTO whitelist_entries (uscc, name, reason, valid_from, valid_to, listed_by)
     VALUES (p_uscc, p_name, p_reason, p_from, p_to, p_actor) RETURNING * INTO e;
-    RETURN QUERY SELECT 'created', NULL, NULL, NULL, whitelist_entry_to_json(e, p_today);
+    RETURN QUERY SELECT 'created', NULL, NULL, NULL, whitelist_entry_to_json(e, p_today, NULL);
 END $$;
 
 -- Removes firm @p_uscc from the whitelist: every entry not removed whose window has not
@@ -76,7 +99,7 @@ BEGIN
         SET removed_at = now(), removed_by = p_actor, removal_reason = p_reason
         WHERE x.uscc = p_uscc AND x.removed_at IS NULL
           AND coalesce(x.valid_to, 'infinity'::date) >= p_today
-        RETURNING x.id, whitelist_entry_to_json(x, p_today) AS j)
+        RETURNING x.id, whitelist_entry_to_json(x, p_today, NULL) AS j)
     SELECT jsonb_agg(g.j ORDER BY g.id) INTO v_removed FROM gone g;
     IF v_removed IS NOT NULL THEN
         RETURN QUERY SELECT 'removed', NULL, NULL, NULL,
@@ -90,10 +113,11 @@ BEGIN
     END IF;
 END $$;
 
--- Whether firm @p_uscc is listed on @p_day, with the entry in force (NULL when none).
-CREATE OR REPLACE FUNCTION whitelist_check(p_uscc text, p_day date) RETURNS jsonb
+-- Whether firm @p_uscc is listed on @p_day, with the entry in force (NULL when none), as
+-- @p_viewer sees it (whitelist_entry_to_json).
+CREATE OR REPLACE FUNCTION whitelist_check(p_uscc text, p_day date, p_viewer text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    WITH e AS (SELECT whitelist_entry_to_json(x, p_day) AS j FROM whitelist_entries x
+    WITH e AS (SELECT whitelist_entry_to_json(x, p_day, p_viewer) AS j FROM whitelist_entries x
                WHERE x.uscc = p_uscc AND whitelist_status(x, p_day) = 'active'
                ORDER BY x.id DESC LIMIT 1)
     SELECT jsonb_build_object('uscc', p_uscc, 'as_of', p_day,
@@ -101,14 +125,15 @@ LANGUAGE sql STABLE AS $$
                               'entry', (SELECT e.j FROM e));
 $$;
 
--- Every entry of firm @p_uscc, oldest first, and the events they record (added, removed)
--- in time order; NULL when the firm was never listed.
-CREATE OR REPLACE FUNCTION whitelist_history(p_uscc text, p_today date) RETURNS jsonb
+-- Every entry of firm @p_uscc, oldest first, as @p_viewer sees them, and the events they
+-- record (added, removed) in time order; NULL when the firm was never listed.
+CREATE OR REPLACE FUNCTION whitelist_history(p_uscc text, p_today date, p_viewer text)
+RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'uscc', p_uscc,
         'listed', bool_or(whitelist_status(e, p_today) = 'active'),
-        'entries', jsonb_agg(whitelist_entry_to_json(e, p_today) ORDER BY e.id),
+        'entries', jsonb_agg(whitelist_entry_to_json(e, p_today, p_viewer) ORDER BY e.id),
         'events', (SELECT jsonb_agg(v.ev ORDER BY v.at, v.entry_id, v.ord)
                    FROM (SELECT x.listed_at AS at, x.id AS entry_id, 0 AS ord,
                                 jsonb_build_object('event', 'added', 'entry_id', x.id,

@@ -10,13 +10,13 @@ const struct db_stmt db_stmts_whitelist[] = {
 		      " FROM whitelist_add($1, $2, $3, $4::date, $5::date, $6, $7::date)"},
     {"whitelist_remove", "SELECT status, code, field, message, body::text"
 			 " FROM whitelist_remove($1, $2, $3, $4::date)"},
-    {"whitelist_check", "SELECT whitelist_check($1, $2::date)::text"},
-    {"whitelist_history", "SELECT whitelist_history($1, $2::date)::text"},
+    {"whitelist_check", "SELECT whitelist_check($1, $2::date, $3)::text"},
+    {"whitelist_history", "SELECT whitelist_history($1, $2::date, $3)::text"},
     {"whitelist_list",
-     "SELECT e.id, whitelist_entry_to_json(e, $1::date)::text FROM whitelist_entries e"
+     "SELECT e.id, whitelist_entry_to_json(e, $1::date, $4)::text FROM whitelist_entries e"
      " WHERE ($2::boolean IS NULL OR (whitelist_status(e, $1::date) = 'active') = $2::boolean)"
-     " AND ($3::text IS NULL OR whitelist_county(e.uscc) = $3)"
-     " AND e.id > $4::bigint ORDER BY e.id LIMIT $5::int"},
+     " AND ($3::text IS NULL OR whitelist_county(e.uscc, $4) = $3)"
+     " AND e.id > $5::bigint ORDER BY e.id LIMIT $6::int"},
     {NULL, NULL},
 };
 
@@ -37,23 +37,24 @@ enum db_rc db_whitelist_remove(const char *uscc, const char *reason, const char 
 	return db_write_outcome("whitelist_remove", 4, params, out);
 }
 
-enum db_rc db_whitelist_check(const char *uscc, const char *day, char **json)
+enum db_rc db_whitelist_check(const char *uscc, const char *day, const char *viewer, char **json)
 {
-	const char *params[] = {uscc, day};
+	const char *params[] = {uscc, day, viewer};
 
-	return db_json_one("whitelist_check", 2, params, json);
+	return db_json_one("whitelist_check", 3, params, json);
 }
 
-enum db_rc db_whitelist_history(const char *uscc, const char *today, char **json)
+enum db_rc db_whitelist_history(const char *uscc, const char *today, const char *viewer,
+				char **json)
 {
-	const char *params[] = {uscc, today};
+	const char *params[] = {uscc, today, viewer};
 
-	return db_json_one("whitelist_history", 2, params, json);
+	return db_json_one("whitelist_history", 3, params, json);
 }
 
 enum db_rc db_whitelist_list(const struct wl_filter *f, json_row_fn fn, void *cls)
 {
-	const char *filters[] = {f->day, f->active, f->county};
+	const char *filters[] = {f->day, f->active, f->county, f->viewer};
 
-	return db_json_page("whitelist_list", 3, filters, f->after_id, f->limit, fn, cls);
+	return db_json_page("whitelist_list", 4, filters, f->after_id, f->limit, fn, cls);
 }

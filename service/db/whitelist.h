@@ -27,18 +27,22 @@ enum db_rc db_whitelist_remove(const char *uscc, const char *reason, const char 
 			       const char *today, struct db_outcome *out);
 
 /** {"uscc", "as_of", "listed", "entry"} of firm @a uscc on @a day as malloc'd JSON text;
- *  an unknown firm is listed false. */
-enum db_rc db_whitelist_check(const char *uscc, const char *day, char **json);
+ *  an unknown firm is listed false. As @a viewer sees it (here and below): NULL is the
+ *  regulator; a caller's code gets the registry's data of the firm (`firm`, the registry's
+ *  county) only when it is a bank with a loan to the firm that is not void. */
+enum db_rc db_whitelist_check(const char *uscc, const char *day, const char *viewer, char **json);
 
 /** Every entry and event of firm @a uscc as malloc'd JSON text; DB_NOT_FOUND when the firm
  *  was never listed. */
-enum db_rc db_whitelist_history(const char *uscc, const char *today, char **json);
+enum db_rc db_whitelist_history(const char *uscc, const char *today, const char *viewer,
+				char **json);
 
 /** Filters of the list; NULL members are not applied. */
 struct wl_filter {
 	const char *day;    /* the day statuses are judged on (required) */
 	const char *active; /* "true": in force on day; "false": not in force; NULL: all */
 	const char *county;
+	const char *viewer; /* NULL: the regulator; else the caller's code (whitelist_viewer) */
 	int64_t after_id;
 	int limit;
 };

@@ -96,6 +96,12 @@ void whitelist_remove(struct request *req)
 	reply_outcome(req, db_whitelist_remove(uscc, reason, req->principal.code, today, &o), &o);
 }
 
+/* Who the entries are shown to (db/whitelist.h): NULL for the regulator, else the caller. */
+static const char *viewer(const struct request *req)
+{
+	return req->principal.kind == PK_REGULATOR ? NULL : req->principal.code;
+}
+
 void whitelist_get(struct request *req)
 {
 	const char *uscc = path_uscc(req);
@@ -104,7 +110,7 @@ void whitelist_get(struct request *req)
 
 	if (uscc == NULL || !query_as_of(req, day, NULL))
 		return;
-	rc = db_whitelist_check(uscc, day, &json);
+	rc = db_whitelist_check(uscc, day, viewer(req), &json);
 	reply_json_text(req, rc, json);
 }
 
@@ -117,7 +123,7 @@ void whitelist_history(struct request *req)
 	if (uscc == NULL)
 		return;
 	date_format(today_day(), today);
-	rc = db_whitelist_history(uscc, today, &json);
+	rc = db_whitelist_history(uscc, today, viewer(req), &json);
 	reply_json_text(req, rc, json);
 }
 
@@ -276,6 +282,7 @@ void whitelist_list(struct request *req)
 	    !query_format(req, FMT_JSON | FMT_CSV | FMT_XLSX, FMT_JSON, &fmt))
 		return;
 	f.day = day;
+	f.viewer = viewer(req);
 	if (fmt != FMT_JSON) {
 		if (!export_unpaged(req))
 			return;

@@ -208,6 +208,35 @@ def test_firm_reference_data_joins_the_registry_by_uscc():
     assert unknown['uscc'] in in_481 and unknown['uscc'] not in in_403
 
 
+def test_a_bank_sees_the_registry_data_of_a_listed_firm_only_if_it_lent_to_it():
+    """api.md (firms): a bank sees a firm's reference data only for a firm it lent to (404
+    otherwise). The whitelist showed every caller the registry's data, reported by whichever
+    bank lent: now the bank that lent sees it, another bank and a guarantor see the entry
+    with `firm` null and the county of the USCC, and filter by that county."""
+    reg, bank, bank2, guar = (harness.client(w) for w in
+                              ('regulator', 'bank', 'bank2', 'guarantor'))
+    firm = fd.firm(uscc=uscc_in('350481'), county_code='350403', industry_code='3311',
+                   size='medium')
+    r = bank.post('/v1/loans', json=fd.loan(borrower=firm))
+    assert r.status == 201, r
+    add(reg, entry(uscc=firm['uscc']))
+    data = {'name': firm['name'], 'county_code': '350403', 'industry_code': '3311',
+            'size': 'medium'}
+    for who, seen, county in ((reg, data, '350403'), (bank, data, '350403'),
+                              (bank2, None, '350481'), (guar, None, '350481')):
+        e = check(who, firm['uscc'])['entry']
+        assert (e['firm'], e['county_code']) == (seen, county), (who, e)
+        r = who.get('/v1/whitelist/%s/history' % firm['uscc'])
+        assert r.status == 200 and r.json()['entries'][-1]['firm'] == seen, r.text
+        listed = {x['uscc']: x for x in list_all(who, 'county=' + county)}
+        assert listed[firm['uscc']]['firm'] == seen, (who, listed[firm['uscc']])
+        other = '350481' if county == '350403' else '350403'
+        assert firm['uscc'] not in {x['uscc'] for x in list_all(who, 'county=' + other)}
+        r = who.get('/v1/whitelist?format=csv&county=' + county)
+        assert r.status == 200 and (firm['name'] in r.text) == (seen is not None), r.text
+    assert bank2.get('/v1/firms/' + firm['uscc']).status == 404
+
+
 def test_list_pages_follow_the_cursor_without_gaps():
     reg = harness.client('regulator')
     mine = {add(reg, entry())['id'] for _ in range(5)}
