@@ -403,11 +403,13 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The statistics target's actual figure: guarantees outstanding over net assets, summed
--- over the guarantors with net assets in force on @p_as_of, rounded half away from zero
--- to two decimals from the exact sums (the total of GET /v1/stats/guarantee-leverage).
+-- over the guarantors with net assets in force on @p_as_of (the total of GET
+-- /v1/stats/guarantee-leverage), not rounded: stats_targets judges met on it and shows it
+-- rounded to four decimals. The quotient carries 40 decimals (the dividend's scale), which
+-- decides its comparison with a target of at most four decimals, and its rounding to four,
+-- exactly for any sum of net assets under 10^35 fen; NULL without net assets in force.
 CREATE OR REPLACE FUNCTION stats_actual_guarantee_leverage(p_as_of date) RETURNS numeric
     LANGUAGE sql STABLE
-    RETURN (SELECT (div(200 * sum(r.outstanding_fen) + sum(r.net_assets_fen),
-                        2 * sum(r.net_assets_fen)) / 100)::numeric(20, 2)
+    RETURN (SELECT round(sum(r.outstanding_fen), 40) / sum(r.net_assets_fen)
             FROM guarantee_leverage_rows(p_as_of, NULL) r
             WHERE r.net_assets_fen IS NOT NULL);

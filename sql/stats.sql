@@ -644,7 +644,7 @@ BEGIN
                END AS actual
         FROM targets t WHERE t.year = p_year)
     SELECT a.metric, a.target,
-           CASE WHEN a.metric = 'small_micro_rate_change_pp' THEN round(a.actual, 4)
+           CASE WHEN a.metric IN ('small_micro_rate_change_pp', 'guarantee_leverage') THEN round(a.actual, 4)
                 ELSE a.actual END,
            sign(a.actual - a.target)::int
     FROM a ORDER BY a.metric;

@@ -3,8 +3,8 @@
  * /v1/guarantors/{code}, POST /v1/guarantees (a guarantor posts; idempotent on
  * guarantee_ref), POST /v1/guarantees/{guarantee_ref}/release, GET /v1/guarantees and
  * GET /v1/guarantees/{guarantee_ref}, and GET /v1/stats/guarantee-leverage: per guarantor,
- * guarantees outstanding over net assets in force, rounded half away from zero to two
- * decimals from exact fen, against the guarantee_leverage target. */
+ * guarantees outstanding over net assets in force, rounded half away from zero to four
+ * decimals from exact fen, against the guarantee_leverage target (met on the exact ratio). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,26 +215,26 @@ void guarantees_list(struct request *req)
 	list_finish(req, &l, db_guarantee_list(&f, list_add, &l));
 }
 
-/* Outstanding over net assets in 1/100, rounded half away from zero from exact fen. */
-static int64_t leverage_e2(int64_t outstanding_fen, int64_t net_assets_fen)
+/* Whether outstanding / net assets reaches the target (1/10000), judged exactly: outstanding
+ * x 10000 >= target x net assets, in 128 bits (never overflows). */
+static bool leverage_met(int64_t outstanding_fen, int64_t net_assets_fen, int64_t target_e4)
 {
-	if (outstanding_fen > INT64_MAX / 100)
-		return INT64_MAX;
-	return div_round_half_away(outstanding_fen * 100, net_assets_fen);
+	return (__int128)outstanding_fen * 10000 >= (__int128)target_e4 * net_assets_fen;
 }
 
-/* The figures of one row (or the total): leverage null without net assets; met when the
- * leverage as shown (two decimals) reaches the target, null without net assets (unknown,
+/* The figures of one row (or the total): leverage = outstanding / net assets, a ratio of
+ * statistics, so rounded half away from zero to four decimals from exact fen (api.md Value
+ * formats), null without net assets; met when the exact ratio reaches the target (not the
+ * rounded one shown: 1.499995 shows 1.5 and is not met), null without net assets (unknown,
  * not missed). */
 static json_t *figures_json(int64_t outstanding, bool has_net, int64_t net, int64_t target_e4)
 {
-	int64_t e2 = has_net ? leverage_e2(outstanding, net) : 0;
-
-	return json_pack("{s:o, s:o, s:o, s:f, s:o}", "outstanding", money_json(outstanding),
-			 "net_assets", has_net ? money_json(net) : json_null(), "leverage",
-			 has_net ? json_real((double)e2 / 100.0) : json_null(), "target",
-			 (double)target_e4 / 10000.0, "met",
-			 has_net ? json_boolean(e2 * 100 >= target_e4) : json_null());
+	return json_pack(
+	    "{s:o, s:o, s:o, s:f, s:o}", "outstanding", money_json(outstanding), "net_assets",
+	    has_net ? money_json(net) : json_null(), "leverage",
+	    has_net ? json_real((double)share_e4(outstanding, net) / 10000.0) : json_null(),
+	    "target", (double)target_e4 / 10000.0, "met",
+	    has_net ? json_boolean(leverage_met(outstanding, net, target_e4)) : json_null());
 }
 
 struct leverage_state {

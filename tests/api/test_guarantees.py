@@ -309,27 +309,28 @@ def test_guarantee_lists_are_scoped_to_who_asks_and_paged():
 # 2019-07-01. Guarantees: A 2,000,000.00 from 2019-03-01 to 2020-02-28; B 1,500,000.00 from
 # 2019-05-01 to 2019-12-31, released on 2019-09-30; C 1,000,000.00 from 2019-06-01 to
 # 2019-08-31. Target 1.5 (no 2019 row in the targets table).
-#   as_of       outstanding     net assets    exact          shown  met
+# Shown: a ratio of statistics, rounded to 4 decimals (api.md Value formats); met: the exact
+# ratio reaches the target (domain.md 7.1, >= 1.5).
+#   as_of       outstanding     net assets    exact          shown   met
 #   2018-12-31  -               -             (no row)
-#   2019-02-15  0.00            3000000.00    0              0.00   no
-#   2019-06-15  A+B+C 4500000   3000000.00    1.5            1.50   yes (equal to target)
-#   2019-06-30  4500000.00      3000000.00    1.5            1.50   yes
-#   2019-07-01  4500000.00      4000000.00    1.125          1.13   no (half away from zero;
-#                                                                   banker's would say 1.12)
-#   2019-08-31  4500000.00      4000000.00    1.125          1.13   no (C's last day counts)
-#   2019-09-01  A+B 3500000     4000000.00    0.875          0.88   no
-#   2019-09-29  3500000.00      4000000.00    0.875          0.88   no
-#   2019-09-30  A 2000000       4000000.00    0.5            0.50   no (released that day)
-#   2020-02-28  2000000.00      4000000.00    0.5            0.50   no (A's last day)
-#   2020-02-29  0.00            4000000.00    0              0.00   no
+#   2019-02-15  0.00            3000000.00    0              0       no
+#   2019-06-15  A+B+C 4500000   3000000.00    1.5            1.5     yes (equal to target)
+#   2019-06-30  4500000.00      3000000.00    1.5            1.5     yes
+#   2019-07-01  4500000.00      4000000.00    1.125          1.125   no
+#   2019-08-31  4500000.00      4000000.00    1.125          1.125   no (C's last day counts)
+#   2019-09-01  A+B 3500000     4000000.00    0.875          0.875   no
+#   2019-09-29  3500000.00      4000000.00    0.875          0.875   no
+#   2019-09-30  A 2000000       4000000.00    0.5            0.5     no (released that day)
+#   2020-02-28  2000000.00      4000000.00    0.5            0.5     no (A's last day)
+#   2020-02-29  0.00            4000000.00    0              0       no
 HAND_CASE = [
     ('2019-02-15', '0.00', '3000000.00', '2019-01-01', 0.0, False),
     ('2019-06-15', '4500000.00', '3000000.00', '2019-01-01', 1.5, True),
     ('2019-06-30', '4500000.00', '3000000.00', '2019-01-01', 1.5, True),
-    ('2019-07-01', '4500000.00', '4000000.00', '2019-07-01', 1.13, False),
-    ('2019-08-31', '4500000.00', '4000000.00', '2019-07-01', 1.13, False),
-    ('2019-09-01', '3500000.00', '4000000.00', '2019-07-01', 0.88, False),
-    ('2019-09-29', '3500000.00', '4000000.00', '2019-07-01', 0.88, False),
+    ('2019-07-01', '4500000.00', '4000000.00', '2019-07-01', 1.125, False),
+    ('2019-08-31', '4500000.00', '4000000.00', '2019-07-01', 1.125, False),
+    ('2019-09-01', '3500000.00', '4000000.00', '2019-07-01', 0.875, False),
+    ('2019-09-29', '3500000.00', '4000000.00', '2019-07-01', 0.875, False),
     ('2019-09-30', '2000000.00', '4000000.00', '2019-07-01', 0.5, False),
     ('2020-02-28', '2000000.00', '4000000.00', '2019-07-01', 0.5, False),
     ('2020-02-29', '0.00', '4000000.00', '2019-07-01', 0.0, False),
@@ -414,7 +415,7 @@ def test_the_statistics_target_reads_the_same_leverage():
         with_net = [x for x in answer['rows'] if x['net_assets'] is not None]
         out = sum(decimal.Decimal(x['outstanding']) for x in with_net)
         net = sum(decimal.Decimal(x['net_assets']) for x in with_net)
-        expected = (out / net).quantize(decimal.Decimal('0.01'), decimal.ROUND_HALF_UP)
+        expected = (out / net).quantize(decimal.Decimal('0.0001'), decimal.ROUND_HALF_UP)
         assert answer['total']['outstanding'] == str(out.quantize(decimal.Decimal('0.01')))
         assert decimal.Decimal(str(answer['total']['leverage'])) == expected, (answer, expected)
         if as_of.startswith('2020'):
@@ -423,6 +424,57 @@ def test_the_statistics_target_reads_the_same_leverage():
             rows = {x['metric']: x for x in r.json()['rows']}
             assert rows['guarantee_leverage']['actual'] == answer['total']['leverage'], \
                 (rows['guarantee_leverage'], answer['total'])
+
+
+def test_leverage_is_shown_to_4_decimals_and_met_on_the_exact_ratio(ctx):
+    """api.md Value formats: "Ratios and shares in statistics: JSON numbers rounded to 4
+    decimals" (and Statistics: "shares and ratios are numbers rounded to 4 decimals");
+    domain.md 7.1: the leverage must reach 1.5. SM-GUAR's net assets 2,000,000.00 as of
+    2020-01-01; its guarantees (all to 2021-04-09):
+      G1   700,000.00 on a loan of RCB-SM (700,000.00), from 2020-04-10
+      G2 2,290,000.00 on a loan of CIB-SM (2,300,000.00), from 2020-04-10
+      G3     9,990.00 on that loan of CIB-SM, from 2020-07-01
+      G4        10.00 on that loan of CIB-SM, from 2020-07-02
+      as_of       outstanding   exact ratio   shown   met
+      2020-06-30  2990000.00    1.495         1.495   no (two decimals showed 1.50, met)
+      2020-07-01  2999990.00    1.499995      1.5     no (rounds up to the target, is below)
+      2020-07-02  3000000.00    1.5           1.5     yes
+    GET /v1/stats/targets (2020's target 1.5) shows the same actual and met; its progress
+    is actual / target: 1.495 / 1.5 = 0.99666.. -> 0.9967; 1.499995 / 1.5 = 0.9999966..
+    -> 1. A cluster of its own: the target's actual sums every guarantor of the registry."""
+    cl = harness.private_cluster(ctx, who=('bank', 'bank2', 'guarantor', 'regulator'))
+    srv = harness.Server(cluster=cl)
+    ctx.defer(srv.stop)
+    reg, g = srv.client('regulator'), srv.client('guarantor')
+    code = harness.PRINCIPALS['guarantor'][1]
+    name = '三明市融资担保有限公司'
+    r = put_guarantor(reg, code, '2000000.00', '2020-01-01', name=name)
+    assert r.status == 201, r
+    dates = {'issue_date': '2020-04-10', 'maturity_date': '2021-04-09'}
+    small = guaranteed_loan(srv.client('bank2'), code, amount='700000.00', **dates)
+    big = guaranteed_loan(srv.client('bank'), code, amount='2300000.00', **dates)
+    post(g, guarantee(small, 'G1', '700000.00', end_date='2021-04-09'))
+    post(g, guarantee(big, 'G2', '2290000.00', end_date='2021-04-09'))
+    post(g, guarantee(big, 'G3', '9990.00', '2020-07-01', end_date='2021-04-09'))
+    post(g, guarantee(big, 'G4', '10.00', '2020-07-02', end_date='2021-04-09'))
+    for as_of, outstanding, lev, met, progress in (
+            ('2020-06-30', '2990000.00', 1.495, False, 0.9967),
+            ('2020-07-01', '2999990.00', 1.5, False, 1),
+            ('2020-07-02', '3000000.00', 1.5, True, 1)):
+        total = {'outstanding': outstanding, 'net_assets': '2000000.00', 'leverage': lev,
+                 'target': 1.5, 'met': met}
+        row = dict(total, guarantor_code=code, name=name, net_assets_as_of='2020-01-01')
+        for who, scope in ((reg, 'all'), (g, code)):
+            r = who.get('/v1/stats/guarantee-leverage?as_of=' + as_of)
+            assert r.status == 200, r
+            assert r.json() == {'as_of': as_of, 'guarantor': scope, 'target': 1.5,
+                                'rows': [row], 'total': total}, (as_of, r.json())
+        r = reg.get('/v1/stats/targets?year=2020&as_of=' + as_of)
+        assert r.status == 200, r
+        rows = [x for x in r.json()['rows'] if x['metric'] == 'guarantee_leverage']
+        assert rows == [{'metric': 'guarantee_leverage', 'metric_name': '融资担保放大倍数',
+                         'target': 1.5, 'actual': lev, 'progress': progress,
+                         'met': met}], (as_of, rows)
 
 
 def test_a_correction_keeps_a_loan_with_guarantees_guaranteed_by_its_guarantor():
