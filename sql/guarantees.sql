@@ -374,8 +374,10 @@ $$;
 
 -- Per guarantor on @p_day (@p_guarantor NULL: all): guarantees outstanding, and the net
 -- assets in force with their as_of date (NULL when none). Each loan counts at most once:
--- a guarantor's guarantees on one loan count up to the loan's amount. Guarantors with
--- neither outstanding guarantees nor net assets on the day are left out.
+-- a guarantor's guarantees on one loan count up to the loan's amount. A guarantee on a
+-- void loan does not count (a void loan is excluded from statistics; the guarantee row
+-- stays as it is). Guarantors with neither outstanding guarantees nor net assets on the
+-- day are left out.
 CREATE OR REPLACE FUNCTION guarantee_leverage_rows(p_day date, p_guarantor text)
 RETURNS TABLE (guarantor_code text, name text, outstanding_fen bigint, net_assets_fen bigint,
                net_assets_as_of date)
@@ -386,7 +388,7 @@ LANGUAGE sql STABLE AS $$
     per_loan AS (
         SELECT x.guarantor_code, least(sum(x.amount_fen), min(l.amount_fen)) AS fen
         FROM guarantees x JOIN loans l ON l.id = x.loan_id
-        WHERE guarantee_outstanding_on(x, p_day)
+        WHERE guarantee_outstanding_on(x, p_day) AND l.status <> 'void'
         GROUP BY x.guarantor_code, x.loan_id),
     outstanding AS (
         SELECT p.guarantor_code, sum(p.fen)::bigint AS fen FROM per_loan p

@@ -477,6 +477,41 @@ def test_leverage_is_shown_to_4_decimals_and_met_on_the_exact_ratio(ctx):
                          'met': met}], (as_of, rows)
 
 
+def test_a_guarantee_on_a_voided_loan_stops_counting_in_the_leverage():
+    """api.md Loans: a voided loan is "kept, excluded from statistics"; domain.md: "Voided
+    loans never count". A fresh guarantor, net assets 2,000,000.00 as of 2019-01-01; its
+    guarantees of 1,000,000.00 (loan V1) and 500,000.00 (loan V2), both from 2019-02-20 to
+    2020-12-31. On 2019-06-15: 1,500,000.00 outstanding, leverage 0.75. V1 voided: 500,000.00,
+    0.25. The guarantee on V1 is kept as it was (not released); it only stops counting."""
+    reg, bank = harness.client('regulator'), harness.client('bank')
+    ident, g = new_guarantor(reg)
+    assert put_guarantor(reg, ident.code, '2000000.00', '2019-01-01').status == 201
+    v1 = guaranteed_loan(bank, guarantor_code=ident.code, amount='1000000.00')
+    v2 = guaranteed_loan(bank, guarantor_code=ident.code, amount='500000.00')
+    g1 = post(g, guarantee(v1, amount='1000000.00'))
+    post(g, guarantee(v2, amount='500000.00'))
+
+    def expect(outstanding, lev):
+        total = {'outstanding': outstanding, 'net_assets': '2000000.00', 'leverage': lev,
+                 'target': 1.5, 'met': False}
+        row = dict(total, guarantor_code=ident.code, name='测试担保公司' + ident.code,
+                   net_assets_as_of='2019-01-01')
+        want = {'as_of': '2019-06-15', 'guarantor': ident.code, 'target': 1.5,
+                'rows': [row], 'total': total}
+        for got in (leverage(reg, '2019-06-15', ident.code), leverage(g, '2019-06-15')):
+            assert got == want, got
+
+    expect('1500000.00', 0.75)
+    r = bank.post('/v1/loans/%s/void' % harness.quote(v1['loan_ref']),
+                  json={'reason': '录入错误'})
+    assert r.status == 200, r
+    expect('500000.00', 0.25)
+    r = g.get('/v1/guarantees/' + harness.quote(g1['guarantee_ref']))
+    assert r.status == 200, r
+    kept = r.json()
+    assert (kept['amount'], kept['released_on']) == ('1000000.00', None), kept
+
+
 def test_a_correction_keeps_a_loan_with_guarantees_guaranteed_by_its_guarantor():
     """L051 (domain.md: a credit loan has no guarantee): once a guarantor has posted a
     guarantee on a loan, a correction cannot make it credit, name another guarantor or
