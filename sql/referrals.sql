@@ -180,18 +180,22 @@ END $$;
 -- Referral figures up to the end of @p_as_of (referred_on <= as_of), for bank @p_bank or
 -- all banks ('*'): one row per bank with its referrals counted by current status and the
 -- amount funded, then a total row (bank_code NULL) whose referred_firms counts distinct
--- firms. Counted from the referrals themselves: a few thousand rows a year.
+-- firms. A referral funded by a loan voided since is not funded for statistics (a void
+-- loan is excluded from them): it counts as accepted, where it stood before, with no
+-- amount. Counted from the referrals themselves: a few thousand rows a year.
 CREATE OR REPLACE FUNCTION stats_referrals(p_as_of date, p_bank text)
 RETURNS TABLE (bank_code text, referred bigint, accepted bigint, declined bigint,
                funded bigint, funded_fen bigint, referred_firms bigint)
 LANGUAGE sql STABLE AS $$
     SELECT x.bank_code, count(*) FILTER (WHERE x.status = 'referred'),
-           count(*) FILTER (WHERE x.status = 'accepted'),
+           count(*) FILTER (WHERE x.status = 'accepted'
+                                  OR x.status = 'funded' AND l.status = 'void'),
            count(*) FILTER (WHERE x.status = 'declined'),
-           count(*) FILTER (WHERE x.status = 'funded'),
-           coalesce(sum(x.funded_fen) FILTER (WHERE x.status = 'funded'), 0)::bigint,
+           count(*) FILTER (WHERE x.status = 'funded' AND l.status <> 'void'),
+           coalesce(sum(x.funded_fen)
+                        FILTER (WHERE x.status = 'funded' AND l.status <> 'void'), 0)::bigint,
            count(DISTINCT x.uscc)
-    FROM referrals x
+    FROM referrals x LEFT JOIN loans l ON l.id = x.loan_id
     WHERE x.referred_on <= p_as_of AND (p_bank = '*' OR x.bank_code = p_bank)
     GROUP BY GROUPING SETS ((x.bank_code), ())
     ORDER BY grouping(x.bank_code), x.bank_code

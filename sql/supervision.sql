@@ -74,7 +74,8 @@ BEGIN
     rf AS (
         SELECT r.bank_code, count(*) AS n,
                count(*) FILTER (WHERE r.status = 'funded' AND (
-                   SELECT l.issue_date FROM loans l WHERE l.id = r.loan_id) <= p_as_of) AS funded
+                   SELECT l.issue_date FROM loans l
+                   WHERE l.id = r.loan_id AND l.status <> 'void') <= p_as_of) AS funded
         FROM referrals r
         WHERE r.referred_on >= v_d0 AND r.referred_on <= p_as_of
         GROUP BY r.bank_code),

@@ -472,3 +472,59 @@ def test_stats_count_by_bank_and_status_and_feed_the_target():
     error_of(reg.get('/v1/stats/referrals?as_of=2020-13-01'), 422, 'invalid_field', 'as_of')
     one = reg.get('/v1/stats/referrals?bank=' + BANK_CODE).json()
     assert [r['bank_code'] for r in one['rows']] == [BANK_CODE] and one['target'] is None, one
+
+
+def test_a_referral_funded_by_a_loan_voided_later_no_longer_counts_as_funded(ctx):
+    """api.md Loans: a voided loan is "kept, excluded from statistics"; domain.md: "Voided
+    loans never count". Referrals of 2020 (a cluster of this test's own: the counts are
+    global):
+      f1 to CIB-SM on 2020-05-01, funded by its relief loan of 800,000.00 (2020-05-10)
+      f2 to CIB-SM on 2020-05-02, left referred
+      f3 to RCB-SM on 2020-05-03, funded by its relief loan of 400,000.00 (2020-05-12)
+    Before the void, as of 2020-12-31: CIB-SM 2 referrals, 1 referred, 1 funded,
+    800,000.00; RCB-SM 1 funded, 400,000.00; total 2 funded, 1,200,000.00. The loan of f1
+    voided: its referral stays `funded` (the loans code does not reopen it) but counts where
+    it stood before the void loan funded it, accepted: CIB-SM 1 referred, 1 accepted,
+    0 funded, 0.00; total 1 funded, 400,000.00. Three firms referred either way (3 / 500 =
+    0.006)."""
+    cl = harness.private_cluster(ctx, who=('bank', 'bank2', 'regulator'))
+    srv = harness.Server(cluster=cl)
+    ctx.defer(srv.stop)
+    reg = harness.client(REGULATOR, server=srv)
+    f1, f2, f3 = (data.firm() for _ in range(3))
+    r1 = refer(f1, BANK_CODE, server=srv, referred_on='2020-05-01')
+    refer(f2, BANK_CODE, server=srv, referred_on='2020-05-02')
+    r3 = refer(f3, BANK2_CODE, server=srv, referred_on='2020-05-03')
+    loans = []
+    for rid, f, who, amount, day in ((r1['id'], f1, BANK, '800000.00', '2020-05-10'),
+                                     (r3['id'], f3, BANK2, '400000.00', '2020-05-12')):
+        loans.append(relief_loan(f, who=who, server=srv, amount=amount, credit_line=amount,
+                                 issue_date=day, maturity_date='2021-%s' % day[5:]))
+        for move in ({'status': 'accepted'},
+                     {'status': 'funded', 'loan_ref': loans[-1]['loan_ref']}):
+            r = patch(who, rid, server=srv, **move)
+            assert r.status == 200, r
+    names = {BANK_CODE: harness.PRINCIPALS[BANK][2], BANK2_CODE: harness.PRINCIPALS[BANK2][2]}
+
+    def figures(referrals, referred, accepted, funded, amount):
+        return {'referrals': referrals, 'referred': referred, 'accepted': accepted,
+                'declined': 0, 'funded': funded, 'funded_amount': amount}
+
+    def expect(cib, total):
+        r = reg.get('/v1/stats/referrals?as_of=2020-12-31')
+        assert r.status == 200, r
+        want = {'as_of': '2020-12-31', 'year': 2020, 'bank': 'all', 'target': 500,
+                'referred_firms': 3, 'progress': 0.006, 'funded_amount': total['funded_amount'],
+                'rows': [dict(cib, bank_code=BANK_CODE, bank_name=names[BANK_CODE]),
+                         dict(figures(1, 0, 0, 1, '400000.00'), bank_code=BANK2_CODE,
+                              bank_name=names[BANK2_CODE])],
+                'total': total}
+        assert r.json() == want, r.json()
+
+    expect(figures(2, 1, 0, 1, '800000.00'), figures(3, 1, 0, 2, '1200000.00'))
+    r = harness.client(BANK, server=srv).post(
+        '/v1/loans/%s/void' % harness.quote(loans[0]['loan_ref']), json={'reason': '录入错误'})
+    assert r.status == 200, r
+    expect(figures(2, 1, 1, 0, '0.00'), figures(3, 1, 1, 1, '400000.00'))
+    kept = get(REGULATOR, r1['id'], server=srv)
+    assert kept.status == 200 and kept.json()['status'] == 'funded', kept

@@ -185,8 +185,9 @@ def expected_values(book, bank):
                               and prev_jan1 <= l.issued <= PREV_TO]))
     referred = [(day, ref) for b, day, ref in book.referrals
                 if b == bank and jan1 <= day <= AS_OF]
-    funded = [ref for day, ref in referred
-              if ref and _day(book.loans[ref]['body']['issue_date']) <= AS_OF]
+    funded = [ref for day, ref in referred                   # a void loan funds nothing
+              if ref and not book.loans[ref]['void']
+              and _day(book.loans[ref]['body']['issue_date']) <= AS_OF]
     return {
         'manufacturing_increase': Fraction(sum(l.outstanding(AS_OF) - l.outstanding(dec31)
                                                for l in mfg)),
@@ -418,3 +419,45 @@ def test_a_bank_whose_only_loan_is_of_an_earlier_year_has_lent_until_it_is_voide
         lock.release()
     _wait_folded(cl)
     assert check_scorecard(cl, reg, book, banks)[A] == nothing
+
+
+def test_a_referral_funded_by_a_loan_voided_later_is_not_funded(ctx):
+    """domain.md scorecard: figures "over each bank's non-void loans"; relief_funded_share =
+    referrals to the bank made in Y up to A that are funded / all referrals to it made then;
+    api.md: a void loan is "kept, excluded from statistics". A: AP1 (M1, 2020-03-01) and the
+    relief loan AV1 (R1, 2020-05-10) funding the referral of R1 made 2020-05-01; R2
+    referred on 2020-05-02 (open). B: the relief loan BV1 (R3, 2020-05-12) funding the
+    referral of R3 made 2020-05-03; R4 referred on 2020-05-04. As of 2020-06-15: A 1/2 and
+    B 1/2 (100 points each); AV1 voided: A 0 of 2 (0 points), B 1/2 (100). Every value is
+    also checked against the oracle."""
+    cl, idents = new_cluster()
+    ctx.defer(cl.destroy)
+    srv = harness.Server(cluster=cl)
+    ctx.defer(srv.stop)     # before the cluster goes
+    reg = srv.client('regulator')
+    banks = [A, B, C, D]
+    book = Book({code: srv.client(idents[code]) for code in banks})
+    book.post(A, 'AP1', 'M1', '1000000.00', '2020-03-01', '2021-02-28', '4.5000')
+    book.post(A, 'AV1', 'R1', '500000.00', '2020-05-10', '2021-05-09', '4.0000',
+              relief_fund=True)
+    book.post(B, 'BV1', 'R3', '500000.00', '2020-05-12', '2021-05-11', '4.0000',
+              relief_fund=True)
+    book.refer(reg, A, 'R1', '2020-05-01', funded_by='AV1')
+    book.refer(reg, A, 'R2', '2020-05-02')
+    book.refer(reg, B, 'R3', '2020-05-03', funded_by='BV1')
+    book.refer(reg, B, 'R4', '2020-05-04')
+
+    def shares():
+        body = _ok(reg.get(SC))
+        return {r['bank_code']: r['indicators']['relief_funded_share'] for r in body['rows']}
+
+    values = check_scorecard(cl, reg, book, banks)
+    assert (values[A]['relief_funded_share'], values[B]['relief_funded_share']) == \
+        (Fraction(1, 2), Fraction(1, 2)), values
+    assert shares() == {A: {'value': 0.5, 'points': 100}, B: {'value': 0.5, 'points': 100},
+                        C: {'value': None, 'points': 0}, D: {'value': None, 'points': 0}}
+    book.void('AV1')
+    values = check_scorecard(cl, reg, book, banks)
+    assert values[A]['relief_funded_share'] == 0, values[A]
+    assert shares() == {A: {'value': 0, 'points': 0}, B: {'value': 0.5, 'points': 100},
+                        C: {'value': None, 'points': 0}, D: {'value': None, 'points': 0}}
