@@ -13,7 +13,6 @@
 #include "domain/dates.h"
 #include "domain/loan.h"
 #include "domain/money.h"
-#include "domain/uscc.h"
 #include "handlers/common.h"
 #include "handlers/formats.h"
 #include "handlers/handlers.h"
@@ -192,23 +191,16 @@ void guarantees_list(struct request *req)
 	f.bank = bank_scope(req, false, &ok);
 	if (!ok)
 		return;
-	if (req->principal.kind != PK_BANK) {
-		f.guarantor =
-		    owner_scope(req, PK_GUARANTOR, req_query(req, "guarantor"), false, &ok);
-		if (!ok)
-			return;
-	} else {
-		f.guarantor = req_query(req, "guarantor");
-	}
+	/* A guarantor reads its own; the regulator and a bank filter by a guarantor's code. */
+	f.guarantor = owner_scope(req, PK_GUARANTOR, req_query(req, "guarantor"), false, &ok);
+	if (!ok)
+		return;
 	if (!page_params(req, &f.after_id, &f.limit) ||
 	    !query_date(req, "outstanding_on", &f.outstanding_on))
 		return;
 	f.borrower = req_query(req, "borrower");
-	if (f.borrower != NULL && uscc_problem(f.borrower) != NULL) {
-		reply_error(req, ERR_INVALID_FIELD, NULL, "borrower", "borrower: %s",
-			    uscc_problem(f.borrower));
+	if (!uscc_param_ok(req, "borrower", f.borrower))
 		return;
-	}
 	date_format(today_day(), today);
 	f.today = today;
 	f.limit = list_begin(&l, f.limit);

@@ -179,12 +179,13 @@ def test_certificate_of_unregistered_client_is_401():
 def test_self_from_a_caller_of_another_kind_is_422_not_an_empty_answer():
     """`bank=self` means the calling bank's own; the regulator has none and names a bank's
     code (it used to get 200 with the figures of a bank coded "self": none). The same for
-    `guarantor=self` from the regulator."""
+    `guarantor=self` from a caller who is not a guarantor."""
     reg, bank = harness.client('regulator'), harness.client('bank')
     for who, path, field in (
             (reg, '/v1/stats/new-loans?from=2020-01-01&to=2020-12-31&bank=self', 'bank'),
             (reg, '/v1/loans?bank=self', 'bank'),
-            (reg, '/v1/guarantees?guarantor=self', 'guarantor')):
+            (reg, '/v1/guarantees?guarantor=self', 'guarantor'),
+            (bank, '/v1/guarantees?guarantor=self', 'guarantor')):
         r = who.get(path)
         assert r.status == 422, (path, r.text)
         err = r.json()['error']
