@@ -29,7 +29,7 @@ static struct periodic task;
 static void compact(void)
 {
 	long long moved;
-	int64_t pages;
+	int64_t pages = 0;
 
 	do {
 		/* Each chunk, so a long catch-up under load still has the plans made again when

@@ -42,7 +42,7 @@ static bool warm_one(void *cls)
 {
 	struct warm *w = cls;
 	struct ingest_call call = {WARM_BANK, w->columns, false, false, true, false};
-	struct loan_outcomes out;
+	struct loan_outcomes out = {0};
 	enum db_rc rc;
 
 	if (db_is_read_only())

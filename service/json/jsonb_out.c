@@ -69,9 +69,9 @@ static bool object_out(struct buf *b, const json_t *v)
 	const char **keys = malloc((n ? n : 1) * sizeof *keys);
 	const char *key;
 	json_t *member;
-	bool ok = keys != NULL;
+	bool ok = true;
 
-	if (!ok) {
+	if (keys == NULL) {
 		b->failed = true;
 		return false;
 	}
