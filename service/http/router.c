@@ -1,5 +1,5 @@
 /* The route table and the matcher. The table is the one place that says which endpoints
- * exist, who may call them, and what bodies they accept. */
+ * exist, who may call them, and what bodies and query parameters they accept. */
 #include "http/router.h"
 
 #include <errno.h>
@@ -16,62 +16,74 @@
 #define READERS     (PK_BANK | PK_REGULATOR)
 
 static const struct route routes[] = {
-    {"GET", "/healthz", ops_healthz, 0, 0},
-    {"GET", "/readyz", ops_readyz, 0, 0},
-    {"GET", "/metrics", ops_metrics, 0, 0},
-    {"GET", "/v1/openapi.json", openapi_get, 0, 0},
-    {"GET", "/dashboard", dashboard_redirect, 0, 0},
-    {"GET", "/dashboard/", dashboard_index, 0, 0},
-    {"GET", "/dashboard/{file}", dashboard_file, 0, 0},
-    {"GET", "/v1/whoami", whoami_get, PK_ANY, 0},
-    {"GET", "/v1/lpr", lpr_list, PK_ANY, 0},
-    {"PUT", "/v1/lpr/{date}", lpr_put, PK_REGULATOR, JSON_BODY},
-    {"GET", "/v1/rules", rules_list, PK_ANY, 0},
-    {"GET", "/v1/stats/new-loans", stats_new_loans, READERS, 0},
-    {"GET", "/v1/stats/pricing", stats_pricing, READERS, 0},
-    {"GET", "/v1/stats/lending-growth", stats_lending_growth, READERS, 0},
-    {"GET", "/v1/stats/targets", stats_targets, PK_REGULATOR, 0},
-    {"PUT", "/v1/targets/{year}/{metric}", targets_put, PK_REGULATOR, JSON_BODY},
-    {"GET", "/v1/warnings", warnings_list, READERS, 0},
-    {"POST", "/v1/loans", loans_post, PK_BANK, JSON_BODY},
-    {"GET", "/v1/loans", loans_list, READERS, 0},
-    {"POST", "/v1/loans/batch", loans_batch_post, PK_BANK, JSON_OR_CSV},
-    {"GET", "/v1/loans/{loan_ref}", loans_get, READERS, 0},
-    {"PUT", "/v1/loans/{loan_ref}", loans_put, PK_BANK, JSON_BODY},
-    {"GET", "/v1/loans/{loan_ref}/history", loans_history, READERS, 0},
-    {"POST", "/v1/loans/{loan_ref}/void", loans_void, PK_BANK, JSON_BODY},
-    {"POST", "/v1/loans/{loan_ref}/repayments", loans_repay, PK_BANK, JSON_BODY},
-    {"POST", "/v1/scf/programs", scf_programs_post, PK_BANK, JSON_BODY},
-    {"GET", "/v1/scf/programs", scf_programs_list, READERS, 0},
-    {"GET", "/v1/scf/programs/{id}", scf_programs_get, READERS, 0},
-    {"POST", "/v1/scf/programs/{id}/members", scf_members_post, PK_BANK, JSON_BODY},
-    {"POST", "/v1/scf/programs/{id}/members/{uscc}/leave", scf_members_leave, PK_BANK, JSON_BODY},
-    {"GET", "/v1/stats/scf-rewards", stats_scf_rewards, PK_REGULATOR, 0},
-    {"POST", "/v1/referrals", referrals_post, PK_REGULATOR, JSON_BODY},
-    {"GET", "/v1/referrals", referrals_list, READERS, 0},
-    {"GET", "/v1/referrals/export", referrals_export, READERS, 0},
-    {"GET", "/v1/referrals/{id}", referrals_get, READERS, 0},
-    {"PATCH", "/v1/referrals/{id}", referrals_patch, PK_BANK, JSON_BODY},
-    {"GET", "/v1/stats/referrals", stats_referrals, READERS, 0},
-    {"POST", "/v1/whitelist", whitelist_post, PK_REGULATOR, JSON_BODY},
-    {"GET", "/v1/whitelist", whitelist_list, PK_ANY, 0},
-    {"GET", "/v1/whitelist/{uscc}", whitelist_get, PK_ANY, 0},
-    {"GET", "/v1/whitelist/{uscc}/history", whitelist_history, PK_ANY, 0},
-    {"POST", "/v1/whitelist/{uscc}/remove", whitelist_remove, PK_REGULATOR, JSON_BODY},
-    {"PUT", "/v1/guarantors/{code}", guarantors_put, PK_REGULATOR, JSON_BODY},
-    {"GET", "/v1/guarantors/{code}", guarantors_get, PK_GUARANTOR | PK_REGULATOR, 0},
-    {"POST", "/v1/guarantees", guarantees_post, PK_GUARANTOR, JSON_BODY},
-    {"GET", "/v1/guarantees", guarantees_list, PK_ANY, 0},
-    {"GET", "/v1/guarantees/{guarantee_ref}", guarantees_get, PK_GUARANTOR | PK_REGULATOR, 0},
-    {"POST", "/v1/guarantees/{guarantee_ref}/release", guarantees_release, PK_GUARANTOR, JSON_BODY},
+    {"GET", "/healthz", ops_healthz, 0, 0, NULL},
+    {"GET", "/readyz", ops_readyz, 0, 0, "write"},
+    {"GET", "/metrics", ops_metrics, 0, 0, NULL},
+    {"GET", "/v1/openapi.json", openapi_get, 0, 0, NULL},
+    {"GET", "/dashboard", dashboard_redirect, 0, 0, NULL},
+    {"GET", "/dashboard/", dashboard_index, 0, 0, NULL},
+    {"GET", "/dashboard/{file}", dashboard_file, 0, 0, NULL},
+    {"GET", "/v1/whoami", whoami_get, PK_ANY, 0, NULL},
+    {"GET", "/v1/lpr", lpr_list, PK_ANY, 0, NULL},
+    {"PUT", "/v1/lpr/{date}", lpr_put, PK_REGULATOR, JSON_BODY, NULL},
+    {"GET", "/v1/rules", rules_list, PK_ANY, 0, NULL},
+    {"GET", "/v1/stats/new-loans", stats_new_loans, READERS, 0,
+     "from, to, group_by, manufacturing, bank, format"},
+    {"GET", "/v1/stats/pricing", stats_pricing, READERS, 0, "month, bank, format"},
+    {"GET", "/v1/stats/lending-growth", stats_lending_growth, READERS, 0,
+     "year, as_of, bank, format"},
+    {"GET", "/v1/stats/targets", stats_targets, PK_REGULATOR, 0, "year, as_of, format"},
+    {"PUT", "/v1/targets/{year}/{metric}", targets_put, PK_REGULATOR, JSON_BODY, NULL},
+    {"GET", "/v1/warnings", warnings_list, READERS, 0, "bank, rule, from, to, limit, cursor"},
+    {"POST", "/v1/loans", loans_post, PK_BANK, JSON_BODY, NULL},
+    {"GET", "/v1/loans", loans_list, READERS, 0,
+     "bank, borrower, issued_from, issued_to, status, limit, cursor, format"},
+    {"POST", "/v1/loans/batch", loans_batch_post, PK_BANK, JSON_OR_CSV, "atomic, dry_run"},
+    {"GET", "/v1/loans/{loan_ref}", loans_get, READERS, 0, "bank"},
+    {"PUT", "/v1/loans/{loan_ref}", loans_put, PK_BANK, JSON_BODY, NULL},
+    {"GET", "/v1/loans/{loan_ref}/history", loans_history, READERS, 0, "bank"},
+    {"POST", "/v1/loans/{loan_ref}/void", loans_void, PK_BANK, JSON_BODY, NULL},
+    {"POST", "/v1/loans/{loan_ref}/repayments", loans_repay, PK_BANK, JSON_BODY, NULL},
+    {"POST", "/v1/scf/programs", scf_programs_post, PK_BANK, JSON_BODY, NULL},
+    {"GET", "/v1/scf/programs", scf_programs_list, READERS, 0, "bank, core, limit, cursor"},
+    {"GET", "/v1/scf/programs/{id}", scf_programs_get, READERS, 0, NULL},
+    {"POST", "/v1/scf/programs/{id}/members", scf_members_post, PK_BANK, JSON_BODY, NULL},
+    {"POST", "/v1/scf/programs/{id}/members/{uscc}/leave", scf_members_leave, PK_BANK, JSON_BODY,
+     NULL},
+    {"GET", "/v1/stats/scf-rewards", stats_scf_rewards, PK_REGULATOR, 0, "year, format"},
+    {"POST", "/v1/referrals", referrals_post, PK_REGULATOR, JSON_BODY, NULL},
+    {"GET", "/v1/referrals", referrals_list, READERS, 0,
+     "bank, status, county, uscc, limit, cursor"},
+    {"GET", "/v1/referrals/export", referrals_export, READERS, 0,
+     "bank, status, county, uscc, format, lang"},
+    {"GET", "/v1/referrals/{id}", referrals_get, READERS, 0, NULL},
+    {"PATCH", "/v1/referrals/{id}", referrals_patch, PK_BANK, JSON_BODY, NULL},
+    {"GET", "/v1/stats/referrals", stats_referrals, READERS, 0, "bank, as_of, format"},
+    {"POST", "/v1/whitelist", whitelist_post, PK_REGULATOR, JSON_BODY, NULL},
+    {"GET", "/v1/whitelist", whitelist_list, PK_ANY, 0,
+     "active, county, as_of, format, limit, cursor"},
+    {"GET", "/v1/whitelist/{uscc}", whitelist_get, PK_ANY, 0, "as_of"},
+    {"GET", "/v1/whitelist/{uscc}/history", whitelist_history, PK_ANY, 0, NULL},
+    {"POST", "/v1/whitelist/{uscc}/remove", whitelist_remove, PK_REGULATOR, JSON_BODY, NULL},
+    {"PUT", "/v1/guarantors/{code}", guarantors_put, PK_REGULATOR, JSON_BODY, NULL},
+    {"GET", "/v1/guarantors/{code}", guarantors_get, PK_GUARANTOR | PK_REGULATOR, 0, NULL},
+    {"POST", "/v1/guarantees", guarantees_post, PK_GUARANTOR, JSON_BODY, NULL},
+    {"GET", "/v1/guarantees", guarantees_list, PK_ANY, 0,
+     "bank, guarantor, borrower, outstanding_on, limit, cursor"},
+    {"GET", "/v1/guarantees/{guarantee_ref}", guarantees_get, PK_GUARANTOR | PK_REGULATOR, 0,
+     "guarantor"},
+    {"POST", "/v1/guarantees/{guarantee_ref}/release", guarantees_release, PK_GUARANTOR, JSON_BODY,
+     NULL},
     {"GET", "/v1/stats/guarantee-leverage", stats_guarantee_leverage, PK_GUARANTOR | PK_REGULATOR,
-     0},
-    {"GET", "/v1/firms", firms_list, PK_REGULATOR, 0},
-    {"GET", "/v1/firms/{uscc}", firms_get, READERS, 0},
-    {"GET", "/v1/firms/{uscc}/history", firms_history, PK_REGULATOR, 0},
-    {"GET", "/v1/stats/scorecard", stats_scorecard, READERS, 0},
-    {"PUT", "/v1/scorecard/weights/{year}", scorecard_weights_put, PK_REGULATOR, JSON_BODY},
-    {"GET", "/v1/alerts/withdrawals", alerts_withdrawals, READERS, 0},
+     0, "guarantor, as_of, format"},
+    {"GET", "/v1/firms", firms_list, PK_REGULATOR, 0,
+     "q, county, industry, size, after, limit, cursor, format"},
+    {"GET", "/v1/firms/{uscc}", firms_get, READERS, 0, NULL},
+    {"GET", "/v1/firms/{uscc}/history", firms_history, PK_REGULATOR, 0, NULL},
+    {"GET", "/v1/stats/scorecard", stats_scorecard, READERS, 0, "year, as_of, bank, format"},
+    {"PUT", "/v1/scorecard/weights/{year}", scorecard_weights_put, PK_REGULATOR, JSON_BODY, NULL},
+    {"GET", "/v1/alerts/withdrawals", alerts_withdrawals, READERS, 0,
+     "as_of, window_days, bank, county, kind, format"},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -214,6 +226,23 @@ const char *router_route_name(unsigned i)
 	if (i == router_unmatched_index())
 		return "unmatched";
 	return NULL;
+}
+
+bool route_takes_query(const struct route *r, const char *name)
+{
+	const char *p = r->query;
+	size_t n = strlen(name);
+
+	if (p == NULL || n == 0)
+		return false;
+	for (p += strspn(p, ", "); *p != '\0'; p += strspn(p, ", ")) {
+		size_t len = strcspn(p, ", ");
+
+		if (len == n && memcmp(p, name, n) == 0)
+			return true;
+		p += len;
+	}
+	return false;
 }
 
 bool router_reads_replica(const struct route *r)

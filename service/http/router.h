@@ -1,5 +1,6 @@
-/* The route table: method, path pattern, handler, who may call it and which bodies it
- * takes. Matching splits the raw path on '/' and percent-decodes each parameter. */
+/* The route table: method, path pattern, handler, who may call it, which bodies and which
+ * query parameters it takes. Matching splits the raw path on '/' and percent-decodes each
+ * parameter. */
 #ifndef FINREG_ROUTER_H
 #define FINREG_ROUTER_H
 
@@ -15,6 +16,9 @@ struct route {
 	handler_fn fn;
 	unsigned kinds;  /* mask of principal kinds allowed; 0 = no credential needed */
 	unsigned bodies; /* mask of (1u << BODY_FORMAT_x) accepted; 0 = no body */
+	/* The query parameter names the handler reads (req_query), as "a, b, c"; NULL or "" =
+	 * none. Any other name is refused before the handler runs (422 unknown_field). */
+	const char *query;
 };
 
 enum route_match {
@@ -27,6 +31,9 @@ enum route_match {
 /** Finds the route for @a method and raw @a path. On ROUTE_FOUND sets req->route,
  *  req->route_index and the decoded req->params (owned by the request). */
 enum route_match router_match(struct request *req, const char *method, const char *path);
+
+/** True when @a name (decoded) is one of the query parameters of route @a r. */
+bool route_takes_query(const struct route *r, const char *name);
 
 /** Prepares the route names; call once before serving. */
 void router_init(void);

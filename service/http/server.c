@@ -494,29 +494,53 @@ static bool printable_ascii(const char *s)
 	return true;
 }
 
+/* What check_argument() finds among the query arguments. */
+struct query_check {
+	const struct route *route;
+	const char *bad; /* the first argument not well-formed: its (encoded) name */
+	char *unknown;   /* the first name (decoded) the route does not take; the caller frees */
+};
+
 /* Stops at the first query argument whose name or value is not well-formed
- * percent-encoded UTF-8, leaving its (encoded) name in *cls. */
+ * percent-encoded UTF-8; notes the first whose decoded name the route does not take. A bare
+ * "&" (no name, no value) sends nothing and is passed over. */
 static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const char *key,
 				      const char *value)
 {
-	const char **bad = cls;
+	struct query_check *q = cls;
 	char *k = percent_decode(key, strlen(key));
 	char *v = value != NULL ? percent_decode(value, strlen(value)) : NULL;
 	bool ok = k != NULL && (value == NULL || v != NULL);
 
 	(void)kind;
-	free(k);
 	free(v);
-	if (ok)
-		return MHD_YES;
-	*bad = key;
-	return MHD_NO;
+	if (!ok) {
+		free(k);
+		q->bad = key;
+		return MHD_NO;
+	}
+	if (q->unknown == NULL && (k[0] != '\0' || value != NULL) &&
+	    !route_takes_query(q->route, k))
+		q->unknown = k;
+	else
+		free(k);
+	return MHD_YES;
+}
+
+/* 422 unknown_field for query parameter @a name, with the ones the route takes. */
+static void reply_unknown_argument(struct request *req, const char *name)
+{
+	const char *takes = req->route->query;
+
+	reply_error(req, ERR_UNKNOWN_FIELD, NULL, name,
+		    "%s: not a query parameter of %s %s, which takes %s", name, req->route->method,
+		    req->route->pattern, takes != NULL && takes[0] != '\0' ? takes : "none");
 }
 
 /* What the headers decide once the caller is known. */
 static void after_auth(struct request *req)
 {
-	const char *bad_arg = NULL;
+	struct query_check q = {NULL, NULL, NULL};
 
 	switch (http_of(req)->match) {
 	case ROUTE_FOUND:
@@ -539,15 +563,22 @@ static void after_auth(struct request *req)
 			    req->route->pattern);
 		return;
 	}
-	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_argument, &bad_arg);
-	if (bad_arg != NULL) {
+	q.route = req->route;
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_argument, &q);
+	if (q.bad != NULL) {
 		reply_error(req, ERR_BAD_REQUEST, NULL, NULL,
 			    "query parameter %s: malformed percent-encoding or not UTF-8",
-			    printable_ascii(bad_arg) ? bad_arg : "(name not printable)");
-		return;
+			    printable_ascii(q.bad) ? q.bad : "(name not printable)");
+		goto out;
+	}
+	if (q.unknown != NULL) { /* api.md: typos must not be silently dropped */
+		reply_unknown_argument(req, q.unknown);
+		goto out;
 	}
 	if (req->route->bodies != 0)
 		check_body_headers(req);
+out:
+	free(q.unknown);
 }
 
 /* Everything that can be decided from the headers alone (the caller included): any reply

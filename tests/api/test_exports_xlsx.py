@@ -359,10 +359,10 @@ def test_an_unknown_format_is_422_everywhere_a_format_is_taken():
     reg = harness.client('regulator')
     for path in ('/v1/stats/new-loans?from=2020-01-01&to=2020-12-31',
                  '/v1/stats/pricing?month=2020-05', '/v1/stats/lending-growth?year=2020',
-                 '/v1/stats/targets?year=2020', '/v1/stats/guarantee-leverage?x=1',
-                 '/v1/stats/referrals?x=1', '/v1/stats/scf-rewards?year=2020', '/v1/loans?x=1',
-                 '/v1/stats/scorecard?year=2020',
-                 '/v1/whitelist?x=1', '/v1/referrals/export?x=1'):
+                 '/v1/stats/targets?year=2020', '/v1/stats/guarantee-leverage?as_of=2020-12-31',
+                 '/v1/stats/referrals?as_of=2020-12-31', '/v1/stats/scf-rewards?year=2020',
+                 '/v1/loans?bank=CIB-SM', '/v1/stats/scorecard?year=2020',
+                 '/v1/whitelist?active=all', '/v1/referrals/export?status=referred'):
         for bad in ('xml', 'XLSX', ''):
             r = reg.get(path + '&format=' + bad)
             assert r.status == 422, (path, bad, r)

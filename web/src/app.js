@@ -502,7 +502,7 @@ async function refresh() {
       }),
       panel('growth', 'chart-growth', '/v1/stats/lending-growth', { year, as_of: asOf }, keep('growth', renderGrowth)),
       panel('leverage', 'chart-leverage', '/v1/stats/guarantee-leverage', { as_of: asOf }, renderLeverage),
-      panel('referrals', 'chart-referrals', '/v1/stats/referrals', { year, as_of: asOf }, renderReferrals),
+      panel('referrals', 'chart-referrals', '/v1/stats/referrals', { as_of: asOf }, renderReferrals),
       panel('scf', 'chart-scf', '/v1/stats/scf-rewards', { year }, renderScf),
       panel('scorecard', 'chart-scorecard', '/v1/stats/scorecard', { year, as_of: asOf }, renderScorecard),
       panel('alerts', 'chart-alerts', '/v1/alerts/withdrawals', { as_of: asOf, window_days: 90 }, renderAlerts),
