@@ -40,15 +40,51 @@ const char *req_param(const struct request *req, unsigned i)
 	return i < req->n_params ? req->params[i] : NULL;
 }
 
+/* What find_argument() looks for and finds. */
+struct query_lookup {
+	const char *name; /* decoded */
+	const char *raw;  /* the value of the first argument of that name, still encoded */
+	bool no_memory;
+};
+
+/* Stops at the first argument whose name decodes to l->name (the server checked every name
+ * before the handler ran, so a name that does not decode here is out of memory). */
+static enum MHD_Result find_argument(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	struct query_lookup *l = cls;
+	char *k;
+	bool same;
+
+	(void)kind;
+	if (strchr(key, '%') == NULL) {
+		same = strcmp(key, l->name) == 0;
+	} else {
+		k = percent_decode(key, strlen(key));
+		if (k == NULL) {
+			l->no_memory = errno == ENOMEM;
+			return MHD_YES;
+		}
+		same = strcmp(k, l->name) == 0;
+		free(k);
+	}
+	if (!same)
+		return MHD_YES;
+	l->raw = value;
+	return MHD_NO;
+}
+
 const char *req_query(struct request *req, const char *name)
 {
-	/* The server installs an identity unescaper, so values arrive still encoded. */
-	const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+	/* The server installs an identity unescaper, so names and values arrive still encoded;
+	 * a name is matched as it decodes (dry%5Frun is dry_run), exactly, the first one first. */
+	struct query_lookup l = {name, NULL, false};
 	char *value;
 
-	if (raw == NULL)
-		return NULL;
-	value = percent_decode(raw, strlen(raw));
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, find_argument, &l);
+	if (l.raw == NULL)
+		return l.no_memory ? out_of_memory(req) : NULL;
+	value = percent_decode(l.raw, strlen(l.raw));
 	if (value == NULL)
 		return errno == ENOMEM ? out_of_memory(req) : NULL;
 	return own(req, value);

@@ -63,8 +63,9 @@ struct request {
 /** Path parameter @a i (decoded), or NULL. Owned by the request. */
 const char *req_param(const struct request *req, unsigned i);
 
-/** Query parameter @a name, percent-decoded; NULL when absent or badly encoded; "" when
- *  memory runs out (req->out_of_memory set: the reply becomes 503). Owned by the request. */
+/** Query parameter @a name (the first argument whose name decodes to it, case included),
+ *  percent-decoded; NULL when absent, without a value or badly encoded; "" when memory runs
+ *  out (req->out_of_memory set: the reply becomes 503). Owned by the request. */
 const char *req_query(struct request *req, const char *name);
 
 /** Request header @a name (case-insensitive); NULL when absent. Owned by the request. */

@@ -229,3 +229,17 @@ def test_what_the_dashboard_sends_is_taken():
             assert r.status == 200, (path, q, extra, r)
             r = harness.client('bank').get(f'{path}?{q}&bank=self{extra}')
             assert r.status in (200, 403), (path, q, extra, r)
+
+
+def test_a_percent_encoded_name_is_the_parameter_it_decodes_to():
+    """The check takes dry%5Frun for dry_run; so must the handler, or the flag is dropped."""
+    c = harness.client('bank')
+    loan = fd.loan()
+    r = c.post('/v1/loans/batch?dry%5Frun=true', json={'loans': [loan]})
+    assert r.status == 200 and r.json()['dry_run'] is True and r.json()['stored'] is False, r
+    assert stored(loan['loan_ref']) == 404
+    assert c.post('/v1/loans', json=loan).status == 201
+    r = c.get('/v1/loans?stat%75s=void&lim%69t=1000')
+    assert r.status == 200, r
+    refs = [x['loan_ref'] for x in r.json()['items']]
+    assert loan['loan_ref'] not in refs and all(x['status'] == 'void' for x in r.json()['items']), r
