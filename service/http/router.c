@@ -228,21 +228,22 @@ const char *router_route_name(unsigned i)
 	return NULL;
 }
 
-bool route_takes_query(const struct route *r, const char *name)
+int route_query_index(const struct route *r, const char *name)
 {
 	const char *p = r->query;
 	size_t n = strlen(name);
+	int i = 0;
 
 	if (p == NULL || n == 0)
-		return false;
-	for (p += strspn(p, ", "); *p != '\0'; p += strspn(p, ", ")) {
+		return -1;
+	for (p += strspn(p, ", "); *p != '\0'; p += strspn(p, ", "), i++) {
 		size_t len = strcspn(p, ", ");
 
 		if (len == n && memcmp(p, name, n) == 0)
-			return true;
+			return i;
 		p += len;
 	}
-	return false;
+	return -1;
 }
 
 bool router_reads_replica(const struct route *r)

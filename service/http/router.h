@@ -32,8 +32,9 @@ enum route_match {
  *  req->route_index and the decoded req->params (owned by the request). */
 enum route_match router_match(struct request *req, const char *method, const char *path);
 
-/** True when @a name (decoded) is one of the query parameters of route @a r. */
-bool route_takes_query(const struct route *r, const char *name);
+/** The position of @a name (decoded) among the query parameters of route @a r (0 for the
+ *  first), or -1 when the route does not take it. */
+int route_query_index(const struct route *r, const char *name);
 
 /** Prepares the route names; call once before serving. */
 void router_init(void);

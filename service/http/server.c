@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -499,6 +500,8 @@ struct query_check {
 	const struct route *route;
 	const char *bad; /* the first argument not well-formed: its (encoded) name */
 	char *unknown;   /* the first name (decoded) the route does not take; the caller frees */
+	char *repeated;  /* the first name (decoded) given twice; the caller frees */
+	uint64_t seen;   /* the route's parameters given so far, by route_query_index */
 };
 
 /* Stops at the first query argument whose name or value is not well-formed
@@ -511,6 +514,7 @@ static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const 
 	char *k = percent_decode(key, strlen(key));
 	char *v = value != NULL ? percent_decode(value, strlen(value)) : NULL;
 	bool ok = k != NULL && (value == NULL || v != NULL);
+	int at;
 
 	(void)kind;
 	free(v);
@@ -519,11 +523,21 @@ static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const 
 		q->bad = key;
 		return MHD_NO;
 	}
-	if (q->unknown == NULL && (k[0] != '\0' || value != NULL) &&
-	    !route_takes_query(q->route, k))
-		q->unknown = k;
-	else
+	if (k[0] == '\0' && value == NULL) {
 		free(k);
+		return MHD_YES;
+	}
+	at = route_query_index(q->route, k);
+	if (at < 0 && q->unknown == NULL) {
+		q->unknown = k;
+	} else if (at >= 0 && at < 64 && (q->seen & UINT64_C(1) << at) != 0 &&
+		   q->repeated == NULL) {
+		q->repeated = k; /* the handler would read the first and drop the second */
+	} else {
+		if (at >= 0 && at < 64)
+			q->seen |= UINT64_C(1) << at;
+		free(k);
+	}
 	return MHD_YES;
 }
 
@@ -540,7 +554,7 @@ static void reply_unknown_argument(struct request *req, const char *name)
 /* What the headers decide once the caller is known. */
 static void after_auth(struct request *req)
 {
-	struct query_check q = {NULL, NULL, NULL};
+	struct query_check q = {NULL, NULL, NULL, NULL, 0};
 
 	switch (http_of(req)->match) {
 	case ROUTE_FOUND:
@@ -575,10 +589,16 @@ static void after_auth(struct request *req)
 		reply_unknown_argument(req, q.unknown);
 		goto out;
 	}
+	if (q.repeated != NULL) { /* nor a second value */
+		reply_error(req, ERR_INVALID_FIELD, NULL, q.repeated,
+			    "%s: given more than once; give it once", q.repeated);
+		goto out;
+	}
 	if (req->route->bodies != 0)
 		check_body_headers(req);
 out:
 	free(q.unknown);
+	free(q.repeated);
 }
 
 /* Everything that can be decided from the headers alone (the caller included): any reply

@@ -243,3 +243,24 @@ def test_a_percent_encoded_name_is_the_parameter_it_decodes_to():
     assert r.status == 200, r
     refs = [x['loan_ref'] for x in r.json()['items']]
     assert loan['loan_ref'] not in refs and all(x['status'] == 'void' for x in r.json()['items']), r
+
+
+def test_a_parameter_given_twice_is_refused_not_read_once():
+    """The handler reads one value of a name; a second one (`?status=void&status=active`,
+    a batch's `?dry_run=true&dry_run=false`) would be dropped silently, so it is 422
+    invalid_field naming it, and nothing is stored."""
+    bank = harness.client('bank')
+    for path in ('/v1/loans?status=void&status=active', '/v1/loans?limit=1&limit=2',
+                 '/v1/loans?status=void&st%61tus=void'):
+        r = bank.get(path)
+        assert r.status == 422, (path, r.text)
+        err = r.json()['error']
+        assert (err['code'], err['field']) == ('invalid_field', 'status' if 'stat' in path
+                                               else 'limit'), (path, err)
+        assert 'more than once' in err['message'], err
+    loans = [fd.loan()]
+    before = table_counts()
+    r = bank.post('/v1/loans/batch?dry_run=true&dry_run=false', json={'loans': loans})
+    assert r.status == 422 and r.json()['error']['field'] == 'dry_run', r.text
+    assert stored(loans[0]['loan_ref']) == 404
+    assert table_counts() == before, (before, table_counts())
