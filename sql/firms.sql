@@ -138,9 +138,12 @@ LANGUAGE sql STABLE AS $$
     b AS (SELECT l.bank_code, count(*) AS n, sum(l.out) AS out, min(l.issue_date) AS first,
                  max(l.issue_date) AS last
           FROM l GROUP BY l.bank_code),
+    -- The registry's first loan: of the earliest issue date, the lowest id; a bank sees
+    -- its own loan of that date when it has one (same-day first loans are each first:
+    -- README), and none otherwise.
     first_loan AS (SELECT x.bank_code, x.loan_ref, x.issue_date FROM loans x
                    WHERE x.borrower_uscc = p_uscc AND x.status <> 'void'
-                   ORDER BY x.issue_date, x.id LIMIT 1)
+                   ORDER BY x.issue_date, (x.bank_code = p_bank) IS NOT TRUE, x.id LIMIT 1)
     SELECT jsonb_build_object(
         'uscc', f.uscc, 'name', f.name, 'county_code', f.county_code,
         'industry_code', f.industry_code, 'size', f.size,
@@ -166,7 +169,7 @@ LANGUAGE sql STABLE AS $$
                             'id', s.id, 'bank_code', s.bank_code, 'role', s.role)
                             ORDER BY s.id, s.role)
                         FROM (SELECT p.id, p.bank_code, 'core' AS role FROM scf_programs p
-                              WHERE p.core_uscc = p_uscc
+                              WHERE p.core_uscc = p_uscc AND p.started_on <= p_today
                               UNION
                               SELECT p.id, p.bank_code, m.side FROM scf_members m
                               JOIN scf_programs p ON p.id = m.program_id

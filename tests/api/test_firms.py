@@ -127,3 +127,33 @@ def test_search_is_regulator_only_and_bad_filters_are_422():
                      ('limit=0', 'limit'), ('after=x', 'after'), ('q=', 'q')):
         r = w.get('regulator', '/v1/firms?' + q, expect=422)
         assert r.json()['error']['field'] == field, (q, r.text)
+
+
+def test_same_day_first_loans_are_each_banks_own_first_and_a_program_shows_from_its_start():
+    """README: loans of two banks to a new firm on the same first day both count as first;
+    so each bank's firm view names its own loan as registry_first_loan (it named the lower
+    id's, so the other bank saw null). docs/supervision.md: a program shows where the firm
+    is the core from the program's start (one starting later was listed already)."""
+    import harness
+    from finreg_data import firm, loan
+    bank, bank2, reg = (harness.client(x) for x in ('bank', 'bank2', 'regulator'))
+    f = firm()
+    first = loan(borrower=f, issue_date='2020-05-12')
+    second = loan(borrower=f, issue_date='2020-05-12')
+    later = loan(borrower=f, issue_date='2020-06-01')
+    for c, body in ((bank, first), (bank2, second), (bank2, later)):
+        r = c.post('/v1/loans', json=body)
+        assert r.status == 201, r.text
+    path = '/v1/firms/' + f['uscc']
+    own = {'bank': (bank, first), 'bank2': (bank2, second), 'regulator': (reg, first)}
+    for who, (c, body) in own.items():
+        got = c.get(path).json()['registry_first_loan']
+        assert got == {'bank_code': harness.PRINCIPALS[who][1] if who != 'regulator'
+                       else 'CIB-SM', 'loan_ref': body['loan_ref'],
+                       'issue_date': '2020-05-12'}, (who, got)
+    r = bank.post('/v1/scf/programs', json={
+        'name': '未开始的供应链项目', 'core': f, 'product': 'receivables',
+        'credit_limit': '1000000.00', 'started_on': '2099-01-01'})
+    assert r.status == 201, r.text
+    for c in (bank, reg):
+        assert c.get(path).json()['scf_programs'] == [], c
