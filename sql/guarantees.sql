@@ -14,12 +14,9 @@ CREATE OR REPLACE FUNCTION whitelist_status(e whitelist_entries, p_day date) RET
 
 -- Until 3 December the entries showed every caller the registry's data of the firm (what
 -- some bank reported), which GET /v1/firms/{uscc} shows a bank only for a firm it lent to
--- (api.md); the functions now take the viewer. Old signatures first (SQL-standard bodies
--- depend on one another: the dependent goes first).
-DROP FUNCTION IF EXISTS whitelist_entry_to_json(whitelist_entries, date);
-DROP FUNCTION IF EXISTS whitelist_county(text);
-DROP FUNCTION IF EXISTS whitelist_check(text, date);
-DROP FUNCTION IF EXISTS whitelist_history(text, date);
+-- (api.md); the functions now take the viewer. The old signatures stay as wrappers (the
+-- regulator's view, as before) at the end of this area, for a finregd of the previous
+-- release, which prepares them on every connection (a rolling upgrade).
 
 -- Whether @p_viewer may see the registry's data of firm @p_uscc: the regulator (NULL)
 -- always; a bank when it has a loan to the firm that is not void, as GET /v1/firms/{uscc}
@@ -113,6 +110,15 @@ BEGIN
     END IF;
 END $$;
 
+-- The calls of builds before the viewer (2 December and earlier), kept while one of them may
+-- still run (a rolling upgrade; remove once none does): they show what they showed.
+CREATE OR REPLACE FUNCTION whitelist_county(p_uscc text) RETURNS text
+    LANGUAGE sql STABLE
+    RETURN whitelist_county(p_uscc, NULL::text);
+CREATE OR REPLACE FUNCTION whitelist_entry_to_json(e whitelist_entries, p_day date) RETURNS jsonb
+    LANGUAGE sql STABLE
+    RETURN whitelist_entry_to_json(e, p_day, NULL::text);
+
 -- Whether firm @p_uscc is listed on @p_day, with the entry in force (NULL when none), as
 -- @p_viewer sees it (whitelist_entry_to_json).
 CREATE OR REPLACE FUNCTION whitelist_check(p_uscc text, p_day date, p_viewer text) RETURNS jsonb
@@ -150,6 +156,16 @@ LANGUAGE sql STABLE AS $$
                          WHERE x.uscc = p_uscc AND x.removed_at IS NOT NULL) v))
     FROM whitelist_entries e WHERE e.uscc = p_uscc
     HAVING count(*) > 0;
+$$;
+
+-- The calls of builds before the viewer (above): the regulator's view.
+CREATE OR REPLACE FUNCTION whitelist_check(p_uscc text, p_day date) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT whitelist_check(p_uscc, p_day, NULL::text)
+$$;
+CREATE OR REPLACE FUNCTION whitelist_history(p_uscc text, p_today date) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT whitelist_history(p_uscc, p_today, NULL::text)
 $$;
 
 -- Net assets of each guarantor in force on @p_day: the version with the latest as_of on
