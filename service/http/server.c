@@ -501,6 +501,7 @@ struct query_check {
 	const char *bad; /* the first argument not well-formed: its (encoded) name */
 	char *unknown;   /* the first name (decoded) the route does not take; the caller frees */
 	char *repeated;  /* the first name (decoded) given twice; the caller frees */
+	char *valueless; /* the first name (decoded) given without "=": the caller frees */
 	uint64_t seen;   /* the route's parameters given so far, by route_query_index */
 };
 
@@ -533,6 +534,8 @@ static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const 
 	} else if (at >= 0 && at < 64 && (q->seen & UINT64_C(1) << at) != 0 &&
 		   q->repeated == NULL) {
 		q->repeated = k; /* the handler would read the first and drop the second */
+	} else if (at >= 0 && value == NULL && q->valueless == NULL) {
+		q->valueless = k; /* req_query gives NULL: the handler would read it as absent */
 	} else {
 		if (at >= 0 && at < 64)
 			q->seen |= UINT64_C(1) << at;
@@ -554,7 +557,7 @@ static void reply_unknown_argument(struct request *req, const char *name)
 /* What the headers decide once the caller is known. */
 static void after_auth(struct request *req)
 {
-	struct query_check q = {NULL, NULL, NULL, NULL, 0};
+	struct query_check q = {NULL, NULL, NULL, NULL, NULL, 0};
 
 	switch (http_of(req)->match) {
 	case ROUTE_FOUND:
@@ -594,11 +597,18 @@ static void after_auth(struct request *req)
 			    "%s: given more than once; give it once", q.repeated);
 		goto out;
 	}
+	if (q.valueless != NULL) { /* nor a name alone (?dry_run) */
+		reply_error(req, ERR_INVALID_FIELD, NULL, q.valueless,
+			    "%s: give it a value (%s=...); a name alone is not read", q.valueless,
+			    q.valueless);
+		goto out;
+	}
 	if (req->route->bodies != 0)
 		check_body_headers(req);
 out:
 	free(q.unknown);
 	free(q.repeated);
+	free(q.valueless);
 }
 
 /* Everything that can be decided from the headers alone (the caller included): any reply

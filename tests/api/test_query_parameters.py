@@ -264,3 +264,20 @@ def test_a_parameter_given_twice_is_refused_not_read_once():
     assert r.status == 422 and r.json()['error']['field'] == 'dry_run', r.text
     assert stored(loans[0]['loan_ref']) == 404
     assert table_counts() == before, (before, table_counts())
+
+
+def test_a_parameter_without_a_value_is_refused_not_read_as_absent():
+    """`?dry_run` (no "=") reads as absent to the handler: the batch was stored and
+    `?status` listed every loan. 422 invalid_field naming it; `?status=` (an empty value)
+    is the handler's to judge."""
+    bank = harness.client('bank')
+    r = bank.get('/v1/loans?status')
+    assert r.status == 422 and r.json()['error']['field'] == 'status', r.text
+    assert 'value' in r.json()['error']['message'], r.text
+    assert bank.get('/v1/loans?status=').status == 422
+    loans = [fd.loan()]
+    before = table_counts()
+    r = bank.post('/v1/loans/batch?dry_run', json={'loans': loans})
+    assert r.status == 422 and r.json()['error']['field'] == 'dry_run', r.text
+    assert stored(loans[0]['loan_ref']) == 404
+    assert table_counts() == before, (before, table_counts())
