@@ -167,8 +167,9 @@ BEGIN
                'value', CASE WHEN p.vd IS NULL THEN NULL
                              WHEN p.indicator IN ('manufacturing_increase', 'scf_financing')
                                  -- fen as yuan, as fen_text writes it, without its
-                                 -- bigint: the sums are numeric (migration 025)
-                                 THEN to_jsonb(round(p.vn / 100, 2)::text)
+                                 -- bigint: the sums are numeric (migration 025); a
+                                 -- product keeps every digit (a quotient keeps ~16)
+                                 THEN to_jsonb(round(p.vn * 0.01, 2)::text)
                              ELSE to_jsonb(sc_round(p.vn, p.vd, 4)) END,
                'points', round(p.points, 2))) FILTER (WHERE p_indicators)
     FROM p JOIN w ON w.indicator = p.indicator

@@ -745,9 +745,10 @@ static enum db_rc classify(PGconn *c, PGresult *r, const char *what)
 	} else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
 		rc = DB_SERIALIZATION;
 	} else if (strcmp(state, "22003") == 0) {
-		/* numeric_value_out_of_range: a figure passed what 64 bits of fen hold, from
-		 * absurd amounts in the rows the statement read (the summaries keep such sums,
-		 * migration 025); the caller answers 500 without details. Data, not a bug. */
+		/* numeric_value_out_of_range: in practice a figure that passed what 64 bits of
+		 * fen hold, from absurd amounts in the rows the statement read (the summaries
+		 * keep such sums, migration 025; finregd checks every value it sends). The
+		 * caller answers 500 without details, which reply.c logs as well. */
 		rc = DB_ERROR;
 		metrics_db_error();
 		LOG_WARN("statement %s: a figure is out of range: %s", what,
