@@ -221,7 +221,8 @@ bool field_uscc(const json_t *obj, const char *name, const char **out, struct fi
 		return false;
 	problem = uscc_problem_r(*out, buf);
 	if (problem != NULL)
-		return field_fail(err, ERR_INVALID_FIELD, NULL, NULL, name, "%s", problem);
+		return field_fail(err, ERR_INVALID_FIELD, uscc_rule(problem), NULL, name, "%s",
+				  problem);
 	return true;
 }
 

@@ -318,6 +318,11 @@ def test_whitelist_fields_are_validated():
         if field != 'uscc':
             assert check(reg, body['uscc'])['listed'] is False, 'nothing stored'
     expect_error(reg.get('/v1/whitelist/' + fd.bad_check_uscc()), 422, 'invalid_field', 'uscc')
+    # A USCC names the rule it breaks, in a body, a path or a query (docs/rules.md).
+    for uscc, rule in ((fd.bad_check_uscc(), 'L003'), (fd.make_uscc().lower(), 'L002')):
+        r = reg.post('/v1/whitelist', json=dict(entry(), uscc=uscc))
+        assert r.json()['error']['rule'] == rule, r.text
+        assert reg.get('/v1/whitelist/' + uscc).json()['error']['rule'] == rule
     expect_error(reg.post('/v1/whitelist/%s/remove' % fd.make_uscc(), json={}), 422,
                  'invalid_field', 'reason')
     expect_error(reg.post('/v1/whitelist/%s/remove' % fd.make_uscc(),
