@@ -245,6 +245,16 @@ def test_a_percent_encoded_name_is_the_parameter_it_decodes_to():
     assert loan['loan_ref'] not in refs and all(x['status'] == 'void' for x in r.json()['items']), r
 
 
+def _batch_refused_on_dry_run(bank, query):
+    """A batch posted with @query answers 422 on dry_run and stores nothing."""
+    loans = [fd.loan()]
+    before = table_counts()
+    r = bank.post('/v1/loans/batch?' + query, json={'loans': loans})
+    assert r.status == 422 and r.json()['error']['field'] == 'dry_run', r.text
+    assert stored(loans[0]['loan_ref']) == 404
+    assert table_counts() == before, (before, table_counts())
+
+
 def test_a_parameter_given_twice_is_refused_not_read_once():
     """The handler reads one value of a name; a second one (`?status=void&status=active`,
     a batch's `?dry_run=true&dry_run=false`) would be dropped silently, so it is 422
@@ -258,12 +268,7 @@ def test_a_parameter_given_twice_is_refused_not_read_once():
         assert (err['code'], err['field']) == ('invalid_field', 'status' if 'stat' in path
                                                else 'limit'), (path, err)
         assert 'more than once' in err['message'], err
-    loans = [fd.loan()]
-    before = table_counts()
-    r = bank.post('/v1/loans/batch?dry_run=true&dry_run=false', json={'loans': loans})
-    assert r.status == 422 and r.json()['error']['field'] == 'dry_run', r.text
-    assert stored(loans[0]['loan_ref']) == 404
-    assert table_counts() == before, (before, table_counts())
+    _batch_refused_on_dry_run(bank, 'dry_run=true&dry_run=false')
 
 
 def test_a_parameter_without_a_value_is_refused_not_read_as_absent():
@@ -275,9 +280,4 @@ def test_a_parameter_without_a_value_is_refused_not_read_as_absent():
     assert r.status == 422 and r.json()['error']['field'] == 'status', r.text
     assert 'value' in r.json()['error']['message'], r.text
     assert bank.get('/v1/loans?status=').status == 422
-    loans = [fd.loan()]
-    before = table_counts()
-    r = bank.post('/v1/loans/batch?dry_run', json={'loans': loans})
-    assert r.status == 422 and r.json()['error']['field'] == 'dry_run', r.text
-    assert stored(loans[0]['loan_ref']) == 404
-    assert table_counts() == before, (before, table_counts())
+    _batch_refused_on_dry_run(bank, 'dry_run')
