@@ -569,6 +569,11 @@ BEGIN
     ELSIF loan_content_of(l) = loan_item_content(i) THEN
         RETURN QUERY SELECT 'unchanged', NULL, NULL, NULL, NULL, loan_to_json(l);
         RETURN;
+    ELSIF l.version >= loan_versions_max() THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', 'L053', 'loan_ref',
+            format('the loan is at version %s, the most corrections may take it to; void it '
+                   'and post the loan under a new loan_ref', l.version), NULL::jsonb;
+        RETURN;
     END IF;
     IF i.guarantor_code IS NOT NULL AND NOT EXISTS (
             SELECT 1 FROM principals p
@@ -752,6 +757,15 @@ BEGIN
     RETURN QUERY SELECT 'voided', NULL, NULL, loan_to_json(l);
 END $$;
 
+-- How many repayments one loan holds and how many versions corrections give it (L033,
+-- L053): a loan's history answers every one of them, so each is bounded (10,000
+-- repayments, a daily repayment for 27 years, answer about 1.3 MB; 1,000 versions of some
+-- 700 bytes). Voiding is never refused by the cap: a loan has at most 1,001 versions.
+CREATE OR REPLACE FUNCTION loan_repayments_max() RETURNS int
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN 10000;
+CREATE OR REPLACE FUNCTION loan_versions_max() RETURNS int
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN 1000;
+
 -- Records repayment @p_repayment_ref of loan @p_ref. Idempotent on the reference: the
 -- same reference with the same date and amount answers unchanged, with others conflict.
 -- L031 (not after the registry's day, not before the issue) and L032 are judged here only.
@@ -804,6 +818,15 @@ BEGIN
         RETURN QUERY SELECT 'rejected', 'invalid_field', 'L032', 'amount',
                             format('exceeds the %s outstanding',
                                    fen_text(l.amount_fen - l.repaid_fen)),
+                            NULL::jsonb, NULL::jsonb;
+        RETURN;
+    -- Counted under the loan's row lock, which every repayment of it takes first; at most
+    -- the cap's index entries are read.
+    ELSIF (SELECT count(*) FROM (SELECT 1 FROM repayments x WHERE x.loan_id = l.id
+                                 LIMIT loan_repayments_max()) n) >= loan_repayments_max() THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', 'L033', 'repayment_ref',
+                            format('the loan already holds %s repayments, the most one loan '
+                                   'may hold', loan_repayments_max()),
                             NULL::jsonb, NULL::jsonb;
         RETURN;
     END IF;

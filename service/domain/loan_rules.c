@@ -69,6 +69,9 @@ const struct rule rule_catalog[] = {
      "(repayment)"},
     {"L032", RULE_ERROR, RULE_DATABASE, "amount",
      "required; yuan string above zero, not above what is outstanding (repayment)"},
+    {"L033", RULE_ERROR, RULE_DATABASE, "repayment_ref",
+     "a loan holds at most 10,000 repayments (409 `conflict` for the next one; a retry of a "
+     "recorded repayment still answers 200): its history answers every one"},
     {"L040", RULE_ERROR, RULE_DOMAIN, "reason", "required; 1-500 characters (void)"},
     {"L050", RULE_ERROR, RULE_DATABASE, "amount",
      "on no day may the guarantees outstanding on one loan add up to more than its amount "
@@ -83,6 +86,10 @@ const struct rule rule_catalog[] = {
      "seen from the renewed loan, a rule of its own because the fault is in those fields, "
      "not in a `renews_loan_ref`. With both, issue dates rise along every chain of renewals, "
      "so no loans renew each other"},
+    {"L053", RULE_ERROR, RULE_DATABASE, "loan_ref",
+     "corrections take a loan to at most version 1,000 (409 `conflict` for a correction that "
+     "would change a loan at version 1,000; the same content still answers 200, and voiding "
+     "is never refused): its history answers every version"},
     {"W001", RULE_WARNING, RULE_DATABASE, "first_loan",
      "the bank's first_loan flag disagrees with registry_first_loan (no earlier non-void "
      "loan to the same USCC from any bank)"},

@@ -519,6 +519,74 @@ def test_repayment_ref_L030_and_amount_L032_formats():
     expect_error(repay(c, fd.loan_ref(), date='2021-01-01'), 404, 'not_found')
 
 
+def _loan_row(ref, what):
+    return harness.psql("SELECT %s FROM loans l WHERE l.bank_code = 'CIB-SM' AND l.loan_ref = '%s'"
+                        % (what, ref))[0]
+
+
+def test_a_loan_holds_at_most_10000_repayments_L033_so_its_history_stays_bounded():
+    # Each repayment is a row the loan's history answers in full: without a cap one loan's
+    # history grew without bound (120,000 repayments answered 14 MB). The first 9,999 are
+    # written here directly (posting them would take a minute), as loan_repay writes them.
+    c = harness.client('bank')
+    body = fd.loan(amount='1000.00', credit_line=...)
+    create(c, body)
+    ref = body['loan_ref']
+    harness.psql(
+        "INSERT INTO repayments (loan_id, repayment_ref, repaid_on, amount_fen)"
+        " SELECT l.id, 'BULK-' || n, l.issue_date, 1 FROM loans l, generate_series(1, 9999) n"
+        " WHERE l.bank_code = 'CIB-SM' AND l.loan_ref = '%s';"
+        " UPDATE loans SET repaid_fen = repaid_fen + 9999"
+        " WHERE bank_code = 'CIB-SM' AND loan_ref = '%s'" % (ref, ref))
+    day = body['issue_date']
+    r = repay(c, ref, 'RP-10000', date=day, amount='0.01')
+    assert r.status == 201 and r.json()['loan']['outstanding'] == '900.00', r
+    err = expect_error(repay(c, ref, 'RP-10001', date=day, amount='0.01'), 409, 'conflict',
+                       'L033', 'repayment_ref')
+    assert '10000' in err['message'], err
+    # A retry of a recorded repayment still answers as before; nothing was stored.
+    again = repay(c, ref, 'RP-10000', date=day, amount='0.01')
+    assert again.status == 200 and again.json()['repayment']['repayment_ref'] == 'RP-10000'
+    assert _loan_row(ref, "(SELECT count(*) FROM repayments r WHERE r.loan_id = l.id),"
+                          " l.repaid_fen") == ['10000', '10000']
+    r = c.get(path(ref, '/history'))
+    assert r.status == 200 and len(r.json()['repayments']) == 10000, r
+    assert len(r.body) < 2 * 1024 * 1024, len(r.body)
+    # A loan below the cap is not touched by it.
+    other = fd.loan(amount='1000.00', credit_line=...)
+    create(c, other)
+    assert repay(c, other['loan_ref'], 'RP-1', date=day, amount='1.00').status == 201
+
+
+def test_a_loan_takes_at_most_1000_versions_of_corrections_L053_and_can_still_be_voided():
+    c = harness.client('bank')
+    body = fd.loan(amount='1000.00', credit_line=...)
+    create(c, body)
+    ref = body['loan_ref']
+    # Versions 1-1000 as 999 corrections write them (each earlier one holding the content
+    # it replaced, the current one NULL: the loan's row), the loan at version 1000.
+    harness.psql(
+        "INSERT INTO loan_versions (loan_id, version, change, content, changed_at, changed_by)"
+        " SELECT l.id, n, CASE n WHEN 1 THEN 'created' ELSE 'corrected' END,"
+        " CASE WHEN n < 1000 THEN loan_content_of(l) END, l.created_at, l.bank_code"
+        " FROM loans l, generate_series(1, 1000) n"
+        " WHERE l.bank_code = 'CIB-SM' AND l.loan_ref = '%s';"
+        " UPDATE loans SET version = 1000 WHERE bank_code = 'CIB-SM' AND loan_ref = '%s'"
+        % (ref, ref))
+    changed = dict(copy.deepcopy(body), amount='900.00')
+    err = expect_error(put(c, changed, 1000), 409, 'conflict', 'L053', 'loan_ref')
+    assert '1000' in err['message'], err
+    assert _loan_row(ref, "l.version, l.amount_fen") == ['1000', '100000']
+    # The same content answers 200 unchanged, as at any version.
+    r = put(c, body, 1000)
+    assert r.status == 200 and r.json()['version'] == 1000, r
+    # Voiding is always possible: a bank must be able to withdraw a wrong record.
+    assert void(c, ref).status == 200
+    h = history(c, ref)
+    assert len(h['versions']) == 1001 and h['versions'][-1]['change'] == 'voided', \
+        h['versions'][-1]
+
+
 # --------------------------------------------------------------------------- renewals
 
 def _renewal(old, **kw):
