@@ -180,7 +180,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Every recorded version of firm @p_uscc's reference data, oldest first; NULL when the
--- firm is unknown.
+-- firm is unknown. The whole history, as the previous release's finregd asks for it (this
+-- one reads pages: firm_history_page); remove once no such finregd runs.
 CREATE OR REPLACE FUNCTION firm_history_json(p_uscc text) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('uscc', f.uscc, 'items', coalesce((
@@ -190,6 +191,43 @@ LANGUAGE sql STABLE AS $$
                    'industry_code', h.industry_code, 'size', h.size,
                    'applied', h.applied) ORDER BY h.changed_at, h.id NULLS LAST)
         FROM firm_versions h WHERE h.uscc = f.uscc), '[]'::jsonb))
+    FROM firms f WHERE f.uscc = p_uscc
+$$;
+
+-- A page of firm @p_uscc's versions, oldest first, as GET /v1/firms/{uscc}/history answers:
+-- at most @p_limit items after the version whose position is (@p_after_us, @p_after_k)
+-- (NULL: from the first), and next_cursor, the position of the page's last item when more
+-- follow; NULL when the firm is unknown. A position is the version's time in microseconds
+-- since the epoch and its firm_history id (the largest bigint for the version the firm's
+-- row holds): firm_versions' order, which is not the ids' (a replaced version keeps its own
+-- time; a refused report may come after the current version). A version that moves from
+-- the row to firm_history between two pages keeps its time and sorts before the cursor it
+-- was given as, so a walk neither repeats nor misses one. The walk reads the firm's
+-- versions and sorts them on each page (index firm_history_uscc), bounded by the
+-- statement timeout; the answer by the limit. firm_history_json (whole) stays for the
+-- previous release's finregd.
+CREATE OR REPLACE FUNCTION firm_history_page(p_uscc text, p_after_us bigint, p_after_k bigint,
+                                             p_limit int) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    WITH v AS (
+        SELECT h.*, (extract(epoch FROM h.changed_at) * 1000000)::bigint AS us,
+               coalesce(h.id, 9223372036854775807) AS k
+        FROM firm_versions h WHERE h.uscc = p_uscc),
+    page AS (
+        SELECT v.*, row_number() OVER (ORDER BY v.us, v.k) AS n
+        FROM v
+        WHERE p_after_us IS NULL OR (v.us, v.k) > (p_after_us, p_after_k)
+        ORDER BY v.us, v.k LIMIT p_limit + 1)
+    SELECT jsonb_build_object('uscc', f.uscc, 'items', coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'changed_at', ts_text(p.changed_at), 'changed_by', p.changed_by,
+                   'name', p.name, 'county_code', p.county_code,
+                   'industry_code', p.industry_code, 'size', p.size,
+                   'applied', p.applied) ORDER BY p.n)
+        FROM page p WHERE p.n <= p_limit), '[]'::jsonb),
+        'next_cursor', (SELECT p.us || '.' || p.k FROM page p
+                        WHERE p.n = p_limit AND EXISTS (SELECT 1 FROM page q
+                                                        WHERE q.n > p_limit)))
     FROM firms f WHERE f.uscc = p_uscc
 $$;
 

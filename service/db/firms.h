@@ -4,6 +4,7 @@
 #ifndef FINREG_DB_FIRMS_H
 #define FINREG_DB_FIRMS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "db/db.h"
@@ -12,8 +13,17 @@
  *  DB_NOT_FOUND when unknown or when @a bank (if not NULL) never lent to it. */
 enum db_rc db_firm_get(const char *uscc, const char *bank, const char *today, char **json);
 
-/** {"uscc", "items": [...]} of firm @a uscc, malloc'd; DB_NOT_FOUND when unknown. */
-enum db_rc db_firm_history(const char *uscc, char **json);
+/** Which page of a firm's history: at most @a limit versions after the one at position
+ *  (@a after_us, @a after_k) when @a after (firm_history_page). */
+struct firm_history_page {
+	bool after;
+	int64_t after_us, after_k;
+	int limit;
+};
+
+/** {"uscc", "items": [...], "next_cursor"} of firm @a uscc, the page @a page says,
+ *  malloc'd; DB_NOT_FOUND when unknown. */
+enum db_rc db_firm_history(const char *uscc, const struct firm_history_page *page, char **json);
 
 /** Filters of the search list; NULL members are not applied. */
 struct firm_filter {

@@ -84,12 +84,11 @@ const char *stats_bank(struct request *req, bool *ok)
 	return NULL;
 }
 
-bool page_params(struct request *req, int64_t *after_id, int *limit)
+bool page_limit(struct request *req, int *limit)
 {
-	const char *l = req_query(req, "limit"), *c = req_query(req, "cursor");
+	const char *l = req_query(req, "limit");
 	char *end;
 
-	*after_id = 0;
 	*limit = PAGE_DEFAULT;
 	if (l != NULL) {
 		long v = strtol(l, &end, 10);
@@ -101,12 +100,28 @@ bool page_params(struct request *req, int64_t *after_id, int *limit)
 		}
 		*limit = (int)v;
 	}
+	return true;
+}
+
+void reply_bad_cursor(struct request *req)
+{
+	reply_error(req, ERR_INVALID_FIELD, NULL, "cursor",
+		    "cursor: pass back the next_cursor of the previous page");
+}
+
+bool page_params(struct request *req, int64_t *after_id, int *limit)
+{
+	const char *c = req_query(req, "cursor");
+	char *end;
+
+	*after_id = 0;
+	if (!page_limit(req, limit))
+		return false;
 	if (c != NULL) {
 		long long v = strtoll(c, &end, 10);
 
 		if (*c == '\0' || *end != '\0' || v < 0) {
-			reply_error(req, ERR_INVALID_FIELD, NULL, "cursor",
-				    "cursor: pass back the next_cursor of the previous page");
+			reply_bad_cursor(req);
 			return false;
 		}
 		*after_id = v;

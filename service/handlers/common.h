@@ -43,6 +43,12 @@ const char *owner_scope(struct request *req, enum principal_kind kind, const cha
  *  Replies and sets *ok false on a problem. Borrowed from the request (or static). */
 const char *stats_bank(struct request *req, bool *ok);
 
+/** Reads ?limit (default PAGE_DEFAULT); replies 422 and returns false when malformed. */
+bool page_limit(struct request *req, int *limit);
+
+/** Replies 422 invalid_field on "cursor" (not a next_cursor this endpoint gave). */
+void reply_bad_cursor(struct request *req);
+
 /** Reads ?limit and ?cursor; replies 422 and returns false when malformed. */
 bool page_params(struct request *req, int64_t *after_id, int *limit);
 

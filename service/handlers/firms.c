@@ -3,6 +3,7 @@
  * regulator's search by name fragment or USCC prefix, county, industry and size, keyset
  * pages, or every match as one workbook with ?format=xlsx). Figures come from
  * sql/firms.sql. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,15 +42,51 @@ void firms_get(struct request *req)
 	reply_json_text(req, rc, json);
 }
 
+/* Reads one whole number of 0 to INT64_MAX at @a s, up to @a stop; false otherwise. */
+static bool cursor_part(const char *s, char stop, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != stop)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Reads ?cursor, a next_cursor of the history ("<microseconds>.<position>",
+ * firm_history_page); *has is false without one. Replies 422 and returns false when
+ * malformed. */
+static bool history_cursor(struct request *req, bool *has, int64_t *us, int64_t *k)
+{
+	const char *c = req_query(req, "cursor"), *dot;
+
+	*has = c != NULL;
+	if (c == NULL)
+		return true;
+	dot = strchr(c, '.');
+	if (dot == NULL || !cursor_part(c, '.', us) || !cursor_part(dot + 1, '\0', k)) {
+		reply_bad_cursor(req);
+		return false;
+	}
+	return true;
+}
+
 void firms_history(struct request *req)
 {
 	const char *uscc = path_uscc(req);
+	struct firm_history_page page = {0};
 	char *json = NULL;
 	enum db_rc rc;
 
-	if (uscc == NULL)
+	if (uscc == NULL || !page_limit(req, &page.limit) ||
+	    !history_cursor(req, &page.after, &page.after_us, &page.after_k))
 		return;
-	rc = db_firm_history(uscc, &json);
+	rc = db_firm_history(uscc, &page, &json);
 	if (rc == DB_NOT_FOUND) {
 		reply_error(req, ERR_NOT_FOUND, NULL, NULL, "no such firm");
 		return;

@@ -79,7 +79,7 @@ static const struct route routes[] = {
     {"GET", "/v1/firms", firms_list, PK_REGULATOR, 0,
      "q, county, industry, size, after, limit, cursor, format"},
     {"GET", "/v1/firms/{uscc}", firms_get, READERS, 0, NULL},
-    {"GET", "/v1/firms/{uscc}/history", firms_history, PK_REGULATOR, 0, NULL},
+    {"GET", "/v1/firms/{uscc}/history", firms_history, PK_REGULATOR, 0, "limit, cursor"},
     {"GET", "/v1/stats/scorecard", stats_scorecard, READERS, 0, "year, as_of, bank, format"},
     {"PUT", "/v1/scorecard/weights/{year}", scorecard_weights_put, PK_REGULATOR, JSON_BODY, NULL},
     {"GET", "/v1/alerts/withdrawals", alerts_withdrawals, READERS, 0,

@@ -96,3 +96,89 @@ def test_a_regulators_confirmation_and_a_refused_report_keep_their_order():
         (firm['name'], 'CIB-SM', True), (firm['name'], 'SM-FSB', True),
         (other['name'], 'CIB-SM', False)], items
     assert [i['changed_at'] for i in items] == sorted(i['changed_at'] for i in items), items
+
+
+def _walk(uscc, limit):
+    """Every item of the firm's history, page by page; returns (items, page sizes)."""
+    reg = harness.client('regulator')
+    items, sizes, cursor = [], [], None
+    while True:
+        r = reg.get('/v1/firms/%s/history?limit=%d' % (uscc, limit)
+                    + ('&cursor=' + harness.quote(cursor) if cursor else ''))
+        assert r.status == 200, r
+        page = r.json()
+        assert set(page) == {'uscc', 'items', 'next_cursor'}, page.keys()
+        items += page['items']
+        sizes.append(len(page['items']))
+        cursor = page['next_cursor']
+        assert len(sizes) <= 100, sizes
+        if cursor is None:
+            return items, sizes
+        assert isinstance(cursor, str) and cursor, page
+
+
+def test_history_is_keyset_paginated_in_its_order_whatever_the_ids():
+    # A bank's reports can grow a firm's history without end (each differing report is a
+    # version): it answers in pages (api.md's lists: limit 100 by default, at most 1000).
+    bank, reg = harness.client('bank'), harness.client('regulator')
+    firm = fd.firm(name='三明分页企业有限公司0')
+    u = firm['uscc']
+    for n in range(6):
+        b = dict(firm, name='三明分页企业有限公司%d' % n)
+        assert bank.post('/v1/loans', json=fd.loan(borrower=b)).status == 201
+    # The regulator's version, then a refused report after it: the current version (the
+    # firm's row) is not the last item. And a row whose id is the highest but whose time
+    # is the earliest (as firms_keep_replaced writes a replaced version's own time).
+    r = reg.post('/v1/referrals', json=dict(firm, name='三明分页企业有限公司R',
+                                            bank_code='CIB-SM',
+                                            requested_amount='1000000.00', reason='测试'))
+    assert r.status == 201, r
+    assert bank.post('/v1/loans', json=fd.loan(borrower=dict(firm, name='另报'))).status == 201
+    harness.psql("INSERT INTO firm_history (uscc, name, county_code, industry_code, size,"
+                 " changed_at, changed_by, source, applied) VALUES ('%s', '最早', '350402',"
+                 " '3412', 'small', '2020-01-01T00:00:00+08', 'CIB-SM', 'loan', false)" % u)
+    whole = history(u).json()
+    assert whole['next_cursor'] is None
+    names = [i['name'] for i in whole['items']]
+    assert names == ['最早'] + ['三明分页企业有限公司%d' % n for n in range(6)] + \
+        ['三明分页企业有限公司R', '另报'], names
+    assert [i['applied'] for i in whole['items']][-2:] == [True, False]
+    for limit in (1, 2, 3, 4, 9, 10):
+        items, sizes = _walk(u, limit)
+        assert items == whole['items'], (limit, items)
+        assert sum(sizes) == 9 and max(sizes) <= limit, (limit, sizes)
+    # A page that ends on the current version goes on with the refused report after it,
+    # also when the firm changes between the pages (the current version then moves to
+    # firm_history under a new id, at its own time).
+    first = reg.get('/v1/firms/%s/history?limit=8' % u).json()
+    assert first['items'][-1]['name'] == '三明分页企业有限公司R', first
+    assert bank.post('/v1/loans', json=fd.loan(borrower=dict(firm, size='medium'))).status == 201
+    rest = reg.get('/v1/firms/%s/history?limit=8&cursor=%s'
+                   % (u, harness.quote(first['next_cursor']))).json()
+    assert [i['name'] for i in rest['items']][:1] == ['另报'], rest
+    assert len(first['items'] + rest['items']) == 10, rest
+
+
+def test_history_pages_hold_100_by_default_and_malformed_paging_is_422():
+    bank, reg = harness.client('bank'), harness.client('regulator')
+    firm = fd.firm(name='三明长历史企业有限公司')
+    u = firm['uscc']
+    assert bank.post('/v1/loans', json=fd.loan(borrower=firm)).status == 201
+    harness.psql("INSERT INTO firm_history (uscc, name, county_code, industry_code, size,"
+                 " changed_at, changed_by, source, applied)"
+                 " SELECT '%s', '版本' || n, '350402', '3412', 'small',"
+                 " '2020-01-01T00:00:00+08'::timestamptz + n * interval '1 second',"
+                 " 'CIB-SM', 'loan', true FROM generate_series(1, 1500) n" % u)
+    page = history(u).json()
+    assert len(page['items']) == 100 and page['next_cursor'], len(page['items'])
+    items, sizes = _walk(u, 1000)
+    assert sizes == [1000, 501] and items[-1]['name'] == firm['name'], sizes
+    assert [i['name'] for i in items[:3]] == ['版本1', '版本2', '版本3']
+    for q, field in (('limit=0', 'limit'), ('limit=1001', 'limit'), ('limit=x', 'limit'),
+                     ('cursor=', 'cursor'), ('cursor=12', 'cursor'), ('cursor=1.x', 'cursor'),
+                     ('cursor=-1.2', 'cursor'), ('cursor=1.2.3', 'cursor'),
+                     ('cursor=99999999999999999999.1', 'cursor')):
+        r = reg.get('/v1/firms/%s/history?%s' % (u, q))
+        assert r.status == 422, (q, r)
+        assert (r.json()['error']['code'], r.json()['error']['field']) == \
+            ('invalid_field', field), (q, r)
