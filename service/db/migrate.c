@@ -6,11 +6,15 @@
 #include "db/db_internal.h"
 
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "db/migrations.h"
 #include "log.h"
 
 #define MIGRATE_LOCK_KEY "7340012020"
+/* How many times the sql/ files are applied when each attempt deadlocks. */
+#define MIGRATE_DEADLOCK_ATTEMPTS 10
 
 static enum db_rc exec_plain(PGconn *c, const char *sql)
 {
@@ -40,7 +44,17 @@ static enum db_rc already_applied(PGconn *c, int version, bool *applied)
 	return DB_OK;
 }
 
-static enum db_rc apply_one(PGconn *c, const struct embedded_migration *m, unsigned *applied)
+/* Whether @a r failed with a deadlock (SQLSTATE 40P01). */
+static bool deadlocked(const PGresult *r)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	return state != NULL && strcmp(state, "40P01") == 0;
+}
+
+/* Applies migration @a m unless it is recorded. Sets *deadlock when it failed on one. */
+static enum db_rc apply_one(PGconn *c, const struct embedded_migration *m, unsigned *applied,
+			    bool *deadlock)
 {
 	char v[16];
 	const char *params[] = {v, m->name};
@@ -48,6 +62,7 @@ static enum db_rc apply_one(PGconn *c, const struct embedded_migration *m, unsig
 	enum db_rc rc = exec_plain(c, "BEGIN");
 	PGresult *r;
 
+	*deadlock = false;
 	if (rc != DB_OK)
 		return rc;
 	rc = already_applied(c, m->version, &done);
@@ -57,6 +72,7 @@ static enum db_rc apply_one(PGconn *c, const struct embedded_migration *m, unsig
 	/* Empty (comments only): a migration whose functions moved to sql/ keeps its version. */
 	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
 	    PQresultStatus(r) != PGRES_EMPTY_QUERY) {
+		*deadlock = deadlocked(r);
 		fprintf(stderr, "finregd migrate: %s failed: %s", m->name, PQerrorMessage(c));
 		PQclear(r);
 		rc = DB_ERROR;
@@ -82,18 +98,21 @@ out:
 }
 
 /* Every sql/ file in name order, in one transaction. Bodies are checked when they run,
- * not when created (as pg_dump restores), so files need not be ordered by dependency. */
-static enum db_rc apply_procedures(PGconn *c)
+ * not when created (as pg_dump restores), so files need not be ordered by dependency.
+ * Sets *deadlock when it failed on a deadlock. */
+static enum db_rc apply_procedures(PGconn *c, bool *deadlock)
 {
 	enum db_rc rc = exec_plain(c, "BEGIN");
 	PGresult *r;
 
+	*deadlock = false;
 	if (rc != DB_OK)
 		return rc;
 	rc = exec_plain(c, "SET LOCAL check_function_bodies = off");
 	for (unsigned i = 0; rc == DB_OK && i < embedded_procedures_count; i++) {
 		r = PQexec(c, embedded_procedures[i].sql);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+			*deadlock = deadlocked(r);
 			fprintf(stderr, "finregd migrate: sql/%s.sql failed: %s",
 				embedded_procedures[i].name, PQerrorMessage(c));
 			rc = DB_ERROR;
@@ -111,6 +130,30 @@ static enum db_rc apply_procedures(PGconn *c)
 	return DB_OK;
 }
 
+/* Applies migration @a m, or the sql/ files when @a m is NULL, and again after a
+ * deadlock. Replacing a trigger or a view, or altering a table, locks the table; the
+ * running instances' transactions lock the same tables in their own order (an ingest:
+ * loans, then the statistics queue), so a migrate during a rolling upgrade can deadlock
+ * with them, and PostgreSQL may choose the migrate as the victim. Its transaction rolled
+ * back whole, so it is simply run again, a little later each time (5.4 s of waits in all). */
+static enum db_rc apply(PGconn *c, const struct embedded_migration *m, unsigned *applied)
+{
+	enum db_rc rc = DB_ERROR;
+	bool deadlock = true;
+
+	for (int attempt = 1; deadlock && attempt <= MIGRATE_DEADLOCK_ATTEMPTS; attempt++) {
+		if (attempt > 1) {
+			LOG_WARN("%s deadlocked with running instances; attempt %d of %d",
+				 m != NULL ? m->name : "the sql/ files", attempt,
+				 MIGRATE_DEADLOCK_ATTEMPTS);
+			usleep(100000u * (unsigned)attempt);
+		}
+		rc = m != NULL ? apply_one(c, m, applied, &deadlock)
+			       : apply_procedures(c, &deadlock);
+	}
+	return rc;
+}
+
 enum db_rc db_migrate(unsigned *applied)
 {
 	enum db_rc rc;
@@ -126,9 +169,9 @@ enum db_rc db_migrate(unsigned *applied)
 			   " version int PRIMARY KEY, name text NOT NULL,"
 			   " applied_at timestamptz NOT NULL DEFAULT now())");
 	for (unsigned i = 0; rc == DB_OK && i < embedded_migrations_count; i++)
-		rc = apply_one(c, &embedded_migrations[i], applied);
+		rc = apply(c, &embedded_migrations[i], applied);
 	if (rc == DB_OK)
-		rc = apply_procedures(c);
+		rc = apply(c, NULL, applied);
 	exec_plain(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")");
 	return rc;
 }

@@ -494,3 +494,44 @@ def test_migrations_024_and_025_apply_over_the_live_functions_and_views(ctx):
     for col in ('stats_balance.delta', 'stats_new_loans.amount', 'watch_balance.balance',
                 'watch_balance_delta.delta'):
         assert col + ' numeric' in types, types
+
+
+def test_a_migrate_that_deadlocks_with_a_running_transaction_is_run_again_and_succeeds(ctx):
+    """During a rolling upgrade the instances keep writing while `finregd migrate` replaces
+    triggers and views, each of which locks its table. A transaction holding loans (as an
+    ingest does) that then needs firms, which migrate locked for its trigger before waiting
+    for loans, is a deadlock; PostgreSQL chose migrate as the victim and the upgrade
+    failed (seen in CI: test_least_privilege's migrate beside the other tests' servers).
+    Here the transaction waits out PostgreSQL's deadlock check (deadlock_timeout 60 s) so
+    that migrate's own check finds the cycle: migrate is the victim, and runs again."""
+    c = _cluster(ctx)
+    db = _db(c, 'schema_deadlock')
+    _migrate(c, db)
+    script = os.path.join(harness.run_dir(), 'deadlock-holder.sql')
+    with open(script, 'w') as f:
+        f.write("""
+SET deadlock_timeout = '60s';
+BEGIN;
+LOCK TABLE loans IN ROW EXCLUSIVE MODE;
+DO $$ BEGIN
+    WHILE NOT EXISTS (SELECT 1 FROM pg_locks l
+                      WHERE NOT l.granted AND l.relation = 'loans'::regclass) LOOP
+        PERFORM pg_sleep(0.02);
+    END LOOP;
+END $$;
+LOCK TABLE firms IN ROW EXCLUSIVE MODE;
+COMMIT;
+""")
+    holder = subprocess.Popen(
+        [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, '-f', script],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd='/')
+    ctx.defer(lambda: holder.poll() is None and holder.kill())
+    p = harness.finregd('migrate', cluster=c, env={'FINREG_DATABASE_URL': db}, check=False)
+    out, err = holder.communicate(timeout=30)
+    assert holder.returncode == 0, err
+    assert 'deadlock detected' in p.stderr, p.stderr
+    assert 'deadlocked with running instances; attempt 2 of 10' in p.stderr, p.stderr
+    assert p.returncode == 0, p.stderr
+    # The retry applied every sql/ file: a function of the last one is there.
+    assert _run_sql(db, "SELECT count(*) FROM pg_proc WHERE proname = 'firm_history_page'"
+                    ).split()[2] == '1'
