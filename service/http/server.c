@@ -501,7 +501,8 @@ struct query_check {
 	const char *bad; /* the first argument not well-formed: its (encoded) name */
 	char *unknown;   /* the first name (decoded) the route does not take; the caller frees */
 	char *repeated;  /* the first name (decoded) given twice; the caller frees */
-	char *valueless; /* the first name (decoded) given without "=": the caller frees */
+	char *valueless; /* the first name (decoded) given without "=" or with an empty value:
+			  * the caller frees */
 	uint64_t seen;   /* the route's parameters given so far, by route_query_index */
 };
 
@@ -534,8 +535,11 @@ static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const 
 	} else if (at >= 0 && at < 64 && (q->seen & UINT64_C(1) << at) != 0 &&
 		   q->repeated == NULL) {
 		q->repeated = k; /* the handler would read the first and drop the second */
-	} else if (at >= 0 && value == NULL && q->valueless == NULL) {
-		q->valueless = k; /* req_query gives NULL: the handler would read it as absent */
+	} else if (at >= 0 && (value == NULL || value[0] == '\0') && q->valueless == NULL) {
+		/* Without "=", req_query gives NULL: the handler would read it as absent. An empty
+		 * value each handler judged its own way (?bank= was 404 to a bank, no filter
+		 * matching nothing to the regulator). */
+		q->valueless = k;
 	} else {
 		if (at >= 0 && at < 64)
 			q->seen |= UINT64_C(1) << at;
@@ -597,10 +601,11 @@ static void after_auth(struct request *req)
 			    "%s: given more than once; give it once", q.repeated);
 		goto out;
 	}
-	if (q.valueless != NULL) { /* nor a name alone (?dry_run) */
-		reply_error(req, ERR_INVALID_FIELD, NULL, q.valueless,
-			    "%s: give it a value (%s=...); a name alone is not read", q.valueless,
-			    q.valueless);
+	if (q.valueless != NULL) { /* nor a name alone (?dry_run) or an empty value */
+		reply_error(
+		    req, ERR_INVALID_FIELD, NULL, q.valueless,
+		    "%s: no value or an empty one; give it a value (%s=...) or leave it out",
+		    q.valueless, q.valueless);
 		goto out;
 	}
 	if (req->route->bodies != 0)

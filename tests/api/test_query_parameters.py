@@ -273,11 +273,39 @@ def test_a_parameter_given_twice_is_refused_not_read_once():
 
 def test_a_parameter_without_a_value_is_refused_not_read_as_absent():
     """`?dry_run` (no "=") reads as absent to the handler: the batch was stored and
-    `?status` listed every loan. 422 invalid_field naming it; `?status=` (an empty value)
-    is the handler's to judge."""
+    `?status` listed every loan. 422 invalid_field naming it."""
     bank = harness.client('bank')
     r = bank.get('/v1/loans?status')
     assert r.status == 422 and r.json()['error']['field'] == 'status', r.text
     assert 'value' in r.json()['error']['message'], r.text
-    assert bank.get('/v1/loans?status=').status == 422
     _batch_refused_on_dry_run(bank, 'dry_run')
+
+
+def test_an_empty_value_is_refused_on_every_parameter_of_every_route():
+    """`?bank=` was each handler's to judge, and they judged differently: a bank got 404
+    for its own loans (as if naming another bank), the regulator an empty list. An empty
+    value is 422 invalid_field naming the parameter, on every route, before the body, and
+    nothing changes; `?dry_run=` does not store a batch."""
+    doc = harness.client(None).get('/v1/openapi.json').json()
+    params = doc.get('components', {}).get('parameters', {})
+    before = table_counts()
+    wrong, checked = [], 0
+    for method, pattern, kinds in routes():
+        op = doc['paths'][pattern][method.lower()]
+        listed = doc['paths'][pattern].get('parameters', []) + op.get('parameters', [])
+        listed = [params[p['$ref'].rsplit('/', 1)[1]] if '$ref' in p else p for p in listed]
+        for name in [p['name'] for p in listed if p.get('in') == 'query']:
+            r = send(caller(kinds), method, path_of(pattern) + f'?{name}=')
+            err = r.json().get('error', {}) if r.header('Content-Type', '').startswith(
+                'application/json') else {}
+            checked += 1
+            if (r.status, err.get('code'), err.get('field')) != (422, 'invalid_field', name) \
+                    or 'empty' not in err.get('message', ''):
+                wrong.append((method, pattern, name, r))
+    assert not wrong, wrong
+    assert checked >= 60, checked
+    assert table_counts() == before, (before, table_counts())
+    bank = harness.client('bank')
+    r = bank.get('/v1/loans?bank=')
+    assert r.status == 422 and r.json()['error']['field'] == 'bank', r
+    _batch_refused_on_dry_run(bank, 'dry_run=')
