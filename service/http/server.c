@@ -499,6 +499,7 @@ static bool printable_ascii(const char *s)
 struct query_check {
 	const struct route *route;
 	const char *bad; /* the first argument not well-formed: its (encoded) name */
+	bool no_memory;  /* an argument could not be decoded for want of memory */
 	char *unknown;   /* the first name (decoded) the route does not take; the caller frees */
 	char *repeated;  /* the first name (decoded) given twice; the caller frees */
 	char *valueless; /* the first name (decoded) given without "=" or with an empty value:
@@ -513,16 +514,23 @@ static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const 
 				      const char *value)
 {
 	struct query_check *q = cls;
-	char *k = percent_decode(key, strlen(key));
-	char *v = value != NULL ? percent_decode(value, strlen(value)) : NULL;
-	bool ok = k != NULL && (value == NULL || v != NULL);
+	char *k, *v = NULL;
+	bool ok;
 	int at;
 
 	(void)kind;
+	errno = 0;
+	k = percent_decode(key, strlen(key));
+	if (k != NULL && value != NULL)
+		v = percent_decode(value, strlen(value));
+	ok = k != NULL && (value == NULL || v != NULL);
 	free(v);
 	if (!ok) {
 		free(k);
-		q->bad = key;
+		if (errno == ENOMEM) /* percent_decode: EINVAL when malformed */
+			q->no_memory = true;
+		else
+			q->bad = key;
 		return MHD_NO;
 	}
 	if (k[0] == '\0' && value == NULL) {
@@ -561,7 +569,7 @@ static void reply_unknown_argument(struct request *req, const char *name)
 /* What the headers decide once the caller is known. */
 static void after_auth(struct request *req)
 {
-	struct query_check q = {NULL, NULL, NULL, NULL, NULL, 0};
+	struct query_check q = {NULL, NULL, false, NULL, NULL, NULL, 0};
 
 	switch (http_of(req)->match) {
 	case ROUTE_FOUND:
@@ -586,6 +594,10 @@ static void after_auth(struct request *req)
 	}
 	q.route = req->route;
 	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_argument, &q);
+	if (q.no_memory) {
+		reply_out_of_memory(req);
+		goto out;
+	}
 	if (q.bad != NULL) {
 		reply_error(req, ERR_BAD_REQUEST, NULL, NULL,
 			    "query parameter %s: malformed percent-encoding or not UTF-8",

@@ -131,3 +131,29 @@ def test_an_xlsx_export_short_of_memory_is_503_and_gives_its_export_slot_back():
         assert r.status == 200 and r.body[:2] == b'PK', r
     finally:
         s.stop()
+
+
+def test_a_query_that_cannot_be_decoded_for_want_of_memory_is_503_not_400():
+    # The query check decodes every name and value before the handler runs; an allocation
+    # that failed there read as "malformed percent-encoding" (400 bad_request), telling
+    # the caller its request was wrong. A value of some 100 KiB (the request line may hold
+    # 128 KiB) needs that much in one piece. Every answer is 422 (the value is no USCC),
+    # 503 or a closed connection; never 400.
+    if SANITIZED:
+        return
+    s = harness.Server(threads=2, env={'GLIBC_TUNABLES': 'glibc.malloc.arena_max=1'})
+    path = '/v1/loans?borrower=' + '%41' * 33000
+    outcomes = []
+    try:
+        with s.client('bank', timeout=60) as c:
+            assert c.get(path).status == 422  # warmed up: TLS, database, statements
+        for headroom in (0, 1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 8):
+            outcomes.append((headroom, _short_of_memory(s, 'bank', headroom,
+                                                        lambda c: c.get(path))))
+            assert s.running(), f'finregd died at {headroom} MiB of room: {outcomes}\n' \
+                                f'{s.log_tail()}'
+        statuses = [o[0] if isinstance(o, tuple) else o for _, o in outcomes]
+        assert set(statuses) <= {422, 503, 'closed'}, outcomes
+        assert statuses[-1] == 422, outcomes
+    finally:
+        s.stop()
