@@ -1,10 +1,14 @@
 /* Implementation of compactor.h: a periodic task (periodic.h) with its own database
  * connection. Each run also notes the loans table's size, so that the request path's
- * connections make their plans again when it has doubled (db_plans_note_size). */
+ * connections make their plans again when it has doubled (db_plans_note_size), and runs
+ * the LPR rechecks that are due (lpr_recheck.h: one claim, well under a millisecond, when
+ * none is; a due one may fold nothing for up to a minute while it reprices, readers adding
+ * what is pending meanwhile). */
 #include "compactor.h"
 
 #include "db/db.h"
 #include "db/stats.h"
+#include "lpr_recheck.h"
 #include "metrics.h"
 #include "periodic.h"
 
@@ -43,6 +47,7 @@ static void compact(void)
 	} while (moved >= COMPACT_CHUNK && !periodic_stopping(&task));
 	/* Counted once caught up, not per chunk: the count scans the queue, dead rows and all. */
 	metrics_stats_pending(pending_rows());
+	lpr_recheck_due();
 }
 
 static struct periodic task = PERIODIC_INIT(compact, "statistics compactor", "finregd-compactor");

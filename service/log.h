@@ -4,6 +4,7 @@
 #ifndef FINREG_LOG_H
 #define FINREG_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 void log_msg(const char *level, const char *file, int line, const char *fmt, ...)

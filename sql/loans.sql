@@ -922,3 +922,57 @@ LANGUAGE sql AS $$
         RETURNING 1)
     SELECT count(*) FROM u
 $$;
+
+-- PUT /v1/lpr and the rechecks take turns (each reprices against the rows the one before
+-- committed) on this transaction-scoped advisory lock. Not LOCK TABLE lpr_rates: a PUT
+-- holds its turn for as long as its reprice takes (up to a minute), and every new
+-- connection's PREPARE of the LPR upsert (db/lpr.c), whose INSERT locks the table ROW
+-- EXCLUSIVE, waited for a table lock, so an instance started or reconnected meanwhile
+-- answered 503. Readers of the table never waited, and do not now.
+CREATE OR REPLACE FUNCTION lpr_take_turn() RETURNS void
+    LANGUAGE sql RETURN pg_advisory_xact_lock(7340012021);
+
+-- The recheck of a PUT (migration 026, docs/lpr.md): lpr_reprice of its row again once
+-- every request that may have priced a loan from an instance's cache of the table before
+-- the PUT has ended. Scheduled by the PUT, @p_after_ms from now (a later PUT of the row
+-- moves it later and counts its attempts anew).
+CREATE OR REPLACE FUNCTION lpr_recheck_schedule(p_from date, p_after_ms int) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO lpr_rechecks AS r (effective_from, due_at)
+    VALUES (p_from, now() + p_after_ms * interval '1 millisecond')
+    ON CONFLICT (effective_from) DO UPDATE
+        SET due_at = greatest(r.due_at, EXCLUDED.due_at), attempts = 0
+$$;
+
+-- Claims the recheck due first: moves it @p_retry_ms on (so a run that fails is tried again
+-- then, not at every run of every instance) and returns its row's date and its new due
+-- time; no row when none is due or on a standby. The caller commits the claim, then runs
+-- lpr_recheck_run.
+CREATE OR REPLACE FUNCTION lpr_recheck_claim(p_retry_ms int)
+RETURNS TABLE (effective_from date, due_at timestamptz)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF pg_is_in_recovery() THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+    UPDATE lpr_rechecks r
+    SET due_at = now() + p_retry_ms * interval '1 millisecond', attempts = r.attempts + 1
+    WHERE r.effective_from = (SELECT x.effective_from FROM lpr_rechecks x
+                              WHERE x.due_at <= now()
+                              ORDER BY x.due_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+    RETURNING r.effective_from, r.due_at;
+END $$;
+
+-- Runs the recheck @p_from claimed with due time @p_due: reprices the row's loans and
+-- removes the recheck, unless a PUT scheduled it again meanwhile (its due time moved; that
+-- PUT's own recheck then runs). Returns how many loans changed. The caller has taken its
+-- turn (lpr_take_turn), as a PUT does.
+CREATE OR REPLACE FUNCTION lpr_recheck_run(p_from date, p_due timestamptz) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_repriced bigint := lpr_reprice(p_from);
+BEGIN
+    DELETE FROM lpr_rechecks r WHERE r.effective_from = p_from AND r.due_at = p_due;
+    RETURN v_repriced;
+END $$;

@@ -653,6 +653,11 @@ void db_set_statement_timeout(unsigned ms)
 	statement_ms = ms;
 }
 
+unsigned db_statement_timeout(void)
+{
+	return statement_ms;
+}
+
 static PGconn *get_conn(enum db_rc *rc);
 static enum db_rc check_schema(PGconn *c);
 

@@ -96,6 +96,9 @@ int db_schema_version_expected(void);
  *  is @a ms, and a client-side deadline of @a ms + 1 s ends the wait (503). 0: none. */
 void db_set_statement_timeout(unsigned ms);
 
+/** The statement timeout set by db_set_statement_timeout (0: unbounded). */
+unsigned db_statement_timeout(void);
+
 /** Starts (stops) the health checker: a thread that probes the database five times a
  *  second on its own connection. While it runs, db_readiness() answers at once from its
  *  last probe, and when the database stops answering, statements waiting on it give up

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "db/db_internal.h"
+#include "db/loans.h"
 
 const struct db_stmt db_stmts_lpr[] = {
     {"lpr_select_all", "SELECT effective_from::text, one_year::text, five_year::text FROM lpr_rates"
@@ -15,13 +16,33 @@ const struct db_stmt db_stmts_lpr[] = {
      " ON CONFLICT (effective_from) DO UPDATE SET one_year = EXCLUDED.one_year,"
      " five_year = EXCLUDED.five_year, updated_at = now(), updated_by = EXCLUDED.updated_by"
      " RETURNING (xmax = 0)"},
+    {"lpr_take_turn", "SELECT lpr_take_turn()"},
     {"lpr_reprice", "SELECT lpr_reprice($1::date)"},
+    {"lpr_recheck_schedule", "SELECT lpr_recheck_schedule($1::date, $2::int)"},
+    {"lpr_recheck_claim",
+     "SELECT effective_from::text, due_at::text FROM lpr_recheck_claim($1::int)"},
+    {"lpr_recheck_run", "SELECT lpr_recheck_run($1::date, $2::timestamptz)"},
     {NULL, NULL},
 };
 
 /* How long the upsert and the repricing of the loans it governs may take together: the
  * repricing scans the loans table (a rare act of the regulator, not the write path's 5 s). */
 #define LPR_PUT_MS 60000u
+/* How long a recheck waits for its turn (a PUT holding it) before it fails and is tried
+ * again LPR_RECHECK_RETRY_MS later. */
+#define LPR_RECHECK_LOCK_MS  5000u
+#define LPR_RECHECK_RETRY_MS 300000u
+
+/* When a PUT's recheck is due: once no request that priced a loan from a cache of the
+ * table read before the PUT committed can still be writing it. The cache is at most
+ * REFDATA_TTL_SECONDS old; a write request's own statements (the group's BEGIN, ingest and
+ * COMMIT, and one run again after a serialization failure) each end within the statement
+ * timeout. With the defaults, 5 s + 4 x 5 s = 25 s. */
+static unsigned recheck_after_ms(void)
+{
+	return REFDATA_TTL_SECONDS * 1000u +
+	       4u * (db_statement_timeout() ? db_statement_timeout() : LPR_PUT_MS);
+}
 
 struct list {
 	lpr_row_fn fn;
@@ -48,22 +69,37 @@ struct put {
 	long long repriced;
 };
 
-static enum db_rc do_put(PGconn *c, void *cls)
+/* Bounds the transaction's statements by LPR_PUT_MS (the reprice scans the loans table)
+ * and its wait for the turn by @a lock_ms (0: the statement's bound), then takes the turn:
+ * PUTs and rechecks take turns (readers do not wait), each repricing against the rows the
+ * one before committed (sql/loans.sql lpr_take_turn). */
+static enum db_rc take_turn(PGconn *c, unsigned lock_ms)
 {
-	struct put *p = cls;
 	enum db_rc rc;
-	char sql[64];
+	char sql[96];
 	PGresult *r;
 
-	snprintf(sql, sizeof sql, "SET LOCAL statement_timeout = %u", LPR_PUT_MS);
+	snprintf(sql, sizeof sql, "SET LOCAL statement_timeout = %u; SET LOCAL lock_timeout = %u",
+		 LPR_PUT_MS, lock_ms);
 	if ((r = db_run_sql(c, sql, &rc)) == NULL)
 		return rc;
 	PQclear(r);
-	/* PUTs take turns (readers do not wait): each reprices against the rows the one
-	 * before committed. Text: LOCK cannot be a prepared statement. */
-	if ((r = db_run_sql(c, "LOCK TABLE lpr_rates IN SHARE ROW EXCLUSIVE MODE", &rc)) == NULL)
+	if ((r = db_run(c, "lpr_take_turn", 0, NULL, &rc)) == NULL)
 		return rc;
 	PQclear(r);
+	return DB_OK;
+}
+
+static enum db_rc do_put(PGconn *c, void *cls)
+{
+	struct put *p = cls;
+	enum db_rc rc = take_turn(c, 0);
+	char after[16];
+	const char *schedule[] = {p->params[0], after};
+	PGresult *r;
+
+	if (rc != DB_OK)
+		return rc;
 	if ((r = db_run(c, "lpr_upsert", 4, p->params, &rc)) == NULL)
 		return rc;
 	p->created = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
@@ -71,6 +107,10 @@ static enum db_rc do_put(PGconn *c, void *cls)
 	if ((r = db_run(c, "lpr_reprice", 1, p->params, &rc)) == NULL)
 		return rc;
 	p->repriced = db_value_int(r, 0, 0);
+	PQclear(r);
+	snprintf(after, sizeof after, "%u", recheck_after_ms());
+	if ((r = db_run(c, "lpr_recheck_schedule", 2, schedule, &rc)) == NULL)
+		return rc;
 	PQclear(r);
 	return DB_OK;
 }
@@ -85,5 +125,66 @@ enum db_rc db_lpr_put(const char *date, const char *one_year, const char *five_y
 	db_deadline_set(deadline);
 	*created = p.created;
 	*repriced = p.repriced;
+	return rc;
+}
+
+struct claim {
+	bool claimed;
+	char date[16];
+	char due[48];
+};
+
+static void claim_row(void *cls, const PGresult *r, int row)
+{
+	struct claim *cl = cls;
+
+	cl->claimed = true;
+	snprintf(cl->date, sizeof cl->date, "%s", PQgetvalue(r, row, 0));
+	snprintf(cl->due, sizeof cl->due, "%s", PQgetvalue(r, row, 1));
+}
+
+struct recheck {
+	const struct claim *claim;
+	long long repriced;
+};
+
+static enum db_rc do_recheck(PGconn *c, void *cls)
+{
+	struct recheck *k = cls;
+	const char *params[] = {k->claim->date, k->claim->due};
+	enum db_rc rc = take_turn(c, LPR_RECHECK_LOCK_MS);
+	PGresult *r;
+
+	if (rc != DB_OK)
+		return rc;
+	if ((r = db_run(c, "lpr_recheck_run", 2, params, &rc)) == NULL)
+		return rc;
+	k->repriced = db_value_int(r, 0, 0);
+	PQclear(r);
+	return DB_OK;
+}
+
+enum db_rc db_lpr_recheck_next(bool *ran, char date[16], long long *repriced)
+{
+	char retry[16];
+	const char *params[] = {retry};
+	struct claim cl = {false, "", ""};
+	struct recheck k = {&cl, 0};
+	unsigned deadline;
+	enum db_rc rc;
+
+	*ran = false;
+	*repriced = 0;
+	date[0] = '\0';
+	snprintf(retry, sizeof retry, "%u", LPR_RECHECK_RETRY_MS);
+	rc = db_rows("lpr_recheck_claim", 1, params, claim_row, &cl);
+	if (rc != DB_OK || !cl.claimed)
+		return rc;
+	*ran = true;
+	snprintf(date, 16, "%s", cl.date);
+	deadline = db_deadline_set(LPR_PUT_MS + 1000u);
+	rc = db_tx(do_recheck, &k, false);
+	db_deadline_set(deadline);
+	*repriced = k.repriced;
 	return rc;
 }

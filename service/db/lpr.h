@@ -15,8 +15,14 @@ enum db_rc db_lpr_list(lpr_row_fn fn, void *cls);
 
 /** Inserts or replaces the rates effective from @a date (*created says which) and, in the
  *  same transaction, reprices the loans issued while those rates are in force
- *  (*repriced: how many changed). Bounded by a minute, not the statement timeout. */
+ *  (*repriced: how many changed) and schedules their recheck. Bounded by a minute, not
+ *  the statement timeout. */
 enum db_rc db_lpr_put(const char *date, const char *one_year, const char *five_year, const char *by,
 		      bool *created, long long *repriced);
+
+/** Runs the LPR recheck due first, if any (sql/loans.sql lpr_recheck_*): *ran says whether
+ *  one was claimed, @a date is its row's date and *repriced how many loans it changed. One
+ *  that fails (DB_ERROR, DB_UNAVAILABLE) is tried again minutes later. Not on a standby. */
+enum db_rc db_lpr_recheck_next(bool *ran, char date[16], long long *repriced);
 
 #endif

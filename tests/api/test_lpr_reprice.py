@@ -6,6 +6,7 @@ loan of the same rate. A private cluster: the LPR table is the registry's."""
 
 import subprocess
 import threading
+import time
 
 import harness
 from finreg_data import firm, loan
@@ -149,3 +150,84 @@ def test_two_lpr_puts_at_once_take_turns(ctx):
     assert (a['r'].status, b['r'].status) == (201, 201), (a['r'], b['r'])
     assert _priced(bank, 'K') == ('1Y', '3.8000', 55)
     assert _priced(bank, 'J') == ('1Y', '3.7000', 65)
+
+
+def test_a_loan_priced_from_a_stale_lpr_cache_is_priced_again_by_the_recheck(ctx):
+    """Another instance prices loans from its cached LPR table for up to 5 s after a PUT
+    (README, scale-out), and a request in flight may write a loan it priced before the PUT
+    after the PUT's reprice passed it: such a loan kept the old rates (docs/lpr.md). The PUT
+    schedules a second reprice of its row once every such request has ended
+    (lpr_rechecks); any instance's recheck task runs it when due."""
+    cl, a = _fresh(ctx)
+    b = harness.Server(cluster=cl)
+    ctx.defer(b.stop)
+    bank_b, reg = b.client('bank'), a.client('regulator')
+    _post(bank_b, 'W', '2020-05-12', '2021-05-11', '4.3500')        # b's cache: 3.85
+    r = reg.put('/v1/lpr/2020-05-01', json={'one_year': '3.8000', 'five_year': '4.6000'})
+    assert r.status == 201 and r.json()['repriced'] == 1, r.text
+    _post(bank_b, 'S', '2020-05-13', '2021-05-12', '4.3500')        # priced by b's cache
+    assert _priced(bank_b, 'W') == ('1Y', '3.8000', 55)
+    assert _priced(bank_b, 'S') == ('1Y', '3.8500', 50), 'b should still have priced from ' \
+        'its cache (within its 5 s)'
+    due = cl.psql("SELECT effective_from, extract(epoch FROM due_at - now()) > 5,"
+                  " extract(epoch FROM due_at - now()) < 120 FROM lpr_rechecks")
+    assert due == [['2020-05-01', 't', 't']], due
+    # Due now (rather than wait out the requests' bound): the next run of either instance's
+    # task reprices S and removes the recheck.
+    cl.psql("UPDATE lpr_rechecks SET due_at = now()")
+    assert harness.poll(lambda: _priced(bank_b, 'S') == ('1Y', '3.8000', 55), timeout=15), \
+        _priced(bank_b, 'S')
+    assert harness.poll(lambda: cl.psql("SELECT count(*) FROM lpr_rechecks") == [['0']],
+                        timeout=10)
+    assert 'LPR recheck of 2020-05-01 repriced 1 loan' in a.log() + b.log()
+    # Statistics follow: both loans at 55 bp.
+    rows = reg.get('/v1/stats/pricing?month=2020-05').json()['rows']
+    assert rows[0]['avg_spread_bp'] == 55.0, rows
+
+
+def test_a_recheck_that_fails_is_tried_again_later_not_at_every_run(ctx):
+    cl, srv = _fresh(ctx)
+    reg = srv.client('regulator')
+    assert reg.put('/v1/lpr/2020-05-01', json={'one_year': '3.8000',
+                                               'five_year': '4.6000'}).status == 201
+    # PUTs' turn held (as by a PUT that runs long): the recheck claims the row, which moves
+    # it minutes on, waits for its turn at most its lock_timeout (5 s), fails, and leaves
+    # the row for then.
+    commit = _psql_session(cl, "BEGIN; SELECT lpr_take_turn();")
+    cl.psql("UPDATE lpr_rechecks SET due_at = now()")
+    state = "SELECT attempts, due_at > now() + interval '1 minute' FROM lpr_rechecks"
+    assert harness.poll(lambda: cl.psql(state) == [['1', 't']], timeout=15), cl.psql(state)
+    assert harness.poll(lambda: 'LPR recheck of 2020-05-01 failed' in srv.log(), timeout=15), \
+        srv.log_tail()
+    commit()
+    time.sleep(3)
+    assert cl.psql(state) == [['1', 't']]
+
+
+def test_a_long_lpr_put_lets_new_connections_prepare_their_statements(ctx):
+    """A PUT holds its turn for as long as its reprice takes (up to a minute). It took it as
+    LOCK TABLE lpr_rates IN SHARE ROW EXCLUSIVE MODE, which the PREPARE of the LPR upsert
+    (its INSERT locks the table ROW EXCLUSIVE) waits for: every connection made meanwhile,
+    of any instance, failed to prepare its statements (5 s each), so an instance started or
+    reconnected during a long PUT answered 503 to everything. PUTs now take turns on an
+    advisory lock (lpr_take_turn)."""
+    cl, a = _fresh(ctx)
+    bank, reg = a.client('bank'), a.client('regulator')
+    _post(bank, 'L', '2020-05-12', '2021-05-11', '4.3500')
+    commit = _psql_session(cl, "BEGIN; SELECT 1 FROM loans WHERE loan_ref = 'L' FOR UPDATE;")
+    t, out = _in_background(lambda: reg.put('/v1/lpr/2020-05-01',
+                                            json={'one_year': '3.8000', 'five_year': '4.6000'}))
+    _waiting(cl, 1)     # the PUT, in its reprice, holding its turn
+    try:
+        b = harness.Server(cluster=cl)
+        ctx.defer(b.stop)
+        r = b.client('bank').get('/v1/lpr')
+        assert r.status == 200, r
+        r = b.client('bank').post('/v1/loans', json=loan('M', firm(size='small'),
+                                                         issue_date='2020-06-12',
+                                                         maturity_date='2021-06-11'))
+        assert r.status == 201, r
+    finally:
+        commit()
+        t.join(60)
+    assert out['r'].status == 201 and out['r'].json()['repriced'] == 1, out['r']

@@ -1,0 +1,13 @@
+-- The LPR rows whose loans are priced again a while after a PUT (docs/lpr.md,
+-- sql/loans.sql lpr_recheck_*). A request prices a loan from its instance's cached LPR
+-- table (up to 5 s old on the instances that did not take the PUT); one that priced a loan
+-- before the PUT committed and wrote it after the PUT's reprice had passed it left the loan
+-- at the old rates. The PUT schedules a second reprice of its row for when every such
+-- request has ended; each instance's recheck task (service/lpr_recheck.c) runs the ones
+-- due. attempts counts the runs claimed since the last PUT of the row (a run that fails
+-- leaves the row, due minutes later).
+CREATE TABLE lpr_rechecks (
+    effective_from date PRIMARY KEY,
+    due_at timestamptz NOT NULL,
+    attempts int NOT NULL DEFAULT 0
+);
