@@ -80,12 +80,17 @@ BEGIN
     RETURN QUERY SELECT 'created', NULL, NULL, NULL, scf_program_to_json(p);
 END $$;
 
+-- How many membership periods (a firm's joining, and its leaving if it left) one program
+-- holds: GET /v1/scf/programs/{id} answers every one (10,000 of some 250 bytes each).
+CREATE OR REPLACE FUNCTION scf_member_periods_max() RETURNS int
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN 10000;
+
 -- Adds firm @p_firm (a {firm} object) to program @p_program of bank @p_bank on side
 -- @p_side from @p_joined_on (NULL: @p_today). Answers created; unchanged when the firm is
 -- already a current member on that side (and @p_joined_on is NULL or its joining date);
 -- rejected with not_found (no such program of this bank), invalid_field (the core itself,
 -- a date before the program started or before the firm last left) or conflict (a current
--- member on the other side, or since another date).
+-- member on the other side, or since another date, or the program full).
 CREATE OR REPLACE FUNCTION scf_member_add(p_bank text, p_program bigint, p_firm jsonb, p_side text,
                                p_joined_on date, p_today date)
 RETURNS TABLE (status text, code text, field text, message text, member jsonb)
@@ -134,6 +139,17 @@ BEGIN
         RETURN QUERY SELECT 'rejected', 'invalid_field', 'joined_on',
             format('%s is before the firm last left the program (%s)', v_joined,
                    m.left_on),
+            NULL::jsonb;
+        RETURN;
+    END IF;
+    -- The program's answer lists every period: bounded (counted under the program's row
+    -- lock, which every change of its members takes first; at most the cap's index
+    -- entries are read).
+    IF (SELECT count(*) FROM (SELECT 1 FROM scf_members x WHERE x.program_id = p.id
+                              LIMIT scf_member_periods_max()) n) >= scf_member_periods_max() THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', 'firm',
+            format('the program holds %s membership periods, the most one program may hold; '
+                   'run another program', scf_member_periods_max()),
             NULL::jsonb;
         RETURN;
     END IF;

@@ -232,6 +232,36 @@ def test_members_join_leave_and_rejoin_with_their_history():
     ], by_uscc[m['uscc']]
 
 
+def test_a_program_holds_at_most_10000_membership_periods_so_its_answer_stays_bounded():
+    # GET /v1/scf/programs/{id} answers every firm that ever joined with all its periods;
+    # without a cap a bank's program answered without bound (each join, or join and leave,
+    # is a period). The first 9,999 periods are written here directly (posting them would
+    # take minutes): firms joined and left, as scf_member_add and scf_member_leave write.
+    c = harness.client(harness.new_principal())
+    pid = create_program(c)['id']
+    harness.psql(
+        "INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)"
+        " SELECT 'CAP' || lpad(n::text, 15, '0'), '上限测试' || n, '350402', '3412', 'small',"
+        " 'test' FROM generate_series(1, 9999) n ON CONFLICT DO NOTHING;"
+        " INSERT INTO scf_members (program_id, uscc, side, joined_on, left_on, created_by)"
+        " SELECT %d, 'CAP' || lpad(n::text, 15, '0'), 'upstream', '2020-02-01', '2020-03-01',"
+        " 'test' FROM generate_series(1, 9999) n" % pid)
+    m, _ = add_member(c, pid)
+    err = expect_error(c.post(f'/v1/scf/programs/{pid}/members',
+                              json={'firm': firm(), 'side': 'upstream'}), 409, 'conflict',
+                       'firm')
+    assert '10000' in err['message'], err
+    # A retry of the current member still answers 200; leaving is still possible.
+    add_member(c, pid, m, status=200)
+    r = c.post(f'/v1/scf/programs/{pid}/members/{m["uscc"]}/leave', json={})
+    assert r.status == 200, r
+    assert harness.psql("SELECT count(*) FROM scf_members WHERE program_id = %d" % pid) == \
+        [['10000']]
+    r = c.get(f'/v1/scf/programs/{pid}')
+    assert r.status == 200 and len(r.json()['members']) == 10000, r
+    assert len(r.body) < 8 * 1024 * 1024, len(r.body)
+
+
 def test_leave_without_a_date_is_today_and_joining_records_firm_data():
     c = harness.client(harness.new_principal())
     pid = create_program(c)['id']
