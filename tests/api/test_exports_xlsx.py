@@ -320,11 +320,24 @@ def test_every_statistic_answers_xlsx_with_its_rows():
 def test_the_scorecard_answers_xlsx_a_row_per_bank_with_each_indicator():
     """api.md: each statistics answer also answers ?format=xlsx; the scorecard's indicators
     are two columns each, the value (yuan as money, shares as numbers) and its points."""
-    stats_bank()
+    bank = stats_bank()
     reg = harness.client('regulator')
     path = '/v1/stats/scorecard?year=2020&as_of=2020-12-31'
     body = reg.get(path).json()
-    ws = workbook(reg.get(path + '&format=xlsx'), 'scorecard')
+    assert len(body['rows']) > 1, body['rows']
+    _check_scorecard_sheet(workbook(reg.get(path + '&format=xlsx'), 'scorecard'), body)
+    r = reg.get(path + '&format=csv')
+    assert r.status == 422 and r.json()['error']['field'] == 'format', r
+    # A bank's own workbook (bank=self): its one row, ranked among all, as its JSON.
+    c = harness.client(bank)
+    own = c.get(path + '&bank=self').json()
+    assert [x['bank_code'] for x in own['rows']] == [bank.code], own
+    _check_scorecard_sheet(workbook(c.get(path + '&bank=self&format=xlsx'), 'scorecard'), own)
+    assert c.get(path + '&format=xlsx').status == 403
+    assert c.get(path + '&bank=CIB-SM&format=xlsx').status == 403
+
+
+def _check_scorecard_sheet(ws, body):
     rows = list(ws.iter_rows())
     indicators = ['manufacturing_increase', 'first_loan_share', 'credit_share',
                   'medium_long_share', 'renewal_share', 'small_micro_rate_change_pp',
@@ -339,8 +352,6 @@ def test_the_scorecard_answers_xlsx_a_row_per_bank_with_each_indicator():
         for cell, (key, kind) in zip(row, cols):
             v = member(item, key)
             check_cell(cell, kind or ('money' if isinstance(v, str) else 'num'), v, key)
-    r = reg.get(path + '&format=csv')
-    assert r.status == 422 and r.json()['error']['field'] == 'format', r
 
 
 def test_a_target_without_an_actual_is_met_null_not_false():
