@@ -1,8 +1,6 @@
 /* Implementation of lpr_recheck.h. */
 #include "lpr_recheck.h"
 
-#include <stdbool.h>
-
 #include "db/lpr.h"
 #include "log.h"
 
@@ -12,21 +10,25 @@
 void lpr_recheck_due(void)
 {
 	for (int i = 0; i < RECHECKS_PER_CALL; i++) {
-		char date[16];
-		long long repriced;
-		bool ran;
-		enum db_rc rc = db_lpr_recheck_next(&ran, date, &repriced);
+		struct lpr_recheck k;
+		enum db_rc rc = db_lpr_recheck_next(&k);
 
-		if (ran && rc != DB_OK) {
-			LOG_WARN("LPR recheck of %s failed; tried again in 5 minutes", date);
+		if (!k.ran)
+			return; /* none due, a standby, or the database away: the next call */
+		if (k.gave_up) {
+			LOG_WARN("LPR recheck of %s gave up after %d failed runs; PUT the rates of "
+				 "%s again to reprice its loans",
+				 k.date, k.attempts, k.date);
+			continue;
+		}
+		if (rc != DB_OK) {
+			LOG_WARN("LPR recheck of %s failed; tried again in 5 minutes", k.date);
 			return;
 		}
-		if (!ran)
-			return; /* none due, a standby, or the database away: the next call */
-		if (repriced > 0)
+		if (k.repriced > 0)
 			LOG_INFO(
 			    "LPR recheck of %s repriced %lld loan%s priced from a cache of the "
 			    "table older than its PUT",
-			    date, repriced, repriced == 1 ? "" : "s");
+			    k.date, k.repriced, k.repriced == 1 ? "" : "s");
 	}
 }

@@ -924,32 +924,41 @@ LANGUAGE sql AS $$
 $$;
 
 -- PUT /v1/lpr and the rechecks take turns (each reprices against the rows the one before
--- committed) on this transaction-scoped advisory lock. Not LOCK TABLE lpr_rates: a PUT
--- holds its turn for as long as its reprice takes (up to a minute), and every new
+-- committed) on the LPR table's SHARE UPDATE EXCLUSIVE lock: it conflicts with itself and
+-- with the SHARE ROW EXCLUSIVE lock the previous release's PUT takes (so the two releases
+-- take turns during a rolling upgrade), but not with ROW EXCLUSIVE. Until 3 December the
+-- turn was SHARE ROW EXCLUSIVE, held for the whole reprice (up to a minute): every new
 -- connection's PREPARE of the LPR upsert (db/lpr.c), whose INSERT locks the table ROW
--- EXCLUSIVE, waited for a table lock, so an instance started or reconnected meanwhile
--- answered 503. Readers of the table never waited, and do not now.
+-- EXCLUSIVE, waited for it, so an instance started or reconnected meanwhile answered 503.
+-- Readers of the table never waited, and do not now.
 CREATE OR REPLACE FUNCTION lpr_take_turn() RETURNS void
-    LANGUAGE sql RETURN pg_advisory_xact_lock(7340012021);
+LANGUAGE plpgsql AS $$
+BEGIN
+    LOCK TABLE lpr_rates IN SHARE UPDATE EXCLUSIVE MODE;
+END $$;
 
 -- The recheck of a PUT (migration 026, docs/lpr.md): lpr_reprice of its row again once
 -- every request that may have priced a loan from an instance's cache of the table before
--- the PUT has ended. Scheduled by the PUT, @p_after_ms from now (a later PUT of the row
--- moves it later and counts its attempts anew).
+-- the PUT has ended. Scheduled by the PUT, as its last statement, @p_after_ms from now
+-- (clock_timestamp: the PUT's commit, not its start, which a long reprice leaves far
+-- behind), under a new token. A recheck of the row not yet run keeps the later due time;
+-- one claimed (running, or failed and waiting) gives way to this one.
 CREATE OR REPLACE FUNCTION lpr_recheck_schedule(p_from date, p_after_ms int) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO lpr_rechecks AS r (effective_from, due_at)
-    VALUES (p_from, now() + p_after_ms * interval '1 millisecond')
+    VALUES (p_from, clock_timestamp() + p_after_ms * interval '1 millisecond')
     ON CONFLICT (effective_from) DO UPDATE
-        SET due_at = greatest(r.due_at, EXCLUDED.due_at), attempts = 0
+        SET due_at = CASE WHEN r.attempts = 0 THEN greatest(r.due_at, EXCLUDED.due_at)
+                          ELSE EXCLUDED.due_at END,
+            attempts = 0, token = nextval('lpr_recheck_tokens')
 $$;
 
 -- Claims the recheck due first: moves it @p_retry_ms on (so a run that fails is tried again
--- then, not at every run of every instance) and returns its row's date and its new due
--- time; no row when none is due or on a standby. The caller commits the claim, then runs
--- lpr_recheck_run.
+-- then, not at every run of every instance) and returns its row's date, its token and how
+-- many times it has been claimed; no row when none is due or on a standby. The caller
+-- commits the claim, then runs lpr_recheck_run (or, past its attempts, lpr_recheck_drop).
 CREATE OR REPLACE FUNCTION lpr_recheck_claim(p_retry_ms int)
-RETURNS TABLE (effective_from date, due_at timestamptz)
+RETURNS TABLE (effective_from date, token bigint, attempts int)
 LANGUAGE plpgsql AS $$
 BEGIN
     IF pg_is_in_recovery() THEN
@@ -961,18 +970,25 @@ BEGIN
     WHERE r.effective_from = (SELECT x.effective_from FROM lpr_rechecks x
                               WHERE x.due_at <= now()
                               ORDER BY x.due_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-    RETURNING r.effective_from, r.due_at;
+    RETURNING r.effective_from, r.token, r.attempts;
 END $$;
 
--- Runs the recheck @p_from claimed with due time @p_due: reprices the row's loans and
--- removes the recheck, unless a PUT scheduled it again meanwhile (its due time moved; that
--- PUT's own recheck then runs). Returns how many loans changed. The caller has taken its
--- turn (lpr_take_turn), as a PUT does.
-CREATE OR REPLACE FUNCTION lpr_recheck_run(p_from date, p_due timestamptz) RETURNS bigint
+-- Runs the recheck of @p_from claimed with @p_token: reprices the row's loans and removes
+-- the recheck, unless a PUT scheduled it again meanwhile (a new token: that PUT's own
+-- recheck stays). Returns how many loans changed. The caller has taken its turn
+-- (lpr_take_turn), as a PUT does.
+CREATE OR REPLACE FUNCTION lpr_recheck_run(p_from date, p_token bigint) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     v_repriced bigint := lpr_reprice(p_from);
 BEGIN
-    DELETE FROM lpr_rechecks r WHERE r.effective_from = p_from AND r.due_at = p_due;
+    PERFORM lpr_recheck_drop(p_from, p_token);
     RETURN v_repriced;
 END $$;
+
+-- Removes the recheck of @p_from claimed with @p_token (one that failed too often, or has
+-- run), unless a PUT scheduled it again meanwhile.
+CREATE OR REPLACE FUNCTION lpr_recheck_drop(p_from date, p_token bigint) RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM lpr_rechecks r WHERE r.effective_from = p_from AND r.token = p_token
+$$;

@@ -24,7 +24,6 @@
 #include "metrics.h"
 
 #define CONNECT_BACKOFF_US 100000u
-#define TX_ATTEMPTS        6
 #define CLIENT_MARGIN_MS   1000u /* the client's deadline is the server's timeout + this */
 #define WAIT_SLICE_MS      50
 #define CONNECT_MAX_US     3000000u /* as connect_timeout=3 */
@@ -1013,7 +1012,7 @@ static enum db_rc tx_here(db_work_fn fn, void *cls, bool serializable)
 {
 	const char *begin = serializable ? "BEGIN ISOLATION LEVEL SERIALIZABLE" : "BEGIN";
 
-	for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
+	for (int attempt = 0; attempt < DB_TX_ATTEMPTS; attempt++) {
 		enum db_rc rc;
 		PGconn *c = db_get(&rc);
 		PGresult *r;
@@ -1052,7 +1051,7 @@ static enum db_rc tx_here(db_work_fn fn, void *cls, bool serializable)
 			continue; /* lost before COMMIT: nothing was stored; try once more */
 		return rc;
 	}
-	LOG_WARN("transaction gave up after %d serialization failures", TX_ATTEMPTS);
+	LOG_WARN("transaction gave up after %d serialization failures", DB_TX_ATTEMPTS);
 	return DB_UNAVAILABLE;
 }
 
@@ -1060,7 +1059,7 @@ static enum db_rc once_here(db_work_fn fn, void *cls)
 {
 	bool reconnected = false;
 
-	for (int attempt = 0; attempt < TX_ATTEMPTS; attempt++) {
+	for (int attempt = 0; attempt < DB_TX_ATTEMPTS; attempt++) {
 		enum db_rc rc;
 		PGconn *c = db_get(&rc);
 
@@ -1080,7 +1079,7 @@ static enum db_rc once_here(db_work_fn fn, void *cls)
 		}
 		return rc;
 	}
-	LOG_WARN("statement gave up after %d serialization failures", TX_ATTEMPTS);
+	LOG_WARN("statement gave up after %d serialization failures", DB_TX_ATTEMPTS);
 	return DB_UNAVAILABLE;
 }
 

@@ -69,6 +69,9 @@ unsigned db_deadline_set(unsigned ms);
  *  db_tx retries it after a serialization failure or a connection lost before COMMIT. */
 typedef enum db_rc (*db_work_fn)(PGconn *c, void *cls);
 
+/** How many times db_tx (and db_once) runs a transaction that fails on serialization. */
+#define DB_TX_ATTEMPTS 6
+
 /** Runs @a fn in one READ COMMITTED transaction (or @a serializable). Commits when fn
  *  returns DB_OK, rolls back otherwise and returns fn's outcome. */
 enum db_rc db_tx(db_work_fn fn, void *cls, bool serializable);

@@ -20,8 +20,9 @@ const struct db_stmt db_stmts_lpr[] = {
     {"lpr_reprice", "SELECT lpr_reprice($1::date)"},
     {"lpr_recheck_schedule", "SELECT lpr_recheck_schedule($1::date, $2::int)"},
     {"lpr_recheck_claim",
-     "SELECT effective_from::text, due_at::text FROM lpr_recheck_claim($1::int)"},
-    {"lpr_recheck_run", "SELECT lpr_recheck_run($1::date, $2::timestamptz)"},
+     "SELECT effective_from::text, token::text, attempts FROM lpr_recheck_claim($1::int)"},
+    {"lpr_recheck_run", "SELECT lpr_recheck_run($1::date, $2::bigint)"},
+    {"lpr_recheck_drop", "SELECT lpr_recheck_drop($1::date, $2::bigint)"},
     {NULL, NULL},
 };
 
@@ -29,19 +30,24 @@ const struct db_stmt db_stmts_lpr[] = {
  * repricing scans the loans table (a rare act of the regulator, not the write path's 5 s). */
 #define LPR_PUT_MS 60000u
 /* How long a recheck waits for its turn (a PUT holding it) before it fails and is tried
- * again LPR_RECHECK_RETRY_MS later. */
+ * again LPR_RECHECK_RETRY_MS later, up to LPR_RECHECK_ATTEMPTS times in all. */
 #define LPR_RECHECK_LOCK_MS  5000u
 #define LPR_RECHECK_RETRY_MS 300000u
+#define LPR_RECHECK_ATTEMPTS 5
 
-/* When a PUT's recheck is due: once no request that priced a loan from a cache of the
- * table read before the PUT committed can still be writing it. The cache is at most
- * REFDATA_TTL_SECONDS old; a write request's own statements (the group's BEGIN, ingest and
- * COMMIT, and one run again after a serialization failure) each end within the statement
- * timeout. With the defaults, 5 s + 4 x 5 s = 25 s. */
+/* When a PUT's recheck is due, from the PUT's commit: once no request that priced a loan
+ * from a cache of the table read before the PUT committed can still be writing it. The
+ * cache is at most REFDATA_TTL_SECONDS old; a write request's transaction is run at most
+ * DB_TX_ATTEMPTS times, each of its few statements ending within the statement timeout,
+ * and a group that fails is stored post by post: allowed for as DB_TX_ATTEMPTS + 2
+ * statement timeouts (45 s with the defaults). An argument from the timeouts, not a
+ * measurement; instances configured with a longer statement timeout than this one's are
+ * not allowed for. Without a statement timeout (0), a minute stands in for one. */
 static unsigned recheck_after_ms(void)
 {
-	return REFDATA_TTL_SECONDS * 1000u +
-	       4u * (db_statement_timeout() ? db_statement_timeout() : LPR_PUT_MS);
+	unsigned statement = db_statement_timeout() ? db_statement_timeout() : LPR_PUT_MS;
+
+	return REFDATA_TTL_SECONDS * 1000u + (DB_TX_ATTEMPTS + 2u) * statement;
 }
 
 struct list {
@@ -131,7 +137,8 @@ enum db_rc db_lpr_put(const char *date, const char *one_year, const char *five_y
 struct claim {
 	bool claimed;
 	char date[16];
-	char due[48];
+	char token[24];
+	int64_t attempts;
 };
 
 static void claim_row(void *cls, const PGresult *r, int row)
@@ -140,7 +147,8 @@ static void claim_row(void *cls, const PGresult *r, int row)
 
 	cl->claimed = true;
 	snprintf(cl->date, sizeof cl->date, "%s", PQgetvalue(r, row, 0));
-	snprintf(cl->due, sizeof cl->due, "%s", PQgetvalue(r, row, 1));
+	snprintf(cl->token, sizeof cl->token, "%s", PQgetvalue(r, row, 1));
+	cl->attempts = db_value_int(r, row, 2);
 }
 
 struct recheck {
@@ -151,7 +159,7 @@ struct recheck {
 static enum db_rc do_recheck(PGconn *c, void *cls)
 {
 	struct recheck *k = cls;
-	const char *params[] = {k->claim->date, k->claim->due};
+	const char *params[] = {k->claim->date, k->claim->token};
 	enum db_rc rc = take_turn(c, LPR_RECHECK_LOCK_MS);
 	PGresult *r;
 
@@ -164,27 +172,39 @@ static enum db_rc do_recheck(PGconn *c, void *cls)
 	return DB_OK;
 }
 
-enum db_rc db_lpr_recheck_next(bool *ran, char date[16], long long *repriced)
+static void ignore_row(void *cls, const PGresult *r, int row)
+{
+	(void)cls;
+	(void)r;
+	(void)row;
+}
+
+enum db_rc db_lpr_recheck_next(struct lpr_recheck *out)
 {
 	char retry[16];
 	const char *params[] = {retry};
-	struct claim cl = {false, "", ""};
+	struct claim cl = {false, "", "", 0};
 	struct recheck k = {&cl, 0};
 	unsigned deadline;
 	enum db_rc rc;
 
-	*ran = false;
-	*repriced = 0;
-	date[0] = '\0';
+	memset(out, 0, sizeof *out);
 	snprintf(retry, sizeof retry, "%u", LPR_RECHECK_RETRY_MS);
 	rc = db_rows("lpr_recheck_claim", 1, params, claim_row, &cl);
 	if (rc != DB_OK || !cl.claimed)
 		return rc;
-	*ran = true;
-	snprintf(date, 16, "%s", cl.date);
+	out->ran = true;
+	snprintf(out->date, sizeof out->date, "%s", cl.date);
+	if (cl.attempts > LPR_RECHECK_ATTEMPTS) {
+		const char *drop[] = {cl.date, cl.token};
+
+		out->gave_up = true;
+		out->attempts = LPR_RECHECK_ATTEMPTS;
+		return db_rows("lpr_recheck_drop", 2, drop, ignore_row, NULL);
+	}
 	deadline = db_deadline_set(LPR_PUT_MS + 1000u);
 	rc = db_tx(do_recheck, &k, false);
 	db_deadline_set(deadline);
-	*repriced = k.repriced;
+	out->repriced = k.repriced;
 	return rc;
 }

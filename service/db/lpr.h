@@ -20,9 +20,19 @@ enum db_rc db_lpr_list(lpr_row_fn fn, void *cls);
 enum db_rc db_lpr_put(const char *date, const char *one_year, const char *five_year, const char *by,
 		      bool *created, long long *repriced);
 
-/** Runs the LPR recheck due first, if any (sql/loans.sql lpr_recheck_*): *ran says whether
- *  one was claimed, @a date is its row's date and *repriced how many loans it changed. One
- *  that fails (DB_ERROR, DB_UNAVAILABLE) is tried again minutes later. Not on a standby. */
-enum db_rc db_lpr_recheck_next(bool *ran, char date[16], long long *repriced);
+/** What db_lpr_recheck_next did: whether it claimed a recheck (@a ran), of which row
+ *  (@a date), how many loans it repriced, or that it gave the recheck up after @a attempts
+ *  failed runs. */
+struct lpr_recheck {
+	bool ran, gave_up;
+	char date[16];
+	long long repriced;
+	int attempts;
+};
+
+/** Runs the LPR recheck due first, if any (sql/loans.sql lpr_recheck_*). One that fails
+ *  (DB_ERROR, DB_UNAVAILABLE) is tried again minutes later, a few times, then given up.
+ *  Not on a standby. */
+enum db_rc db_lpr_recheck_next(struct lpr_recheck *out);
 
 #endif

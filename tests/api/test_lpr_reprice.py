@@ -231,3 +231,66 @@ def test_a_long_lpr_put_lets_new_connections_prepare_their_statements(ctx):
         commit()
         t.join(60)
     assert out['r'].status == 201 and out['r'].json()['repriced'] == 1, out['r']
+
+
+def test_a_recheck_is_due_from_the_puts_commit_not_its_start(ctx):
+    """Found by review: the due time was counted from the PUT's start (now()), so a PUT
+    whose reprice waited long committed a recheck that was due at once, before the
+    requests it is for had ended. It counts from the commit: 5 s of cache and
+    DB_TX_ATTEMPTS + 2 statement timeouts (45 s with the test server's 5 s)."""
+    cl, srv = _fresh(ctx)
+    bank, reg = srv.client('bank'), srv.client('regulator')
+    _post(bank, 'H', '2020-05-12', '2021-05-11', '4.3500')
+    commit = _psql_session(cl, "BEGIN; SELECT 1 FROM loans WHERE loan_ref = 'H' FOR UPDATE;")
+    t, out = _in_background(lambda: reg.put('/v1/lpr/2020-05-01',
+                                            json={'one_year': '3.8000', 'five_year': '4.6000'}))
+    _waiting(cl, 1)
+    time.sleep(8)       # the PUT's reprice waits: its transaction started 8 s ago
+    commit()
+    t.join(60)
+    assert out['r'].status == 201, out['r']
+    left = cl.psql("SELECT round(extract(epoch FROM due_at - now())) FROM lpr_rechecks")
+    assert len(left) == 1 and 42 <= float(left[0][0]) <= 46, left
+
+
+def test_a_put_while_its_rows_recheck_runs_keeps_a_recheck_of_its_own(ctx):
+    """Found by review: a recheck claimed and waiting for its turn while a PUT of the same
+    row held it deleted, once it ran, the recheck that PUT had just scheduled (it matched
+    the row by its due time, which the PUT had kept). It now matches the PUT's token."""
+    cl, srv = _fresh(ctx)
+    bank = srv.client('bank')
+    reg = harness.Client('regulator', server=srv, timeout=60)
+    _post(bank, 'L', '2020-05-12', '2021-05-11', '4.3500')
+    assert reg.put('/v1/lpr/2020-05-01', json={'one_year': '3.8000',
+                                               'five_year': '4.6000'}).status == 201
+    # The second PUT of the row holds its turn, its reprice waiting on loan L.
+    commit = _psql_session(cl, "BEGIN; SELECT 1 FROM loans WHERE loan_ref = 'L' FOR UPDATE;")
+    t, out = _in_background(lambda: reg.put('/v1/lpr/2020-05-01',
+                                            json={'one_year': '3.7000', 'five_year': '4.5000'}))
+    _waiting(cl, 1)
+    # Meanwhile the first PUT's recheck falls due: the compactor claims it and waits for its
+    # turn (at most 5 s).
+    cl.psql("UPDATE lpr_rechecks SET due_at = now()")
+    claimed = harness.poll(lambda: cl.psql("SELECT attempts FROM lpr_rechecks"), 5,
+                           lambda v: v == [['1']])
+    assert claimed == [['1']], claimed
+    _waiting(cl, 2)
+    commit()
+    t.join(60)
+    assert out['r'].status == 200 and out['r'].json()['repriced'] == 1, out['r']
+    time.sleep(2)
+    left = cl.psql("SELECT attempts, round(extract(epoch FROM due_at - now())) > 30"
+                   " FROM lpr_rechecks")
+    assert left == [['0', 't']], (left, srv.log_tail())
+
+
+def test_a_recheck_that_keeps_failing_is_given_up_and_says_so(ctx):
+    cl, srv = _fresh(ctx)
+    reg = srv.client('regulator')
+    assert reg.put('/v1/lpr/2020-05-01', json={'one_year': '3.8000',
+                                               'five_year': '4.6000'}).status == 201
+    cl.psql("UPDATE lpr_rechecks SET due_at = now(), attempts = 5")
+    assert harness.poll(lambda: cl.psql("SELECT count(*) FROM lpr_rechecks") == [['0']],
+                        timeout=15)
+    assert 'LPR recheck of 2020-05-01 gave up after 5 failed runs' in srv.log(), \
+        srv.log_tail()
