@@ -202,22 +202,34 @@ $$;
 -- row holds): firm_versions' order, which is not the ids' (a replaced version keeps its own
 -- time; a refused report may come after the current version). A version that moves from
 -- the row to firm_history between two pages keeps its time and sorts before the cursor it
--- was given as, so a walk neither repeats nor misses one. The walk reads the firm's
--- versions and sorts them on each page (index firm_history_uscc), bounded by the
--- statement timeout; the answer by the limit. firm_history_json (whole) stays for the
--- previous release's finregd.
+-- was given as, so a walk neither repeats nor misses one (a change committed after a page
+-- was read but timed before its last item is not seen by the walk). A page reads at most
+-- @p_limit + 1 history rows in order (index firm_history_uscc_changed, migration 027) and
+-- the firm's row: its cost follows the limit, not the history. firm_history_json (whole)
+-- stays for the previous release's finregd.
 CREATE OR REPLACE FUNCTION firm_history_page(p_uscc text, p_after_us bigint, p_after_k bigint,
                                              p_limit int) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    WITH v AS (
-        SELECT h.*, (extract(epoch FROM h.changed_at) * 1000000)::bigint AS us,
-               coalesce(h.id, 9223372036854775807) AS k
-        FROM firm_versions h WHERE h.uscc = p_uscc),
+    WITH after AS (
+        SELECT coalesce('epoch'::timestamptz + p_after_us * interval '1 microsecond',
+                        '-infinity') AS t,
+               coalesce(p_after_k, 0) AS k),
+    v AS (
+        (SELECT h.name, h.county_code, h.industry_code, h.size, h.changed_at, h.changed_by,
+                h.applied, h.id AS k
+         FROM firm_history h, after a
+         WHERE h.uscc = p_uscc AND (h.changed_at, h.id) > (a.t, a.k)
+         ORDER BY h.changed_at, h.id LIMIT p_limit + 1)
+        UNION ALL
+        SELECT f.name, f.county_code, f.industry_code, f.size, f.updated_at, f.updated_by,
+               true, 9223372036854775807
+        FROM firms f, after a
+        WHERE f.uscc = p_uscc AND f.source IS NOT NULL
+          AND (f.updated_at, 9223372036854775807::bigint) > (a.t, a.k)),
     page AS (
-        SELECT v.*, row_number() OVER (ORDER BY v.us, v.k) AS n
-        FROM v
-        WHERE p_after_us IS NULL OR (v.us, v.k) > (p_after_us, p_after_k)
-        ORDER BY v.us, v.k LIMIT p_limit + 1)
+        SELECT v.*, (extract(epoch FROM v.changed_at) * 1000000)::bigint AS us,
+               row_number() OVER (ORDER BY v.changed_at, v.k) AS n
+        FROM v ORDER BY v.changed_at, v.k LIMIT p_limit + 1)
     SELECT jsonb_build_object('uscc', f.uscc, 'items', coalesce((
         SELECT jsonb_agg(jsonb_build_object(
                    'changed_at', ts_text(p.changed_at), 'changed_by', p.changed_by,
