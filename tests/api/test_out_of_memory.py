@@ -138,7 +138,10 @@ def test_a_query_that_cannot_be_decoded_for_want_of_memory_is_503_not_400():
     # that failed there read as "malformed percent-encoding" (400 bad_request), telling
     # the caller its request was wrong. A value of some 100 KiB (the request line may hold
     # 128 KiB) needs that much in one piece. Every answer is 422 (the value is no USCC),
-    # 503 or a closed connection; never 400.
+    # 503 or a closed connection; never 400. Where an allocation fails is the allocator's
+    # to say: without the fix, 400 came at one to five steps in each of three runs; with
+    # it, a 503 comes in most runs but not all (a freed chunk may serve the decode), so
+    # the test does not require one.
     if SANITIZED:
         return
     s = harness.Server(threads=2, env={'GLIBC_TUNABLES': 'glibc.malloc.arena_max=1'})
