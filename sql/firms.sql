@@ -194,6 +194,14 @@ LANGUAGE sql STABLE AS $$
     FROM firms f WHERE f.uscc = p_uscc
 $$;
 
+-- The time of a history cursor's position @p_us (microseconds since the epoch; NULL: before
+-- every version), exactly: whole seconds and microseconds apart, each product within
+-- float8's exact integers (finregd accepts positions up to year 9999 only).
+CREATE OR REPLACE FUNCTION firm_history_position(p_us bigint) RETURNS timestamptz
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN coalesce('epoch'::timestamptz + (p_us / 1000000) * interval '1 second'
+                    + (p_us % 1000000) * interval '1 microsecond', '-infinity');
+
 -- A page of firm @p_uscc's versions, oldest first, as GET /v1/firms/{uscc}/history answers:
 -- at most @p_limit items after the version whose position is (@p_after_us, @p_after_k)
 -- (NULL: from the first), and next_cursor, the position of the page's last item when more
@@ -204,28 +212,28 @@ $$;
 -- the row to firm_history between two pages keeps its time and sorts before the cursor it
 -- was given as, so a walk neither repeats nor misses one (a change committed after a page
 -- was read but timed before its last item is not seen by the walk). A page reads at most
--- @p_limit + 1 history rows in order (index firm_history_uscc_changed, migration 027) and
--- the firm's row: its cost follows the limit, not the history. firm_history_json (whole)
+-- @p_limit + 1 history rows in order (index firm_history_uscc_changed, migration 027: the
+-- cursor's row comparison is its index condition, so written in the WHERE, not joined from
+-- a CTE, which made it a filter over every earlier version) and the firm's row: its cost
+-- follows the limit, not the history or the cursor's depth. firm_history_json (whole)
 -- stays for the previous release's finregd.
 CREATE OR REPLACE FUNCTION firm_history_page(p_uscc text, p_after_us bigint, p_after_k bigint,
                                              p_limit int) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    WITH after AS (
-        SELECT coalesce('epoch'::timestamptz + p_after_us * interval '1 microsecond',
-                        '-infinity') AS t,
-               coalesce(p_after_k, 0) AS k),
-    v AS (
+    WITH v AS (
         (SELECT h.name, h.county_code, h.industry_code, h.size, h.changed_at, h.changed_by,
                 h.applied, h.id AS k
-         FROM firm_history h, after a
-         WHERE h.uscc = p_uscc AND (h.changed_at, h.id) > (a.t, a.k)
+         FROM firm_history h
+         WHERE h.uscc = p_uscc
+           AND (h.changed_at, h.id) > (firm_history_position(p_after_us), coalesce(p_after_k, 0))
          ORDER BY h.changed_at, h.id LIMIT p_limit + 1)
         UNION ALL
         SELECT f.name, f.county_code, f.industry_code, f.size, f.updated_at, f.updated_by,
                true, 9223372036854775807
-        FROM firms f, after a
+        FROM firms f
         WHERE f.uscc = p_uscc AND f.source IS NOT NULL
-          AND (f.updated_at, 9223372036854775807::bigint) > (a.t, a.k)),
+          AND (f.updated_at, 9223372036854775807::bigint)
+              > (firm_history_position(p_after_us), coalesce(p_after_k, 0))),
     page AS (
         SELECT v.*, (extract(epoch FROM v.changed_at) * 1000000)::bigint AS us,
                row_number() OVER (ORDER BY v.changed_at, v.k) AS n

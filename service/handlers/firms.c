@@ -4,6 +4,7 @@
  * pages, or every match as one workbook with ?format=xlsx). Figures come from
  * sql/firms.sql. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,9 +59,13 @@ static bool cursor_part(const char *s, char stop, int64_t *out)
 	return true;
 }
 
+/* The latest time a history cursor may name: 9999-12-31T23:59:59.999999Z in microseconds
+ * since the epoch (firm_history_position turns it into a timestamp). */
+#define HISTORY_CURSOR_MAX_US INT64_C(253402300799999999)
+
 /* Reads ?cursor, a next_cursor of the history ("<microseconds>.<position>",
  * firm_history_page); *has is false without one. Replies 422 and returns false when
- * malformed. */
+ * malformed or past HISTORY_CURSOR_MAX_US. */
 static bool history_cursor(struct request *req, bool *has, int64_t *us, int64_t *k)
 {
 	const char *c = req_query(req, "cursor"), *dot;
@@ -69,7 +74,8 @@ static bool history_cursor(struct request *req, bool *has, int64_t *us, int64_t 
 	if (c == NULL)
 		return true;
 	dot = strchr(c, '.');
-	if (dot == NULL || !cursor_part(c, '.', us) || !cursor_part(dot + 1, '\0', k)) {
+	if (dot == NULL || !cursor_part(c, '.', us) || !cursor_part(dot + 1, '\0', k) ||
+	    *us > HISTORY_CURSOR_MAX_US) {
 		reply_bad_cursor(req);
 		return false;
 	}
