@@ -21,6 +21,13 @@ void lpr_recheck_due(void)
 				 k.date, k.attempts, k.date);
 			continue;
 		}
+		if (rc != DB_OK && k.lost_turn) {
+			LOG_INFO(
+			    "LPR recheck of %s waits for a PUT or another recheck; tried again "
+			    "in 10 seconds",
+			    k.date);
+			return;
+		}
 		if (rc != DB_OK) {
 			LOG_WARN("LPR recheck of %s failed; tried again in 5 minutes", k.date);
 			return;

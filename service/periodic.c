@@ -7,11 +7,18 @@
 #include "db/db.h"
 #include "log.h"
 
+/* db_thread_stops_when's test: whether @a cls, the task, is stopping. */
+static bool stopping(void *cls)
+{
+	return periodic_stopping(cls);
+}
+
 static void *loop(void *arg)
 {
 	struct periodic *p = arg;
 
 	db_thread_name(p->app);
+	db_thread_stops_when(stopping, p);
 	pthread_mutex_lock(&p->lock);
 	while (!p->stopping) {
 		struct timespec until;

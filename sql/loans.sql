@@ -986,6 +986,18 @@ BEGIN
     RETURN v_repriced;
 END $$;
 
+-- Gives back the claim of the recheck of @p_from with @p_token that did not get its turn: the
+-- run is not counted, and it is due again @p_retry_ms from now (unless a PUT scheduled it
+-- again meanwhile).
+CREATE OR REPLACE FUNCTION lpr_recheck_unclaim(p_from date, p_token bigint, p_retry_ms int)
+RETURNS void
+LANGUAGE sql AS $$
+    UPDATE lpr_rechecks r
+    SET attempts = greatest(r.attempts - 1, 0),
+        due_at = now() + p_retry_ms * interval '1 millisecond'
+    WHERE r.effective_from = p_from AND r.token = p_token
+$$;
+
 -- Removes the recheck of @p_from claimed with @p_token (one that failed too often, or has
 -- run), unless a PUT scheduled it again meanwhile.
 CREATE OR REPLACE FUNCTION lpr_recheck_drop(p_from date, p_token bigint) RETURNS void

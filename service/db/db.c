@@ -46,7 +46,9 @@ static _Thread_local unsigned tl_deadline_ms; /* this thread's own deadline, 0: 
 static _Thread_local bool tl_connect_late;    /* the last connect gave up at its deadline */
 static _Thread_local bool tl_is_checker;
 static _Thread_local const char *tl_app_name; /* db_thread_name(); NULL: "finregd" */
-static _Thread_local bool tl_yields;   /* the warm-up: gives way to a request (db_pool_each) */
+static _Thread_local bool tl_yields; /* the warm-up: gives way to a request (db_pool_each) */
+static _Thread_local bool (*tl_stop_fn)(void *cls); /* db_thread_stops_when */
+static _Thread_local void *tl_stop_cls;
 static _Thread_local bool tl_gave_way; /* its last wait ended because a request wanted one */
 
 static unsigned statement_ms; /* 0: statements unbounded (the CLI) */
@@ -576,6 +578,10 @@ static bool too_late(uint64_t started_us)
 		tl_gave_way = true; /* the connection is dropped: the request makes its own */
 		return true;
 	}
+	if (tl_stop_fn != NULL && tl_stop_fn(tl_stop_cls)) {
+		tl_gave_way = true; /* its thread stops: what the statement did rolls back */
+		return true;
+	}
 	return waited > HEALTH_STALE_US && database_hangs();
 }
 
@@ -645,6 +651,12 @@ static PGresult *exec_bounded(PGconn *c, const char *sql, const char *name, int 
 		PQclear(last);
 		last = r;
 	}
+}
+
+void db_thread_stops_when(bool (*fn)(void *cls), void *cls)
+{
+	tl_stop_fn = fn;
+	tl_stop_cls = cls;
 }
 
 void db_set_statement_timeout(unsigned ms)

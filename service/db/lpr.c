@@ -23,6 +23,7 @@ const struct db_stmt db_stmts_lpr[] = {
      "SELECT effective_from::text, token::text, attempts FROM lpr_recheck_claim($1::int)"},
     {"lpr_recheck_run", "SELECT lpr_recheck_run($1::date, $2::bigint)"},
     {"lpr_recheck_drop", "SELECT lpr_recheck_drop($1::date, $2::bigint)"},
+    {"lpr_recheck_unclaim", "SELECT lpr_recheck_unclaim($1::date, $2::bigint, $3::int)"},
     {NULL, NULL},
 };
 
@@ -34,6 +35,9 @@ const struct db_stmt db_stmts_lpr[] = {
 #define LPR_RECHECK_LOCK_MS  5000u
 #define LPR_RECHECK_RETRY_MS 300000u
 #define LPR_RECHECK_ATTEMPTS 5
+/* A recheck that did not get its turn (a PUT or another recheck held it) is tried again
+ * this much later, the run not counted. */
+#define LPR_RECHECK_TURN_RETRY_MS 10000u
 
 /* When a PUT's recheck is due, from the PUT's commit: once no request that priced a loan
  * from a cache of the table read before the PUT committed can still be writing it. The
@@ -78,28 +82,39 @@ struct put {
 /* Bounds the transaction's statements by LPR_PUT_MS (the reprice scans the loans table)
  * and its wait for the turn by @a lock_ms (0: the statement's bound), then takes the turn:
  * PUTs and rechecks take turns (readers do not wait), each repricing against the rows the
- * one before committed (sql/loans.sql lpr_take_turn). */
-static enum db_rc take_turn(PGconn *c, unsigned lock_ms)
+ * one before committed (sql/loans.sql lpr_take_turn). The lock timeout is for the turn
+ * alone: the reprice's row locks wait as a PUT's do. Sets *lost when the turn was not
+ * had (the statements before it passed). */
+static enum db_rc take_turn(PGconn *c, unsigned lock_ms, bool *lost)
 {
 	enum db_rc rc;
 	char sql[96];
 	PGresult *r;
 
+	*lost = false;
 	snprintf(sql, sizeof sql, "SET LOCAL statement_timeout = %u; SET LOCAL lock_timeout = %u",
 		 LPR_PUT_MS, lock_ms);
 	if ((r = db_run_sql(c, sql, &rc)) == NULL)
 		return rc;
 	PQclear(r);
-	if ((r = db_run(c, "lpr_take_turn", 0, NULL, &rc)) == NULL)
+	if ((r = db_run(c, "lpr_take_turn", 0, NULL, &rc)) == NULL) {
+		*lost = true;
 		return rc;
+	}
 	PQclear(r);
+	if (lock_ms != 0) {
+		if ((r = db_run_sql(c, "SET LOCAL lock_timeout = 0", &rc)) == NULL)
+			return rc;
+		PQclear(r);
+	}
 	return DB_OK;
 }
 
 static enum db_rc do_put(PGconn *c, void *cls)
 {
 	struct put *p = cls;
-	enum db_rc rc = take_turn(c, 0);
+	bool lost;
+	enum db_rc rc = take_turn(c, 0, &lost);
 	char after[16];
 	const char *schedule[] = {p->params[0], after};
 	PGresult *r;
@@ -154,13 +169,14 @@ static void claim_row(void *cls, const PGresult *r, int row)
 struct recheck {
 	const struct claim *claim;
 	long long repriced;
+	bool lost_turn;
 };
 
 static enum db_rc do_recheck(PGconn *c, void *cls)
 {
 	struct recheck *k = cls;
 	const char *params[] = {k->claim->date, k->claim->token};
-	enum db_rc rc = take_turn(c, LPR_RECHECK_LOCK_MS);
+	enum db_rc rc = take_turn(c, LPR_RECHECK_LOCK_MS, &k->lost_turn);
 	PGresult *r;
 
 	if (rc != DB_OK)
@@ -184,7 +200,7 @@ enum db_rc db_lpr_recheck_next(struct lpr_recheck *out)
 	char retry[16];
 	const char *params[] = {retry};
 	struct claim cl = {false, "", "", 0};
-	struct recheck k = {&cl, 0};
+	struct recheck k = {&cl, 0, false};
 	unsigned deadline;
 	enum db_rc rc;
 
@@ -206,5 +222,15 @@ enum db_rc db_lpr_recheck_next(struct lpr_recheck *out)
 	rc = db_tx(do_recheck, &k, false);
 	db_deadline_set(deadline);
 	out->repriced = k.repriced;
+	if (rc != DB_OK && k.lost_turn) {
+		/* Waiting out a PUT's or another recheck's turn is no failed run: not counted,
+		 * and tried again soon (found by review: rechecks falling due together on two
+		 * instances used up each other's runs and were given up). */
+		const char *unclaim[] = {cl.date, cl.token, retry};
+
+		out->lost_turn = true;
+		snprintf(retry, sizeof retry, "%u", LPR_RECHECK_TURN_RETRY_MS);
+		db_rows("lpr_recheck_unclaim", 3, unclaim, ignore_row, NULL);
+	}
 	return rc;
 }

@@ -4,6 +4,7 @@ and the pricing statistics built on them, follow at once; loans issued under ano
 keep theirs. The spread the database computes equals the one finregd computes for a new
 loan of the same rate. A private cluster: the LPR table is the registry's."""
 
+import signal
 import subprocess
 import threading
 import time
@@ -187,21 +188,36 @@ def test_a_loan_priced_from_a_stale_lpr_cache_is_priced_again_by_the_recheck(ctx
 
 def test_a_recheck_that_fails_is_tried_again_later_not_at_every_run(ctx):
     cl, srv = _fresh(ctx)
-    reg = srv.client('regulator')
+    bank, reg = srv.client('bank'), srv.client('regulator')
+    _post(bank, 'F', '2020-05-12', '2021-05-11', '4.3500')
     assert reg.put('/v1/lpr/2020-05-01', json={'one_year': '3.8000',
                                                'five_year': '4.6000'}).status == 201
-    # PUTs' turn held (as by a PUT that runs long): the recheck claims the row, which moves
-    # it minutes on, waits for its turn at most its lock_timeout (5 s), fails, and leaves
-    # the row for then.
-    commit = _psql_session(cl, "BEGIN; SELECT lpr_take_turn();")
-    cl.psql("UPDATE lpr_rechecks SET due_at = now()")
+    # The recheck's reprice fails (a loan it must change cannot be written: a trigger of
+    # this test's cluster): the run counts, and the recheck is due 5 minutes on, not at
+    # the compactor's next second.
+    cl.psql("UPDATE loans SET spread_bp = 50, lpr_e4 = 38500 WHERE loan_ref = 'F';"
+            " CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'test: this loan cannot be written'; END $$;"
+            " CREATE TRIGGER test_fail BEFORE UPDATE ON loans FOR EACH ROW"
+            " WHEN (OLD.loan_ref = 'F') EXECUTE FUNCTION test_fail();"
+            " UPDATE lpr_rechecks SET due_at = now()")
     state = "SELECT attempts, due_at > now() + interval '1 minute' FROM lpr_rechecks"
-    assert harness.poll(lambda: cl.psql(state) == [['1', 't']], timeout=15), cl.psql(state)
     assert harness.poll(lambda: 'LPR recheck of 2020-05-01 failed' in srv.log(), timeout=15), \
         srv.log_tail()
-    commit()
+    assert cl.psql(state) == [['1', 't']]
     time.sleep(3)
     assert cl.psql(state) == [['1', 't']]
+    assert srv.log().count('LPR recheck of 2020-05-01 failed') == 1
+    # Waiting for a PUT's turn is no failed run: given back, tried again in 10 s.
+    cl.psql("DROP TRIGGER test_fail ON loans; UPDATE lpr_rechecks SET due_at = now()")
+    commit = _psql_session(cl, "BEGIN; SELECT lpr_take_turn();")
+    assert harness.poll(lambda: 'LPR recheck of 2020-05-01 waits for a PUT' in srv.log(),
+                        timeout=20), srv.log_tail()
+    commit()
+    assert cl.psql("SELECT attempts FROM lpr_rechecks") == [['1']]
+    assert harness.poll(lambda: cl.psql("SELECT count(*) FROM lpr_rechecks") == [['0']],
+                        timeout=20)
+    assert _priced(bank, 'F') == ('1Y', '3.8000', 55)
 
 
 def test_a_long_lpr_put_lets_new_connections_prepare_their_statements(ctx):
@@ -294,3 +310,72 @@ def test_a_recheck_that_keeps_failing_is_given_up_and_says_so(ctx):
                         timeout=15)
     assert 'LPR recheck of 2020-05-01 gave up after 5 failed runs' in srv.log(), \
         srv.log_tail()
+
+
+def _slow_reprice_of(cl, ref, seconds):
+    """Makes a reprice's UPDATE of loan @ref take @seconds (as a scan of a large loans table
+    makes a reprice long): a trigger of this test's own cluster."""
+    cl.psql("CREATE OR REPLACE FUNCTION test_slow() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN PERFORM pg_sleep(%d); RETURN NEW; END $$;"
+            " CREATE TRIGGER test_slow_%s BEFORE UPDATE ON loans FOR EACH ROW"
+            " WHEN (OLD.loan_ref = '%s') EXECUTE FUNCTION test_slow();" % (seconds, ref, ref))
+
+
+def test_a_recheck_in_progress_does_not_hold_up_a_stop(ctx):
+    """Found by review: the compactor thread, running a recheck for up to a minute, held
+    finregd's exit after SIGTERM that long (deploy/finregd.service stops it with SIGKILL
+    after 40 s). A background thread's wait ends when its thread stops
+    (db_thread_stops_when); the recheck rolls back and stays due."""
+    cl, srv = _fresh(ctx)
+    bank, reg = srv.client('bank'), srv.client('regulator')
+    _post(bank, 'L', '2020-05-12', '2021-05-11', '4.3500')
+    assert reg.put('/v1/lpr/2020-05-01', json={'one_year': '3.8000',
+                                               'five_year': '4.6000'}).status == 201
+    cl.psql("UPDATE loans SET spread_bp = 50, lpr_e4 = 38500 WHERE loan_ref = 'L'")
+    _slow_reprice_of(cl, 'L', 50)
+    cl.psql("UPDATE lpr_rechecks SET due_at = now()")
+    got = harness.poll(lambda: cl.psql("SELECT count(*) FROM pg_stat_activity"
+                                       " WHERE wait_event = 'PgSleep'"), 15,
+                       lambda v: v == [['1']])
+    assert got == [['1']], got
+    t = time.monotonic()
+    srv.proc.send_signal(signal.SIGTERM)
+    srv.proc.wait(90)
+    took = time.monotonic() - t
+    assert took < 10, 'SIGTERM took %.1f s with a recheck running' % took
+    # Rolled back: the loan as it was, the recheck still there (claimed, due later).
+    cl.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE wait_event = 'PgSleep'")
+    assert cl.psql("SELECT lpr_e4 FROM loans WHERE loan_ref = 'L'") == [['38500']]
+    assert cl.psql("SELECT attempts FROM lpr_rechecks") == [['1']]
+
+
+def test_a_recheck_that_waited_out_another_rechecks_turn_is_not_counted_as_failed(ctx):
+    """Found by review: two rechecks due together on two instances; the second waited 5 s
+    for the turn the first held for its long reprice, and that counted as one of its 5
+    runs: rechecks used up each other's runs and were given up, their loans left at the
+    old rates. A run that did not get its turn is given back and tried again in 10 s."""
+    cl, a = _fresh(ctx)
+    b = harness.Server(cluster=cl)
+    ctx.defer(b.stop)
+    bank, reg = a.client('bank'), a.client('regulator')
+    _post(bank, 'X', '2020-05-12', '2021-05-11', '4.3500')
+    _post(bank, 'Y', '2021-07-16', '2022-07-15', '4.3500')
+    assert reg.put('/v1/lpr/2020-05-01', json={'one_year': '3.8000',
+                                               'five_year': '4.6000'}).status == 201
+    assert reg.put('/v1/lpr/2021-07-01', json={'one_year': '4.0000',
+                                               'five_year': '4.7000'}).status == 201
+    # Both loans at the old rates (as stale caches leave them); Y's recheck has failed
+    # four times already, so one more counted run would give it up.
+    cl.psql("UPDATE loans SET spread_bp = 50, lpr_e4 = 38500 WHERE loan_ref IN ('X', 'Y')")
+    _slow_reprice_of(cl, 'X', 12)
+    cl.psql("UPDATE lpr_rechecks SET attempts = 4 WHERE effective_from = '2021-07-01';"
+            " UPDATE lpr_rechecks SET due_at = now() - CASE effective_from"
+            "   WHEN '2020-05-01' THEN interval '1 second' ELSE interval '0' END")
+    assert harness.poll(lambda: 'LPR recheck of 2021-07-01 waits for a PUT or another'
+                        in a.log() + b.log(), timeout=30), a.log_tail() + b.log_tail()
+    assert harness.poll(lambda: cl.psql("SELECT count(*) FROM lpr_rechecks") == [['0']],
+                        timeout=60), cl.psql("SELECT * FROM lpr_rechecks")
+    assert cl.psql("SELECT loan_ref, lpr_e4, spread_bp FROM loans ORDER BY loan_ref") == [
+        ['X', '38000', '55'], ['Y', '40000', '35']]
+    assert 'gave up' not in a.log() + b.log()
