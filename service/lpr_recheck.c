@@ -21,6 +21,8 @@ void lpr_recheck_due(void)
 				 k.date, k.attempts, k.date);
 			continue;
 		}
+		if (rc != DB_OK && k.stopped)
+			return; /* finregd stops: the recheck stays due, its run not counted */
 		if (rc != DB_OK && k.lost_turn) {
 			LOG_INFO(
 			    "LPR recheck of %s waits for a PUT or another recheck; tried again "

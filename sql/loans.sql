@@ -941,22 +941,23 @@ END $$;
 -- every request that may have priced a loan from an instance's cache of the table before
 -- the PUT has ended. Scheduled by the PUT, as its last statement, @p_after_ms from now
 -- (clock_timestamp: the PUT's commit, not its start, which a long reprice leaves far
--- behind), under a new token. A recheck of the row not yet run keeps the later due time;
--- one claimed (running, or failed and waiting) gives way to this one.
+-- behind), under a new token. A recheck of the row not yet claimed keeps the later due
+-- time; one claimed (running, or failed and waiting) gives way to this one.
 CREATE OR REPLACE FUNCTION lpr_recheck_schedule(p_from date, p_after_ms int) RETURNS void
 LANGUAGE sql AS $$
     INSERT INTO lpr_rechecks AS r (effective_from, due_at)
     VALUES (p_from, clock_timestamp() + p_after_ms * interval '1 millisecond')
     ON CONFLICT (effective_from) DO UPDATE
-        SET due_at = CASE WHEN r.attempts = 0 THEN greatest(r.due_at, EXCLUDED.due_at)
+        SET due_at = CASE WHEN r.claimed_at IS NULL THEN greatest(r.due_at, EXCLUDED.due_at)
                           ELSE EXCLUDED.due_at END,
-            attempts = 0, token = nextval('lpr_recheck_tokens')
+            claimed_at = NULL, attempts = 0, token = nextval('lpr_recheck_tokens')
 $$;
 
--- Claims the recheck due first: moves it @p_retry_ms on (so a run that fails is tried again
--- then, not at every run of every instance) and returns its row's date, its token and how
--- many times it has been claimed; no row when none is due or on a standby. The caller
--- commits the claim, then runs lpr_recheck_run (or, past its attempts, lpr_recheck_drop).
+-- Claims the recheck due first: moves it @p_retry_ms on (so a run that fails, or does not
+-- end, is tried again then, not at every run of every instance) and returns its row's
+-- date, its token and its failed runs; no row when none is due or on a standby. The caller
+-- commits the claim, then runs lpr_recheck_run (or, past its attempts, lpr_recheck_drop),
+-- and marks a failed run with lpr_recheck_failed.
 CREATE OR REPLACE FUNCTION lpr_recheck_claim(p_retry_ms int)
 RETURNS TABLE (effective_from date, token bigint, attempts int)
 LANGUAGE plpgsql AS $$
@@ -966,12 +967,20 @@ BEGIN
     END IF;
     RETURN QUERY
     UPDATE lpr_rechecks r
-    SET due_at = now() + p_retry_ms * interval '1 millisecond', attempts = r.attempts + 1
+    SET due_at = now() + p_retry_ms * interval '1 millisecond', claimed_at = now()
     WHERE r.effective_from = (SELECT x.effective_from FROM lpr_rechecks x
                               WHERE x.due_at <= now()
                               ORDER BY x.due_at LIMIT 1 FOR UPDATE SKIP LOCKED)
     RETURNING r.effective_from, r.token, r.attempts;
 END $$;
+
+-- Counts a failed run of the recheck of @p_from claimed with @p_token (a run that did not
+-- end because its instance stopped is not one), unless a PUT scheduled it again meanwhile.
+CREATE OR REPLACE FUNCTION lpr_recheck_failed(p_from date, p_token bigint) RETURNS void
+LANGUAGE sql AS $$
+    UPDATE lpr_rechecks r SET attempts = r.attempts + 1
+    WHERE r.effective_from = p_from AND r.token = p_token
+$$;
 
 -- Runs the recheck of @p_from claimed with @p_token: reprices the row's loans and removes
 -- the recheck, unless a PUT scheduled it again meanwhile (a new token: that PUT's own
@@ -986,15 +995,13 @@ BEGIN
     RETURN v_repriced;
 END $$;
 
--- Gives back the claim of the recheck of @p_from with @p_token that did not get its turn: the
--- run is not counted, and it is due again @p_retry_ms from now (unless a PUT scheduled it
--- again meanwhile).
+-- Gives back the claim of the recheck of @p_from with @p_token that did not get its turn:
+-- due again @p_retry_ms from now (unless a PUT scheduled it again meanwhile).
 CREATE OR REPLACE FUNCTION lpr_recheck_unclaim(p_from date, p_token bigint, p_retry_ms int)
 RETURNS void
 LANGUAGE sql AS $$
     UPDATE lpr_rechecks r
-    SET attempts = greatest(r.attempts - 1, 0),
-        due_at = now() + p_retry_ms * interval '1 millisecond'
+    SET claimed_at = NULL, due_at = now() + p_retry_ms * interval '1 millisecond'
     WHERE r.effective_from = p_from AND r.token = p_token
 $$;
 

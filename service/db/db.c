@@ -417,7 +417,13 @@ static void quiet_notices(void *arg, const char *message)
 
 /* Per-session settings of finregd's connections. JIT compilation is off: its compile time
  * (tens of milliseconds) dwarfs the short statements of an online service, and profiles of
- * batch ingest showed LLVM taking 40% of the backend's CPU. */
+ * batch ingest showed LLVM taking 40% of the backend's CPU. The backend checks every
+ * second, while a statement runs, that finregd is still there
+ * (client_connection_check_interval): a connection finregd drops (a deadline passed, its
+ * thread stopping, the process gone) ends its statement and rolls it back then, instead of
+ * running on to the statement timeout with its locks held (found by review: an LPR
+ * recheck's backend held the turn and its loans' row locks for up to a minute after
+ * finregd had exited). */
 static PGresult *exec_bounded(PGconn *c, const char *sql, const char *name, int n,
 			      const char *const *params);
 
@@ -430,7 +436,11 @@ static bool session_setup(PGconn *c)
 	PQsetNoticeProcessor(c, quiet_notices, NULL);
 	if (PQsetnonblocking(c, 1) != 0)
 		return false;
-	snprintf(sql, sizeof sql, "SET jit = off; SET statement_timeout = %u", statement_ms);
+	snprintf(
+	    sql, sizeof sql,
+	    "SET jit = off; SET statement_timeout = %u; SET client_connection_check_interval = "
+	    "1000",
+	    statement_ms);
 	r = exec_bounded(c, sql, NULL, 0, NULL);
 	ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
@@ -657,6 +667,11 @@ void db_thread_stops_when(bool (*fn)(void *cls), void *cls)
 {
 	tl_stop_fn = fn;
 	tl_stop_cls = cls;
+}
+
+bool db_thread_stopping(void)
+{
+	return tl_stop_fn != NULL && tl_stop_fn(tl_stop_cls);
 }
 
 void db_set_statement_timeout(unsigned ms)

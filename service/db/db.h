@@ -83,10 +83,14 @@ void db_pool_stats(struct db_pool_stats *out);
 void db_thread_name(const char *name);
 
 /** Makes this thread's waits for the database end as soon as @a fn(@a cls) is true (its
- *  thread is stopping): the statement's connection is dropped, so what it did rolls back,
- *  and the call fails (DB_UNAVAILABLE) without a warning. For a background thread whose
- *  statement may run long (a fold, an LPR recheck), so that it does not hold up a stop. */
+ *  thread is stopping): the statement's connection is dropped (its backend notices within
+ *  a second and rolls it back) and the call fails (DB_UNAVAILABLE) without a warning. For a
+ * background thread whose statement may run long (a fold, an LPR recheck), so that it does not hold
+ * up a stop. */
 void db_thread_stops_when(bool (*fn)(void *cls), void *cls);
+
+/** Whether this thread's db_thread_stops_when test says it is stopping. */
+bool db_thread_stopping(void);
 
 /** Closes this thread's connection, if any (call on thread exit or in the CLI). */
 void db_disconnect(void);

@@ -24,14 +24,16 @@ const struct db_stmt db_stmts_lpr[] = {
     {"lpr_recheck_run", "SELECT lpr_recheck_run($1::date, $2::bigint)"},
     {"lpr_recheck_drop", "SELECT lpr_recheck_drop($1::date, $2::bigint)"},
     {"lpr_recheck_unclaim", "SELECT lpr_recheck_unclaim($1::date, $2::bigint, $3::int)"},
+    {"lpr_recheck_failed", "SELECT lpr_recheck_failed($1::date, $2::bigint)"},
     {NULL, NULL},
 };
 
 /* How long the upsert and the repricing of the loans it governs may take together: the
  * repricing scans the loans table (a rare act of the regulator, not the write path's 5 s). */
 #define LPR_PUT_MS 60000u
-/* How long a recheck waits for its turn (a PUT holding it) before it fails and is tried
- * again LPR_RECHECK_RETRY_MS later, up to LPR_RECHECK_ATTEMPTS times in all. */
+/* How long a recheck waits for its turn (a PUT holding it) before it gives the claim back
+ * (LPR_RECHECK_TURN_RETRY_MS); a run that fails is tried again LPR_RECHECK_RETRY_MS later,
+ * and after LPR_RECHECK_ATTEMPTS failed runs given up. */
 #define LPR_RECHECK_LOCK_MS  5000u
 #define LPR_RECHECK_RETRY_MS 300000u
 #define LPR_RECHECK_ATTEMPTS 5
@@ -211,26 +213,36 @@ enum db_rc db_lpr_recheck_next(struct lpr_recheck *out)
 		return rc;
 	out->ran = true;
 	snprintf(out->date, sizeof out->date, "%s", cl.date);
-	if (cl.attempts > LPR_RECHECK_ATTEMPTS) {
+	if (cl.attempts >= LPR_RECHECK_ATTEMPTS) {
 		const char *drop[] = {cl.date, cl.token};
 
 		out->gave_up = true;
-		out->attempts = LPR_RECHECK_ATTEMPTS;
+		out->attempts = (int)cl.attempts;
 		return db_rows("lpr_recheck_drop", 2, drop, ignore_row, NULL);
 	}
 	deadline = db_deadline_set(LPR_PUT_MS + 1000u);
 	rc = db_tx(do_recheck, &k, false);
 	db_deadline_set(deadline);
 	out->repriced = k.repriced;
-	if (rc != DB_OK && k.lost_turn) {
-		/* Waiting out a PUT's or another recheck's turn is no failed run: not counted,
-		 * and tried again soon (found by review: rechecks falling due together on two
+	if (rc == DB_OK)
+		return rc;
+	if (db_thread_stopping()) {
+		/* Not a failed run: it stays claimed, due LPR_RECHECK_RETRY_MS on, and its backend
+		 * rolls back within a second of the dropped connection. */
+		out->stopped = true;
+	} else if (k.lost_turn) {
+		/* Waiting out a PUT's or another recheck's turn is no failed run: given back, and
+		 * tried again soon (found by review: rechecks falling due together on two
 		 * instances used up each other's runs and were given up). */
 		const char *unclaim[] = {cl.date, cl.token, retry};
 
-		out->lost_turn = true;
 		snprintf(retry, sizeof retry, "%u", LPR_RECHECK_TURN_RETRY_MS);
-		db_rows("lpr_recheck_unclaim", 3, unclaim, ignore_row, NULL);
+		out->lost_turn =
+		    db_rows("lpr_recheck_unclaim", 3, unclaim, ignore_row, NULL) == DB_OK;
+	} else {
+		const char *failed[] = {cl.date, cl.token};
+
+		db_rows("lpr_recheck_failed", 2, failed, ignore_row, NULL);
 	}
 	return rc;
 }

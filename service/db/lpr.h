@@ -21,10 +21,11 @@ enum db_rc db_lpr_put(const char *date, const char *one_year, const char *five_y
 		      bool *created, long long *repriced);
 
 /** What db_lpr_recheck_next did: whether it claimed a recheck (@a ran), of which row
- *  (@a date), how many loans it repriced, that it did not get its turn (@a lost_turn: tried
- *  again soon, not counted), or that it gave the recheck up after @a attempts failed runs. */
+ *  (@a date), how many loans it repriced, that it did not get its turn (@a lost_turn: given
+ *  back, tried again soon), that its thread stopped it (@a stopped: not counted), or that
+ *  it gave the recheck up after @a attempts failed runs. */
 struct lpr_recheck {
-	bool ran, gave_up, lost_turn;
+	bool ran, gave_up, lost_turn, stopped;
 	char date[16];
 	long long repriced;
 	int attempts;
