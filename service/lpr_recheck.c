@@ -21,17 +21,16 @@ void lpr_recheck_due(void)
 				 k.date, k.attempts, k.date);
 			continue;
 		}
-		if (rc != DB_OK && k.stopped)
-			return; /* finregd stops: the recheck stays due, its run not counted */
-		if (rc != DB_OK && k.lost_turn) {
-			LOG_INFO(
-			    "LPR recheck of %s waits for a PUT or another recheck; tried again "
-			    "in 10 seconds",
-			    k.date);
-			return;
-		}
 		if (rc != DB_OK) {
-			LOG_WARN("LPR recheck of %s failed; tried again in 5 minutes", k.date);
+			/* A stop: the recheck stays due, its run not counted; nothing to say. */
+			if (k.lost_turn)
+				LOG_INFO(
+				    "LPR recheck of %s waits for a PUT or another recheck; tried "
+				    "again in 10 seconds",
+				    k.date);
+			else if (!k.stopped)
+				LOG_WARN("LPR recheck of %s failed; tried again in 5 minutes",
+					 k.date);
 			return;
 		}
 		if (k.repriced > 0)

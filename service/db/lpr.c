@@ -85,22 +85,24 @@ struct put {
  * and its wait for the turn by @a lock_ms (0: the statement's bound), then takes the turn:
  * PUTs and rechecks take turns (readers do not wait), each repricing against the rows the
  * one before committed (sql/loans.sql lpr_take_turn). The lock timeout is for the turn
- * alone: the reprice's row locks wait as a PUT's do. Sets *lost when the turn was not
- * had (the statements before it passed). */
+ * alone: the reprice's row locks wait as a PUT's do. Sets *lost (unless NULL) when the
+ * turn was not had (the statements before it passed). */
 static enum db_rc take_turn(PGconn *c, unsigned lock_ms, bool *lost)
 {
 	enum db_rc rc;
 	char sql[96];
 	PGresult *r;
 
-	*lost = false;
+	if (lost != NULL)
+		*lost = false;
 	snprintf(sql, sizeof sql, "SET LOCAL statement_timeout = %u; SET LOCAL lock_timeout = %u",
 		 LPR_PUT_MS, lock_ms);
 	if ((r = db_run_sql(c, sql, &rc)) == NULL)
 		return rc;
 	PQclear(r);
 	if ((r = db_run(c, "lpr_take_turn", 0, NULL, &rc)) == NULL) {
-		*lost = true;
+		if (lost != NULL)
+			*lost = true;
 		return rc;
 	}
 	PQclear(r);
@@ -115,8 +117,7 @@ static enum db_rc take_turn(PGconn *c, unsigned lock_ms, bool *lost)
 static enum db_rc do_put(PGconn *c, void *cls)
 {
 	struct put *p = cls;
-	bool lost;
-	enum db_rc rc = take_turn(c, 0, &lost);
+	enum db_rc rc = take_turn(c, 0, NULL);
 	char after[16];
 	const char *schedule[] = {p->params[0], after};
 	PGresult *r;

@@ -96,6 +96,25 @@ def quote(s):
     return urllib.parse.quote(s, safe='')
 
 
+def walk_pages(c, path, keys, max_pages):
+    """Every item of the list GET @path (its query holding limit=), following next_cursor
+    page by page with client @c; returns (items, page sizes). Every page has exactly the
+    members @keys, and there are at most @max_pages."""
+    items, sizes, cursor = [], [], None
+    while True:
+        r = c.get(path + ('&cursor=' + quote(cursor) if cursor else ''))
+        assert r.status == 200, r
+        page = r.json()
+        assert set(page) == set(keys), page.keys()
+        items += page['items']
+        sizes.append(len(page['items']))
+        cursor = page['next_cursor']
+        assert len(sizes) <= max_pages, sizes
+        if cursor is None:
+            return items, sizes
+        assert isinstance(cursor, str) and cursor, page
+
+
 def _file_size(path):
     try:
         return os.path.getsize(path)

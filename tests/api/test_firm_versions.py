@@ -102,21 +102,9 @@ def test_a_regulators_confirmation_and_a_refused_report_keep_their_order():
 
 def _walk(uscc, limit):
     """Every item of the firm's history, page by page; returns (items, page sizes)."""
-    reg = harness.client('regulator')
-    items, sizes, cursor = [], [], None
-    while True:
-        r = reg.get('/v1/firms/%s/history?limit=%d' % (uscc, limit)
-                    + ('&cursor=' + harness.quote(cursor) if cursor else ''))
-        assert r.status == 200, r
-        page = r.json()
-        assert set(page) == {'uscc', 'items', 'next_cursor'}, page.keys()
-        items += page['items']
-        sizes.append(len(page['items']))
-        cursor = page['next_cursor']
-        assert len(sizes) <= 100, sizes
-        if cursor is None:
-            return items, sizes
-        assert isinstance(cursor, str) and cursor, page
+    return harness.walk_pages(harness.client('regulator'),
+                              '/v1/firms/%s/history?limit=%d' % (uscc, limit),
+                              {'uscc', 'items', 'next_cursor'}, 100)
 
 
 def test_history_is_keyset_paginated_in_its_order_whatever_the_ids():

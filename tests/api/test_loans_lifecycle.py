@@ -61,20 +61,8 @@ def history(c, ref):
 
 def walk(c, query, limit):
     """Every item of GET /v1/loans?query, page by page; returns (items, page sizes)."""
-    items, sizes, cursor = [], [], None
-    while True:
-        q = '/v1/loans?%s&limit=%d' % (query, limit) + ('&cursor=' + cursor if cursor else '')
-        r = c.get(q)
-        assert r.status == 200, r
-        page = r.json()
-        assert set(page) == {'items', 'next_cursor'}, page.keys()
-        items += page['items']
-        sizes.append(len(page['items']))
-        cursor = page['next_cursor']
-        assert len(sizes) <= 200, sizes
-        if cursor is None:
-            return items, sizes
-        assert isinstance(cursor, str) and cursor, page
+    return harness.walk_pages(c, '/v1/loans?%s&limit=%d' % (query, limit),
+                              {'items', 'next_cursor'}, 200)
 
 
 CONTENT = fd.LOAN_FIELDS

@@ -35,6 +35,17 @@ def _priced(bank, ref):
     return j['lpr_tenor'], j['lpr'], j['spread_bp']
 
 
+def _put_held_in_its_reprice(cl, reg, ref, rates):
+    """PUT /v1/lpr/2020-05-01 @rates in the background while loan @ref is locked: the PUT
+    waits in its reprice, holding its turn. Returns (commit, thread, out): commit() lets it
+    go on; out['r'] is its answer once the thread has ended."""
+    commit = _psql_session(cl, "BEGIN; SELECT 1 FROM loans WHERE loan_ref = '%s' FOR UPDATE;"
+                           % ref)
+    t, out = _in_background(lambda: reg.put('/v1/lpr/2020-05-01', json=rates))
+    _waiting(cl, 1)
+    return commit, t, out
+
+
 def test_an_lpr_put_reprices_the_loans_it_is_in_force_for_and_their_statistics(ctx):
     cl, srv = _fresh(ctx)
     bank, reg = srv.client('bank'), srv.client('regulator')
@@ -227,15 +238,14 @@ def test_a_long_lpr_put_lets_new_connections_prepare_their_statements(ctx):
     LOCK TABLE lpr_rates IN SHARE ROW EXCLUSIVE MODE, which the PREPARE of the LPR upsert
     (its INSERT locks the table ROW EXCLUSIVE) waits for: every connection made meanwhile,
     of any instance, failed to prepare its statements (5 s each), so an instance started or
-    reconnected during a long PUT answered 503 to everything. PUTs now take turns on an
-    advisory lock (lpr_take_turn)."""
+    reconnected during a long PUT answered 503 to everything. PUTs now take turns on the
+    table's SHARE UPDATE EXCLUSIVE lock (lpr_take_turn), which a prepare does not wait
+    for."""
     cl, a = _fresh(ctx)
     bank, reg = a.client('bank'), a.client('regulator')
     _post(bank, 'L', '2020-05-12', '2021-05-11', '4.3500')
-    commit = _psql_session(cl, "BEGIN; SELECT 1 FROM loans WHERE loan_ref = 'L' FOR UPDATE;")
-    t, out = _in_background(lambda: reg.put('/v1/lpr/2020-05-01',
-                                            json={'one_year': '3.8000', 'five_year': '4.6000'}))
-    _waiting(cl, 1)     # the PUT, in its reprice, holding its turn
+    commit, t, out = _put_held_in_its_reprice(cl, reg, 'L', {'one_year': '3.8000',
+                                                             'five_year': '4.6000'})
     try:
         b = harness.Server(cluster=cl)
         ctx.defer(b.stop)
@@ -259,10 +269,8 @@ def test_a_recheck_is_due_from_the_puts_commit_not_its_start(ctx):
     cl, srv = _fresh(ctx)
     bank, reg = srv.client('bank'), srv.client('regulator')
     _post(bank, 'H', '2020-05-12', '2021-05-11', '4.3500')
-    commit = _psql_session(cl, "BEGIN; SELECT 1 FROM loans WHERE loan_ref = 'H' FOR UPDATE;")
-    t, out = _in_background(lambda: reg.put('/v1/lpr/2020-05-01',
-                                            json={'one_year': '3.8000', 'five_year': '4.6000'}))
-    _waiting(cl, 1)
+    commit, t, out = _put_held_in_its_reprice(cl, reg, 'H', {'one_year': '3.8000',
+                                                             'five_year': '4.6000'})
     time.sleep(8)       # the PUT's reprice waits: its transaction started 8 s ago
     commit()
     t.join(60)
@@ -282,10 +290,8 @@ def test_a_put_while_its_rows_recheck_runs_keeps_a_recheck_of_its_own(ctx):
     assert reg.put('/v1/lpr/2020-05-01', json={'one_year': '3.8000',
                                                'five_year': '4.6000'}).status == 201
     # The second PUT of the row holds its turn, its reprice waiting on loan L.
-    commit = _psql_session(cl, "BEGIN; SELECT 1 FROM loans WHERE loan_ref = 'L' FOR UPDATE;")
-    t, out = _in_background(lambda: reg.put('/v1/lpr/2020-05-01',
-                                            json={'one_year': '3.7000', 'five_year': '4.5000'}))
-    _waiting(cl, 1)
+    commit, t, out = _put_held_in_its_reprice(cl, reg, 'L', {'one_year': '3.7000',
+                                                             'five_year': '4.5000'})
     # Meanwhile the first PUT's recheck falls due: the compactor claims it and waits for its
     # turn (at most 5 s).
     cl.psql("UPDATE lpr_rechecks SET due_at = now()")
