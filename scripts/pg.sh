@@ -97,7 +97,11 @@ cmd_start() {
 			runuser -u postgres -- test -x "$dir" -a -w "$dir" || explain_unreachable "$dir"
 		fi
 		local locale=C
-		if locale -a 2>/dev/null | grep -Eqix 'c\.utf-?8'; then
+		# Not `locale -a | grep -q` under pipefail: grep stops at the match and the pipeline
+		# fails with locale's SIGPIPE when the list is long.
+		local locales
+		locales=$(locale -a 2>/dev/null || true)
+		if grep -Eqix 'c\.utf-?8' <<<"$locales"; then
 			locale=C.UTF-8
 		fi
 		echo "$PROG: initdb $dir (locale $locale)"

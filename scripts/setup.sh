@@ -17,8 +17,11 @@ PACKAGES=(
 # node with its own npm is already installed.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
+# Reads the status into a variable: `dpkg -s P | grep -q` under pipefail failed at random for
+# packages whose status is long (prometheus, 6 kB): grep stops at the match, dpkg dies of
+# SIGPIPE and the pipeline's status is 141, so an installed package read as missing.
 installed() {
-	dpkg -s "$1" 2>/dev/null | grep -qx 'Status: install ok installed'
+	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = 'install ok installed' ]
 }
 
 as_root() {
