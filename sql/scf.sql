@@ -43,9 +43,20 @@ CREATE OR REPLACE FUNCTION scf_member_to_json(m scf_members) RETURNS jsonb
         'side', m.side, 'current', m.left_on IS NULL, 'joined_on', m.joined_on,
         'left_on', m.left_on, 'left_reason', m.left_reason);
 
+-- How many programs one bank may run around one core enterprise, and how many of one
+-- bank's programs one firm may be a current member of: GET /v1/firms/{uscc} lists a firm's
+-- programs (as core and as current member), so without these one bank's programs made
+-- that answer grow without bound. 100 each: a core enterprise's chains at one bank are a
+-- handful (Sanming's policy speaks of one program per core enterprise and bank).
+CREATE OR REPLACE FUNCTION scf_programs_per_core_max() RETURNS int
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN 100;
+CREATE OR REPLACE FUNCTION scf_memberships_per_firm_max() RETURNS int
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN 100;
+
 -- Creates program @p_name of bank @p_bank around core @p_core (a {firm} object, recorded
 -- through firms_upsert). Answers created, unchanged (the same bank, core and name with the
--- same terms: a safe retry) or rejected with code conflict (same name, other terms).
+-- same terms: a safe retry) or rejected with code conflict (same name, other terms, or
+-- the bank's scf_programs_per_core_max() programs around that core already).
 CREATE OR REPLACE FUNCTION scf_program_create(p_bank text, p_name text, p_core jsonb, p_product text,
                                    p_credit_limit bigint, p_started_on date)
 RETURNS TABLE (status text, code text, field text, message text, program jsonb)
@@ -54,6 +65,10 @@ DECLARE
     p scf_programs;
     v_exists boolean;
 BEGIN
+    -- The bank's programs around this core are counted under this lock (taken before the
+    -- name's, which the previous release took alone).
+    PERFORM pg_advisory_xact_lock(
+        hashtextextended('scf-core:' || p_bank || ':' || (p_core->>'uscc'), 0));
     PERFORM pg_advisory_xact_lock(
         hashtextextended('scf:' || p_bank || ':' || (p_core->>'uscc') || ':' || p_name, 0));
     SELECT * INTO p FROM scf_programs x
@@ -65,6 +80,17 @@ BEGIN
             format('program %s with this name and core enterprise already exists with other '
                    'terms (%s, credit limit %s, started on %s)', p.id, p.product,
                    fen_text(p.credit_limit_fen), p.started_on),
+            NULL::jsonb;
+        RETURN;
+    END IF;
+    IF NOT v_exists
+       AND (SELECT count(*) FROM (SELECT 1 FROM scf_programs x
+                                  WHERE x.bank_code = p_bank AND x.core_uscc = p_core->>'uscc'
+                                  LIMIT scf_programs_per_core_max()) n)
+           >= scf_programs_per_core_max() THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', 'core',
+            format('the bank runs %s programs around this core enterprise, the most it may',
+                   scf_programs_per_core_max()),
             NULL::jsonb;
         RETURN;
     END IF;
@@ -90,7 +116,8 @@ CREATE OR REPLACE FUNCTION scf_member_periods_max() RETURNS int
 -- already a current member on that side (and @p_joined_on is NULL or its joining date);
 -- rejected with not_found (no such program of this bank), invalid_field (the core itself,
 -- a date before the program started or before the firm last left) or conflict (a current
--- member on the other side, or since another date, or the program full).
+-- member on the other side, or since another date, the program full, or the firm a
+-- current member of scf_memberships_per_firm_max() of the bank's programs already).
 CREATE OR REPLACE FUNCTION scf_member_add(p_bank text, p_program bigint, p_firm jsonb, p_side text,
                                p_joined_on date, p_today date)
 RETURNS TABLE (status text, code text, field text, message text, member jsonb)
@@ -150,6 +177,21 @@ BEGIN
         RETURN QUERY SELECT 'rejected', 'conflict', 'firm',
             format('the program holds %s membership periods, the most one program may hold; '
                    'run another program', scf_member_periods_max()),
+            NULL::jsonb;
+        RETURN;
+    END IF;
+    -- The firm's current memberships in the bank's programs, counted under a lock of the
+    -- bank and firm (joins to two programs at once each hold only their own program's row).
+    PERFORM pg_advisory_xact_lock(hashtextextended('scf-member:' || p_bank || ':' || v_uscc, 0));
+    IF (SELECT count(*) FROM (SELECT 1 FROM scf_members x
+                              JOIN scf_programs g ON g.id = x.program_id
+                              WHERE x.uscc = v_uscc AND x.left_on IS NULL
+                                AND g.bank_code = p_bank
+                              LIMIT scf_memberships_per_firm_max()) n)
+       >= scf_memberships_per_firm_max() THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', 'firm',
+            format('the firm is a current member of %s of the bank''s programs, the most '
+                   'it may be; it leaves one first', scf_memberships_per_firm_max()),
             NULL::jsonb;
         RETURN;
     END IF;

@@ -262,6 +262,117 @@ def test_a_program_holds_at_most_10000_membership_periods_so_its_answer_stays_bo
     assert len(r.body) < 8 * 1024 * 1024, len(r.body)
 
 
+def test_a_bank_runs_at_most_100_programs_around_one_core_so_the_firm_view_stays_bounded():
+    # GET /v1/firms/{uscc} lists every program around the firm: without a cap one bank's
+    # programs made it grow without bound. 99 programs are written directly (as
+    # scf_program_create writes them), the 100th is posted, the 101st refused.
+    bank = harness.new_principal()
+    c = harness.client(bank)
+    core = firm(industry_code='3120')
+    first = create_program(c, core=core)
+    harness.psql(
+        "INSERT INTO scf_programs (bank_code, name, core_uscc, product, credit_limit_fen,"
+        " started_on, created_by) SELECT '%s', '上限项目' || n, '%s', 'receivables', 100,"
+        " '2020-01-01', '%s' FROM generate_series(1, 98) n" % (bank.code, core['uscc'], bank.code))
+    hundredth = create_program(c, core=core)
+    body = program_body(core=core)
+    err = expect_error(c.post('/v1/scf/programs', json=body), 409, 'conflict', 'core')
+    assert '100 programs' in err['message'], err
+    # Nothing was written by the refusal; a retry of an existing program still answers.
+    assert harness.psql("SELECT count(*) FROM scf_programs WHERE bank_code = '%s'"
+                        " AND core_uscc = '%s'" % (bank.code, core['uscc'])) == [['100']]
+    r = c.post('/v1/scf/programs', json=dict(program_body(core=core), name=first['name']))
+    assert r.status == 200 and r.json()['id'] == first['id'], r
+    # The cap is the bank's: another bank still creates a program around the same core.
+    create_program(harness.client(harness.new_principal()), core=core)
+    v = harness.client('regulator').get(f'/v1/firms/{core["uscc"]}')
+    assert v.status == 200, v
+    mine = [p for p in v.json()['scf_programs'] if p['bank_code'] == bank.code]
+    assert len(mine) == 100 and {first['id'], hundredth['id']} <= {p['id'] for p in mine}, mine
+
+
+def test_a_firm_is_a_current_member_of_at_most_100_programs_of_one_bank():
+    # The firm view lists the programs a firm is a current member of: one bank's programs
+    # could make that grow without bound. 99 memberships are written directly.
+    bank = harness.new_principal()
+    c = harness.client(bank)
+    m = firm()
+    progs = [create_program(c) for _ in range(3)]
+    pids = [p['id'] for p in progs]
+    harness.psql(
+        "INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)"
+        " VALUES ('%(u)s', '三明成员测试有限公司', '350402', '3412', 'small', 'test')"
+        " ON CONFLICT DO NOTHING;"
+        " WITH p AS (INSERT INTO scf_programs (bank_code, name, core_uscc, product,"
+        "   credit_limit_fen, started_on, created_by)"
+        "   SELECT '%(b)s', '成员上限' || n, '%(core)s', 'orders', 100, '2020-01-01', '%(b)s'"
+        "   FROM generate_series(1, 99) n RETURNING id)"
+        " INSERT INTO scf_members (program_id, uscc, side, joined_on, created_by)"
+        " SELECT id, '%(u)s', 'upstream', '2020-02-01', '%(b)s' FROM p"
+        % {'u': m['uscc'], 'b': bank.code, 'core': progs[2]['core']['uscc']})
+    add_member(c, pids[0], m)
+    err = expect_error(c.post(f'/v1/scf/programs/{pids[1]}/members',
+                              json={'firm': m, 'side': 'upstream'}), 409, 'conflict', 'firm')
+    assert '100' in err['message'], err
+    assert harness.psql("SELECT count(*) FROM scf_members WHERE program_id = %d" % pids[1]) \
+        == [['0']]
+    # A retry of a current membership still answers; once the firm leaves one program it
+    # may join another; another bank's programs do not count.
+    add_member(c, pids[0], m, status=200)
+    r = c.post(f'/v1/scf/programs/{pids[0]}/members/{m["uscc"]}/leave', json={})
+    assert r.status == 200, r
+    add_member(c, pids[1], m)
+    expect_error(c.post(f'/v1/scf/programs/{pids[2]}/members',
+                        json={'firm': m, 'side': 'upstream'}), 409, 'conflict', 'firm')
+    other = harness.client(harness.new_principal())
+    add_member(other, create_program(other)['id'], m)
+    v = harness.client('regulator').get(f'/v1/firms/{m["uscc"]}').json()
+    assert len([p for p in v['scf_programs'] if p['bank_code'] == bank.code]) == 100, v
+
+
+def test_racing_programs_and_joins_never_pass_the_caps():
+    # The caps are counted under advisory locks of the bank and firm: eight new programs
+    # around one core at 96, and one firm joining eight programs at 96 memberships, race on
+    # eight connections of a server with eight threads; exactly four of each get in.
+    bank = harness.new_principal()
+    srv = harness.Server(threads=8)
+    try:
+        clients = [srv.client(bank) for _ in range(8)]
+        core = firm(industry_code='3120')
+        progs = [create_program(clients[0]) for _ in range(8)]
+        create_program(clients[0], core=core)
+        m = firm()
+        harness.psql(
+            "INSERT INTO scf_programs (bank_code, name, core_uscc, product, credit_limit_fen,"
+            " started_on, created_by) SELECT '%(b)s', '竞争项目' || n, '%(core)s', 'orders',"
+            " 100, '2020-01-01', '%(b)s' FROM generate_series(1, 95) n;"
+            " INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)"
+            " VALUES ('%(u)s', '三明竞争成员有限公司', '350402', '3412', 'small', 'test');"
+            " WITH p AS (INSERT INTO scf_programs (bank_code, name, core_uscc, product,"
+            "   credit_limit_fen, started_on, created_by)"
+            "   SELECT '%(b)s', '竞争成员' || n, '%(other)s', 'orders', 100, '2020-01-01',"
+            "   '%(b)s' FROM generate_series(1, 96) n RETURNING id)"
+            " INSERT INTO scf_members (program_id, uscc, side, joined_on, created_by)"
+            " SELECT id, '%(u)s', 'upstream', '2020-02-01', '%(b)s' FROM p"
+            % {'b': bank.code, 'core': core['uscc'], 'u': m['uscc'],
+               'other': progs[0]['core']['uscc']})
+        made = harness.race(clients, lambda i, cl: cl.post(
+            '/v1/scf/programs', json=program_body(core=core)).status)
+        assert sorted(made) == [201] * 4 + [409] * 4, made
+        joined = harness.race(clients, lambda i, cl: cl.post(
+            f'/v1/scf/programs/{progs[i]["id"]}/members',
+            json={'firm': m, 'side': 'upstream'}).status)
+        assert sorted(joined) == [201] * 4 + [409] * 4, joined
+        assert harness.psql(
+            "SELECT (SELECT count(*) FROM scf_programs WHERE bank_code = '%(b)s'"
+            "        AND core_uscc = '%(core)s'),"
+            "       (SELECT count(*) FROM scf_members x JOIN scf_programs g ON g.id = x.program_id"
+            "        WHERE x.uscc = '%(u)s' AND x.left_on IS NULL AND g.bank_code = '%(b)s')"
+            % {'b': bank.code, 'core': core['uscc'], 'u': m['uscc']}) == [['100', '100']]
+    finally:
+        srv.stop()
+
+
 def test_leave_without_a_date_is_today_and_joining_records_firm_data():
     c = harness.client(harness.new_principal())
     pid = create_program(c)['id']
