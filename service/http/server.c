@@ -771,11 +771,33 @@ static size_t body_expected(const struct request *req)
 	return req->body.cap > 0 ? req->body.cap - 1 : config->max_body;
 }
 
+/* The caller once more, when a body has arrived: a body may take minutes to arrive
+ * (conns.h), and a credential disabled, removed or revoked meanwhile must not have it
+ * acted on (docs/security.md: a change holds within a second). A cache hit costs nothing;
+ * false when it replied (refused, or the credential now names another principal). */
+static bool caller_still_known(struct request *req)
+{
+	int64_t id = req->principal.id;
+	enum principal_kind kind = req->principal.kind;
+
+	if (!req->authenticated || !has_body(req))
+		return true;
+	if (!authenticate(req))
+		return false;
+	if (req->principal.id == id && req->principal.kind == kind)
+		return true;
+	metrics_auth_failure("credential_changed");
+	reply_error(req, ERR_UNAUTHENTICATED, NULL, NULL,
+		    "the credential was given to another principal while the body was sent");
+	return false;
+}
+
 /* The final call: the body is complete (or there was none). */
 static enum MHD_Result body_done(struct request *req)
 {
 	conns_body_done(slot_of(req->conn));
-	if (req->queued || req->response != NULL || !body_acceptable(req))
+	if (req->queued || req->response != NULL || !body_acceptable(req) ||
+	    !caller_still_known(req))
 		return queue(req);
 	run_handler(req);
 	return queue(req);

@@ -55,6 +55,76 @@ def test_disable_is_honoured_on_the_same_keep_alive_connection_and_new_ones():
     assert rows == [['f', 't']], rows
 
 
+def _body_sent_across(who, change):
+    """Sends a 256 KiB batch's headers and first bytes as @who, runs change(), waits past
+    the bound on every instance's principal cache, sends the rest; the raw answer."""
+    import json
+    import socket
+    import time
+
+    import finreg_data as data
+    body = json.dumps({'loans': [data.loan()]}, ensure_ascii=False).encode()
+    body += b' ' * (256 * 1024)      # 256 KiB: 4 s allowed beyond the header timeout
+    raw = socket.create_connection(('127.0.0.1', harness.server().port), timeout=30)
+    t = harness._ssl_context(who).wrap_socket(raw, server_hostname='localhost')
+    try:
+        t.sendall(b'POST /v1/loans/batch HTTP/1.1\r\nHost: localhost\r\n'
+                  b'Content-Type: application/json\r\n'
+                  b'Content-Length: %d\r\n\r\n' % len(body))
+        t.sendall(body[:100])
+        time.sleep(0.3)
+        change()
+        time.sleep(1.2)                  # past the bound on every instance's cache
+        t.sendall(body[100:])
+        t.settimeout(15)
+        answer = b''
+        while True:
+            head, sep, rest = answer.partition(b'\r\n\r\n')
+            length = [int(h.split(b':', 1)[1]) for h in head.split(b'\r\n')
+                      if h.lower().startswith(b'content-length:')]
+            if sep and length and len(rest) >= length[0]:
+                return answer
+            chunk = t.recv(65536)
+            if not chunk:
+                return answer
+            answer += chunk
+    finally:
+        t.close()
+
+
+def test_a_body_finished_after_its_principal_is_disabled_is_refused():
+    """The caller is looked up at the headers; a body may then take minutes to arrive
+    (FINREG_HEADER_TIMEOUT plus a second per 64 KiB). A bank disabled meanwhile gets 401
+    once its body is in, and nothing is stored (found by review: it was stored)."""
+    who = harness.new_principal('bank')
+
+    def disable():
+        harness.finregd('principal', 'disable', who.code)
+        assert harness.poll(lambda: _whoami(harness.client(who)).status == 401, timeout=3)
+    answer = _body_sent_across(who, disable)
+    assert answer.startswith(b'HTTP/1.1 401 '), answer[:300]
+    assert b'"unauthenticated"' in answer, answer[:600]
+    assert harness.psql("SELECT count(*) FROM loans WHERE bank_code = '%s'" % who.code) \
+        == [['0']]
+
+
+def test_a_body_finished_after_its_certificate_went_to_another_principal_is_refused():
+    """The certificate is removed from its bank and added to a new one while the body is
+    sent: the body is not stored for either."""
+    who = harness.new_principal('bank')
+    other = harness.unique('T-').upper()
+
+    def move():
+        harness.finregd('principal', 'cert', 'remove', who.code, '--cert', who.cert)
+        harness.finregd('principal', 'add', '--kind', 'bank', '--code', other,
+                        '--name', 'other', '--cert', who.cert)
+    answer = _body_sent_across(who, move)
+    assert answer.startswith(b'HTTP/1.1 401 '), answer[:300]
+    assert b'another principal' in answer, answer[:600]
+    assert harness.psql("SELECT count(*) FROM loans WHERE bank_code IN ('%s', '%s')"
+                        % (who.code, other)) == [['0']]
+
+
 def test_disabled_principal_cannot_be_issued_a_token():
     p = harness.finregd('token', 'issue', '--principal', 'OLD-BANK', check=False)
     assert p.returncode != 0 and p.stdout == '', (p.returncode, p.stdout)
