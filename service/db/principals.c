@@ -1,20 +1,27 @@
 /* Statements and functions of db/principals.h. */
 #include "db/principals.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "db/db_internal.h"
 #include "db/principal_cache.h"
+#include "log.h"
 
 const struct db_stmt db_stmts_principals[] = {
+    /* One row: whether what is read here is current (principals_fresh(), sql/principals.sql),
+     * then the principal, NULL when none. */
     {"principal_select_by_cert",
-     "SELECT p.id, p.kind, p.code, p.name FROM principal_certs c"
-     " JOIN principals p ON p.id = c.principal_id WHERE c.sha256 = $1 AND p.active"},
-    {"principal_select_by_token", "SELECT p.id, p.kind, p.code, p.name FROM principal_tokens t"
-				  " JOIN principals p ON p.id = t.principal_id"
-				  " WHERE t.sha256 = $1 AND t.revoked_at IS NULL AND p.active"},
+     "SELECT principals_fresh(), x.id, x.kind, x.code, x.name FROM (SELECT 1) one"
+     " LEFT JOIN (SELECT p.id, p.kind, p.code, p.name FROM principal_certs c"
+     " JOIN principals p ON p.id = c.principal_id WHERE c.sha256 = $1 AND p.active) x ON true"},
+    {"principal_select_by_token",
+     "SELECT principals_fresh(), x.id, x.kind, x.code, x.name FROM (SELECT 1) one"
+     " LEFT JOIN (SELECT p.id, p.kind, p.code, p.name FROM principal_tokens t"
+     " JOIN principals p ON p.id = t.principal_id"
+     " WHERE t.sha256 = $1 AND t.revoked_at IS NULL AND p.active) x ON true"},
     {"principal_select_by_code", "SELECT id, kind FROM principals WHERE code = $1"},
     {"principal_insert",
      "INSERT INTO principals (kind, code, name) VALUES ($1, $2, $3) RETURNING id"},
@@ -67,6 +74,8 @@ struct lookup {
 	struct principal *out;
 };
 
+static atomic_bool stale_told; /* the 503s of a standby behind have been logged */
+
 static enum db_rc do_lookup(PGconn *c, void *cls)
 {
 	struct lookup *l = cls;
@@ -77,16 +86,33 @@ static enum db_rc do_lookup(PGconn *c, void *cls)
 	if (r == NULL)
 		return rc;
 	if (PQntuples(r) != 1) {
-		rc = DB_NOT_FOUND;
-		goto out;
-	}
-	l->out->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	if (!principal_kind_parse(PQgetvalue(r, 0, 1), &l->out->kind)) {
+		LOG_BUG("%s answered %d rows", l->stmt, PQntuples(r));
 		rc = DB_ERROR;
 		goto out;
 	}
-	snprintf(l->out->code, sizeof l->out->code, "%s", PQgetvalue(r, 0, 2));
-	snprintf(l->out->name, sizeof l->out->name, "%s", PQgetvalue(r, 0, 3));
+	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+		/* A standby behind by more than the bound: nobody is known or refused here. */
+		if (!atomic_exchange(&stale_told, true))
+			LOG_WARN(
+			    "callers answered 503: the standby holds changes it has not "
+			    "replayed for over a second, or has no WAL receiver, so a disabled "
+			    "principal may still look active here");
+		rc = DB_UNAVAILABLE;
+		goto out;
+	}
+	if (atomic_exchange(&stale_told, false))
+		LOG_INFO("the standby has caught up: callers are looked up again");
+	if (PQgetisnull(r, 0, 1)) {
+		rc = DB_NOT_FOUND;
+		goto out;
+	}
+	l->out->id = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	if (!principal_kind_parse(PQgetvalue(r, 0, 2), &l->out->kind)) {
+		rc = DB_ERROR;
+		goto out;
+	}
+	snprintf(l->out->code, sizeof l->out->code, "%s", PQgetvalue(r, 0, 3));
+	snprintf(l->out->name, sizeof l->out->name, "%s", PQgetvalue(r, 0, 4));
 out:
 	PQclear(r);
 	return rc;

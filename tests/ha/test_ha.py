@@ -135,6 +135,32 @@ def test_reads_go_to_the_replica_and_to_the_primary_when_it_lags(t):
         psql(t.env['STANDBY_ADMIN_URL'], 'SELECT pg_wal_replay_resume()')
 
 
+def test_a_disable_holds_on_a_standby_instance_or_it_answers_503(t):
+    """An instance on the standby looks every caller up there (no notification reaches
+    it). While the standby holds changes it has not replayed for over a second, it may
+    still show a disabled principal as active: the instance answers 503 then, never the
+    principal's data, and 401 once the disable is replayed (found by review: it answered
+    200 for as long as replay was paused)."""
+    who = harness.new_principal('bank')
+    s = harness.Server(cluster=_At(url=t.env['STANDBY_ADMIN_URL']))
+    try:
+        assert harness.poll(lambda: s.client(who).get('/v1/whoami').status == 200, timeout=10)
+        psql(t.env['STANDBY_ADMIN_URL'], 'SELECT pg_wal_replay_pause()')
+        try:
+            harness.finregd('principal', 'disable', who.code)
+            time.sleep(1.5)     # the bound is a second
+            answers = [s.client(who).get(p) for p in ('/v1/whoami', '/v1/loans')]
+            assert [r.status for r in answers] == [503, 503], answers
+            assert all(r.json()['error']['code'] == 'unavailable' for r in answers), answers
+        finally:
+            psql(t.env['STANDBY_ADMIN_URL'], 'SELECT pg_wal_replay_resume()')
+        assert harness.poll(lambda: s.client(who).get('/v1/whoami').status == 401, timeout=10)
+        assert 'not replayed for over a second' in s.log(), s.log_tail()
+        assert 'bug' not in s.log(), s.log_tail()
+    finally:
+        s.stop()
+
+
 def _poster(i, stop, acked, failures, lock):
     rng = random.Random(i)
     c = harness.Client(BANK, server=_At(T.port('HAPROXY_WRITE_PORT')), timeout=15)
