@@ -12,6 +12,7 @@ PACKAGES=(
 	libxlsxwriter-dev python3-openpyxl libreoffice-calc-nogui
 	nodejs chromium fonts-noto-cjk
 	pgbouncer haproxy prometheus
+	git # tests/api/test_rolling_upgrade.py builds the previous release from `git archive`
 )
 # npm fetches Redocly's CLI (tools/openapi-lint) for the OpenAPI lint: Debian's npm, unless a
 # node with its own npm is already installed.
