@@ -23,7 +23,14 @@ def _previous_binary():
     """The previous release's finregd, built once per run in the run's scratch directory."""
     if 'bin' not in _built:
         d = os.path.join(harness.run_dir(), 'previous-release')
-        os.makedirs(d)
+        os.makedirs(d, exist_ok=True)   # the second test to get here after a failed build
+        # A shallow clone (CI checkouts often are) lacks the commit: say so, not 'fatal: not
+        # a valid object name'.
+        known = subprocess.run(['git', '-C', harness.ROOT, 'cat-file', '-e',
+                                PREVIOUS_RELEASE + '^{commit}'], stderr=subprocess.DEVNULL)
+        assert known.returncode == 0, (
+            f'commit {PREVIOUS_RELEASE} (the previous release) is not in {harness.ROOT}: '
+            f'a shallow clone? (git fetch --unshallow)')
         archive = subprocess.run(['git', '-C', harness.ROOT, 'archive', PREVIOUS_RELEASE],
                                  stdout=subprocess.PIPE, check=True).stdout
         subprocess.run(['tar', '-x', '-C', d], input=archive, check=True)
