@@ -11,6 +11,36 @@ TOTAL_FAILED=0
 OUT=$(mktemp)
 trap 'rm -f "$OUT"' EXIT
 
+# Each suite runs as a background job in its own process group, waited for, so that a
+# SIGTERM/SIGINT/SIGHUP to this script (make passes SIGTERM on to its recipe; CI cancels
+# that way) reaches the suite, whose harness then stops the clusters and servers it started.
+# Without it bash died alone and the orphaned suite ran on for up to 20 minutes.
+SUITE_PID=
+pass_on() { # pass_on SIGNAL
+	if [ -n "$SUITE_PID" ]; then
+		kill "-$1" "$SUITE_PID" 2>/dev/null || true
+		wait 2>/dev/null || true
+	fi
+	trap - "$1"
+	kill "-$1" $$
+}
+for sig in TERM INT HUP; do
+	# shellcheck disable=SC2064
+	trap "pass_on $sig" "$sig"
+done
+
+# Runs CMD... with its output shown and kept in $OUT; its exit status in rc (pipefail: the
+# command's, unless tee failed).
+logged() {
+	set -m
+	"$@" </dev/null 2>&1 | tee "$OUT" &
+	set +m
+	SUITE_PID=$(jobs -p %%)
+	rc=0
+	wait %% || rc=$?
+	SUITE_PID=
+}
+
 # Adds the "N passed, N failed" line at the end of $OUT to the totals; a run that crashed
 # before printing it counts as 1 failed, and so does a non-zero exit that reported no failure.
 # Usage: tally LABEL EXIT_STATUS
@@ -36,15 +66,14 @@ tally() {
 }
 
 run_unit() {
-	local bin rc found=0
+	local bin found=0
 	for bin in build/unit/test_*; do
 		if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then
 			continue
 		fi
 		found=1
 		echo "--- $bin"
-		rc=0
-		"$bin" 2>&1 | tee "$OUT" || rc=$?
+		logged "$bin"
 		tally "$bin" "$rc"
 	done
 	if [ "$found" -eq 0 ]; then
@@ -53,9 +82,9 @@ run_unit() {
 }
 
 run_api() { # run_api LABEL BINARY [FILTER...]
-	local label=$1 bin=$2 rc=0
+	local label=$1 bin=$2
 	shift 2
-	FINREG_BIN=$bin python3 tests/api/run.py "$@" 2>&1 | tee "$OUT" || rc=$?
+	logged env FINREG_BIN="$bin" python3 tests/api/run.py "$@"
 	tally "API suite $label" "$rc"
 }
 
@@ -68,13 +97,11 @@ for suite in $SUITES; do
 		run_unit
 		;;
 	deploy)
-		rc=0
-		scripts/check-deploy.sh 2>&1 | tee "$OUT" || rc=$?
+		logged scripts/check-deploy.sh
 		tally "deploy checks" "$rc"
 		;;
 	ha)
-		rc=0
-		FINREG_BIN=build/finregd python3 tests/ha/test_ha.py 2>&1 | tee "$OUT" || rc=$?
+		logged env FINREG_BIN=build/finregd python3 tests/ha/test_ha.py
 		tally "HA topology" "$rc"
 		;;
 	normal)
