@@ -241,8 +241,8 @@ def _exit_on_signal(signum, frame):
 
 def main(argv):
     global T
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    signal.signal(signal.SIGINT, _exit_on_signal)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):   # HUP: as tests/api/run.py
+        signal.signal(sig, _exit_on_signal)
     passed = failed = 0
     T = Topology()
     try:
