@@ -165,13 +165,13 @@ clean:
 PREFIX ?= /usr/local
 DESTDIR ?=
 install: build/finregd
-	install -D -m 0755 build/finregd $(DESTDIR)$(PREFIX)/bin/finregd
-	install -d -m 0755 $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	install -D -m 0755 build/finregd "$(DESTDIR)$(PREFIX)/bin/finregd"
+	install -d -m 0755 "$(DESTDIR)$(PREFIX)/lib/systemd/system" "$(DESTDIR)$(PREFIX)/lib/sysusers.d"
 	sed 's|/usr/local/bin/finregd|$(PREFIX)/bin/finregd|' deploy/finregd.service \
-		> $(DESTDIR)$(PREFIX)/lib/systemd/system/finregd.service
-	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/finregd.service
-	install -m 0644 deploy/finreg.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/finreg.conf
-	install -D -m 0644 deploy/finregd.env.example $(DESTDIR)/etc/finreg/finregd.env.example
+		> "$(DESTDIR)$(PREFIX)/lib/systemd/system/finregd.service"
+	chmod 0644 "$(DESTDIR)$(PREFIX)/lib/systemd/system/finregd.service"
+	install -m 0644 deploy/finreg.sysusers "$(DESTDIR)$(PREFIX)/lib/sysusers.d/finreg.conf"
+	install -D -m 0644 deploy/finregd.env.example "$(DESTDIR)/etc/finreg/finregd.env.example"
 
 # The loopback topology of deploy/topology: failover without losing an acknowledged loan,
 # reads on the replica, read-only instances (70 s to 2 min 10 s on the 2-core VM).

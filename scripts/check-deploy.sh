@@ -37,7 +37,7 @@ install_stays_in_destdir() {
 }
 
 unit_verifies() { # the installed unit, its ExecStart pointed into the scratch DESTDIR
-	sed "s|/usr/local/bin/finregd|$TMP/dest/usr/local/bin/finregd|" \
+	sed "s|/usr/local/bin/finregd|\"$TMP/dest/usr/local/bin/finregd\"|" \
 		"$TMP/dest/usr/local/lib/systemd/system/finregd.service" >"$TMP/finregd.service"
 	systemd-analyze verify "$TMP/finregd.service"
 }
@@ -80,7 +80,8 @@ else
 fi
 if command -v haproxy >/dev/null; then
 	check haproxy_cfg haproxy -c -q -f deploy/haproxy.cfg
-	check haproxy_topology_template bash -c "sed -e 's/@[A-Z0-9]*@/1/g' deploy/topology/haproxy.cfg.in > $TMP/h.cfg && haproxy -c -q -f $TMP/h.cfg"
+	check haproxy_topology_template bash -c \
+		'sed -e "s/@[A-Z0-9]*@/1/g" deploy/topology/haproxy.cfg.in >"$1" && haproxy -c -q -f "$1"' _ "$TMP/h.cfg"
 else
 	skip haproxy "haproxy not installed (make setup)"
 fi
