@@ -36,6 +36,13 @@ CREATE OR REPLACE FUNCTION referral_with_history(r referrals) RETURNS jsonb
 -- principal) or conflict (the firm has an open referral to that bank, or its relief-fund
 -- loan was already funded through a referral whose loan is not void). Work on one firm
 -- is serialised by an advisory lock, so the checks and the insert cannot interleave.
+-- How many referrals of one firm to one bank there may be: GET /v1/firms/{uscc} lists a
+-- firm's referrals, and a declined one frees the pair for another, so without a cap the
+-- regulator's referring and a bank's declining made that answer grow without bound.
+-- 100: the policy's referrals are one round of a few hundred firms.
+CREATE OR REPLACE FUNCTION referrals_per_firm_bank_max() RETURNS int
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN 100;
+
 CREATE OR REPLACE FUNCTION referral_create(p_actor text, p_item jsonb)
 RETURNS TABLE (status text, code text, field text, message text, referral jsonb)
 LANGUAGE plpgsql AS $$
@@ -72,6 +79,17 @@ BEGIN
         RETURN QUERY SELECT 'rejected', 'conflict', 'uscc',
             format('the firm''s relief-fund loan was already funded through %s (%s of %s); '
                    'a firm borrows from the fund once', o.ref, o.loan_ref, o.bank_code),
+            NULL::jsonb;
+        RETURN;
+    END IF;
+    -- Counted under the firm's lock (above), at most the cap's rows read.
+    IF (SELECT count(*) FROM (SELECT 1 FROM referrals x
+                              WHERE x.uscc = i.uscc AND x.bank_code = i.bank_code
+                              LIMIT referrals_per_firm_bank_max()) n)
+       >= referrals_per_firm_bank_max() THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', 'uscc',
+            format('the firm has been referred to %s %s times, the most one firm may be '
+                   'referred to one bank', i.bank_code, referrals_per_firm_bank_max()),
             NULL::jsonb;
         RETURN;
     END IF;

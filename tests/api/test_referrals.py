@@ -189,6 +189,39 @@ def test_one_open_referral_per_firm_and_bank():
     assert second['id'] != first['id'] and second['status'] == 'referred', second
 
 
+def test_a_firm_is_referred_to_one_bank_at_most_100_times(ctx):
+    # The firm view (GET /v1/firms/{uscc}) lists every referral of the firm, and a decline
+    # frees the pair for another: without a cap, referring and declining grew it without
+    # bound. 99 declined referrals are written directly, as referral_create and a decline
+    # leave them (a cluster of the test's own: referral counts are global); the 100th is
+    # posted, the 101st refused.
+    cl = harness.private_cluster(ctx, who=('bank', 'bank2', 'regulator'))
+    srv = harness.Server(cluster=cl)
+    ctx.defer(srv.stop)
+    firm = data.firm()
+    cl.psql(
+        "INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)"
+        " VALUES ('%(u)s', '%(n)s', '350402', '3412', 'small', 'test');"
+        " INSERT INTO referrals (ref, uscc, name, county_code, industry_code, size, bank_code,"
+        "   requested_fen, reason, referred_on, created_by, status, decline_reason)"
+        " SELECT 'RF-1999-' || lpad(n::text, 6, '0'), '%(u)s', '%(n)s', '350402', '3412',"
+        "   'small', '%(b)s', 100, 'test', '2020-03-01', 'test', 'declined', 'test'"
+        " FROM generate_series(1, 99) n"
+        % {'u': firm['uscc'], 'n': firm['name'], 'b': BANK_CODE})
+    last = refer(firm, server=srv)
+    assert patch(BANK, last['id'], server=srv, status='declined',
+                 decline_reason='不符合条件').status == 200
+    reg = harness.client(REGULATOR, server=srv)
+    err = error_of(reg.post('/v1/referrals', json=body(firm)), 409, 'conflict', 'uscc')
+    assert '100 times' in err['message'], err
+    assert cl.psql("SELECT count(*) FROM referrals WHERE uscc = '%s'" % firm['uscc']) \
+        == [['100']]
+    # Another bank may still get the firm; the firm view lists them all.
+    refer(firm, BANK2_CODE, server=srv)
+    v = reg.get('/v1/firms/%s' % firm['uscc']).json()
+    assert len(v['referrals']) == 101, len(v['referrals'])
+
+
 def test_a_funded_firm_is_not_referred_again():
     ref, firm, loan = bring_to('funded')
     r = harness.client(REGULATOR).post('/v1/referrals', json=body(firm, BANK2_CODE))
