@@ -375,17 +375,28 @@ CREATE OR REPLACE FUNCTION guarantee_leverage_target_e4(p_day date) RETURNS bigi
                            WHERE t.year = extract(year FROM p_day)::int
                              AND t.metric = 'guarantee_leverage'), 1.5) * 10000)::bigint;
 
--- The most that guarantees of loan @p_loan are outstanding on one day from @p_from to @p_to:
--- the sum only grows on a guarantee's start date, so the days to look at are @p_from and
--- the start dates in between. L050 on posting a guarantee and on correcting a loan.
+-- The most that guarantees of loan @p_loan are outstanding on one day from @p_from to @p_to
+-- (guarantee_outstanding_on): L050 on posting a guarantee and on correcting a loan. One
+-- pass over the loan's guarantees (O(n log n), the sort): each adds its amount on its start
+-- date and takes it away on the day after its last day outstanding (the day after its end
+-- date, or its release date if earlier; a guarantee released on its start date nets to
+-- nothing). Dates before @p_from count on @p_from, dates after @p_to not at all; the running
+-- sum of the changes by date is then what is outstanding on each date where it changes, from
+-- @p_from on, and the sum only grows on a start date, so the largest running sum is the
+-- peak (0 with nothing outstanding in the period). Until 3 December 2026 it summed every
+-- guarantee once per start date, quadratic in the loan's guarantees (found by review).
 CREATE OR REPLACE FUNCTION guarantee_peak_on_loan(p_loan bigint, p_from date, p_to date)
 RETURNS bigint
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce(max((SELECT coalesce(sum(h.amount_fen), 0) FROM guarantees h
-                         WHERE h.loan_id = p_loan AND guarantee_outstanding_on(h, d.day))), 0)
-    FROM (SELECT p_from AS day
-          UNION SELECT g.start_date FROM guarantees g
-          WHERE g.loan_id = p_loan AND g.start_date BETWEEN p_from AND p_to) d
+    SELECT coalesce(max(r.outstanding), 0)::bigint
+    FROM (SELECT sum(sum(c.fen)) OVER (ORDER BY c.day) AS outstanding
+          FROM (SELECT greatest(e.day, p_from) AS day, e.fen
+                FROM guarantees g
+                CROSS JOIN LATERAL (VALUES (g.start_date, g.amount_fen),
+                                           (least(g.end_date + 1, g.released_on),
+                                            -g.amount_fen)) AS e(day, fen)
+                WHERE g.loan_id = p_loan AND e.day <= p_to) c
+          GROUP BY c.day) r
 $$;
 
 -- Per guarantor on @p_day (@p_guarantor NULL: all): guarantees outstanding, and the net

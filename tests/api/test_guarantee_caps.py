@@ -1,7 +1,7 @@
 """Issue 16, item 1: the guarantees on one loan never add up past its amount (422, rule
-L050), the leverage figure counts each loan at most once, and a disabled principal is
-refused wherever SQL checks a principal code (L013 in ingest and correction, the guarantor's
-figures, the bank of a guaranteed loan)."""
+L050, exact per day, computed in one pass), the leverage figure counts each loan at most
+once, and a disabled principal is refused wherever SQL checks a principal code (L013 in
+ingest and correction, the guarantor's figures, the bank of a guaranteed loan)."""
 
 import subprocess
 import threading
@@ -158,3 +158,75 @@ def test_a_guarantee_waits_for_a_correction_holding_the_loan_instead_of_deadlock
     assert session.returncode == 0 and 'deadlock' not in err, err
     assert [a.status for a in answers] == [201], answers
     assert harness.psql(deadlocks) == before
+
+
+def _correct(bank, loan, amount, version):
+    body = {k: v for k, v in loan.items() if k in fd.loan()}
+    return bank.put('/v1/loans/' + harness.quote(loan['loan_ref']),
+                    json=dict(body, amount=amount, credit_line=amount),
+                    headers={'If-Match': '"%d"' % version})
+
+
+def _timed(fn, within=1.0):
+    """fn()'s answer, asserting it came within @within seconds (an upper bound only)."""
+    t = time.monotonic()
+    r = fn()
+    secs = time.monotonic() - t
+    assert secs < within, (f'{secs:.2f} s', r)
+    return r
+
+
+def test_l050_counts_a_guarantee_from_its_start_to_its_end_or_the_day_before_its_release():
+    """A hand-computed case of the exact peak at the edges of periods: a guarantee counts on
+    its start and end dates, not on its release date, never when released on its start
+    date, and one begun before a new guarantee's period counts on that period's first day."""
+    bank, reg = harness.client('bank'), harness.client('regulator')
+    _, g = new_guarantor(reg)
+    loan = guaranteed_loan(bank, amount='1000000.00', issue_date='2019-02-20')
+
+    def refused(amount, start, end, room):
+        err = expect_error(g.post('/v1/guarantees', json=guarantee(
+            loan, amount=amount, start_date=start, end_date=end)), 422, 'invalid_field',
+            'amount')
+        assert err['rule'] == 'L050' and f'at most {room} more' in err['message'], err
+    post(g, guarantee(loan, amount='600000.00', start_date='2019-03-01', end_date='2019-03-31'))
+    b = post(g, guarantee(loan, amount='400000.00', start_date='2019-03-31',
+                          end_date='2019-04-30'))                  # 1,000,000.00 on 31 March
+    refused('0.01', '2019-03-31', '2019-03-31', '0.00')
+    refused('0.01', '2019-03-20', '2019-04-10', '0.00')            # 31 March inside
+    post(g, guarantee(loan, amount='600000.00', start_date='2019-04-01', end_date='2019-04-30'))
+    assert release(g, b['guarantee_ref'], '2019-04-15').status == 200
+    refused('400000.00', '2019-04-14', '2019-04-20', '0.00')       # b still counts on 14 April
+    post(g, guarantee(loan, amount='400000.00', start_date='2019-04-15', end_date='2019-05-10'))
+    f = post(g, guarantee(loan, amount='100000.00', start_date='2019-05-20',
+                          end_date='2019-05-31'))
+    refused('900000.01', '2019-05-25', '2019-06-30', '900000.00')  # f begun before counts
+    assert release(g, f['guarantee_ref'], '2019-05-20').status == 200   # never outstanding
+    post(g, guarantee(loan, amount='1000000.00', start_date='2019-05-11', end_date='2019-05-31'))
+    r = _correct(bank, loan, '999999.99', 1)
+    assert r.status == 422 and r.json()['error']['rule'] == 'L050', r
+    assert '1000000.00' in r.json()['error']['message'], r
+
+
+def test_l050_reads_a_loan_s_guarantees_once_each():
+    """6,000 one-day guarantees released on their day, written directly (as guarantee_post
+    and guarantee_release write them), on one loan: L050's peak summed them all once per
+    start date, and a post over their days and the bank's correction lowering the amount
+    each ran into the statement timeout (503; found by review). One pass now."""
+    bank, reg = harness.client('bank'), harness.client('regulator')
+    ident, g = new_guarantor(reg)
+    loan = guaranteed_loan(bank, amount='5000000.00', issue_date='2005-01-04',
+                           maturity_date='2035-01-03')
+    harness.psql(
+        "INSERT INTO guarantees (guarantor_code, guarantee_ref, bank_code, loan_ref, loan_id,"
+        " borrower_uscc, amount_fen, start_date, end_date, released_on, released_at,"
+        " released_by, content)"
+        " SELECT '%(g)s', 'D-' || n, l.bank_code, l.loan_ref, l.id, l.borrower_uscc, 100,"
+        " l.issue_date + n, l.issue_date + n, l.issue_date + n, now(), '%(g)s', '{}'"
+        " FROM loans l, generate_series(1, 6000) n WHERE l.loan_ref = '%(ref)s'"
+        % {'g': ident.code, 'ref': loan['loan_ref']})
+    whole = guarantee(loan, amount='1000.00', start_date='2005-01-04', end_date='2025-01-03')
+    assert _timed(lambda: g.post('/v1/guarantees', json=whole)).status == 201
+    assert _timed(lambda: _correct(bank, loan, '4000000.00', 1)).status == 200
+    r = _timed(lambda: _correct(bank, loan, '999.99', 2))
+    assert r.status == 422 and '1000.00' in r.json()['error']['message'], r
