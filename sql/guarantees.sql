@@ -253,6 +253,14 @@ CREATE OR REPLACE FUNCTION guarantee_to_json(g guarantees, p_today date) RETURNS
         'created_at', ts_text(g.created_at),
         'released_at', ts_text(g.released_at));
 
+-- How many guarantees one loan may hold, from all guarantors, released ones included:
+-- released guarantees free the amount L050 checks, so without a cap guarantors could add
+-- them without bound, and L050's peak (guarantee_peak_on_loan, on every post and on a
+-- correction lowering the loan's amount) reads them all (found by review). 1,000 is far
+-- above a real loan's handful (a guarantee per year of a 30-year loan, several guarantors).
+CREATE OR REPLACE FUNCTION guarantees_per_loan_max() RETURNS int
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN 1000;
+
 -- Stores guarantee @p_ref of guarantor @p_guarantor (canonical content @p_content). The
 -- same reference with the same content answers unchanged, with other content conflict.
 -- A guarantor learns nothing about loans it may not guarantee: unless bank @p_bank has a
@@ -262,6 +270,8 @@ CREATE OR REPLACE FUNCTION guarantee_to_json(g guarantees, p_today date) RETURNS
 -- void, the guarantee at most the loan's amount and not starting before it was issued
 -- (invalid_field naming the field), and on no day of its period may the guarantees
 -- outstanding on the loan, from any guarantor, with this one exceed the loan's amount (L050).
+-- A loan holding guarantees_per_loan_max() guarantees takes no more (conflict on loan_ref;
+-- a retry of a stored guarantee still answers), counted under the loan's guarantee lock.
 CREATE OR REPLACE FUNCTION guarantee_post(p_guarantor text, p_ref text, p_content jsonb,
                                           p_bank text, p_loan_ref text, p_uscc text,
                                           p_amount bigint, p_start date, p_end date,
@@ -308,7 +318,6 @@ BEGIN
         RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended('guarantee-loan:' || l.id, 0));
-    v_others := guarantee_peak_on_loan(l.id, p_start, p_end);
     RETURN QUERY SELECT 'rejected', 'invalid_field', c.f, c.m, NULL::jsonb
     FROM (VALUES
         (1, NOT EXISTS (SELECT 1 FROM principals p
@@ -323,6 +332,17 @@ BEGIN
     IF FOUND THEN
         RETURN;
     END IF;
+    -- Every post on the loan holds its guarantee lock, so the count cannot pass the cap;
+    -- LIMIT reads at most the cap's index entries.
+    IF (SELECT count(*) FROM (SELECT 1 FROM guarantees x WHERE x.loan_id = l.id
+                              LIMIT guarantees_per_loan_max()) n)
+       >= guarantees_per_loan_max() THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', 'loan_ref',
+            format('the loan holds the most guarantees one loan may hold (%s); released '
+                   'ones count too', guarantees_per_loan_max()), NULL::jsonb;
+        RETURN;
+    END IF;
+    v_others := guarantee_peak_on_loan(l.id, p_start, p_end);
     IF v_others + p_amount > l.amount_fen THEN
         RETURN QUERY SELECT 'rejected', 'L050', 'amount',
             format('with the guarantees of %s outstanding on the loan on a day of this '

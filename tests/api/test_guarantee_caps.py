@@ -1,7 +1,8 @@
 """Issue 16, item 1: the guarantees on one loan never add up past its amount (422, rule
-L050, exact per day, computed in one pass), the leverage figure counts each loan at most
-once, and a disabled principal is refused wherever SQL checks a principal code (L013 in
-ingest and correction, the guarantor's figures, the bank of a guaranteed loan)."""
+L050, exact per day, computed in one pass), one loan holds at most 1,000 guarantees (409),
+the leverage figure counts each loan at most once, and a disabled principal is refused
+wherever SQL checks a principal code (L013 in ingest and correction, the guarantor's
+figures, the bank of a guaranteed loan)."""
 
 import subprocess
 import threading
@@ -208,25 +209,94 @@ def test_l050_counts_a_guarantee_from_its_start_to_its_end_or_the_day_before_its
     assert '1000000.00' in r.json()['error']['message'], r
 
 
-def test_l050_reads_a_loan_s_guarantees_once_each():
-    """6,000 one-day guarantees released on their day, written directly (as guarantee_post
-    and guarantee_release write them), on one loan: L050's peak summed them all once per
-    start date, and a post over their days and the bank's correction lowering the amount
-    each ran into the statement timeout (503; found by review). One pass now."""
-    bank, reg = harness.client('bank'), harness.client('regulator')
-    ident, g = new_guarantor(reg)
+def _loan_with_day_guarantees(bank, guarantor, n, released):
+    """A guaranteed loan of 5,000,000.00 issued 2005-01-04 holding @n guarantees of 1.00 of
+    @guarantor, written directly (as guarantee_post writes them): DAY-k on the k-th day
+    after the issue only, released that same day when @released (never outstanding)."""
     loan = guaranteed_loan(bank, amount='5000000.00', issue_date='2005-01-04',
                            maturity_date='2035-01-03')
     harness.psql(
         "INSERT INTO guarantees (guarantor_code, guarantee_ref, bank_code, loan_ref, loan_id,"
         " borrower_uscc, amount_fen, start_date, end_date, released_on, released_at,"
         " released_by, content)"
-        " SELECT '%(g)s', 'D-' || n, l.bank_code, l.loan_ref, l.id, l.borrower_uscc, 100,"
-        " l.issue_date + n, l.issue_date + n, l.issue_date + n, now(), '%(g)s', '{}'"
-        " FROM loans l, generate_series(1, 6000) n WHERE l.loan_ref = '%(ref)s'"
-        % {'g': ident.code, 'ref': loan['loan_ref']})
+        " SELECT '%(g)s', 'DAY-' || n, l.bank_code, l.loan_ref, l.id, l.borrower_uscc, 100,"
+        " l.issue_date + n, l.issue_date + n, %(rel)s, '{}'"
+        " FROM loans l, generate_series(1, %(n)d) n WHERE l.loan_ref = '%(ref)s'"
+        % {'g': guarantor, 'n': n, 'ref': loan['loan_ref'],
+           'rel': "l.issue_date + n, now(), '%s'" % guarantor if released else 'NULL, NULL, NULL'})
+    return loan
+
+
+def test_a_loan_holds_at_most_1000_guarantees_and_l050_stays_fast_at_the_cap():
+    """Released guarantees free the amount L050 checks, so without a cap one loan took
+    guarantees without bound and L050's peak (quadratic then) timed out a post and the
+    bank's correction of the loan. 999 one-day guarantees of 1.00, on days of their own,
+    are written directly (as guarantee_post writes them); the 1000th, over all their days,
+    is posted, the 1001st refused."""
+    bank, reg = harness.client('bank'), harness.client('regulator')
+    ident, g = new_guarantor(reg)
+    _, g2 = new_guarantor(reg)
+    loan = _loan_with_day_guarantees(bank, ident.code, 999, released=False)
     whole = guarantee(loan, amount='1000.00', start_date='2005-01-04', end_date='2025-01-03')
     assert _timed(lambda: g.post('/v1/guarantees', json=whole)).status == 201
+    for who in (g, g2):     # the cap is the loan's, whoever posts
+        err = expect_error(_timed(lambda: who.post('/v1/guarantees', json=guarantee(
+            loan, amount='1.00', start_date='2030-01-01', end_date='2030-12-31'))),
+            409, 'conflict', 'loan_ref')
+        assert '(1000)' in err['message'], err
+    count = ("SELECT count(*) FROM guarantees g JOIN loans l ON l.id = g.loan_id"
+             " WHERE l.loan_ref = '%s'" % loan['loan_ref'])
+    assert harness.psql(count) == [['1000']]
+    # A retry of a stored guarantee still answers; so do release and the bank's
+    # corrections, and L050 is still exact: 1,000.00 plus one day's 1.00.
+    assert _timed(lambda: g.post('/v1/guarantees', json=whole)).status == 200
+    assert release(g, 'DAY-7', '2005-01-11').status == 200
     assert _timed(lambda: _correct(bank, loan, '4000000.00', 1)).status == 200
-    r = _timed(lambda: _correct(bank, loan, '999.99', 2))
-    assert r.status == 422 and '1000.00' in r.json()['error']['message'], r
+    r = _timed(lambda: _correct(bank, loan, '1000.99', 2))
+    assert r.status == 422 and r.json()['error']['rule'] == 'L050', r
+    assert '1001.00' in r.json()['error']['message'], r
+    assert _timed(lambda: _correct(bank, loan, '1001.00', 2)).status == 200
+    assert harness.psql(count) == [['1000']]
+
+
+def test_l050_reads_a_loan_s_guarantees_once_each():
+    """6,000 one-day guarantees released on their day, written directly (as guarantee_post
+    and guarantee_release write them), on one loan: L050's peak summed them all once per
+    start date, and a post over their days and the bank's correction lowering the amount
+    each ran into the statement timeout (503; found by review). One pass now; so many are
+    only guarantees stored before the cap, and a post on that loan is refused at once."""
+    bank, reg = harness.client('bank'), harness.client('regulator')
+    ident, g = new_guarantor(reg)
+    loan = _loan_with_day_guarantees(bank, ident.code, 6000, released=True)
+    whole = guarantee(loan, amount='1000.00', start_date='2005-01-04', end_date='2025-01-03')
+    expect_error(_timed(lambda: g.post('/v1/guarantees', json=whole)), 409, 'conflict',
+                 'loan_ref')
+    assert _timed(lambda: _correct(bank, loan, '4000000.00', 1)).status == 200
+    harness.psql("UPDATE guarantees SET released_on = NULL, released_at = NULL,"
+                 " released_by = NULL WHERE guarantor_code = '%s' AND guarantee_ref = 'DAY-9'"
+                 % ident.code)
+    r = _timed(lambda: _correct(bank, loan, '0.99', 2))
+    assert r.status == 422 and '1.00' in r.json()['error']['message'], r
+    assert _timed(lambda: _correct(bank, loan, '1.00', 2)).status == 200
+
+
+def test_racing_guarantee_posts_never_pass_the_loan_s_cap():
+    """Ten posts at once on a loan holding 995 guarantees: five are stored, five refused
+    (the count is taken under the loan's guarantee lock that every post holds)."""
+    bank, reg = harness.client('bank'), harness.client('regulator')
+    ident, _ = new_guarantor(reg)
+    loan = _loan_with_day_guarantees(bank, ident.code, 995, released=True)
+    answers = []
+
+    def one(k):
+        r = harness.client(ident).post('/v1/guarantees', json=guarantee(
+            loan, amount='1.00', start_date='2030-01-%02d' % k, end_date='2030-01-%02d' % k))
+        answers.append(r.status)
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(1, 11)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(answers) == [201] * 5 + [409] * 5, answers
+    assert harness.psql("SELECT count(*) FROM guarantees g JOIN loans l ON l.id = g.loan_id"
+                        " WHERE l.loan_ref = '%s'" % loan['loan_ref']) == [['1000']]
