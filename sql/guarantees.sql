@@ -194,9 +194,18 @@ CREATE OR REPLACE FUNCTION guarantor_to_json(g guarantors) RETURNS jsonb
             WHERE l.guarantor_code = g.code
             ORDER BY l.as_of DESC, l.version DESC LIMIT 1);
 
+-- How many versions the regulator's PUTs may give one guarantor: GET /v1/guarantors/{code}
+-- and every PUT's answer list them all, so without a cap they grew without bound (100,000
+-- versions answered 17.3 MB; found by review). 1,000 versions: a change a week for twenty
+-- years; about 150 bytes each, 750 with a name of 200 Chinese characters, so the answer
+-- stays under 1 MB.
+CREATE OR REPLACE FUNCTION guarantor_versions_max() RETURNS int
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN 1000;
+
 -- Records guarantor @p_code's name and net assets as of @p_as_of as a new version; the
 -- same figures as the latest version answer unchanged. Not found when no active principal
--- of kind guarantor has the code.
+-- of kind guarantor has the code; conflict when the guarantor has guarantor_versions_max()
+-- versions already (counted by the version number, under the guarantor's row lock).
 CREATE OR REPLACE FUNCTION guarantor_put(p_code text, p_name text, p_net bigint, p_as_of date,
                                          p_actor text)
 RETURNS TABLE (status text, code text, field text, message text, body jsonb)
@@ -220,6 +229,12 @@ BEGIN
     WHERE x.guarantor_code = p_code AND x.version = g.version;
     IF FOUND AND v.name = p_name AND v.net_assets_fen = p_net AND v.as_of = p_as_of THEN
         RETURN QUERY SELECT 'unchanged', NULL, NULL, NULL, guarantor_to_json(g);
+        RETURN;
+    END IF;
+    IF g.version >= guarantor_versions_max() THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', 'code',
+            format('the guarantor has %s versions, the most it may have; only a PUT equal to '
+                   'the latest version still answers', g.version), NULL::jsonb;
         RETURN;
     END IF;
     UPDATE guarantors x SET name = p_name, version = x.version + 1, updated_at = now(),
