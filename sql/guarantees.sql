@@ -54,8 +54,18 @@ CREATE OR REPLACE FUNCTION whitelist_entry_to_json(e whitelist_entries, p_day da
         'removed_at', ts_text(e.removed_at), 'removed_by', e.removed_by,
         'removal_reason', e.removal_reason);
 
+-- How many entries one firm may have, removed ones included: its history lists every one
+-- (two events each), and its check, borrower_whitelisted and the firm view scan them, so
+-- without a cap the regulator's listings and removals of one firm made those grow without
+-- bound (50,000 entries: the history past the statement timeout). 1,000 is some
+-- twenty listings a year for fifty years.
+CREATE OR REPLACE FUNCTION whitelist_entries_per_firm_max() RETURNS int
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN 1000;
+
 -- Lists firm @p_uscc from @p_from to @p_to (NULL: open-ended). Conflict when an entry of
--- the firm that is not removed has a window overlapping this one.
+-- the firm that is not removed has a window overlapping this one (on uscc, with that
+-- entry: a retry answers so), or when the firm has whitelist_entries_per_firm_max()
+-- entries already (on uscc, without an entry). Both are judged under the firm's lock.
 CREATE OR REPLACE FUNCTION whitelist_add(p_uscc text, p_name text, p_reason text, p_from date, p_to date,
                               p_actor text, p_today date)
 RETURNS TABLE (status text, code text, field text, message text, body jsonb)
@@ -74,6 +84,15 @@ BEGIN
             format('the firm is already listed (entry %s, valid from %s to %s); remove it first',
                    e.id, e.valid_from, coalesce(e.valid_to::text, 'open end')),
             whitelist_entry_to_json(e, p_today, NULL);
+        RETURN;
+    END IF;
+    IF (SELECT count(*) FROM (SELECT 1 FROM whitelist_entries x WHERE x.uscc = p_uscc
+                              LIMIT whitelist_entries_per_firm_max()) n)
+       >= whitelist_entries_per_firm_max() THEN
+        RETURN QUERY SELECT 'rejected', 'conflict', 'uscc',
+            format('the firm has %s whitelist entries, the most one firm may have',
+                   whitelist_entries_per_firm_max()),
+            NULL::jsonb;
         RETURN;
     END IF;
     INSERT INTO whitelist_entries (uscc, name, reason, valid_from, valid_to, listed_by)
@@ -132,7 +151,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Every entry of firm @p_uscc, oldest first, as @p_viewer sees them, and the events they
--- record (added, removed) in time order; NULL when the firm was never listed.
+-- record (added, removed) in time order; NULL when the firm was never listed. Not paged:
+-- whitelist_add keeps a firm to whitelist_entries_per_firm_max() entries.
 CREATE OR REPLACE FUNCTION whitelist_history(p_uscc text, p_today date, p_viewer text)
 RETURNS jsonb
 LANGUAGE sql STABLE AS $$

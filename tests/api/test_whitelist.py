@@ -189,6 +189,70 @@ def test_removal_keeps_the_entry_and_the_full_history():
     expect_error(reg.get('/v1/whitelist/%s/history' % fd.make_uscc()), 404, 'not_found')
 
 
+def _removed_entries(uscc, n):
+    """n removed entries of firm `uscc`, written directly as whitelist_add and
+    whitelist_remove write them (posting them would take minutes)."""
+    harness.psql(
+        "INSERT INTO whitelist_entries (uscc, name, reason, valid_from, valid_to, listed_by,"
+        " removed_at, removed_by, removal_reason)"
+        " SELECT '%s', '三明白名单企业有限公司', '龙头制造企业' || n, '2020-01-01', NULL, 'SM-FSB',"
+        " now(), 'SM-FSB', '移出' || n FROM generate_series(1, %d) n" % (uscc, n))
+
+
+def _entries_of(uscc):
+    return int(harness.psql("SELECT count(*) FROM whitelist_entries WHERE uscc = '%s'"
+                            % uscc)[0][0])
+
+
+def test_a_firm_has_at_most_1000_entries_so_its_history_stays_bounded():
+    # GET /v1/whitelist/{uscc}/history lists every entry of the firm and two events each,
+    # unpaged; a removal frees the firm for another entry, so without a cap the regulator's
+    # listings made it grow without bound (50,000: past the statement timeout, review rev1).
+    # 999 removed entries are written directly, the 1000th is posted, the 1001st refused.
+    reg = harness.client('regulator')
+    body = entry(valid_to=None)
+    _removed_entries(body['uscc'], 999)
+    last = add(reg, body)
+    past = dict(body, valid_from='2001-01-01', valid_to='2001-12-31')   # overlaps nothing
+    err = expect_error(reg.post('/v1/whitelist', json=past), 409, 'conflict', 'uscc')
+    assert '1000 whitelist entries' in err['message'], err
+    assert _entries_of(body['uscc']) == 1000                      # nothing written
+    # A retry of the existing entry still answers as before the cap (409 naming it), the
+    # firm is still listed and may still be removed; a removal frees no place (the history
+    # keeps every entry).
+    err = expect_error(reg.post('/v1/whitelist', json=body), 409, 'conflict', 'uscc')
+    assert 'already listed (entry %d' % last['id'] in err['message'], err
+    assert check(harness.client('bank'), body['uscc'])['entry']['id'] == last['id']
+    r = reg.post('/v1/whitelist/%s/remove' % body['uscc'], json={'reason': '移出'})
+    assert r.status == 200, r
+    err = expect_error(reg.post('/v1/whitelist', json=body), 409, 'conflict', 'uscc')
+    assert '1000 whitelist entries' in err['message'], err
+    assert _entries_of(body['uscc']) == 1000
+    # The cap is the firm's: another firm is listed as ever.
+    add(reg, entry())
+    for who in ('regulator', 'bank'):
+        h = harness.client(who).get('/v1/whitelist/%s/history' % body['uscc'])
+        assert h.status == 200, h
+        assert len(h.json()['entries']) == 1000 and len(h.json()['events']) == 2000, who
+
+
+def test_racing_listings_of_one_firm_never_pass_the_cap():
+    # The cap is counted under the firm's advisory lock (the one the overlap check takes):
+    # eight listings of one firm with windows that overlap nothing, at 996 entries, race on
+    # eight connections of a server with eight threads; exactly four get in.
+    srv = harness.Server(threads=8)
+    try:
+        clients = [srv.client('regulator') for _ in range(8)]
+        body = entry()
+        _removed_entries(body['uscc'], 996)
+        made = harness.race(clients, lambda i, cl: cl.post('/v1/whitelist', json=dict(
+            body, valid_from='2001-01-%02d' % (i + 1), valid_to='2001-01-%02d' % (i + 1))).status)
+        assert sorted(made) == [201] * 4 + [409] * 4, made
+        assert _entries_of(body['uscc']) == 1000
+    finally:
+        srv.stop()
+
+
 def test_firm_reference_data_joins_the_registry_by_uscc():
     reg, bank = harness.client('regulator'), harness.client('bank')
     firm = fd.firm(uscc=uscc_in('350481'), county_code='350403', industry_code='3311',
