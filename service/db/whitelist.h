@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "db/db.h"
+#include "db/stream.h"
 
 /* Writes fill a struct db_outcome (db/db.h): created or removed with the answer as body,
  * or rejected with code "conflict" or "not_found". */
@@ -49,5 +50,12 @@ struct wl_filter {
 
 /** Lists entries, calling @a fn with each one's id and JSON text. */
 enum db_rc db_whitelist_list(const struct wl_filter *f, json_row_fn fn, void *cls);
+
+/** Every entry @a f keeps (its after_id and limit unused), oldest first, streamed on a
+ *  connection of its own: a row of WL_EXPORT_COLUMNS text cells each, the CSV export's
+ *  columns (handlers/whitelist.c). NULL with *rc set when it cannot be started. */
+struct db_stream *db_whitelist_export_open(const struct wl_filter *f, enum db_rc *rc);
+
+#define WL_EXPORT_COLUMNS 16
 
 #endif

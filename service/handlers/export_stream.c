@@ -1,5 +1,5 @@
 /* Implementation of handlers/export_stream.h (until 4 December 2026 the referral export's
- * own). */
+ * own; the whitelist CSV was built whole in memory, outside the export cap). */
 #include "handlers/export_stream.h"
 
 #include <stdio.h>

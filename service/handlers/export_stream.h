@@ -1,7 +1,7 @@
 /* Exports streamed from a query (db/stream.h) into a chunked response, so memory stays flat
  * however many rows there are: CSV (json/csv_out.h: BOM, CRLF, RFC 4180 quoting, formula
- * guard) with a header row, or JSON {"items": [...]} of one JSON text per row. See
- * docs/exports.md. */
+ * guard) with a header row, or JSON {"items": [...]} of one JSON text per row. Used by the
+ * referral export and the whitelist CSV. See docs/exports.md. */
 #ifndef FINREG_HANDLERS_EXPORT_STREAM_H
 #define FINREG_HANDLERS_EXPORT_STREAM_H
 

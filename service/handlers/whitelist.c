@@ -13,15 +13,16 @@
 #include "domain/loan.h"
 #include "domain/uscc.h"
 #include "handlers/common.h"
+#include "handlers/export_stream.h"
 #include "handlers/formats.h"
 #include "handlers/handlers.h"
 #include "http/reply.h"
-#include "json/csv_out.h"
 
 #define REASON_MAX_CHARS 500
 
 /* Columns of the CSV export: JSON field names of an entry, "firm.x" for the registry's
- * firm data (the loans CSV names nested fields the same way). */
+ * firm data (the loans CSV names nested fields the same way), in the order of the
+ * whitelist_export_csv statement's columns (db/whitelist.c). */
 static const char *const csv_columns[] = {
     "id",         "uscc",
     "name",       "status",
@@ -32,7 +33,8 @@ static const char *const csv_columns[] = {
     "listed_by",  "removed_at",
     "removed_by", "removal_reason",
 };
-#define N_CSV_COLUMNS (sizeof csv_columns / sizeof csv_columns[0])
+#define N_CSV_COLUMNS ((int)(sizeof csv_columns / sizeof csv_columns[0]))
+_Static_assert(N_CSV_COLUMNS == WL_EXPORT_COLUMNS, "the export statement's columns");
 
 /* The USCC of the path, checked; replies 422 and returns NULL when it is not valid. */
 static const char *path_uscc(struct request *req)
@@ -152,87 +154,28 @@ static bool list_filter(struct request *req, struct wl_filter *f)
 	return true;
 }
 
-/* The CSV export under construction: rows appended page by page. */
-struct csv_state {
-	struct csv_out out;
-	int64_t last_id;
-	int count;
-	bool broken;
-};
-
-/* The text of member @a path ("name" or "firm.size") of @a entry: a string as is, an
- * integer in decimal, anything else (null, absent) empty. */
-static const char *cell_text(const json_t *entry, const char *path, char buf[32])
-{
-	const char *dot = strchr(path, '.');
-	const json_t *v;
-
-	if (dot != NULL) {
-		char parent[16];
-
-		snprintf(parent, sizeof parent, "%.*s", (int)(dot - path), path);
-		v = json_object_get(json_object_get(entry, parent), dot + 1);
-	} else {
-		v = json_object_get(entry, path);
-	}
-	if (json_is_string(v))
-		return json_string_value(v);
-	if (json_is_integer(v)) {
-		snprintf(buf, 32, "%lld", (long long)json_integer_value(v));
-		return buf;
-	}
-	return NULL;
-}
-
-static void csv_add(void *cls, int64_t id, const char *json)
-{
-	struct csv_state *s = cls;
-	json_t *entry = json_loads(json, 0, NULL);
-	char buf[32];
-
-	s->count++;
-	s->last_id = id;
-	if (entry == NULL) {
-		s->broken = true;
-		return;
-	}
-	for (size_t i = 0; i < N_CSV_COLUMNS; i++)
-		csv_field(&s->out, cell_text(entry, csv_columns[i], buf));
-	csv_end_row(&s->out);
-	json_decref(entry);
-}
-
-/* Every matching entry in one CSV file (UTF-8 with BOM, CRLF, a header row), read from
- * the database a page at a time. The whitelist holds hundreds of firms, not millions. */
+/* Every matching entry in one CSV file (UTF-8 with BOM, CRLF, a header row), streamed from
+ * one query on a connection of its own (handlers/export_stream.h) holding an export slot:
+ * memory stays flat and the statement timeout bounds it. Until 4 December 2026 it was
+ * built whole in memory, page by page, outside the export cap (found by review). */
 static void reply_csv(struct request *req, struct wl_filter *f)
 {
-	struct csv_state s;
-	char disposition[80], *text;
-	size_t len;
-	enum db_rc rc = DB_OK;
+	static const struct export_stream_spec spec = {"whitelist export", false, csv_columns,
+						       N_CSV_COLUMNS};
+	struct db_stream *s;
+	char filename[48];
+	enum db_rc rc;
 
-	csv_begin(&s.out, true);
-	csv_row(&s.out, csv_columns, N_CSV_COLUMNS);
-	s.broken = false;
-	f->limit = PAGE_MAX;
-	do {
-		s.count = 0;
-		rc = db_whitelist_list(f, csv_add, &s);
-		f->after_id = s.last_id;
-	} while (rc == DB_OK && !s.broken && s.count == f->limit);
-	if (rc != DB_OK || s.broken) {
-		csv_free(&s.out);
-		if (rc != DB_OK)
-			reply_db_error(req, rc);
-		else /* an entry that could not be read back: out of memory */
-			reply_out_of_memory(req);
+	if (!export_begin(req))
+		return;
+	s = db_whitelist_export_open(f, &rc);
+	if (s == NULL) {
+		export_end();
+		reply_db_error(req, rc);
 		return;
 	}
-	text = csv_take(&s.out, &len);
-	reply_text(req, 200, "text/csv; charset=utf-8", text, len);
-	snprintf(disposition, sizeof disposition, "attachment; filename=\"whitelist-%s.csv\"",
-		 f->day);
-	reply_header(req, "Content-Disposition", disposition);
+	snprintf(filename, sizeof filename, "whitelist-%s.csv", f->day);
+	reply_export_stream(req, s, &spec, filename);
 }
 
 /* The same columns as XLSX, with Chinese titles. */

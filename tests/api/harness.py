@@ -86,6 +86,16 @@ def poll(fn, timeout=5.0, until=bool):
         time.sleep(0.1)
 
 
+def vm_hwm(server):
+    """Server @a server's peak resident set size in bytes (VmHWM): what a request's memory
+    raised it to (test_limits.py, test_whitelist.py)."""
+    with open(f'/proc/{server.proc.pid}/status') as f:
+        for line in f:
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) * 1024
+    raise AssertionError('no VmHWM')
+
+
 def unique(prefix=''):
     """A string no other test (or run) uses: prefix + 10 hex digits."""
     return prefix + secrets.token_hex(5)

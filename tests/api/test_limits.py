@@ -26,15 +26,6 @@ def _raise_nofile(n):
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
 
 
-def _vm_hwm(server):
-    """The server's peak resident set size in bytes (VmHWM)."""
-    with open(f'/proc/{server.proc.pid}/status') as f:
-        for line in f:
-            if line.startswith('VmHWM:'):
-                return int(line.split()[1]) * 1024
-    raise AssertionError('no VmHWM')
-
-
 def _empty_objects_json():
     n = (BODY - 20) // 3
     return b'{"loans":[' + b'{},' * (n - 1) + b'{}]}'
@@ -69,11 +60,11 @@ def test_worst_8_mib_bodies_raise_peak_rss_by_less_than_64_mib():
     try:
         c = s.client('bank', timeout=120)
         assert c.get('/v1/whoami').status == 200
-        base = _vm_hwm(s)
+        base = harness.vm_hwm(s)
         for path, ctype, body, statuses in _worst_bodies():
             assert len(body) <= BODY, (path, len(body))
             r = c.post(path, body=body, content_type=ctype)
-            grown = _vm_hwm(s) - base
+            grown = harness.vm_hwm(s) - base
             # AddressSanitizer's shadow memory and quarantine make RSS meaningless there.
             assert grown < 64 * MIB or SANITIZED, \
                 f'{path} {ctype} {body[:30]!r}: peak RSS grew by {grown / MIB:.0f} MiB'
@@ -515,7 +506,7 @@ def test_xlsx_exports_count_against_the_same_export_cap_as_referral_exports():
     # and each works again once the workbook is sent.
     s = harness.Server(threads=16, env={'FINREG_MAX_EXPORTS': 1,
                                         'FINREG_STATEMENT_TIMEOUT_MS': 60000})
-    others = ['/v1/whitelist?format=xlsx',
+    others = ['/v1/whitelist?format=xlsx', '/v1/whitelist?format=csv',
               '/v1/stats/new-loans?from=2020-01-01&to=2020-12-31&format=xlsx',
               '/v1/referrals/export?format=xlsx', '/v1/referrals/export?format=csv']
     answers = {}
