@@ -55,7 +55,7 @@ def test_disable_is_honoured_on_the_same_keep_alive_connection_and_new_ones():
     assert rows == [['f', 't']], rows
 
 
-def _body_sent_across(who, change):
+def _body_sent_across(who, change, server=None):
     """Sends a 256 KiB batch's headers and first bytes as @who, runs change(), waits past
     the bound on every instance's principal cache, sends the rest; the raw answer."""
     import json
@@ -65,7 +65,8 @@ def _body_sent_across(who, change):
     import finreg_data as data
     body = json.dumps({'loans': [data.loan()]}, ensure_ascii=False).encode()
     body += b' ' * (256 * 1024)      # 256 KiB: 4 s allowed beyond the header timeout
-    raw = socket.create_connection(('127.0.0.1', harness.server().port), timeout=30)
+    server = server or harness.server()
+    raw = socket.create_connection(('127.0.0.1', server.port), timeout=30)
     t = harness._ssl_context(who).wrap_socket(raw, server_hostname='localhost')
     try:
         t.sendall(b'POST /v1/loans/batch HTTP/1.1\r\nHost: localhost\r\n'
@@ -123,6 +124,36 @@ def test_a_body_finished_after_its_certificate_went_to_another_principal_is_refu
     assert b'another principal' in answer, answer[:600]
     assert harness.psql("SELECT count(*) FROM loans WHERE bank_code IN ('%s', '%s')"
                         % (who.code, other)) == [['0']]
+
+
+def test_a_body_refused_for_a_moved_certificate_gives_its_budget_back():
+    """rev4: the body budget a request holds is counted against the principal it was
+    reserved for (holder_of: req->principal.id). caller_still_known() re-authenticates
+    into req->principal, so when the certificate now names another principal the 401's
+    request gives its bytes back under the new id and the old principal keeps holding
+    them for ever: its next bodies are 503 'holds as many request bodies'."""
+    import json
+
+    import finreg_data as data
+    s = harness.Server(env={'FINREG_MAX_BODY': 300000, 'FINREG_MAX_BODY_TOTAL': 1200000})
+    try:
+        who = harness.new_principal('bank')
+        token = harness.issue_token(who.code)
+        other = harness.unique('T-').upper()
+
+        def move():
+            harness.finregd('principal', 'cert', 'remove', who.code, '--cert', who.cert)
+            harness.finregd('principal', 'add', '--kind', 'bank', '--code', other,
+                            '--name', 'other', '--cert', who.cert)
+        answer = _body_sent_across(who, move, server=s)
+        assert b'another principal' in answer, answer[:600]
+        # 100 KB more from the same bank (by its token): within its share (300,001 bytes)
+        # once the refused body's 256 KiB were given back.
+        body = {'loans': [data.loan()], 'pad': 'x' * 100000}
+        r = harness.client(None, token=token, server=s).post('/v1/loans/batch', json=body)
+        assert r.status != 503, (r.status, r.text[:300])
+    finally:
+        s.stop()
 
 
 def test_disabled_principal_cannot_be_issued_a_token():
