@@ -777,15 +777,17 @@ static size_t body_expected(const struct request *req)
  * false when it replied (refused, or the credential now names another principal). */
 static bool caller_still_known(struct request *req)
 {
-	int64_t id = req->principal.id;
-	enum principal_kind kind = req->principal.kind;
+	struct principal before = req->principal;
 
 	if (!req->authenticated || !has_body(req))
 		return true;
-	if (!authenticate(req))
+	if (!authenticate(req)) {
+		req->principal = before; /* the body budget is held under its id (holder_of) */
 		return false;
-	if (req->principal.id == id && req->principal.kind == kind)
+	}
+	if (req->principal.id == before.id && req->principal.kind == before.kind)
 		return true;
+	req->principal = before;
 	metrics_auth_failure("credential_changed");
 	reply_error(req, ERR_UNAUTHENTICATED, NULL, NULL,
 		    "the credential was given to another principal while the body was sent");
