@@ -24,18 +24,19 @@ CREATE OR REPLACE TRIGGER principal_tokens_notify
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON principal_tokens
     FOR EACH STATEMENT EXECUTE FUNCTION principals_changed();
 
--- Whether principals read here are current within the second docs/security.md promises:
+-- Whether principals read here are current within the bound docs/security.md states:
 -- always on a primary; on a standby (whose changes notify nobody, so an instance on it
--- looks every caller up there) only while it has replayed all it received, or its last
--- replayed transaction is less than a second old. A standby that holds WAL it has not
--- replayed for longer (replay paused, held back by a query conflict, or slow) may still
--- hold a principal that was disabled, and one without a WAL receiver cannot tell what it
--- lacks: principal_select_by_cert and _by_token then answer no principal but this false,
--- and the request is 503. (A standby that receives late, asynchronously, is as late as
--- its replication: docs/security.md.)
-CREATE OR REPLACE FUNCTION principals_fresh() RETURNS boolean
+-- looks every caller up there) only when it has replayed all the WAL it had received
+-- about a second before, @p_received (principal_cache_standby_mark: sampled by the
+-- instance; NULL when it has no such sample, e.g. the standby has no WAL receiver and
+-- cannot tell what it lacks). A standby behind by more (replay paused, held back by a
+-- query conflict, or slow) may still hold a principal that was disabled:
+-- principal_select_by_cert and _by_token then answer no principal but this false, and
+-- the request is 503. A standby busy replaying a long transaction that streams WAL keeps
+-- up with what it received and stays fresh. (One that receives late, asynchronously, is
+-- as late as its replication: docs/security.md.)
+DROP FUNCTION IF EXISTS principals_fresh();
+CREATE OR REPLACE FUNCTION principals_fresh(p_received pg_lsn) RETURNS boolean
     LANGUAGE sql STABLE
     RETURN NOT pg_is_in_recovery()
-        OR (EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE pid IS NOT NULL)
-            AND (pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
-                 OR clock_timestamp() - pg_last_xact_replay_timestamp() < interval '1 second'));
+        OR (p_received IS NOT NULL AND pg_last_wal_replay_lsn() >= p_received);

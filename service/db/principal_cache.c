@@ -11,7 +11,13 @@
  *  - an entry is used for at most CACHE_MAX_AGE_US even so;
  *  - a look-up that raced with an invalidation is not stored (generation check).
  * Failed look-ups are never cached: a new principal works at once. Against a standby
- * (read-only instances on a replica) nothing is cached: notifications are not replicated. */
+ * (read-only instances on a replica) nothing is cached: notifications are not replicated.
+ * There the same thread samples, every STANDBY_SAMPLE_MS, how far the standby has received
+ * WAL; a look-up passes the position received about a second before
+ * (principal_cache_standby_mark) and the database answers whether it has replayed that far
+ * (principals_fresh, sql/principals.sql): a change committed on the primary more than
+ * STANDBY_MARK_MAX_MS ago and not yet replayed here makes every caller 503, not a disabled
+ * one 200. */
 #include "db/principal_cache.h"
 
 #include <poll.h>
@@ -30,7 +36,18 @@ enum {
 	CACHE_SLOTS = 1024,
 	CACHE_MAX_AGE_US = 1000000,
 	RECONNECT_WAIT_MS = 1000,
-	STANDBY_RECHECK_MS = 60000,
+	STANDBY_SAMPLE_MS = 100,    /* a standby's received WAL position, sampled this often */
+	STANDBY_MARK_MIN_MS = 1000, /* a look-up asks for what was received this long ago ... */
+	STANDBY_MARK_MAX_MS = 1300, /* ... and no longer (a stalled sampler: no mark, 503) */
+	STANDBY_SAMPLES = 32,
+	LSN_TEXT = 32,
+};
+
+/* One sample of a standby: when, and the WAL position it had received ("" without a WAL
+ * receiver: it cannot tell what it lacks). */
+struct sample {
+	uint64_t at_us;
+	char received[LSN_TEXT];
 };
 
 struct slot {
@@ -44,6 +61,9 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slot slots[CACHE_SLOTS];
 static uint64_t generation = 1;
 static bool listening; /* the listener is connected and LISTENing */
+
+static struct sample samples[STANDBY_SAMPLES]; /* a ring, under lock */
+static unsigned samples_next;
 
 static pthread_t thread;
 static bool started;
@@ -164,6 +184,77 @@ static bool in_recovery(PGconn *c)
 	return yes;
 }
 
+static void sample_add(uint64_t at_us, const char *received)
+{
+	pthread_mutex_lock(&lock);
+	samples[samples_next % STANDBY_SAMPLES].at_us = at_us;
+	snprintf(samples[samples_next % STANDBY_SAMPLES].received, LSN_TEXT, "%s", received);
+	samples_next++;
+	pthread_mutex_unlock(&lock);
+}
+
+static void samples_clear(void)
+{
+	pthread_mutex_lock(&lock);
+	memset(samples, 0, sizeof samples);
+	samples_next = 0;
+	pthread_mutex_unlock(&lock);
+}
+
+void principal_cache_standby_mark(char *out, size_t size)
+{
+	uint64_t now = log_monotonic_us(), best = 0, oldest = UINT64_MAX;
+	const char *mark = "", *first = "";
+
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < STANDBY_SAMPLES; i++) {
+		const struct sample *x = &samples[i];
+
+		if (x->at_us == 0)
+			continue;
+		if (x->at_us < oldest) {
+			oldest = x->at_us;
+			first = x->received;
+		}
+		if (x->at_us <= now - STANDBY_MARK_MIN_MS * 1000ULL &&
+		    x->at_us >= now - STANDBY_MARK_MAX_MS * 1000ULL && x->at_us > best) {
+			best = x->at_us;
+			mark = x->received;
+		}
+	}
+	/* Sampling for less than a second (just started, or connected again): the oldest
+	 * sample, which asks for more, not less. */
+	if (best == 0 && oldest != UINT64_MAX && oldest > now - STANDBY_MARK_MIN_MS * 1000ULL)
+		mark = first;
+	snprintf(out, size, "%s", mark);
+	pthread_mutex_unlock(&lock);
+}
+
+/* Samples the standby @a c until it is promoted, the connection breaks or the cache is
+ * stopped. */
+static void sample_standby(PGconn *c)
+{
+	while (!atomic_load(&stopping)) {
+		enum db_rc rc;
+		PGresult *r =
+		    db_run_sql(c,
+			       "SELECT pg_is_in_recovery(), CASE WHEN EXISTS (SELECT 1 FROM "
+			       "pg_stat_wal_receiver WHERE pid IS NOT NULL) THEN "
+			       "pg_last_wal_receive_lsn() END",
+			       &rc);
+		bool standby =
+		    r != NULL && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+
+		if (standby)
+			sample_add(log_monotonic_us(),
+				   PQgetisnull(r, 0, 1) ? "" : PQgetvalue(r, 0, 1));
+		PQclear(r);
+		if (!standby)
+			return; /* promoted, or the connection broke: connect again */
+		wait_readable(-1, STANDBY_SAMPLE_MS);
+	}
+}
+
 /* Listens until the connection breaks or the cache is stopped. */
 static void listen_on(PGconn *c)
 {
@@ -218,14 +309,16 @@ static void *run(void *arg)
 				    "changes send no notification here; every request looks its "
 				    "caller up");
 			told_standby = told_standby || standby;
-			if (!standby)
+			if (standby)
+				sample_standby(c);
+			else
 				listen_on(c);
+			samples_clear();
 			invalidate(false);
 			PQfinish(c);
 		}
-		/* A standby is asked again now and then, in case it has been promoted. */
 		if (!atomic_load(&stopping))
-			wait_readable(-1, standby ? STANDBY_RECHECK_MS : RECONNECT_WAIT_MS);
+			wait_readable(-1, RECONNECT_WAIT_MS);
 	}
 	return NULL;
 }

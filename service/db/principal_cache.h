@@ -5,6 +5,7 @@
 #define FINREG_DB_PRINCIPAL_CACHE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "db/db.h"
 #include "principal.h"
@@ -25,6 +26,11 @@ bool principal_cache_peek(char kind, const char *sha256_hex, struct principal *o
  *  credential was found in the database before and has not failed a look-up since (a
  *  later look-up of it is a known caller's, not a stranger's). Never waits. */
 bool principal_cache_seen(char kind, const char *sha256_hex);
+
+/** The WAL position the standby this process uses had received between 1 and 1.3 s ago
+ *  (written into @a out, at most @a size bytes), for principals_fresh(); "" when there is
+ *  none (not a standby, just started, no WAL receiver, or the sampling stalled). */
+void principal_cache_standby_mark(char *out, size_t size);
 
 /** Starts the listener; until it listens, nothing is cached. */
 bool principal_cache_start(void);

@@ -11,14 +11,17 @@
 #include "log.h"
 
 const struct db_stmt db_stmts_principals[] = {
-    /* One row: whether what is read here is current (principals_fresh(), sql/principals.sql),
-     * then the principal, NULL when none. */
+    /* One row: whether what is read here is current (principals_fresh(), sql/principals.sql;
+     * $2 the standby's mark, principal_cache_standby_mark), then the principal, NULL when
+     * none. */
     {"principal_select_by_cert",
-     "SELECT principals_fresh(), x.id, x.kind, x.code, x.name FROM (SELECT 1) one"
+     "SELECT principals_fresh(nullif($2, '')::pg_lsn), x.id, x.kind, x.code, x.name FROM (SELECT "
+     "1) one"
      " LEFT JOIN (SELECT p.id, p.kind, p.code, p.name FROM principal_certs c"
      " JOIN principals p ON p.id = c.principal_id WHERE c.sha256 = $1 AND p.active) x ON true"},
     {"principal_select_by_token",
-     "SELECT principals_fresh(), x.id, x.kind, x.code, x.name FROM (SELECT 1) one"
+     "SELECT principals_fresh(nullif($2, '')::pg_lsn), x.id, x.kind, x.code, x.name FROM (SELECT "
+     "1) one"
      " LEFT JOIN (SELECT p.id, p.kind, p.code, p.name FROM principal_tokens t"
      " JOIN principals p ON p.id = t.principal_id"
      " WHERE t.sha256 = $1 AND t.revoked_at IS NULL AND p.active) x ON true"},
@@ -79,9 +82,13 @@ static atomic_bool stale_told; /* the 503s of a standby behind have been logged 
 static enum db_rc do_lookup(PGconn *c, void *cls)
 {
 	struct lookup *l = cls;
-	const char *params[] = {l->key};
+	char mark[64];
+	const char *params[] = {l->key, mark};
 	enum db_rc rc;
-	PGresult *r = db_run(c, l->stmt, 1, params, &rc);
+	PGresult *r;
+
+	principal_cache_standby_mark(mark, sizeof mark);
+	r = db_run(c, l->stmt, 2, params, &rc);
 
 	if (r == NULL)
 		return rc;
@@ -93,10 +100,9 @@ static enum db_rc do_lookup(PGconn *c, void *cls)
 	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
 		/* A standby behind by more than the bound: nobody is known or refused here. */
 		if (!atomic_exchange(&stale_told, true))
-			LOG_WARN(
-			    "callers answered 503: the standby holds changes it has not "
-			    "replayed for over a second, or has no WAL receiver, so a disabled "
-			    "principal may still look active here");
+			LOG_WARN("callers answered 503: the standby has not replayed what it "
+				 "received a second ago, or has no WAL receiver, so a disabled "
+				 "principal may still look active here");
 		rc = DB_UNAVAILABLE;
 		goto out;
 	}
