@@ -17,9 +17,17 @@ trap 'rm -f "$OUT"' EXIT
 # Without it bash died alone and the orphaned suite ran on for up to 20 minutes.
 SUITE_PID=
 pass_on() { # pass_on SIGNAL
+	local waited=0
 	if [ -n "$SUITE_PID" ]; then
-		kill "-$1" "$SUITE_PID" 2>/dev/null || true
-		wait 2>/dev/null || true
+		# The whole group (the suite and what it runs), not its first process alone.
+		kill -s "$1" -- "-$SUITE_PID" 2>/dev/null || true
+		# A suite that stops what it started ends within seconds; one that ignores the
+		# signal is killed after 30 s rather than holding this script forever.
+		while kill -0 -- "-$SUITE_PID" 2>/dev/null && [ "$waited" -lt 300 ]; do
+			sleep 0.1
+			waited=$((waited + 1))
+		done
+		kill -s KILL -- "-$SUITE_PID" 2>/dev/null || true
 	fi
 	trap - "$1"
 	kill "-$1" $$
@@ -30,10 +38,11 @@ for sig in TERM INT HUP; do
 done
 
 # Runs CMD... with its output shown and kept in $OUT; its exit status in rc (pipefail: the
-# command's, unless tee failed).
+# command's, unless tee failed). tee ignores the signals passed on to the group, so that
+# what the suite says while it stops is still shown.
 logged() {
 	set -m
-	"$@" </dev/null 2>&1 | tee "$OUT" &
+	"$@" </dev/null 2>&1 | (trap '' TERM INT HUP; exec tee "$OUT") &
 	set +m
 	SUITE_PID=$(jobs -p %%)
 	rc=0
