@@ -27,14 +27,26 @@ CREATE OR REPLACE FUNCTION whitelist_firm_visible(p_uscc text, p_viewer text) RE
                                        WHERE l.borrower_uscc = p_uscc AND l.bank_code = p_viewer
                                          AND l.status <> 'void');
 
--- The county a whitelisted firm is filtered by: the registry's county when banks have
--- reported the firm and @p_viewer may see it, else the division code in USCC positions 3-8
--- (where it registered).
+-- The registry's data of whitelisted firm @p_uscc as @p_viewer may see it: no row when
+-- banks never reported the firm or the viewer may not see it (whitelist_firm_visible).
+CREATE OR REPLACE FUNCTION whitelist_firm(p_uscc text, p_viewer text)
+RETURNS TABLE (name text, county_code text, industry_code text, size text)
+LANGUAGE sql STABLE AS $$
+    SELECT f.name, f.county_code, f.industry_code, f.size FROM firms f
+    WHERE f.uscc = p_uscc AND whitelist_firm_visible(p_uscc, p_viewer)
+$$;
+
+-- The county a whitelisted firm is filtered by, from the registry's county @p_seen that the
+-- viewer may see (whitelist_firm; NULL when none): that, else the division code in USCC
+-- positions 3-8 (where it registered).
+CREATE OR REPLACE FUNCTION whitelist_county_of(p_uscc text, p_seen text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    RETURN coalesce(p_seen, substr(p_uscc, 3, 6));
+
 CREATE OR REPLACE FUNCTION whitelist_county(p_uscc text, p_viewer text) RETURNS text
     LANGUAGE sql STABLE
-    RETURN coalesce((SELECT f.county_code FROM firms f
-                     WHERE f.uscc = p_uscc AND whitelist_firm_visible(p_uscc, p_viewer)),
-                    substr(p_uscc, 3, 6));
+    RETURN whitelist_county_of(p_uscc, (SELECT f.county_code
+                                        FROM whitelist_firm(p_uscc, p_viewer) f));
 
 -- An entry as the API returns it to @p_viewer (NULL: the regulator; else the caller's
 -- code), its status on @p_day, with the registry's firm data when the viewer may see it.
@@ -48,11 +60,33 @@ CREATE OR REPLACE FUNCTION whitelist_entry_to_json(e whitelist_entries, p_day da
         'county_code', whitelist_county(e.uscc, p_viewer),
         'firm', (SELECT jsonb_build_object('name', f.name, 'county_code', f.county_code,
                                            'industry_code', f.industry_code, 'size', f.size)
-                 FROM firms f
-                 WHERE f.uscc = e.uscc AND whitelist_firm_visible(e.uscc, p_viewer)),
+                 FROM whitelist_firm(e.uscc, p_viewer) f),
         'listed_at', ts_text(e.listed_at), 'listed_by', e.listed_by,
         'removed_at', ts_text(e.removed_at), 'removed_by', e.removed_by,
         'removal_reason', e.removal_reason);
+
+-- The whitelist's CSV (GET /v1/whitelist?format=csv): every entry the list's filters keep
+-- (active on @p_day when @p_active is set, in county @p_county), in id order, as
+-- whitelist_entry_to_json shows it to @p_viewer, one cell a field (dates and timestamps as
+-- its text); the firm's data read once per entry, set-based.
+CREATE OR REPLACE FUNCTION whitelist_export_rows(p_day date, p_active boolean, p_county text,
+                                                 p_viewer text)
+RETURNS TABLE (id text, uscc text, name text, status text, valid_from text, valid_to text,
+               reason text, county_code text, firm_name text, firm_industry_code text,
+               firm_size text, listed_at text, listed_by text, removed_at text,
+               removed_by text, removal_reason text)
+LANGUAGE sql STABLE AS $$
+    SELECT e.id::text, e.uscc, e.name, whitelist_status(e, p_day),
+           to_jsonb(e.valid_from) #>> '{}', to_jsonb(e.valid_to) #>> '{}', e.reason,
+           whitelist_county_of(e.uscc, f.county_code), f.name, f.industry_code, f.size,
+           ts_text(e.listed_at), e.listed_by, ts_text(e.removed_at), e.removed_by,
+           e.removal_reason
+    FROM whitelist_entries e
+    LEFT JOIN LATERAL whitelist_firm(e.uscc, p_viewer) f ON true
+    WHERE (p_active IS NULL OR (whitelist_status(e, p_day) = 'active') = p_active)
+      AND (p_county IS NULL OR whitelist_county_of(e.uscc, f.county_code) = p_county)
+    ORDER BY e.id
+$$;
 
 -- How many entries one firm may have, removed ones included: its history lists every one
 -- (two events each), and its check, borrower_whitelisted and the firm view scan them, so

@@ -18,20 +18,8 @@ const struct db_stmt db_stmts_whitelist[] = {
      " WHERE ($2::boolean IS NULL OR (whitelist_status(e, $1::date) = 'active') = $2::boolean)"
      " AND ($3::text IS NULL OR whitelist_county(e.uscc, $4) = $3)"
      " AND e.id > $5::bigint ORDER BY e.id LIMIT $6::int"},
-    /* The CSV's cells of every entry the list's filters keep, as whitelist_entry_to_json
-     * shows them (dates and timestamps as its text), set-based: the firm's registry data
-     * and county are joined once, not looked up per entry (whitelist_county). */
     {"whitelist_export_csv",
-     "SELECT e.id::text, e.uscc, e.name, whitelist_status(e, $1::date),"
-     " to_jsonb(e.valid_from) #>> '{}', to_jsonb(e.valid_to) #>> '{}', e.reason,"
-     " coalesce(f.county_code, substr(e.uscc, 3, 6)), f.name, f.industry_code, f.size,"
-     " ts_text(e.listed_at), e.listed_by, ts_text(e.removed_at), e.removed_by,"
-     " e.removal_reason"
-     " FROM whitelist_entries e"
-     " LEFT JOIN firms f ON f.uscc = e.uscc AND whitelist_firm_visible(e.uscc, $4)"
-     " WHERE ($2::boolean IS NULL OR (whitelist_status(e, $1::date) = 'active') = $2::boolean)"
-     " AND ($3::text IS NULL OR coalesce(f.county_code, substr(e.uscc, 3, 6)) = $3)"
-     " ORDER BY e.id"},
+     "SELECT * FROM whitelist_export_rows($1::date, $2::boolean, $3::text, $4::text)"},
     {NULL, NULL},
 };
 
