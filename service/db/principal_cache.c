@@ -38,7 +38,7 @@ enum {
 	RECONNECT_WAIT_MS = 1000,
 	STANDBY_SAMPLE_MS = 100,    /* a standby's received WAL position, sampled this often */
 	STANDBY_MARK_MIN_MS = 1000, /* a look-up asks for what was received this long ago ... */
-	STANDBY_MARK_MAX_MS = 1300, /* ... and no longer (a stalled sampler: no mark, 503) */
+	STANDBY_MARK_MAX_MS = 1500, /* ... and no longer (a stalled sampler: no mark, 503) */
 	STANDBY_SAMPLES = 32,
 	LSN_TEXT = 32,
 };
@@ -236,6 +236,9 @@ static void sample_standby(PGconn *c)
 {
 	while (!atomic_load(&stopping)) {
 		enum db_rc rc;
+		/* Stamped when asked: a late answer holds a position at least that recent, so
+		 * a slow reply makes the mark stricter, never looser. */
+		uint64_t asked = log_monotonic_us();
 		PGresult *r =
 		    db_run_sql(c,
 			       "SELECT pg_is_in_recovery(), CASE WHEN EXISTS (SELECT 1 FROM "
@@ -246,8 +249,7 @@ static void sample_standby(PGconn *c)
 		    r != NULL && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 
 		if (standby)
-			sample_add(log_monotonic_us(),
-				   PQgetisnull(r, 0, 1) ? "" : PQgetvalue(r, 0, 1));
+			sample_add(asked, PQgetisnull(r, 0, 1) ? "" : PQgetvalue(r, 0, 1));
 		PQclear(r);
 		if (!standby)
 			return; /* promoted, or the connection broke: connect again */
@@ -291,11 +293,19 @@ static void listen_on(PGconn *c)
 	}
 }
 
+/* db_thread_stops_when's test: a sample hanging on its standby does not hold up a stop. */
+static bool cache_stopping(void *cls)
+{
+	(void)cls;
+	return atomic_load(&stopping);
+}
+
 static void *run(void *arg)
 {
 	bool told_standby = false;
 
 	(void)arg;
+	db_thread_stops_when(cache_stopping, NULL);
 	while (!atomic_load(&stopping)) {
 		enum db_rc rc;
 		PGconn *c = db_connect_fresh("finregd-listen", &rc);

@@ -27,7 +27,7 @@ bool principal_cache_peek(char kind, const char *sha256_hex, struct principal *o
  *  later look-up of it is a known caller's, not a stranger's). Never waits. */
 bool principal_cache_seen(char kind, const char *sha256_hex);
 
-/** The WAL position the standby this process uses had received between 1 and 1.3 s ago
+/** The WAL position the standby this process uses had asked for between 1 and 1.5 s ago
  *  (written into @a out, at most @a size bytes), for principals_fresh(); "" when there is
  *  none (not a standby, just started, no WAL receiver, or the sampling stalled). */
 void principal_cache_standby_mark(char *out, size_t size);

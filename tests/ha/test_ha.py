@@ -86,6 +86,8 @@ def test_standby_instance_is_read_only(t):
     s = harness.Server(cluster=standby)
     try:
         c = s.client(BANK)
+        # Until its first sample of the standby (a moment after start) every caller is 503.
+        assert harness.poll(lambda: c.get('/v1/whoami').status == 200, timeout=10)
         r = c.post('/v1/loans', json=data.loan())
         assert r.status == 503, r
         assert r.json()['error']['code'] == 'unavailable', r
