@@ -429,18 +429,21 @@ static PGresult *exec_bounded(PGconn *c, const char *sql, const char *name, int 
 
 static bool session_setup(PGconn *c)
 {
-	char sql[128];
+	char sql[192];
 	PGresult *r;
 	bool ok;
 
 	PQsetNoticeProcessor(c, quiet_notices, NULL);
 	if (PQsetnonblocking(c, 1) != 0)
 		return false;
-	snprintf(
-	    sql, sizeof sql,
-	    "SET jit = off; SET statement_timeout = %u; SET client_connection_check_interval = "
-	    "1000",
-	    statement_ms);
+	/* idle_in_transaction_session_timeout: finregd never leaves a transaction idle between
+	 * its statements for longer than it takes to read a result, so a session idle in one
+	 * for twice the statement timeout is one this process lost (drop_if_broken is the
+	 * cure; this the server's own bound should anything else leave one). */
+	snprintf(sql, sizeof sql,
+		 "SET jit = off; SET statement_timeout = %u; SET client_connection_check_interval "
+		 "= 1000; SET idle_in_transaction_session_timeout = %u",
+		 statement_ms, statement_ms * 2);
 	r = exec_bounded(c, sql, NULL, 0, NULL);
 	ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
@@ -1022,6 +1025,19 @@ static void backoff(int attempt)
 
 static enum db_rc tx_here(db_work_fn fn, void *cls, bool serializable);
 
+/* Closes this thread's (or its lease's) connection at once when a statement on it was given
+ * up (exec_bounded: a deadline, a hung database, the warm-up giving way, a stop). Left for
+ * its next user to drop, as it was until 3 December 2026, its backend finished the
+ * statement and sat idle in the transaction, holding its locks, for as long as nobody used
+ * that pooled connection (with one client at a time, never): found in CI, a CREATE
+ * TRIGGER waiting on it for good. Closed, the backend sees the client gone (at once, or
+ * within client_connection_check_interval while its statement runs) and rolls back. */
+static void drop_if_broken(void)
+{
+	if (tl_broken && tl_conn != NULL)
+		db_disconnect();
+}
+
 enum db_rc db_tx(db_work_fn fn, void *cls, bool serializable)
 {
 	enum db_rc rc;
@@ -1031,6 +1047,7 @@ enum db_rc db_tx(db_work_fn fn, void *cls, bool serializable)
 	db_route_busy(1);
 	rc = tx_here(fn, cls, serializable);
 	db_route_busy(-1);
+	drop_if_broken();
 	lease_end();
 	return rc;
 }
@@ -1128,6 +1145,7 @@ enum db_rc db_once(db_work_fn fn, void *cls)
 			rc = once_here(fn, cls);
 	}
 	db_route_busy(-1);
+	drop_if_broken();
 	lease_end();
 	return rc;
 }

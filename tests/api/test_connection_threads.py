@@ -504,6 +504,56 @@ def test_a_warm_up_held_in_the_database_delays_no_request(ctx):
     assert cl.psql("SELECT count(*) FROM loans WHERE bank_code = '~warm-up'") == [['0']]
 
 
+def test_a_connection_given_up_mid_statement_leaves_no_transaction_open(ctx):
+    """Found in CI: a pooled connection whose statement was given up (the warm-up giving
+    way to a request; a hung database) was only marked broken, to be dropped by its next
+    user. Its backend ended the statement and sat idle in a transaction, holding its locks,
+    until then; and as the pool lends its first free connection, with one client at a time
+    that was never: a test's CREATE TRIGGER on loans waited on it for good. Here the
+    warm-up's rehearsal on the second of two pooled connections sleeps 4 s (the first one's
+    is quick), a request comes meanwhile and is served by the first: no session may be
+    left idle in a transaction."""
+    cl = _setup(ctx)
+    cl.psql("CREATE SEQUENCE test_rehearsals; GRANT USAGE ON SEQUENCE test_rehearsals TO PUBLIC;"
+            " CREATE FUNCTION test_second_rehearsal_sleeps() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN IF nextval('test_rehearsals') = 2 THEN PERFORM pg_sleep(4); END IF;"
+            " RETURN NEW; END $$;"
+            " CREATE TRIGGER test_second_rehearsal_sleeps BEFORE INSERT ON firms FOR EACH ROW"
+            f" WHEN (NEW.uscc = '{WARM_USCC}') EXECUTE FUNCTION test_second_rehearsal_sleeps();")
+    s = _server(ctx, cl, pool=2, FINREG_WARM_UP=1)
+    got = harness.poll(lambda: cl.psql("SELECT count(*) FROM pg_stat_activity"
+                                       " WHERE wait_event = 'PgSleep'"), 15,
+                       lambda v: v == [['1']])
+    assert got == [['1']], got
+    # A post that holds its lease a while (its borrower's row is being inserted by a
+    # session of the test's, rolled back a second later): the warm-up gives way.
+    loan = fd.loan()
+    b = loan['borrower']
+    held = subprocess.Popen([harness.PSQL, '-X', '-q', '-d', cl.url, '-f', '-'],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, text=True)
+    held.stdin.write("BEGIN;\nINSERT INTO firms (uscc, name, county_code, industry_code, size,"
+                     f" updated_by) VALUES ('{b['uscc']}', 'held', '350402', '3412', 'small',"
+                     " 'test');\n")
+    held.stdin.flush()
+    assert harness.poll(lambda: cl.psql("SELECT count(*) FROM pg_stat_activity"
+                                        " WHERE state = 'idle in transaction'"), 10,
+                        lambda v: v == [['1']]) == [['1']]
+    t = threading.Timer(1.0, lambda: (held.stdin.close(), held.wait(10)))
+    t.start()
+    r = harness.client('bank', server=s).post('/v1/loans', json=loan)
+    t.join()
+    assert r.status == 201, r
+    m = _warm_up_line(s, 5)
+    assert m and m.group(1) == '1' and 'gave way to a request' in m.group(2), s.log_tail()
+    time.sleep(5)   # past the sleep: a backend kept would now be idle in its transaction
+    left = cl.psql("SELECT application_name, state FROM pg_stat_activity"
+                   " WHERE state LIKE 'idle in transaction%'")
+    assert left == [], left
+    assert harness.client('bank', server=s).post('/v1/loans', json=fd.loan()).status == 201
+    assert cl.psql("SELECT count(*) FROM loans WHERE bank_code = '~warm-up'") == [['0']]
+
+
 def test_a_lone_clients_posts_are_served_by_one_pooled_connection(ctx):
     """The pool lends its first free connection (db/db.c, pool_take): one client posting one
     loan after another is served by one backend, kept hot, not by every pooled connection in
