@@ -439,11 +439,18 @@ static bool session_setup(PGconn *c)
 	/* idle_in_transaction_session_timeout: finregd never leaves a transaction idle between
 	 * its statements for longer than it takes to read a result, so a session idle in one
 	 * for twice the statement timeout is one this process lost (drop_if_broken is the
-	 * cure; this the server's own bound should anything else leave one). */
-	snprintf(sql, sizeof sql,
-		 "SET jit = off; SET statement_timeout = %u; SET client_connection_check_interval "
-		 "= 1000; SET idle_in_transaction_session_timeout = %u",
-		 statement_ms, statement_ms * 2);
+	 * cure; this the server's own bound should anything else leave one). Without a
+	 * statement timeout (the CLI) the role's or database's own setting stays. */
+	if (statement_ms != 0)
+		snprintf(sql, sizeof sql,
+			 "SET jit = off; SET statement_timeout = %u; SET "
+			 "client_connection_check_interval = 1000; SET "
+			 "idle_in_transaction_session_timeout = %u",
+			 statement_ms, statement_ms * 2);
+	else
+		snprintf(sql, sizeof sql,
+			 "SET jit = off; SET statement_timeout = 0; SET "
+			 "client_connection_check_interval = 1000");
 	r = exec_bounded(c, sql, NULL, 0, NULL);
 	ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
@@ -1032,9 +1039,13 @@ static enum db_rc tx_here(db_work_fn fn, void *cls, bool serializable);
  * that pooled connection (with one client at a time, never): found in CI, a CREATE
  * TRIGGER waiting on it for good. Closed, the backend sees the client gone (at once, or
  * within client_connection_check_interval while its statement runs) and rolls back. */
+static _Thread_local int tl_calls; /* db_tx and db_once calls in progress on this thread */
+
 static void drop_if_broken(void)
 {
-	if (tl_broken && tl_conn != NULL)
+	/* Only at the outermost call's end: a nested one's caller may still hold the
+	 * connection (none nests today; then it would be freed under it). */
+	if (tl_calls == 1 && tl_broken && tl_conn != NULL)
 		db_disconnect();
 }
 
@@ -1044,10 +1055,12 @@ enum db_rc db_tx(db_work_fn fn, void *cls, bool serializable)
 
 	if (!lease_begin(&rc))
 		return rc;
+	tl_calls++;
 	db_route_busy(1);
 	rc = tx_here(fn, cls, serializable);
 	db_route_busy(-1);
 	drop_if_broken();
+	tl_calls--;
 	lease_end();
 	return rc;
 }
@@ -1136,6 +1149,7 @@ enum db_rc db_once(db_work_fn fn, void *cls)
 
 	if (!lease_begin(&rc))
 		return rc;
+	tl_calls++;
 	replica = db_route_enter();
 	db_route_busy(1);
 	rc = once_here(fn, cls);
@@ -1146,6 +1160,7 @@ enum db_rc db_once(db_work_fn fn, void *cls)
 	}
 	db_route_busy(-1);
 	drop_if_broken();
+	tl_calls--;
 	lease_end();
 	return rc;
 }
