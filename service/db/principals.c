@@ -10,21 +10,21 @@
 #include "db/principal_cache.h"
 #include "log.h"
 
+/* A principal look-up @a select (id, kind, code, name by $1) as one row: first whether what
+ * is read here is current (principals_fresh(), sql/principals.sql; $2 the standby's mark,
+ * principal_cache_standby_mark), then the principal, NULL when none. */
+#define FRESH_LOOKUP(select)                                                                       \
+	"SELECT principals_fresh(nullif($2, '')::pg_lsn), x.id, x.kind, x.code, x.name"            \
+	" FROM (SELECT 1) one LEFT JOIN (" select ") x ON true"
+
 const struct db_stmt db_stmts_principals[] = {
-    /* One row: whether what is read here is current (principals_fresh(), sql/principals.sql;
-     * $2 the standby's mark, principal_cache_standby_mark), then the principal, NULL when
-     * none. */
     {"principal_select_by_cert",
-     "SELECT principals_fresh(nullif($2, '')::pg_lsn), x.id, x.kind, x.code, x.name FROM (SELECT "
-     "1) one"
-     " LEFT JOIN (SELECT p.id, p.kind, p.code, p.name FROM principal_certs c"
-     " JOIN principals p ON p.id = c.principal_id WHERE c.sha256 = $1 AND p.active) x ON true"},
+     FRESH_LOOKUP("SELECT p.id, p.kind, p.code, p.name FROM principal_certs c"
+		  " JOIN principals p ON p.id = c.principal_id WHERE c.sha256 = $1 AND p.active")},
     {"principal_select_by_token",
-     "SELECT principals_fresh(nullif($2, '')::pg_lsn), x.id, x.kind, x.code, x.name FROM (SELECT "
-     "1) one"
-     " LEFT JOIN (SELECT p.id, p.kind, p.code, p.name FROM principal_tokens t"
-     " JOIN principals p ON p.id = t.principal_id"
-     " WHERE t.sha256 = $1 AND t.revoked_at IS NULL AND p.active) x ON true"},
+     FRESH_LOOKUP("SELECT p.id, p.kind, p.code, p.name FROM principal_tokens t"
+		  " JOIN principals p ON p.id = t.principal_id"
+		  " WHERE t.sha256 = $1 AND t.revoked_at IS NULL AND p.active")},
     {"principal_select_by_code", "SELECT id, kind FROM principals WHERE code = $1"},
     {"principal_insert",
      "INSERT INTO principals (kind, code, name) VALUES ($1, $2, $3) RETURNING id"},

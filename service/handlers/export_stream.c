@@ -1,4 +1,4 @@
-/* Implementation of handlers/export_stream.h (until 4 December 2026 the referral export's
+/* Implementation of handlers/export_stream.h (until 3 December 2026 the referral export's
  * own; the whitelist CSV was built whole in memory, outside the export cap). */
 #include "handlers/export_stream.h"
 

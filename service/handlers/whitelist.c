@@ -156,7 +156,7 @@ static bool list_filter(struct request *req, struct wl_filter *f)
 
 /* Every matching entry in one CSV file (UTF-8 with BOM, CRLF, a header row), streamed from
  * one query on a connection of its own (handlers/export_stream.h) holding an export slot:
- * memory stays flat and the statement timeout bounds it. Until 4 December 2026 it was
+ * memory stays flat and the statement timeout bounds it. Until 3 December 2026 it was
  * built whole in memory, page by page, outside the export cap (found by review). */
 static void reply_csv(struct request *req, struct wl_filter *f)
 {

@@ -362,7 +362,7 @@ def test_csv_export_holds_every_entry_and_refuses_paging():
 
 
 def test_the_csv_export_streams_300000_entries_in_flat_memory(ctx):
-    # Until 4 December 2026 the CSV was built whole in memory (300,000 entries: +54 MiB RSS,
+    # Until 3 December 2026 the CSV was built whole in memory (300,000 entries: +54 MiB RSS,
     # over 60 s, outside FINREG_MAX_EXPORTS; review rev1); now it is streamed from one
     # query as the referral export is. 300,000 active entries without firm data, written
     # directly on a cluster of the test's own (the rows are many and the table global).
