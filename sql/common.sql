@@ -25,3 +25,12 @@ CREATE OR REPLACE FUNCTION ts_text(t timestamptz) RETURNS text
 CREATE OR REPLACE FUNCTION registry_day(t timestamptz) RETURNS date
     LANGUAGE sql STABLE STRICT
     RETURN (t AT TIME ZONE 'Asia/Shanghai')::date;
+
+-- How many rows one page of a list may examine. A list walks its table in id order along
+-- the filters an index serves (a bank, a borrower, a guarantor) and tests the others (dates,
+-- status, rule, county) row by row; a filter matching few of a large bank's rows once walked
+-- all of them to the statement timeout. A page that examined this many rows without filling
+-- ends there, and its next_cursor resumes after the last row examined (docs/limits.md).
+CREATE OR REPLACE FUNCTION list_scan_rows_max() RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    RETURN 10000;

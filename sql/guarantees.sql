@@ -531,3 +531,35 @@ CREATE OR REPLACE FUNCTION stats_actual_guarantee_leverage(p_as_of date) RETURNS
     RETURN (SELECT round(sum(r.outstanding_fen), 40) / sum(r.net_assets_fen)
             FROM guarantee_leverage_rows(p_as_of, NULL) r
             WHERE r.net_assets_fen IS NOT NULL);
+
+-- A page of the guarantees list, as loan_list_page: the guarantees of guarantor
+-- @p_guarantor and bank @p_bank (NULL: any) after id @p_after, walked in id order at most
+-- list_scan_rows_max() of them, of which those of borrower @p_borrower outstanding on
+-- @p_on (NULL: any), at most @p_limit, each dated by @p_today; then (id, NULL) when the
+-- walk stopped at its bound first.
+CREATE OR REPLACE FUNCTION guarantee_list_page(p_today date, p_guarantor text, p_bank text,
+                                               p_borrower text, p_on date, p_after bigint,
+                                               p_limit integer)
+RETURNS TABLE (id bigint, item text)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+BEGIN
+    RETURN QUERY
+    WITH walk AS MATERIALIZED (
+        SELECT g.id, g.borrower_uscc,
+               p_on IS NULL OR guarantee_outstanding_on(g, p_on) AS outstanding
+        FROM guarantees g
+        WHERE (p_guarantor IS NULL OR g.guarantor_code = p_guarantor)
+          AND (p_bank IS NULL OR g.bank_code = p_bank) AND g.id > p_after
+        ORDER BY g.id LIMIT list_scan_rows_max()),
+    hit AS MATERIALIZED (
+        SELECT k.id FROM walk k
+        WHERE (p_borrower IS NULL OR k.borrower_uscc = p_borrower) AND k.outstanding
+        LIMIT p_limit)
+    SELECT x.id, x.item FROM (
+        SELECT g.id, guarantee_to_json(g, p_today)::text AS item
+        FROM hit h CROSS JOIN LATERAL (SELECT * FROM guarantees g WHERE g.id = h.id) g
+        UNION ALL
+        SELECT max(k.id), NULL FROM walk k WHERE (SELECT count(*) FROM hit) < p_limit
+        HAVING count(*) = list_scan_rows_max()) x
+    ORDER BY x.id;
+END $$;

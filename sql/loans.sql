@@ -1011,3 +1011,69 @@ CREATE OR REPLACE FUNCTION lpr_recheck_drop(p_from date, p_token bigint) RETURNS
 LANGUAGE sql AS $$
     DELETE FROM lpr_rechecks r WHERE r.effective_from = p_from AND r.token = p_token
 $$;
+
+-- A page of the loans list: loans of bank @p_bank and borrower @p_borrower (NULL: any)
+-- after id @p_after, walked in id order at most list_scan_rows_max() of them, of which
+-- those issued in [@p_from, @p_to] with status @p_status (NULL: any), at most @p_limit.
+-- When the walk stopped at its bound before @p_limit matched, a last row (id, NULL) gives
+-- the last id examined, where the next page resumes. Custom plans, so the walk takes the
+-- index of the filters given.
+CREATE OR REPLACE FUNCTION loan_list_page(p_bank text, p_borrower text, p_from date,
+                                          p_to date, p_status text, p_after bigint,
+                                          p_limit integer)
+RETURNS TABLE (id bigint, item text)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+BEGIN
+    RETURN QUERY
+    WITH walk AS MATERIALIZED (
+        SELECT l.id, l.issue_date, l.status FROM loans l
+        WHERE (p_bank IS NULL OR l.bank_code = p_bank)
+          AND (p_borrower IS NULL OR l.borrower_uscc = p_borrower)
+          AND l.id > p_after
+        ORDER BY l.id LIMIT list_scan_rows_max()),
+    hit AS MATERIALIZED (
+        SELECT w.id FROM walk w
+        WHERE (p_from IS NULL OR w.issue_date >= p_from)
+          AND (p_to IS NULL OR w.issue_date <= p_to)
+          AND (p_status IS NULL OR w.status = p_status)
+        LIMIT p_limit)
+    SELECT x.id, x.item FROM (
+        SELECT l.id, loan_json_of(l, f.registry_first_loan, f.warnings)::text AS item
+        FROM hit h CROSS JOIN LATERAL (SELECT * FROM loans l WHERE l.id = h.id) l
+             CROSS JOIN LATERAL loan_facts(l) f
+        UNION ALL
+        SELECT max(w.id), NULL FROM walk w WHERE (SELECT count(*) FROM hit) < p_limit
+        HAVING count(*) = list_scan_rows_max()) x
+    ORDER BY x.id;
+END $$;
+
+-- A page of the warnings list, as loan_list_page: the warnings of bank @p_bank (NULL: any)
+-- after id @p_after, walked in id order at most list_scan_rows_max() of them, of which
+-- those of rule @p_rule raised on a registry day in [@p_from, @p_to], at most @p_limit;
+-- then (id, NULL) when the walk stopped at its bound first.
+CREATE OR REPLACE FUNCTION warning_list_page(p_bank text, p_rule text, p_from date, p_to date,
+                                             p_after bigint, p_limit integer)
+RETURNS TABLE (id bigint, item text)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+BEGIN
+    RETURN QUERY
+    WITH walk AS MATERIALIZED (
+        SELECT w.id, w.rule, registry_day(w.created_at) AS day FROM loan_warnings w
+        WHERE (p_bank IS NULL OR w.bank_code = p_bank) AND w.id > p_after
+        ORDER BY w.id LIMIT list_scan_rows_max()),
+    hit AS MATERIALIZED (
+        SELECT k.id FROM walk k
+        WHERE (p_rule IS NULL OR k.rule = p_rule) AND (p_from IS NULL OR k.day >= p_from)
+          AND (p_to IS NULL OR k.day <= p_to)
+        LIMIT p_limit)
+    SELECT x.id, x.item FROM (
+        SELECT w.id, jsonb_build_object('id', w.id, 'bank_code', w.bank_code,
+                   'loan_ref', w.loan_ref, 'version', w.version, 'rule', w.rule,
+                   'field', w.field, 'message', w.message,
+                   'created_at', ts_text(w.created_at))::text AS item
+        FROM hit h CROSS JOIN LATERAL (SELECT * FROM loan_warnings w WHERE w.id = h.id) w
+        UNION ALL
+        SELECT max(k.id), NULL FROM walk k WHERE (SELECT count(*) FROM hit) < p_limit
+        HAVING count(*) = list_scan_rows_max()) x
+    ORDER BY x.id;
+END $$;

@@ -225,3 +225,32 @@ $$;
 CREATE OR REPLACE FUNCTION stats_actual_relief_referrals(p_as_of date) RETURNS numeric
     LANGUAGE sql STABLE
     RETURN (SELECT count(DISTINCT x.uscc) FROM referrals x WHERE x.referred_on <= p_as_of)::numeric;
+
+-- A page of the referrals list, as loan_list_page: the referrals to bank @p_bank of firm
+-- @p_uscc (NULL: any) after id @p_after, walked in id order at most list_scan_rows_max()
+-- of them, of which those in status @p_status and county @p_county (NULL: any), at most
+-- @p_limit; then (id, NULL) when the walk stopped at its bound first.
+CREATE OR REPLACE FUNCTION referral_list_page(p_bank text, p_status text, p_county text,
+                                              p_uscc text, p_after bigint, p_limit integer)
+RETURNS TABLE (id bigint, item text)
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+BEGIN
+    RETURN QUERY
+    WITH walk AS MATERIALIZED (
+        SELECT r.id, r.status, r.county_code FROM referrals r
+        WHERE (p_bank IS NULL OR r.bank_code = p_bank) AND (p_uscc IS NULL OR r.uscc = p_uscc)
+          AND r.id > p_after
+        ORDER BY r.id LIMIT list_scan_rows_max()),
+    hit AS MATERIALIZED (
+        SELECT k.id FROM walk k
+        WHERE (p_status IS NULL OR k.status = p_status)
+          AND (p_county IS NULL OR k.county_code = p_county)
+        LIMIT p_limit)
+    SELECT x.id, x.item FROM (
+        SELECT r.id, referral_to_json(r)::text AS item
+        FROM hit h CROSS JOIN LATERAL (SELECT * FROM referrals r WHERE r.id = h.id) r
+        UNION ALL
+        SELECT max(k.id), NULL FROM walk k WHERE (SELECT count(*) FROM hit) < p_limit
+        HAVING count(*) = list_scan_rows_max()) x
+    ORDER BY x.id;
+END $$;

@@ -1331,7 +1331,8 @@ static void json_row(void *cls, const PGresult *r, int row)
 {
 	struct json_rows *j = cls;
 
-	j->fn(j->cls, strtoll(PQgetvalue(r, row, 0), NULL, 10), PQgetvalue(r, row, 1));
+	j->fn(j->cls, strtoll(PQgetvalue(r, row, 0), NULL, 10),
+	      PQgetisnull(r, row, 1) ? NULL : PQgetvalue(r, row, 1));
 }
 
 enum db_rc db_json_rows(const char *stmt, int n, const char *const *params, json_row_fn fn,

@@ -36,7 +36,9 @@ struct db_outcome {
 void db_outcome_clear(struct db_outcome *o);
 
 /** Called per listed row with its id and JSON text (valid during the call only; the
- *  callee copies what it keeps). */
+ *  callee copies what it keeps). A list page whose walk stopped at its bound before it
+ *  filled ends with a row of NULL text: its id is the last one examined, where the next
+ *  page resumes (sql/common.sql list_scan_rows_max). */
 typedef void (*json_row_fn)(void *cls, int64_t id, const char *json);
 
 /** Sets the libpq connection string used by every thread's connection. The string is

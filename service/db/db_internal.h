@@ -126,8 +126,8 @@ enum db_rc db_write_outcome(const char *stmt, int n, const char *const *params,
  *  row or the value is SQL NULL (or with the error). */
 enum db_rc db_json_one(const char *stmt, int n, const char *const *params, char **json);
 
-/** Runs list statement @a stmt (db_once), whose rows are (id, JSON text), calling @a fn
- *  per row; the strings are valid during the call only. */
+/** Runs list statement @a stmt (db_once), whose rows are (id, JSON text or NULL), calling
+ *  @a fn per row; the strings are valid during the call only. */
 enum db_rc db_json_rows(const char *stmt, int n, const char *const *params, json_row_fn fn,
 			void *cls);
 

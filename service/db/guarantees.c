@@ -17,12 +17,8 @@ const struct db_stmt db_stmts_guarantees[] = {
 			  " FROM guarantee_release($1, $2, $3::date, $1, $4::date)"},
     {"guarantee_select_json", "SELECT guarantee_to_json(g, $3::date)::text FROM guarantees g"
 			      " WHERE g.guarantor_code = $1 AND g.guarantee_ref = $2"},
-    {"guarantee_list", "SELECT g.id, guarantee_to_json(g, $1::date)::text FROM guarantees g"
-		       " WHERE ($2::text IS NULL OR g.guarantor_code = $2)"
-		       " AND ($3::text IS NULL OR g.bank_code = $3)"
-		       " AND ($4::text IS NULL OR g.borrower_uscc = $4)"
-		       " AND ($5::date IS NULL OR guarantee_outstanding_on(g, $5::date))"
-		       " AND g.id > $6::bigint ORDER BY g.id LIMIT $7::int"},
+    {"guarantee_list", "SELECT id, item FROM guarantee_list_page($1::date, $2, $3, $4,"
+		       " $5::date, $6::bigint, $7::int)"},
     {"stats_guarantee_leverage",
      "SELECT guarantor_code, name, outstanding_fen, net_assets_fen, net_assets_as_of::text"
      " FROM guarantee_leverage_rows($1::date, $2)"},

@@ -31,23 +31,10 @@ const struct db_stmt db_stmts_loans[] = {
     {"loan_select_json", "SELECT loan_to_json(l)::text FROM loans l"
 			 " WHERE l.bank_code = $1 AND l.loan_ref = $2"},
     {"loan_history", "SELECT loan_history($1, $2)::text"},
-    {"loan_list", "SELECT l.id, loan_json_of(l, f.registry_first_loan, f.warnings)::text"
-		  " FROM loans l CROSS JOIN LATERAL loan_facts(l) f"
-		  " WHERE ($1::text IS NULL OR l.bank_code = $1)"
-		  " AND ($2::text IS NULL OR l.borrower_uscc = $2)"
-		  " AND ($3::date IS NULL OR l.issue_date >= $3::date)"
-		  " AND ($4::date IS NULL OR l.issue_date <= $4::date)"
-		  " AND ($5::text IS NULL OR l.status = $5)"
-		  " AND l.id > $6::bigint ORDER BY l.id LIMIT $7::int"},
-    {"warning_list",
-     "SELECT w.id, jsonb_build_object('id', w.id, 'bank_code', w.bank_code,"
-     " 'loan_ref', w.loan_ref, 'version', w.version, 'rule', w.rule, 'field', w.field,"
-     " 'message', w.message, 'created_at', ts_text(w.created_at))::text"
-     " FROM loan_warnings w"
-     " WHERE ($1::text IS NULL OR w.bank_code = $1) AND ($2::text IS NULL OR w.rule = $2)"
-     " AND ($3::date IS NULL OR (w.created_at AT TIME ZONE 'Asia/Shanghai')::date >= $3::date)"
-     " AND ($4::date IS NULL OR (w.created_at AT TIME ZONE 'Asia/Shanghai')::date <= $4::date)"
-     " AND w.id > $5::bigint ORDER BY w.id LIMIT $6::int"},
+    {"loan_list", "SELECT id, item FROM loan_list_page($1, $2, $3::date, $4::date, $5,"
+		  " $6::bigint, $7::int)"},
+    {"warning_list", "SELECT id, item FROM warning_list_page($1, $2, $3::date, $4::date,"
+		     " $5::bigint, $6::int)"},
     {"idempotency_lock",
      "SELECT pg_advisory_xact_lock(hashtextextended('idem:' || $1 || ':' || $2, 0))"},
     /* An answer older than the keep time is gone, purged or not. */

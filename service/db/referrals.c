@@ -20,8 +20,8 @@ const struct db_stmt db_stmts_referrals[] = {
 		      " FROM referral_move($1, $2, $3, $4, $5, $6::bigint)"},
     {"referral_select_json", "SELECT referral_with_history(r)::text FROM referrals r"
 			     " WHERE r.ref = $1 AND ($2::text IS NULL OR r.bank_code = $2)"},
-    {"referral_list", "SELECT r.id, referral_to_json(r)::text FROM referrals r" REFERRAL_WHERE
-		      " AND r.id > $5::bigint ORDER BY r.id LIMIT $6::int"},
+    {"referral_list", "SELECT id, item FROM referral_list_page($1, $2, $3, $4, $5::bigint,"
+		      " $6::int)"},
     {"referral_export_csv",
      "SELECT r.ref, r.uscc, r.name, r.county_code, r.industry_code, r.size, r.bank_code,"
      " fen_text(r.requested_fen), r.reason, r.referred_on::text, r.status, r.decline_reason,"

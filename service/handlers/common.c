@@ -217,6 +217,11 @@ void list_add(void *cls, int64_t id, const char *json)
 {
 	struct json_list *l = cls;
 
+	if (json == NULL) { /* the walk stopped before the page filled: resume after @a id */
+		l->more = true;
+		l->last_id = id;
+		return;
+	}
 	if (l->count == l->limit) {
 		l->more = true;
 		return;

@@ -105,7 +105,8 @@ struct json_list {
 /** Starts a page of at most @a limit items; returns how many rows to ask the database
  *  for: one more, which tells whether there is a next page. */
 int list_begin(struct json_list *l, int limit);
-/** json_row_fn-compatible: appends one row unless the page is full (then notes more). */
+/** json_row_fn-compatible: appends one row unless the page is full (then notes more); a
+ *  row without text (the walk's bound) notes more, resuming after its id. */
 void list_add(void *cls, int64_t id, const char *json);
 /** Replies 200 with the list when @a rc is DB_OK (the buffer passes to the reply), else
  *  frees it and replies the error of @a rc. */

@@ -160,8 +160,12 @@ void xlsx_pages_add(void *cls, int64_t id, const char *json)
 	struct xlsx_pages *p = cls;
 	json_t *item;
 
-	p->count++;
 	p->last_id = id;
+	if (json == NULL) { /* the walk's bound: the next page resumes after @a id */
+		p->walk_stopped = true;
+		return;
+	}
+	p->count++;
 	if (p->broken)
 		return;
 	item = json_loads(json, 0, NULL);
@@ -196,9 +200,10 @@ void xlsx_pages_run(struct request *req, struct xlsx_pages *p, xlsx_page_fn page
 
 	do {
 		p->count = 0;
+		p->walk_stopped = false;
 		rc = page(filter, p);
 		*after_id = p->last_id;
-	} while (rc == DB_OK && !p->broken && p->count == limit);
+	} while (rc == DB_OK && !p->broken && (p->count == limit || p->walk_stopped));
 	xlsx_pages_finish(req, p, rc, name);
 }
 

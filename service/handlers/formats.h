@@ -71,8 +71,9 @@ void reply_answer(struct request *req, enum out_format fmt, json_t *body,
 struct xlsx_pages {
 	struct xlsx_out *x;
 	int64_t last_id;
-	int count;   /* rows of the current page */
-	bool broken; /* a row that is not JSON, a full sheet or a failed write */
+	int count;         /* rows of the current page */
+	bool walk_stopped; /* the current page's walk stopped at its bound (db.h json_row_fn) */
+	bool broken;       /* a row that is not JSON, a full sheet or a failed write */
 };
 
 /** Starts @a p on a new workbook (sheet @a sheet, columns @a cols) holding an export slot;

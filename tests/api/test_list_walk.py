@@ -1,0 +1,158 @@
+"""Lists whose filters no index serves walk at most 10,000 rows a page (sql/common.sql
+list_scan_rows_max): a filter matching few of a bank's many loans, warnings, guarantees or
+referrals once walked all of them in one statement, to the statement timeout at a national
+registry's size. A page that walked its bound without filling ends there, and its
+next_cursor resumes after the last row walked; following next_cursor until it is null
+still gives every match once, in id order. Each test writes its many rows straight into
+the table (copies of one posted through the API) and compares every page, items and
+cursor, with a model of that rule computed from the table."""
+
+import finreg_data as fd
+import harness
+from test_exports_xlsx import workbook
+from test_guarantees import guarantee, guaranteed_loan, new_guarantor, post
+from test_referrals import refer
+
+WALK = 10000
+
+
+def copy_rows(table, where, n, changes):
+    """Inserts @n copies of the one row of @table matching @where, each with a new id and
+    the members of jsonb expression @changes (which may use g, 1..n, and the row t)."""
+    harness.psql(
+        "INSERT INTO %s SELECT (jsonb_populate_record(t, jsonb_build_object('id',"
+        " nextval(pg_get_serial_sequence('%s', 'id'))) || %s)).*"
+        " FROM %s t, generate_series(1, %d) g WHERE %s"
+        % (table, table, changes, table, n, where))
+
+
+def model(rows, limit):
+    """The pages of a list: @rows are (id, matches) of every row its indexed filters give,
+    in id order. Returns [(ids of the page's items, next_cursor or None)]."""
+    pages, after = [], 0
+    while True:
+        walk = [r for r in rows if r[0] > after][:WALK]
+        hits = [i for i, m in walk if m][:limit + 1]
+        if len(hits) == limit + 1:
+            page, nxt = hits[:limit], hits[limit - 1]
+        elif len(walk) == WALK:
+            page, nxt = hits, walk[-1][0]
+        else:
+            page, nxt = hits, None
+        pages.append((page, None if nxt is None else str(nxt)))
+        if nxt is None:
+            return pages
+        after = nxt
+
+
+def pages_of(c, path, key_of):
+    """Every page of GET @path with client @c: [(keys of its items, next_cursor)]."""
+    pages, cursor = [], None
+    while True:
+        r = c.get(path + ('&cursor=' + cursor if cursor else ''))
+        assert r.status == 200, r
+        body = r.json()
+        pages.append(([key_of(i) for i in body['items']], body['next_cursor']))
+        cursor = body['next_cursor']
+        assert len(pages) <= 50, pages[-3:]
+        if cursor is None:
+            return pages
+
+
+def rows_of(sql):
+    """(id, matches) of each row SELECT @sql gives (id, 't'/'f'), as the model takes them."""
+    return [(int(i), m == 't') for i, m in harness.psql(sql)]
+
+
+def expect(rows, limit, key_sql):
+    """The model's pages of @rows at @limit, each item as the key SELECT @key_sql (id, key)
+    gives it (the key pages_of reads from the item)."""
+    keys = dict(harness.psql(key_sql))
+    return [([keys[str(i)] for i in ids], nxt) for ids, nxt in model(rows, limit)]
+
+
+def test_a_sparse_loan_filter_walks_a_bounded_stretch_a_page_and_misses_nothing():
+    bank = harness.new_principal('bank')
+    c, reg = harness.client(bank), harness.client('regulator')
+    first = c.post('/v1/loans', json=fd.loan(issue_date='2020-03-02')).json()
+    void = (5, 6, 7, 15000, 24990)
+    copy_rows('loans', "t.bank_code = '%s'" % bank.code, 24999,
+              "jsonb_build_object('loan_ref', t.loan_ref || '-' || g, 'status',"
+              " CASE WHEN g IN %s THEN 'void' ELSE t.status END)" % (void,))
+    where = "FROM loans WHERE bank_code = '%s'" % bank.code
+    refs = "SELECT id, loan_ref " + where
+    for limit in (2, 100):
+        rows = rows_of("SELECT id, status = 'void' %s ORDER BY id" % where)
+        want = expect(rows, limit, refs)
+        assert sum(len(p) for p, _ in want) == len(void)
+        assert pages_of(c, '/v1/loans?status=void&limit=%d' % limit,
+                        lambda i: i['loan_ref']) == want
+        assert pages_of(reg, '/v1/loans?bank=%s&status=void&limit=%d' % (bank.code, limit),
+                        lambda i: i['loan_ref']) == want
+    # Nothing matches: three pages of nothing, each a walk of 10,000 loans.
+    rows = rows_of("SELECT id, false %s ORDER BY id" % where)
+    got = pages_of(c, '/v1/loans?issued_from=2031-01-01', lambda i: i['loan_ref'])
+    assert got == expect(rows, 100, refs) and len(got) == 3, got
+    assert [p for p, _ in got] == [[], [], []]
+    # The borrower is walked by its index, not tested row by row: a borrower the bank
+    # never lent to is one empty page.
+    got = pages_of(c, '/v1/loans?borrower=%s&status=void' % fd.firm()['uscc'],
+                   lambda i: i['loan_ref'])
+    assert got == [([], None)], got
+    # The workbook follows the cursors too: every void loan, nothing else.
+    ws = workbook(c.get('/v1/loans?format=xlsx&status=void'), 'loans')
+    assert ws.max_row == 1 + len(void), ws.max_row
+    titles = [x.value for x in next(ws.iter_rows())]
+    col = titles.index('贷款合同号')  # loan_ref
+    got = sorted(r[col].value for r in ws.iter_rows(min_row=2))
+    assert got == sorted(first['loan_ref'] + '-%d' % g for g in void), got
+
+
+def test_sparse_warning_guarantee_and_referral_filters_walk_bounded_stretches():
+    bank = harness.new_principal('bank')
+    c, reg = harness.client(bank), harness.client('regulator')
+    ident, g = new_guarantor(reg)
+    loan = guaranteed_loan(c, amount='90000000.00')
+    # Warnings: 12,000 of rule W901 on the bank's loan, 3 of them W902.
+    harness.psql("INSERT INTO loan_warnings (loan_id, version, bank_code, loan_ref, rule,"
+                 " field, message) SELECT id, 1, bank_code, loan_ref, CASE WHEN g IN"
+                 " (1, 10001, 12000) THEN 'W902' ELSE 'W901' END, 'amount', 'test'"
+                 " FROM loans, generate_series(1, 12000) g WHERE bank_code = '%s'" % bank.code)
+    where = "FROM loan_warnings WHERE bank_code = '%s'" % bank.code
+    rows = rows_of("SELECT id, rule = 'W902' %s ORDER BY id" % where)
+    want = expect(rows, 2, "SELECT id, id::text " + where)
+    assert pages_of(c, '/v1/warnings?rule=W902&limit=2', lambda i: str(i['id'])) == want
+    assert [len(p) for p, _ in want] == [1, 2]
+    # Guarantees: 12,000 of one guarantor on the loan, 3 naming another borrower.
+    other = fd.firm()['uscc']
+    first = post(g, guarantee(loan, amount='1.00'))
+    copy_rows('guarantees', "t.guarantor_code = '%s'" % ident.code, 11999,
+              "jsonb_build_object('guarantee_ref', t.guarantee_ref || '-' || g, 'content',"
+              " t.content || jsonb_build_object('guarantee_ref', t.guarantee_ref || '-' || g),"
+              " 'borrower_uscc', CASE WHEN g IN (3, 10500, 11999) THEN '%s'"
+              " ELSE t.borrower_uscc END)" % other)
+    where = "FROM guarantees WHERE guarantor_code = '%s'" % ident.code
+    rows = rows_of("SELECT id, borrower_uscc = '%s' %s ORDER BY id" % (other, where))
+    want = expect(rows, 100, "SELECT id, guarantee_ref " + where)
+    assert [len(p) for p, _ in want] == [1, 2]
+    for who, path in ((g, '/v1/guarantees?borrower=%s' % other),
+                      (c, '/v1/guarantees?borrower=%s' % other),
+                      (reg, '/v1/guarantees?guarantor=%s&borrower=%s' % (ident.code, other))):
+        got = pages_of(who, path, lambda i: i['guarantee_ref'])
+        assert got == want, (path, got, want)
+    assert first['guarantee_ref'] not in [k for p, _ in want for k in p]
+    # Referrals: 12,000 to the bank, 3 in another county.
+    referral = refer(bank=bank.code)
+    copy_rows('referrals', "t.ref = '%s'" % referral['id'], 11999,
+              "jsonb_build_object('ref', t.ref || lpad(g::text, 6, '0'), 'status',"
+              " 'declined', 'decline_reason', 'test', 'county_code', CASE WHEN g IN"
+              " (2, 10002, 11000) THEN '350481' ELSE '350402' END)")
+    harness.psql("UPDATE referrals SET county_code = '350402' WHERE ref = '%s'"
+                 % referral['id'])
+    where = "FROM referrals WHERE bank_code = '%s'" % bank.code
+    rows = rows_of("SELECT id, county_code = '350481' %s ORDER BY id" % where)
+    want = expect(rows, 100, "SELECT id, ref " + where)
+    assert [len(p) for p, _ in want] == [1, 2]
+    assert pages_of(c, '/v1/referrals?county=350481', lambda i: i['id']) == want
+    assert pages_of(reg, '/v1/referrals?bank=%s&county=350481' % bank.code,
+                    lambda i: i['id']) == want
