@@ -98,13 +98,17 @@ CREATE OR REPLACE VIEW loans_readable AS
 -- loan_facts(l), the facts read from other rows (a set-returning SQL function of one
 -- SELECT, inlined into FROM), and loan_json_of(l, facts), the document (a SQL function of
 -- one expression, inlined into the select list). loan_to_json(l) stays for single loans.
+-- registry_first_loan, the rule's one home (W001 reads it too): no loan to the firm that
+-- is not void was issued before @l. Read as the earliest issue date of the firm's loans
+-- that are not void (loans_borrower_live, migration 029: one index entry whatever the
+-- firm's void loans), not as "exists an earlier one", which walked every earlier void loan
+-- of any bank to the firm (found by audit, 3 December 2026).
 CREATE OR REPLACE FUNCTION loan_facts(l loans)
 RETURNS TABLE (registry_first_loan boolean, warnings jsonb)
 LANGUAGE sql STABLE AS $$
-    SELECT NOT EXISTS (
-               SELECT 1 FROM loans o
-               WHERE o.borrower_uscc = l.borrower_uscc AND o.issue_date < l.issue_date
-                 AND o.status <> 'void'),
+    SELECT coalesce((SELECT min(o.issue_date) FROM loans o
+                     WHERE o.borrower_uscc = l.borrower_uscc AND o.status <> 'void')
+                    >= l.issue_date, true),
            coalesce((
                SELECT jsonb_agg(jsonb_build_object('rule', w.rule, 'field', w.field,
                                                    'message', w.message) ORDER BY w.id)
@@ -517,12 +521,8 @@ BEGIN
                 THEN 'first_loan is true, but the registry holds an earlier loan to this firm'
                 ELSE 'first_loan is false, but the registry holds no earlier loan to this firm'
            END
-    FROM loans l
-    WHERE l.id = ANY (p_ids)
-      AND l.first_loan = EXISTS (
-          SELECT 1 FROM loans o
-          WHERE o.borrower_uscc = l.borrower_uscc AND o.issue_date < l.issue_date
-            AND o.status <> 'void');
+    FROM loans l CROSS JOIN LATERAL loan_facts(l) f
+    WHERE l.id = ANY (p_ids) AND l.first_loan <> f.registry_first_loan;
 END $$;
 
 -- Status a loan returns to when it stops being renewed (its renewal corrected or voided).
@@ -1028,7 +1028,10 @@ BEGIN
     WITH walk AS MATERIALIZED (
         SELECT l.id, l.issue_date, l.status FROM loans l
         WHERE (p_bank IS NULL OR l.bank_code = p_bank)
-          AND (p_borrower IS NULL OR l.borrower_uscc = p_borrower)
+          -- A firm's loans are in two indexes, void or not (migration 029): the OR lets the
+          -- walk read both.
+          AND (p_borrower IS NULL OR (l.borrower_uscc = p_borrower
+                                      AND (l.status <> 'void' OR l.status = 'void')))
           AND l.id > p_after
         ORDER BY l.id LIMIT list_scan_rows_max()),
     hit AS MATERIALIZED (
