@@ -31,6 +31,17 @@ CREATE OR REPLACE FUNCTION registry_day(t timestamptz) RETURNS date
 -- status, rule, county) row by row; a filter matching few of a large bank's rows once walked
 -- all of them to the statement timeout. A page that examined this many rows without filling
 -- ends there, and its next_cursor resumes after the last row examined (docs/limits.md).
+-- The bound holds only if the walk reads an index in that order and stops there, and the
+-- planner takes that path only when nothing else looks cheaper. So a list names its bank
+-- (guarantor) as a range, x >= p AND x <= p, and orders by it, then id: only (bank_code,
+-- id) gives that order (with x = p the planner drops the constant sort key, and the primary
+-- key gives the order too, testing the bank on every row). And it plans the walk with
+-- enable_sort and enable_incremental_sort off (but when a borrower's or a firm's rows are
+-- walked, few, sorted): a sort of the rows after the cursor looks cheaper whenever the
+-- planner reckons that few remain. jit off too: with sorts off, a plan costs 10^10.
+-- Found by review: a bank whose rows come after the others' (any bank that joined late)
+-- walked the whole table along the primary key on its first page (0.8 s at 3.3 million
+-- loans) and sorted every row after the cursor on later ones (0.1-0.2 s each).
 CREATE OR REPLACE FUNCTION list_scan_rows_max() RETURNS integer
     LANGUAGE sql IMMUTABLE
     RETURN 10000;

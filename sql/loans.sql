@@ -1017,23 +1017,31 @@ $$;
 -- those issued in [@p_from, @p_to] with status @p_status (NULL: any), at most @p_limit.
 -- When the walk stopped at its bound before @p_limit matched, a last row (id, NULL) gives
 -- the last id examined, where the next page resumes. Custom plans, so the walk takes the
--- index of the filters given.
+-- index of the filters given: (bank_code, id) or the primary key in order without a sort
+-- (sql/common.sql list_scan_rows_max), or a borrower's loans (loans_borrower_live and
+-- loans_borrower_void) sorted.
 CREATE OR REPLACE FUNCTION loan_list_page(p_bank text, p_borrower text, p_from date,
                                           p_to date, p_status text, p_after bigint,
                                           p_limit integer)
 RETURNS TABLE (id bigint, item text)
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan SET enable_sort = on
+    SET enable_incremental_sort = on SET jit = off AS $$
 BEGIN
+    IF p_borrower IS NULL THEN
+        PERFORM set_config('enable_sort', 'off', true); -- until the function returns
+        PERFORM set_config('enable_incremental_sort', 'off', true);
+    END IF;
     RETURN QUERY
     WITH walk AS MATERIALIZED (
         SELECT l.id, l.issue_date, l.status FROM loans l
-        WHERE (p_bank IS NULL OR l.bank_code = p_bank)
+        WHERE (p_bank IS NULL OR (l.bank_code >= p_bank AND l.bank_code <= p_bank))
           -- A firm's loans are in two indexes, void or not (migration 029): the OR lets the
           -- walk read both.
           AND (p_borrower IS NULL OR (l.borrower_uscc = p_borrower
                                       AND (l.status <> 'void' OR l.status = 'void')))
           AND l.id > p_after
-        ORDER BY l.id LIMIT list_scan_rows_max()),
+        ORDER BY CASE WHEN p_bank IS NULL THEN NULL ELSE l.bank_code END, l.id
+        LIMIT list_scan_rows_max()),
     hit AS MATERIALIZED (
         SELECT w.id FROM walk w
         WHERE (p_from IS NULL OR w.issue_date >= p_from)
@@ -1053,17 +1061,21 @@ END $$;
 -- A page of the warnings list, as loan_list_page: the warnings of bank @p_bank (NULL: any)
 -- after id @p_after, walked in id order at most list_scan_rows_max() of them, of which
 -- those of rule @p_rule raised on a registry day in [@p_from, @p_to], at most @p_limit;
--- then (id, NULL) when the walk stopped at its bound first.
+-- then (id, NULL) when the walk stopped at its bound first. Without a sort (sql/common.sql
+-- list_scan_rows_max).
 CREATE OR REPLACE FUNCTION warning_list_page(p_bank text, p_rule text, p_from date, p_to date,
                                              p_after bigint, p_limit integer)
 RETURNS TABLE (id bigint, item text)
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan SET enable_sort = off
+    SET enable_incremental_sort = off SET jit = off AS $$
 BEGIN
     RETURN QUERY
     WITH walk AS MATERIALIZED (
         SELECT w.id, w.rule, registry_day(w.created_at) AS day FROM loan_warnings w
-        WHERE (p_bank IS NULL OR w.bank_code = p_bank) AND w.id > p_after
-        ORDER BY w.id LIMIT list_scan_rows_max()),
+        WHERE (p_bank IS NULL OR (w.bank_code >= p_bank AND w.bank_code <= p_bank))
+          AND w.id > p_after
+        ORDER BY CASE WHEN p_bank IS NULL THEN NULL ELSE w.bank_code END, w.id
+        LIMIT list_scan_rows_max()),
     hit AS MATERIALIZED (
         SELECT k.id FROM walk k
         WHERE (p_rule IS NULL OR k.rule = p_rule) AND (p_from IS NULL OR k.day >= p_from)

@@ -229,18 +229,25 @@ CREATE OR REPLACE FUNCTION stats_actual_relief_referrals(p_as_of date) RETURNS n
 -- A page of the referrals list, as loan_list_page: the referrals to bank @p_bank of firm
 -- @p_uscc (NULL: any) after id @p_after, walked in id order at most list_scan_rows_max()
 -- of them, of which those in status @p_status and county @p_county (NULL: any), at most
--- @p_limit; then (id, NULL) when the walk stopped at its bound first.
+-- @p_limit; then (id, NULL) when the walk stopped at its bound first. Without a sort but
+-- of a firm's referrals (sql/common.sql list_scan_rows_max).
 CREATE OR REPLACE FUNCTION referral_list_page(p_bank text, p_status text, p_county text,
                                               p_uscc text, p_after bigint, p_limit integer)
 RETURNS TABLE (id bigint, item text)
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan SET enable_sort = on
+    SET enable_incremental_sort = on SET jit = off AS $$
 BEGIN
+    IF p_uscc IS NULL THEN
+        PERFORM set_config('enable_sort', 'off', true); -- until the function returns
+        PERFORM set_config('enable_incremental_sort', 'off', true);
+    END IF;
     RETURN QUERY
     WITH walk AS MATERIALIZED (
         SELECT r.id, r.status, r.county_code FROM referrals r
-        WHERE (p_bank IS NULL OR r.bank_code = p_bank) AND (p_uscc IS NULL OR r.uscc = p_uscc)
-          AND r.id > p_after
-        ORDER BY r.id LIMIT list_scan_rows_max()),
+        WHERE (p_bank IS NULL OR (r.bank_code >= p_bank AND r.bank_code <= p_bank))
+          AND (p_uscc IS NULL OR r.uscc = p_uscc) AND r.id > p_after
+        ORDER BY CASE WHEN p_bank IS NULL THEN NULL ELSE r.bank_code END, r.id
+        LIMIT list_scan_rows_max()),
     hit AS MATERIALIZED (
         SELECT k.id FROM walk k
         WHERE (p_status IS NULL OR k.status = p_status)
