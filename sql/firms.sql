@@ -268,22 +268,46 @@ CREATE OR REPLACE FUNCTION firm_q_is_uscc_prefix(p_q text) RETURNS boolean
 -- The search list: firms whose name contains @p_q (LIKE wildcards in it are literal) or
 -- whose USCC starts with it, in county @p_county, industry @p_industry (a 4-digit class or
 -- a 2-digit division) and of size @p_size (NULL: any), after id @p_after, @p_limit rows.
--- Custom plans, so a name fragment uses the trigram index and no filter costs a scan.
+-- Custom plans, so a name fragment uses the trigram index. Without @p_q the page walks as
+-- the other lists do (sql/common.sql list_scan_rows_max): the county's firms, else the
+-- class's, else all, in id order, at most list_scan_rows_max() of them, testing a division
+-- and the size on those; then (id, NULL) when the walk stopped at its bound first. Until
+-- 3 December 2026 a filter matching few firms (size=large, a division of no firm) read
+-- every firm: 0.2-0.56 s at 2.1 million firms, linear.
 CREATE OR REPLACE FUNCTION firm_list(p_q text, p_county text, p_industry text, p_size text,
                                      p_after bigint, p_limit int)
 RETURNS TABLE (id bigint, item jsonb)
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan SET enable_sort = on
+    SET enable_incremental_sort = on SET jit = off AS $$
 DECLARE
     v_like text := '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    v_class text := CASE WHEN p_county IS NULL AND length(p_industry) = 4 THEN p_industry END;
 BEGIN
     IF p_q IS NULL THEN
+        PERFORM set_config('enable_sort', 'off', true); -- until the function returns
+        PERFORM set_config('enable_incremental_sort', 'off', true);
         RETURN QUERY
-        SELECT f.id, firm_list_item(f) FROM firms f
-        WHERE (p_county IS NULL OR f.county_code = p_county)
-          AND (p_industry IS NULL OR f.industry_code = p_industry
-               OR (length(p_industry) = 2 AND left(f.industry_code, 2) = p_industry))
-          AND (p_size IS NULL OR f.size = p_size) AND f.id > p_after
-        ORDER BY f.id LIMIT p_limit;
+        WITH walk AS MATERIALIZED (
+            SELECT f.id, f.industry_code, f.size FROM firms f
+            WHERE (p_county IS NULL OR (f.county_code >= p_county AND f.county_code <= p_county))
+              AND (v_class IS NULL OR (f.industry_code >= v_class AND f.industry_code <= v_class))
+              AND f.id > p_after
+            ORDER BY CASE WHEN p_county IS NULL THEN NULL ELSE f.county_code END,
+                     CASE WHEN v_class IS NULL THEN NULL ELSE f.industry_code END, f.id
+            LIMIT list_scan_rows_max()),
+        hit AS MATERIALIZED (
+            SELECT w.id FROM walk w
+            WHERE (p_industry IS NULL OR w.industry_code = p_industry
+                   OR (length(p_industry) = 2 AND left(w.industry_code, 2) = p_industry))
+              AND (p_size IS NULL OR w.size = p_size)
+            LIMIT p_limit)
+        SELECT x.id, x.item FROM (
+            SELECT f.id, firm_list_item(f) AS item
+            FROM hit h CROSS JOIN LATERAL (SELECT * FROM firms f WHERE f.id = h.id) f
+            UNION ALL
+            SELECT max(w.id), NULL FROM walk w WHERE (SELECT count(*) FROM hit) < p_limit
+            HAVING count(*) = list_scan_rows_max()) x
+        ORDER BY x.id;
         RETURN;
     END IF;
     RETURN QUERY

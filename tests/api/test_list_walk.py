@@ -250,3 +250,27 @@ def test_a_page_walks_its_bound_along_the_index_even_when_the_planner_guesses_ot
                       (reg, '/v1/guarantees?guarantor=%s&bank=%s' % (two.code, late.code))):
         got = pages_of(who, path + '&limit=%d' % limit, lambda i: i['guarantee_ref'])
         assert got == want, (path, got, want)
+
+
+def test_a_sparse_firm_search_walks_a_bounded_stretch_of_the_county():
+    """The regulator's firm search without a name: the county's firms (or a class's, or all)
+    walked in id order, a division and the size tested on them."""
+    reg = harness.client('regulator')
+    county = '350481'
+    usccs = set()
+    while len(usccs) < 12000:
+        usccs.add(fd.make_uscc())
+    large = (4, 10003, 11999)
+    harness.psql(
+        "INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)"
+        " SELECT u, '走查企业' || n, '%s', '1312', CASE WHEN n IN %s THEN 'large'"
+        " ELSE 'micro' END, 'test' FROM unnest(ARRAY[%s]) WITH ORDINALITY AS t(u, n)"
+        % (county, large, ','.join("'%s'" % u for u in sorted(usccs))))
+    where = "FROM firms WHERE county_code = '%s'" % county
+    rows = rows_of("SELECT id, size = 'large' AND left(industry_code, 2) = '13' %s ORDER BY id"
+                   % where)
+    want = expect(rows, 100, "SELECT id, uscc " + where)
+    assert sum(len(p) for p, _ in want) >= len(large) and len(want) >= 2, want
+    got = pages_of(reg, '/v1/firms?county=%s&industry=13&size=large' % county,
+                   lambda i: i['uscc'])
+    assert got == want, (got, want)
