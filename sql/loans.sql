@@ -1040,7 +1040,12 @@ BEGIN
           AND (p_borrower IS NULL OR (l.borrower_uscc = p_borrower
                                       AND (l.status <> 'void' OR l.status = 'void')))
           AND l.id > p_after
-        ORDER BY CASE WHEN p_bank IS NULL THEN NULL ELSE l.bank_code END, l.id
+        -- A borrower's loans are read from its indexes and sorted (id + 0: no index gives
+        -- that order), never found by walking the primary key, which reads every row
+        -- before them when they come late (found by review: 1.1 s for a borrower's 220,000
+        -- loans at the end of 3.2 million).
+        ORDER BY CASE WHEN p_bank IS NULL THEN NULL ELSE l.bank_code END,
+                 CASE WHEN p_borrower IS NULL THEN l.id ELSE l.id + 0 END
         LIMIT list_scan_rows_max()),
     hit AS MATERIALIZED (
         SELECT w.id FROM walk w

@@ -246,7 +246,10 @@ BEGIN
         SELECT r.id, r.status, r.county_code FROM referrals r
         WHERE (p_bank IS NULL OR (r.bank_code >= p_bank AND r.bank_code <= p_bank))
           AND (p_uscc IS NULL OR r.uscc = p_uscc) AND r.id > p_after
-        ORDER BY CASE WHEN p_bank IS NULL THEN NULL ELSE r.bank_code END, r.id
+        -- A firm's referrals are read from referrals_uscc and sorted (id + 0: no index
+        -- gives that order), never found by walking the primary key (as loan_list_page).
+        ORDER BY CASE WHEN p_bank IS NULL THEN NULL ELSE r.bank_code END,
+                 CASE WHEN p_uscc IS NULL THEN r.id ELSE r.id + 0 END
         LIMIT list_scan_rows_max()),
     hit AS MATERIALIZED (
         SELECT k.id FROM walk k
