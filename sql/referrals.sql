@@ -235,16 +235,21 @@ CREATE OR REPLACE FUNCTION referral_list_page(p_bank text, p_status text, p_coun
                                               p_uscc text, p_after bigint, p_limit integer)
 RETURNS TABLE (id bigint, item text)
 LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan SET enable_sort = on
-    SET enable_incremental_sort = on SET jit = off AS $$
+    SET enable_incremental_sort = on SET enable_seqscan = on SET jit = off AS $$
 BEGIN
     IF p_uscc IS NULL THEN
         PERFORM set_config('enable_sort', 'off', true); -- until the function returns
         PERFORM set_config('enable_incremental_sort', 'off', true);
+    ELSE
+        PERFORM set_config('enable_seqscan', 'off', true);
     END IF;
     RETURN QUERY
     WITH walk AS MATERIALIZED (
         SELECT r.id, r.status, r.county_code FROM referrals r
-        WHERE (p_bank IS NULL OR (r.bank_code >= p_bank AND r.bank_code <= p_bank))
+        -- With a firm, the bank is tested on the firm's referrals (as loan_list_page).
+        WHERE (p_bank IS NULL OR CASE WHEN p_uscc IS NULL
+                                      THEN r.bank_code >= p_bank AND r.bank_code <= p_bank
+                                      ELSE r.bank_code || '' = p_bank END)
           AND (p_uscc IS NULL OR r.uscc = p_uscc) AND r.id > p_after
         -- A firm's referrals are read from referrals_uscc and sorted (id + 0: no index
         -- gives that order), never found by walking the primary key (as loan_list_page).
