@@ -1036,9 +1036,10 @@ BEGIN
     RETURN QUERY
     WITH walk AS MATERIALIZED (
         SELECT l.id, l.issue_date, l.status FROM loans l
-        -- With a borrower, the bank is tested on the borrower's loans (bank_code || ''
-        -- serves no index): otherwise a plan may walk all of the bank's loans after the
-        -- cursor and test the borrower on them (seen in CI).
+        -- With a borrower, only the borrower's indexes may drive the walk: the bank and the
+        -- cursor are tested on its loans (bank_code || '' and id + 0 serve no index).
+        -- Otherwise a plan may walk all of the bank's loans, or every loan after the
+        -- cursor, and test the borrower on each (both seen in CI).
         WHERE (p_bank IS NULL OR CASE WHEN p_borrower IS NULL
                                       THEN l.bank_code >= p_bank AND l.bank_code <= p_bank
                                       ELSE l.bank_code || '' = p_bank END)
@@ -1046,7 +1047,7 @@ BEGIN
           -- walk read both.
           AND (p_borrower IS NULL OR (l.borrower_uscc = p_borrower
                                       AND (l.status <> 'void' OR l.status = 'void')))
-          AND l.id > p_after
+          AND CASE WHEN p_borrower IS NULL THEN l.id > p_after ELSE l.id + 0 > p_after END
         -- A borrower's loans are read from its indexes and sorted (id + 0: no index gives
         -- that order), never found by walking the primary key, which reads every row
         -- before them when they come late (found by review: 1.1 s for a borrower's 220,000

@@ -246,11 +246,13 @@ BEGIN
     RETURN QUERY
     WITH walk AS MATERIALIZED (
         SELECT r.id, r.status, r.county_code FROM referrals r
-        -- With a firm, the bank is tested on the firm's referrals (as loan_list_page).
+        -- With a firm, the bank and the cursor are tested on the firm's referrals (as
+        -- loan_list_page).
         WHERE (p_bank IS NULL OR CASE WHEN p_uscc IS NULL
                                       THEN r.bank_code >= p_bank AND r.bank_code <= p_bank
                                       ELSE r.bank_code || '' = p_bank END)
-          AND (p_uscc IS NULL OR r.uscc = p_uscc) AND r.id > p_after
+          AND (p_uscc IS NULL OR r.uscc = p_uscc)
+          AND CASE WHEN p_uscc IS NULL THEN r.id > p_after ELSE r.id + 0 > p_after END
         -- A firm's referrals are read from referrals_uscc and sorted (id + 0: no index
         -- gives that order), never found by walking the primary key (as loan_list_page).
         ORDER BY CASE WHEN p_bank IS NULL THEN NULL ELSE r.bank_code END,
