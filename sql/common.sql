@@ -45,3 +45,18 @@ CREATE OR REPLACE FUNCTION registry_day(t timestamptz) RETURNS date
 CREATE OR REPLACE FUNCTION list_scan_rows_max() RETURNS integer
     LANGUAGE sql IMMUTABLE
     RETURN 10000;
+
+-- Plans the calling list function's walk, as list_scan_rows_max says: along an index in
+-- order, sorts off; or, for the rows of one borrower (firm) read from its own indexes and
+-- sorted, sequential scans off. Settings local to the caller, whose SET clause (enable_sort,
+-- enable_incremental_sort, enable_seqscan = on) restores them when it returns.
+CREATE OR REPLACE FUNCTION list_walk_plan(p_rows_of_one boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_rows_of_one THEN
+        PERFORM set_config('enable_seqscan', 'off', true);
+    ELSE
+        PERFORM set_config('enable_sort', 'off', true);
+        PERFORM set_config('enable_incremental_sort', 'off', true);
+    END IF;
+END $$;

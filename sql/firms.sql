@@ -284,8 +284,7 @@ DECLARE
     v_class text := CASE WHEN p_county IS NULL AND length(p_industry) = 4 THEN p_industry END;
 BEGIN
     IF p_q IS NULL THEN
-        PERFORM set_config('enable_sort', 'off', true); -- until the function returns
-        PERFORM set_config('enable_incremental_sort', 'off', true);
+        PERFORM list_walk_plan(false);
         RETURN QUERY
         WITH walk AS MATERIALIZED (
             SELECT f.id, f.industry_code, f.size FROM firms f

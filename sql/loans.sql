@@ -1027,12 +1027,7 @@ RETURNS TABLE (id bigint, item text)
 LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan SET enable_sort = on
     SET enable_incremental_sort = on SET enable_seqscan = on SET jit = off AS $$
 BEGIN
-    IF p_borrower IS NULL THEN
-        PERFORM set_config('enable_sort', 'off', true); -- until the function returns
-        PERFORM set_config('enable_incremental_sort', 'off', true);
-    ELSE
-        PERFORM set_config('enable_seqscan', 'off', true);
-    END IF;
+    PERFORM list_walk_plan(p_borrower IS NOT NULL);
     RETURN QUERY
     WITH walk AS MATERIALIZED (
         SELECT l.id, l.issue_date, l.status FROM loans l
