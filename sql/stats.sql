@@ -305,7 +305,8 @@ CREATE OR REPLACE TRIGGER repayments_stats_insert AFTER INSERT ON repayments
     FOR EACH STATEMENT EXECUTE FUNCTION stats_on_repayment_insert();
 
 -- Rebuilds every summary from the loans and repayments tables (after a bulk load with the
--- triggers disabled, or to check the summaries: compare before and after).
+-- triggers disabled, or to check the summaries: compare before and after), and the
+-- guarantees outstanding from the guarantees (guarantee_outstanding_rebuild).
 -- The loans go in order of issue date, @p_slice at a time, each slice folded at once:
 -- memory holds one slice however many loans there are (the sort of every loan by date
 -- spills to temporary files, about the size of the loans' statistics fields). A slice adds
@@ -338,6 +339,7 @@ BEGIN
         END IF;
     END LOOP;
     PERFORM stats_rebuild_fold(v_slice);
+    PERFORM guarantee_outstanding_rebuild();
 END $$;
 
 -- One slice of stats_rebuild(): its loans and their repayments, added to the summaries
@@ -385,8 +387,9 @@ BEGIN
     RETURN v_n;
 END $$;
 
--- Folds up to @p_limit pending statistics rows and up to @p_limit pending balance-timeline
--- changes unless another session is doing it; returns the larger of the two counts (so a
+-- Folds up to @p_limit pending statistics rows, up to @p_limit pending balance-timeline
+-- changes and up to @p_limit pending changes of guarantees outstanding (guarantees.sql)
+-- unless another session is doing it; returns the largest of the three counts (so a
 -- result of @p_limit means more may be pending; -1 when the lock was busy, or on a
 -- standby). finregd's compactor calls it in chunks, one transaction each, until a chunk
 -- comes back short: a backlog is folded in steps that each finish well within the
@@ -402,7 +405,8 @@ BEGIN
     IF pg_is_in_recovery() OR NOT pg_try_advisory_xact_lock(7340012004) THEN
         RETURN -1;
     END IF;
-    RETURN greatest(stats_compact_locked(p_limit), watch_compact_locked(p_limit));
+    RETURN greatest(stats_compact_locked(p_limit), watch_compact_locked(p_limit),
+                    guarantee_outstanding_compact_locked(p_limit));
 END $$;
 
 -- New-loan figures over [@p_from, @p_to] along dimension @p_dim, read from year rows for
