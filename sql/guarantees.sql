@@ -657,13 +657,17 @@ BEGIN
     JOIN loans l ON l.id = s.loan_id
     WHERE s.fen > l.amount_fen
       AND guarantee_peak_on_loan(s.loan_id, '-infinity', 'infinity') > l.amount_fen;
+    -- Summed by day first (some thousands of days a guarantor), then spread over grains.
+    WITH d AS (
+        SELECT e.guarantor_code, e.day, sum(e.fen) AS fen
+        FROM guarantees x
+        JOIN loans l ON l.id = x.loan_id AND l.status <> 'void'
+        CROSS JOIN LATERAL guarantee_changes(x, 1) e
+        WHERE NOT EXISTS (SELECT 1 FROM guarantee_capped_loans c WHERE c.loan_id = x.loan_id)
+        GROUP BY 1, 2)
     INSERT INTO guarantee_outstanding (grain, period, guarantor_code, delta)
-    SELECT k.grain, k.period, e.guarantor_code, sum(e.fen)
-    FROM guarantees x
-    JOIN loans l ON l.id = x.loan_id AND l.status <> 'void'
-    CROSS JOIN LATERAL guarantee_changes(x, 1) e
-    CROSS JOIN LATERAL guarantee_outstanding_grains(e.day) k
-    WHERE NOT EXISTS (SELECT 1 FROM guarantee_capped_loans c WHERE c.loan_id = x.loan_id)
+    SELECT k.grain, k.period, d.guarantor_code, sum(d.fen)
+    FROM d CROSS JOIN LATERAL guarantee_outstanding_grains(d.day) k
     GROUP BY 1, 2, 3;
     DELETE FROM summary_rebuilds r WHERE r.summary = 'guarantee_outstanding';
 END $$;
