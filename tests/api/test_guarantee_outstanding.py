@@ -4,6 +4,7 @@ guarantor's guarantees outstanding on the day, on loans that are not void, a loa
 per guarantor up to its amount) whatever was posted, released, voided or corrected, before
 and after the fold and after a rebuild."""
 
+import subprocess
 import threading
 import time
 from collections import defaultdict
@@ -196,3 +197,37 @@ def test_the_leverage_reads_no_more_guarantees_as_guarantees_grow():
     row = leverage(reg, '2019-06-15', ident.code)['rows'][0]
     assert row['outstanding'] == '1000001.00', row
     assert answered((ident.code,), '2019-06-15') == model((ident.code,), '2019-06-15')
+
+
+def test_a_leverage_read_that_waits_for_a_rebuild_answers_the_figure_not_zero():
+    """A rebuild (guarantee_outstanding_rebuild, from stats_rebuild or the migrate that
+    follows migration 031) replaces the summary while the server serves. A read that
+    arrives meanwhile waits for it and must then answer the figure, as it did before and
+    does after, not an empty summary (TRUNCATE is not MVCC-safe: a read whose snapshot
+    was taken before the rebuild committed saw none of the rows it wrote). Found by
+    review."""
+    bank, reg = harness.client('bank'), harness.client('regulator')
+    ident, g = new_guarantor(reg)
+    assert put_guarantor(reg, ident.code, '10000000.00', '2019-01-01').status == 201
+    loan = guaranteed_loan(bank, amount='5000000.00')
+    post(g, guarantee(loan, amount='3000000.00', start_date='2019-03-01'))
+    fold()
+    assert answered((ident.code,), '2019-06-15') == {ident.code: 300000000}
+    rebuild = subprocess.Popen(
+        [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', harness.cluster().url,
+         '-c', 'BEGIN', '-c', 'SELECT guarantee_outstanding_rebuild()',
+         '-c', 'SELECT pg_sleep(2)', '-c', 'COMMIT'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd='/')
+    try:
+        # The read starts once the rebuild has written the summary, before it commits.
+        assert harness.poll(lambda: harness.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(2)'"
+            " AND state = 'active'") == [['1']], timeout=10)
+        started = time.monotonic()
+        got = leverage(reg, '2019-06-15', ident.code)['rows']
+        waited = time.monotonic() - started
+    finally:
+        _, err = rebuild.communicate(timeout=30)
+    assert rebuild.returncode == 0, err
+    assert got and got[0]['outstanding'] == '3000000.00', (got, waited)
+    assert answered((ident.code,), '2019-06-15') == {ident.code: 300000000}
