@@ -643,13 +643,21 @@ END $$;
 -- Rebuilds the summary and the capped loans from every guarantee (after migration 031,
 -- from stats_rebuild, or to check the summary: compare before and after). Guarantee
 -- writes wait meanwhile; a void or a lower amount of a loan with guarantees too (the
--- trigger's lock on guarantees).
+-- lock on the three tables, which their trigger reads and writes), and so do readers.
+-- DELETE, not TRUNCATE: a read waits for the lock after its snapshot was taken (the
+-- tables are read inside guarantee_outstanding_parts), and TRUNCATE is not MVCC-safe:
+-- such a read saw empty tables, every guarantor's outstanding 0 (found by review). Deleted
+-- rows stay visible to that snapshot, so it answers what was there before the rebuild.
 CREATE OR REPLACE FUNCTION guarantee_outstanding_rebuild() RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(7340012004);   -- no fold meanwhile (stats_compact's lock)
     LOCK TABLE guarantees IN SHARE ROW EXCLUSIVE MODE;
-    TRUNCATE guarantee_outstanding, guarantee_outstanding_pending, guarantee_capped_loans;
+    LOCK TABLE guarantee_outstanding, guarantee_outstanding_pending, guarantee_capped_loans
+        IN ACCESS EXCLUSIVE MODE;
+    DELETE FROM guarantee_outstanding;
+    DELETE FROM guarantee_outstanding_pending;
+    DELETE FROM guarantee_capped_loans;
     -- A loan's guarantees can add up past its amount on a day only if all of them do.
     INSERT INTO guarantee_capped_loans (loan_id)
     SELECT s.loan_id
