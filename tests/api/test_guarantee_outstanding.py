@@ -231,3 +231,51 @@ def test_a_leverage_read_that_waits_for_a_rebuild_answers_the_figure_not_zero():
     assert rebuild.returncode == 0, err
     assert got and got[0]['outstanding'] == '3000000.00', (got, waited)
     assert answered((ident.code,), '2019-06-15') == {ident.code: 300000000}
+
+
+def test_stats_rebuild_does_not_deadlock_with_a_void_of_a_loan_with_guarantees(ctx):
+    """stats_rebuild() truncates the statistics queue first, then folds every loan (26 s
+    at 3 million loans), and since migration 031 ends with guarantee_outstanding_rebuild,
+    which takes the guarantees' summary tables. A void of a loan with guarantees that
+    arrives meanwhile writes its guarantees' changes (the row trigger on loans) and then
+    waits for the statistics queue (the statement trigger), holding the table the rebuild
+    then asks for: a deadlock, and PostgreSQL cancelled the rebuild at its end. Here a
+    guarantee write in flight (a transaction holding guarantees) keeps the rebuild at its
+    guarantees for two seconds, and the void comes meanwhile. Found by review."""
+    cl = harness.private_cluster(ctx, who=('bank', 'regulator', 'guarantor'))
+    srv = harness.Server(cluster=cl)
+    ctx.defer(srv.stop)
+    bank, g = srv.client('bank'), srv.client('guarantor')
+    loan = guaranteed_loan(bank, amount='5000000.00')
+    post(g, guarantee(loan, amount='1000000.00'))
+
+    def session(*sql):
+        args = [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', cl.url]
+        for x in sql:
+            args += ['-c', x]
+        return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, cwd='/')
+
+    def waiting(query):
+        return cl.psql("SELECT count(*) FROM pg_stat_activity WHERE query = '%s'"
+                       " AND wait_event_type = 'Lock'" % query) == [['1']]
+
+    write = session('BEGIN', 'LOCK TABLE guarantees IN ROW EXCLUSIVE MODE',
+                    'SELECT pg_sleep(2)', 'COMMIT')
+    rebuild = None
+    try:
+        assert harness.poll(lambda: cl.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(2)'"
+            " AND state = 'active'") == [['1']], timeout=10)
+        rebuild = session('SELECT stats_rebuild()')
+        assert harness.poll(lambda: waiting('SELECT stats_rebuild()'), timeout=10)
+        r = bank.post('/v1/loans/%s/void' % harness.quote(loan['loan_ref']),
+                      json={'reason': 'x'})
+    finally:
+        errors = [p.communicate(timeout=60)[1] for p in (write, rebuild) if p is not None]
+    assert write.returncode == 0 and rebuild.returncode == 0, errors
+    assert r.status == 200, r
+    assert harness.poll(lambda: cl.psql(
+        "SELECT count(*) FROM guarantee_outstanding_pending") == [['0']], timeout=10)
+    assert cl.psql("SELECT coalesce(sum(delta), 0) FROM guarantee_outstanding"
+                   " WHERE grain = 'y'") == [['0']]
