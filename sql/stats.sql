@@ -328,6 +328,14 @@ BEGIN
         RAISE EXCEPTION 'stats_rebuild: a slice must hold at least one loan, not %', p_slice;
     END IF;
     PERFORM pg_advisory_xact_lock(7340012004);
+    -- Every write that feeds these summaries and the guarantees' (guarantee_outstanding_
+    -- rebuild, at the end) waits from here, before it takes any of their tables: those
+    -- under way end first (repayments before loans, the order loan_repay writes them).
+    -- Without it a void of a loan with guarantees that came while the loans were folded
+    -- held the guarantees' pending changes (its row trigger) while it waited for
+    -- stats_pending (its statement trigger), and the last step waited for it: a deadlock,
+    -- the rebuild cancelled at its end (found by review).
+    LOCK TABLE repayments, loans, guarantees IN SHARE MODE;
     TRUNCATE stats_new_loans, stats_balance, stats_pending;
     FOR r IN SELECT stats_loan_of(l) AS loan FROM loans l ORDER BY l.issue_date, l.id LOOP
         v_n := v_n + 1;
