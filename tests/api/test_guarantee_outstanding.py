@@ -279,3 +279,30 @@ def test_stats_rebuild_does_not_deadlock_with_a_void_of_a_loan_with_guarantees(c
         "SELECT count(*) FROM guarantee_outstanding_pending") == [['0']], timeout=10)
     assert cl.psql("SELECT coalesce(sum(delta), 0) FROM guarantee_outstanding"
                    " WHERE grain = 'y'") == [['0']]
+
+
+def test_one_guarantor_s_figure_reads_its_own_summary_rows_after_the_regulator_s(ctx):
+    """guarantee_outstanding_parts is PL/pgSQL: each connection keeps the plan of its
+    summary query, and after five reads of every guarantor (the regulator's figure, the
+    statistics target) the generic plan that PostgreSQL then prefers cannot use the
+    guarantor's index (`p_guarantor IS NULL OR ...`): one guarantor's figure read the
+    summary rows of every guarantor (15 rows became 4,500 here, 300 guarantors). A
+    connection serves both kinds of read. Found by review."""
+    cl = harness.private_cluster(ctx, who=())
+    cl.psql("INSERT INTO guarantee_outstanding (grain, period, guarantor_code, delta)"
+            " SELECT k.grain, k.period, 'RV-' || g, 100 FROM generate_series(1, 300) g,"
+            " generate_series(DATE '2020-06-01', DATE '2020-06-30', '1 day') d"
+            " CROSS JOIN LATERAL guarantee_outstanding_grains(d::date) k GROUP BY 1, 2, 3;"
+            " ANALYZE guarantee_outstanding")
+    rows = cl.psql(
+        "BEGIN;"
+        " CREATE FUNCTION pg_temp.examined() RETURNS bigint LANGUAGE sql AS $$"
+        " SELECT pg_stat_get_xact_tuples_fetched('guarantee_outstanding'::regclass)"
+        " + (SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(i.indexrelid)), 0)"
+        " FROM pg_index i WHERE i.indrelid = 'guarantee_outstanding'::regclass)::bigint $$;"
+        + " SELECT count(*) FROM guarantee_leverage_rows('2020-06-15', NULL);" * 6 +
+        " CREATE TEMP TABLE before AS SELECT pg_temp.examined() AS n;"
+        " SELECT outstanding_fen FROM guarantee_leverage_rows('2020-06-15', 'RV-7');"
+        " SELECT pg_temp.examined() - n FROM before; ROLLBACK;")
+    assert rows[-2] == ['1500'], rows[-2]   # 100 fen a day, days 1-15
+    assert int(rows[-1][0]) <= 3 * 15, rows[-1]
