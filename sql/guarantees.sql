@@ -685,9 +685,12 @@ END $$;
 -- whole months of its year before its month, then its month's days up to the day: at
 -- most ~90 rows a guarantor, as stats_balances_on reads balances), the pending changes,
 -- and the capped loans' guarantees, each loan counted per guarantor up to its amount.
+-- Planned for each call's values (force_custom_plan): a connection's cached generic plan,
+-- which PostgreSQL prefers after five reads of every guarantor, cannot use the guarantor's
+-- index, and one guarantor's figure then read every guarantor's rows (found by review).
 CREATE OR REPLACE FUNCTION guarantee_outstanding_parts(p_day date, p_guarantor text)
 RETURNS TABLE (guarantor_code text, fen numeric)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
 #variable_conflict use_column
 DECLARE
     e date := p_day + 1;   -- the day after: changes before it count
