@@ -541,14 +541,30 @@ END $$;
 -- guarantors, add up to more than the loan's amount on some day (guarantee_peak_on_loan):
 -- their guarantees' changes leave the summary (when the loan counted) and the loan joins
 -- guarantee_capped_loans. Through the API none does: L050 keeps every day's sum within the
--- amount on every post and every correction lowering it.
+-- amount on every post and every correction lowering it. Every guarantee write calls it,
+-- so it first keeps the loans whose guarantees, all of them, add up past the amount (a
+-- day's sum cannot pass it otherwise; their amounts read by the loan's index, a plan
+-- cached by the connection), and computes the peak and writes only for those: planned
+-- and run as one SQL statement on each call, the check made a guarantee post's time in
+-- the database some four times what it was (0.7 to 2.7 ms, ad hoc; found by review).
 CREATE OR REPLACE FUNCTION guarantee_outstanding_cap(p_loans bigint[]) RETURNS void
-LANGUAGE sql AS $$
-    WITH capped AS (
-        INSERT INTO guarantee_capped_loans (loan_id)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_loans bigint[];
+BEGIN
+    v_loans := ARRAY(
         SELECT l.id FROM loans l
         WHERE l.id = ANY (p_loans)
           AND NOT EXISTS (SELECT 1 FROM guarantee_capped_loans c WHERE c.loan_id = l.id)
+          AND (SELECT sum(x.amount_fen) FROM guarantees x WHERE x.loan_id = l.id)
+              > l.amount_fen);
+    IF cardinality(v_loans) = 0 THEN
+        RETURN;
+    END IF;
+    WITH capped AS (
+        INSERT INTO guarantee_capped_loans (loan_id)
+        SELECT l.id FROM loans l
+        WHERE l.id = ANY (v_loans)
           AND guarantee_peak_on_loan(l.id, '-infinity', 'infinity') > l.amount_fen
         ON CONFLICT DO NOTHING
         RETURNING loan_id)
@@ -557,8 +573,8 @@ LANGUAGE sql AS $$
     FROM capped c
     JOIN loans l ON l.id = c.loan_id AND l.status <> 'void'
     JOIN guarantees x ON x.loan_id = c.loan_id
-    CROSS JOIN LATERAL guarantee_changes(x, -1) e
-$$;
+    CROSS JOIN LATERAL guarantee_changes(x, -1) e;
+END $$;
 
 -- Guarantees written (posted, released, or any other write): their old rows' changes
 -- taken away, their new rows' added, and their loans capped when they now need it.
