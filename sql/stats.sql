@@ -336,7 +336,15 @@ BEGIN
     -- stats_pending (its statement trigger), and the last step waited for it: a deadlock,
     -- the rebuild cancelled at its end (found by review).
     LOCK TABLE repayments, loans, guarantees IN SHARE MODE;
-    TRUNCATE stats_new_loans, stats_balance, stats_pending;
+    -- DELETE, not TRUNCATE (as guarantee_outstanding_rebuild): the statistics readers are
+    -- functions whose queries run on the snapshot of the statement that called them, taken
+    -- before they waited for these locks, and TRUNCATE is not MVCC-safe: such a read saw
+    -- empty summaries and answered zeros (test_stats_rebuild_reads). The deleted rows stay
+    -- dead until vacuum: the summaries take twice their pages once.
+    LOCK TABLE stats_new_loans, stats_balance, stats_pending IN ACCESS EXCLUSIVE MODE;
+    DELETE FROM stats_new_loans;
+    DELETE FROM stats_balance;
+    DELETE FROM stats_pending;
     FOR r IN SELECT stats_loan_of(l) AS loan FROM loans l ORDER BY l.issue_date, l.id LOOP
         v_n := v_n + 1;
         v_slice[v_n] := r.loan;

@@ -169,7 +169,8 @@ def test_the_leverage_reads_no_more_guarantees_as_guarantees_grow():
     """Until 3 December 2026 the figure summed every guarantee of the registry on each read
     (3.9 s at 2 million guarantees, 503 at 3 million, audit). 3,000 guarantees more, on a
     loan that counts and on a void one, leave what the regulator's and a guarantor's figures
-    read of guarantees unchanged (the capped loans' guarantees only), and the figure right."""
+    read of guarantees within the capped loans' guarantees, and the figure right (before
+    the summary the same reads examined 6,002 and 6,664 rows and index entries more)."""
     bank, reg = harness.client('bank'), harness.client('regulator')
     ident, g = new_guarantor(reg)
     assert put_guarantor(reg, ident.code, '10000000.00', '2019-01-01').status == 201
@@ -192,7 +193,13 @@ def test_the_leverage_reads_no_more_guarantees_as_guarantees_grow():
     r = bank.post('/v1/loans/%s/void' % harness.quote(void['loan_ref']), json={'reason': 'x'})
     assert r.status == 200, r
     after = [examined(call) for call in calls]
-    assert after == before, (before, after)
+    # What a read may examine of guarantees: the capped loans' (other tests' too), an
+    # index entry and a row each, however the planner reaches them (its plan may change
+    # between the two reads as autovacuum analyzes the tables: 39 before, 2 after, once).
+    capped = int(harness.psql("SELECT count(*) FROM guarantees x"
+                              " JOIN guarantee_capped_loans c ON c.loan_id = x.loan_id")[0][0])
+    bound = 4 * capped + 50
+    assert max(before + after) <= bound < 3000, (before, after, bound)
     # 1,000,000.00 and the one-day guarantee of 2019-06-15 (day 165 of the year).
     row = leverage(reg, '2019-06-15', ident.code)['rows'][0]
     assert row['outstanding'] == '1000001.00', row
