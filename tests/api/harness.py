@@ -86,6 +86,27 @@ def poll(fn, timeout=5.0, until=bool):
         time.sleep(0.1)
 
 
+def while_uncommitted(sql, read, hold_s=2, timeout=60):
+    """Runs @sql in a transaction on the shared cluster that stays open @hold_s seconds after
+    it, calls read() once @sql has run (so read() waits for what @sql locked), and returns
+    (read()'s value, the seconds it took) after the transaction committed."""
+    sleep = 'SELECT pg_sleep(%s)' % hold_s
+    p = subprocess.Popen(
+        [PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', cluster().url,
+         '-c', 'BEGIN', '-c', sql, '-c', sleep, '-c', 'COMMIT'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd='/')
+    try:
+        assert poll(lambda: psql("SELECT count(*) FROM pg_stat_activity WHERE query = '%s'"
+                                 " AND state = 'active'" % sleep) == [['1']], timeout=timeout)
+        started = time.monotonic()
+        got = read()
+        took = time.monotonic() - started
+    finally:
+        _, err = p.communicate(timeout=timeout + 60)
+    assert p.returncode == 0, err
+    return got, took
+
+
 def vm_hwm(server):
     """Server @a server's peak resident set size in bytes (VmHWM): what a request's memory
     raised it to (test_limits.py, test_whitelist.py)."""

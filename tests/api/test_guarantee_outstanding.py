@@ -220,22 +220,10 @@ def test_a_leverage_read_that_waits_for_a_rebuild_answers_the_figure_not_zero():
     post(g, guarantee(loan, amount='3000000.00', start_date='2019-03-01'))
     fold()
     assert answered((ident.code,), '2019-06-15') == {ident.code: 300000000}
-    rebuild = subprocess.Popen(
-        [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', harness.cluster().url,
-         '-c', 'BEGIN', '-c', 'SELECT guarantee_outstanding_rebuild()',
-         '-c', 'SELECT pg_sleep(2)', '-c', 'COMMIT'],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd='/')
-    try:
-        # The read starts once the rebuild has written the summary, before it commits.
-        assert harness.poll(lambda: harness.psql(
-            "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(2)'"
-            " AND state = 'active'") == [['1']], timeout=10)
-        started = time.monotonic()
-        got = leverage(reg, '2019-06-15', ident.code)['rows']
-        waited = time.monotonic() - started
-    finally:
-        _, err = rebuild.communicate(timeout=30)
-    assert rebuild.returncode == 0, err
+    # The read starts once the rebuild has written the summary, before it commits.
+    got, waited = harness.while_uncommitted(
+        'SELECT guarantee_outstanding_rebuild()',
+        lambda: leverage(reg, '2019-06-15', ident.code)['rows'])
     assert got and got[0]['outstanding'] == '3000000.00', (got, waited)
     assert answered((ident.code,), '2019-06-15') == {ident.code: 300000000}
 
