@@ -16,11 +16,12 @@
 --     and there a guarantor's guarantees on the loan count up to its amount only, which a
 --     sum of changes cannot say: these loans' guarantees stay out of the summary and are
 --     read one by one. A loan is never taken out of this set.
--- summary_rebuilds names the summaries the sql/ files rebuild when they are next applied
--- (in their transaction, after their triggers exist, so no change falls between the two):
--- the rebuild of guarantee_outstanding reads every guarantee once and holds the guarantee
--- and loan writes of running instances until it ends, as every migrate's CREATE OR REPLACE
--- TRIGGER on loans does (docs/whitelist-guarantees.md).
+-- summary_rebuilds names the summaries finregd migrate rebuilds after the sql/ files have
+-- committed (sql/common.sql summary_rebuilds_run, in a transaction of its own: the
+-- triggers exist by then, and each rebuild locks out the writes that feed its summary
+-- before it reads, so no change falls between the two); readers of a summary named there
+-- answer 503 until it is rebuilt. The rebuild of guarantee_outstanding reads every
+-- guarantee once (docs/whitelist-guarantees.md).
 CREATE TABLE guarantee_outstanding (
     grain          char(1) NOT NULL CHECK (grain IN ('d', 'm', 'y')),
     period         date NOT NULL,

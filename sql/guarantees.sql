@@ -720,6 +720,12 @@ DECLARE
     y date := date_trunc('year', p_day + 1)::date;
     m date := date_trunc('month', p_day + 1)::date;
 BEGIN
+    -- Asked for and not rebuilt yet (summary_rebuilds_run): the summary may lack what the
+    -- triggers did not see, so no figure rather than a wrong one (503, retry).
+    IF EXISTS (SELECT 1 FROM summary_rebuilds r WHERE r.summary = 'guarantee_outstanding') THEN
+        RAISE EXCEPTION 'the guarantees outstanding are being rebuilt'
+            USING ERRCODE = 'lock_not_available';
+    END IF;
     RETURN QUERY
     SELECT s.guarantor_code, s.delta FROM guarantee_outstanding s
     WHERE (p_guarantor IS NULL OR s.guarantor_code = p_guarantor)
@@ -832,6 +838,3 @@ BEGIN
     ORDER BY x.id;
 END $$;
 
--- The summaries migrations asked for (summary_rebuilds), rebuilt once their triggers exist.
-SELECT guarantee_outstanding_rebuild() FROM summary_rebuilds r
-WHERE r.summary = 'guarantee_outstanding';

@@ -172,6 +172,10 @@ enum db_rc db_migrate(unsigned *applied)
 		rc = apply(c, &embedded_migrations[i], applied);
 	if (rc == DB_OK)
 		rc = apply(c, NULL, applied);
+	/* The summaries a migration asked for, after the sql/ files committed (their triggers
+	 * exist, their locks are gone): sql/common.sql summary_rebuilds_run. */
+	if (rc == DB_OK)
+		rc = exec_plain(c, "SELECT summary_rebuilds_run()");
 	exec_plain(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")");
 	return rc;
 }
