@@ -665,8 +665,8 @@ END $$;
 
 -- Rebuilds the summary and the capped loans from every guarantee (after migration 031,
 -- from stats_rebuild, or to check the summary: compare before and after). Guarantee
--- writes wait meanwhile; a void or a lower amount of a loan with guarantees too (the
--- lock on the three tables, which their trigger reads and writes), and so do readers.
+-- writes wait meanwhile; a void or a lower amount of any loan too (the lock on the capped
+-- loans, which their trigger reads first), and so do readers.
 -- DELETE, not TRUNCATE: a read waits for the lock after its snapshot was taken (the
 -- tables are read inside guarantee_outstanding_parts), and TRUNCATE is not MVCC-safe:
 -- such a read saw empty tables, every guarantor's outstanding 0 (found by review). Deleted
@@ -676,8 +676,18 @@ LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(7340012004);   -- no fold meanwhile (stats_compact's lock)
     LOCK TABLE guarantees IN SHARE ROW EXCLUSIVE MODE;
-    LOCK TABLE guarantee_outstanding, guarantee_outstanding_pending, guarantee_capped_loans
-        IN ACCESS EXCLUSIVE MODE;
+    -- The capped loans first, in ACCESS EXCLUSIVE mode: a void or a lowered amount reads
+    -- them (its trigger's first statement) before it appends pending changes, so it waits
+    -- here before it decides anything, or this waits for it. Taken after the pending
+    -- changes, a transaction that had read them (a void of a loan without guarantees) and
+    -- then appended (a void of one with) deadlocked with the migrate's rebuild, which lost
+    -- (test_guarantee_summary_migrate.py, review of e8e1eae). Readers lock the summary, the
+    -- pending changes, then the capped loans: they wait here, holding what this takes below
+    -- in EXCLUSIVE mode only, which keeps out every write and lets reads and the PREPARE of
+    -- stats_pending_rows (every new connection of finregd) through; in ACCESS EXCLUSIVE
+    -- mode a connection opened during a rebuild stored nothing until it ended (same test).
+    LOCK TABLE guarantee_capped_loans IN ACCESS EXCLUSIVE MODE;
+    LOCK TABLE guarantee_outstanding, guarantee_outstanding_pending IN EXCLUSIVE MODE;
     DELETE FROM guarantee_outstanding;
     DELETE FROM guarantee_outstanding_pending;
     DELETE FROM guarantee_capped_loans;

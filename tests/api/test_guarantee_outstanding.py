@@ -375,7 +375,7 @@ def test_a_migrate_rebuilds_an_asked_summary_after_the_sql_files_while_loans_go_
     assert r.headers.get('Retry-After'), r.headers
     write = subprocess.Popen(
         [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', cl.url, '-c', 'BEGIN',
-         '-c', 'LOCK TABLE guarantee_outstanding IN ACCESS SHARE MODE', '-c', 'SELECT pg_sleep(3)',
+         '-c', 'LOCK TABLE guarantee_capped_loans IN ACCESS SHARE MODE', '-c', 'SELECT pg_sleep(3)',
          '-c', 'COMMIT'], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         cwd='/')
     migrated = []
