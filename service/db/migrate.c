@@ -154,6 +154,40 @@ static enum db_rc apply(PGconn *c, const struct embedded_migration *m, unsigned 
 	return rc;
 }
 
+/* The summaries a migration asked for (sql/common.sql summary_rebuilds_run), in a
+ * transaction of its own, and again after a deadlock: the rebuild locks the tables its
+ * summary is fed from, which a transaction of a running instance (or a script's) may hold
+ * in another order; it rolled back whole, so it is simply run again, as apply() does. */
+static enum db_rc rebuild_summaries(PGconn *c)
+{
+	enum db_rc rc = DB_ERROR;
+
+	for (int attempt = 1; attempt <= MIGRATE_DEADLOCK_ATTEMPTS; attempt++) {
+		PGresult *r;
+
+		if (attempt > 1) {
+			LOG_WARN("the summaries' rebuild deadlocked with running instances; "
+				 "attempt %d of %d",
+				 attempt, MIGRATE_DEADLOCK_ATTEMPTS);
+			usleep(100000u * (unsigned)attempt);
+		}
+		r = PQexec(c, "SELECT summary_rebuilds_run()");
+		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			PQclear(r);
+			return DB_OK;
+		}
+		fprintf(stderr, "finregd migrate: the summaries' rebuild failed: %s",
+			PQerrorMessage(c));
+		rc = PQstatus(c) == CONNECTION_BAD ? DB_UNAVAILABLE : DB_ERROR;
+		if (!deadlocked(r)) {
+			PQclear(r);
+			return rc;
+		}
+		PQclear(r);
+	}
+	return rc;
+}
+
 enum db_rc db_migrate(unsigned *applied)
 {
 	enum db_rc rc;
@@ -175,7 +209,7 @@ enum db_rc db_migrate(unsigned *applied)
 	/* The summaries a migration asked for, after the sql/ files committed (their triggers
 	 * exist, their locks are gone): sql/common.sql summary_rebuilds_run. */
 	if (rc == DB_OK)
-		rc = exec_plain(c, "SELECT summary_rebuilds_run()");
+		rc = rebuild_summaries(c);
 	exec_plain(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")");
 	return rc;
 }
