@@ -5,6 +5,7 @@ writers and the new connections of instances serving meanwhile (review of e8e1ea
 3 December 2026). Each test has its own cluster."""
 
 import os
+import re
 import subprocess
 import threading
 import time
@@ -224,3 +225,34 @@ COMMIT;
     assert done and done[0].returncode == 0, done[0].stderr[-2000:] if done else done
     assert cl.psql("SELECT count(*) FROM summary_rebuilds") == [['0']]
     assert _outstanding(reg, code) == '0.00'   # released on 2019-05-01
+
+
+def _replica_reads(server):
+    m = re.search(r'^finreg_db_reads_total\{target="replica"\} (\d+)$',
+                  server.client('regulator').get('/metrics').text, re.MULTILINE)
+    return int(m.group(1))
+
+
+def test_a_summary_not_built_on_the_read_replica_does_not_send_every_read_to_the_primary(ctx):
+    """The leverage answers 503 while its summary is asked for and not built (SQLSTATE
+    55P03, as a lock timeout). On an instance reading a replica the read failed there, and
+    finregd took the replica for a failed one: "read replica failed a read", and every
+    read of every caller went to the primary for the next second, after each such read
+    (a dashboard polling the figure during a rebuild, or for good after a migrate that
+    did not finish it). The replica is fine: the next list read is the replica's. The
+    replica here is the primary itself, by its own connection string."""
+    cl = harness.private_cluster(ctx, who=('bank', 'regulator'))
+    srv = harness.Server(cluster=cl, env={'FINREG_READ_DATABASE_URL': cl.app_url})
+    ctx.defer(srv.stop)
+    bank, reg = srv.client('bank'), srv.client('regulator')
+    assert bank.post('/v1/loans', json=fd.loan()).status == 201
+    assert harness.poll(lambda: bank.get('/v1/loans?limit=1').status == 200
+                        and _replica_reads(srv) > 0, timeout=10)
+    cl.psql("INSERT INTO summary_rebuilds VALUES ('guarantee_outstanding')")
+    r = reg.get('/v1/stats/guarantee-leverage?as_of=' + AS_OF)
+    assert r.status == 503 and r.headers.get('Retry-After'), r
+    before = _replica_reads(srv)
+    assert bank.get('/v1/loans?limit=1').status == 200
+    after = _replica_reads(srv)
+    assert after == before + 1, (before, after, srv.log_tail(10))
+    assert 'read replica failed a read' not in srv.log_tail(30), srv.log_tail(30)
