@@ -47,6 +47,9 @@ static _Thread_local bool tl_connect_late;    /* the last connect gave up at its
 static _Thread_local bool tl_is_checker;
 static _Thread_local const char *tl_app_name; /* db_thread_name(); NULL: "finregd" */
 static _Thread_local bool tl_yields; /* the warm-up: gives way to a request (db_pool_each) */
+/* The last failure was 55P03: a lock not available, or a summary asked for and not built
+ * yet (sql/guarantees.sql guarantee_outstanding_parts), which says nothing of the server. */
+static _Thread_local bool tl_lock_refused;
 static _Thread_local bool (*tl_stop_fn)(void *cls); /* db_thread_stops_when */
 static _Thread_local void *tl_stop_cls;
 static _Thread_local bool tl_gave_way; /* its last wait ended because a request wanted one */
@@ -766,6 +769,7 @@ static enum db_rc classify(PGconn *c, PGresult *r, const char *what)
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	enum db_rc rc;
 
+	tl_lock_refused = state != NULL && strcmp(state, "55P03") == 0;
 	if (PQstatus(c) == CONNECTION_BAD || is_unavailable_state(state)) {
 		tl_broken = true;
 		rc = DB_UNAVAILABLE;
@@ -1152,9 +1156,13 @@ enum db_rc db_once(db_work_fn fn, void *cls)
 	tl_calls++;
 	replica = db_route_enter();
 	db_route_busy(1);
+	tl_lock_refused = false;
 	rc = once_here(fn, cls);
 	if (replica != NULL) {
-		db_route_leave(replica, rc);
+		/* A read the replica refused for its data (a summary not built yet there, 503)
+		 * is asked of the primary, but the replica is not taken for a failed one: until
+		 * 3 December every such read sent every read to the primary for a second. */
+		db_route_leave(replica, rc == DB_UNAVAILABLE && tl_lock_refused ? DB_ERROR : rc);
 		if (rc == DB_UNAVAILABLE || rc == DB_PENDING_MIGRATIONS || rc == DB_ERROR)
 			rc = once_here(fn, cls);
 	}
