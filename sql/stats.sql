@@ -340,8 +340,12 @@ BEGIN
     -- functions whose queries run on the snapshot of the statement that called them, taken
     -- before they waited for these locks, and TRUNCATE is not MVCC-safe: such a read saw
     -- empty summaries and answered zeros (test_stats_rebuild_reads). The deleted rows stay
-    -- dead until vacuum: the summaries take twice their pages once.
-    LOCK TABLE stats_new_loans, stats_balance, stats_pending IN ACCESS EXCLUSIVE MODE;
+    -- dead until vacuum: the summaries take twice their pages once. EXCLUSIVE, not ACCESS
+    -- EXCLUSIVE: no write (the compactor waits for the lock taken first), and reads go on,
+    -- answering the summaries as they were until this commits; so does the PREPARE of
+    -- stats_pending_rows on every new connection of finregd, which waited for the whole
+    -- rebuild (test_a_connection_opened_while_stats_rebuild_runs_serves_reads, review).
+    LOCK TABLE stats_new_loans, stats_balance, stats_pending IN EXCLUSIVE MODE;
     DELETE FROM stats_new_loans;
     DELETE FROM stats_balance;
     DELETE FROM stats_pending;
