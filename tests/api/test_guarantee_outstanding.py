@@ -10,7 +10,6 @@ import time
 from collections import defaultdict
 from decimal import Decimal
 
-import finreg_data as fd
 import harness
 from test_guarantee_caps import _correct
 from test_guarantees import (guarantee, guaranteed_loan, leverage, new_guarantor, post,
@@ -343,62 +342,3 @@ def test_a_release_racing_a_write_that_caps_its_loan_leaves_the_figure_exact():
     expect_model((ident.code,), 'a release racing a capping write')
     fold()
     expect_model((ident.code,), 'folded')
-
-
-def test_a_migrate_rebuilds_an_asked_summary_after_the_sql_files_while_loans_go_on(ctx):
-    """Migration 031 asks for the summary to be built (summary_rebuilds); finregd migrate
-    builds it after the sql/ files have committed, in a transaction of its own. Inside
-    their transaction (until 3 December 2026) it held every loan write as long as it ran,
-    the sql/ files' CREATE OR REPLACE TRIGGER on loans holding that table (13.9 s at 3
-    million guarantees). Here a reader of the summary in flight holds the rebuild (not the
-    sql/ files, which do not lock the summary) three seconds:
-    meanwhile a bank's new loan is stored at once and the leverage answers 503 (not a
-    figure from a summary not built yet); then the figure is back, whole."""
-    cl = harness.private_cluster(ctx, who=('bank', 'regulator', 'guarantor'))
-    srv = harness.Server(cluster=cl)
-    ctx.defer(srv.stop)
-    bank, g, reg = srv.client('bank'), srv.client('guarantor'), srv.client('regulator')
-    code = harness.PRINCIPALS['guarantor'][1]
-    post(g, guarantee(guaranteed_loan(bank, amount='5000000.00'), amount='3000000.00',
-                      start_date='2019-03-01'))
-
-    def outstanding():
-        r = reg.get('/v1/stats/guarantee-leverage?as_of=2019-06-15&guarantor=' + code)
-        return r.json()['rows'][0]['outstanding'] if r.status == 200 else r.status
-
-    assert harness.poll(outstanding, until=lambda v: v == '3000000.00') == '3000000.00'
-    # As migration 031 leaves a registry: the summary asked for, not built.
-    cl.psql("INSERT INTO summary_rebuilds VALUES ('guarantee_outstanding');"
-            " DELETE FROM guarantee_outstanding; DELETE FROM guarantee_outstanding_pending")
-    r = reg.get('/v1/stats/guarantee-leverage?as_of=2019-06-15&guarantor=' + code)
-    assert r.status == 503 and r.json()['error']['code'] == 'unavailable', r
-    assert r.headers.get('Retry-After'), r.headers
-    write = subprocess.Popen(
-        [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', cl.url, '-c', 'BEGIN',
-         '-c', 'LOCK TABLE guarantee_capped_loans IN ACCESS SHARE MODE', '-c', 'SELECT pg_sleep(3)',
-         '-c', 'COMMIT'], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        cwd='/')
-    migrated = []
-    migrate = threading.Thread(
-        target=lambda: migrated.append(harness.finregd('migrate', cluster=cl, check=False)))
-    try:
-        assert harness.poll(lambda: cl.psql(
-            "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(3)'"
-            " AND state = 'active'") == [['1']], timeout=10)
-        migrate.start()
-        assert harness.poll(lambda: cl.psql(
-            "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT summary_rebuilds_run()'"
-            " AND wait_event_type = 'Lock'") == [['1']], timeout=10)
-        started = time.monotonic()
-        r = bank.post('/v1/loans', json=fd.loan())
-        stored_in = time.monotonic() - started
-        during = outstanding()
-    finally:
-        migrate.join(timeout=60)
-        _, err = write.communicate(timeout=30)
-    assert write.returncode == 0, err
-    assert migrated and migrated[0].returncode == 0, migrated
-    assert r.status == 201 and stored_in < 1.0, (r, stored_in)
-    assert during == 503, during
-    assert cl.psql("SELECT count(*) FROM summary_rebuilds") == [['0']]
-    assert outstanding() == '3000000.00'

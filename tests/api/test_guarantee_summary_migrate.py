@@ -49,31 +49,35 @@ def _rebuild_waits_on(cl, relation):
                    " AND " + cond) == [['1']]
 
 
-def test_a_transaction_voiding_two_loans_while_the_migrate_rebuilds_does_not_fail_the_migrate(ctx):
-    """A transaction voids a loan without guarantees (the void trigger reads
-    guarantee_capped_loans), then one with guarantees (the trigger appends to
-    guarantee_outstanding_pending). The rebuild took the pending changes before it waited
-    for the capped loans, the void waited for the pending changes: a deadlock, in which
-    the rebuild was the victim, so the migrate failed and the figure stayed 503 until the
-    next migrate. Here the voiding transaction waits out its own deadlock check (60 s), as
-    a bulk void's may not; the migrate must succeed and the void loan count for nothing."""
+def _registry_asking_for_the_rebuild(ctx):
+    """A cluster and server of the test's own holding a guarantee of 3,000,000.00 (on
+    AS_OF) and a loan without guarantees, the summary then asked for and not built, as
+    migration 031 leaves a registry: (cluster, bank, regulator, guarantor code, the
+    guarantee, the guaranteed loan, the plain loan)."""
     cl = harness.private_cluster(ctx, who=('bank', 'regulator', 'guarantor'))
     srv = harness.Server(cluster=cl)
     ctx.defer(srv.stop)
     bank, g, reg = srv.client('bank'), srv.client('guarantor'), srv.client('regulator')
     code = harness.PRINCIPALS['guarantor'][1]
     guaranteed = guaranteed_loan(bank, amount='5000000.00')
-    post(g, guarantee(guaranteed, amount='3000000.00', start_date='2019-03-01'))
+    posted = post(g, guarantee(guaranteed, amount='3000000.00', start_date='2019-03-01'))
     plain = bank.post('/v1/loans', json=fd.loan())
     assert plain.status == 201, plain
-    plain = plain.json()
     assert harness.poll(lambda: _outstanding(reg, code),
                         until=lambda v: v == '3000000.00') == '3000000.00'
     _ask_for_the_rebuild(cl)
-    # The voiding transaction holds the compactor's lock first, which the rebuild takes
-    # first, so that it starts after the sql/ files have committed (their CREATE OR
-    # REPLACE TRIGGER on loans would wait for it) and before the rebuild locks anything.
-    script = os.path.join(harness.run_dir(), 'void-two-loans.sql')
+    return cl, bank, reg, code, posted, guaranteed, plain.json()
+
+
+def _void_then_hold(ctx, cl, name, plain, then):
+    """Starts a psql session (application @name) that holds the compactor's lock, which
+    the rebuild takes first, until the migrate waits for it (so it starts after the sql/
+    files have committed, whose CREATE OR REPLACE TRIGGER on loans would wait for it, and
+    before the rebuild locks anything); then, in one transaction, voids loan @plain (no
+    guarantees: its trigger reads guarantee_capped_loans), lets the rebuild go on, waits
+    until it waits for guarantee_capped_loans, and runs @then (SQL). Returns the session
+    once it holds the lock."""
+    script = os.path.join(harness.run_dir(), name + '.sql')
     with open(script, 'w') as f:
         f.write("""
 SET deadlock_timeout = '60s';
@@ -94,19 +98,34 @@ DO $$ BEGIN
         PERFORM pg_sleep(0.02);
     END LOOP;
 END $$;
-UPDATE loans SET status = 'void' WHERE bank_code = '%(bank)s' AND loan_ref = '%(guaranteed)s';
+%(then)s
 COMMIT;
-""" % {'bank': guaranteed['bank_code'], 'plain': plain['loan_ref'],
-       'guaranteed': guaranteed['loan_ref']})
+""" % {'bank': plain['bank_code'], 'plain': plain['loan_ref'], 'then': then})
     holder = subprocess.Popen(
         [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', cl.url, '-f', script],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd='/',
-        env=dict(os.environ, PGAPPNAME='void-two-loans'))
+        env=dict(os.environ, PGAPPNAME=name))
     ctx.defer(lambda: holder.poll() is None and holder.kill())
     assert harness.poll(lambda: cl.psql(
         "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
         " WHERE l.granted AND l.locktype = 'advisory'"
-        " AND a.application_name = 'void-two-loans'") == [['1']], timeout=20)
+        " AND a.application_name = '%s'" % name) == [['1']], timeout=20)
+    return holder
+
+
+def test_a_transaction_voiding_two_loans_while_the_migrate_rebuilds_does_not_fail_the_migrate(ctx):
+    """A transaction voids a loan without guarantees (the void trigger reads
+    guarantee_capped_loans), then one with guarantees (the trigger appends to
+    guarantee_outstanding_pending). The rebuild took the pending changes before it waited
+    for the capped loans, the void waited for the pending changes: a deadlock, in which
+    the rebuild was the victim, so the migrate failed and the figure stayed 503 until the
+    next migrate. Here the voiding transaction waits out its own deadlock check (60 s), as
+    a bulk void's may not; the migrate must succeed and the void loan count for nothing."""
+    cl, bank, reg, code, _, guaranteed, plain = _registry_asking_for_the_rebuild(ctx)
+    holder = _void_then_hold(
+        ctx, cl, 'void-two-loans', plain,
+        "UPDATE loans SET status = 'void' WHERE bank_code = '%s' AND loan_ref = '%s';"
+        % (guaranteed['bank_code'], guaranteed['loan_ref']))
     migrate, done = _migrate_in_background(cl)
     migrate.join(timeout=120)
     _, err = holder.communicate(timeout=60)
@@ -125,16 +144,7 @@ def test_a_new_connection_stores_a_loan_while_the_migrate_rebuilds(ctx):
     timeout), during the rebuild stored nothing until it ended. Here the rebuild is held
     at its last step (a row lock on its summary_rebuilds row) with every table lock taken,
     and a server started meanwhile posts a loan."""
-    cl = harness.private_cluster(ctx, who=('bank', 'regulator', 'guarantor'))
-    srv = harness.Server(cluster=cl)
-    ctx.defer(srv.stop)
-    bank, g, reg = srv.client('bank'), srv.client('guarantor'), srv.client('regulator')
-    code = harness.PRINCIPALS['guarantor'][1]
-    post(g, guarantee(guaranteed_loan(bank, amount='5000000.00'), amount='3000000.00',
-                      start_date='2019-03-01'))
-    assert harness.poll(lambda: _outstanding(reg, code),
-                        until=lambda v: v == '3000000.00') == '3000000.00'
-    _ask_for_the_rebuild(cl)
+    cl, _, reg, code, _, _, _ = _registry_asking_for_the_rebuild(ctx)
     hold = 'SELECT pg_sleep(8)'
     holder = subprocess.Popen(
         [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', cl.url, '-c', 'BEGIN',
@@ -170,54 +180,11 @@ def test_a_transaction_voiding_a_loan_then_releasing_a_guarantee_does_not_fail_t
     rebuild). The rebuild is the victim, as the sql/ files may be (docs/operations.md): it
     rolled back whole, and the migrate runs it again rather than failing and leaving the
     figure 503 until the next migrate."""
-    cl = harness.private_cluster(ctx, who=('bank', 'regulator', 'guarantor'))
-    srv = harness.Server(cluster=cl)
-    ctx.defer(srv.stop)
-    bank, g, reg = srv.client('bank'), srv.client('guarantor'), srv.client('regulator')
-    code = harness.PRINCIPALS['guarantor'][1]
-    posted = post(g, guarantee(guaranteed_loan(bank, amount='5000000.00'), amount='3000000.00',
-                               start_date='2019-03-01'))
-    plain = bank.post('/v1/loans', json=fd.loan())
-    assert plain.status == 201, plain
-    plain = plain.json()
-    assert harness.poll(lambda: _outstanding(reg, code),
-                        until=lambda v: v == '3000000.00') == '3000000.00'
-    _ask_for_the_rebuild(cl)
-    script = os.path.join(harness.run_dir(), 'void-then-release.sql')
-    with open(script, 'w') as f:
-        f.write("""
-SET deadlock_timeout = '60s';
-SELECT pg_advisory_lock(7340012004);
-DO $$ BEGIN
-    WHILE NOT EXISTS (SELECT 1 FROM pg_locks l
-                      WHERE NOT l.granted AND l.locktype = 'advisory') LOOP
-        PERFORM pg_sleep(0.02);
-    END LOOP;
-END $$;
-BEGIN;
-UPDATE loans SET status = 'void' WHERE bank_code = '%(bank)s' AND loan_ref = '%(plain)s';
-SELECT pg_advisory_unlock(7340012004);
-DO $$ BEGIN
-    WHILE NOT EXISTS (SELECT 1 FROM pg_locks l
-                      WHERE NOT l.granted AND l.relation = 'guarantee_capped_loans'::regclass)
-    LOOP
-        PERFORM pg_sleep(0.02);
-    END LOOP;
-END $$;
-UPDATE guarantees SET released_on = '2019-05-01', released_at = now(), released_by = 'x'
-WHERE guarantee_ref = '%(ref)s';
-COMMIT;
-""" % {'bank': plain['bank_code'], 'plain': plain['loan_ref'],
-       'ref': posted['guarantee_ref']})
-    holder = subprocess.Popen(
-        [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', cl.url, '-f', script],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd='/',
-        env=dict(os.environ, PGAPPNAME='void-then-release'))
-    ctx.defer(lambda: holder.poll() is None and holder.kill())
-    assert harness.poll(lambda: cl.psql(
-        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-        " WHERE l.granted AND l.locktype = 'advisory'"
-        " AND a.application_name = 'void-then-release'") == [['1']], timeout=20)
+    cl, bank, reg, code, posted, _, plain = _registry_asking_for_the_rebuild(ctx)
+    holder = _void_then_hold(
+        ctx, cl, 'void-then-release', plain,
+        "UPDATE guarantees SET released_on = '2019-05-01', released_at = now(),"
+        " released_by = 'x' WHERE guarantee_ref = '%s';" % posted['guarantee_ref'])
     migrate, done = _migrate_in_background(cl)
     migrate.join(timeout=120)
     _, err = holder.communicate(timeout=60)
@@ -225,6 +192,48 @@ COMMIT;
     assert done and done[0].returncode == 0, done[0].stderr[-2000:] if done else done
     assert cl.psql("SELECT count(*) FROM summary_rebuilds") == [['0']]
     assert _outstanding(reg, code) == '0.00'   # released on 2019-05-01
+
+
+def test_a_migrate_rebuilds_an_asked_summary_after_the_sql_files_while_loans_go_on(ctx):
+    """Migration 031 asks for the summary to be built (summary_rebuilds); finregd migrate
+    builds it after the sql/ files have committed, in a transaction of its own. Inside
+    their transaction (until 3 December 2026) it held every loan write as long as it ran,
+    the sql/ files' CREATE OR REPLACE TRIGGER on loans holding that table (13.9 s at 3
+    million guarantees). Here a reader of the capped loans in flight holds the rebuild (not
+    the sql/ files, which do not lock them) three seconds: meanwhile a bank's new loan is
+    stored at once and the leverage answers 503 (not a figure from a summary not built
+    yet); then the figure is back, whole."""
+    cl, bank, reg, code, _, _, _ = _registry_asking_for_the_rebuild(ctx)
+    r = reg.get('/v1/stats/guarantee-leverage?as_of=%s&guarantor=%s' % (AS_OF, code))
+    assert r.status == 503 and r.json()['error']['code'] == 'unavailable', r
+    assert r.headers.get('Retry-After'), r.headers
+    write = subprocess.Popen(
+        [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', cl.url, '-c', 'BEGIN',
+         '-c', 'LOCK TABLE guarantee_capped_loans IN ACCESS SHARE MODE',
+         '-c', 'SELECT pg_sleep(3)', '-c', 'COMMIT'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd='/')
+    migrate = None
+    try:
+        assert harness.poll(lambda: cl.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(3)'"
+            " AND state = 'active'") == [['1']], timeout=10)
+        migrate, migrated = _migrate_in_background(cl)
+        assert harness.poll(lambda: _rebuild_waits_on(cl, 'guarantee_capped_loans'),
+                            timeout=10)
+        started = time.monotonic()
+        r = bank.post('/v1/loans', json=fd.loan())
+        stored_in = time.monotonic() - started
+        during = _outstanding(reg, code)
+    finally:
+        if migrate is not None:
+            migrate.join(timeout=60)
+        _, err = write.communicate(timeout=30)
+    assert write.returncode == 0, err
+    assert migrated and migrated[0].returncode == 0, migrated
+    assert r.status == 201 and stored_in < 1.0, (r, stored_in)
+    assert during == 503, during
+    assert cl.psql("SELECT count(*) FROM summary_rebuilds") == [['0']]
+    assert _outstanding(reg, code) == '3000000.00'
 
 
 def _replica_reads(server):
