@@ -265,15 +265,84 @@ CREATE OR REPLACE FUNCTION firm_q_is_uscc_prefix(p_q text) RETURNS boolean
     LANGUAGE sql IMMUTABLE STRICT
     RETURN p_q ~ '^[0-9A-HJ-NP-RTUW-Y]{1,18}$';
 
+-- True when name fragment @p_q holds three word characters in a row, so that the trigram
+-- index (firms_name_trgm) can find the names containing it from their posting lists; a
+-- shorter one (or one of words of one or two characters) makes it read the whole index.
+CREATE OR REPLACE FUNCTION firm_q_has_trigram(p_q text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT
+    RETURN p_q ~ '[[:alnum:]]{3}';
+
+-- The most firms the search with a name fragment or USCC prefix walks for one page, and
+-- the most of its matches it reads from the indexes (firm_list): ten times the other
+-- lists' bound, so that a fragment without a trigram (one or two Chinese characters)
+-- searches a city's registry in one walk.
+CREATE OR REPLACE FUNCTION firm_q_rows_max() RETURNS integer
+    LANGUAGE sql IMMUTABLE
+    RETURN 10 * list_scan_rows_max();
+
+-- The firm search's tests (firm_list), inlined where they are called: firm @f's name
+-- holds @p_like or its USCC starts with @p_q (when @p_prefix); and it is of industry
+-- @p_industry (a class or a division) and size @p_size (NULL: any).
+CREATE OR REPLACE FUNCTION firm_q_match(f firms, p_q text, p_like text, p_prefix boolean)
+    RETURNS boolean LANGUAGE sql IMMUTABLE
+    RETURN f.name ILIKE p_like OR (p_prefix AND f.uscc >= p_q AND f.uscc < p_q || 'Z');
+CREATE OR REPLACE FUNCTION firm_kind_match(f firms, p_industry text, p_size text)
+    RETURNS boolean LANGUAGE sql IMMUTABLE
+    RETURN (p_industry IS NULL OR f.industry_code = p_industry
+            OR (length(p_industry) = 2 AND left(f.industry_code, 2) = p_industry))
+           AND (p_size IS NULL OR f.size = p_size);
+
+-- The firm search's walk (firm_list): the first @p_rows firms after id @p_after of county
+-- @p_county, else of class @p_class, else of all, in id order along their index (inlined
+-- into the caller, whose plan settings keep it on that index).
+CREATE OR REPLACE FUNCTION firm_walk(p_county text, p_class text, p_after bigint, p_rows int)
+RETURNS SETOF firms LANGUAGE sql STABLE AS $$
+    SELECT f.* FROM firms f
+    WHERE (p_county IS NULL OR (f.county_code >= p_county AND f.county_code <= p_county))
+      AND (p_class IS NULL OR (f.industry_code >= p_class AND f.industry_code <= p_class))
+      AND f.id > p_after
+    ORDER BY CASE WHEN p_county IS NULL THEN NULL ELSE f.county_code END,
+             CASE WHEN p_class IS NULL THEN NULL ELSE f.industry_code END, f.id
+    LIMIT p_rows
+$$;
+
+-- The matches of the firm search's fragment (firm_list) from the trigram index (the
+-- USCC's, for a prefix): the ids of those after @p_after in county @p_county, of industry
+-- @p_industry and size @p_size, in id order; NULL when the fragment has more than
+-- firm_q_rows_max() matches (it reads one more, whatever the filters). From the indexes'
+-- bitmaps, never along the table or firms_id, which a plan may guess cheaper.
+CREATE OR REPLACE FUNCTION firm_q_matches(p_q text, p_like text, p_prefix boolean,
+                                          p_county text, p_industry text, p_size text,
+                                          p_after bigint) RETURNS bigint[]
+LANGUAGE sql STABLE SET plan_cache_mode = force_custom_plan SET enable_seqscan = off
+    SET enable_indexscan = off SET jit = off AS $$
+    SELECT CASE WHEN count(*) <= firm_q_rows_max() THEN coalesce(
+               array_agg((c.f).id ORDER BY (c.f).id) FILTER (
+                   WHERE (c.f).id > p_after AND (p_county IS NULL OR (c.f).county_code = p_county)
+                     AND firm_kind_match(c.f, p_industry, p_size)), '{}') END
+    FROM (SELECT f FROM firms f WHERE firm_q_match(f, p_q, p_like, p_prefix)
+          LIMIT firm_q_rows_max() + 1) c
+$$;
+
 -- The search list: firms whose name contains @p_q (LIKE wildcards in it are literal) or
 -- whose USCC starts with it, in county @p_county, industry @p_industry (a 4-digit class or
 -- a 2-digit division) and of size @p_size (NULL: any), after id @p_after, @p_limit rows.
--- Custom plans, so a name fragment uses the trigram index. Without @p_q the page walks as
--- the other lists do (sql/common.sql list_scan_rows_max): the county's firms, else the
--- class's, else all, in id order, at most list_scan_rows_max() of them, testing a division
--- and the size on those; then (id, NULL) when the walk stopped at its bound first. Until
--- 3 December 2026 a filter matching few firms (size=large, a division of no firm) read
--- every firm: 0.2-0.56 s at 2.1 million firms, linear.
+-- A page walks as the other lists do (sql/common.sql list_scan_rows_max): the county's
+-- firms, else the class's, else all, in id order (firm_walk), testing @p_q, a division and
+-- the size on each, at most list_scan_rows_max() firms without @p_q and firm_q_rows_max()
+-- with it; then (id, NULL) when the walk stopped at its bound first. When @p_q has a
+-- trigram or is a USCC prefix, the page is taken from the fragment's matches instead
+-- (firm_q_matches: the first @p_limit after @p_after that pass the filters, in id order;
+-- no cursor past them) when they are no more than firm_q_rows_max() and the fragment
+-- looks rare: in fewer than 1 in 100 of a probe of the walk's next list_scan_rows_max() /
+-- 10 firms (then no walk follows), or of the walk's firms when the walk did not fill the
+-- page. So a page reads at most the probe, the walk and firm_q_rows_max() + 1 matches (the
+-- walk's index entries twice, and its firms twice when it tested a fragment and did not
+-- fill), and the trigram index's posting lists of a fragment that looked rare. Until 4
+-- December 2026 the planner chose between the trigram index (every match read, then
+-- ordered by id) and the firms in id order (until the page filled): a fragment common to
+-- every name with a filter matching none read every firm, 1.7 s at 2 million
+-- (docs/limits.md).
 CREATE OR REPLACE FUNCTION firm_list(p_q text, p_county text, p_industry text, p_size text,
                                      p_after bigint, p_limit int)
 RETURNS TABLE (id bigint, item jsonb)
@@ -281,41 +350,58 @@ LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan SET enable_sort 
     SET enable_incremental_sort = on SET jit = off AS $$
 DECLARE
     v_like text := '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    v_prefix boolean := coalesce(firm_q_is_uscc_prefix(p_q), false);
+    v_indexed boolean := coalesce(firm_q_has_trigram(p_q), false) OR v_prefix;
     v_class text := CASE WHEN p_county IS NULL AND length(p_industry) = 4 THEN p_industry END;
+    v_bound int := CASE WHEN p_q IS NULL THEN list_scan_rows_max() ELSE firm_q_rows_max() END;
+    v_walked int;
+    v_met int;
+    v_end bigint;
+    v_hits bigint[];
+    v_matches bigint[];
 BEGIN
-    IF p_q IS NULL THEN
-        PERFORM list_walk_plan(false);
-        RETURN QUERY
-        WITH walk AS MATERIALIZED (
-            SELECT f.id, f.industry_code, f.size FROM firms f
-            WHERE (p_county IS NULL OR (f.county_code >= p_county AND f.county_code <= p_county))
-              AND (v_class IS NULL OR (f.industry_code >= v_class AND f.industry_code <= v_class))
-              AND f.id > p_after
-            ORDER BY CASE WHEN p_county IS NULL THEN NULL ELSE f.county_code END,
-                     CASE WHEN v_class IS NULL THEN NULL ELSE f.industry_code END, f.id
-            LIMIT list_scan_rows_max()),
-        hit AS MATERIALIZED (
-            SELECT w.id FROM walk w
-            WHERE (p_industry IS NULL OR w.industry_code = p_industry
-                   OR (length(p_industry) = 2 AND left(w.industry_code, 2) = p_industry))
-              AND (p_size IS NULL OR w.size = p_size)
-            LIMIT p_limit)
-        SELECT x.id, x.item FROM (
-            SELECT f.id, firm_list_item(f) AS item
-            FROM hit h CROSS JOIN LATERAL (SELECT * FROM firms f WHERE f.id = h.id) f
-            UNION ALL
-            SELECT max(w.id), NULL FROM walk w WHERE (SELECT count(*) FROM hit) < p_limit
-            HAVING count(*) = list_scan_rows_max()) x
-        ORDER BY x.id;
-        RETURN;
+    PERFORM list_walk_plan(false);
+    IF v_indexed THEN
+        SELECT count(*), count(*) FILTER (WHERE firm_q_match(w, p_q, v_like, v_prefix))
+        INTO v_walked, v_met
+        FROM firm_walk(p_county, v_class, p_after, list_scan_rows_max() / 10) w;
+        IF v_walked = list_scan_rows_max() / 10 AND v_met * 100 < v_walked THEN
+            v_indexed := false; -- tried
+            v_matches := firm_q_matches(p_q, v_like, v_prefix, p_county, p_industry, p_size,
+                                        p_after);
+        END IF;
+    END IF;
+
+    IF v_matches IS NULL THEN
+        -- The walk's first @p_limit matches: it stops there when the page fills.
+        v_hits := ARRAY(
+            SELECT w.id FROM firm_walk(p_county, v_class, p_after, v_bound) w
+            WHERE (p_q IS NULL OR firm_q_match(w, p_q, v_like, v_prefix))
+              AND firm_kind_match(w, p_industry, p_size)
+            LIMIT p_limit);
+    END IF;
+    IF v_matches IS NULL AND cardinality(v_hits) < p_limit THEN
+        -- It did not fill: where it stopped and, when the fragment's matches are still to
+        -- be tried, how often the walk met the fragment (else the index alone is read).
+        SELECT count(*), max(w.id),
+               count(*) FILTER (WHERE v_indexed AND firm_q_match(w, p_q, v_like, v_prefix))
+        INTO v_walked, v_end, v_met
+        FROM firm_walk(p_county, v_class, p_after, v_bound) w;
+        IF v_indexed AND v_walked = v_bound AND v_met * 100 < v_walked THEN
+            v_matches := firm_q_matches(p_q, v_like, v_prefix, p_county, p_industry, p_size,
+                                        p_after);
+        END IF;
+    END IF;
+    IF v_matches IS NOT NULL THEN
+        v_hits := v_matches[1:p_limit];
+        v_walked := 0;
     END IF;
     RETURN QUERY
-    SELECT f.id, firm_list_item(f) FROM firms f
-    WHERE (f.name ILIKE v_like
-           OR (firm_q_is_uscc_prefix(p_q) AND f.uscc >= p_q AND f.uscc < p_q || 'Z'))
-      AND (p_county IS NULL OR f.county_code = p_county)
-      AND (p_industry IS NULL OR f.industry_code = p_industry
-           OR (length(p_industry) = 2 AND left(f.industry_code, 2) = p_industry))
-      AND (p_size IS NULL OR f.size = p_size) AND f.id > p_after
-    ORDER BY f.id LIMIT p_limit;
+    SELECT x.id, x.item FROM (
+        SELECT f.id, firm_list_item(f) AS item
+        FROM unnest(v_hits) AS h(x) CROSS JOIN LATERAL (SELECT * FROM firms f WHERE f.id = h.x) f
+        UNION ALL
+        SELECT v_end, NULL
+        WHERE cardinality(v_hits) < p_limit AND v_walked = v_bound) x
+    ORDER BY x.id;
 END $$;

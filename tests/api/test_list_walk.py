@@ -159,16 +159,20 @@ def test_sparse_warning_guarantee_and_referral_filters_walk_bounded_stretches():
                     lambda i: i['id']) == want
 
 
-def walked_pages(call, limit, table, bound):
+def walked_pages(call, limit, table, bound, q_bound=None):
     """Every page of list function @call (SQL, %d for the cursor) asked for @limit + 1 rows as
-    the handlers ask, each in its own session with list_scan_rows_max() at @bound (a schema
-    ahead of public on the search path, rolled back): [(ids of its items, next_cursor as the
-    handler answers it, index entries read plus heap rows scanned or fetched in @table)]."""
+    the handlers ask, each in its own session with list_scan_rows_max() at @bound and, given
+    @q_bound, firm_q_rows_max() at that (a schema ahead of public on the search path, rolled
+    back): [(ids of its items, next_cursor as the handler answers it, index entries read
+    plus heap rows scanned or fetched in @table)]."""
     pages, after = [], 0
+    q_max = ('' if q_bound is None else
+             " CREATE FUNCTION walk_bound.firm_q_rows_max() RETURNS integer LANGUAGE sql"
+             " IMMUTABLE RETURN %d;" % q_bound)
     while True:
         rows = harness.psql(
             "BEGIN; CREATE SCHEMA walk_bound; CREATE FUNCTION walk_bound.list_scan_rows_max()"
-            " RETURNS integer LANGUAGE sql IMMUTABLE RETURN %d;"
+            " RETURNS integer LANGUAGE sql IMMUTABLE RETURN %d;%s"
             " SET LOCAL search_path = walk_bound, public;"
             " CREATE FUNCTION pg_temp.examined() RETURNS bigint LANGUAGE sql AS $$"
             " SELECT pg_stat_get_xact_tuples_returned('%s'::regclass)"
@@ -178,7 +182,7 @@ def walked_pages(call, limit, table, bound):
             " CREATE TEMP TABLE walk_before AS SELECT pg_temp.examined() AS n;"
             " SELECT 'row', id, item IS NULL FROM %s;"
             " SELECT 'examined', pg_temp.examined() - n, NULL FROM walk_before; ROLLBACK;"
-            % (bound, table, table, table, call % after))
+            % (bound, q_max, table, table, table, call % after))
         items = [int(i) for k, i, marker in rows if k == 'row' and marker == 'f']
         markers = [int(i) for k, i, marker in rows if k == 'row' and marker == 't']
         examined = [int(n) for k, n, _ in rows if k == 'examined']
@@ -295,3 +299,109 @@ def test_a_sparse_firm_search_walks_a_bounded_stretch_of_the_county():
     got = pages_of(reg, '/v1/firms?county=%s&industry=13&size=large' % county,
                    lambda i: i['uscc'])
     assert got == want, (got, want)
+
+
+def firm_search_model(rows, limit, bound, q_bound, indexed):
+    """The pages of the firm search with a name fragment (sql/firms.sql firm_list): @rows are
+    (id, matches the fragment, passes the other filters) of the county's firms in id order.
+    When @indexed (a trigram or a USCC prefix), a page is taken from the fragment's matches
+    when they are at most @q_bound and the fragment looks rare (in fewer than 1 in 100 of
+    the probe, the next @bound / 10 firms; or of the walk's @q_bound firms when the walk did
+    not fill the page); else it is the walk's. [(ids of the page's items, cursor)]."""
+    pages, after, probe = [], 0, bound // 10
+    matches = [r for r in rows if r[1]]
+
+    def rare(firms, n):
+        return indexed and len(firms) == n and sum(r[1] for r in firms) * 100 < n
+
+    while True:
+        rest = [r for r in rows if r[0] > after]
+        walk = [(i, q and ok) for i, q, ok in rest]
+        page, nxt = model(walk, limit, q_bound)[0]
+        from_matches = len(matches) <= q_bound and (
+            rare(rest[:probe], probe)
+            or (len(page) < limit and rare(rest[:q_bound], q_bound)))
+        if from_matches:
+            hits = [i for i, _, ok in matches if i > after and ok][:limit + 1]
+            page = hits[:limit]
+            nxt = hits[limit - 1] if len(hits) > limit else None
+        pages.append((page, None if nxt is None else str(nxt)))
+        if nxt is None:
+            return pages
+        after = int(nxt)
+
+
+def test_a_firm_search_with_a_name_reads_a_bounded_number_of_firms_a_page():
+    """GET /v1/firms?q=: the planner chose between every match of the trigram index, ordered
+    by id, and the firms in id order until the page filled, so a fragment common to every
+    name with a filter matching none read every firm (1.7 s at 2 million). A page now
+    probes the walk, takes the index's matches when the fragment is rare there and they are
+    few, and otherwise walks a bounded stretch; following the cursors gives every match
+    once, in id order, either way. Bounds lowered (100 a list, probes of 10, 300 firms a
+    walk with a fragment) so that 3,000 firms show it."""
+    bound, q_bound, limit = 100, 300, 2
+    county = '359971'
+    common, rare, many = harness.unique('cm'), harness.unique('rr'), harness.unique('mn')
+    twin = harness.unique('tw')
+    usccs = set()
+    while len(usccs) < 3000:
+        usccs.add(fd.make_uscc())
+    # Every firm's name holds @common and 乙丙 (two characters: no trigram); 3 hold @rare
+    # (the 15th, 1,500th and last: two of them large); firms 1,000-1,399 hold @many; the
+    # first two and the last hold @twin.
+    harness.psql(
+        "INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)"
+        " SELECT u, '乙丙' || '%s' || CASE WHEN n IN (15, 1500, 3000) THEN '%s' ELSE '' END"
+        " || CASE WHEN n BETWEEN 1000 AND 1399 THEN '%s' ELSE '' END"
+        " || CASE WHEN n IN (1, 2, 3000) THEN '%s' ELSE '' END || n, '%s', '1312',"
+        " CASE WHEN n IN (15, 3000) THEN 'large' ELSE 'micro' END, 'test'"
+        " FROM unnest(ARRAY[%s]) WITH ORDINALITY AS t(u, n)"
+        % (common, rare, many, twin, county, ','.join("'%s'" % u for u in sorted(usccs))))
+    harness.psql('ANALYZE firms')
+
+    def check(q, size, indexed, most):
+        like = harness.psql("SELECT '%%' || replace(replace(replace('%s', '\\', '\\\\'),"
+                            " '%%', '\\%%'), '_', '\\_') || '%%'" % q)[0][0]
+        rows = [(int(i), m == 't', ok == 't') for i, m, ok in harness.psql(
+            "SELECT id, name ILIKE '%s', %s FROM firms WHERE county_code = '%s' ORDER BY id"
+            % (like, "size = '%s'" % size if size else 'true', county))]
+        call = ("firm_list('%s', '%s', NULL, %s, %%d, %d)"
+                % (q, county, "'%s'" % size if size else 'NULL', limit + 1))
+        pages = walked_pages(call, limit, 'firms', bound, q_bound)
+        want = firm_search_model(rows, limit, bound, q_bound, indexed)
+        assert [(p, n) for p, n, _ in pages] == want, (q, size, pages[:4], want[:4])
+        got = [i for p, _, _ in pages for i in p]
+        assert got == [i for i, m, ok in rows if m and ok], (q, size, got)
+        assert max(e for _, _, e in pages) <= most, (q, size, [e for _, _, e in pages])
+        return pages
+
+    # A fragment in every name, a filter matching none: ten walks of 300 firms (and an
+    # empty one after the last), each read once and its index entries twice (the matches,
+    # then where the walk stopped) after a probe of 10.
+    pages = check(common, 'medium', True, 2 * 10 + 3 * q_bound + 20)
+    assert len(pages) == 11 and all(p == [] for p, _, _ in pages), pages
+    # A rare fragment: its matches from the trigram index, not the walk.
+    pages = check(rare, None, True, 10 + 3 * 3 + 20)
+    assert [len(p) for p, _, _ in pages] == [2, 1], pages
+    pages = check(rare, 'large', True, 10 + 3 * 3 + 20)
+    assert [len(p) for p, _, _ in pages] == [2], pages
+    # A fragment in 400 firms (more than 300 matches): absent from the probes before them,
+    # so the index is read (its first 301 matches) and the walk follows.
+    pages = check(many, 'medium', True, 2 * 10 + 2 * (q_bound + 1) + 3 * q_bound + 20)
+    assert all(p == [] for p, _, _ in pages) and len(pages) == 11, pages
+    # A fragment the probe meets (the first two firms) but the walk finds in fewer than 1
+    # in 100 of its 300: its matches are read once the walk did not fill the page.
+    pages = check(twin, 'large', True, 2 * 10 + 4 * q_bound + 3 + 20)
+    assert [len(p) for p, _, _ in pages] == [1], pages
+    # Two characters, no trigram: the walk alone (the index would be read whole).
+    pages = check('乙丙', 'large', False, 3 * q_bound + 20)
+    assert len(pages) == 11 and [i for p, _, _ in pages for i in p] != [], pages
+
+    # Through the API, at the real bounds (3,000 firms: one walk), every match once.
+    reg = harness.client('regulator')
+    for q, size, n in ((common, 'large', 2), (common, 'medium', 0), (rare, None, 3),
+                       ('乙丙', 'large', 2)):
+        path = '/v1/firms?county=%s&q=%s%s' % (county, harness.quote(q),
+                                               '&size=' + size if size else '')
+        got = [u for p, _ in pages_of(reg, path, lambda i: i['uscc']) for u in p]
+        assert len(got) == n and len(set(got)) == n, (q, size, got)
