@@ -498,7 +498,8 @@ BEGIN
 END $$;
 
 -- Rebuilds the timeline and the payoffs from loans and repayments (migration 014, and
--- after a bulk load with the triggers disabled); holds the compaction lock.
+-- after a bulk load with the triggers disabled); holds the compaction lock, taken first
+-- as stats_compact() and stats_rebuild() take it (no fold meanwhile).
 CREATE OR REPLACE FUNCTION watch_rebuild() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -506,7 +507,23 @@ DECLARE
     v_last bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(7340012004);
-    TRUNCATE watch_balance, watch_balance_delta, watch_payoffs;
+    -- Every write of loans and repayments waits from here, before this takes any table
+    -- of the timeline (those under way end first, repayments before loans, the order
+    -- loan_repay writes them and stats_rebuild() takes them). A write appends to the
+    -- changes or rewrites payoffs, in either order (a correction of a maturity, then of
+    -- an issue date): taking the timeline's tables first, in any order, deadlocked with
+    -- one of them (test_watch_rebuild_reads).
+    LOCK TABLE repayments, loans IN SHARE MODE;
+    -- DELETE, not TRUNCATE (as stats_rebuild): withdrawal_alerts reads on the snapshot of
+    -- the statement that called it, taken before it waited for these locks, and TRUNCATE
+    -- is not MVCC-safe: such a read saw no timeline and answered no alert
+    -- (test_watch_rebuild_reads). EXCLUSIVE, not ACCESS EXCLUSIVE: reads go on,
+    -- answering the timeline as it was until this commits. The deleted rows stay dead
+    -- until vacuum: the timeline takes twice its pages once.
+    LOCK TABLE watch_balance, watch_balance_delta, watch_payoffs IN EXCLUSIVE MODE;
+    DELETE FROM watch_balance;
+    DELETE FROM watch_balance_delta;
+    DELETE FROM watch_payoffs;
     SELECT coalesce(max(id), 0) INTO v_last FROM loans;
     WHILE v_from <= v_last LOOP
         PERFORM watch_loan_add(ARRAY(SELECT watch_loan_of(l) FROM loans l
@@ -518,7 +535,7 @@ BEGIN
            sum(g.delta) OVER (PARTITION BY g.bank_code, g.uscc ORDER BY g.day)
     FROM (SELECT d.bank_code, d.uscc, d.day, sum(d.delta) AS delta FROM watch_balance_delta d
           GROUP BY 1, 2, 3 HAVING sum(d.delta) <> 0) g;
-    TRUNCATE watch_balance_delta;
+    DELETE FROM watch_balance_delta;
     PERFORM watch_cut_from_set(NULL);
     INSERT INTO watch_payoffs (loan_id, paid_off_on, bank_code, uscc, loan_ref, maturity_date)
     SELECT l.id, max(r.repaid_on), l.bank_code, l.borrower_uscc, l.loan_ref, l.maturity_date
