@@ -68,6 +68,12 @@ END $$;
 -- and the sql/ files' locks are gone (their CREATE OR REPLACE TRIGGER on loans holds every
 -- loan write until they commit; a rebuild there held them as long: 13.9 s at 3 million
 -- guarantees). Until it has run, readers of such a summary answer 503.
+-- A name this text does not know was asked for by a newer release's migration (its
+-- migrate ran, then an older one's): its row is left, with a NOTICE, for the newer
+-- migrate to rebuild; the rest are rebuilt (raising for it failed every older migrate, and
+-- left the summaries it knows not built). The rows left are what finregd migrate reports.
+-- RETURNS void stays: an older release's CREATE OR REPLACE of this text must not meet
+-- another return type.
 CREATE OR REPLACE FUNCTION summary_rebuilds_run() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -76,7 +82,8 @@ BEGIN
     FOR r IN SELECT x.summary FROM summary_rebuilds x ORDER BY x.summary LOOP
         CASE r.summary
             WHEN 'guarantee_outstanding' THEN PERFORM guarantee_outstanding_rebuild();
-            ELSE RAISE EXCEPTION 'summary_rebuilds: no rebuild for %', r.summary;
+            ELSE RAISE NOTICE 'summary_rebuilds: no rebuild for % here: left for the newer '
+                              'release that asked for it', r.summary;
         END CASE;
     END LOOP;
 END $$;

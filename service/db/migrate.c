@@ -154,6 +154,26 @@ static enum db_rc apply(PGconn *c, const struct embedded_migration *m, unsigned 
 	return rc;
 }
 
+/* Logs the summaries still asked for after summary_rebuilds_run(): those this release has
+ * no rebuild for, asked for by a newer release's migration, whose migrate rebuilds them
+ * (sql/common.sql). Only a report: the migrate succeeds whatever it finds. */
+static void report_left_summaries(PGconn *c)
+{
+	PGresult *r = PQexec(c, "SELECT string_agg(summary, ', ' ORDER BY summary)"
+				" FROM summary_rebuilds");
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		LOG_WARN("could not list the summaries left to rebuild: %s", PQerrorMessage(c));
+		goto out;
+	}
+	if (!PQgetisnull(r, 0, 0))
+		LOG_WARN("summaries left for the newer release that asked for them (this one has "
+			 "no rebuild for them; its finregd migrate rebuilds them): %s",
+			 PQgetvalue(r, 0, 0));
+out:
+	PQclear(r);
+}
+
 /* The summaries a migration asked for (sql/common.sql summary_rebuilds_run), in a
  * transaction of its own, and again after a deadlock: the rebuild locks the tables its
  * summary is fed from, which a transaction of a running instance (or a script's) may hold
@@ -174,6 +194,7 @@ static enum db_rc rebuild_summaries(PGconn *c)
 		r = PQexec(c, "SELECT summary_rebuilds_run()");
 		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 			PQclear(r);
+			report_left_summaries(c);
 			return DB_OK;
 		}
 		fprintf(stderr, "finregd migrate: the summaries' rebuild failed: %s",
