@@ -45,6 +45,7 @@ static atomic_uint_fast64_t compactor_last_us; /* CLOCK_MONOTONIC µs of the las
 static atomic_int_fast64_t stats_pending = -1;
 static atomic_uint_fast64_t compactor_chunks; /* fold transactions that folded something */
 static atomic_uint_fast64_t db_errors;
+static atomic_uint_fast64_t db_summary_refusals;
 static atomic_uint_fast64_t db_reconnects;
 static atomic_uint_fast64_t db_connect_failures;
 
@@ -155,6 +156,11 @@ void metrics_db_error(void)
 	atomic_fetch_add_explicit(&db_errors, 1, memory_order_relaxed);
 }
 
+void metrics_db_summary_refusal(void)
+{
+	atomic_fetch_add_explicit(&db_summary_refusals, 1, memory_order_relaxed);
+}
+
 void metrics_db_reconnect(void)
 {
 	atomic_fetch_add_explicit(&db_reconnects, 1, memory_order_relaxed);
@@ -220,6 +226,12 @@ char *metrics_render(const char *(*route_name)(unsigned route))
 		   "# HELP finreg_db_errors_total Database statements that failed.\n"
 		   "# TYPE finreg_db_errors_total counter\nfinreg_db_errors_total %llu\n",
 		   (unsigned long long)load(&db_errors));
+	buf_printf(&b,
+		   "# HELP finreg_db_summary_refusals_total Statements refused (503) because a "
+		   "summary they read is asked for and not built; not database errors.\n"
+		   "# TYPE finreg_db_summary_refusals_total counter\n"
+		   "finreg_db_summary_refusals_total %llu\n",
+		   (unsigned long long)load(&db_summary_refusals));
 	buf_printf(&b,
 		   "# HELP finreg_db_reconnects_total Connections re-established after a loss.\n"
 		   "# TYPE finreg_db_reconnects_total counter\nfinreg_db_reconnects_total %llu\n",

@@ -38,6 +38,9 @@ void metrics_compactor_ran(bool folded);
 void metrics_stats_pending(int64_t pending);
 
 void metrics_db_error(void);
+/** One statement refused (503) because a summary it reads is asked for and not built:
+ *  planned (a migrate's rebuild), not a database error. */
+void metrics_db_summary_refusal(void);
 void metrics_db_reconnect(void);
 void metrics_db_connect_failure(void);
 

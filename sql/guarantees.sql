@@ -731,10 +731,12 @@ DECLARE
     m date := date_trunc('month', p_day + 1)::date;
 BEGIN
     -- Asked for and not rebuilt yet (summary_rebuilds_run): the summary may lack what the
-    -- triggers did not see, so no figure rather than a wrong one (503, retry).
+    -- triggers did not see, so no figure rather than a wrong one (503, retry). The table
+    -- summary_rebuilds in the error tells finregd it is planned, not a database error
+    -- (service/db/db.c summary_not_built): counted apart, logged once in a while.
     IF EXISTS (SELECT 1 FROM summary_rebuilds r WHERE r.summary = 'guarantee_outstanding') THEN
-        RAISE EXCEPTION 'the guarantees outstanding are being rebuilt'
-            USING ERRCODE = 'lock_not_available';
+        RAISE EXCEPTION 'the guarantees outstanding are asked for and not built yet'
+            USING ERRCODE = 'lock_not_available', TABLE = 'summary_rebuilds';
     END IF;
     RETURN QUERY
     SELECT s.guarantor_code, s.delta FROM guarantee_outstanding s

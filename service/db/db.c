@@ -763,6 +763,33 @@ static bool is_unavailable_state(const char *state)
 	       strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
 }
 
+/* A summary asked for and not built refuses its reads with 55P03 naming the table
+ * summary_rebuilds (sql/guarantees.sql guarantee_outstanding_parts): planned, not a
+ * database error. Counted each time, logged at most once every SUMMARY_REFUSAL_LOG_US. */
+#define SUMMARY_REFUSAL_LOG_US 600000000u              /* 10 minutes */
+static atomic_uint_fast64_t summary_refusal_logged_us; /* 0: never */
+
+static bool summary_not_built(const PGresult *r)
+{
+	const char *table = PQresultErrorField(r, PG_DIAG_TABLE_NAME);
+
+	return table != NULL && strcmp(table, "summary_rebuilds") == 0;
+}
+
+static void note_summary_refusal(const PGresult *r)
+{
+	uint64_t now = log_monotonic_us();
+	uint_fast64_t last = atomic_load(&summary_refusal_logged_us);
+
+	metrics_db_summary_refusal();
+	if (last != 0 && now - last < SUMMARY_REFUSAL_LOG_US)
+		return;
+	if (atomic_compare_exchange_strong(&summary_refusal_logged_us, &last, now))
+		LOG_INFO("%s: its reads answer 503 until finregd migrate builds it (said at "
+			 "most every 10 minutes; finreg_db_summary_refusals_total counts them)",
+			 PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+}
+
 /* Classifies a failed result; clears it. */
 static enum db_rc classify(PGconn *c, PGresult *r, const char *what)
 {
@@ -778,6 +805,9 @@ static enum db_rc classify(PGconn *c, PGresult *r, const char *what)
 	} else if (strcmp(state, "25006") == 0) {
 		rc = DB_READ_ONLY; /* read_only_sql_transaction: a standby */
 		db_route_saw_read_only(tl_replica);
+	} else if (strcmp(state, "55P03") == 0 && summary_not_built(r)) {
+		rc = DB_UNAVAILABLE; /* 503 with Retry-After, as for a lock timeout */
+		note_summary_refusal(r);
 	} else if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0) {
 		/* statement_timeout or lock_timeout: the statement waited too long (on a lock
 		 * another session holds, or a busy server); the connection is fine, and the

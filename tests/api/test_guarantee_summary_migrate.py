@@ -312,3 +312,34 @@ def test_a_migrate_leaves_a_summary_it_does_not_know_to_the_release_that_asked_f
     assert 'a_newer_releases_summary' in done.stderr, done.stderr[-2000:]
     assert cl.psql("SELECT summary FROM summary_rebuilds") == [['a_newer_releases_summary']]
     assert _outstanding(reg, code) == '3000000.00'
+
+
+def _metric(server, name):
+    m = re.search(r'^%s (\d+)$' % name, server.client('regulator').get('/metrics').text,
+                  re.MULTILINE)
+    return int(m.group(1)) if m else None
+
+
+def test_a_read_refused_while_a_summary_is_not_built_is_no_database_error(ctx):
+    """The leverage's 503 while its summary is asked for and not built is planned, not a
+    database failure: each one counted in finreg_db_errors_total and logged a warning, so
+    a dashboard polling the figure after a migrate that did not finish the rebuild looked
+    like a failing database. They count in finreg_db_summary_refusals_total, and the log
+    says it once, not per read."""
+    cl = harness.private_cluster(ctx, who=('bank', 'regulator'))
+    srv = harness.Server(cluster=cl)
+    ctx.defer(srv.stop)
+    reg = srv.client('regulator')
+    assert reg.get('/v1/stats/guarantee-leverage?as_of=' + AS_OF).status == 200
+    cl.psql("INSERT INTO summary_rebuilds VALUES ('guarantee_outstanding')")
+    errors = _metric(srv, 'finreg_db_errors_total')
+    refusals = _metric(srv, 'finreg_db_summary_refusals_total') or 0
+    for _ in range(3):
+        r = reg.get('/v1/stats/guarantee-leverage?as_of=' + AS_OF)
+        assert r.status == 503 and r.headers.get('Retry-After'), r
+        assert r.json()['error']['code'] == 'unavailable', r
+    assert _metric(srv, 'finreg_db_summary_refusals_total') == refusals + 3
+    assert _metric(srv, 'finreg_db_errors_total') == errors, srv.log_tail(20)
+    log = srv.log_tail(40)
+    assert ' warn ' not in log, log
+    assert log.count('not built') == 1, log
