@@ -306,6 +306,32 @@ RETURNS SETOF firms LANGUAGE sql STABLE AS $$
     LIMIT p_rows
 $$;
 
+-- Whether sampled value @p_value of firms' column @p_column matches the firm search's
+-- fragment (firm_q_looks_rare).
+CREATE OR REPLACE FUNCTION firm_q_sample_match(p_column name, p_value text, p_q text,
+                                               p_like text, p_prefix boolean)
+    RETURNS boolean LANGUAGE sql IMMUTABLE
+    RETURN CASE WHEN p_column = 'name' THEN p_value ILIKE p_like
+                ELSE p_prefix AND p_value >= p_q AND p_value < p_q || 'Z' END;
+
+-- Whether the firm search's fragment (firm_list) looks rare: in fewer than 1 in 100 firms
+-- by the planner's own sample of the registry (pg_stats of firms: the most common names and
+-- their shares, and the bounds of the histogram of the others, one name in each hundredth;
+-- the same of the USCCs for a prefix). NULL while firms has no statistics.
+CREATE OR REPLACE FUNCTION firm_q_looks_rare(p_q text, p_like text, p_prefix boolean)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT sum(coalesce((SELECT sum(m.f) FROM unnest(s.most_common_vals::text::text[],
+                                                      s.most_common_freqs) AS m(v, f)
+                         WHERE firm_q_sample_match(s.attname, m.v, p_q, p_like, p_prefix)), 0)
+               + (1 - s.null_frac - coalesce((SELECT sum(f) FROM unnest(s.most_common_freqs) f), 0))
+                 * coalesce((SELECT count(*) FILTER (
+                                        WHERE firm_q_sample_match(s.attname, h.v, p_q, p_like,
+                                                                  p_prefix))::float4 / count(*)
+                             FROM unnest(s.histogram_bounds::text::text[]) h(v)), 0)) < 0.01
+    FROM pg_stats s
+    WHERE s.schemaname = 'public' AND s.tablename = 'firms'
+      AND (s.attname = 'name' OR (p_prefix AND s.attname = 'uscc'))
+$$;
 -- The matches of the firm search's fragment (firm_list) from the trigram index (the
 -- USCC's, for a prefix): the ids of those after @p_after in county @p_county, of industry
 -- @p_industry and size @p_size, in id order; NULL when the fragment has more than
@@ -333,16 +359,15 @@ $$;
 -- with it; then (id, NULL) when the walk stopped at its bound first. When @p_q has a
 -- trigram or is a USCC prefix, the page is taken from the fragment's matches instead
 -- (firm_q_matches: the first @p_limit after @p_after that pass the filters, in id order;
--- no cursor past them) when they are no more than firm_q_rows_max() and the fragment
--- looks rare: in fewer than 1 in 100 of a probe of the walk's next list_scan_rows_max() /
--- 10 firms (then no walk follows), or of the walk's firms when the walk did not fill the
--- page. So a page reads at most the probe, the walk and firm_q_rows_max() + 1 matches (the
--- walk's index entries twice, and its firms twice when it tested a fragment and did not
--- fill), and the trigram index's posting lists of a fragment that looked rare. Until 4
--- December 2026 the planner chose between the trigram index (every match read, then
--- ordered by id) and the firms in id order (until the page filled): a fragment common to
--- every name with a filter matching none read every firm, 1.7 s at 2 million
--- (docs/limits.md).
+-- no cursor past them) when they are no more than firm_q_rows_max() and the fragment looks
+-- rare: in the planner's sample of the registry (firm_q_looks_rare; then no walk comes
+-- first), or in the walk, in fewer than 1 in 100 of its firms, when the walk did not fill
+-- the page. So a page reads at most the walk and firm_q_rows_max() + 1 matches (the walk's
+-- index entries twice, and its firms twice when it tested a fragment and did not fill),
+-- and the trigram index's posting lists of a fragment that looked rare. Until 3 December
+-- 2026 the planner chose between the trigram index (every match read, then ordered by id)
+-- and the firms in id order (until the page filled): a fragment common to every name with
+-- a filter matching none read every firm, 1.7 s at 2 million (docs/limits.md).
 CREATE OR REPLACE FUNCTION firm_list(p_q text, p_county text, p_industry text, p_size text,
                                      p_after bigint, p_limit int)
 RETURNS TABLE (id bigint, item jsonb)
@@ -361,15 +386,9 @@ DECLARE
     v_matches bigint[];
 BEGIN
     PERFORM list_walk_plan(false);
-    IF v_indexed THEN
-        SELECT count(*), count(*) FILTER (WHERE firm_q_match(w, p_q, v_like, v_prefix))
-        INTO v_walked, v_met
-        FROM firm_walk(p_county, v_class, p_after, list_scan_rows_max() / 10) w;
-        IF v_walked = list_scan_rows_max() / 10 AND v_met * 100 < v_walked THEN
-            v_indexed := false; -- tried
-            v_matches := firm_q_matches(p_q, v_like, v_prefix, p_county, p_industry, p_size,
-                                        p_after);
-        END IF;
+    IF v_indexed AND firm_q_looks_rare(p_q, v_like, v_prefix) THEN
+        v_indexed := false; -- tried
+        v_matches := firm_q_matches(p_q, v_like, v_prefix, p_county, p_industry, p_size, p_after);
     END IF;
 
     IF v_matches IS NULL THEN

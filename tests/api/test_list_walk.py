@@ -159,16 +159,13 @@ def test_sparse_warning_guarantee_and_referral_filters_walk_bounded_stretches():
                     lambda i: i['id']) == want
 
 
-def walked_pages(call, limit, table, bound, q_bound=None):
+def walked_pages(call, limit, table, bound, overrides=''):
     """Every page of list function @call (SQL, %d for the cursor) asked for @limit + 1 rows as
-    the handlers ask, each in its own session with list_scan_rows_max() at @bound and, given
-    @q_bound, firm_q_rows_max() at that (a schema ahead of public on the search path, rolled
-    back): [(ids of its items, next_cursor as the handler answers it, index entries read
-    plus heap rows scanned or fetched in @table)]."""
+    the handlers ask, each in its own session with list_scan_rows_max() at @bound and the
+    functions of SQL @overrides (a schema walk_bound ahead of public on the search path,
+    rolled back): [(ids of its items, next_cursor as the handler answers it, index entries
+    read plus heap rows scanned or fetched in @table)]."""
     pages, after = [], 0
-    q_max = ('' if q_bound is None else
-             " CREATE FUNCTION walk_bound.firm_q_rows_max() RETURNS integer LANGUAGE sql"
-             " IMMUTABLE RETURN %d;" % q_bound)
     while True:
         rows = harness.psql(
             "BEGIN; CREATE SCHEMA walk_bound; CREATE FUNCTION walk_bound.list_scan_rows_max()"
@@ -182,7 +179,7 @@ def walked_pages(call, limit, table, bound, q_bound=None):
             " CREATE TEMP TABLE walk_before AS SELECT pg_temp.examined() AS n;"
             " SELECT 'row', id, item IS NULL FROM %s;"
             " SELECT 'examined', pg_temp.examined() - n, NULL FROM walk_before; ROLLBACK;"
-            % (bound, q_max, table, table, table, call % after))
+            % (bound, overrides, table, table, table, call % after))
         items = [int(i) for k, i, marker in rows if k == 'row' and marker == 'f']
         markers = [int(i) for k, i, marker in rows if k == 'row' and marker == 't']
         examined = [int(n) for k, n, _ in rows if k == 'examined']
@@ -301,26 +298,26 @@ def test_a_sparse_firm_search_walks_a_bounded_stretch_of_the_county():
     assert got == want, (got, want)
 
 
-def firm_search_model(rows, limit, bound, q_bound, indexed):
+def firm_search_model(rows, limit, q_bound, indexed, looks_rare):
     """The pages of the firm search with a name fragment (sql/firms.sql firm_list): @rows are
     (id, matches the fragment, passes the other filters) of the county's firms in id order.
     When @indexed (a trigram or a USCC prefix), a page is taken from the fragment's matches
-    when they are at most @q_bound and the fragment looks rare (in fewer than 1 in 100 of
-    the probe, the next @bound / 10 firms; or of the walk's @q_bound firms when the walk did
-    not fill the page); else it is the walk's. [(ids of the page's items, cursor)]."""
-    pages, after, probe = [], 0, bound // 10
+    when they are at most @q_bound and the fragment looks rare: by the planner's sample
+    (@looks_rare: then tried first, and only once), or else in the walk of @q_bound firms
+    (in fewer than 1 in 100 of them) when it did not fill the page; otherwise it is the
+    walk's. [(ids of the page's items, cursor)]."""
+    pages, after = [], 0
     matches = [r for r in rows if r[1]]
-
-    def rare(firms, n):
-        return indexed and len(firms) == n and sum(r[1] for r in firms) * 100 < n
-
     while True:
         rest = [r for r in rows if r[0] > after]
-        walk = [(i, q and ok) for i, q, ok in rest]
-        page, nxt = model(walk, limit, q_bound)[0]
-        from_matches = len(matches) <= q_bound and (
-            rare(rest[:probe], probe)
-            or (len(page) < limit and rare(rest[:q_bound], q_bound)))
+        page, nxt = model([(i, q and ok) for i, q, ok in rest], limit, q_bound)[0]
+        walk = rest[:q_bound]
+        if indexed and looks_rare:
+            from_matches = len(matches) <= q_bound
+        else:
+            from_matches = (indexed and len(page) < limit and len(walk) == q_bound
+                            and sum(r[1] for r in walk) * 100 < q_bound
+                            and len(matches) <= q_bound)
         if from_matches:
             hits = [i for i, _, ok in matches if i > after and ok][:limit + 1]
             page = hits[:limit]
@@ -335,10 +332,10 @@ def test_a_firm_search_with_a_name_reads_a_bounded_number_of_firms_a_page():
     """GET /v1/firms?q=: the planner chose between every match of the trigram index, ordered
     by id, and the firms in id order until the page filled, so a fragment common to every
     name with a filter matching none read every firm (1.7 s at 2 million). A page now
-    probes the walk, takes the index's matches when the fragment is rare there and they are
-    few, and otherwise walks a bounded stretch; following the cursors gives every match
-    once, in id order, either way. Bounds lowered (100 a list, probes of 10, 300 firms a
-    walk with a fragment) so that 3,000 firms show it."""
+    takes the index's matches when the fragment looks rare (by the planner's sample, here
+    set by the test, or in the walk) and they are few, and otherwise walks a bounded
+    stretch; following the cursors gives every match once, in id order, either way.
+    Bounds lowered (300 firms a walk with a fragment) so that 3,000 firms show it."""
     bound, q_bound, limit = 100, 300, 2
     county = '359971'
     common, rare, many = harness.unique('cm'), harness.unique('rr'), harness.unique('mn')
@@ -359,7 +356,7 @@ def test_a_firm_search_with_a_name_reads_a_bounded_number_of_firms_a_page():
         % (common, rare, many, twin, county, ','.join("'%s'" % u for u in sorted(usccs))))
     harness.psql('ANALYZE firms')
 
-    def check(q, size, indexed, most):
+    def check(q, size, indexed, looks_rare, most, index_read=None):
         like = harness.psql("SELECT '%%' || replace(replace(replace('%s', '\\', '\\\\'),"
                             " '%%', '\\%%'), '_', '\\_') || '%%'" % q)[0][0]
         rows = [(int(i), m == 't', ok == 't') for i, m, ok in harness.psql(
@@ -367,34 +364,47 @@ def test_a_firm_search_with_a_name_reads_a_bounded_number_of_firms_a_page():
             % (like, "size = '%s'" % size if size else 'true', county))]
         call = ("firm_list('%s', '%s', NULL, %s, %%d, %d)"
                 % (q, county, "'%s'" % size if size else 'NULL', limit + 1))
-        pages = walked_pages(call, limit, 'firms', bound, q_bound)
-        want = firm_search_model(rows, limit, bound, q_bound, indexed)
+        overrides = (" CREATE FUNCTION walk_bound.firm_q_rows_max() RETURNS integer"
+                     " LANGUAGE sql IMMUTABLE RETURN %d; CREATE FUNCTION"
+                     " walk_bound.firm_q_looks_rare(text, text, boolean) RETURNS boolean"
+                     " LANGUAGE sql RETURN %s;" % (q_bound, looks_rare))
+        pages = walked_pages(call, limit, 'firms', bound, overrides)
+        want = firm_search_model(rows, limit, q_bound, indexed, looks_rare)
         assert [(p, n) for p, n, _ in pages] == want, (q, size, pages[:4], want[:4])
         got = [i for p, _, _ in pages for i in p]
         assert got == [i for i, m, ok in rows if m and ok], (q, size, got)
+        # Besides: the index entries of the fragment's matches, when they are read (a
+        # bitmap holds them all, as many as firms match, before the table is read).
+        if looks_rare if index_read is None else index_read:
+            most += int(harness.psql("SELECT count(*) FROM firms WHERE name ILIKE '%s'"
+                                     % like)[0][0])
         assert max(e for _, _, e in pages) <= most, (q, size, [e for _, _, e in pages])
         return pages
 
     # A fragment in every name, a filter matching none: ten walks of 300 firms (and an
     # empty one after the last), each read once and its index entries twice (the matches,
-    # then where the walk stopped) after a probe of 10.
-    pages = check(common, 'medium', True, 2 * 10 + 3 * q_bound + 20)
+    # then where the walk stopped).
+    pages = check(common, 'medium', True, False, 3 * q_bound + 20)
+    assert len(pages) == 11 and all(p == [] for p, _, _ in pages), pages
+    # The same, had the planner's sample found it rare: 301 matches read first, then
+    # the same walks.
+    pages = check(common, 'medium', True, True, (q_bound + 1) * 2 + 3 * q_bound + 20)
     assert len(pages) == 11 and all(p == [] for p, _, _ in pages), pages
     # A rare fragment: its matches from the trigram index, not the walk.
-    pages = check(rare, None, True, 10 + 3 * 3 + 20)
+    pages = check(rare, None, True, True, 3 * 3 + 20)
     assert [len(p) for p, _, _ in pages] == [2, 1], pages
-    pages = check(rare, 'large', True, 10 + 3 * 3 + 20)
+    pages = check(rare, 'large', True, True, 3 * 3 + 20)
     assert [len(p) for p, _, _ in pages] == [2], pages
-    # A fragment in 400 firms (more than 300 matches): absent from the probes before them,
-    # so the index is read (its first 301 matches) and the walk follows.
-    pages = check(many, 'medium', True, 2 * 10 + 2 * (q_bound + 1) + 3 * q_bound + 20)
+    # A fragment in 400 firms (more than 300 matches): its index read (301 matches), then
+    # the walk.
+    pages = check(many, 'medium', True, True, (q_bound + 1) * 2 + 3 * q_bound + 20)
     assert all(p == [] for p, _, _ in pages) and len(pages) == 11, pages
-    # A fragment the probe meets (the first two firms) but the walk finds in fewer than 1
-    # in 100 of its 300: its matches are read once the walk did not fill the page.
-    pages = check(twin, 'large', True, 2 * 10 + 4 * q_bound + 3 + 20)
+    # A fragment the sample found common but the walk meets in fewer than 1 in 100 of
+    # its 300 firms (the first two): its matches, once the walk did not fill the page.
+    pages = check(twin, 'large', True, False, 4 * q_bound + 3 * 3 + 20, index_read=True)
     assert [len(p) for p, _, _ in pages] == [1], pages
     # Two characters, no trigram: the walk alone (the index would be read whole).
-    pages = check('乙丙', 'large', False, 3 * q_bound + 20)
+    pages = check('乙丙', 'large', False, True, 3 * q_bound + 20, index_read=False)
     assert len(pages) == 11 and [i for p, _, _ in pages for i in p] != [], pages
 
     # Through the API, at the real bounds (3,000 firms: one walk), every match once.
@@ -405,3 +415,37 @@ def test_a_firm_search_with_a_name_reads_a_bounded_number_of_firms_a_page():
                                                '&size=' + size if size else '')
         got = [u for p, _ in pages_of(reg, path, lambda i: i['uscc']) for u in p]
         assert len(got) == n and len(set(got)) == n, (q, size, got)
+
+
+def test_a_fragment_looks_rare_by_the_planners_sample_of_the_registry(ctx):
+    """firm_q_looks_rare (which sends a fragment first to the trigram index) reads the
+    planner's statistics of firms: the common names' shares and the histogram's bounds of
+    the others (of the USCCs for a prefix); without statistics it says nothing (NULL, and
+    the search walks first). The serving role reads them too."""
+    cl = harness.private_cluster(ctx)
+    usccs = set()
+    while len(usccs) < 2000:
+        usccs.add(fd.make_uscc())
+    usccs = sorted(usccs)
+    # 1,000 names hold aaqcommon, 5 (sorting together) zzqrare.
+    cl.psql("INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)"
+            " SELECT u, CASE WHEN n <= 1000 THEN 'aaqcommon' WHEN n <= 1005 THEN 'zzqrare'"
+            " ELSE 'mmqother' END || n, '350402', '1312', 'small', 'test'"
+            " FROM unnest(ARRAY[%s]) WITH ORDINALITY AS t(u, n)"
+            % ','.join("'%s'" % u for u in usccs))
+
+    def rare(q, prefix=False, role=''):
+        return cl.psql("%sSELECT coalesce(firm_q_looks_rare('%s', '%%%s%%', %s)::text, 'null')"
+                       % (role, q, q, prefix))[-1][0]
+
+    assert rare('aaqcommon') == 'null'
+    cl.psql('ANALYZE firms')
+    assert [rare(q) for q in ('aaqcommon', 'zzqrare', 'nowhere')] == ['false', 'true', 'true']
+    assert rare('aaqcommon', role='SET ROLE finreg_app; ') == 'false'
+    # Every USCC starts with 91350402 (finreg_data.make_uscc); one USCC's first 17 are its own.
+    assert rare('91350402', True) == 'false'
+    assert rare(usccs[7][:17], True) == 'true'
+    srv = harness.Server(cluster=cl)
+    ctx.defer(srv.stop)
+    body = srv.client('regulator').get('/v1/firms?q=zzqrare').json()
+    assert (len(body['items']), body['next_cursor']) == (5, None), body
