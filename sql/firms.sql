@@ -265,12 +265,7 @@ CREATE OR REPLACE FUNCTION firm_q_is_uscc_prefix(p_q text) RETURNS boolean
     LANGUAGE sql IMMUTABLE STRICT
     RETURN p_q ~ '^[0-9A-HJ-NP-RTUW-Y]{1,18}$';
 
--- True when name fragment @p_q holds three word characters in a row, so that the trigram
--- index (firms_name_trgm) can find the names containing it from their posting lists; a
--- shorter one (or one of words of one or two characters) makes it read the whole index.
-CREATE OR REPLACE FUNCTION firm_q_has_trigram(p_q text) RETURNS boolean
-    LANGUAGE sql IMMUTABLE STRICT
-    RETURN p_q ~ '[[:alnum:]]{3}';
+DROP FUNCTION IF EXISTS firm_q_has_trigram(text);
 
 -- The most firms the search with a name fragment or USCC prefix walks for one page, and
 -- the most of its matches it reads from the indexes (firm_list): ten times the other
@@ -332,22 +327,52 @@ RETURNS boolean LANGUAGE sql STABLE AS $$
     WHERE s.schemaname = 'public' AND s.tablename = 'firms'
       AND (s.attname = 'name' OR (p_prefix AND s.attname = 'uscc'))
 $$;
--- The matches of the firm search's fragment (firm_list) from the trigram index (the
--- USCC's, for a prefix): the ids of those after @p_after in county @p_county, of industry
--- @p_industry and size @p_size, in id order; NULL when the fragment has more than
--- firm_q_rows_max() matches (it reads one more, whatever the filters). From the indexes'
--- bitmaps, never along the table or firms_id, which a plan may guess cheaper.
-CREATE OR REPLACE FUNCTION firm_q_matches(p_q text, p_like text, p_prefix boolean,
-                                          p_county text, p_industry text, p_size text,
-                                          p_after bigint) RETURNS bigint[]
-LANGUAGE sql STABLE SET plan_cache_mode = force_custom_plan SET enable_seqscan = off
-    SET enable_indexscan = off SET jit = off AS $$
+-- Up to three of the trigrams of firm search fragment @p_q (three word characters in a row,
+-- lower case), the first, the last and one between, each as a LIKE pattern
+-- ('%abc%'); NULL when it has none. A name holding @p_q holds each of them; the trigram
+-- index finds the names that hold them all without reading any other (firm_q_matches).
+CREATE OR REPLACE FUNCTION firm_q_trigram_likes(p_q text) RETURNS text[]
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    WITH t AS (
+        SELECT x.t, row_number() OVER (ORDER BY min(x.pos)) AS k
+        FROM (SELECT lower(substr(w.word, i, 3)) AS t, w.n * 100000 + i AS pos
+              FROM (SELECT m[1] AS word, row_number() OVER () AS n
+                    FROM regexp_matches(p_q, '[[:alnum:]]{3,}', 'g') m) w,
+                   generate_series(1, length(w.word) - 2) i) x
+        GROUP BY x.t),
+    c AS (SELECT count(*) AS n FROM t)
+    SELECT array_agg('%' || t.t || '%' ORDER BY t.k)
+    FROM t, c
+    WHERE t.k IN (1, 1 + (c.n - 1) / 2, c.n)
+$$;
+
+-- The matches of the firm search's fragment (firm_list): the ids of those after @p_after in
+-- county @p_county, of industry @p_industry and size @p_size, in id order, from its
+-- candidates: the firms whose names hold the trigrams @p_likes (firm_q_trigram_likes of
+-- @p_q), from the trigram index, or whose USCC starts with @p_q (@p_prefix), from the
+-- primary key. NULL when there are more than firm_q_rows_max() candidates (it reads one
+-- more, whatever the filters) or no trigram. It bounds the candidates, not the matches:
+-- the index's bitmap holds the names with the fragment's trigrams, and each is read to
+-- test the fragment, so a fragment whose trigrams many names hold, and itself few or none,
+-- read every such name (300,000 in a review's test, 0.40 s). From the indexes' bitmaps,
+-- never along the table or firms_id, which a plan may guess cheaper.
+DROP FUNCTION IF EXISTS firm_q_matches(text, text, boolean, text, text, text, bigint);
+CREATE OR REPLACE FUNCTION firm_q_matches(p_q text, p_likes text[], p_like text,
+                                          p_prefix boolean, p_county text, p_industry text,
+                                          p_size text, p_after bigint) RETURNS bigint[]
+LANGUAGE sql STABLE SET enable_seqscan = off SET enable_indexscan = off SET jit = off AS $$
     SELECT CASE WHEN count(*) <= firm_q_rows_max() THEN coalesce(
                array_agg((c.f).id ORDER BY (c.f).id) FILTER (
-                   WHERE (c.f).id > p_after AND (p_county IS NULL OR (c.f).county_code = p_county)
+                   WHERE firm_q_match(c.f, p_q, p_like, p_prefix)
+                     AND (c.f).id > p_after AND (p_county IS NULL OR (c.f).county_code = p_county)
                      AND firm_kind_match(c.f, p_industry, p_size)), '{}') END
-    FROM (SELECT f FROM firms f WHERE firm_q_match(f, p_q, p_like, p_prefix)
+    FROM (SELECT f FROM firms f
+          WHERE (f.name ILIKE p_likes[1] AND f.name ILIKE coalesce(p_likes[2], p_likes[1])
+                 AND f.name ILIKE coalesce(p_likes[3], p_likes[1]))
+             OR (f.uscc >= p_q AND f.uscc < p_q || 'Z') -- only USCCs starting with @p_q:
+                                                       -- none unless it is a prefix
           LIMIT firm_q_rows_max() + 1) c
+    WHERE p_likes[1] IS NOT NULL
 $$;
 
 -- The search list: firms whose name contains @p_q (LIKE wildcards in it are literal) or
@@ -357,17 +382,20 @@ $$;
 -- firms, else the class's, else all, in id order (firm_walk), testing @p_q, a division and
 -- the size on each, at most list_scan_rows_max() firms without @p_q and firm_q_rows_max()
 -- with it; then (id, NULL) when the walk stopped at its bound first. When @p_q has a
--- trigram or is a USCC prefix, the page is taken from the fragment's matches instead
--- (firm_q_matches: the first @p_limit after @p_after that pass the filters, in id order;
--- no cursor past them) when they are no more than firm_q_rows_max() and the fragment looks
+-- trigram (firm_q_trigram_likes; a USCC prefix of three characters or more has one; for
+-- a fragment without, the trigram index would be read whole), the page is taken from the
+-- fragment's matches instead (firm_q_matches: the first @p_limit after @p_after that pass
+-- the filters, in id order; no cursor past them) when its candidates (the names holding
+-- its trigrams, the USCCs with the prefix) are no more than firm_q_rows_max() and it looks
 -- rare: in the planner's sample of the registry (firm_q_looks_rare; then no walk comes
 -- first), or in the walk, in fewer than 1 in 100 of its firms, when the walk did not fill
--- the page. So a page reads at most the walk and firm_q_rows_max() + 1 matches (the walk's
--- index entries twice, and its firms twice when it tested a fragment and did not fill),
--- and the trigram index's posting lists of a fragment that looked rare. Until 3 December
--- 2026 the planner chose between the trigram index (every match read, then ordered by id)
--- and the firms in id order (until the page filled): a fragment common to every name with
--- a filter matching none read every firm, 1.7 s at 2 million (docs/limits.md).
+-- the page. So a page reads at most the walk and firm_q_rows_max() + 1 candidates (the
+-- walk's index entries twice, and its firms twice when it tested a fragment and did not
+-- fill), and the trigram index's posting lists of a fragment that looked rare. Until 3
+-- December 2026 the planner chose between the trigram index (every match read, then
+-- ordered by id) and the firms in id order (until the page filled): a fragment common to
+-- every name with a filter matching none read every firm, 1.7 s at 2 million
+-- (docs/limits.md).
 CREATE OR REPLACE FUNCTION firm_list(p_q text, p_county text, p_industry text, p_size text,
                                      p_after bigint, p_limit int)
 RETURNS TABLE (id bigint, item jsonb)
@@ -376,7 +404,11 @@ LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan SET enable_sort 
 DECLARE
     v_like text := '%' || replace(replace(replace(p_q, '\', '\\'), '%', '\%'), '_', '\_') || '%';
     v_prefix boolean := coalesce(firm_q_is_uscc_prefix(p_q), false);
-    v_indexed boolean := coalesce(firm_q_has_trigram(p_q), false) OR v_prefix;
+    -- Only a fragment with a trigram (a USCC prefix of three characters or more has one):
+    -- for one without, the trigram index would be read whole and every firm with it
+    -- (q=A: 2.0 s at 1.5 million firms, found by review).
+    v_likes text[] := firm_q_trigram_likes(p_q);
+    v_indexed boolean := v_likes IS NOT NULL;
     v_class text := CASE WHEN p_county IS NULL AND length(p_industry) = 4 THEN p_industry END;
     v_bound int := CASE WHEN p_q IS NULL THEN list_scan_rows_max() ELSE firm_q_rows_max() END;
     v_walked int;
@@ -388,7 +420,8 @@ BEGIN
     PERFORM list_walk_plan(false);
     IF v_indexed AND firm_q_looks_rare(p_q, v_like, v_prefix) THEN
         v_indexed := false; -- tried
-        v_matches := firm_q_matches(p_q, v_like, v_prefix, p_county, p_industry, p_size, p_after);
+        v_matches := firm_q_matches(p_q, v_likes, v_like, v_prefix, p_county, p_industry,
+                                    p_size, p_after);
     END IF;
 
     IF v_matches IS NULL THEN
@@ -407,8 +440,8 @@ BEGIN
         INTO v_walked, v_end, v_met
         FROM firm_walk(p_county, v_class, p_after, v_bound) w;
         IF v_indexed AND v_walked = v_bound AND v_met * 100 < v_walked THEN
-            v_matches := firm_q_matches(p_q, v_like, v_prefix, p_county, p_industry, p_size,
-                                        p_after);
+            v_matches := firm_q_matches(p_q, v_likes, v_like, v_prefix, p_county, p_industry,
+                                        p_size, p_after);
         END IF;
     END IF;
     IF v_matches IS NOT NULL THEN

@@ -159,13 +159,18 @@ def test_sparse_warning_guarantee_and_referral_filters_walk_bounded_stretches():
                     lambda i: i['id']) == want
 
 
-def walked_pages(call, limit, table, bound, overrides=''):
+def walked_pages(call, limit, table, bound, overrides='', heap_only=False):
     """Every page of list function @call (SQL, %d for the cursor) asked for @limit + 1 rows as
     the handlers ask, each in its own session with list_scan_rows_max() at @bound and the
     functions of SQL @overrides (a schema walk_bound ahead of public on the search path,
     rolled back): [(ids of its items, next_cursor as the handler answers it, index entries
-    read plus heap rows scanned or fetched in @table)]."""
+    read plus heap rows scanned or fetched in @table; when @heap_only, the rows of @table
+    read by sequential or bitmap scans alone (an index scan counts its fetches on the
+    index))]."""
     pages, after = [], 0
+    indexes = ('0' if heap_only else
+               "(SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(i.indexrelid)), 0)"
+               " FROM pg_index i WHERE i.indrelid = '%s'::regclass)::bigint" % table)
     while True:
         rows = harness.psql(
             "BEGIN; CREATE SCHEMA walk_bound; CREATE FUNCTION walk_bound.list_scan_rows_max()"
@@ -173,13 +178,11 @@ def walked_pages(call, limit, table, bound, overrides=''):
             " SET LOCAL search_path = walk_bound, public;"
             " CREATE FUNCTION pg_temp.examined() RETURNS bigint LANGUAGE sql AS $$"
             " SELECT pg_stat_get_xact_tuples_returned('%s'::regclass)"
-            " + pg_stat_get_xact_tuples_fetched('%s'::regclass)"
-            " + (SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(i.indexrelid)), 0)"
-            " FROM pg_index i WHERE i.indrelid = '%s'::regclass)::bigint $$;"
+            " + pg_stat_get_xact_tuples_fetched('%s'::regclass) + %s $$;"
             " CREATE TEMP TABLE walk_before AS SELECT pg_temp.examined() AS n;"
             " SELECT 'row', id, item IS NULL FROM %s;"
             " SELECT 'examined', pg_temp.examined() - n, NULL FROM walk_before; ROLLBACK;"
-            % (bound, overrides, table, table, table, call % after))
+            % (bound, overrides, table, table, indexes, call % after))
         items = [int(i) for k, i, marker in rows if k == 'row' and marker == 'f']
         markers = [int(i) for k, i, marker in rows if k == 'row' and marker == 't']
         examined = [int(n) for k, n, _ in rows if k == 'examined']
@@ -301,8 +304,8 @@ def test_a_sparse_firm_search_walks_a_bounded_stretch_of_the_county():
 def firm_search_model(rows, limit, q_bound, indexed, looks_rare):
     """The pages of the firm search with a name fragment (sql/firms.sql firm_list): @rows are
     (id, matches the fragment, passes the other filters) of the county's firms in id order.
-    When @indexed (a trigram or a USCC prefix), a page is taken from the fragment's matches
-    when they are at most @q_bound and the fragment looks rare: by the planner's sample
+    When @indexed (a trigram), a page is taken from the fragment's matches when its
+    candidates (here its matches: names holding its trigrams hold it) are at most @q_bound and the fragment looks rare: by the planner's sample
     (@looks_rare: then tried first, and only once), or else in the walk of @q_bound firms
     (in fewer than 1 in 100 of them) when it did not fill the page; otherwise it is the
     walk's. [(ids of the page's items, cursor)]."""
@@ -326,6 +329,14 @@ def firm_search_model(rows, limit, q_bound, indexed, looks_rare):
         if nxt is None:
             return pages
         after = int(nxt)
+
+
+def firm_bounds(q_bound, looks_rare):
+    """walked_pages' overrides for the firm search: firm_q_rows_max() at @q_bound, and the
+    planner's sample saying @looks_rare of every fragment."""
+    return (" CREATE FUNCTION walk_bound.firm_q_rows_max() RETURNS integer LANGUAGE sql"
+            " IMMUTABLE RETURN %d; CREATE FUNCTION walk_bound.firm_q_looks_rare(text, text,"
+            " boolean) RETURNS boolean LANGUAGE sql RETURN %s;" % (q_bound, looks_rare))
 
 
 def test_a_firm_search_with_a_name_reads_a_bounded_number_of_firms_a_page():
@@ -364,11 +375,7 @@ def test_a_firm_search_with_a_name_reads_a_bounded_number_of_firms_a_page():
             % (like, "size = '%s'" % size if size else 'true', county))]
         call = ("firm_list('%s', '%s', NULL, %s, %%d, %d)"
                 % (q, county, "'%s'" % size if size else 'NULL', limit + 1))
-        overrides = (" CREATE FUNCTION walk_bound.firm_q_rows_max() RETURNS integer"
-                     " LANGUAGE sql IMMUTABLE RETURN %d; CREATE FUNCTION"
-                     " walk_bound.firm_q_looks_rare(text, text, boolean) RETURNS boolean"
-                     " LANGUAGE sql RETURN %s;" % (q_bound, looks_rare))
-        pages = walked_pages(call, limit, 'firms', bound, overrides)
+        pages = walked_pages(call, limit, 'firms', bound, firm_bounds(q_bound, looks_rare))
         want = firm_search_model(rows, limit, q_bound, indexed, looks_rare)
         assert [(p, n) for p, n, _ in pages] == want, (q, size, pages[:4], want[:4])
         got = [i for p, _, _ in pages for i in p]
@@ -449,3 +456,45 @@ def test_a_fragment_looks_rare_by_the_planners_sample_of_the_registry(ctx):
     ctx.defer(srv.stop)
     body = srv.client('regulator').get('/v1/firms?q=zzqrare').json()
     assert (len(body['items']), body['next_cursor']) == (5, None), body
+
+
+def test_a_firm_search_page_reads_a_bounded_number_of_firms_whatever_the_fragment():
+    """Two kinds of q found rare had their matches read from the indexes without a bound on
+    the firms read (found by review): a USCC prefix of one or two characters has no
+    trigram, so the trigram index was read whole and every firm rechecked (q=A: every
+    firm, 2.0 s at 1.5 million firms); and a fragment whose every trigram is in many names
+    though the fragment is in none (发展发展发 against names ending 发展发展) had each such
+    name read and rechecked, whatever the filters (300,000 firms, 0.40 s there). A page
+    fetches at most firm_q_rows_max() + 1 firms from the indexes' bitmaps (the walk's,
+    along an index, count on the index, not here); following the cursors still gives every
+    match once."""
+    bound, q_bound, limit = 100, 300, 2
+    county = '359972'
+    s = harness.unique('fp')
+    # Every name holds @s and its first two characters again: every trigram of @s @s,
+    # never @s @s itself. No name holds Y or X (@s is hex), and no USCC (9...) starts
+    # with Y.
+    harness.psql(
+        "INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)"
+        " SELECT '9' || upper(left(md5('%s' || n), 17)), '乙丙%s' || left('%s', 2) || n, '%s',"
+        " '1312', 'micro', 'test'"
+        " FROM generate_series(1, 3000) n" % (s, s, s, county))
+    harness.psql('ANALYZE firms')
+    ids = [int(r[0]) for r in harness.psql(
+        "SELECT id FROM firms WHERE county_code = '%s' ORDER BY id" % county)]
+    most = (q_bound + 1) + 2 * q_bound + limit + 1 + 20
+    for q in (s + s, 'Y', 'YX'):
+        call = "firm_list('%s', '%s', NULL, NULL, %%d, %d)" % (q, county, limit + 1)
+        pages = walked_pages(call, limit, 'firms', bound, firm_bounds(q_bound, True),
+                             heap_only=True)
+        assert [i for p, _, _ in pages for i in p] == [], (q, pages[:3])
+        assert max(e for _, _, e in pages) <= most, (q, [e for _, _, e in pages])
+        # Ten walks of 300 (and an empty one after the last) cover the county.
+        assert [int(n) for _, n, _ in pages[:-1]] == ids[q_bound - 1::q_bound], (q, pages)
+    # A match among them is found, once.
+    harness.psql("UPDATE firms SET name = name || '%s' WHERE id = %d" % (s + s, ids[1700]))
+    call = "firm_list('%s', '%s', NULL, NULL, %%d, %d)" % (s + s, county, limit + 1)
+    pages = walked_pages(call, limit, 'firms', bound, firm_bounds(q_bound, True),
+                         heap_only=True)
+    assert [i for p, _, _ in pages for i in p] == [ids[1700]], pages
+    assert max(e for _, _, e in pages) <= most, [e for _, _, e in pages]
