@@ -327,17 +327,20 @@ RETURNS boolean LANGUAGE sql STABLE AS $$
     WHERE s.schemaname = 'public' AND s.tablename = 'firms'
       AND (s.attname = 'name' OR (p_prefix AND s.attname = 'uscc'))
 $$;
--- Up to three of the trigrams of firm search fragment @p_q (three word characters in a row,
--- lower case), the first, the last and one between, each as a LIKE pattern
+-- Up to three of the trigrams of firm search fragment @p_q (three word characters in a row
+-- of lower(@p_q)), the first, the last and one between, each as a LIKE pattern
 -- ('%abc%'); NULL when it has none. A name holding @p_q holds each of them; the trigram
 -- index finds the names that hold them all without reading any other (firm_q_matches).
+-- Taken from lower(@p_q), the text ILIKE compares, not lowered piece by piece: an ICU
+-- lower() reads the context (ΣΑΣ of ΑΣΑΣΑ alone is σας, a name's ασασα lacks it) and may
+-- give a non-word character (İ: i and a combining dot, no trigram: the index read whole).
 CREATE OR REPLACE FUNCTION firm_q_trigram_likes(p_q text) RETURNS text[]
 LANGUAGE sql IMMUTABLE STRICT AS $$
     WITH t AS (
         SELECT x.t, row_number() OVER (ORDER BY min(x.pos)) AS k
-        FROM (SELECT lower(substr(w.word, i, 3)) AS t, w.n * 100000 + i AS pos
+        FROM (SELECT substr(w.word, i, 3) AS t, w.n * 100000 + i AS pos
               FROM (SELECT m[1] AS word, row_number() OVER () AS n
-                    FROM regexp_matches(p_q, '[[:alnum:]]{3,}', 'g') m) w,
+                    FROM regexp_matches(lower(p_q), '[[:alnum:]]{3,}', 'g') m) w,
                    generate_series(1, length(w.word) - 2) i) x
         GROUP BY x.t),
     c AS (SELECT count(*) AS n FROM t)
