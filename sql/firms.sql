@@ -372,8 +372,9 @@ LANGUAGE sql STABLE SET enable_seqscan = off SET enable_indexscan = off SET jit 
     FROM (SELECT f FROM firms f
           WHERE (f.name ILIKE p_likes[1] AND f.name ILIKE coalesce(p_likes[2], p_likes[1])
                  AND f.name ILIKE coalesce(p_likes[3], p_likes[1]))
-             OR (f.uscc >= p_q AND f.uscc < p_q || 'Z') -- only USCCs starting with @p_q:
-                                                       -- none unless it is a prefix
+             -- Only a USCC prefix's range (else a NULL bound: the index reads nothing):
+             -- under a linguistic collation a lower-case 91350402ma holds 91350402MA...
+             OR (f.uscc >= CASE WHEN p_prefix THEN p_q END AND f.uscc < p_q || 'Z')
           LIMIT firm_q_rows_max() + 1) c
     WHERE p_likes[1] IS NOT NULL
 $$;

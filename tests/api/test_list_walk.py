@@ -7,6 +7,8 @@ still gives every match once, in id order. Each test writes its many rows straig
 the table (copies of one posted through the API) and compares every page, items and
 cursor, with a model of that rule computed from the table."""
 
+import subprocess
+
 import finreg_data as fd
 import harness
 from test_exports_xlsx import workbook
@@ -520,3 +522,35 @@ def test_a_fragments_trigrams_are_in_every_name_holding_it_whatever_the_case_map
             " GROUP BY q"
             % (coll, ','.join("'%s'" % q for q in fragments), coll))
         assert all(held == 't' and words == 't' for _, held, words in rows), (coll, rows)
+
+
+def test_a_fragment_that_is_no_uscc_prefix_has_no_usccs_among_its_candidates(ctx):
+    """The candidates of the firm search's matches were the names holding the fragment's
+    trigrams and, whatever the fragment, the USCCs in [q, q || 'Z'): none unless q is a
+    prefix in the C collations, but under a linguistic one (ICU, en_US) a prefix typed in
+    lower case (91350402ma, which is no USCC prefix) holds every USCC starting 91350402MA,
+    each read from the primary key and counted against firm_q_rows_max(): past it, the
+    search walked instead of reading its matches (found by review). Only a USCC prefix's
+    range is read now. A database of the test's own, with an ICU collation."""
+    cl = harness.Cluster()
+    ctx.defer(cl.destroy)
+    subprocess.run([harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
+                    cl.url.replace('dbname=finreg', 'dbname=postgres'),
+                    '-c', 'DROP DATABASE finreg',
+                    '-c', "CREATE DATABASE finreg TEMPLATE template0 LOCALE_PROVIDER icu"
+                          " ICU_LOCALE 'und'"], check=True, capture_output=True)
+    harness.finregd('migrate', cluster=cl)
+    # 3,000 USCCs starting 91350402MA; one name holds 91350402ma.
+    cl.psql("INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)"
+            " SELECT '91350402MA' || lpad(n::text, 8, '0'), CASE WHEN n = 2000"
+            " THEN '甲91350402ma' ELSE '乙' END || n, '350402', '1312', 'small', 'test'"
+            " FROM generate_series(1, 3000) n; ANALYZE firms")
+    q = '91350402ma'
+    rows = cl.psql(
+        "BEGIN; CREATE SCHEMA walk_bound; CREATE FUNCTION walk_bound.firm_q_rows_max()"
+        " RETURNS integer LANGUAGE sql IMMUTABLE RETURN 100;"
+        " SET LOCAL search_path = walk_bound, public;"
+        " SELECT firm_q_is_uscc_prefix('%s'), firm_q_matches('%s', firm_q_trigram_likes('%s'),"
+        " '%%%s%%', false, NULL, NULL, NULL, 0) = ARRAY(SELECT id FROM firms"
+        " WHERE name LIKE '甲%%'); ROLLBACK" % (q, q, q, q))
+    assert rows[-1] == ['f', 't'], rows
