@@ -301,32 +301,6 @@ RETURNS SETOF firms LANGUAGE sql STABLE AS $$
     LIMIT p_rows
 $$;
 
--- Whether sampled value @p_value of firms' column @p_column matches the firm search's
--- fragment (firm_q_looks_rare).
-CREATE OR REPLACE FUNCTION firm_q_sample_match(p_column name, p_value text, p_q text,
-                                               p_like text, p_prefix boolean)
-    RETURNS boolean LANGUAGE sql IMMUTABLE
-    RETURN CASE WHEN p_column = 'name' THEN p_value ILIKE p_like
-                ELSE p_prefix AND p_value >= p_q AND p_value < p_q || 'Z' END;
-
--- Whether the firm search's fragment (firm_list) looks rare: in fewer than 1 in 100 firms
--- by the planner's own sample of the registry (pg_stats of firms: the most common names and
--- their shares, and the bounds of the histogram of the others, one name in each hundredth;
--- the same of the USCCs for a prefix). NULL while firms has no statistics.
-CREATE OR REPLACE FUNCTION firm_q_looks_rare(p_q text, p_like text, p_prefix boolean)
-RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT sum(coalesce((SELECT sum(m.f) FROM unnest(s.most_common_vals::text::text[],
-                                                      s.most_common_freqs) AS m(v, f)
-                         WHERE firm_q_sample_match(s.attname, m.v, p_q, p_like, p_prefix)), 0)
-               + (1 - s.null_frac - coalesce((SELECT sum(f) FROM unnest(s.most_common_freqs) f), 0))
-                 * coalesce((SELECT count(*) FILTER (
-                                        WHERE firm_q_sample_match(s.attname, h.v, p_q, p_like,
-                                                                  p_prefix))::float4 / count(*)
-                             FROM unnest(s.histogram_bounds::text::text[]) h(v)), 0)) < 0.01
-    FROM pg_stats s
-    WHERE s.schemaname = 'public' AND s.tablename = 'firms'
-      AND (s.attname = 'name' OR (p_prefix AND s.attname = 'uscc'))
-$$;
 -- Up to three of the trigrams of firm search fragment @p_q (three word characters in a row
 -- of lower(@p_q)), the first, the last and one between, each as a LIKE pattern
 -- ('%abc%'); NULL when it has none. A name holding @p_q holds each of them; the trigram
@@ -349,6 +323,59 @@ LANGUAGE sql IMMUTABLE STRICT AS $$
     WHERE t.k IN (1, 1 + (c.n - 1) / 2, c.n)
 $$;
 
+-- The firm search's candidates for fragment @p_q (firm_list): a name holding its trigrams
+-- @p_likes (firm_q_trigram_likes), which the trigram index finds, or a USCC in
+-- [@p_q, @p_q || 'Z') when @p_q is a USCC prefix (@p_prefix; else the bound is NULL and
+-- the primary key reads nothing: under a linguistic collation a lower-case 91350402ma,
+-- no prefix, holds every 91350402MA...). Each match is a candidate; what costs a page is
+-- the candidates, read to test the fragment on them.
+CREATE OR REPLACE FUNCTION firm_q_name_candidate(p_name text, p_likes text[])
+    RETURNS boolean LANGUAGE sql IMMUTABLE
+    RETURN p_name ILIKE p_likes[1] AND p_name ILIKE coalesce(p_likes[2], p_likes[1])
+           AND p_name ILIKE coalesce(p_likes[3], p_likes[1]);
+CREATE OR REPLACE FUNCTION firm_q_uscc_candidate(p_uscc text, p_q text, p_prefix boolean)
+    RETURNS boolean LANGUAGE sql IMMUTABLE
+    RETURN p_uscc >= CASE WHEN p_prefix THEN p_q END AND p_uscc < p_q || 'Z';
+CREATE OR REPLACE FUNCTION firm_q_candidate(f firms, p_q text, p_likes text[],
+                                            p_prefix boolean)
+    RETURNS boolean LANGUAGE sql IMMUTABLE
+    RETURN firm_q_name_candidate(f.name, p_likes) OR firm_q_uscc_candidate(f.uscc, p_q, p_prefix);
+
+-- Whether sampled value @p_value of firms' column @p_column is a candidate of the firm
+-- search's fragment @p_q (firm_q_looks_rare).
+CREATE OR REPLACE FUNCTION firm_q_sample_candidate(p_column name, p_value text, p_q text,
+                                                   p_likes text[], p_prefix boolean)
+    RETURNS boolean LANGUAGE sql IMMUTABLE
+    RETURN CASE WHEN p_column = 'name' THEN firm_q_name_candidate(p_value, p_likes)
+                ELSE firm_q_uscc_candidate(p_value, p_q, p_prefix) END;
+
+-- Whether the firm search's fragment @p_q (firm_list) looks rare: its candidates (names
+-- holding its trigrams @p_likes, USCCs it is a prefix of) in fewer than 1 in 100 firms by
+-- the planner's own sample of the registry (pg_stats of firms: the most common names and
+-- their shares, and the bounds of the histogram of the others, one name in each
+-- hundredth; the same of the USCCs for a prefix). Judged on the candidates, not the
+-- matches: a fragment no name holds whose trigrams many names hold would read its
+-- candidates up to the bound, then walk, on every page (540-880 ms at 1.5 million firms,
+-- found by review). NULL while firms has no statistics.
+DROP FUNCTION IF EXISTS firm_q_looks_rare(text, text, boolean);
+DROP FUNCTION IF EXISTS firm_q_sample_match(name, text, text, text, boolean);
+CREATE OR REPLACE FUNCTION firm_q_looks_rare(p_q text, p_likes text[], p_prefix boolean)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT sum(coalesce((SELECT sum(m.f) FROM unnest(s.most_common_vals::text::text[],
+                                                      s.most_common_freqs) AS m(v, f)
+                         WHERE firm_q_sample_candidate(s.attname, m.v, p_q, p_likes,
+                                                       p_prefix)), 0)
+               + (1 - s.null_frac - coalesce((SELECT sum(f) FROM unnest(s.most_common_freqs) f), 0))
+                 * coalesce((SELECT count(*) FILTER (
+                                        WHERE firm_q_sample_candidate(s.attname, h.v, p_q,
+                                                                      p_likes, p_prefix))::float4
+                                    / count(*)
+                             FROM unnest(s.histogram_bounds::text::text[]) h(v)), 0)) < 0.01
+    FROM pg_stats s
+    WHERE s.schemaname = 'public' AND s.tablename = 'firms'
+      AND (s.attname = 'name' OR (p_prefix AND s.attname = 'uscc'))
+$$;
+
 -- The matches of the firm search's fragment (firm_list): the ids of those after @p_after in
 -- county @p_county, of industry @p_industry and size @p_size, in id order, from its
 -- candidates: the firms whose names hold the trigrams @p_likes (firm_q_trigram_likes of
@@ -369,12 +396,7 @@ LANGUAGE sql STABLE SET enable_seqscan = off SET enable_indexscan = off SET jit 
                    WHERE firm_q_match(c.f, p_q, p_like, p_prefix)
                      AND (c.f).id > p_after AND (p_county IS NULL OR (c.f).county_code = p_county)
                      AND firm_kind_match(c.f, p_industry, p_size)), '{}') END
-    FROM (SELECT f FROM firms f
-          WHERE (f.name ILIKE p_likes[1] AND f.name ILIKE coalesce(p_likes[2], p_likes[1])
-                 AND f.name ILIKE coalesce(p_likes[3], p_likes[1]))
-             -- Only a USCC prefix's range (else a NULL bound: the index reads nothing):
-             -- under a linguistic collation a lower-case 91350402ma holds 91350402MA...
-             OR (f.uscc >= CASE WHEN p_prefix THEN p_q END AND f.uscc < p_q || 'Z')
+    FROM (SELECT f FROM firms f WHERE firm_q_candidate(f, p_q, p_likes, p_prefix)
           LIMIT firm_q_rows_max() + 1) c
     WHERE p_likes[1] IS NOT NULL
 $$;
@@ -390,10 +412,10 @@ $$;
 -- a fragment without, the trigram index would be read whole), the page is taken from the
 -- fragment's matches instead (firm_q_matches: the first @p_limit after @p_after that pass
 -- the filters, in id order; no cursor past them) when its candidates (the names holding
--- its trigrams, the USCCs with the prefix) are no more than firm_q_rows_max() and it looks
--- rare: in the planner's sample of the registry (firm_q_looks_rare; then no walk comes
--- first), or in the walk, in fewer than 1 in 100 of its firms, when the walk did not fill
--- the page. So a page reads at most the walk and firm_q_rows_max() + 1 candidates (the
+-- its trigrams, the USCCs with the prefix: firm_q_candidate) are no more than
+-- firm_q_rows_max() and look rare: in the planner's sample of the registry
+-- (firm_q_looks_rare; then no walk comes first), or in the walk, in fewer than 1 in 100 of
+-- its firms, when the walk did not fill the page. So a page reads at most the walk and firm_q_rows_max() + 1 candidates (the
 -- walk's index entries twice, and its firms twice when it tested a fragment and did not
 -- fill), and the trigram index's posting lists of a fragment that looked rare. Until 3
 -- December 2026 the planner chose between the trigram index (every match read, then
@@ -422,7 +444,7 @@ DECLARE
     v_matches bigint[];
 BEGIN
     PERFORM list_walk_plan(false);
-    IF v_indexed AND firm_q_looks_rare(p_q, v_like, v_prefix) THEN
+    IF v_indexed AND firm_q_looks_rare(p_q, v_likes, v_prefix) THEN
         v_indexed := false; -- tried
         v_matches := firm_q_matches(p_q, v_likes, v_like, v_prefix, p_county, p_industry,
                                     p_size, p_after);
@@ -438,9 +460,9 @@ BEGIN
     END IF;
     IF v_matches IS NULL AND cardinality(v_hits) < p_limit THEN
         -- It did not fill: where it stopped and, when the fragment's matches are still to
-        -- be tried, how often the walk met the fragment (else the index alone is read).
+        -- be tried, how often the walk met its candidates (else the index alone is read).
         SELECT count(*), max(w.id),
-               count(*) FILTER (WHERE v_indexed AND firm_q_match(w, p_q, v_like, v_prefix))
+               count(*) FILTER (WHERE v_indexed AND firm_q_candidate(w, p_q, v_likes, v_prefix))
         INTO v_walked, v_end, v_met
         FROM firm_walk(p_county, v_class, p_after, v_bound) w;
         IF v_indexed AND v_walked = v_bound AND v_met * 100 < v_walked THEN
