@@ -505,6 +505,14 @@ def test_a_firm_search_page_reads_a_bounded_number_of_firms_whatever_the_fragmen
                          heap_only=True)
     assert [i for p, _, _ in pages for i in p] == [ids[1700]], pages
     assert max(e for _, _, e in pages) <= most, [e for _, _, e in pages]
+    # The planner's sample finding it common, the walk that does not fill meets its
+    # candidates (every name holds its trigrams) in every firm, not its matches (one in
+    # 3,000): no candidate is read from the bitmaps (the walk's fetches count on the index,
+    # not here). Judged on the matches, each page read 301 candidates, then walked.
+    pages = walked_pages(call, limit, 'firms', bound, firm_bounds(q_bound, False),
+                         heap_only=True)
+    assert [i for p, _, _ in pages for i in p] == [ids[1700]], pages
+    assert max(e for _, _, e in pages) <= 20, [e for _, _, e in pages]
 
 
 def test_a_fragments_trigrams_are_in_every_name_holding_it_whatever_the_case_mapping():
