@@ -465,6 +465,18 @@ def test_a_fragment_looks_rare_by_the_planners_sample_of_the_registry(ctx):
     assert (len(body['items']), body['next_cursor']) == (5, None), body
 
 
+def analyzed_ids(county, seed, name, county_of, n):
+    """Adds @n micro firms of class 1312 (SQL @name and @county_of of n, 1 to @n; USCCs
+    9... from md5 of @seed and n), analyzes firms (the sample the firm search judges
+    fragments by) and answers the ids of @county's firms in order."""
+    harness.psql(
+        "INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)"
+        " SELECT '9' || upper(left(md5('%s' || n), 17)), %s, %s, '1312', 'micro', 'test'"
+        " FROM generate_series(1, %d) n; ANALYZE firms" % (seed, name, county_of, n))
+    return [int(r[0]) for r in harness.psql(
+        "SELECT id FROM firms WHERE county_code = '%s' ORDER BY id" % county)]
+
+
 def test_a_firm_search_page_reads_a_bounded_number_of_firms_whatever_the_fragment():
     """Two kinds of q found rare had their matches read from the indexes without a bound on
     the firms read (found by review): a USCC prefix of one or two characters has no
@@ -481,14 +493,8 @@ def test_a_firm_search_page_reads_a_bounded_number_of_firms_whatever_the_fragmen
     # Every name holds @s and its first two characters again: every trigram of @s @s,
     # never @s @s itself. No name holds Y or X (@s is hex), and no USCC (9...) starts
     # with Y.
-    harness.psql(
-        "INSERT INTO firms (uscc, name, county_code, industry_code, size, updated_by)"
-        " SELECT '9' || upper(left(md5('%s' || n), 17)), '乙丙%s' || left('%s', 2) || n, '%s',"
-        " '1312', 'micro', 'test'"
-        " FROM generate_series(1, 3000) n" % (s, s, s, county))
-    harness.psql('ANALYZE firms')
-    ids = [int(r[0]) for r in harness.psql(
-        "SELECT id FROM firms WHERE county_code = '%s' ORDER BY id" % county)]
+    ids = analyzed_ids(county, s, "'乙丙%s' || left('%s', 2) || n" % (s, s), "'%s'" % county,
+                       3000)
     most = (q_bound + 1) + 2 * q_bound + limit + 1 + 20
     for q in (s + s, 'Y', 'YX'):
         call = "firm_list('%s', '%s', NULL, NULL, %%d, %d)" % (q, county, limit + 1)
@@ -512,6 +518,27 @@ def test_a_firm_search_page_reads_a_bounded_number_of_firms_whatever_the_fragmen
     pages = walked_pages(call, limit, 'firms', bound, firm_bounds(q_bound, False),
                          heap_only=True)
     assert [i for p, _, _ in pages for i in p] == [ids[1700]], pages
+    assert max(e for _, _, e in pages) <= 20, [e for _, _, e in pages]
+
+
+def test_a_firm_search_reads_no_candidates_the_sample_puts_over_the_bound():
+    """A county's walk that does not fill and meets a fragment's candidates in under 1 in
+    100 of its firms turned to the fragment's matches, though the planner's sample put the
+    candidates over firm_q_rows_max() across the registry (a name of another county, say):
+    each page read firm_q_rows_max() + 1 candidates from the indexes, found them too many,
+    and kept its walk (320 ms of a 500 ms page in a county of 500,000 firms whose fragment
+    half the other names hold; found by review). The walk alone, now."""
+    bound, q_bound, limit = 100, 300, 2
+    county, other = '359975', '359976'
+    s = harness.unique('fo')
+    # 3,000 firms of @county, none holding @s; 3,000 of @other, each holding it.
+    ids = analyzed_ids(county, s, "CASE WHEN n <= 3000 THEN '乙丙' ELSE '丁戊%s' END || n" % s,
+                       "CASE WHEN n <= 3000 THEN '%s' ELSE '%s' END" % (county, other), 6000)
+    call = "firm_list('%s', '%s', NULL, NULL, %%d, %d)" % (s, county, limit + 1)
+    pages = walked_pages(call, limit, 'firms', bound, firm_bounds(q_bound, False),
+                         heap_only=True)
+    assert [i for p, _, _ in pages for i in p] == [], pages[:3]
+    assert [int(n) for _, n, _ in pages[:-1]] == ids[q_bound - 1::q_bound], pages
     assert max(e for _, _, e in pages) <= 20, [e for _, _, e in pages]
 
 
