@@ -349,18 +349,13 @@ CREATE OR REPLACE FUNCTION firm_q_sample_candidate(p_column name, p_value text, 
     RETURN CASE WHEN p_column = 'name' THEN firm_q_name_candidate(p_value, p_likes)
                 ELSE firm_q_uscc_candidate(p_value, p_q, p_prefix) END;
 
--- Whether the firm search's fragment @p_q (firm_list) looks rare: its candidates (names
--- holding its trigrams @p_likes, USCCs it is a prefix of) in fewer than 1 in 100 firms by
--- the planner's own sample of the registry (pg_stats of firms: the most common names and
--- their shares, and the bounds of the histogram of the others, one name in each
--- hundredth; the same of the USCCs for a prefix). Judged on the candidates, not the
--- matches: a fragment no name holds whose trigrams many names hold would read its
--- candidates up to the bound, then walk, on every page (540-880 ms at 1.5 million firms,
--- found by review). NULL while firms has no statistics.
-DROP FUNCTION IF EXISTS firm_q_looks_rare(text, text, boolean);
-DROP FUNCTION IF EXISTS firm_q_sample_match(name, text, text, text, boolean);
-CREATE OR REPLACE FUNCTION firm_q_looks_rare(p_q text, p_likes text[], p_prefix boolean)
-RETURNS boolean LANGUAGE sql STABLE AS $$
+-- The share of firms that are candidates of the firm search's fragment @p_q (firm_list):
+-- names holding its trigrams @p_likes, USCCs it is a prefix of, by the planner's own
+-- sample of the registry (pg_stats of firms: the most common names and their shares, and
+-- the bounds of the histogram of the others, one name in each hundredth; the same of the
+-- USCCs for a prefix). NULL while firms has no statistics.
+CREATE OR REPLACE FUNCTION firm_q_candidate_share(p_q text, p_likes text[], p_prefix boolean)
+RETURNS float8 LANGUAGE sql STABLE AS $$
     SELECT sum(coalesce((SELECT sum(m.f) FROM unnest(s.most_common_vals::text::text[],
                                                       s.most_common_freqs) AS m(v, f)
                          WHERE firm_q_sample_candidate(s.attname, m.v, p_q, p_likes,
@@ -370,10 +365,36 @@ RETURNS boolean LANGUAGE sql STABLE AS $$
                                         WHERE firm_q_sample_candidate(s.attname, h.v, p_q,
                                                                       p_likes, p_prefix))::float4
                                     / count(*)
-                             FROM unnest(s.histogram_bounds::text::text[]) h(v)), 0)) < 0.01
+                             FROM unnest(s.histogram_bounds::text::text[]) h(v)), 0))
     FROM pg_stats s
     WHERE s.schemaname = 'public' AND s.tablename = 'firms'
       AND (s.attname = 'name' OR (p_prefix AND s.attname = 'uscc'))
+$$;
+
+-- Whether the firm search's fragment @p_q (firm_list) looks rare: its candidates in fewer
+-- than 1 in 100 firms by the planner's sample (firm_q_candidate_share). Judged on the
+-- candidates, not the matches: a fragment no name holds whose trigrams many names hold
+-- would read its candidates up to the bound, then walk, on every page (540-880 ms at 1.5
+-- million firms, found by review). NULL while firms has no statistics.
+DROP FUNCTION IF EXISTS firm_q_looks_rare(text, text, boolean);
+DROP FUNCTION IF EXISTS firm_q_sample_match(name, text, text, text, boolean);
+CREATE OR REPLACE FUNCTION firm_q_looks_rare(p_q text, p_likes text[], p_prefix boolean)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT firm_q_candidate_share(p_q, p_likes, p_prefix) < 0.01
+$$;
+
+-- Whether the firm search's fragment @p_q (firm_list) may have at most firm_q_rows_max()
+-- candidates: false only when the planner's sample puts more in the registry
+-- (firm_q_candidate_share of pg_class.reltuples). A walk that meets the candidates rarely
+-- (a county's, a fragment of other counties' names) says nothing of their number in the
+-- registry: judged on the walk alone, each page read firm_q_rows_max() + 1 candidates,
+-- found them too many, and kept the walk (found by review).
+CREATE OR REPLACE FUNCTION firm_q_candidates_may_fit(p_q text, p_likes text[],
+                                                     p_prefix boolean)
+RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT coalesce(firm_q_candidate_share(p_q, p_likes, p_prefix) * c.reltuples
+                    <= firm_q_rows_max(), true)
+    FROM pg_class c WHERE c.oid = 'public.firms'::regclass
 $$;
 
 -- The matches of the firm search's fragment (firm_list): the ids of those after @p_after in
@@ -415,7 +436,9 @@ $$;
 -- its trigrams, the USCCs with the prefix: firm_q_candidate) are no more than
 -- firm_q_rows_max() and look rare: in the planner's sample of the registry
 -- (firm_q_looks_rare; then no walk comes first), or in the walk, in fewer than 1 in 100 of
--- its firms, when the walk did not fill the page. So a page reads at most the walk and firm_q_rows_max() + 1 candidates (the
+-- its firms, when the walk did not fill the page and the sample does not put more than
+-- firm_q_rows_max() in the registry (firm_q_candidates_may_fit: a county's walk says
+-- nothing of the others). So a page reads at most the walk and firm_q_rows_max() + 1 candidates (the
 -- walk's index entries twice, and its firms twice when it tested a fragment and did not
 -- fill), and the trigram index's posting lists of a fragment that looked rare. Until 3
 -- December 2026 the planner chose between the trigram index (every match read, then
@@ -465,7 +488,8 @@ BEGIN
                count(*) FILTER (WHERE v_indexed AND firm_q_candidate(w, p_q, v_likes, v_prefix))
         INTO v_walked, v_end, v_met
         FROM firm_walk(p_county, v_class, p_after, v_bound) w;
-        IF v_indexed AND v_walked = v_bound AND v_met * 100 < v_walked THEN
+        IF v_indexed AND v_walked = v_bound AND v_met * 100 < v_walked
+           AND firm_q_candidates_may_fit(p_q, v_likes, v_prefix) THEN
             v_matches := firm_q_matches(p_q, v_likes, v_like, v_prefix, p_county, p_industry,
                                         p_size, p_after);
         END IF;
