@@ -436,11 +436,12 @@ $$;
 -- its trigrams, the USCCs with the prefix: firm_q_candidate) are no more than
 -- firm_q_rows_max() and look rare: in the planner's sample of the registry
 -- (firm_q_looks_rare; then no walk comes first), or in the walk, in fewer than 1 in 100 of
--- its firms, when the walk did not fill the page and the sample does not put more than
--- firm_q_rows_max() in the registry (firm_q_candidates_may_fit: a county's walk says
--- nothing of the others). So a page reads at most the walk and firm_q_rows_max() + 1 candidates (the
--- walk's index entries twice, and its firms twice when it tested a fragment and did not
--- fill), and the trigram index's posting lists of a fragment that looked rare. Until 3
+-- its firms, when the walk did not fill the page; either way only when the sample does not
+-- put more than firm_q_rows_max() of them in the registry (firm_q_candidates_may_fit: a
+-- county's walk says nothing of the others, and 1 in 100 of a registry of more than 10
+-- million firms is more). So a page reads at most the walk and firm_q_rows_max() + 1
+-- candidates (the walk's index entries twice, and its firms twice when it tested a
+-- fragment and did not fill), and the trigram index's posting lists of a fragment that looked rare. Until 3
 -- December 2026 the planner chose between the trigram index (every match read, then
 -- ordered by id) and the firms in id order (until the page filled): a fragment common to
 -- every name with a filter matching none read every firm, 1.7 s at 2 million
@@ -467,7 +468,8 @@ DECLARE
     v_matches bigint[];
 BEGIN
     PERFORM list_walk_plan(false);
-    IF v_indexed AND firm_q_looks_rare(p_q, v_likes, v_prefix) THEN
+    IF v_indexed AND firm_q_looks_rare(p_q, v_likes, v_prefix)
+       AND firm_q_candidates_may_fit(p_q, v_likes, v_prefix) THEN
         v_indexed := false; -- tried
         v_matches := firm_q_matches(p_q, v_likes, v_like, v_prefix, p_county, p_industry,
                                     p_size, p_after);

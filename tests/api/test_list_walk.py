@@ -333,12 +333,15 @@ def firm_search_model(rows, limit, q_bound, indexed, looks_rare):
         after = int(nxt)
 
 
-def firm_bounds(q_bound, looks_rare):
+def firm_bounds(q_bound, looks_rare, may_fit=True):
     """walked_pages' overrides for the firm search: firm_q_rows_max() at @q_bound, and the
-    planner's sample saying @looks_rare of every fragment."""
+    planner's sample saying @looks_rare of every fragment, and that its candidates @may_fit
+    within the bound (test_a_fragment_looks_rare_… checks both verdicts themselves)."""
     return (" CREATE FUNCTION walk_bound.firm_q_rows_max() RETURNS integer LANGUAGE sql"
             " IMMUTABLE RETURN %d; CREATE FUNCTION walk_bound.firm_q_looks_rare(text, text[],"
-            " boolean) RETURNS boolean LANGUAGE sql RETURN %s;" % (q_bound, looks_rare))
+            " boolean) RETURNS boolean LANGUAGE sql RETURN %s; CREATE FUNCTION"
+            " walk_bound.firm_q_candidates_may_fit(text, text[], boolean) RETURNS boolean"
+            " LANGUAGE sql RETURN %s;" % (q_bound, looks_rare, may_fit))
 
 
 def test_a_firm_search_with_a_name_reads_a_bounded_number_of_firms_a_page():
@@ -459,6 +462,17 @@ def test_a_fragment_looks_rare_by_the_planners_sample_of_the_registry(ctx):
     # Every USCC starts with 91350402 (finreg_data.make_uscc); one USCC's first 17 are its own.
     assert rare('91350402', True) == 'false'
     assert rare(usccs[7][:17], True) == 'true'
+    # Whether the candidates may fit the bound: the sample's share of the firms counted
+    # (1,000 and 5 here) against firm_q_rows_max(), 100,000, and 100 in a schema ahead.
+    def fit(q, bound=''):
+        return cl.psql("%sSELECT firm_q_candidates_may_fit('%s', firm_q_trigram_likes('%s'),"
+                       " false)::text" % (bound, q, q))[-1][0]
+
+    low = ("BEGIN; CREATE SCHEMA walk_bound; CREATE FUNCTION walk_bound.firm_q_rows_max()"
+           " RETURNS integer LANGUAGE sql IMMUTABLE RETURN 100;"
+           " SET LOCAL search_path = walk_bound, public; ")
+    assert [fit('aaqcommon'), fit('zzqrare')] == ['true', 'true']
+    assert [fit('aaqcommon', low), fit('zzqrare', low)] == ['false', 'true']
     srv = harness.Server(cluster=cl)
     ctx.defer(srv.stop)
     body = srv.client('regulator').get('/v1/firms?q=zzqrare').json()
@@ -535,7 +549,7 @@ def test_a_firm_search_reads_no_candidates_the_sample_puts_over_the_bound():
     ids = analyzed_ids(county, s, "CASE WHEN n <= 3000 THEN '乙丙' ELSE '丁戊%s' END || n" % s,
                        "CASE WHEN n <= 3000 THEN '%s' ELSE '%s' END" % (county, other), 6000)
     call = "firm_list('%s', '%s', NULL, NULL, %%d, %d)" % (s, county, limit + 1)
-    pages = walked_pages(call, limit, 'firms', bound, firm_bounds(q_bound, False),
+    pages = walked_pages(call, limit, 'firms', bound, firm_bounds(q_bound, False, False),
                          heap_only=True)
     assert [i for p, _, _ in pages for i in p] == [], pages[:3]
     assert [int(n) for _, n, _ in pages[:-1]] == ids[q_bound - 1::q_bound], pages
