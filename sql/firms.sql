@@ -371,29 +371,30 @@ RETURNS float8 LANGUAGE sql STABLE AS $$
       AND (s.attname = 'name' OR (p_prefix AND s.attname = 'uscc'))
 $$;
 
--- Whether the firm search's fragment @p_q (firm_list) looks rare: its candidates in fewer
--- than 1 in 100 firms by the planner's sample (firm_q_candidate_share). Judged on the
--- candidates, not the matches: a fragment no name holds whose trigrams many names hold
--- would read its candidates up to the bound, then walk, on every page (540-880 ms at 1.5
--- million firms, found by review). NULL while firms has no statistics.
+-- Whether the firm search's fragment (firm_list) looks rare: its candidates' share of the
+-- firms by the planner's sample, @p_share (firm_q_candidate_share, read once a page), under
+-- 1 in 100. Judged on the candidates, not the matches: a fragment no name holds whose
+-- trigrams many names hold would read its candidates up to the bound, then walk, on every
+-- page (540-880 ms at 1.5 million firms, found by review). NULL while firms has no
+-- statistics (@p_share NULL).
 DROP FUNCTION IF EXISTS firm_q_looks_rare(text, text, boolean);
+DROP FUNCTION IF EXISTS firm_q_looks_rare(text, text[], boolean);
 DROP FUNCTION IF EXISTS firm_q_sample_match(name, text, text, text, boolean);
-CREATE OR REPLACE FUNCTION firm_q_looks_rare(p_q text, p_likes text[], p_prefix boolean)
+CREATE OR REPLACE FUNCTION firm_q_looks_rare(p_share float8)
 RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT firm_q_candidate_share(p_q, p_likes, p_prefix) < 0.01
+    SELECT p_share < 0.01
 $$;
 
--- Whether the firm search's fragment @p_q (firm_list) may have at most firm_q_rows_max()
--- candidates: false only when the planner's sample puts more in the registry
--- (firm_q_candidate_share of pg_class.reltuples). A walk that meets the candidates rarely
--- (a county's, a fragment of other counties' names) says nothing of their number in the
--- registry: judged on the walk alone, each page read firm_q_rows_max() + 1 candidates,
--- found them too many, and kept the walk (found by review).
-CREATE OR REPLACE FUNCTION firm_q_candidates_may_fit(p_q text, p_likes text[],
-                                                     p_prefix boolean)
+-- Whether the firm search's fragment (firm_list) may have at most firm_q_rows_max()
+-- candidates: false only when its share by the planner's sample, @p_share, of
+-- pg_class.reltuples is more. A walk that meets the candidates rarely (a county's, a
+-- fragment of other counties' names) says nothing of their number in the registry:
+-- judged on the walk alone, each page read firm_q_rows_max() + 1 candidates, found them
+-- too many, and kept the walk (found by review).
+DROP FUNCTION IF EXISTS firm_q_candidates_may_fit(text, text[], boolean);
+CREATE OR REPLACE FUNCTION firm_q_candidates_may_fit(p_share float8)
 RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT coalesce(firm_q_candidate_share(p_q, p_likes, p_prefix) * c.reltuples
-                    <= firm_q_rows_max(), true)
+    SELECT coalesce(p_share * c.reltuples <= firm_q_rows_max(), true)
     FROM pg_class c WHERE c.oid = 'public.firms'::regclass
 $$;
 
@@ -466,10 +467,13 @@ DECLARE
     v_end bigint;
     v_hits bigint[];
     v_matches bigint[];
+    v_share float8; -- the candidates' share by the planner's sample
 BEGIN
     PERFORM list_walk_plan(false);
-    IF v_indexed AND firm_q_looks_rare(p_q, v_likes, v_prefix)
-       AND firm_q_candidates_may_fit(p_q, v_likes, v_prefix) THEN
+    IF v_indexed THEN
+        v_share := firm_q_candidate_share(p_q, v_likes, v_prefix);
+    END IF;
+    IF v_indexed AND firm_q_looks_rare(v_share) AND firm_q_candidates_may_fit(v_share) THEN
         v_indexed := false; -- tried
         v_matches := firm_q_matches(p_q, v_likes, v_like, v_prefix, p_county, p_industry,
                                     p_size, p_after);
@@ -491,7 +495,7 @@ BEGIN
         INTO v_walked, v_end, v_met
         FROM firm_walk(p_county, v_class, p_after, v_bound) w;
         IF v_indexed AND v_walked = v_bound AND v_met * 100 < v_walked
-           AND firm_q_candidates_may_fit(p_q, v_likes, v_prefix) THEN
+           AND firm_q_candidates_may_fit(v_share) THEN
             v_matches := firm_q_matches(p_q, v_likes, v_like, v_prefix, p_county, p_industry,
                                         p_size, p_after);
         END IF;

@@ -338,9 +338,9 @@ def firm_bounds(q_bound, looks_rare, may_fit=True):
     planner's sample saying @looks_rare of every fragment, and that its candidates @may_fit
     within the bound (test_a_fragment_looks_rare_… checks both verdicts themselves)."""
     return (" CREATE FUNCTION walk_bound.firm_q_rows_max() RETURNS integer LANGUAGE sql"
-            " IMMUTABLE RETURN %d; CREATE FUNCTION walk_bound.firm_q_looks_rare(text, text[],"
-            " boolean) RETURNS boolean LANGUAGE sql RETURN %s; CREATE FUNCTION"
-            " walk_bound.firm_q_candidates_may_fit(text, text[], boolean) RETURNS boolean"
+            " IMMUTABLE RETURN %d; CREATE FUNCTION walk_bound.firm_q_looks_rare(float8)"
+            " RETURNS boolean LANGUAGE sql RETURN %s; CREATE FUNCTION"
+            " walk_bound.firm_q_candidates_may_fit(float8) RETURNS boolean"
             " LANGUAGE sql RETURN %s;" % (q_bound, looks_rare, may_fit))
 
 
@@ -447,8 +447,9 @@ def test_a_fragment_looks_rare_by_the_planners_sample_of_the_registry(ctx):
             % ','.join("'%s'" % u for u in usccs))
 
     def rare(q, prefix=False, role=''):
-        return cl.psql("%sSELECT coalesce(firm_q_looks_rare('%s', firm_q_trigram_likes('%s'),"
-                       " %s)::text, 'null')" % (role, q, q, prefix))[-1][0]
+        return cl.psql("%sSELECT coalesce(firm_q_looks_rare(firm_q_candidate_share('%s',"
+                       " firm_q_trigram_likes('%s'), %s))::text, 'null')"
+                       % (role, q, q, prefix))[-1][0]
 
     assert rare('aaqcommon') == 'null'
     cl.psql('ANALYZE firms')
@@ -465,8 +466,8 @@ def test_a_fragment_looks_rare_by_the_planners_sample_of_the_registry(ctx):
     # Whether the candidates may fit the bound: the sample's share of the firms counted
     # (1,000 and 5 here) against firm_q_rows_max(), 100,000, and 100 in a schema ahead.
     def fit(q, bound=''):
-        return cl.psql("%sSELECT firm_q_candidates_may_fit('%s', firm_q_trigram_likes('%s'),"
-                       " false)::text" % (bound, q, q))[-1][0]
+        return cl.psql("%sSELECT firm_q_candidates_may_fit(firm_q_candidate_share('%s',"
+                       " firm_q_trigram_likes('%s'), false))::text" % (bound, q, q))[-1][0]
 
     low = ("BEGIN; CREATE SCHEMA walk_bound; CREATE FUNCTION walk_bound.firm_q_rows_max()"
            " RETURNS integer LANGUAGE sql IMMUTABLE RETURN 100;"
