@@ -79,9 +79,15 @@ LANGUAGE plpgsql AS $$
 DECLARE
     r record;
 BEGIN
-    FOR r IN SELECT x.summary FROM summary_rebuilds x ORDER BY x.summary LOOP
+    -- scf_financing first: its rebuild locks loans (SHARE) before anything else, so it
+    -- waits for every loan writer before it holds a lock one of them could wait for; after
+    -- the guarantees' rebuild, a transaction that had voided a loan under a program (its
+    -- pending change written) and then waited for guarantee_capped_loans deadlocked with it.
+    FOR r IN SELECT x.summary FROM summary_rebuilds x
+             ORDER BY x.summary <> 'scf_financing', x.summary LOOP
         CASE r.summary
             WHEN 'guarantee_outstanding' THEN PERFORM guarantee_outstanding_rebuild();
+            WHEN 'scf_financing' THEN PERFORM scf_financing_rebuild();
             ELSE RAISE NOTICE 'summary_rebuilds: no rebuild for % here: left for the newer '
                               'release that asked for it', r.summary;
         END CASE;

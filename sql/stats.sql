@@ -305,8 +305,9 @@ CREATE OR REPLACE TRIGGER repayments_stats_insert AFTER INSERT ON repayments
     FOR EACH STATEMENT EXECUTE FUNCTION stats_on_repayment_insert();
 
 -- Rebuilds every summary from the loans and repayments tables (after a bulk load with the
--- triggers disabled, or to check the summaries: compare before and after), and the
--- guarantees outstanding from the guarantees (guarantee_outstanding_rebuild).
+-- triggers disabled, or to check the summaries: compare before and after), the
+-- guarantees outstanding from the guarantees (guarantee_outstanding_rebuild) and the
+-- supply-chain financing (scf_financing_rebuild).
 -- The loans go in order of issue date, @p_slice at a time, each slice folded at once:
 -- memory holds one slice however many loans there are (the sort of every loan by date
 -- spills to temporary files, about the size of the loans' statistics fields). A slice adds
@@ -360,6 +361,7 @@ BEGIN
     END LOOP;
     PERFORM stats_rebuild_fold(v_slice);
     PERFORM guarantee_outstanding_rebuild();
+    PERFORM scf_financing_rebuild();
 END $$;
 
 -- One slice of stats_rebuild(): its loans and their repayments, added to the summaries
@@ -408,8 +410,9 @@ BEGIN
 END $$;
 
 -- Folds up to @p_limit pending statistics rows, up to @p_limit pending balance-timeline
--- changes and up to @p_limit pending changes of guarantees outstanding (guarantees.sql)
--- unless another session is doing it; returns the largest of the three counts (so a
+-- changes, up to @p_limit pending changes of guarantees outstanding (guarantees.sql) and
+-- up to @p_limit of supply-chain financing (scf.sql) unless another session is doing it;
+-- returns the largest of the four counts (so a
 -- result of @p_limit means more may be pending; -1 when the lock was busy, or on a
 -- standby). finregd's compactor calls it in chunks, one transaction each, until a chunk
 -- comes back short: a backlog is folded in steps that each finish well within the
@@ -426,7 +429,8 @@ BEGIN
         RETURN -1;
     END IF;
     RETURN greatest(stats_compact_locked(p_limit), watch_compact_locked(p_limit),
-                    guarantee_outstanding_compact_locked(p_limit));
+                    guarantee_outstanding_compact_locked(p_limit),
+                    scf_financing_compact_locked(p_limit));
 END $$;
 
 -- New-loan figures over [@p_from, @p_to] along dimension @p_dim, read from year rows for

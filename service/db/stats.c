@@ -27,7 +27,8 @@ const struct db_stmt db_stmts_stats[] = {
     {"stats_compact", "SELECT stats_compact($1::int)"},
     {"stats_bank_names", "SELECT code, name FROM principals WHERE kind = 'bank'"},
     {"stats_pending_rows", "SELECT (SELECT count(*) FROM stats_pending)"
-			   " + (SELECT count(*) FROM guarantee_outstanding_pending)"},
+			   " + (SELECT count(*) FROM guarantee_outstanding_pending)"
+			   " + (SELECT count(*) FROM scf_financing_pending)"},
     /* The table's pages, or every partition's when loans is partitioned (a parent has
      * none of its own; pg_partition_tree of a plain table is empty). */
     {"loans_pages",
