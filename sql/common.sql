@@ -61,17 +61,41 @@ BEGIN
     END IF;
 END $$;
 
--- Rebuilds the summaries a migration asked for (summary_rebuilds: migration 031), each in
--- this transaction. finregd migrate calls it after the sql/ files have committed, in a
+-- Rebuilds the first summary a migration asked for (summary_rebuilds: migrations 031, 032)
+-- that this text knows, and returns its name; NULL when none such is left. finregd migrate
+-- calls it after the sql/ files have committed, once per summary, each call in a
 -- transaction of its own, so their triggers exist already (nothing written meanwhile is
 -- missed: each rebuild locks out the writes that feed its summary, then reads everything)
 -- and the sql/ files' locks are gone (their CREATE OR REPLACE TRIGGER on loans holds every
 -- loan write until they commit; a rebuild there held them as long: 13.9 s at 3 million
--- guarantees). Until it has run, readers of such a summary answer 503.
--- A name this text does not know was asked for by a newer release's migration (its
--- migrate ran, then an older one's): its row is left, with a NOTICE, for the newer
--- migrate to rebuild; the rest are rebuilt (raising for it failed every older migrate, and
--- left the summaries it knows not built). The rows left are what finregd migrate reports.
+-- guarantees). One transaction each: the financing's rebuild holds every loan write (SHARE
+-- on loans) until its transaction ends, so in one transaction with the guarantees' it held
+-- them through that rebuild too (13.9 s at 3 million guarantees, where the guarantees'
+-- alone lets loan writes go on; found by review). Until a summary is rebuilt, its readers
+-- answer 503. scf_financing first (either order is free of deadlocks now that each
+-- commits before the next starts).
+CREATE OR REPLACE FUNCTION summary_rebuild_next() RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_summary text;
+BEGIN
+    SELECT x.summary INTO v_summary FROM summary_rebuilds x
+    WHERE x.summary IN ('scf_financing', 'guarantee_outstanding')
+    ORDER BY x.summary <> 'scf_financing', x.summary LIMIT 1;
+    CASE v_summary
+        WHEN 'guarantee_outstanding' THEN PERFORM guarantee_outstanding_rebuild();
+        WHEN 'scf_financing' THEN PERFORM scf_financing_rebuild();
+        ELSE NULL;
+    END CASE;
+    RETURN v_summary;
+END $$;
+
+-- Every summary a migration asked for, in this transaction (for the schema owner by hand:
+-- finregd migrate rebuilds them one transaction each, summary_rebuild_next). A name this
+-- text does not know was asked for by a newer release's migration (its migrate ran, then
+-- an older one's): its row is left, with a NOTICE, for the newer migrate to rebuild; the
+-- rest are rebuilt (raising for it failed every older migrate, and left the summaries it
+-- knows not built). The rows left are what finregd migrate reports.
 -- RETURNS void stays: an older release's CREATE OR REPLACE of this text must not meet
 -- another return type.
 CREATE OR REPLACE FUNCTION summary_rebuilds_run() RETURNS void
@@ -79,17 +103,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
     r record;
 BEGIN
-    -- scf_financing first: its rebuild locks loans (SHARE) before anything else, so it
-    -- waits for every loan writer before it holds a lock one of them could wait for; after
-    -- the guarantees' rebuild, a transaction that had voided a loan under a program (its
-    -- pending change written) and then waited for guarantee_capped_loans deadlocked with it.
-    FOR r IN SELECT x.summary FROM summary_rebuilds x
-             ORDER BY x.summary <> 'scf_financing', x.summary LOOP
-        CASE r.summary
-            WHEN 'guarantee_outstanding' THEN PERFORM guarantee_outstanding_rebuild();
-            WHEN 'scf_financing' THEN PERFORM scf_financing_rebuild();
-            ELSE RAISE NOTICE 'summary_rebuilds: no rebuild for % here: left for the newer '
-                              'release that asked for it', r.summary;
-        END CASE;
+    WHILE summary_rebuild_next() IS NOT NULL LOOP
+    END LOOP;
+    FOR r IN SELECT x.summary FROM summary_rebuilds x ORDER BY x.summary LOOP
+        RAISE NOTICE 'summary_rebuilds: no rebuild for % here: left for the newer '
+                     'release that asked for it', r.summary;
     END LOOP;
 END $$;

@@ -154,7 +154,7 @@ static enum db_rc apply(PGconn *c, const struct embedded_migration *m, unsigned 
 	return rc;
 }
 
-/* Logs the summaries still asked for after summary_rebuilds_run(): those this release has
+/* Logs the summaries still asked for after summary_rebuild_next(): those this release has
  * no rebuild for, asked for by a newer release's migration, whose migrate rebuilds them
  * (sql/common.sql). Only a report: the migrate succeeds whatever it finds. */
 static void report_left_summaries(PGconn *c)
@@ -174,39 +174,47 @@ out:
 	PQclear(r);
 }
 
-/* The summaries a migration asked for (sql/common.sql summary_rebuilds_run), in a
- * transaction of its own, and again after a deadlock: the rebuild locks the tables its
- * summary is fed from, which a transaction of a running instance (or a script's) may hold
- * in another order; it rolled back whole, so it is simply run again, as apply() does. */
+/* The summaries a migration asked for (sql/common.sql summary_rebuild_next), one per
+ * transaction, each again after a deadlock: a rebuild locks the tables its summary is fed
+ * from, which a transaction of a running instance (or a script's) may hold in another
+ * order; it rolled back whole, so it is simply run again, as apply() does. One transaction
+ * for all of them held the financing's SHARE lock on loans (every loan write waits) through
+ * the guarantees' rebuild as well. */
 static enum db_rc rebuild_summaries(PGconn *c)
 {
-	enum db_rc rc = DB_ERROR;
+	enum db_rc rc = DB_OK;
+	int attempt = 1;
 
-	for (int attempt = 1; attempt <= MIGRATE_DEADLOCK_ATTEMPTS; attempt++) {
-		PGresult *r;
+	for (;;) {
+		PGresult *r = PQexec(c, "SELECT summary_rebuild_next()");
 
-		if (attempt > 1) {
-			LOG_WARN("the summaries' rebuild deadlocked with running instances; "
-				 "attempt %d of %d",
-				 attempt, MIGRATE_DEADLOCK_ATTEMPTS);
-			usleep(100000u * (unsigned)attempt);
-		}
-		r = PQexec(c, "SELECT summary_rebuilds_run()");
 		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			bool done = PQntuples(r) != 1 || PQgetisnull(r, 0, 0);
+
+			if (!done)
+				LOG_INFO("rebuilt the summary %s", PQgetvalue(r, 0, 0));
 			PQclear(r);
-			report_left_summaries(c);
-			return DB_OK;
+			if (done)
+				break;
+			attempt = 1;
+			continue;
 		}
 		fprintf(stderr, "finregd migrate: the summaries' rebuild failed: %s",
 			PQerrorMessage(c));
 		rc = PQstatus(c) == CONNECTION_BAD ? DB_UNAVAILABLE : DB_ERROR;
-		if (!deadlocked(r)) {
+		if (!deadlocked(r) || attempt >= MIGRATE_DEADLOCK_ATTEMPTS) {
 			PQclear(r);
 			return rc;
 		}
 		PQclear(r);
+		attempt++;
+		LOG_WARN("the summaries' rebuild deadlocked with running instances; "
+			 "attempt %d of %d",
+			 attempt, MIGRATE_DEADLOCK_ATTEMPTS);
+		usleep(100000u * (unsigned)attempt);
 	}
-	return rc;
+	report_left_summaries(c);
+	return DB_OK;
 }
 
 enum db_rc db_migrate(unsigned *applied)
@@ -228,7 +236,7 @@ enum db_rc db_migrate(unsigned *applied)
 	if (rc == DB_OK)
 		rc = apply(c, NULL, applied);
 	/* The summaries a migration asked for, after the sql/ files committed (their triggers
-	 * exist, their locks are gone): sql/common.sql summary_rebuilds_run. */
+	 * exist, their locks are gone): sql/common.sql summary_rebuild_next. */
 	if (rc == DB_OK)
 		rc = rebuild_summaries(c);
 	exec_plain(c, "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")");

@@ -40,12 +40,14 @@ def _migrate_in_background(cl):
 
 
 def _rebuild_waits_on(cl, relation):
-    """Whether summary_rebuilds_run() waits for a lock on @relation (a table name), or for
-    a row lock when @relation is None."""
+    """Whether the migrate's rebuild (summary_rebuild_next(), or summary_rebuilds_run() of a
+    release before it) waits for a lock on @relation (a table name), or for a row lock when
+    @relation is None."""
     cond = ("l.relation = '%s'::regclass" % relation if relation
             else "l.locktype = 'transactionid'")
     return cl.psql("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
-                   " WHERE NOT l.granted AND a.query = 'SELECT summary_rebuilds_run()'"
+                   " WHERE NOT l.granted AND a.query IN ('SELECT summary_rebuild_next()',"
+                   " 'SELECT summary_rebuilds_run()')"
                    " AND " + cond) == [['1']]
 
 

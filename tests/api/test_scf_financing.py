@@ -5,9 +5,14 @@ year, borrower and program, voids), whether the change is folded yet or still pe
 the folded summary equals a rebuild from the loans; the two reads read no loan; and until
 finregd migrate has built the summary they answer 503, then the figures."""
 
+import subprocess
+import time
+
+import finreg_data as fd
 import harness
 from finreg_data import loan
-from test_guarantee_summary_migrate import (_migrate_alongside, _outstanding,
+from test_guarantee_summary_migrate import (AS_OF, _migrate_alongside, _migrate_in_background,
+                                            _outstanding, _rebuild_waits_on,
                                             _registry_asking_for_the_rebuild, _void_then_hold)
 from test_loans_lifecycle import create, put, repay, void
 from test_scf import add_member, create_program
@@ -214,3 +219,42 @@ def test_a_transaction_voiding_a_loan_under_a_program_then_a_guaranteed_one_does
     assert _outstanding(reg, code) == '0.00'
     d = bank.get('/v1/scf/programs/%d' % p['id'])
     assert d.status == 200 and d.json()['totals']['loans'] == 0, d
+
+
+def test_loans_go_on_while_the_guarantees_rebuild_when_a_migrate_builds_both_summaries(ctx):
+    """A registry from before migration 031 has both summaries asked for by one migrate.
+    The guarantees' rebuild alone lets every loan write go on (docs/operations.md: "other
+    loan writes go on"); the financing's holds loan writes (SHARE on loans) only while it
+    reads the loans under a program. Both ran in one transaction, so the SHARE lock on loans
+    stayed held through the guarantees' rebuild: every loan post, repayment and correction
+    of every bank waited for it (13.9 s at 3 million guarantees), past the statement
+    timeout. Here a reader of the capped loans holds the guarantees' rebuild three seconds:
+    a plain loan must be stored at once meanwhile."""
+    cl, bank, reg, code, _, _, _ = _registry_asking_for_the_rebuild(ctx)
+    cl.psql("INSERT INTO summary_rebuilds VALUES ('scf_financing');"
+            " DELETE FROM scf_financing; DELETE FROM scf_financing_pending")
+    write = subprocess.Popen(
+        [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', cl.url, '-c', 'BEGIN',
+         '-c', 'LOCK TABLE guarantee_capped_loans IN ACCESS SHARE MODE',
+         '-c', 'SELECT pg_sleep(3)', '-c', 'COMMIT'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd='/')
+    migrate = None
+    try:
+        assert harness.poll(lambda: cl.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(3)'"
+            " AND state = 'active'") == [['1']], timeout=10)
+        migrate, migrated = _migrate_in_background(cl)
+        assert harness.poll(lambda: _rebuild_waits_on(cl, 'guarantee_capped_loans'),
+                            timeout=10)
+        started = time.monotonic()
+        r = bank.post('/v1/loans', json=fd.loan())
+        stored_in = time.monotonic() - started
+    finally:
+        if migrate is not None:
+            migrate.join(timeout=60)
+        _, err = write.communicate(timeout=30)
+    assert write.returncode == 0, err
+    assert migrated and migrated[0].returncode == 0, migrated
+    assert r.status == 201 and stored_in < 1.0, (r, stored_in)
+    assert cl.psql("SELECT count(*) FROM summary_rebuilds") == [['0']]
+    assert _outstanding(reg, code) == '3000000.00'
