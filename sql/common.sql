@@ -77,17 +77,18 @@ END $$;
 CREATE OR REPLACE FUNCTION summary_rebuild_next() RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_summary text;
+    r record;
 BEGIN
-    SELECT x.summary INTO v_summary FROM summary_rebuilds x
-    WHERE x.summary IN ('scf_financing', 'guarantee_outstanding')
-    ORDER BY x.summary <> 'scf_financing', x.summary LIMIT 1;
-    CASE v_summary
-        WHEN 'guarantee_outstanding' THEN PERFORM guarantee_outstanding_rebuild();
-        WHEN 'scf_financing' THEN PERFORM scf_financing_rebuild();
-        ELSE NULL;
-    END CASE;
-    RETURN v_summary;
+    FOR r IN SELECT x.summary FROM summary_rebuilds x
+             ORDER BY x.summary <> 'scf_financing', x.summary LOOP
+        CASE r.summary
+            WHEN 'guarantee_outstanding' THEN PERFORM guarantee_outstanding_rebuild();
+            WHEN 'scf_financing' THEN PERFORM scf_financing_rebuild();
+            ELSE CONTINUE;   -- a newer release's (summary_rebuilds_run)
+        END CASE;
+        RETURN r.summary;
+    END LOOP;
+    RETURN NULL;
 END $$;
 
 -- Every summary a migration asked for, in this transaction (for the schema owner by hand:

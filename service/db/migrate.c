@@ -15,6 +15,7 @@
 #define MIGRATE_LOCK_KEY "7340012020"
 /* How many times the sql/ files are applied when each attempt deadlocks. */
 #define MIGRATE_DEADLOCK_ATTEMPTS 10
+#define MIGRATE_SUMMARIES_MAX     64 /* rebuilds one migrate runs: far more than there are */
 
 static enum db_rc exec_plain(PGconn *c, const char *sql)
 {
@@ -184,6 +185,7 @@ static enum db_rc rebuild_summaries(PGconn *c)
 {
 	enum db_rc rc = DB_OK;
 	int attempt = 1;
+	int rebuilt = 0;
 
 	for (;;) {
 		PGresult *r = PQexec(c, "SELECT summary_rebuild_next()");
@@ -196,6 +198,15 @@ static enum db_rc rebuild_summaries(PGconn *c)
 			PQclear(r);
 			if (done)
 				break;
+			/* Each rebuild takes its name off summary_rebuilds; one that did not
+			 * would come back for ever. */
+			if (++rebuilt > MIGRATE_SUMMARIES_MAX) {
+				fprintf(stderr,
+					"finregd migrate: more than %d summary rebuilds: one "
+					"leaves its name in summary_rebuilds\n",
+					MIGRATE_SUMMARIES_MAX);
+				return DB_ERROR;
+			}
 			attempt = 1;
 			continue;
 		}

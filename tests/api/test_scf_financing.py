@@ -200,10 +200,11 @@ def test_a_transaction_voiding_a_loan_under_a_program_then_a_guaranteed_one_does
     """Both summaries asked for, as a registry from before migration 031 has them. A
     transaction voids a loan under a program (its change appended to
     scf_financing_pending), then a loan with guarantees (its trigger reads
-    guarantee_capped_loans). Had the migrate rebuilt the guarantees first, it would hold
-    the capped loans and wait for loans (the financing's rebuild locks them): a deadlock,
-    the migrate its victim. The financing's rebuild goes first, so the migrate waits for
-    the transaction and then builds both, the void loans counting for nothing."""
+    guarantee_capped_loans). In one transaction with the guarantees' rebuild first, the
+    migrate held the capped loans and waited for loans (the financing's rebuild locks
+    them): a deadlock, the migrate its victim. Each rebuild now commits before the next
+    (summary_rebuild_next), the financing's first: the migrate waits for the transaction
+    and builds both without a deadlock, the void loans counting for nothing."""
     cl, bank, reg, code, _, guaranteed, _ = _registry_asking_for_the_rebuild(ctx)
     p = create_program(bank, started_on='2019-01-01')
     member, _ = add_member(bank, p['id'], joined_on='2019-01-01')
