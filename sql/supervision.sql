@@ -561,20 +561,25 @@ CREATE OR REPLACE FUNCTION watch_balance_on(p_bank text, p_uscc text, p_day date
 -- bank's own: another bank's are not its to see), every bank's when it is NULL (the
 -- regulator):
 --  * recalls: the loans paid off in the window at least 30 days before maturity
---    (watch_payoffs: live, never renewed), one row each;
+--    (watch_payoffs: live, never renewed), one row each; one index-only range of
+--    watch_payoffs_recalls, or for one bank of watch_payoffs_bank_recalls (migration 033:
+--    partial, the payoffs at maturity are not in them);
 --  * cut and cutoff candidates: the pairs with pending changes, and the pairs with a fall
 --    in the window whose cut_from is in the window too (watch_cut_from: without one, the
---    balance at A cannot be at most 70% of that at S); one index-only range of the small
---    partial index watch_balance_cuts, no grouping of the window's falls. A pair with none
---    of these cannot be a cut or cutoff, so a recall's pair is judged as one only when it
---    is such a candidate too.
+--    balance at A cannot be at most 70% of that at S); one index-only range of the
+--    partial index watch_balance_cuts, or for one bank of watch_balance_bank_cuts, no
+--    grouping of the window's falls. A pair with none of these cannot be a cut or cutoff,
+--    so a recall's pair is judged as one only when it is such a candidate too.
 -- Each candidate then takes, in one nested loop: the firm's size, county and name (its
--- registry record; one index-only probe of firms_watch), and both balances from one
--- forward index-only range of its timeline rows in the window (balance(S) is the balance
--- before the first, balance(A) that after the last; with none there, both are the
--- balance of its last row before the window: one more probe), plus its pending changes
--- (one pass over watch_balance_delta, grouped by pair). The flags are one hashed
--- semi-join each.
+-- registry record; one index-only probe of firms_watch, which drops large firms and other
+-- counties first), and both balances from one forward index-only range of its timeline
+-- rows in the window (balance(S) is the balance before the first, balance(A) that after
+-- the last; with none there, both are the balance of its last row before the window: one
+-- more probe), plus its pending changes (one pass over watch_balance_delta, grouped by
+-- pair). The flags of each row answered are index probes of its firm's rows. A bank's
+-- call reads none of another bank's rows but pending changes (audit, 4 December 2026:
+-- its candidates and flags were read from every bank's; test_supervision_reads.py). The
+-- regulator's still reads every candidate of the window, whatever the county or kind.
 CREATE OR REPLACE FUNCTION withdrawal_alerts(p_start date, p_as_of date, p_bank text,
                                              p_county text, p_kind text, p_limit int,
                                              p_flags_bank text)
@@ -593,18 +598,33 @@ BEGIN
         FROM watch_balance_delta d
         WHERE p_bank IS NULL OR d.bank_code = p_bank
         GROUP BY d.bank_code, d.uscc),
+    -- Every bank's candidates (the regulator's, p_bank NULL) or one bank's, each from its
+    -- own index (migration 033): the two arms' tests of p_bank alone are one-time filters
+    -- of the one generic plan, so only the arm asked for runs; a bank's reads its own
+    -- range of (bank_code, ...) and never another bank's rows.
     cand AS (
         SELECT 'recall'::text AS kind, p.bank_code, p.uscc, p.loan_ref, p.paid_off_on AS day
         FROM watch_payoffs p
-        WHERE p.paid_off_on > p_start AND p.paid_off_on <= p_as_of
+        WHERE p_bank IS NULL
+          AND p.paid_off_on > p_start AND p.paid_off_on <= p_as_of
           AND p.maturity_date - p.paid_off_on >= 30
-          AND (p_bank IS NULL OR p.bank_code = p_bank)
+          AND (p_kind IS NULL OR p_kind = 'recall')
+        UNION ALL
+        SELECT 'recall'::text AS kind, p.bank_code, p.uscc, p.loan_ref, p.paid_off_on AS day
+        FROM watch_payoffs p
+        WHERE p_bank IS NOT NULL AND p.bank_code = p_bank
+          AND p.paid_off_on > p_start AND p.paid_off_on <= p_as_of
+          AND p.maturity_date - p.paid_off_on >= 30
           AND (p_kind IS NULL OR p_kind = 'recall')
         UNION ALL
         SELECT NULL, x.bank_code, x.uscc, NULL, NULL
         FROM (SELECT w.bank_code, w.uscc FROM watch_balance w
-              WHERE w.cut_from > p_start AND w.cut_from <= p_as_of AND w.day <= p_as_of
-                AND (p_bank IS NULL OR w.bank_code = p_bank)
+              WHERE p_bank IS NULL
+                AND w.cut_from > p_start AND w.cut_from <= p_as_of AND w.day <= p_as_of
+              UNION ALL
+              SELECT w.bank_code, w.uscc FROM watch_balance w
+              WHERE p_bank IS NOT NULL AND w.bank_code = p_bank
+                AND w.cut_from > p_start AND w.cut_from <= p_as_of AND w.day <= p_as_of
               UNION
               SELECT d.bank_code, d.uscc FROM pend d) x
         WHERE p_kind IS DISTINCT FROM 'recall'),
@@ -613,27 +633,29 @@ BEGIN
                (coalesce(e.first_before, e.after) + coalesce(d.to_start, 0))::bigint AS before,
                (e.after + coalesce(d.to_as_of, 0))::bigint AS after
         FROM cand c
-        CROSS JOIN LATERAL (SELECT g.name, g.county_code, g.size FROM firms g
-                            WHERE g.uscc = c.uscc OFFSET 0) f
+        -- The firm first, with the size and county tests: a candidate they drop costs no
+        -- timeline read (the timeline's range names f.uscc, so it comes after).
+        CROSS JOIN LATERAL (SELECT g.uscc, g.name, g.county_code, g.size FROM firms g
+                            WHERE g.uscc = c.uscc AND g.size IN ('medium', 'small', 'micro')
+                              AND (p_county IS NULL OR g.county_code = p_county)
+                            OFFSET 0) f
         CROSS JOIN LATERAL (
             -- one forward range of the pair's rows in the window: balance(S) is the
             -- balance before the first, balance(A) that after the last (else the last
             -- row before the window's)
             SELECT coalesce(r.last_after,
                             (SELECT w.balance FROM watch_balance w
-                             WHERE w.bank_code = c.bank_code AND w.uscc = c.uscc
+                             WHERE w.bank_code = c.bank_code AND w.uscc = f.uscc
                                AND w.day <= p_start
                              ORDER BY w.day DESC LIMIT 1), 0) AS after,
                    r.first_before
             FROM (SELECT (min(ARRAY[w.day - p_start, w.balance - w.delta]))[2] AS first_before,
                          (max(ARRAY[w.day - p_start, w.balance]))[2] AS last_after
                   FROM watch_balance w
-                  WHERE w.bank_code = c.bank_code AND w.uscc = c.uscc
+                  WHERE w.bank_code = c.bank_code AND w.uscc = f.uscc
                     AND w.day > p_start AND w.day <= p_as_of) r
             OFFSET 0) e
-        LEFT JOIN pend d ON d.bank_code = c.bank_code AND d.uscc = c.uscc
-        WHERE f.size IN ('medium', 'small', 'micro')
-          AND (p_county IS NULL OR f.county_code = p_county)),
+        LEFT JOIN pend d ON d.bank_code = c.bank_code AND d.uscc = c.uscc),
     rows AS (
         SELECT b.*,
                CASE WHEN b.kind IS NOT NULL THEN b.kind
@@ -665,19 +687,24 @@ BEGIN
                          GROUP BY e.day HAVING sum(e.delta) < 0) c)
            END,
            x.loan_ref,
-           x.uscc IN (SELECT r.uscc FROM referrals r
-                      WHERE r.status <> 'declined' AND r.referred_on <= p_as_of
-                        AND (p_flags_bank IS NULL OR r.bank_code = p_flags_bank)),
-           x.uscc IN (SELECT e.uscc FROM whitelist_entries e
-                      WHERE whitelist_status(e, p_as_of) = 'active'),
-           x.uscc IN (SELECT g.core_uscc FROM scf_programs g
-                      WHERE g.started_on <= p_as_of
-                        AND (p_flags_bank IS NULL OR g.bank_code = p_flags_bank))
-           OR x.uscc IN (SELECT m.uscc FROM scf_members m JOIN scf_programs g
-                                                            ON g.id = m.program_id
-                         WHERE m.joined_on <= p_as_of
-                           AND (m.left_on IS NULL OR m.left_on > p_as_of)
-                           AND (p_flags_bank IS NULL OR g.bank_code = p_flags_bank))
+           -- The flags of the rows answered (at most p_limit), each a probe of the firm's
+           -- own rows (referrals_uscc, whitelist_entries_uscc, scf_programs_core,
+           -- scf_members_uscc; each bounded per firm by its cap). OFFSET 0 keeps each a
+           -- probe: until 4 December each was a hashed scan of the whole table, every
+           -- bank's referrals, entries, programs and memberships on every request with a
+           -- row (1,000,000 memberships: 0.2 s; audit).
+           EXISTS (SELECT 1 FROM referrals r
+                   WHERE r.uscc = x.uscc AND r.status <> 'declined' AND r.referred_on <= p_as_of
+                     AND (p_flags_bank IS NULL OR r.bank_code = p_flags_bank) OFFSET 0),
+           EXISTS (SELECT 1 FROM whitelist_entries e
+                   WHERE e.uscc = x.uscc AND whitelist_status(e, p_as_of) = 'active' OFFSET 0),
+           EXISTS (SELECT 1 FROM scf_programs g
+                   WHERE g.core_uscc = x.uscc AND g.started_on <= p_as_of
+                     AND (p_flags_bank IS NULL OR g.bank_code = p_flags_bank) OFFSET 0)
+           OR EXISTS (SELECT 1 FROM scf_members m JOIN scf_programs g ON g.id = m.program_id
+                      WHERE m.uscc = x.uscc AND m.joined_on <= p_as_of
+                        AND (m.left_on IS NULL OR m.left_on > p_as_of)
+                        AND (p_flags_bank IS NULL OR g.bank_code = p_flags_bank) OFFSET 0)
     FROM rows x
     WHERE x.alert IS NOT NULL AND (p_kind IS NULL OR x.alert = p_kind)
     ORDER BY x.bank_code, x.uscc, x.alert, x.loan_ref
