@@ -12,10 +12,18 @@
 --   watch_balance_bank_cuts: the falls with a cut_from by bank and cut_from, beside
 --     watch_balance_cuts (the regulator's); one more entry for each such row version the
 --     fold writes (its updates are not HOT already: cut_from and balance are indexed).
+-- Locks, on a registry that has them (each held to the commit): the timeline's build
+-- first (SHARE on watch_balance: the fold waits, waiting first for a fold under way; 6.0 s
+-- at 6 million rows, scratch cluster), then the payoffs' (SHARE on watch_payoffs: a
+-- repayment or a loan correction waits, 1.5 s at 2.7 million payoffs), and the DROP
+-- INDEX last, whose exclusive lock on watch_payoffs holds up the withdrawal alerts only
+-- from there to the commit. With the DROP before the timeline's build, every alert read
+-- and every repayment waited through that build too, past the statement timeout
+-- (test_supervision_reads).
+CREATE INDEX watch_balance_bank_cuts ON watch_balance (bank_code, cut_from) INCLUDE (day, uscc)
+    WHERE cut_from IS NOT NULL;
 CREATE INDEX watch_payoffs_recalls ON watch_payoffs (paid_off_on)
     INCLUDE (bank_code, uscc, loan_ref) WHERE maturity_date - paid_off_on >= 30;
 CREATE INDEX watch_payoffs_bank_recalls ON watch_payoffs (bank_code, paid_off_on)
     INCLUDE (uscc, loan_ref) WHERE maturity_date - paid_off_on >= 30;
 DROP INDEX watch_payoffs_day;
-CREATE INDEX watch_balance_bank_cuts ON watch_balance (bank_code, cut_from) INCLUDE (day, uscc)
-    WHERE cut_from IS NOT NULL;

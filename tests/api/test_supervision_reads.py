@@ -79,3 +79,66 @@ ROLLBACK;
     reads = dict(zip(_TABLES, (int(n) for n in [r for r in out if r[0] == 'read'][0][1:])))
     # Its own: a payoff, a few timeline rows, and a probe of each flag's table by its firm.
     assert all(n <= 50 for n in reads.values()), reads
+
+
+# The schema before migration 033 (its indexes dropped, watch_payoffs_day back), so that a
+# `finregd migrate` applies 033 again.
+_BEFORE_033 = """
+DROP INDEX watch_payoffs_recalls, watch_payoffs_bank_recalls, watch_balance_bank_cuts;
+CREATE INDEX watch_payoffs_day ON watch_payoffs (paid_off_on)
+    INCLUDE (bank_code, uscc, loan_ref, maturity_date);
+DELETE FROM schema_migrations WHERE version = 33;
+"""
+
+
+def _wait_for(c, sql, what, timeout=30):
+    import time
+    end = time.monotonic() + timeout
+    while c.psql(sql)[0][0] != 't':
+        assert time.monotonic() < end, what
+        time.sleep(0.05)
+
+
+def test_migration_033_holds_no_lock_on_the_payoffs_while_it_builds_the_timelines_index(ctx):
+    """Migration 033 builds watch_balance_bank_cuts over the whole balance timeline (6.0 s at
+    6 million rows, scratch cluster, default maintenance_work_mem), and waits first for a
+    fold under way. Its DROP INDEX watch_payoffs_day took an exclusive lock on watch_payoffs
+    before that build, held to the commit: every withdrawal-alert read (regulator's and
+    bank's, of either release) and every repayment (its payoff row) waited through the
+    build, and the reads passed the 5 s statement timeout. Built first, and the payoffs'
+    exclusive lock taken last, the reads go on and the payoffs are not held meanwhile. Here
+    a transaction holding watch_balance as a fold does keeps 033 waiting on it."""
+    import subprocess
+    c = harness.Cluster()
+    ctx.defer(c.destroy)
+    harness.finregd('migrate', cluster=c)
+    c.psql(_BEFORE_033)
+    holder = subprocess.Popen(
+        [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', c.url, '-c',
+         "BEGIN; LOCK TABLE watch_balance IN ROW EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd='/')
+    ctx.defer(lambda: holder.poll() is None and holder.kill())
+    _wait_for(c, "SELECT EXISTS (SELECT FROM pg_locks WHERE granted"
+                 " AND relation = 'watch_balance'::regclass AND mode = 'RowExclusiveLock')",
+              'the holder never took watch_balance')
+    mig = subprocess.Popen([harness.FINREG_BIN, 'migrate'], env=harness._child_env(None, c.url),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           cwd=harness.ROOT)
+    ctx.defer(lambda: mig.poll() is None and mig.kill())
+    _wait_for(c, "SELECT EXISTS (SELECT FROM pg_locks WHERE NOT granted"
+                 " AND relation = 'watch_balance'::regclass AND mode = 'ShareLock')",
+              'migrate never waited for watch_balance')
+    # While 033 waits: an alert read and a payoff row's write (a repayment) answer at once.
+    out = c.psql("""
+SET lock_timeout = '1s';
+SELECT 'read', count(*) FROM withdrawal_alerts('2020-12-31', '2021-03-31', NULL, NULL, NULL,
+                                               10, NULL);
+WITH d AS (DELETE FROM watch_payoffs WHERE loan_id = -1 RETURNING 1) SELECT 'write', count(*) FROM d;
+""")
+    assert [r[0] for r in out] == ['read', 'write'], out
+    assert holder.wait(timeout=30) == 0, holder.stderr.read()
+    _, err = mig.communicate(timeout=60)
+    assert mig.returncode == 0, err
+    assert c.psql("SELECT count(*) FROM pg_indexes WHERE tablename IN"
+                  " ('watch_payoffs', 'watch_balance') AND indexname IN ('watch_payoffs_recalls',"
+                  " 'watch_payoffs_bank_recalls', 'watch_balance_bank_cuts')") == [['3']]
