@@ -73,9 +73,11 @@ def _registry_asking_for_the_rebuild(ctx):
 
 def _void_then_hold(ctx, cl, name, plain, then, waits_for='guarantee_capped_loans'):
     """Starts a psql session (application @name) that holds the compactor's lock, which
-    the rebuild takes first, until the migrate waits for it (so it starts after the sql/
-    files have committed, whose CREATE OR REPLACE TRIGGER on loans would wait for it, and
-    before the rebuild locks anything); then, in one transaction, voids loan @plain (no
+    the rebuild takes first, until the migrate's rebuild waits for it (so it starts after
+    the sql/ files have committed, whose CREATE OR REPLACE TRIGGER on loans would wait for
+    it, and before the rebuild locks anything; any session's wait for an advisory lock
+    once let it start while the sql/ files ran, and they deadlocked with it: CI of 4
+    December, ASan suite); then, in one transaction, voids loan @plain (no
     guarantees: its trigger reads guarantee_capped_loans), lets the rebuild go on, waits
     until it waits for a lock on @waits_for (a table), and runs @then (SQL). Returns the
     session once it holds the lock."""
@@ -85,8 +87,10 @@ def _void_then_hold(ctx, cl, name, plain, then, waits_for='guarantee_capped_loan
 SET deadlock_timeout = '60s';
 SELECT pg_advisory_lock(7340012004);
 DO $$ BEGIN
-    WHILE NOT EXISTS (SELECT 1 FROM pg_locks l
-                      WHERE NOT l.granted AND l.locktype = 'advisory') LOOP
+    WHILE NOT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                      WHERE NOT l.granted AND l.locktype = 'advisory'
+                        AND a.query IN ('SELECT summary_rebuild_next()',
+                                        'SELECT summary_rebuilds_run()')) LOOP
         PERFORM pg_sleep(0.02);
     END LOOP;
 END $$;
