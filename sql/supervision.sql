@@ -35,6 +35,12 @@ CREATE OR REPLACE FUNCTION sc_points(vn numeric, vd numeric, wn numeric, wd nume
 -- (everything up to @p_as_of, of which this year's rows are the year's; last year up to
 -- @p_prev_to) and one read of the two balances; so the work grows with banks, this year's
 -- months and the earlier years (a year row each), not with loans.
+-- The banks and their figures are put together by one grouping by bank over all of them
+-- (UNION ALL), not by joins: the joins' plans followed the statistics of principals, and
+-- when they said there is one bank (analyzed with the regulator alone, before the banks
+-- were added and autoanalyze ran) a nested loop read every bank's new loans once per bank
+-- (3,000 banks: 4.5 million rows compared, 7.2 s; audit, 4 December 2026). A grouping
+-- reads each row once whatever the estimates.
 -- PL/pgSQL so that a connection plans it once.
 CREATE OR REPLACE FUNCTION scorecard_values(p_year int, p_as_of date, p_prev_to date)
 RETURNS TABLE (bank_code text, indicator text, vn numeric, vd numeric)
@@ -44,66 +50,75 @@ DECLARE
     v_d0 date := make_date(p_year, 1, 1);   -- 1 January of the year
 BEGIN
     RETURN QUERY
-    WITH banks AS (
-        SELECT p.code FROM principals p WHERE p.kind = 'bank' AND p.active),
-    -- New loans up to @p_as_of: year rows for whole years, month rows for whole months,
-    -- day rows for the last days; those from 1 January are this year's (a year or month
-    -- row starts on its first day).
-    upto AS (
-        SELECT w.key AS bank_code, sum(w.n) AS ever,
-               sum(w.n) FILTER (WHERE w.period >= v_d0) AS n,
-               sum(w.amount) FILTER (WHERE w.period >= v_d0) AS amount,
-               sum(w.first_n) FILTER (WHERE w.period >= v_d0) AS first_n,
-               sum(w.credit_amount) FILTER (WHERE w.period >= v_d0) AS credit,
-               sum(w.mlt_amount) FILTER (WHERE w.period >= v_d0) AS mlt,
-               sum(w.renewal_n) FILTER (WHERE w.period >= v_d0) AS renewal_n,
-               sum(w.scf_amount) FILTER (WHERE w.period >= v_d0) AS scf,
-               sum(w.sm_amount) FILTER (WHERE w.period >= v_d0) AS sm1,
-               sum(w.sm_rate_x_amount) FILTER (WHERE w.period >= v_d0)
-                   AS smr1
+    -- One row per source row, tagged: the active banks; new loans up to @p_as_of (year
+    -- rows for whole years, month rows for whole months, day rows for the last days;
+    -- those from 1 January are this year's: a year or month row starts on its first
+    -- day); new loans of last year's window; the manufacturing balance at @p_as_of less
+    -- that at the start of the year; this year's referrals.
+    WITH s (src, bank_code, period, n, amount, first_n, credit, mlt, renewal_n, scf, sm, smr,
+            inc, funded) AS (
+        SELECT 'bank', p.code, NULL::date, NULL::numeric, NULL::numeric, NULL::numeric,
+               NULL::numeric, NULL::numeric, NULL::numeric, NULL::numeric, NULL::numeric,
+               NULL::numeric, NULL::numeric, NULL::boolean
+        FROM principals p WHERE p.kind = 'bank' AND p.active
+        UNION ALL
+        SELECT 'upto', w.key, w.period, w.n, w.amount, w.first_n, w.credit_amount,
+               w.mlt_amount, w.renewal_n, w.scf_amount, w.sm_amount, w.sm_rate_x_amount,
+               NULL, NULL
         FROM stats_new_loans_window('b', '*', '-infinity', p_as_of, NULL) w
-        GROUP BY w.key),
-    prev AS (
-        SELECT w.key AS bank_code, sum(w.sm_amount) AS sm0, sum(w.sm_rate_x_amount) AS smr0
+        UNION ALL
+        SELECT 'prev', w.key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, w.sm_amount,
+               w.sm_rate_x_amount, NULL, NULL
         FROM stats_new_loans_window('b', '*', make_date(p_year - 1, 1, 1), p_prev_to, NULL) w
-        GROUP BY w.key),
-    -- The manufacturing balance at @p_as_of less that at the start of the year.
-    mfg AS (
-        SELECT g.bank_code, g.outstanding_as_of - g.outstanding_start AS inc
-        FROM stats_balance_growth(p_year, p_as_of) g WHERE g.manufacturing),
-    rf AS (
-        SELECT r.bank_code, count(*) AS n,
-               count(*) FILTER (WHERE r.status = 'funded' AND (
+        UNION ALL
+        SELECT 'mfg', g.bank_code, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+               g.outstanding_as_of - g.outstanding_start, NULL
+        FROM stats_balance_growth(p_year, p_as_of) g WHERE g.manufacturing
+        UNION ALL
+        SELECT 'rf', r.bank_code, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+               NULL,
+               r.status = 'funded' AND (
                    SELECT l.issue_date FROM loans l
-                   WHERE l.id = r.loan_id AND l.status <> 'void') <= p_as_of) AS funded
+                   WHERE l.id = r.loan_id AND l.status <> 'void') <= p_as_of
         FROM referrals r
-        WHERE r.referred_on >= v_d0 AND r.referred_on <= p_as_of
-        GROUP BY r.bank_code),
-    v AS (
-        SELECT b.code, x.indicator, x.vn, x.vd
-        FROM banks b
-        JOIN upto u ON u.bank_code = b.code AND u.ever > 0       -- a bank that has lent
-        LEFT JOIN prev ON prev.bank_code = b.code
-        LEFT JOIN mfg ON mfg.bank_code = b.code
-        LEFT JOIN rf ON rf.bank_code = b.code
-        CROSS JOIN LATERAL (VALUES
-            ('manufacturing_increase', coalesce(mfg.inc, 0)::numeric, 1::numeric),
-            ('first_loan_share', u.first_n::numeric, nullif(u.n, 0)::numeric),
-            ('credit_share', u.credit::numeric, nullif(u.amount, 0)::numeric),
-            ('medium_long_share', u.mlt::numeric, nullif(u.amount, 0)::numeric),
-            ('renewal_share', u.renewal_n::numeric, nullif(u.n, 0)::numeric),
-            ('small_micro_rate_change_pp', u.smr1 * prev.sm0 - prev.smr0 * u.sm1,
-             nullif(u.sm1 * prev.sm0, 0) * 10000),
-            ('relief_funded_share', rf.funded::numeric, nullif(rf.n, 0)::numeric),
-            ('scf_financing', u.scf::numeric, CASE WHEN u.n > 0 THEN 1::numeric END)
-        ) AS x(indicator, vn, vd))
-    SELECT b.code, i.indicator,
-           CASE WHEN v.vd IS NOT NULL THEN v.vn END, v.vd
-    FROM banks b
-    CROSS JOIN unnest(ARRAY['manufacturing_increase', 'first_loan_share', 'credit_share',
-                            'medium_long_share', 'renewal_share', 'small_micro_rate_change_pp',
-                            'relief_funded_share', 'scf_financing']) AS i(indicator)
-    LEFT JOIN v ON v.code = b.code AND v.indicator = i.indicator;
+        WHERE r.referred_on >= v_d0 AND r.referred_on <= p_as_of),
+    b AS (
+        SELECT s.bank_code,
+               bool_or(s.src = 'bank') AS active_bank,
+               sum(s.n) FILTER (WHERE s.src = 'upto') AS ever,
+               sum(s.n) FILTER (WHERE s.src = 'upto' AND s.period >= v_d0) AS n,
+               sum(s.amount) FILTER (WHERE s.src = 'upto' AND s.period >= v_d0) AS amount,
+               sum(s.first_n) FILTER (WHERE s.src = 'upto' AND s.period >= v_d0) AS first_n,
+               sum(s.credit) FILTER (WHERE s.src = 'upto' AND s.period >= v_d0) AS credit,
+               sum(s.mlt) FILTER (WHERE s.src = 'upto' AND s.period >= v_d0) AS mlt,
+               sum(s.renewal_n) FILTER (WHERE s.src = 'upto' AND s.period >= v_d0)
+                   AS renewal_n,
+               sum(s.scf) FILTER (WHERE s.src = 'upto' AND s.period >= v_d0) AS scf,
+               sum(s.sm) FILTER (WHERE s.src = 'upto' AND s.period >= v_d0) AS sm1,
+               sum(s.smr) FILTER (WHERE s.src = 'upto' AND s.period >= v_d0) AS smr1,
+               sum(s.sm) FILTER (WHERE s.src = 'prev') AS sm0,
+               sum(s.smr) FILTER (WHERE s.src = 'prev') AS smr0,
+               sum(s.inc) FILTER (WHERE s.src = 'mfg') AS inc,
+               nullif(count(*) FILTER (WHERE s.src = 'rf'), 0) AS rf_n,
+               count(*) FILTER (WHERE s.src = 'rf' AND s.funded) AS rf_funded
+        FROM s
+        GROUP BY s.bank_code)
+    SELECT b.bank_code, x.indicator,
+           CASE WHEN b.ever > 0 AND x.vd IS NOT NULL THEN x.vn END,
+           CASE WHEN b.ever > 0 THEN x.vd END                       -- a bank that has lent
+    FROM b
+    CROSS JOIN LATERAL (VALUES
+        ('manufacturing_increase', coalesce(b.inc, 0)::numeric, 1::numeric),
+        ('first_loan_share', b.first_n::numeric, nullif(b.n, 0)::numeric),
+        ('credit_share', b.credit::numeric, nullif(b.amount, 0)::numeric),
+        ('medium_long_share', b.mlt::numeric, nullif(b.amount, 0)::numeric),
+        ('renewal_share', b.renewal_n::numeric, nullif(b.n, 0)::numeric),
+        ('small_micro_rate_change_pp', b.smr1 * b.sm0 - b.smr0 * b.sm1,
+         nullif(b.sm1 * b.sm0, 0) * 10000),
+        ('relief_funded_share', b.rf_funded::numeric, b.rf_n::numeric),
+        ('scf_financing', b.scf::numeric, CASE WHEN b.n > 0 THEN 1::numeric END)
+    ) AS x(indicator, vn, vd)
+    WHERE b.active_bank;
 END $$;
 
 -- The weights of @p_year: stored ones, 1 for any indicator without a row.
