@@ -228,16 +228,25 @@ def test_a_countys_alerts_are_every_countys_alerts_of_that_county_whichever_way_
     county = _county()
     # In the county, for the window (2020-12-31, 2021-03-31]: a recall of a small firm and
     # one of a medium firm, a payoff at maturity (none), a large firm's recall (none), a
-    # cut (60% left) and a cutoff (paid off 5 days before maturity).
+    # cut (60% left) and a cutoff (paid off 5 days before maturity). On the window's
+    # bounds: a recall and a cut on its last day (2021-03-31); a payoff and a fall to 60%
+    # on its start day (2020-12-31, outside it) and on the day after it (none of them):
+    # without these, a county arm reading [S, A + 1] instead of (S, A] passed.
     expected = sorted([
         ('recall', _recall_in(county)),
         ('recall', _lent(county, '2021-01-10', '2022-01-09', '2021-02-01', '500000.00',
                          size='medium')[0]),
         ('cut', _lent(county, '2020-06-01', '2022-06-01', '2021-02-01', '400000.00',
                       amount='1000000.00')[1]),
-        ('cutoff', _lent(county, '2020-06-01', '2021-02-15', '2021-02-10', '500000.00')[1])])
+        ('cutoff', _lent(county, '2020-06-01', '2021-02-15', '2021-02-10', '500000.00')[1]),
+        ('recall', _lent(county, '2021-01-10', '2022-01-09', '2021-03-31', '500000.00')[0]),
+        ('cut', _lent(county, '2020-06-01', '2022-06-01', '2021-03-31', '400000.00',
+                      amount='1000000.00')[1])])
     _lent(county, '2021-01-10', '2021-03-01', '2021-03-01', '500000.00')
     _lent(county, '2021-01-10', '2022-01-09', '2021-02-01', '500000.00', size='large')
+    for day in ('2020-12-31', '2021-04-01'):
+        _lent(county, '2020-10-01', '2021-10-01', day, '500000.00')
+        _lent(county, '2020-06-01', '2022-06-01', day, '400000.00', amount='1000000.00')
     windows = [('2020-12-31', '2021-03-31'), ('2021-07-02', '2021-09-30'),
                ('2019-12-31', '2021-12-31'), ('2010-01-01', '2026-12-31')]
     counties = harness.psql("SELECT DISTINCT county_code FROM firms WHERE uscc IN"
