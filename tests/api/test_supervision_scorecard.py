@@ -464,6 +464,34 @@ def test_a_referral_funded_by_a_loan_voided_later_is_not_funded(ctx):
                         C: {'value': None, 'points': 0}, D: {'value': None, 'points': 0}}
 
 
+def test_a_disabled_bank_has_no_row_and_no_part_in_the_other_banks_points(ctx):
+    """domain.md scorecard: "Every active bank principal has a row"; points are taken among
+    the banks whose value is not null, so a disabled bank's figures move no one's points.
+    A lends on collateral (credit share 0), B on credit (1): A 0 points, B 100. B
+    disabled: no row for B, and A, alone with a value, 100 (all equal). Since 4 December
+    scorecard_values keeps the active banks by a flag of its grouping, not by a join: with
+    the flag's test dropped every scorecard test passed, B still ranked and A still 0."""
+    cl, idents = new_cluster()
+    ctx.defer(cl.destroy)
+    srv = harness.Server(cluster=cl)
+    ctx.defer(srv.stop)     # before the cluster goes
+    reg = srv.client('regulator')
+    book = Book({code: srv.client(idents[code]) for code in (A, B)})
+    book.post(A, 'DA1', 'M1', '1000000.00', '2020-03-01', '2021-02-28', '4.5000',
+              mode='collateral')
+    book.post(B, 'DB1', 'M4', '500000.00', '2020-04-01', '2021-03-31', '4.5000')
+
+    def credit():
+        body = _ok(reg.get(SC))
+        return {r['bank_code']: r['indicators']['credit_share'] for r in body['rows']}
+
+    assert credit() == {A: {'value': 0, 'points': 0}, B: {'value': 1, 'points': 100},
+                        C: {'value': None, 'points': 0}, D: {'value': None, 'points': 0}}
+    harness.finregd('principal', 'disable', B, cluster=cl)
+    assert credit() == {A: {'value': 0, 'points': 100}, C: {'value': None, 'points': 0},
+                        D: {'value': None, 'points': 0}}
+
+
 SCALE_BANKS = 3000
 
 
