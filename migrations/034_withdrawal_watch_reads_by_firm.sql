@@ -3,8 +3,8 @@
 -- and tested the county on each candidate's firm: a 90-day window of one county 0.61 s at
 -- 8 million loans, a 10-year one 3.3 s (audit, 4 December 2026; docs/limits.md): linear
 -- in the registry, past the statement timeout at a province's size. Now, when the county
--- has fewer firms than the window has candidates, its firms are walked and each probes
--- its own candidates in these indexes, led by the firm:
+-- has fewer firms than half the window's candidates (withdrawal_by_firm), its firms are
+-- walked and each probes its own candidates in these indexes, led by the firm:
 --   watch_payoffs_firm_recalls: the payoffs that can be recalls (at least 30 days before
 --     maturity), by firm and day (a payoff at maturity writes no entry here);
 --   watch_balance_firm_cuts: the falls with a cut_from, by firm and cut_from (one more
