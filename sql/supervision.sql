@@ -579,11 +579,12 @@ CREATE OR REPLACE FUNCTION withdrawal_by_firm(p_start date, p_as_of date, p_coun
                                               p_kind text) RETURNS boolean
 LANGUAGE plpgsql STABLE SET enable_bitmapscan = off SET enable_seqscan = off AS $$
 DECLARE
+    c_firms_max CONSTANT bigint := 1000000;
     v_firms bigint := (SELECT count(*) FROM (SELECT FROM firms g
                                              WHERE g.county_code = p_county
-                                             LIMIT 1000000) g);
+                                             LIMIT c_firms_max) g);
 BEGIN
-    RETURN v_firms < 1000000
+    RETURN v_firms < c_firms_max
         AND (SELECT count(*) FROM (
                  SELECT FROM watch_payoffs p
                  WHERE p.paid_off_on > p_start AND p.paid_off_on <= p_as_of

@@ -25,6 +25,24 @@ def _examined(table):
             " FROM pg_index i WHERE i.indrelid = '%s'::regclass))::bigint" % (table, table, table))
 
 
+def _rows_and_reads(setup, call, tables):
+    """Runs @setup (SQL), then @call (a SELECT whose rows start with 'row'), in a
+    transaction rolled back; returns the call's rows (without the tag) and the heap rows
+    and index entries it read of each of @tables."""
+    out = harness.psql(f"""
+BEGIN;
+{setup}
+CREATE TEMP TABLE reads_before AS SELECT {', '.join(
+        '%s AS "%s"' % (_examined(t), t) for t in tables)};
+{call};
+SELECT 'read', {', '.join('%s - b."%s"' % (_examined(t), t) for t in tables)}
+FROM reads_before b;
+ROLLBACK;
+""")
+    rows = [r[1:] for r in out if r[0] == 'row']
+    return rows, dict(zip(tables, (int(n) for n in [r for r in out if r[0] == 'read'][0][1:])))
+
+
 def _candidates(usccs, n):
     """SQL: bank ZZ-OTHER's @n recalls and @n falls to 0 with their cut_from, all in the
     window (2020-12-31, 2021-03-31], to the firms of USCCs @usccs (an expression of g)."""
@@ -55,8 +73,7 @@ def test_a_banks_alerts_read_its_own_candidates_and_flags_not_every_banks():
     # tables (foreign keys off) inside a transaction that is rolled back, and analysed
     # there so the plan is made for a registry of that size.
     usccs = "'91350000' || lpad(g::text, 10, '0')"
-    sql = f"""
-BEGIN;
+    setup = f"""
 SET LOCAL session_replication_role = replica;
 {_candidates(usccs, NOISE)}INSERT INTO referrals (ref, uscc, name, county_code, industry_code, size, bank_code,
                        requested_fen, reason, referred_on, created_by)
@@ -72,18 +89,12 @@ INSERT INTO scf_members (program_id, uscc, side, joined_on, created_by)
 SELECT 1000000000000 + 1 + g % ({NOISE} / 10), {usccs}, 'upstream', '2020-02-01', 'ZZ-OTHER'
 FROM generate_series(1, {NOISE}) g;
 ANALYZE {', '.join(_TABLES)};
-CREATE TEMP TABLE reads_before AS SELECT {', '.join(
-        '%s AS "%s"' % (_examined(t), t) for t in _TABLES)};
-SELECT 'row', kind, loan_ref, referred, whitelisted, scf_member
-FROM withdrawal_alerts('2020-12-31', '2021-03-31', '{x.code}', NULL, NULL, 20001, '{x.code}');
-SELECT 'read', {', '.join('%s - b."%s"' % (_examined(t), t) for t in _TABLES)}
-FROM reads_before b;
-ROLLBACK;
 """
-    out = h.psql(sql)
-    rows = [r[1:] for r in out if r[0] == 'row']
+    rows, reads = _rows_and_reads(
+        setup, "SELECT 'row', kind, loan_ref, referred, whitelisted, scf_member"
+        f" FROM withdrawal_alerts('2020-12-31', '2021-03-31', '{x.code}', NULL, NULL, 20001,"
+        f" '{x.code}')", _TABLES)
     assert rows == [['recall', ref, 'f', 'f', 'f']], rows
-    reads = dict(zip(_TABLES, (int(n) for n in [r for r in out if r[0] == 'read'][0][1:])))
     # Its own: a payoff, a few timeline rows, and a probe of each flag's table by its firm.
     assert all(n <= 50 for n in reads.values()), reads
 
@@ -200,22 +211,11 @@ def test_the_regulators_alerts_for_a_county_read_its_firms_candidates_not_every_
     034): 20,000 recalls and 20,000 falls of another county are not read."""
     county = _county()
     ref = _recall_in(county)
-    tables = ('watch_payoffs', 'watch_balance')
-    out = harness.psql(f"""
-BEGIN;
-{_noise('350402')}
-ANALYZE firms, watch_payoffs, watch_balance;
-CREATE TEMP TABLE reads_before AS SELECT {', '.join(
-        '%s AS "%s"' % (_examined(t), t) for t in tables)};
-SELECT 'row', kind, loan_ref FROM withdrawal_alerts('2020-12-31', '2021-03-31', NULL,
-                                                    '{county}', NULL, 20001, NULL);
-SELECT 'read', {', '.join('%s - b."%s"' % (_examined(t), t) for t in tables)}
-FROM reads_before b;
-ROLLBACK;
-""")
-    rows = [r[1:] for r in out if r[0] == 'row']
+    rows, reads = _rows_and_reads(
+        _noise('350402') + 'ANALYZE firms, watch_payoffs, watch_balance;',
+        "SELECT 'row', kind, loan_ref FROM withdrawal_alerts('2020-12-31', '2021-03-31', NULL,"
+        f" '{county}', NULL, 20001, NULL)", ('watch_payoffs', 'watch_balance'))
     assert rows == [['recall', ref]], rows
-    reads = dict(zip(tables, (int(n) for n in [r for r in out if r[0] == 'read'][0][1:])))
     assert all(n <= 50 for n in reads.values()), reads
 
 
