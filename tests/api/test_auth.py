@@ -1,8 +1,10 @@
-"""Who is calling: client certificates mapped to principals, disabling (honoured at once,
-even on an open keep-alive connection), bearer tokens stored only as hashes, principal
-kinds (403), and certificate rotation with `finregd principal add`."""
+"""Who is calling: client certificates mapped to principals, disabling (honoured within
+milliseconds and 1 s at most, even on an open keep-alive connection), bearer tokens stored
+only as hashes, principal kinds (403), and certificate rotation with `finregd principal
+add`."""
 
 import hashlib
+import time
 
 import harness
 
@@ -45,11 +47,20 @@ def test_disable_is_honoured_on_the_same_keep_alive_connection_and_new_ones():
     out = harness.finregd('principal', 'disable', who.code)
     assert out.stdout.strip() == f'disabled {who.code}', out.stdout
 
-    r = _whoami(c)
-    _assert_401(r)
-    assert c.requests_on_conn == 3, 'the 401 did not come on the same connection'
-    _assert_401(_whoami(harness.client(who)))          # a new connection
-    _assert_401(_whoami(harness.client(None, token=token)))   # its token
+    # The cache learns of the disable from its listener (NOTIFY at commit, within
+    # milliseconds), and keeps an entry 1 s at most whatever happens (principal_cache.c):
+    # the bound the contract states. Asked once at once, a loaded machine could answer
+    # before the listener thread had run; each of the three is asked until 1 s is up.
+    until = time.monotonic() + 1.0
+    calls = []
+
+    def refused(ask):
+        return harness.poll(lambda: calls.append(1) or ask(), timeout=until - time.monotonic(),
+                            until=lambda r: r.status == 401)
+    _assert_401(refused(lambda: _whoami(c)))
+    assert c.requests_on_conn == 2 + len(calls), 'the 401 did not come on the same connection'
+    _assert_401(refused(lambda: _whoami(harness.client(who))))          # a new connection
+    _assert_401(refused(lambda: _whoami(harness.client(None, token=token))))   # its token
     rows = harness.psql(f"SELECT active, disabled_at IS NOT NULL FROM principals "
                         f"WHERE code = '{who.code}'")
     assert rows == [['f', 't']], rows
