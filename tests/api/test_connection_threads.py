@@ -120,9 +120,11 @@ def _others_answer_at_once(s, fresh=4, whoami=True):
 
 
 def _hold_a_post(cl, s):
-    """A warm-up post (a pooled connection made, the bank in the principal cache), then a lock on loans and a post held by it
-    in the background. Returns (lock, thread, out, the held loan)."""
+    """A warm-up post (a pooled connection made, the bank in the principal cache), the
+    server's warm-up over, then a lock on loans and a post held by it in the background.
+    Returns (lock, thread, out, the held loan)."""
     assert harness.client('bank', server=s).post('/v1/loans', json=fd.loan()).status == 201
+    s.wait_warmed()     # else its rehearsal's wait on the lock is the one seen below
     held = fd.loan()
     lock = _Lock(cl, 'loans')
     try:
@@ -162,6 +164,7 @@ def test_posts_of_one_bank_held_in_a_group_commit_stall_no_other_connection(ctx)
     s = _server(ctx, cl, pool=8)
     for _ in range(4):      # connections made and prepared
         assert harness.client('bank', server=s).post('/v1/loans', json=fd.loan()).status == 201
+    s.wait_warmed()     # else its rehearsal's wait on the lock is the one seen below
     loans = [fd.loan() for _ in range(4)]
     lock = _Lock(cl, 'loans')
     try:
