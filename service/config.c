@@ -59,6 +59,9 @@ static const struct option_row options[] = {
 	statement_timeout_ms, "longest wait for one database statement; then 503 + Retry-After"),
     ROW("max-exports", "FINREG_MAX_EXPORTS", "4", OPT_UINT, max_exports,
 	"exports at once (XLSX workbooks, streamed referral exports); then 503"),
+    ROW("export-timeout", "FINREG_EXPORT_TIMEOUT", "600", OPT_UINT, export_timeout,
+	"seconds a streamed CSV or JSON export (one statement) may take in all, the client's "
+	"reading included; at least the statement timeout"),
     ROW("export-dir", "FINREG_EXPORT_DIR", "", OPT_STR, export_dir,
 	"directory of the unnamed temporary files of XLSX exports; empty = $TMPDIR or /tmp"),
     ROW("migrate-database-url", "FINREG_MIGRATE_DATABASE_URL", "", OPT_STR, migrate_database_url,

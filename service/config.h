@@ -23,6 +23,7 @@ struct config {
 	unsigned header_timeout;
 	unsigned statement_timeout_ms;
 	unsigned max_exports;
+	unsigned export_timeout; /* seconds */
 	const char *export_dir;
 	const char *migrate_database_url;
 	size_t idempotency_keep;

@@ -326,6 +326,7 @@ static void background_start(const struct config *cfg, unsigned keep)
 {
 	db_set_statement_timeout(cfg->statement_timeout_ms);
 	exports_set_max(cfg->max_exports);
+	db_stream_set_timeout(cfg->export_timeout);
 	reply_watch_allocations();
 	db_idempotency_keep(keep);
 	if (!db_health_start())

@@ -2,6 +2,7 @@
  * non-blocking connection: each row is waited for within the statement deadline. */
 #include "db/stream.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,30 @@ struct db_stream {
 	bool done;
 	enum db_rc failure; /* why db_stream_next answered -1 */
 };
+
+#define STREAM_SECONDS_MAX 86400u
+static unsigned stream_ms; /* 0: the statement timeout */
+
+void db_stream_set_timeout(unsigned seconds)
+{
+	stream_ms = (seconds < STREAM_SECONDS_MAX ? seconds : STREAM_SECONDS_MAX) * 1000u;
+}
+
+/* Gives the stream's statement its own bound: its rows go out as fast as the client
+ * takes them, so the statement lasts as long as the download (until 4 December 2026 the
+ * request path's 5 s cut a large export short on a slow link). */
+static bool set_timeout(PGconn *c)
+{
+	unsigned ms = stream_ms > db_statement_timeout() ? stream_ms : db_statement_timeout();
+	char sql[64];
+	enum db_rc rc;
+
+	if (ms == 0) /* no statement timeout at all (the CLI) */
+		return true;
+	snprintf(sql, sizeof sql, "SET statement_timeout = %u", ms);
+	PQclear(db_run_sql(c, sql, &rc));
+	return rc == DB_OK;
+}
 
 struct db_stream *db_stream_open(const char *name, int n, const char *const *params, enum db_rc *rc)
 {
@@ -36,6 +61,10 @@ struct db_stream *db_stream_open(const char *name, int n, const char *const *par
 	s->conn = db_connect_fresh("finregd-stream", rc);
 	if (s->conn == NULL)
 		goto fail;
+	if (!set_timeout(s->conn)) {
+		*rc = DB_UNAVAILABLE;
+		goto fail;
+	}
 	if (!PQsendQueryParams(s->conn, sql, n, NULL, params, NULL, NULL, 0) ||
 	    !PQsetSingleRowMode(s->conn)) {
 		LOG_WARN("stream %s: %s", name, PQerrorMessage(s->conn));

@@ -9,6 +9,12 @@
 
 struct db_stream;
 
+/** Bounds each streamed statement to @a seconds in all (its statement_timeout; at most a
+ *  day), the client's reading included, instead of the request path's statement timeout
+ *  (which a large export read over a slow link outlasts); never less than that timeout.
+ *  Set once at start, before any stream. */
+void db_stream_set_timeout(unsigned seconds);
+
 /** Opens a connection and starts statement @a name (any name of the statement tables)
  *  with @a n text parameters (copied). NULL with *rc set when that fails. The caller
  *  closes the stream with db_stream_close(). How many run at once is capped by the
