@@ -403,8 +403,16 @@ $$;
 -- Sets cut_from (watch_cut_from) on the rows of the pairs @p_pairs ([{bank_code, uscc,
 -- day}]) from each one's day on (NULL on the rows that are not falls), or, when @p_pairs is
 -- NULL, on every fall of a timeline just built (its cut_from all NULL).
+-- Each pair's rows are one range of its own (OFFSET 0 keeps it a nested probe), and the
+-- backward walk runs for falls only: a row that is no fall passes a NULL day, an empty
+-- range. Until 4 December 2026 the LATERAL's ON tested the fall after the walk, so every
+-- row from the changed day on walked the pair's history back: a change dated early in a
+-- firm's 4,390 rows read 18 million index entries (8-23 s, past the statement timeout:
+-- the change stayed at the head of the queue and no queue folded again; found by audit).
+-- Sequential scans off: with statistics taken when the timeline was nearly empty, the
+-- plan scanned the whole timeline for each changed row (same audit).
 CREATE OR REPLACE FUNCTION watch_cut_from_set(p_pairs jsonb) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 BEGIN
     IF p_pairs IS NULL THEN
         UPDATE watch_balance w SET cut_from = x.cut_from
@@ -416,21 +424,29 @@ BEGIN
         RETURN;
     END IF;
     UPDATE watch_balance w SET cut_from = x.cut_from
-    FROM (SELECT f.bank_code, f.uscc, f.day, c.cut_from
+    FROM (SELECT f.tid, c.cut_from
           FROM jsonb_to_recordset(p_pairs) AS p(bank_code text, uscc text, day date)
-          JOIN watch_balance f ON f.bank_code = p.bank_code AND f.uscc = p.uscc
-                              AND f.day >= p.day
-          LEFT JOIN LATERAL watch_cut_from(f.bank_code, f.uscc, f.day, f.balance) c
-              ON f.delta < 0) x
-    WHERE w.bank_code = x.bank_code AND w.uscc = x.uscc AND w.day = x.day
-      AND w.cut_from IS DISTINCT FROM x.cut_from;
+          CROSS JOIN LATERAL (SELECT q.ctid AS tid, q.bank_code, q.uscc, q.day, q.delta,
+                                     q.balance, q.cut_from
+                              FROM watch_balance q
+                              WHERE q.bank_code = p.bank_code AND q.uscc = p.uscc
+                                AND q.day >= p.day
+                              OFFSET 0) f
+          LEFT JOIN LATERAL watch_cut_from(f.bank_code, f.uscc,
+                                           CASE WHEN f.delta < 0 THEN f.day END,
+                                           f.balance) c ON true
+          WHERE f.cut_from IS DISTINCT FROM c.cut_from) x
+    WHERE w.ctid = x.tid;
 END $$;
 
 -- Folds up to @p_limit pending changes into watch_balance and returns how many it folded;
 -- the caller holds the compaction lock (stats_compact).
 DROP FUNCTION IF EXISTS watch_compact_locked();
+-- Sequential scans off: with statistics taken when the timeline was nearly empty, the
+-- DELETE of rows whose delta came to 0 scanned the whole timeline on every fold (audit,
+-- 4 December 2026); the queue, which has no index, is still read whole.
 CREATE OR REPLACE FUNCTION watch_compact_locked(p_limit int) RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     -- The changes, summed per bank, firm and day, as rows of the queue's own type (a
     -- column added to watch_balance_delta must be added to the ROW below).

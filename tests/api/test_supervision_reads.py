@@ -289,3 +289,36 @@ def test_a_countys_alerts_are_every_countys_alerts_of_that_county_whichever_way_
     # Both ways were taken: the county's firms (the first setting's crowded window) and the
     # window's candidates (the second's crowded counties).
     assert sorted(set(paths)) == ['f', 't'], paths
+
+
+def test_a_back_dated_change_to_a_long_timeline_reads_the_pair_once_not_once_a_row():
+    """A change dated early in a pair's long history (a void or a correction of an old
+    loan) gives every later row of the pair a new balance, so each may get a new cut_from
+    (watch_cut_from_set). Until 4 December 2026 the backward walk that finds a cut ran
+    for every one of those rows, falls or not (the LATERAL's ON tested the fall after
+    the walk): a firm with 4,390 rows at a bank made one fold read 18 million index
+    entries (8-23 s, past the statement timeout; the change stayed at the head of the
+    queue and no queue folded again; found by audit). Here 2,000 rows, 4 of them small
+    falls: the walk runs only for those."""
+    n = 2000
+    setup = f"""
+SELECT pg_advisory_xact_lock(7340012004);      -- the compactor's lock: no fold but this one
+INSERT INTO watch_balance (bank_code, uscc, day, delta, balance)
+SELECT 'ZZ-FOLD', 'ZZFOLDFIRM00000001', date '2010-01-01' + g,
+       CASE WHEN g % 500 = 0 THEN -10 ELSE 100 END,
+       100 * g - 110 * (g / 500)
+FROM generate_series(1, {n}) g;
+INSERT INTO watch_balance_delta (bank_code, uscc, day, delta)
+VALUES ('ZZ-FOLD', 'ZZFOLDFIRM00000001', date '2010-01-03', -1);"""
+    call = """SELECT 'row', watch_compact_locked(5000);
+SELECT 'row', (SELECT count(*) FROM watch_balance w WHERE w.bank_code = 'ZZ-FOLD'
+          AND w.day >= date '2010-01-03' AND w.balance = 100 * (w.day - date '2010-01-01')
+                                             - 110 * ((w.day - date '2010-01-01') / 500) - 1),
+       (SELECT count(*) FROM watch_balance w WHERE w.bank_code = 'ZZ-FOLD'
+          AND w.cut_from IS NOT NULL)"""
+    rows, reads = _rows_and_reads(setup, call, ('watch_balance',))
+    assert rows == [['1'], [str(n - 1), '0']], rows     # folded, balances moved, no cut
+    # The pair's rows from the change on, a few times over, and 4 walks of at most n rows
+    # (the check above reads the pair twice more); before: a walk for each of the 1,999
+    # rows, some 2 million entries.
+    assert reads['watch_balance'] < 20 * n, reads
