@@ -86,6 +86,32 @@ def poll(fn, timeout=5.0, until=bool):
         time.sleep(0.1)
 
 
+def examined(table):
+    """SQL: heap rows and index entries of @table read so far in this transaction."""
+    return ("(pg_stat_get_xact_tuples_returned('%s'::regclass)"
+            " + pg_stat_get_xact_tuples_fetched('%s'::regclass)"
+            " + (SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(i.indexrelid)), 0)"
+            " FROM pg_index i WHERE i.indrelid = '%s'::regclass))::bigint" % (table, table, table))
+
+
+def rows_and_reads(setup, call, tables):
+    """Runs @setup (SQL), then @call (a SELECT whose rows start with 'row'), in a
+    transaction on the shared cluster, rolled back; returns the call's rows (without the tag) and the heap rows
+    and index entries it read of each of @tables."""
+    out = psql(f"""
+BEGIN;
+{setup}
+CREATE TEMP TABLE reads_before AS SELECT {', '.join(
+        '%s AS "%s"' % (examined(t), t) for t in tables)};
+{call};
+SELECT 'read', {', '.join('%s - b."%s"' % (examined(t), t) for t in tables)}
+FROM reads_before b;
+ROLLBACK;
+""")
+    rows = [r[1:] for r in out if r[0] == 'row']
+    return rows, dict(zip(tables, (int(n) for n in [r for r in out if r[0] == 'read'][0][1:])))
+
+
 def while_uncommitted(sql, read, hold_s=2, timeout=60):
     """Runs @sql in a transaction on the shared cluster that stays open @hold_s seconds after
     it, calls read() once @sql has run (so read() waits for what @sql locked), and returns

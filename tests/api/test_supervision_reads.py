@@ -17,32 +17,6 @@ _TABLES = ('watch_payoffs', 'watch_balance', 'referrals', 'whitelist_entries', '
            'scf_members')
 
 
-def _examined(table):
-    """SQL: heap rows and index entries of @table read so far in this transaction."""
-    return ("(pg_stat_get_xact_tuples_returned('%s'::regclass)"
-            " + pg_stat_get_xact_tuples_fetched('%s'::regclass)"
-            " + (SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(i.indexrelid)), 0)"
-            " FROM pg_index i WHERE i.indrelid = '%s'::regclass))::bigint" % (table, table, table))
-
-
-def _rows_and_reads(setup, call, tables):
-    """Runs @setup (SQL), then @call (a SELECT whose rows start with 'row'), in a
-    transaction rolled back; returns the call's rows (without the tag) and the heap rows
-    and index entries it read of each of @tables."""
-    out = harness.psql(f"""
-BEGIN;
-{setup}
-CREATE TEMP TABLE reads_before AS SELECT {', '.join(
-        '%s AS "%s"' % (_examined(t), t) for t in tables)};
-{call};
-SELECT 'read', {', '.join('%s - b."%s"' % (_examined(t), t) for t in tables)}
-FROM reads_before b;
-ROLLBACK;
-""")
-    rows = [r[1:] for r in out if r[0] == 'row']
-    return rows, dict(zip(tables, (int(n) for n in [r for r in out if r[0] == 'read'][0][1:])))
-
-
 def _candidates(usccs, n):
     """SQL: bank ZZ-OTHER's @n recalls and @n falls to 0 with their cut_from, all in the
     window (2020-12-31, 2021-03-31], to the firms of USCCs @usccs (an expression of g)."""
@@ -90,7 +64,7 @@ SELECT 1000000000000 + 1 + g % ({NOISE} / 10), {usccs}, 'upstream', '2020-02-01'
 FROM generate_series(1, {NOISE}) g;
 ANALYZE {', '.join(_TABLES)};
 """
-    rows, reads = _rows_and_reads(
+    rows, reads = harness.rows_and_reads(
         setup, "SELECT 'row', kind, loan_ref, referred, whitelisted, scf_member"
         f" FROM withdrawal_alerts('2020-12-31', '2021-03-31', '{x.code}', NULL, NULL, 20001,"
         f" '{x.code}')", _TABLES)
@@ -211,7 +185,7 @@ def test_the_regulators_alerts_for_a_county_read_its_firms_candidates_not_every_
     034): 20,000 recalls and 20,000 falls of another county are not read."""
     county = _county()
     ref = _recall_in(county)
-    rows, reads = _rows_and_reads(
+    rows, reads = harness.rows_and_reads(
         _noise('350402') + 'ANALYZE firms, watch_payoffs, watch_balance;',
         "SELECT 'row', kind, loan_ref FROM withdrawal_alerts('2020-12-31', '2021-03-31', NULL,"
         f" '{county}', NULL, 20001, NULL)", ('watch_payoffs', 'watch_balance'))
@@ -316,7 +290,7 @@ SELECT 'row', (SELECT count(*) FROM watch_balance w WHERE w.bank_code = 'ZZ-FOLD
                                              - 110 * ((w.day - date '2010-01-01') / 500) - 1),
        (SELECT count(*) FROM watch_balance w WHERE w.bank_code = 'ZZ-FOLD'
           AND w.cut_from IS NOT NULL)"""
-    rows, reads = _rows_and_reads(setup, call, ('watch_balance',))
+    rows, reads = harness.rows_and_reads(setup, call, ('watch_balance',))
     assert rows == [['1'], [str(n - 1), '0']], rows     # folded, balances moved, no cut
     # The pair's rows from the change on, a few times over, and 4 walks of at most n rows
     # (the check above reads the pair twice more); before: a walk for each of the 1,999
