@@ -246,14 +246,18 @@ LANGUAGE sql STABLE AS $$
     SELECT whitelist_history(p_uscc, p_today, NULL::text)
 $$;
 
--- Net assets of each guarantor in force on @p_day: the version with the latest as_of on
--- or before it (the later entry when two share that date).
-CREATE OR REPLACE FUNCTION guarantor_net_assets_on(p_day date)
-RETURNS TABLE (guarantor_code text, net_assets_fen bigint, as_of date)
+-- Net assets of guarantor @p_code in force on @p_day: the version with the latest as_of on
+-- or before it (the later entry when two share that date); no row when none. One probe of
+-- guarantor_versions_as_of. Until 4 December 2026 it gave every guarantor's (a DISTINCT ON
+-- over all versions), joined to the codes asked afterwards, so one guarantor's leverage
+-- read the registry's every version (95,002 for 5,001 guarantors; found by audit).
+DROP FUNCTION IF EXISTS guarantor_net_assets_on(date);
+CREATE OR REPLACE FUNCTION guarantor_net_assets_on(p_code text, p_day date)
+RETURNS TABLE (net_assets_fen bigint, as_of date)
 LANGUAGE sql STABLE AS $$
-    SELECT DISTINCT ON (v.guarantor_code) v.guarantor_code, v.net_assets_fen, v.as_of
-    FROM guarantor_versions v WHERE v.as_of <= p_day
-    ORDER BY v.guarantor_code, v.as_of DESC, v.version DESC
+    SELECT v.net_assets_fen, v.as_of FROM guarantor_versions v
+    WHERE v.guarantor_code = p_code AND v.as_of <= p_day
+    ORDER BY v.as_of DESC, v.version DESC LIMIT 1
 $$;
 
 CREATE OR REPLACE FUNCTION guarantor_to_json(g guarantors) RETURNS jsonb
@@ -811,7 +815,7 @@ LANGUAGE sql STABLE AS $$
     LEFT JOIN guarantors g ON g.code = c.code
     LEFT JOIN principals p ON p.code = c.code
     LEFT JOIN outstanding o ON o.guarantor_code = c.code
-    LEFT JOIN guarantor_net_assets_on(p_day) n ON n.guarantor_code = c.code
+    LEFT JOIN LATERAL guarantor_net_assets_on(c.code, p_day) n ON true
     WHERE o.fen IS NOT NULL OR n.net_assets_fen IS NOT NULL
     ORDER BY c.code
 $$;

@@ -342,3 +342,28 @@ def test_a_release_racing_a_write_that_caps_its_loan_leaves_the_figure_exact():
     expect_model((ident.code,), 'a release racing a capping write')
     fold()
     expect_model((ident.code,), 'folded')
+
+
+def test_one_guarantors_leverage_reads_its_own_net_assets_not_every_guarantors():
+    """The net assets in force were taken from every guarantor's versions (a DISTINCT ON
+    over guarantor_versions, joined to the codes afterwards), so one guarantor's figure
+    read all the registry's versions: 95,002 rows for 5,001 guarantors (audit, 4 December
+    2026). Each code now reads its own latest version. Here 20 other guarantors' 20,000
+    versions (1,000 each, the cap) are not read."""
+    reg = harness.client('regulator')
+    ident, _ = new_guarantor(reg)
+    assert put_guarantor(reg, ident.code, '2000000.00', '2019-01-01').status in (200, 201)
+    setup = """
+INSERT INTO principals (kind, code, name)
+SELECT 'guarantor', 'ZZ-LEV-' || k, '担保' || k FROM generate_series(1, 20) k;
+INSERT INTO guarantors (code, name, version, updated_by)
+SELECT 'ZZ-LEV-' || k, '担保' || k, 1000, 'test' FROM generate_series(1, 20) k;
+INSERT INTO guarantor_versions (guarantor_code, version, name, net_assets_fen, as_of,
+                                recorded_by)
+SELECT 'ZZ-LEV-' || k, g, '担保' || k, 100000 + g, date '2015-01-01' + g, 'test'
+FROM generate_series(1, 20) k, generate_series(1, 1000) g;"""
+    call = f"""SELECT 'row', r.guarantor_code, r.net_assets_fen, r.net_assets_as_of
+FROM guarantee_leverage_rows(date '2019-06-15', '{ident.code}') r"""
+    rows, reads = harness.rows_and_reads(setup, call, ('guarantor_versions',))
+    assert rows == [[ident.code, '200000000', '2019-01-01']], rows
+    assert reads['guarantor_versions'] <= 10, reads
