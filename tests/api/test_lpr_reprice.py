@@ -398,3 +398,25 @@ def test_a_recheck_that_waited_out_another_rechecks_turn_is_not_counted_as_faile
     assert cl.psql("SELECT loan_ref, lpr_e4, spread_bp FROM loans ORDER BY loan_ref") == [
         ['X', '38000', '55'], ['Y', '40000', '35']]
     assert 'gave up' not in a.log() + b.log()
+
+
+def test_a_reprice_reads_the_loans_of_its_dates_not_the_whole_registry():
+    """An LPR put reprices the loans issued while its row is in force; it found them by
+    reading every loan of the registry (no index on issue_date): 3 million loans, 607 MB,
+    for a new month's rate that reprices none, and again at its recheck, until PUTs pass
+    their one-minute bound (audit, 4 December 2026). A BRIN index on issue_date (migration
+    036, summarized as ranges fill) lets it read only the ranges holding such dates. Here
+    a rate dated after every loan of the shared registry reads almost none of them."""
+    bank = harness.client('bank')
+    for _ in range(6):      # loans enough that a whole read shows, whatever ran before
+        r = bank.post('/v1/loans/batch', json={'loans': [loan() for _ in range(1000)]})
+        assert r.status == 200 and r.json()['created'] == 1000, r
+    n = int(harness.psql("SELECT count(*) FROM loans")[0][0])
+    setup = """
+SELECT brin_summarize_new_values('loans_issue_date_brin');
+INSERT INTO lpr_rates (effective_from, one_year, five_year)
+VALUES (date '2099-01-20', 3.45, 4.2);"""
+    call = "SELECT 'row', lpr_reprice(date '2099-01-20')"
+    rows, reads = harness.rows_and_reads(setup, call, ('loans',))
+    assert rows == [['0']], rows
+    assert reads['loans'] < n / 10, (reads, n)

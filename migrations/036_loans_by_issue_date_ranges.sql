@@ -1,0 +1,14 @@
+-- A BRIN index of loans by issue date, for lpr_reprice (sql/loans.sql): an LPR put
+-- reprices the loans issued while its row is in force, and found them by reading every
+-- loan of the registry (no other index leads with issue_date): 3 million loans, 607 MB,
+-- for a new month's rate that reprices none, and once more at its recheck; linear, past
+-- the put's one-minute bound at a national registry's size (audit, 4 December 2026; 8
+-- buffers with this index there). Loans are stored roughly in the order they are issued,
+-- so each range of 128 pages holds a narrow span of dates, and a put reads the ranges
+-- holding its dates (every range not yet summarized too: always correct, never skipped).
+-- autosummarize: autovacuum summarizes each range as it fills, instead of only at the
+-- next vacuum of loans. A new loan costs a look-up of the range map (its range is not
+-- summarized yet); the index is some 100 kB per 10 million loans.
+-- Locks: SHARE on loans while it builds (one sequential read, no sort; loan writes wait,
+-- reads go on): about a second a million loans.
+CREATE INDEX loans_issue_date_brin ON loans USING brin (issue_date) WITH (autosummarize = on);
