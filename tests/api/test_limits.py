@@ -148,9 +148,11 @@ def test_bodies_in_flight_share_a_budget_beyond_which_503_with_retry_after():
         for t in held:
             t.close()
         held.clear()
-        time.sleep(0.5)         # their bytes are given back when they end
-        r = s.client('bank').post('/v1/loans/batch', json={'loans': [fd.loan()]},
-                                  headers={'X-Request-Id': harness.unique()})
+        # Their bytes are given back when their connections' threads see the close: 503
+        # (nothing stored) until then.
+        r = harness.poll(lambda: s.client('bank').post(
+            '/v1/loans/batch', json={'loans': [fd.loan()]},
+            headers={'X-Request-Id': harness.unique()}), 5.0, lambda r: r.status != 503)
         assert r.status == 200, r
         assert s.running()
     finally:
@@ -369,12 +371,17 @@ def test_per_address_limit_closes_the_connections_beyond_it():
         assert s.client('bank').get('/v1/whoami').status == 200   # 127.0.0.1 is not limited
         socks.pop().close()
         socks.pop().close()
-        time.sleep(0.3)         # a place is free again for 127.0.0.2
-        again = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        again.bind(('127.0.0.2', 0))
-        again.connect(('127.0.0.1', s.port))
-        socks.append(again)
-        assert not _closed_by_peer(again, 0.5)
+        # A place is free again for 127.0.0.2 once the server's close callbacks ran.
+        deadline = time.monotonic() + 5
+        while True:
+            again = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            again.bind(('127.0.0.2', 0))
+            again.connect(('127.0.0.1', s.port))
+            socks.append(again)
+            if not _closed_by_peer(again, 0.5):
+                break
+            assert time.monotonic() < deadline, 'no place for 127.0.0.2 after two closed'
+            socks.pop().close()
     finally:
         for t in socks:
             t.close()

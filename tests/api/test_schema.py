@@ -526,6 +526,14 @@ COMMIT;
         [harness.PSQL, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, '-f', script],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd='/')
     ctx.defer(lambda: holder.poll() is None and holder.kill())
+    # migrate starts once the holder has loans: were migrate first there, the holder would
+    # wait for it and never see the waiter it waits for.
+    holds = ("\\pset tuples_only on\nSELECT count(*) FROM pg_locks l JOIN pg_database d"
+             " ON d.oid = l.database AND d.datname = current_database()"
+             " WHERE l.granted AND l.relation = 'loans'::regclass"
+             " AND l.mode = 'RowExclusiveLock'")
+    held = harness.poll(lambda: _run_sql(db, holds).split(), 10.0, lambda v: v == ['1'])
+    assert held == ['1'], held
     p = harness.finregd('migrate', cluster=c, env={'FINREG_DATABASE_URL': db}, check=False)
     out, err = holder.communicate(timeout=30)
     assert holder.returncode == 0, err
