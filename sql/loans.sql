@@ -919,7 +919,10 @@ LANGUAGE sql SET enable_seqscan = off AS $$
         SET lpr_e4 = lpr_of_tenor(l.lpr_tenor, r.one_e4, r.five_e4),
             spread_bp = lpr_spread_bp(l.rate_e4, lpr_of_tenor(l.lpr_tenor, r.one_e4, r.five_e4))
         FROM r
-        WHERE l.issue_date >= r.effective_from AND (r.until IS NULL OR l.issue_date < r.until)
+        -- both ends bound the BRIN scan (an OR with "no next row" would leave the upper
+        -- one a filter: a correction of an old rate read every loan issued since)
+        WHERE l.issue_date >= r.effective_from
+          AND l.issue_date < coalesce(r.until, 'infinity'::date)
           AND (l.lpr_e4, l.spread_bp) IS DISTINCT FROM
               (lpr_of_tenor(l.lpr_tenor, r.one_e4, r.five_e4),
                lpr_spread_bp(l.rate_e4, lpr_of_tenor(l.lpr_tenor, r.one_e4, r.five_e4)))

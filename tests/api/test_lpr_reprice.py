@@ -420,3 +420,24 @@ VALUES (date '2099-01-20', 3.45, 4.2);"""
     rows, reads = harness.rows_and_reads(setup, call, ('loans',))
     assert rows == [['0']], rows
     assert reads['loans'] < n / 10, (reads, n)
+
+
+def test_a_reprice_of_an_earlier_row_reads_only_the_loans_of_its_window():
+    """A row that a later one follows governs the loans issued in between, [its date, the
+    next row's). The BRIN scan bounded only the lower end (the upper one sat in an OR with
+    the next row's absence, which no index can use), so a correction of a rate of years ago
+    read every loan issued since then: here two rows dated before every loan, of which the
+    first reprices none, read all of them (review of c78a5b2)."""
+    bank = harness.client('bank')
+    r = bank.post('/v1/loans/batch', json={'loans': [loan() for _ in range(1000)]})
+    assert r.status == 200 and r.json()['created'] == 1000, r
+    n = int(harness.psql("SELECT count(*) FROM loans")[0][0])
+    assert harness.psql("SELECT count(*) FROM loans WHERE issue_date < '1991-01-01'") == [['0']]
+    setup = """
+SELECT brin_summarize_new_values('loans_issue_date_brin');
+INSERT INTO lpr_rates (effective_from, one_year, five_year)
+VALUES (date '1990-01-20', 3.45, 4.2), (date '1990-02-20', 3.45, 4.2);"""
+    call = "SELECT 'row', lpr_reprice(date '1990-01-20')"
+    rows, reads = harness.rows_and_reads(setup, call, ('loans',))
+    assert rows == [['0']], rows
+    assert reads['loans'] < n / 10, (reads, n)
