@@ -636,3 +636,21 @@ def test_reward_rule_below_at_and_above_its_threshold_and_cap():
                        core['C']['uscc']: (True, '2000000.00'),
                        core['D']['uscc']: (True, '2000000.00'),
                        core['E']['uscc']: (True, '2000000.00')}, rewards
+
+
+def test_a_programs_members_are_estimated_as_a_chains_whenever_they_were_analyzed(ctx):
+    """ANALYZE of a registry with one program stored the distinct programs of scf_members
+    as an absolute count, 1, kept however many programs came after: a program's detail then
+    scanned every membership of the registry twice (39,910 rows for a program of 50
+    members; audit, 4 December 2026). Migration 037 fixes the ratio at 50 memberships a
+    program, which every ANALYZE keeps."""
+    cl = harness.private_cluster(ctx)
+    srv = harness.Server(cluster=cl)
+    ctx.defer(srv.stop)
+    c = srv.client('bank')
+    pid = create_program(c)['id']
+    for _ in range(30):
+        add_member(c, pid)
+    out = cl.psql("ANALYZE scf_members; SELECT n_distinct FROM pg_stats"
+                  " WHERE tablename = 'scf_members' AND attname = 'program_id'")
+    assert out == [['-0.02']], out
