@@ -16,7 +16,7 @@ SRC := $(sort $(wildcard service/*.c service/*/*.c))
 DOMAIN_SRC := $(sort $(wildcard service/domain/*.c))
 # Unit tests link the pure parts only: domain rules, JSON/CSV parsing, the error list.
 UNIT_LINK_SRC := $(DOMAIN_SRC) $(sort $(wildcard service/json/*.c)) service/errors.c service/log.c \
-	service/buf.c service/crypto.c \
+	service/buf.c service/crypto.c service/chunk_size.c \
 	service/db/loan_group.c service/db/loan_item.c service/db/loan_outcomes.c service/handlers/outcome.c \
 	service/handlers/loan_items.c
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))

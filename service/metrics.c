@@ -5,6 +5,7 @@
 #include "metrics.h"
 
 #include "buf.h"
+#include "chunk_size.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -43,6 +44,7 @@ static atomic_int_fast64_t exports_in_flight;
 static atomic_uint_fast64_t compactor_last_us; /* CLOCK_MONOTONIC µs of the last run */
 static atomic_int_fast64_t stats_pending = -1;
 static atomic_uint_fast64_t compactor_chunks; /* fold transactions that folded something */
+static atomic_int_fast64_t compactor_chunk_rows = CHUNK_SIZE_MAX; /* its next chunk's bound */
 static atomic_uint_fast64_t db_errors;
 static atomic_uint_fast64_t db_summary_refusals;
 static atomic_uint_fast64_t db_reconnects;
@@ -142,6 +144,11 @@ void metrics_compactor_ran(bool folded)
 	if (folded)
 		atomic_fetch_add_explicit(&compactor_chunks, 1, memory_order_relaxed);
 	atomic_store_explicit(&compactor_last_us, now_us(), memory_order_relaxed);
+}
+
+void metrics_compactor_chunk(long long rows)
+{
+	atomic_store_explicit(&compactor_chunk_rows, rows, memory_order_relaxed);
 }
 
 void metrics_stats_pending(int64_t pending)
@@ -398,6 +405,10 @@ static void render_database(struct buf *b, const struct metrics_state *st)
 		"Fold transactions of this instance's compactor that folded pending rows (each "
 		"folds a bounded chunk; a backlog takes several in a row).",
 		load(&compactor_chunks));
+	gauge(b, "finreg_compactor_chunk_rows",
+	      "Pending rows the compactor's next fold transaction may fold: 5000, halved after "
+	      "each chunk the statement timeout cancelled, doubled back after a quick one.",
+	      (double)atomic_load(&compactor_chunk_rows));
 	gauge(b, "finreg_compactor_lag_seconds",
 	      "Seconds since this instance's compactor last ran (-1: never).",
 	      last == 0 ? -1.0 : (double)(now_us() - last) / 1e6);

@@ -33,6 +33,10 @@ void metrics_exports(int delta);
  *  folded something when @a folded. */
 void metrics_compactor_ran(bool folded);
 
+/** The rows the compactor's next fold transaction may fold (chunk_size.h): 5,000 unless
+ *  statement timeouts have cut it. */
+void metrics_compactor_chunk(long long rows);
+
 /** The compactor caught up and left @a pending statistics rows (-1: unknown). /metrics
  *  itself never queries the database. */
 void metrics_stats_pending(int64_t pending);

@@ -50,6 +50,8 @@ static _Thread_local bool tl_yields; /* the warm-up: gives way to a request (db_
 /* The last failure was 55P03: a lock not available, or a summary asked for and not built
  * yet (sql/guarantees.sql guarantee_outstanding_parts), which says nothing of the server. */
 static _Thread_local bool tl_lock_refused;
+/* The last failure was 57014: cancelled by statement_timeout (db_last_timed_out). */
+static _Thread_local bool tl_timed_out;
 static _Thread_local bool (*tl_stop_fn)(void *cls); /* db_thread_stops_when */
 static _Thread_local void *tl_stop_cls;
 static _Thread_local bool tl_gave_way; /* its last wait ended because a request wanted one */
@@ -692,6 +694,11 @@ void db_set_statement_timeout(unsigned ms)
 	statement_ms = ms;
 }
 
+bool db_last_timed_out(void)
+{
+	return tl_timed_out;
+}
+
 unsigned db_statement_timeout(void)
 {
 	return statement_ms;
@@ -797,6 +804,7 @@ static enum db_rc classify(PGconn *c, PGresult *r, const char *what)
 	enum db_rc rc;
 
 	tl_lock_refused = state != NULL && strcmp(state, "55P03") == 0;
+	tl_timed_out = state != NULL && strcmp(state, "57014") == 0;
 	if (PQstatus(c) == CONNECTION_BAD || is_unavailable_state(state)) {
 		tl_broken = true;
 		rc = DB_UNAVAILABLE;

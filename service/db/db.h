@@ -111,6 +111,10 @@ void db_set_statement_timeout(unsigned ms);
 /** The statement timeout set by db_set_statement_timeout (0: unbounded). */
 unsigned db_statement_timeout(void);
 
+/** Whether this thread's last failed statement was cancelled by the statement timeout
+ *  (57014), as opposed to a database away or any other error. */
+bool db_last_timed_out(void);
+
 /** Starts (stops) the health checker: a thread that probes the database five times a
  *  second on its own connection. While it runs, db_readiness() answers at once from its
  *  last probe, and when the database stops answering, statements waiting on it give up

@@ -18,6 +18,8 @@ under test.
  L12  A    2020-12-15 350402 3412     micro    400,000.00  4.2000 credit      no    no
 """
 
+import re
+
 import harness
 from finreg_data import firm, loan
 
@@ -343,19 +345,23 @@ SELECT string_agg(format('%s', s), ';' ORDER BY s::text) FROM stats_balance s WH
 SELECT count(*) > 0 FROM stats_new_loans WHERE sm_n <> 0 AND sm_rate_x_amount <> 0;
 """
 
-COPIES_OF_L5 = """
-INSERT INTO loans (bank_code, loan_ref, borrower_uscc, borrower_name, county_code, industry_code,
-                   size, amount_fen, issue_date, maturity_date, rate_e4, guarantee_mode,
-                   first_loan, renewal, relief_fund, credit_line_fen, term_months,
-                   medium_long_term, manufacturing, inclusive_small_micro, lpr_tenor, lpr_e4,
-                   spread_bp, content)
-SELECT bank_code, r.ref, borrower_uscc, borrower_name, county_code, industry_code, size,
-       amount_fen, issue_date, maturity_date, rate_e4, guarantee_mode, first_loan, renewal,
-       relief_fund, credit_line_fen, term_months, medium_long_term, manufacturing,
-       inclusive_small_micro, lpr_tenor, lpr_e4, spread_bp, content
-FROM loans l, (VALUES ('P1'), ('P2')) AS r(ref)
-WHERE l.bank_code = 'CIB-SM' AND l.loan_ref = 'L5';
-"""
+COPY_COLUMNS = ('bank_code', 'loan_ref', 'borrower_uscc', 'borrower_name', 'county_code',
+                'industry_code', 'size', 'amount_fen', 'issue_date', 'maturity_date', 'rate_e4',
+                'guarantee_mode', 'first_loan', 'renewal', 'relief_fund', 'credit_line_fen',
+                'term_months', 'medium_long_term', 'manufacturing', 'inclusive_small_micro',
+                'lpr_tenor', 'lpr_e4', 'spread_bp', 'content')
+
+
+def copies_of(source, **replace):
+    """SQL: loans copied from the rows `l` of @source (FROM and WHERE), the columns in
+    @replace given by those expressions instead."""
+    return '\nINSERT INTO loans (%s)\nSELECT %s\nFROM %s;\n' % (
+        ', '.join(COPY_COLUMNS),
+        ', '.join(replace.get(c, 'l.' + c) for c in COPY_COLUMNS), source)
+
+
+COPIES_OF_L5 = copies_of("loans l, (VALUES ('P1'), ('P2')) AS r(ref)"
+                         " WHERE l.bank_code = 'CIB-SM' AND l.loan_ref = 'L5'", loan_ref='r.ref')
 
 
 def test_one_pending_row_per_loan_change_counted_before_the_fold_and_folded_like_a_rebuild():
@@ -569,3 +575,57 @@ SELECT balance FROM stats_balance_on('2020-03-25') WHERE bank_code = 'CIB-SM' AN
         rows = rows[2 + n:]
     assert folded == ['2', '2', '1', '0'], folded
     assert rows == [], rows
+
+
+# 20,000 copies of the bank's loan @1 to the firms of its loans, one a firm in turn, each on
+# its own day of 2010-2024: the pending rows of a back-dated import, dear to fold.
+SPREAD_COPIES = copies_of(
+    """generate_series(1, %(n)d) n
+CROSS JOIN LATERAL (SELECT date '2010-01-01' + (n * 7919) %% 5400 AS day) d
+JOIN (SELECT row_number() OVER (ORDER BY id) - 1 AS k, borrower_uscc, borrower_name
+      FROM loans WHERE loan_ref LIKE 'DEAR-%%') f ON f.k = n %% %(firms)d
+CROSS JOIN (SELECT * FROM loans WHERE loan_ref = 'DEAR-0') l""",
+    loan_ref="'SPREAD-' || n", borrower_uscc='f.borrower_uscc', borrower_name='f.borrower_name',
+    issue_date='d.day', maturity_date='d.day + (l.maturity_date - l.issue_date)')
+
+
+def _gauge(srv, name):
+    r = srv.client(None).get('/metrics')
+    assert r.status == 200, r
+    m = re.search('^' + name + r' (\S+)$', r.text, re.M)
+    assert m, r.text
+    return float(m.group(1))
+
+
+def test_a_backlog_whose_chunk_passes_the_statement_timeout_still_drains(ctx):
+    """Found by audit (4 December): a chunk of 5,000 pending loans spread over years took
+    0.7-2.9 s under load, and one the statement timeout cancelled folded nothing; the next
+    run tried the same 5,000, so a registry where that chunk passes the timeout never
+    folded again. Here 5,000 such rows take ~0.7 s against a timeout of 150 ms (500 take
+    ~90 ms): the compactor halves the chunk until one fits, drains the backlog and doubles
+    the chunk back to 5,000 once it has caught up."""
+    cl = harness.private_cluster(ctx)
+    srv = harness.Server(cluster=cl, env={'FINREG_STATEMENT_TIMEOUT_MS': 150})
+    ctx.defer(srv.stop)
+    bank = srv.client('bank')
+    firms = 100
+    seeds = [loan('DEAR-%d' % k, borrower=firm()) for k in range(firms)]
+    # One batch, retried as the contract says should the short timeout cut it.
+    r = harness.poll(lambda: bank.post('/v1/loans/batch', json={'loans': seeds}), timeout=10,
+                     until=lambda r: r.status != 503)
+    assert r.status == 200 and r.json()['created'] == firms, r
+    pending = "SELECT count(*) FROM stats_pending"
+    drained = lambda: cl.psql(pending) == [['0']]
+    assert harness.poll(drained, timeout=10)
+    assert _gauge(srv, 'finreg_compactor_chunk_rows') == 5000
+    cl.psql(SPREAD_COPIES % {'n': 20000, 'firms': firms})
+    assert cl.psql(pending) == [['20000']]
+    assert harness.poll(drained, timeout=90), cl.psql(pending)
+    cut = re.findall(r'a chunk of (\d+) rows passed the statement timeout; trying (\d+)',
+                     srv.log())
+    assert cut and cut[0] == ('5000', '2500'), srv.log_tail()
+    # Caught up, each run's quick chunk doubles it back (12 doublings at most).
+    assert harness.poll(lambda: _gauge(srv, 'finreg_compactor_chunk_rows'), timeout=30,
+                        until=lambda v: v == 5000) == 5000
+    # What was folded is every copy: the year's figure as the summaries alone hold it.
+    assert cl.psql("SELECT sum(n) FROM stats_new_loans WHERE dim = 'b' AND grain = 'm'") == [['20100']]
