@@ -50,7 +50,7 @@ static _Thread_local bool tl_yields; /* the warm-up: gives way to a request (db_
 /* The last failure was 55P03: a lock not available, or a summary asked for and not built
  * yet (sql/guarantees.sql guarantee_outstanding_parts), which says nothing of the server. */
 static _Thread_local bool tl_lock_refused;
-/* The last failure was 57014: cancelled by statement_timeout (db_last_timed_out). */
+/* The last call failed by a timeout (db_last_timed_out); cleared when a call begins. */
 static _Thread_local bool tl_timed_out;
 static _Thread_local bool (*tl_stop_fn)(void *cls); /* db_thread_stops_when */
 static _Thread_local void *tl_stop_cls;
@@ -804,7 +804,10 @@ static enum db_rc classify(PGconn *c, PGresult *r, const char *what)
 	enum db_rc rc;
 
 	tl_lock_refused = state != NULL && strcmp(state, "55P03") == 0;
-	tl_timed_out = state != NULL && strcmp(state, "57014") == 0;
+	/* The server's statement_timeout (57014, or a pg_cancel_backend), or finregd's own
+	 * deadline a second later when the server's cancel did not come (exec_bounded). */
+	tl_timed_out = (state != NULL && strcmp(state, "57014") == 0) ||
+		       (r == NULL && tl_late && !tl_gave_way);
 	if (PQstatus(c) == CONNECTION_BAD || is_unavailable_state(state)) {
 		tl_broken = true;
 		rc = DB_UNAVAILABLE;
@@ -1098,6 +1101,7 @@ enum db_rc db_tx(db_work_fn fn, void *cls, bool serializable)
 	if (!lease_begin(&rc))
 		return rc;
 	tl_calls++;
+	tl_timed_out = false;
 	db_route_busy(1);
 	rc = tx_here(fn, cls, serializable);
 	db_route_busy(-1);
@@ -1195,6 +1199,7 @@ enum db_rc db_once(db_work_fn fn, void *cls)
 	replica = db_route_enter();
 	db_route_busy(1);
 	tl_lock_refused = false;
+	tl_timed_out = false;
 	rc = once_here(fn, cls);
 	if (replica != NULL) {
 		/* A read the replica refused for its data (a summary not built yet there, 503)

@@ -111,8 +111,10 @@ void db_set_statement_timeout(unsigned ms);
 /** The statement timeout set by db_set_statement_timeout (0: unbounded). */
 unsigned db_statement_timeout(void);
 
-/** Whether this thread's last failed statement was cancelled by the statement timeout
- *  (57014), as opposed to a database away or any other error. */
+/** Whether this thread's last db_once / db_tx call failed because a statement passed its
+ *  time: cancelled by the server (57014: the statement timeout, or pg_cancel_backend) or
+ *  given up at finregd's own deadline a second later; not a database away (no connection,
+ *  a health check that says it hangs) nor any other error. */
 bool db_last_timed_out(void);
 
 /** Starts (stops) the health checker: a thread that probes the database five times a

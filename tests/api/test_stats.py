@@ -624,7 +624,7 @@ def test_a_backlog_whose_chunk_passes_the_statement_timeout_still_drains(ctx):
     cut = re.findall(r'a chunk of (\d+) rows passed the statement timeout; trying (\d+)',
                      srv.log())
     assert cut and cut[0] == ('5000', '2500'), srv.log_tail()
-    # Caught up, each run's quick chunk doubles it back (12 doublings at most).
+    # Caught up, each run's quick chunk doubles it back (13 doublings at most).
     assert harness.poll(lambda: _gauge(srv, 'finreg_compactor_chunk_rows'), timeout=30,
                         until=lambda v: v == 5000) == 5000
     # What was folded is every copy: the year's figure as the summaries alone hold it.
