@@ -92,6 +92,8 @@ else
 fi
 if command -v promtool >/dev/null; then
 	check prometheus_rules promtool check rules deploy/prometheus-rules.yml
+	# Paths in the test file are relative to it.
+	check prometheus_rules_fire promtool test rules deploy/prometheus-rules.test.yml
 else
 	skip prometheus_rules "promtool not installed (make setup: prometheus)"
 fi
