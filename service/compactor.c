@@ -44,9 +44,9 @@ static uint64_t mono_us(void)
  * balance timeline grows; what a chunk folded stays folded. A chunk the statement timeout
  * cancels folded nothing, so it is tried again at once at half its size, and a quick one
  * doubles the next: a backlog of dear rows still drains, where the same chunk failing
- * every run stalled the fold for good. (A single statement for the whole backlog took longer the
- * further behind it was, was cancelled by the timeout, made no progress, and readers, who
- * add what is pending, slowed down with it.) */
+ * every run stalled the fold for good. (A single statement for the whole backlog took
+ * longer the further behind it was, was cancelled by the timeout, made no progress, and
+ * readers, who add what is pending, slowed down with it.) */
 static void compact(void)
 {
 	long long moved, tried;
