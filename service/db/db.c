@@ -52,6 +52,9 @@ static _Thread_local bool tl_yields; /* the warm-up: gives way to a request (db_
 static _Thread_local bool tl_lock_refused;
 /* The last call failed by a timeout (db_last_timed_out); cleared when a call begins. */
 static _Thread_local bool tl_timed_out;
+/* tl_late by its own time (too_late's first test), not because the health check says the
+ * database hangs, a request wants the connection or the thread stops. */
+static _Thread_local bool tl_late_by_time;
 static _Thread_local bool (*tl_stop_fn)(void *cls); /* db_thread_stops_when */
 static _Thread_local void *tl_stop_cls;
 static _Thread_local bool tl_gave_way; /* its last wait ended because a request wanted one */
@@ -597,8 +600,10 @@ static bool too_late(uint64_t started_us)
 		      : statement_ms != 0 ? statement_ms + CLIENT_MARGIN_MS
 					  : 0;
 
-	if (ms != 0 && waited > (uint64_t)ms * 1000u)
+	if (ms != 0 && waited > (uint64_t)ms * 1000u) {
+		tl_late_by_time = true;
 		return true;
+	}
 	if (tl_yields && atomic_load(&pool_requests) > 0) {
 		tl_gave_way = true; /* the connection is dropped: the request makes its own */
 		return true;
@@ -644,6 +649,7 @@ static PGresult *exec_bounded(PGconn *c, const char *sql, const char *name, int 
 	int sent;
 
 	tl_late = false;
+	tl_late_by_time = false;
 	if (name == NULL)
 		sent = PQsendQuery(c, sql);
 	else if (n < 0)
@@ -805,9 +811,10 @@ static enum db_rc classify(PGconn *c, PGresult *r, const char *what)
 
 	tl_lock_refused = state != NULL && strcmp(state, "55P03") == 0;
 	/* The server's statement_timeout (57014, or a pg_cancel_backend), or finregd's own
-	 * deadline a second later when the server's cancel did not come (exec_bounded). */
+	 * deadline a second later when the server's cancel did not come (exec_bounded); not a
+	 * statement given up because the health check says the database hangs. */
 	tl_timed_out = (state != NULL && strcmp(state, "57014") == 0) ||
-		       (r == NULL && tl_late && !tl_gave_way);
+		       (r == NULL && tl_late && tl_late_by_time);
 	if (PQstatus(c) == CONNECTION_BAD || is_unavailable_state(state)) {
 		tl_broken = true;
 		rc = DB_UNAVAILABLE;
