@@ -109,3 +109,44 @@ def test_a_hung_database_gives_503_and_health_answers_within_a_second():
     finally:
         s.stop()
         cl.destroy()
+
+
+def test_a_fold_given_up_because_the_database_hangs_keeps_its_chunk():
+    """Found by a fact-check (34e49c0): the compactor took a statement given up because the
+    health check said the database hangs for one that passed its time, halved its chunk
+    and logged a statement timeout. The fold is frozen mid-chunk (statement timeout 30 s,
+    so no chunk passes its time); finregd gives the statement up, and the chunk stays."""
+    from test_stats import SPREAD_COPIES
+    cl = _private_setup()
+    s = harness.Server(cluster=cl, threads=2, env={'FINREG_STATEMENT_TIMEOUT_MS': 30000})
+    pids = []
+    try:
+        seeds = [fd.loan('DEAR-%d' % k) for k in range(100)]
+        r = s.client(BANK_CERT).post('/v1/loans/batch', json={'loans': seeds})
+        assert r.status == 200 and r.json()['created'] == 100, r
+        pending = 'SELECT count(*) FROM stats_pending'
+        assert harness.poll(lambda: cl.psql(pending) == [['0']], timeout=10)
+        cl.psql(SPREAD_COPIES % {'n': 100000, 'firms': 100})
+        folding = ("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                   " AND application_name = 'finregd-compactor' AND query LIKE '%stats_compact%'")
+        given_up = 'database statement stats_compact passed its deadline'
+        # A freeze between two chunks gives up no fold statement (the next is not sent):
+        # then freeze again, mid-chunk.
+        for _ in range(3):
+            assert harness.poll(lambda: cl.psql(folding) == [['1']], timeout=10), \
+                cl.psql(pending)
+            pids = _cluster_pids(cl)
+            _signal_all(pids, signal.SIGSTOP)
+            time.sleep(2)
+            _signal_all(pids, signal.SIGCONT)
+            pids = []
+            if given_up in s.log():
+                break
+        assert harness.poll(lambda: cl.psql(pending) == [['0']], timeout=180), cl.psql(pending)
+        log = s.log()
+        assert given_up in log, s.log_tail()
+        assert 'passed the statement timeout' not in log, s.log_tail()
+    finally:
+        _signal_all(pids, signal.SIGCONT)
+        s.stop()
+        cl.destroy()
