@@ -14,8 +14,6 @@
 #include "metrics.h"
 #include "periodic.h"
 
-#include <time.h>
-
 static int64_t pending_rows(void)
 {
 	int64_t rows;
@@ -28,14 +26,6 @@ static struct periodic task;
 /* Pending rows folded in the next transaction (chunk_size.h); only the compactor's thread
  * touches it. */
 static long long chunk = CHUNK_SIZE_MAX;
-
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* Folds the pending rows in chunks, one transaction each, until a chunk comes back short
  * (caught up), another instance holds the fold, or finregd stops. A chunk of 5,000 takes
@@ -61,10 +51,11 @@ static void compact(void)
 			db_plans_note_size(pages);
 		moved = 0;
 		tried = chunk;
-		t0 = mono_us();
+		t0 = log_monotonic_us();
 		rc = db_stats_compact(tried, &moved);
 		chunk = chunk_size_next(tried, rc == DB_OK, rc != DB_OK && db_last_timed_out(),
-					mono_us() - t0, (uint64_t)db_statement_timeout() * 1000u);
+					log_monotonic_us() - t0,
+					(uint64_t)db_statement_timeout() * 1000u);
 		metrics_compactor_chunk(chunk);
 		if (rc != DB_OK) {
 			if (chunk == tried)
